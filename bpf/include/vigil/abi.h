@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* vigil/abi.h - the only header included by both bpf/ and userspace/. Fixed-width types, explicit
+ * padding, pinned sizes. Bump rule: a changed layout of an existing record, key or value =>
+ * VG_ABI_MAJOR++ (and MINOR = 0); a new event type, stat slot or map => VG_ABI_MINOR++.
+ * Userspace refuses records whose major differs from its own. */
+#ifndef VG_ABI_H
+#define VG_ABI_H
+
+#ifndef __bpf__ /* clang -target bpf defines __bpf__; there vmlinux.h supplies __u32 & co. */
+#include <linux/types.h>
+#endif
+
+#ifdef __cplusplus /* g++ rejects _Static_assert */
+#define VG_ABI_ASSERT(cond, msg) static_assert(cond, msg)
+#else
+#define VG_ABI_ASSERT(cond, msg) _Static_assert(cond, msg)
+#endif
+
+#define VG_ABI_MAJOR 1
+#define VG_ABI_MINOR 0
+#define VG_ABI_VERSION ((VG_ABI_MAJOR << 8) | VG_ABI_MINOR)
+
+#define VG_COMM_LEN 16
+#define VG_PATH_MAX 4096  /* longest path an event carries, NUL included */
+#define VG_ARGS_MAX 1024  /* bytes of argv an exec event carries (NUL-separated) */
+#define VG_PATH_DEPTH 48  /* dentry components walked when the kernel resolves a path */
+#define VG_CGROUP_DEPTH 16 /* cgroup ancestry levels checked for the agent filter */
+
+/* Record types. Values are never reused: retired types keep their number. */
+enum vg_event_type {
+	VG_EV_EXEC = 1,
+	VG_EV_FORK = 2,
+	VG_EV_EXIT = 3,
+	VG_EV_OPEN = 4,
+	VG_EV_CONNECT = 5,
+	VG_EV_TYPE_MAX,
+};
+
+/* What the kernel did about the operation an event reports. */
+enum vg_verdict {
+	VG_VERDICT_NONE = 0,  /* observed only (tracepoints) */
+	VG_VERDICT_ALLOW = 1, /* an enforcing hook looked and allowed */
+	VG_VERDICT_AUDIT = 2, /* a rule matched in audit mode: allowed, would have denied */
+	VG_VERDICT_DENY = 3,  /* denied with -EPERM */
+};
+
+/* Per-CPU counters in map vg_stats; userspace sums the CPUs. */
+enum vg_stat {
+	VG_STAT_RINGBUF_FULL = 0, /* bpf_ringbuf_output failed: an event was lost */
+	VG_STAT_STASH_FULL = 1,   /* enter/exit stash update failed: the exit event is lost */
+	VG_STAT_PATH_TRUNC = 2,   /* a resolved path was longer than VG_PATH_MAX or VG_PATH_DEPTH */
+	VG_STAT_EVENTS = 3,       /* events submitted */
+	VG_STAT_MAX = 8,
+};
+
+/* Which syscall an open event comes from (enum, not the syscall number: numbers differ by arch). */
+enum vg_open_call {
+	VG_OPEN_OPEN = 1,
+	VG_OPEN_OPENAT = 2,
+	VG_OPEN_OPENAT2 = 3,
+	VG_OPEN_BY_HANDLE_AT = 4,
+};
+
+/* vg_event_hdr.flags */
+#define VG_F_PATH_RESOLVED (1u << 0) /* path came from the kernel's dentries, not the user's string */
+#define VG_F_PATH_TRUNC (1u << 1)    /* path was cut short */
+
+/* Leads every ring-buffer record. */
+struct vg_event_hdr {
+	__u16 type;       /* enum vg_event_type */
+	__u16 size;       /* whole record in bytes, header and string tail included */
+	__u16 version;    /* VG_ABI_VERSION of the object that wrote it */
+	__u16 flags;      /* VG_F_* */
+	__u64 ts_ns;      /* bpf_ktime_get_boot_ns(): CLOCK_BOOTTIME */
+	__u64 cgroup_id;  /* cgroup v2 id of the task (kernfs inode number) */
+	__u32 tgid;       /* process id as userspace sees it (init pid namespace) */
+	__u32 tid;        /* thread id */
+	__u32 uid;        /* real uid */
+	__u32 gid;        /* real gid */
+	__u32 profile_id; /* value found in vg_agent_cgroups for this task's cgroup ancestry */
+	__u32 rule_id;    /* 0: no kernel rule matched */
+	__u8 verdict;     /* enum vg_verdict */
+	__u8 pad[7];
+	char comm[VG_COMM_LEN]; /* task comm, NUL-terminated */
+};
+
+/* sched_process_exec. Tail: exe path (path_len bytes incl. NUL), then argv (args_len bytes,
+ * NUL-separated, as the kernel holds it). */
+struct vg_event_exec {
+	struct vg_event_hdr hdr;
+	__u32 ppid;       /* real parent's tgid */
+	__u32 old_tid;    /* tid that called execve (differs when a thread execs) */
+	__u32 loginuid;   /* audit login uid, (__u32)-1 if unset */
+	__u16 path_len;   /* bytes of exe path in the tail, NUL included */
+	__u16 args_len;   /* bytes of argv in the tail */
+	__u64 exe_ino;    /* inode of the executable */
+	__u32 exe_dev;    /* kernel dev_t (major << 20 | minor) of the executable's super block */
+	__u32 pad;
+	char tail[];
+};
+
+/* sched_process_fork, for new processes only (threads are not reported). */
+struct vg_event_fork {
+	struct vg_event_hdr hdr; /* tgid/tid: the parent */
+	__u32 child_tgid;
+	__u32 pad;
+};
+
+/* sched_process_exit of a thread group leader. */
+struct vg_event_exit {
+	struct vg_event_hdr hdr;
+	__s32 exit_code; /* as wait(2) encodes it: (status << 8) | signal */
+	__u32 pad;
+};
+
+/* open, openat, openat2, open_by_handle_at. Tail: path (path_len bytes, NUL included): the file
+ * the kernel opened (VG_F_PATH_RESOLVED) or, when the open failed, the string the caller passed. */
+struct vg_event_open {
+	struct vg_event_hdr hdr;
+	__s64 ret;      /* fd, or -errno */
+	__u64 ino;      /* inode of the opened file; 0 when the open failed */
+	__u32 dev;      /* kernel dev_t of the opened file; 0 when the open failed */
+	__u32 flags;    /* open flags (O_*) as passed */
+	__u32 mode;     /* create mode as passed */
+	__s32 dfd;      /* directory fd argument, AT_FDCWD (-100) for cwd */
+	__u16 call;     /* enum vg_open_call */
+	__u16 path_len; /* bytes of path in the tail, NUL included */
+	__u32 pad;
+	char tail[];
+};
+
+/* connect. The address is what the caller passed. */
+struct vg_event_connect {
+	struct vg_event_hdr hdr;
+	__s64 ret;      /* 0, or -errno (-EINPROGRESS for a non-blocking connect in progress) */
+	__u16 family;   /* AF_INET (2), AF_INET6 (10), AF_UNIX (1) */
+	__u16 port;     /* host byte order */
+	__s32 fd;
+	__u8 addr[16];  /* IPv4 in the first 4 bytes, network order; IPv6 as is */
+	char unix_path[108]; /* AF_UNIX: sun_path (abstract names keep their leading NUL) */
+	__u32 pad;
+};
+
+/* Value of map vg_agent_cgroups (key: __u64 cgroup id). */
+struct vg_agent {
+	__u32 profile_id;
+	__u32 flags; /* reserved */
+};
+
+VG_ABI_ASSERT(sizeof(struct vg_event_hdr) == 72, "ABI break: vg_event_hdr");
+VG_ABI_ASSERT(sizeof(struct vg_event_exec) == 104, "ABI break: vg_event_exec");
+VG_ABI_ASSERT(sizeof(struct vg_event_fork) == 80, "ABI break: vg_event_fork");
+VG_ABI_ASSERT(sizeof(struct vg_event_exit) == 80, "ABI break: vg_event_exit");
+VG_ABI_ASSERT(sizeof(struct vg_event_open) == 112, "ABI break: vg_event_open");
+VG_ABI_ASSERT(sizeof(struct vg_event_connect) == 216, "ABI break: vg_event_connect");
+VG_ABI_ASSERT(sizeof(struct vg_agent) == 8, "ABI break: vg_agent");
+
+/* Largest record: exec with a full path and argv. Sizes the per-CPU scratch buffer. */
+#define VG_EVENT_MAX (sizeof(struct vg_event_exec) + VG_PATH_MAX + VG_ARGS_MAX)
+
+#endif /* VG_ABI_H */

@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* maps.bpf.h - every map and global, shared by all program files. __weak lets
+ * `bpftool gen object` fold the copies each file carries into one. */
+#ifndef VG_MAPS_BPF_H
+#define VG_MAPS_BPF_H
+
+#include "vigil.bpf.h"
+
+/* Event stream to userspace. The loader sizes it (bpf_map__set_max_entries) before load. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 << 20);
+} vg_events __weak SEC(".maps");
+
+/* Agent cgroups: cgroup v2 id -> profile. A task is an agent when its cgroup or any ancestor is
+ * here; userspace writes an entry per confined cgroup, never per descendant, so an agent that
+ * creates sub-cgroups stays confined. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, struct vg_agent);
+} vg_agent_cgroups __weak SEC(".maps");
+
+/* Counters, enum vg_stat. Per-CPU so the hot path never contends. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, VG_STAT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} vg_stats __weak SEC(".maps");
+
+/* Per-CPU scratch: events are built here and copied out with bpf_ringbuf_output at their real
+ * size, so a short path costs a short record. path[] holds a path being assembled backwards by
+ * the dentry walk; it is twice VG_PATH_MAX so masked offsets plus one name always fit. */
+struct vg_scratch {
+	__u8 ev[8192];
+	char path[VG_PATH_MAX * 2];
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct vg_scratch);
+} vg_scratch_map __weak SEC(".maps");
+
+/* Syscall arguments saved at sys_enter for the matching sys_exit (key: pid_tgid). LRU so threads
+ * killed inside a syscall cannot fill it. */
+struct vg_stash {
+	__u64 uptr;    /* user pointer: path string */
+	__u32 flags;
+	__u32 mode;
+	__s32 dfd;     /* or the socket fd for connect */
+	__u16 call;    /* enum vg_open_call, or 0 for connect */
+	__u16 addrlen;
+	__u8 addr[112]; /* connect: the sockaddr as passed (sizeof(struct sockaddr_un) == 110) */
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct vg_stash);
+} vg_stash_map __weak SEC(".maps");
+
+static __always_inline void vg_stat_inc(__u32 slot)
+{
+	__u64 *v = bpf_map_lookup_elem(&vg_stats, &slot);
+
+	if (v)
+		*v += 1;
+}
+
+static __always_inline struct vg_scratch *vg_scratch_get(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&vg_scratch_map, &zero);
+}
+
+#endif /* VG_MAPS_BPF_H */

@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* task.bpf.h - is the current task an agent, and the common header of every event. */
+#ifndef VG_TASK_BPF_H
+#define VG_TASK_BPF_H
+
+#include "maps.bpf.h"
+
+/* Profile id of the current task (0: not an agent). Checks the task's own cgroup first (the
+ * common case for agent tasks), then each ancestor below the root, so sub-cgroups an agent
+ * creates inherit its profile without userspace having to notice them. Bounded by
+ * VG_CGROUP_DEPTH; deeper nesting is treated as not an agent at that depth only. */
+static __always_inline __u32 vg_agent_profile(void)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct vg_agent *agent;
+	__u64 id = bpf_get_current_cgroup_id();
+	int level, i;
+
+	agent = bpf_map_lookup_elem(&vg_agent_cgroups, &id);
+	if (agent)
+		return agent->profile_id;
+	level = BPF_CORE_READ(task, cgroups, dfl_cgrp, level);
+	for (i = 1; i < VG_CGROUP_DEPTH; i++) {
+		if (i >= level)
+			break;
+		id = bpf_get_current_ancestor_cgroup_id(i);
+		agent = bpf_map_lookup_elem(&vg_agent_cgroups, &id);
+		if (agent)
+			return agent->profile_id;
+	}
+	return 0;
+}
+
+static __always_inline void vg_hdr_fill(struct vg_event_hdr *h, __u16 type, __u32 profile_id)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u64 uid_gid = bpf_get_current_uid_gid();
+
+	h->type = type;
+	h->version = VG_ABI_VERSION;
+	h->flags = 0;
+	h->ts_ns = bpf_ktime_get_boot_ns();
+	h->cgroup_id = bpf_get_current_cgroup_id();
+	h->tgid = pid_tgid >> 32;
+	h->tid = (__u32)pid_tgid;
+	h->uid = (__u32)uid_gid;
+	h->gid = uid_gid >> 32;
+	h->profile_id = profile_id;
+	h->rule_id = 0;
+	h->verdict = VG_VERDICT_NONE;
+	bpf_get_current_comm(h->comm, sizeof(h->comm));
+}
+
+/* Copies size bytes of a built event to the ring. A full ring loses the event, counted. */
+static __always_inline void vg_emit(void *ev, __u32 size)
+{
+	if (size > sizeof(((struct vg_scratch *)0)->ev))
+		size = sizeof(((struct vg_scratch *)0)->ev);
+	((struct vg_event_hdr *)ev)->size = size;
+	if (bpf_ringbuf_output(&vg_events, ev, size, 0))
+		vg_stat_inc(VG_STAT_RINGBUF_FULL);
+	else
+		vg_stat_inc(VG_STAT_EVENTS);
+}
+
+#endif /* VG_TASK_BPF_H */

@@ -1,0 +1,198 @@
+// SPDX-License-Identifier: Apache-2.0
+// cgroup v2 file-system operations.
+#include "cgroup/cgroup.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "policy/profile.h"
+
+namespace vigil::cgroup {
+
+namespace fs = std::filesystem;
+
+Result<std::string> find_cgroup2_mount(const std::string &mounts_file)
+{
+  std::ifstream in(mounts_file);
+  if (!in)
+    return fail_errno(errno, "read " + mounts_file);
+  for (std::string line; std::getline(in, line);) {
+    std::istringstream ss(line);
+    std::string dev, dir, type;
+    ss >> dev >> dir >> type;
+    if (type == "cgroup2")
+      return dir;
+  }
+  return fail("no cgroup2 file system is mounted (" + mounts_file +
+              "); vigil needs cgroup v2: mount -t cgroup2 none /sys/fs/cgroup/unified");
+}
+
+Result<uint64_t> cgroup_id(const std::string &dir)
+{
+  struct stat st{};
+  if (::stat(dir.c_str(), &st) != 0)
+    return fail_errno(errno, "stat cgroup " + dir);
+  return static_cast<uint64_t>(st.st_ino);
+}
+
+Result<std::string> cgroup_of_pid(pid_t pid)
+{
+  const std::string file = "/proc/" + std::to_string(pid) + "/cgroup";
+  std::ifstream in(file);
+  if (!in)
+    return fail_errno(errno, "read " + file);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("0::", 0) == 0)
+      return line.substr(3);
+  }
+  return fail(file + " has no cgroup v2 entry");
+}
+
+Result<> create(const std::string &dir)
+{
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec)
+    return fail_errno(ec.value(), "create cgroup " + dir);
+  return {};
+}
+
+namespace {
+
+Result<> write_file(const std::string &path, const std::string &value)
+{
+  int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0)
+    return fail_errno(errno, "open " + path);
+  ssize_t n = ::write(fd, value.data(), value.size());
+  int err = errno;
+  ::close(fd);
+  if (n < 0)
+    return fail_errno(err, "write '" + value + "' to " + path);
+  return {};
+}
+
+// Sub-cgroups of dir, deepest first.
+std::vector<std::string> subtree_deepest_first(const std::string &dir)
+{
+  std::vector<std::string> dirs;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::end(it);
+       it.increment(ec)) {
+    if (it->is_directory(ec) && !it->is_symlink(ec))
+      dirs.push_back(it->path().string());
+  }
+  std::sort(dirs.begin(), dirs.end(),
+            [](const std::string &a, const std::string &b) { return a.size() > b.size(); });
+  dirs.push_back(dir);
+  return dirs;
+}
+
+} // namespace
+
+Result<> attach(const std::string &dir, pid_t pid)
+{
+  return write_file(dir + "/cgroup.procs", std::to_string(pid));
+}
+
+std::vector<pid_t> procs(const std::string &dir)
+{
+  std::vector<pid_t> out;
+  std::ifstream in(dir + "/cgroup.procs");
+  for (pid_t p; in >> p;)
+    out.push_back(p);
+  return out;
+}
+
+Result<> destroy(const std::string &dir, int timeout_ms)
+{
+  if (!fs::exists(dir))
+    return {};
+  const auto dirs = subtree_deepest_first(dir);
+  auto populated = [&] {
+    for (const auto &d : dirs)
+      if (!procs(d).empty())
+        return true;
+    return false;
+  };
+  if (populated() && !write_file(dir + "/cgroup.kill", "1")) {
+    for (const auto &d : dirs) // kernels before 5.14 have no cgroup.kill
+      for (pid_t p : procs(d))
+        ::kill(p, SIGKILL);
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (populated() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  for (const auto &d : dirs) {
+    // rmdir can briefly fail with EBUSY while the last task's exit is still being accounted.
+    int tries = 0;
+    while (::rmdir(d.c_str()) != 0) {
+      if (errno == ENOENT)
+        break;
+      if (errno != EBUSY || ++tries > 100)
+        return fail_errno(errno, "remove cgroup " + d);
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+  return {};
+}
+
+std::vector<std::string> glob_dirs(const std::string &mount, const std::string &pattern)
+{
+  std::vector<std::string> out;
+  std::string pat = pattern.empty() || pattern[0] != '/' ? "/" + pattern : pattern;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(mount, ec); !ec && it != fs::end(it);
+       it.increment(ec)) {
+    if (!it->is_directory(ec) || it->is_symlink(ec))
+      continue;
+    std::string rel = it->path().string().substr(mount.size());
+    if (policy::glob_match(pat, rel))
+      out.push_back(it->path().string());
+  }
+  return out;
+}
+
+void Namer::add_root(const std::string &dir)
+{
+  roots_.push_back(dir);
+  if (auto id = cgroup_id(dir)) {
+    std::string rel = dir.substr(std::min(mount_.size(), dir.size()));
+    cache_[*id] = rel.empty() ? "/" : rel;
+  }
+}
+
+std::string Namer::name(uint64_t id)
+{
+  if (auto it = cache_.find(id); it != cache_.end())
+    return it->second;
+  for (const auto &root : roots_) {
+    std::error_code ec;
+    std::vector<std::string> dirs{root};
+    for (auto it = fs::recursive_directory_iterator(root, ec); !ec && it != fs::end(it);
+         it.increment(ec))
+      if (it->is_directory(ec))
+        dirs.push_back(it->path().string());
+    for (const auto &d : dirs) {
+      auto cid = cgroup_id(d);
+      if (cid && *cid == id) {
+        std::string rel = d.substr(mount_.size());
+        cache_[id] = rel.empty() ? "/" : rel;
+        return cache_[id];
+      }
+    }
+  }
+  return {};
+}
+
+} // namespace vigil::cgroup

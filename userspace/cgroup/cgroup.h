@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: Apache-2.0
+// cgroup v2 plumbing: finding the mount, cgroup ids, creating, populating and removing agent
+// cgroups, and naming a cgroup id for alerts. No BPF here.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <sys/types.h>
+#include <unordered_map>
+#include <vector>
+
+#include "common/result.h"
+
+namespace vigil::cgroup {
+
+// The cgroup2 mount point from a mounts table (/proc/self/mounts format). Error when there is
+// none: vigil needs cgroup v2 (the unified or hybrid hierarchy).
+Result<std::string> find_cgroup2_mount(const std::string &mounts_file = "/proc/self/mounts");
+
+// The cgroup v2 id of a cgroup directory: the kernfs inode number, which is what
+// bpf_get_current_cgroup_id() returns.
+Result<uint64_t> cgroup_id(const std::string &dir);
+
+// The cgroup (relative to the cgroup2 mount, "/a/b") that pid is in, from /proc/PID/cgroup.
+Result<std::string> cgroup_of_pid(pid_t pid);
+
+// Creates dir (parents too). Fine if it exists.
+Result<> create(const std::string &dir);
+// Moves pid into dir (writes cgroup.procs).
+Result<> attach(const std::string &dir, pid_t pid);
+// Kills every process in dir and below (cgroup.kill, 5.14+; falls back to SIGKILL per pid),
+// waits up to timeout_ms for it to empty, then removes dir and its sub-cgroups, deepest first.
+Result<> destroy(const std::string &dir, int timeout_ms = 2000);
+// Pids listed in dir/cgroup.procs.
+std::vector<pid_t> procs(const std::string &dir);
+
+// Directories under root matching a path glob relative to the cgroup2 mount (e.g.
+// "/agents/*" or "/kubepods/**/agent-*"); '*' does not cross '/', '**' does.
+std::vector<std::string> glob_dirs(const std::string &mount, const std::string &pattern);
+
+// Names cgroup ids for alerts by walking the trees below the given roots; caches answers.
+class Namer {
+public:
+  explicit Namer(std::string mount) : mount_(std::move(mount)) {}
+  // Adds a tree to search and names its root at once (the root may be gone by the time its
+  // last events are read).
+  void add_root(const std::string &dir);
+  // "/vigil/run-1234/sub" relative to the mount, or "" when not found.
+  std::string name(uint64_t id);
+
+private:
+  std::string mount_;
+  std::vector<std::string> roots_;
+  std::unordered_map<uint64_t, std::string> cache_;
+};
+
+} // namespace vigil::cgroup

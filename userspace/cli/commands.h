@@ -1,0 +1,28 @@
+// SPDX-License-Identifier: Apache-2.0
+// The subcommands of the vigil binary. Each returns the process exit status.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace vigil::cli {
+
+struct RunArgs {
+  std::string profile;                 // empty: the shipped default
+  std::optional<std::string> alerts_json;
+  std::optional<std::string> metrics_address;
+  std::optional<std::string> log_dir;
+  std::vector<std::string> command;
+};
+int run_command(const RunArgs &args);
+
+struct DaemonArgs {
+  std::string config;
+};
+int daemon_command(const DaemonArgs &args);
+
+// Finds the shipped default profile: next to the installed binary or in the source tree.
+std::string default_profile_path();
+
+} // namespace vigil::cli

@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: Apache-2.0
+// vigil: the one binary. Parses the command line and hands off to a subcommand.
+#include <CLI/CLI.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include "cli/commands.h"
+#include "daemon/engine.h"
+#include "policy/profile.h"
+#include "vigil/abi.h"
+
+int main(int argc, char **argv)
+{
+  CLI::App app{"vigil: eBPF runtime monitor and enforcement for AI coding agents"};
+  app.require_subcommand(1);
+  std::string log_level = "info";
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+
+  vigil::cli::RunArgs run;
+  CLI::App *run_cmd = app.add_subcommand("run", "Run a command confined in a fresh agent cgroup");
+  run_cmd->add_option("--profile", run.profile, "Profile YAML (default: the shipped default)");
+  run_cmd->add_option("--alerts-json", run.alerts_json, "Append alerts as JSON lines to FILE");
+  run_cmd->add_option("--metrics-address", run.metrics_address,
+                      "Serve Prometheus /metrics on HOST:PORT");
+  run_cmd->add_option("--log-dir", run.log_dir, "Directory of the event log");
+  run_cmd->add_option("command", run.command, "Command and arguments (after --)")->required();
+  run_cmd->positionals_at_end();
+
+  vigil::cli::DaemonArgs daemon;
+  CLI::App *daemon_cmd = app.add_subcommand("daemon", "Node mode: confine cgroups by config");
+  daemon_cmd->add_option("--config", daemon.config, "Daemon config YAML")->required();
+
+  std::vector<std::string> check_files;
+  CLI::App *check_cmd = app.add_subcommand("check-profile", "Validate profile files");
+  check_cmd->add_option("files", check_files, "Profile YAML files")->required();
+
+  app.add_subcommand("version", "Print the version");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError &e) {
+    return app.exit(e);
+  }
+  vigil::daemon::setup_logging(log_level);
+
+  if (*run_cmd)
+    return vigil::cli::run_command(run);
+  if (*daemon_cmd)
+    return vigil::cli::daemon_command(daemon);
+  if (*check_cmd) {
+    int rc = 0;
+    for (const auto &f : check_files) {
+      auto p = vigil::policy::load_profile(f);
+      if (!p) {
+        std::fprintf(stderr, "%s\n", p.error().message().c_str());
+        rc = 1;
+      } else {
+        std::printf("%s: ok (profile '%s', %zu credential patterns, %zu egress entries)\n",
+                    f.c_str(), p->name.c_str(), p->credential_paths.size(),
+                    p->egress_allow.size());
+      }
+    }
+    return rc;
+  }
+  std::printf("vigil %s (event ABI %d.%d)\n", VIGIL_VERSION, VG_ABI_MAJOR, VG_ABI_MINOR);
+  return 0;
+}

@@ -1,0 +1,173 @@
+// SPDX-License-Identifier: Apache-2.0
+// `vigil run -- CMD...`: confine one command in a fresh agent cgroup for its lifetime.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+
+#include <spdlog/spdlog.h>
+
+#include "cgroup/cgroup.h"
+#include "cli/commands.h"
+#include "daemon/engine.h"
+#include "policy/profile.h"
+
+namespace vigil::cli {
+
+namespace {
+
+constexpr uint32_t kRunProfileId = 1;
+
+// The child: waits until the parent has put it in the agent cgroup, then execs. Only
+// async-signal-safe calls between fork and exec.
+[[noreturn]] void child_exec(int gate_fd, const sigset_t &orig_mask, char **argv)
+{
+  char go = 0;
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL); // an agent must not outlive its leash
+  if (::read(gate_fd, &go, 1) != 1 || go != 'g')
+    ::_exit(127);
+  ::close(gate_fd);
+  ::sigprocmask(SIG_SETMASK, &orig_mask, nullptr);
+  ::execvp(argv[0], argv);
+  const char *msg = "vigil: exec failed: ";
+  (void)!::write(2, msg, std::strlen(msg));
+  (void)!::write(2, argv[0], std::strlen(argv[0]));
+  (void)!::write(2, "\n", 1);
+  ::_exit(errno == ENOENT ? 127 : 126);
+}
+
+int exit_status(int wstatus)
+{
+  if (WIFEXITED(wstatus))
+    return WEXITSTATUS(wstatus);
+  if (WIFSIGNALED(wstatus))
+    return 128 + WTERMSIG(wstatus);
+  return 1;
+}
+
+} // namespace
+
+std::string default_profile_path()
+{
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  std::vector<fs::path> candidates;
+  if (!ec) {
+    candidates.push_back(exe.parent_path() / "../share/vigil/profiles/default.yaml");
+    candidates.push_back(exe.parent_path() / "../rules/profiles/default.yaml");
+  }
+  candidates.push_back(fs::path(VIGIL_SOURCE_DIR) / "rules/profiles/default.yaml");
+  for (const auto &c : candidates)
+    if (fs::exists(c, ec))
+      return fs::weakly_canonical(c, ec).string();
+  return (fs::path(VIGIL_SOURCE_DIR) / "rules/profiles/default.yaml").string();
+}
+
+int run_command(const RunArgs &args)
+{
+  if (args.command.empty()) {
+    spdlog::error("nothing to run: vigil run [options] -- CMD [ARGS...]");
+    return 2;
+  }
+  const std::string profile_path = args.profile.empty() ? default_profile_path() : args.profile;
+  auto profile = policy::load_profile(profile_path);
+  if (!profile) {
+    spdlog::error("{}", profile.error().message());
+    return 2;
+  }
+  if (args.log_dir)
+    spdlog::warn("--log-dir {}: the event log is not written yet by this version", *args.log_dir);
+
+  // Block the signals we handle before any thread exists, so every thread inherits the mask
+  // and they are only ever taken by sigtimedwait below.
+  sigset_t handled, orig;
+  sigemptyset(&handled);
+  for (int s : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD})
+    sigaddset(&handled, s);
+  ::sigprocmask(SIG_BLOCK, &handled, &orig);
+
+  daemon::EngineOptions eo;
+  eo.alerts_json = args.alerts_json;
+  eo.metrics_address = args.metrics_address;
+  if (const char *home = std::getenv("HOME"))
+    eo.home = home;
+  auto engine = daemon::Engine::start(eo);
+  if (!engine) {
+    spdlog::error("{}", engine.error().message());
+    return 1;
+  }
+  (*engine)->set_profile(kRunProfileId, *profile);
+  const std::string cg = (*engine)->cgroup_mount() + "/vigil/run-" + std::to_string(::getpid());
+  if (auto r = cgroup::create(cg); !r) {
+    spdlog::error("{}", r.error().message());
+    return 1;
+  }
+  if (auto r = (*engine)->confine(cg, kRunProfileId); !r) {
+    spdlog::error("{}", r.error().message());
+    (void)cgroup::destroy(cg);
+    return 1;
+  }
+  spdlog::info("profile '{}' ({}) confines cgroup {}", profile->name, profile_path, cg);
+
+  int gate[2];
+  if (::pipe2(gate, O_CLOEXEC) != 0) {
+    spdlog::error("pipe: {}", std::strerror(errno));
+    return 1;
+  }
+  std::vector<char *> argv;
+  for (const auto &a : args.command)
+    argv.push_back(const_cast<char *>(a.c_str()));
+  argv.push_back(nullptr);
+  pid_t child = ::fork();
+  if (child < 0) {
+    spdlog::error("fork: {}", std::strerror(errno));
+    return 1;
+  }
+  if (child == 0) {
+    ::close(gate[1]);
+    child_exec(gate[0], orig, argv.data());
+  }
+  ::close(gate[0]);
+  int status = 1;
+  if (auto r = cgroup::attach(cg, child); !r) {
+    spdlog::error("{}", r.error().message());
+    ::kill(child, SIGKILL);
+    ::waitpid(child, nullptr, 0);
+  } else {
+    (void)!::write(gate[1], "g", 1);
+    ::close(gate[1]);
+    int wstatus = 0;
+    bool done = false;
+    while (!done) {
+      siginfo_t si{};
+      timespec tick{0, 200 * 1000 * 1000};
+      int sig = ::sigtimedwait(&handled, &si, &tick);
+      if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP || sig == SIGQUIT) {
+        // A terminal's ^C already reached the child (same process group); forward only
+        // signals sent to vigil itself.
+        if (si.si_code == SI_USER || si.si_code == SI_QUEUE || sig == SIGTERM)
+          ::kill(child, sig);
+      }
+      pid_t w = ::waitpid(child, &wstatus, WNOHANG);
+      if (w == child) {
+        done = true;
+        status = exit_status(wstatus);
+      }
+    }
+  }
+  // Leftover descendants die with the cgroup; their last events are drained before exit.
+  if (auto r = cgroup::destroy(cg); !r)
+    spdlog::warn("{}", r.error().message());
+  (void)(*engine)->release(cg);
+  (*engine)->stop();
+  return status;
+}
+
+} // namespace vigil::cli

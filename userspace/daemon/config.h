@@ -1,0 +1,32 @@
+// SPDX-License-Identifier: Apache-2.0
+// The daemon's configuration file: which profiles exist, which cgroups they confine, where
+// alerts and metrics go.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace vigil::daemon {
+
+struct CgroupSelector {
+  std::string glob;    // relative to the cgroup2 mount, e.g. "/agents/*"
+  std::string profile; // profile name
+};
+
+struct Config {
+  std::string source;
+  std::vector<std::string> profile_files; // absolute (relative ones resolved against the file)
+  std::vector<CgroupSelector> cgroups;
+  std::optional<std::string> alerts_json;
+  std::optional<std::string> metrics_address;
+  std::optional<std::string> log_dir;
+  int rescan_ms = 1000;
+};
+
+// Errors name the file, line, column and field, as profile errors do.
+Result<Config> load_config(const std::string &path);
+
+} // namespace vigil::daemon

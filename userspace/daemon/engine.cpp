@@ -1,0 +1,196 @@
+// SPDX-License-Identifier: Apache-2.0
+// Engine wiring and its two threads.
+#include "daemon/engine.h"
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "loader/preflight.h"
+
+namespace vigil::daemon {
+
+void setup_logging(const std::string &level)
+{
+  auto logger = spdlog::stderr_color_mt("vigil");
+  logger->set_pattern("%^vigil %l%$: %v");
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(spdlog::level::from_str(level));
+}
+
+Result<std::unique_ptr<Engine>> Engine::start(const EngineOptions &opts)
+{
+  if (auto r = loader::check_privileges(); !r)
+    return tl::unexpected(r.error());
+  if (auto r = loader::check_btf(); !r)
+    return tl::unexpected(r.error());
+  auto mount = cgroup::find_cgroup2_mount();
+  if (!mount)
+    return tl::unexpected(mount.error());
+  auto mounted = loader::ensure_mounts();
+  if (!mounted)
+    return tl::unexpected(mounted.error());
+  if (!mounted->empty())
+    spdlog::info("mounted {}(missing, needed for tracepoints and pinning)", *mounted);
+  loader::raise_memlock();
+  loader::route_libbpf_logs();
+
+  std::unique_ptr<Engine> e(new Engine());
+  e->opts_ = opts;
+  e->cgroup_mount_ = *mount;
+  e->metrics_ = std::make_unique<exporter::Metrics>();
+  if (opts.metrics_address) {
+    if (auto r = e->metrics_->serve(*opts.metrics_address); !r)
+      return tl::unexpected(r.error());
+    spdlog::info("metrics on http://{}/metrics", *opts.metrics_address);
+  }
+  if (opts.alerts_to_stderr)
+    e->sinks_.push_back(std::make_unique<exporter::StderrSink>());
+  if (opts.alerts_json) {
+    auto sink = exporter::JsonLinesSink::open(*opts.alerts_json);
+    if (!sink)
+      return tl::unexpected(sink.error());
+    e->sinks_.push_back(std::move(*sink));
+  }
+  e->procs_.seed();
+  e->namer_ = std::make_unique<cgroup::Namer>(*mount);
+  detect::Matcher::HomeResolver homes = detect::passwd_home;
+  if (opts.home)
+    homes = [home = *opts.home](uint32_t) { return home; };
+  e->matcher_ = std::make_unique<detect::Matcher>(detect::proc_dir_of, std::move(homes));
+  Engine *self = e.get();
+  e->enricher_ = std::make_unique<detect::Enricher>(
+      e->procs_, detect::local_hostname(), [self](uint64_t id) { return self->namer_->name(id); });
+  e->queue_ = std::make_unique<BoundedQueue<pipeline::Event>>(opts.queue_capacity);
+
+  auto l = loader::Loader::start(loader::Options{},
+                                 [self](std::span<const std::byte> d) { self->on_sample(d); });
+  if (!l)
+    return tl::unexpected(l.error());
+  e->loader_ = std::move(*l);
+  e->reader_ = std::thread([self] { self->reader_loop(); });
+  e->worker_ = std::thread([self] { self->worker_loop(); });
+  return e;
+}
+
+Engine::~Engine()
+{
+  stop();
+}
+
+void Engine::set_profile(uint32_t id, policy::Profile p)
+{
+  std::lock_guard lock(state_mu_);
+  matcher_->set_profile(id, std::move(p));
+}
+
+Result<uint64_t> Engine::confine(const std::string &dir, uint32_t profile_id)
+{
+  auto id = cgroup::cgroup_id(dir);
+  if (!id)
+    return tl::unexpected(id.error());
+  if (auto r = loader_->add_agent_cgroup(*id, profile_id); !r)
+    return tl::unexpected(r.error());
+  std::lock_guard lock(state_mu_);
+  namer_->add_root(dir);
+  confined_.emplace_back(dir, *id);
+  metrics_->agent_cgroups(confined_.size());
+  return *id;
+}
+
+Result<> Engine::release(const std::string &dir)
+{
+  uint64_t id = 0;
+  {
+    std::lock_guard lock(state_mu_);
+    auto it = std::find_if(confined_.begin(), confined_.end(),
+                           [&](const auto &c) { return c.first == dir; });
+    if (it == confined_.end())
+      return {};
+    id = it->second;
+    confined_.erase(it);
+    metrics_->agent_cgroups(confined_.size());
+  }
+  return loader_->remove_agent_cgroup(id);
+}
+
+size_t Engine::confined() const
+{
+  std::lock_guard lock(state_mu_);
+  return confined_.size();
+}
+
+void Engine::on_sample(std::span<const std::byte> data) noexcept
+{
+  auto ev = pipeline::decode(data);
+  if (!ev) {
+    metrics_->decode_error();
+    spdlog::debug("undecodable record: {}", ev.error().message());
+    return;
+  }
+  if (!queue_->try_push(std::move(*ev)))
+    metrics_->queue_drop();
+}
+
+void Engine::reader_loop() noexcept
+{
+  auto last_stats = std::chrono::steady_clock::now();
+  while (!stopping_.load()) {
+    if (auto r = loader_->poll(100); !r)
+      spdlog::warn("{}", r.error().message());
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_stats > std::chrono::seconds(1)) {
+      metrics_->kernel_stats(loader_->stats());
+      last_stats = now;
+    }
+  }
+  // Final drain: everything the kernel wrote before stop() was called.
+  while (true) {
+    auto r = loader_->poll(0);
+    if (!r || *r == 0)
+      break;
+  }
+  metrics_->kernel_stats(loader_->stats());
+  queue_->close();
+}
+
+void Engine::worker_loop() noexcept
+{
+  while (true) {
+    auto ev = queue_->pop(std::chrono::milliseconds(200));
+    if (!ev) {
+      if (queue_->closed_and_empty())
+        return;
+      continue;
+    }
+    handle(*ev);
+  }
+}
+
+void Engine::handle(pipeline::Event &ev)
+{
+  std::lock_guard lock(state_mu_);
+  procs_.apply(ev);
+  const policy::Profile *profile = matcher_->profile(ev.hdr.profile_id);
+  const std::string profile_name = profile ? profile->name : "unknown";
+  metrics_->event(pipeline::to_string(ev.hdr.type), profile_name);
+  auto finding = matcher_->match(ev);
+  if (!finding || !profile)
+    return;
+  detect::Alert alert = enricher_->build(ev, *finding, *profile);
+  metrics_->alert(alert.rule, policy::to_string(alert.severity), alert.profile);
+  alerts_.fetch_add(1);
+  for (auto &sink : sinks_)
+    sink->write(alert);
+}
+
+void Engine::stop()
+{
+  if (stopping_.exchange(true))
+    return;
+  if (reader_.joinable())
+    reader_.join();
+  if (worker_.joinable())
+    worker_.join();
+}
+
+} // namespace vigil::daemon

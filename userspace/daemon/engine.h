@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: Apache-2.0
+// Engine: the pipeline shared by `vigil run` and `vigil daemon`. Kernel ring -> reader thread
+// (decode) -> bounded queue -> worker thread (process table, matcher, enrich) -> sinks/metrics.
+// The owner confines cgroups and assigns profiles; the engine does the rest.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cgroup/cgroup.h"
+#include "common/bounded_queue.h"
+#include "common/result.h"
+#include "detect/enrich.h"
+#include "detect/matcher.h"
+#include "export/metrics.h"
+#include "export/sinks.h"
+#include "loader/loader.h"
+#include "pipeline/event.h"
+#include "pipeline/process_table.h"
+#include "policy/profile.h"
+
+namespace vigil::daemon {
+
+struct EngineOptions {
+  std::optional<std::string> alerts_json;     // JSON lines file
+  std::optional<std::string> metrics_address; // HOST:PORT for /metrics
+  std::optional<std::string> home;            // "~/" of every agent (vigil run); else passwd
+  bool alerts_to_stderr = true;
+  size_t queue_capacity = 65536;
+};
+
+class Engine {
+public:
+  // Preflight (privileges, BTF, cgroup2, tracefs), load and attach, start the threads.
+  static Result<std::unique_ptr<Engine>> start(const EngineOptions &opts);
+  ~Engine();
+
+  const std::string &cgroup_mount() const { return cgroup_mount_; }
+  void set_profile(uint32_t id, policy::Profile p);
+  // Confine a cgroup directory (absolute path) under profile id; release undoes it.
+  Result<uint64_t> confine(const std::string &dir, uint32_t profile_id);
+  Result<> release(const std::string &dir);
+  size_t confined() const;
+
+  // Delivers every event already in the ring, waits for the worker to finish them, then stops.
+  void stop();
+
+  uint64_t alerts_raised() const { return alerts_.load(); }
+
+private:
+  Engine() = default;
+  void reader_loop() noexcept;
+  void worker_loop() noexcept;
+  void handle(pipeline::Event &ev);
+  void on_sample(std::span<const std::byte> data) noexcept;
+
+  EngineOptions opts_;
+  std::string cgroup_mount_;
+  std::unique_ptr<exporter::Metrics> metrics_;
+  std::vector<std::unique_ptr<exporter::AlertSink>> sinks_;
+  std::unique_ptr<loader::Loader> loader_;
+  std::unique_ptr<BoundedQueue<pipeline::Event>> queue_;
+
+  mutable std::mutex state_mu_; // guards everything below until the atomics
+  pipeline::ProcessTable procs_;
+  std::unique_ptr<cgroup::Namer> namer_;
+  std::unique_ptr<detect::Matcher> matcher_;
+  std::unique_ptr<detect::Enricher> enricher_;
+  std::vector<std::pair<std::string, uint64_t>> confined_;
+
+  std::atomic<bool> stopping_{false};
+  std::atomic<uint64_t> alerts_{0};
+  std::thread reader_;
+  std::thread worker_;
+};
+
+// Logging setup shared by all subcommands: "vigil <level>: message" on stderr.
+void setup_logging(const std::string &level);
+
+} // namespace vigil::daemon

@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: Apache-2.0
+// detect::Alert: what a SOC sees. Built from one event plus the process table, and
+// self-contained: an alert names the process, its ancestry and the object, never just ids.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "pipeline/event.h"
+#include "policy/profile.h"
+
+namespace vigil::detect {
+
+struct ProcessRef {
+  uint32_t pid = 0;
+  std::string exe;
+  std::vector<std::string> argv;
+};
+
+struct Alert {
+  uint64_t time_ns = 0; // CLOCK_REALTIME nanoseconds of the kernel event
+  std::string hostname;
+  std::string profile;
+  std::string rule;
+  policy::Severity severity = policy::Severity::warning;
+  std::string output; // one readable sentence
+  pipeline::EventType event_type{};
+  pipeline::Verdict verdict = pipeline::Verdict::none;
+  uint32_t pid = 0;
+  uint32_t ppid = 0;
+  uint32_t uid = 0;
+  std::string comm;
+  std::string exe;
+  std::vector<std::string> argv;
+  std::vector<ProcessRef> ancestry; // parent first
+  uint64_t cgroup_id = 0;
+  std::string cgroup; // path relative to the cgroup2 mount, "/..." ; empty when unknown
+  // Object of the operation: a file path, or a destination.
+  std::string path;
+  std::string dest_ip;
+  uint16_t dest_port = 0;
+  std::string dest_family; // "ipv4" | "ipv6" | "unix"
+  int64_t result = 0;      // syscall result: fd/0 or -errno
+};
+
+// RFC 3339 UTC with nanoseconds: 2026-11-23T02:15:04.123456789Z
+std::string format_time(uint64_t realtime_ns);
+std::string describe_errno(int64_t ret);
+
+} // namespace vigil::detect

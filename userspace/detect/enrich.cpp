@@ -1,0 +1,121 @@
+// SPDX-License-Identifier: Apache-2.0
+// Alert construction, time formatting and errno names.
+#include "detect/enrich.h"
+
+#include <arpa/inet.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <ctime>
+
+namespace vigil::detect {
+
+namespace {
+
+uint64_t clock_ns(clockid_t id)
+{
+  timespec ts{};
+  ::clock_gettime(id, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+std::string join_argv(const std::vector<std::string> &argv)
+{
+  std::string s;
+  for (const auto &a : argv) {
+    if (!s.empty())
+      s += ' ';
+    s += a;
+  }
+  return s;
+}
+
+} // namespace
+
+std::string format_time(uint64_t realtime_ns)
+{
+  time_t secs = static_cast<time_t>(realtime_ns / 1000000000ull);
+  tm t{};
+  ::gmtime_r(&secs, &t);
+  char buf[64];
+  size_t n = ::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &t);
+  std::snprintf(buf + n, sizeof(buf) - n, ".%09lluZ",
+                static_cast<unsigned long long>(realtime_ns % 1000000000ull));
+  return buf;
+}
+
+std::string describe_errno(int64_t ret)
+{
+  if (ret >= 0)
+    return "ok";
+  const char *name = ::strerrorname_np(static_cast<int>(-ret));
+  return name ? name : "errno " + std::to_string(-ret);
+}
+
+std::string local_hostname()
+{
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof(buf) - 1) != 0)
+    return "unknown";
+  return buf;
+}
+
+uint64_t Enricher::boot_to_realtime(uint64_t boot_ns)
+{
+  const uint64_t real = clock_ns(CLOCK_REALTIME);
+  const uint64_t boot = clock_ns(CLOCK_BOOTTIME);
+  return boot_ns + (real - boot);
+}
+
+Enricher::Enricher(pipeline::ProcessTable &procs, std::string hostname, CgroupNamer cgroups)
+    : procs_(procs), hostname_(std::move(hostname)), cgroups_(std::move(cgroups))
+{
+}
+
+Alert Enricher::build(const pipeline::Event &ev, const Finding &f, const policy::Profile &profile)
+{
+  Alert a;
+  a.time_ns = boot_to_realtime(ev.hdr.ts_ns);
+  a.hostname = hostname_;
+  a.profile = profile.name;
+  a.rule = std::string(f.rule);
+  a.severity = f.severity;
+  a.event_type = ev.hdr.type;
+  a.verdict = ev.hdr.verdict;
+  a.pid = ev.hdr.tgid;
+  a.uid = ev.hdr.uid;
+  a.comm = ev.hdr.comm;
+  a.cgroup_id = ev.hdr.cgroup_id;
+  a.cgroup = cgroups_ ? cgroups_(ev.hdr.cgroup_id) : std::string();
+  if (const pipeline::ProcessInfo *p = procs_.find(ev.hdr.tgid)) {
+    a.ppid = p->ppid;
+    a.exe = p->exe;
+    a.argv = p->argv;
+  }
+  for (const pipeline::ProcessInfo *anc : procs_.ancestry(ev.hdr.tgid))
+    a.ancestry.push_back(ProcessRef{anc->pid, anc->exe, anc->argv});
+
+  const std::string who = a.comm + " (pid " + std::to_string(a.pid) + ", ppid " +
+                          std::to_string(a.ppid) + ", " +
+                          (a.exe.empty() ? std::string("exe unknown") : a.exe) + ")";
+  if (const auto *o = std::get_if<pipeline::OpenBody>(&ev.body)) {
+    a.path = f.path;
+    a.result = o->ret;
+    a.output = "credential file " + a.path + " opened by " + who + " [" +
+               std::string(pipeline::to_string(a.verdict)) + ", " + describe_errno(o->ret) +
+               ", matched " + f.pattern + "]";
+  } else if (const auto *c = std::get_if<pipeline::ConnectBody>(&ev.body)) {
+    a.dest_ip = policy::ip_to_string(c->addr);
+    a.dest_port = c->port;
+    a.dest_family = c->family == 2 ? "ipv4" : c->family == 10 ? "ipv6" : "unix";
+    a.result = c->ret;
+    a.output = "connect to " + a.dest_ip + " port " + std::to_string(a.dest_port) +
+               " outside the egress allowlist by " + who + " [" +
+               std::string(pipeline::to_string(a.verdict)) + ", " + describe_errno(c->ret) + "]";
+  }
+  if (!a.argv.empty())
+    a.output += " cmdline: " + join_argv(a.argv);
+  return a;
+}
+
+} // namespace vigil::detect

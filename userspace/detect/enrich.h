@@ -1,0 +1,34 @@
+// SPDX-License-Identifier: Apache-2.0
+// Enricher: Finding + Event + process table -> Alert with the process, its ancestry, the cgroup
+// and the object of the operation.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "detect/alert.h"
+#include "detect/matcher.h"
+#include "pipeline/process_table.h"
+
+namespace vigil::detect {
+
+class Enricher {
+public:
+  using CgroupNamer = std::function<std::string(uint64_t cgroup_id)>;
+
+  Enricher(pipeline::ProcessTable &procs, std::string hostname, CgroupNamer cgroups);
+
+  Alert build(const pipeline::Event &ev, const Finding &f, const policy::Profile &profile);
+  // CLOCK_BOOTTIME ns (kernel timestamps) -> CLOCK_REALTIME ns. Re-reads the offset each call so
+  // a clock step (NTP) shows up in the next alert.
+  static uint64_t boot_to_realtime(uint64_t boot_ns);
+
+private:
+  pipeline::ProcessTable &procs_;
+  std::string hostname_;
+  CgroupNamer cgroups_;
+};
+
+std::string local_hostname();
+
+} // namespace vigil::detect

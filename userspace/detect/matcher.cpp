@@ -1,0 +1,106 @@
+// SPDX-License-Identifier: Apache-2.0
+// Credential-read and egress matching for the walking skeleton's two rules.
+#include "detect/matcher.h"
+
+#include <pwd.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace vigil::detect {
+
+Matcher::Matcher(DirResolver dirs, HomeResolver homes)
+    : dirs_(std::move(dirs)), homes_(std::move(homes))
+{
+}
+
+void Matcher::set_profile(uint32_t id, policy::Profile p)
+{
+  profiles_[id] = Compiled{std::move(p), {}};
+}
+
+void Matcher::remove_profile(uint32_t id)
+{
+  profiles_.erase(id);
+}
+
+const policy::Profile *Matcher::profile(uint32_t id) const
+{
+  auto it = profiles_.find(id);
+  return it == profiles_.end() ? nullptr : &it->second.profile;
+}
+
+std::optional<Finding> Matcher::match(const pipeline::Event &ev)
+{
+  auto it = profiles_.find(ev.hdr.profile_id);
+  if (it == profiles_.end())
+    return std::nullopt;
+  if (const auto *o = std::get_if<pipeline::OpenBody>(&ev.body))
+    return match_open(it->second, ev, *o);
+  if (const auto *c = std::get_if<pipeline::ConnectBody>(&ev.body))
+    return match_connect(it->second, ev, *c);
+  return std::nullopt;
+}
+
+std::optional<Finding> Matcher::match_open(Compiled &c, const pipeline::Event &ev,
+                                           const pipeline::OpenBody &o)
+{
+  // An open that failed because the file is not there read nothing; one that was refused
+  // (EPERM, EACCES) is an attempt on the credential and is reported.
+  if (o.ret < 0 && o.ret != -EPERM && o.ret != -EACCES)
+    return std::nullopt;
+  std::string path = o.path;
+  if (!o.resolved && (path.empty() || path[0] != '/')) {
+    std::string dir = dirs_ ? dirs_(ev.hdr.tgid, o.dfd) : std::string();
+    if (dir.empty())
+      return std::nullopt;
+    path = policy::normalize_path(path, dir);
+  } else if (!o.resolved) {
+    path = policy::normalize_path(path);
+  }
+  std::string home = homes_ ? homes_(ev.hdr.uid) : std::string();
+  auto mit = c.by_home.find(home);
+  if (mit == c.by_home.end())
+    mit = c.by_home.emplace(home, policy::PathMatcher(c.profile.credential_paths, home)).first;
+  auto idx = mit->second.match(path);
+  if (!idx)
+    return std::nullopt;
+  return Finding{kRuleCredentialRead, c.profile.credential_severity, ev.hdr.profile_id,
+                 std::move(path), c.profile.credential_paths[*idx]};
+}
+
+std::optional<Finding> Matcher::match_connect(Compiled &c, const pipeline::Event &ev,
+                                              const pipeline::ConnectBody &b)
+{
+  if (b.family != 2 && b.family != 10)
+    return std::nullopt;
+  // AF_UNSPEC-style disconnects of UDP sockets pass an all-zero address with port 0.
+  if (b.port == 0)
+    return std::nullopt;
+  if (policy::egress_allowed(c.profile, b.addr, b.port))
+    return std::nullopt;
+  return Finding{kRuleEgressNotAllowed, c.profile.egress_severity, ev.hdr.profile_id, {}, {}};
+}
+
+std::string proc_dir_of(uint32_t pid, int32_t dfd)
+{
+  std::string link = "/proc/" + std::to_string(pid) +
+                     (dfd == -100 ? std::string("/cwd") : "/fd/" + std::to_string(dfd));
+  char buf[4096];
+  ssize_t n = ::readlink(link.c_str(), buf, sizeof(buf) - 1);
+  if (n <= 0)
+    return {};
+  return std::string(buf, static_cast<size_t>(n));
+}
+
+std::string passwd_home(uint32_t uid)
+{
+  struct passwd pw;
+  struct passwd *res = nullptr;
+  char buf[4096];
+  if (::getpwuid_r(uid, &pw, buf, sizeof(buf), &res) != 0 || !res || !res->pw_dir)
+    return {};
+  return res->pw_dir;
+}
+
+} // namespace vigil::detect

@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: Apache-2.0
+// Loader: owns the BPF skeleton, its links and the ring buffer. The only code that calls
+// libbpf; libbpf's conventions (-errno, NULL + errno) end here and become Result.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "common/kernel_stats.h"
+#include "common/result.h"
+
+struct vigil_bpf;
+struct ring_buffer;
+
+namespace vigil::loader {
+
+struct Options {
+  uint32_t ringbuf_bytes = 16u << 20; // power of two, multiple of the page size
+};
+
+class Loader {
+public:
+  // Called for each ring record, on the thread that calls poll(). Must not throw.
+  using SampleFn = std::function<void(std::span<const std::byte>)>;
+
+  // open -> size the ring -> load (verifier) -> attach every program -> ring reader.
+  static Result<std::unique_ptr<Loader>> start(const Options &opts, SampleFn on_sample);
+  ~Loader();
+  Loader(const Loader &) = delete;
+  Loader &operator=(const Loader &) = delete;
+
+  // Confine (or release) a cgroup: tasks in it and below it report events under profile_id.
+  Result<> add_agent_cgroup(uint64_t cgroup_id, uint32_t profile_id);
+  Result<> remove_agent_cgroup(uint64_t cgroup_id);
+
+  // Delivers ready ring records to the callback; waits up to timeout_ms for the first.
+  // Returns the number of records consumed.
+  Result<int> poll(int timeout_ms);
+  KernelStats stats() const;
+
+private:
+  Loader() = default;
+  static int on_sample(void *ctx, void *data, size_t size) noexcept;
+
+  vigil_bpf *skel_ = nullptr;
+  ring_buffer *ring_ = nullptr;
+  SampleFn sample_;
+};
+
+// Routes libbpf's own messages to spdlog (warnings at warn, the verifier log at debug).
+void route_libbpf_logs();
+
+} // namespace vigil::loader

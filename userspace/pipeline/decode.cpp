@@ -1,0 +1,229 @@
+// SPDX-License-Identifier: Apache-2.0
+// Ring-buffer record -> pipeline::Event. Every failure names what was wrong with the record.
+#include <cstring>
+
+#include "pipeline/event.h"
+#include "vigil/abi.h"
+
+namespace vigil::pipeline {
+
+std::string_view to_string(EventType t)
+{
+  switch (t) {
+  case EventType::exec:
+    return "exec";
+  case EventType::fork:
+    return "fork";
+  case EventType::exit:
+    return "exit";
+  case EventType::open:
+    return "open";
+  case EventType::connect:
+    return "connect";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(Verdict v)
+{
+  switch (v) {
+  case Verdict::none:
+    return "observed";
+  case Verdict::allow:
+    return "allowed";
+  case Verdict::audit:
+    return "would-deny";
+  case Verdict::deny:
+    return "denied";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(OpenCall c)
+{
+  switch (c) {
+  case OpenCall::open:
+    return "open";
+  case OpenCall::openat:
+    return "openat";
+  case OpenCall::openat2:
+    return "openat2";
+  case OpenCall::open_by_handle_at:
+    return "open_by_handle_at";
+  }
+  return "unknown";
+}
+
+namespace {
+
+// A NUL-terminated string inside [p, p+max), or the whole range when no NUL is found.
+std::string bounded_string(const char *p, size_t max)
+{
+  return std::string(p, strnlen(p, max));
+}
+
+// Copies the fixed part of a record into an aligned local (records may be unaligned).
+template <typename T>
+Result<> read_fixed(std::span<const std::byte> data, T &out, const char *what)
+{
+  if (data.size() < sizeof(T))
+    return fail(std::string("short ") + what + " record: " + std::to_string(data.size()) +
+                " bytes, need " + std::to_string(sizeof(T)));
+  std::memcpy(&out, data.data(), sizeof(T));
+  return {};
+}
+
+Header decode_header(const vg_event_hdr &h)
+{
+  Header out;
+  out.type = static_cast<EventType>(h.type);
+  out.flags = h.flags;
+  out.ts_ns = h.ts_ns;
+  out.cgroup_id = h.cgroup_id;
+  out.tgid = h.tgid;
+  out.tid = h.tid;
+  out.uid = h.uid;
+  out.gid = h.gid;
+  out.profile_id = h.profile_id;
+  out.rule_id = h.rule_id;
+  out.verdict = h.verdict <= VG_VERDICT_DENY ? static_cast<Verdict>(h.verdict) : Verdict::none;
+  out.comm = bounded_string(h.comm, sizeof(h.comm));
+  return out;
+}
+
+std::vector<std::string> split_args(const char *p, size_t len)
+{
+  std::vector<std::string> argv;
+  size_t i = 0;
+  while (i < len) {
+    size_t n = strnlen(p + i, len - i);
+    argv.emplace_back(p + i, n);
+    i += n + 1;
+  }
+  return argv;
+}
+
+// The string tail that follows a fixed struct: checks that [offset, offset+len) lies inside the
+// record.
+Result<std::span<const std::byte>> tail(std::span<const std::byte> data, size_t offset, size_t len,
+                                        const char *what)
+{
+  if (offset > data.size() || len > data.size() - offset)
+    return fail(std::string(what) + " runs past the end of the record (" +
+                std::to_string(offset + len) + " > " + std::to_string(data.size()) + ")");
+  return data.subspan(offset, len);
+}
+
+} // namespace
+
+Result<Event> decode(std::span<const std::byte> data)
+{
+  vg_event_hdr h;
+  if (auto r = read_fixed(data, h, "header"); !r)
+    return tl::unexpected(r.error());
+  if ((h.version >> 8) != VG_ABI_MAJOR)
+    return fail("record has ABI major version " + std::to_string(h.version >> 8) + ", expected " +
+                std::to_string(VG_ABI_MAJOR));
+  if (h.size > data.size() || h.size < sizeof(vg_event_hdr))
+    return fail("record size field " + std::to_string(h.size) + " does not fit the " +
+                std::to_string(data.size()) + " bytes received");
+  data = data.first(h.size);
+
+  Event ev;
+  ev.hdr = decode_header(h);
+  switch (h.type) {
+  case VG_EV_EXEC: {
+    vg_event_exec rec;
+    if (auto ok = read_fixed(data, rec, "exec"); !ok)
+      return tl::unexpected(ok.error());
+    const vg_event_exec *r = &rec;
+    auto path = tail(data, sizeof(vg_event_exec), r->path_len, "exec path");
+    if (!path)
+      return tl::unexpected(path.error());
+    auto args = tail(data, sizeof(vg_event_exec) + r->path_len, r->args_len, "exec argv");
+    if (!args)
+      return tl::unexpected(args.error());
+    ExecBody b;
+    b.ppid = r->ppid;
+    b.old_tid = r->old_tid;
+    b.loginuid = r->loginuid;
+    b.exe_dev = r->exe_dev;
+    b.exe_ino = r->exe_ino;
+    b.exe = bounded_string(reinterpret_cast<const char *>(path->data()), path->size());
+    b.argv = split_args(reinterpret_cast<const char *>(args->data()), args->size());
+    ev.body = std::move(b);
+    break;
+  }
+  case VG_EV_FORK: {
+    vg_event_fork rec;
+    if (auto ok = read_fixed(data, rec, "fork"); !ok)
+      return tl::unexpected(ok.error());
+    const vg_event_fork *r = &rec;
+    ev.body = ForkBody{r->child_tgid};
+    break;
+  }
+  case VG_EV_EXIT: {
+    vg_event_exit rec;
+    if (auto ok = read_fixed(data, rec, "exit"); !ok)
+      return tl::unexpected(ok.error());
+    const vg_event_exit *r = &rec;
+    ev.body = ExitBody{r->exit_code};
+    break;
+  }
+  case VG_EV_OPEN: {
+    vg_event_open rec;
+    if (auto ok = read_fixed(data, rec, "open"); !ok)
+      return tl::unexpected(ok.error());
+    const vg_event_open *r = &rec;
+    auto path = tail(data, sizeof(vg_event_open), r->path_len, "open path");
+    if (!path)
+      return tl::unexpected(path.error());
+    if (r->call < VG_OPEN_OPEN || r->call > VG_OPEN_BY_HANDLE_AT)
+      return fail("open record has unknown call " + std::to_string(r->call));
+    OpenBody b;
+    b.ret = r->ret;
+    b.ino = r->ino;
+    b.dev = r->dev;
+    b.flags = r->flags;
+    b.mode = r->mode;
+    b.dfd = r->dfd;
+    b.call = static_cast<OpenCall>(r->call);
+    b.resolved = (h.flags & VG_F_PATH_RESOLVED) != 0;
+    b.truncated = (h.flags & VG_F_PATH_TRUNC) != 0;
+    b.path = bounded_string(reinterpret_cast<const char *>(path->data()), path->size());
+    ev.body = std::move(b);
+    break;
+  }
+  case VG_EV_CONNECT: {
+    vg_event_connect rec;
+    if (auto ok = read_fixed(data, rec, "connect"); !ok)
+      return tl::unexpected(ok.error());
+    const vg_event_connect *r = &rec;
+    ConnectBody b;
+    b.ret = r->ret;
+    b.family = r->family;
+    b.port = r->port;
+    b.fd = r->fd;
+    if (r->family == 2) { // AF_INET: map into the IPv6 space, as policy matching expects
+      b.addr[10] = 0xff;
+      b.addr[11] = 0xff;
+      std::memcpy(&b.addr[12], r->addr, 4);
+    } else if (r->family == 10) {
+      std::memcpy(b.addr.data(), r->addr, 16);
+    } else if (r->family == 1) {
+      // Abstract names start with NUL; keep them visible as '@name', as ss(8) prints them.
+      if (r->unix_path[0] == '\0' && r->unix_path[1] != '\0')
+        b.unix_path = "@" + bounded_string(r->unix_path + 1, sizeof(r->unix_path) - 1);
+      else
+        b.unix_path = bounded_string(r->unix_path, sizeof(r->unix_path));
+    }
+    ev.body = std::move(b);
+    break;
+  }
+  default:
+    return fail("unknown record type " + std::to_string(h.type));
+  }
+  return ev;
+}
+
+} // namespace vigil::pipeline

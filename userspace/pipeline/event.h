@@ -1,0 +1,92 @@
+// SPDX-License-Identifier: Apache-2.0
+// pipeline::Event: a kernel record decoded into C++ types. Events own their strings and move by
+// value between threads; nothing here points into the ring buffer.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "common/result.h"
+
+namespace vigil::pipeline {
+
+enum class EventType : uint16_t { exec = 1, fork = 2, exit = 3, open = 4, connect = 5 };
+std::string_view to_string(EventType t);
+
+enum class Verdict : uint8_t { none = 0, allow = 1, audit = 2, deny = 3 };
+std::string_view to_string(Verdict v);
+
+struct Header {
+  EventType type{};
+  uint16_t flags = 0;
+  uint64_t ts_ns = 0; // CLOCK_BOOTTIME
+  uint64_t cgroup_id = 0;
+  uint32_t tgid = 0;
+  uint32_t tid = 0;
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  uint32_t profile_id = 0;
+  uint32_t rule_id = 0;
+  Verdict verdict = Verdict::none;
+  std::string comm;
+};
+
+struct ExecBody {
+  uint32_t ppid = 0;
+  uint32_t old_tid = 0;
+  uint32_t loginuid = 0;
+  uint32_t exe_dev = 0;
+  uint64_t exe_ino = 0;
+  std::string exe;
+  std::vector<std::string> argv;
+};
+
+struct ForkBody {
+  uint32_t child_tgid = 0;
+};
+
+struct ExitBody {
+  int32_t exit_code = 0;
+};
+
+enum class OpenCall : uint16_t { open = 1, openat = 2, openat2 = 3, open_by_handle_at = 4 };
+std::string_view to_string(OpenCall c);
+
+struct OpenBody {
+  int64_t ret = 0;
+  uint64_t ino = 0;
+  uint32_t dev = 0;
+  uint32_t flags = 0;
+  uint32_t mode = 0;
+  int32_t dfd = 0;
+  OpenCall call{};
+  bool resolved = false; // path came from the kernel's dentries
+  bool truncated = false;
+  std::string path;
+};
+
+struct ConnectBody {
+  int64_t ret = 0;
+  uint16_t family = 0;
+  uint16_t port = 0;
+  int32_t fd = 0;
+  std::array<uint8_t, 16> addr{}; // IPv4 as IPv4-mapped IPv6
+  std::string unix_path;
+};
+
+struct Event {
+  Header hdr;
+  std::variant<ExecBody, ForkBody, ExitBody, OpenBody, ConnectBody> body;
+};
+
+// Decodes one ring-buffer record. The bytes are untrusted: sizes are checked against the record
+// and the ABI before every copy, strings are bounded, and a record from an object with another
+// ABI major version is refused. Never reads in place (records may be unaligned).
+Result<Event> decode(std::span<const std::byte> data);
+
+} // namespace vigil::pipeline

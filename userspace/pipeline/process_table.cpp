@@ -1,0 +1,176 @@
+// SPDX-License-Identifier: Apache-2.0
+// Process table maintenance and /proc parsing.
+#include "pipeline/process_table.h"
+
+#include <dirent.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <unordered_set>
+
+namespace vigil::pipeline {
+
+namespace {
+
+std::string read_file(const std::string &path)
+{
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::vector<std::string> split_nul(const std::string &s)
+{
+  std::vector<std::string> out;
+  size_t i = 0;
+  while (i < s.size()) {
+    size_t j = s.find('\0', i);
+    if (j == std::string::npos)
+      j = s.size();
+    out.emplace_back(s, i, j - i);
+    i = j + 1;
+  }
+  return out;
+}
+
+} // namespace
+
+ProcessTable::ProcessTable(std::string proc_root, size_t max_exited)
+    : proc_root_(std::move(proc_root)), max_exited_(max_exited)
+{
+}
+
+std::optional<ProcessInfo> ProcessTable::read_proc(uint32_t pid) const
+{
+  const std::string dir = proc_root_ + "/" + std::to_string(pid);
+  const std::string stat = read_file(dir + "/stat");
+  // "pid (comm) state ppid ..."; comm may contain spaces and parentheses, so find the last ')'.
+  size_t open = stat.find('(');
+  size_t close = stat.rfind(')');
+  if (open == std::string::npos || close == std::string::npos || close < open)
+    return std::nullopt;
+  ProcessInfo p;
+  p.pid = pid;
+  p.comm = stat.substr(open + 1, close - open - 1);
+  std::istringstream rest(stat.substr(close + 1));
+  std::string state;
+  rest >> state >> p.ppid;
+  char buf[4096];
+  ssize_t n = ::readlink((dir + "/exe").c_str(), buf, sizeof(buf) - 1);
+  if (n > 0)
+    p.exe.assign(buf, static_cast<size_t>(n));
+  p.argv = split_nul(read_file(dir + "/cmdline"));
+  std::istringstream status(read_file(dir + "/status"));
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("Uid:", 0) == 0) {
+      p.uid = static_cast<uint32_t>(std::strtoul(line.c_str() + 4, nullptr, 10));
+      break;
+    }
+  }
+  return p;
+}
+
+size_t ProcessTable::seed()
+{
+  DIR *d = ::opendir(proc_root_.c_str());
+  if (!d)
+    return 0;
+  size_t count = 0;
+  while (dirent *e = ::readdir(d)) {
+    char *end = nullptr;
+    unsigned long pid = std::strtoul(e->d_name, &end, 10);
+    if (!end || *end != '\0' || pid == 0)
+      continue;
+    if (auto p = read_proc(static_cast<uint32_t>(pid))) {
+      procs_[p->pid] = std::move(*p);
+      ++count;
+    }
+  }
+  ::closedir(d);
+  return count;
+}
+
+const ProcessInfo *ProcessTable::find(uint32_t pid)
+{
+  if (auto it = procs_.find(pid); it != procs_.end())
+    return &it->second;
+  auto p = read_proc(pid);
+  if (!p)
+    return nullptr;
+  return &(procs_[pid] = std::move(*p));
+}
+
+void ProcessTable::retire(uint32_t pid)
+{
+  exited_.push_back(pid);
+  while (exited_.size() > max_exited_) {
+    uint32_t old = exited_.front();
+    exited_.pop_front();
+    auto it = procs_.find(old);
+    if (it != procs_.end() && it->second.exited)
+      procs_.erase(it);
+  }
+}
+
+void ProcessTable::apply(const Event &ev)
+{
+  const Header &h = ev.hdr;
+  if (const auto *f = std::get_if<ForkBody>(&ev.body)) {
+    ProcessInfo child;
+    if (const ProcessInfo *parent = find(h.tgid))
+      child = *parent; // a forked child runs the parent's image until it execs
+    child.pid = f->child_tgid;
+    child.ppid = h.tgid;
+    child.start_ns = h.ts_ns;
+    child.exited = false;
+    procs_[child.pid] = std::move(child);
+    return;
+  }
+  if (const auto *x = std::get_if<ExecBody>(&ev.body)) {
+    ProcessInfo &p = procs_[h.tgid];
+    p.pid = h.tgid;
+    p.ppid = x->ppid;
+    p.uid = h.uid;
+    p.cgroup_id = h.cgroup_id;
+    p.comm = h.comm;
+    p.exe = x->exe;
+    p.argv = x->argv;
+    p.start_ns = h.ts_ns;
+    p.exited = false;
+    return;
+  }
+  if (std::holds_alternative<ExitBody>(ev.body)) {
+    if (auto it = procs_.find(h.tgid); it != procs_.end() && !it->second.exited) {
+      it->second.exited = true;
+      retire(h.tgid);
+    }
+    return;
+  }
+  // Any other event refreshes what the kernel says about the process right now.
+  if (auto it = procs_.find(h.tgid); it != procs_.end()) {
+    it->second.cgroup_id = h.cgroup_id;
+    it->second.uid = h.uid;
+  }
+}
+
+std::vector<const ProcessInfo *> ProcessTable::ancestry(uint32_t pid, size_t max_depth)
+{
+  std::vector<const ProcessInfo *> chain;
+  std::unordered_set<uint32_t> seen{pid};
+  const ProcessInfo *p = find(pid);
+  while (p && p->ppid != 0 && chain.size() < max_depth) {
+    if (!seen.insert(p->ppid).second)
+      break;
+    const ProcessInfo *parent = find(p->ppid);
+    if (!parent)
+      break;
+    chain.push_back(parent);
+    p = parent;
+  }
+  return chain;
+}
+
+} // namespace vigil::pipeline

@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: Apache-2.0
+// Agent profiles: what an agent cgroup must not read and where it may connect.
+// Pure: parsing and matching only, no libbpf, no privileges. The loader turns a Profile into maps.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+
+namespace vigil::policy {
+
+// Falco's priorities, most severe first.
+enum class Severity : uint8_t {
+  emergency,
+  alert,
+  critical,
+  error,
+  warning,
+  notice,
+  informational,
+  debug,
+};
+std::string_view to_string(Severity s);
+std::optional<Severity> severity_from_string(std::string_view s);
+
+// An IP prefix. IPv4 is stored as an IPv4-mapped IPv6 address (::ffff:a.b.c.d) with the prefix
+// length shifted by 96, so one matcher (and later one LPM trie) serves both families and a mapped
+// address written by an agent matches the IPv4 rule it stands for.
+struct Cidr {
+  std::array<uint8_t, 16> addr{}; // network byte order, host bits zero
+  uint8_t prefix_len = 0;         // 0..128, in the IPv6 space
+  bool is_v4 = false;             // as written in the profile (for printing)
+  bool contains(const std::array<uint8_t, 16> &ip) const;
+  std::string to_string() const;
+};
+// "10.0.0.0/8", "::1/128", "127.0.0.1" (a host), "::ffff:10.0.0.0/104". Error text says what is wrong.
+Result<Cidr> parse_cidr(std::string_view text);
+// An address as 16 bytes in the IPv6 space (IPv4 mapped). Returns nullopt for a bad string.
+std::optional<std::array<uint8_t, 16>> parse_ip(std::string_view text);
+std::array<uint8_t, 16> ipv4_mapped(uint32_t addr_be);
+std::string ip_to_string(const std::array<uint8_t, 16> &ip);
+
+struct PortRange {
+  uint16_t lo = 0;
+  uint16_t hi = 0;
+};
+
+struct EgressAllow {
+  Cidr cidr;
+  std::vector<PortRange> ports; // empty: any port
+  int line = 0;                 // 1-based line in the profile file, for messages
+};
+
+struct Profile {
+  std::string name;
+  std::string description;
+  std::string source; // file the profile came from ("<string>" when parsed from memory)
+  Severity credential_severity = Severity::critical;
+  std::vector<std::string> credential_paths; // as written (may start with ~/)
+  Severity egress_severity = Severity::warning;
+  std::vector<EgressAllow> egress_allow;
+};
+
+// Parses a profile. Every error names the file, line and column and the field that is wrong:
+//   "rules/x.yaml:12:7: egress.allow[2].cidr: '10.0.0.0/33' prefix length 33 is out of range 0..32"
+// Unknown keys are errors (a typo must not silently drop a protection).
+Result<Profile> parse_profile(std::string_view yaml_text, const std::string &source_name);
+Result<Profile> load_profile(const std::string &path);
+
+// True when (ip, port) is allowed by the profile's egress allowlist.
+bool egress_allowed(const Profile &p, const std::array<uint8_t, 16> &ip, uint16_t port);
+
+// Shell-style glob on '/'-separated paths: '*', '?' and '[...]' (with '!' or '^' negation and
+// ranges) never match '/'; '**' as a whole component matches zero or more components.
+bool glob_match(std::string_view pattern, std::string_view path);
+
+// Compiled credential patterns for one home directory. Patterns starting with "~/" are expanded
+// against home; patterns without '/' match the basename of any path; others match whole absolute
+// paths. Paths given to match() are absolute and normalised by the caller.
+class PathMatcher {
+public:
+  PathMatcher() = default;
+  PathMatcher(const std::vector<std::string> &patterns, const std::string &home);
+  // Index into the pattern list of the first pattern that matches, or nullopt.
+  std::optional<size_t> match(std::string_view abs_path) const;
+  const std::string &pattern(size_t i) const { return expanded_[i]; }
+  size_t size() const { return expanded_.size(); }
+
+private:
+  struct Entry {
+    std::string pattern;
+    bool basename_only;
+    bool literal;
+  };
+  std::vector<Entry> entries_;
+  std::vector<std::string> expanded_;
+};
+
+// Lexically normalises an absolute path: collapses "//", removes "." and resolves ".." (without
+// touching the file system). A relative path is joined to cwd first.
+std::string normalize_path(std::string_view path, std::string_view cwd = "/");
+
+} // namespace vigil::policy
