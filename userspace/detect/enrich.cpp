@@ -92,8 +92,13 @@ Alert Enricher::build(const pipeline::Event &ev, const Finding &f, const policy:
     a.exe = p->exe;
     a.argv = p->argv;
   }
-  for (const pipeline::ProcessInfo *anc : procs_.ancestry(ev.hdr.tgid))
+  // The chain ends with the first process outside the agent (its launcher: vigil run, a
+  // container runtime): what lies above it is the host's business, not the incident's.
+  for (const pipeline::ProcessInfo *anc : procs_.ancestry(ev.hdr.tgid)) {
     a.ancestry.push_back(ProcessRef{anc->pid, anc->exe, anc->argv});
+    if (anc->profile_id == 0)
+      break;
+  }
 
   const std::string who = a.comm + " (pid " + std::to_string(a.pid) + ", ppid " +
                           std::to_string(a.ppid) + ", " +

@@ -124,6 +124,7 @@ void ProcessTable::apply(const Event &ev)
       child = *parent; // a forked child runs the parent's image until it execs
     child.pid = f->child_tgid;
     child.ppid = h.tgid;
+    child.profile_id = h.profile_id;
     child.start_ns = h.ts_ns;
     child.exited = false;
     procs_[child.pid] = std::move(child);
@@ -135,6 +136,7 @@ void ProcessTable::apply(const Event &ev)
     p.ppid = x->ppid;
     p.uid = h.uid;
     p.cgroup_id = h.cgroup_id;
+    p.profile_id = h.profile_id;
     p.comm = h.comm;
     p.exe = x->exe;
     p.argv = x->argv;
@@ -152,6 +154,7 @@ void ProcessTable::apply(const Event &ev)
   // Any other event refreshes what the kernel says about the process right now.
   if (auto it = procs_.find(h.tgid); it != procs_.end()) {
     it->second.cgroup_id = h.cgroup_id;
+    it->second.profile_id = h.profile_id;
     it->second.uid = h.uid;
   }
 }

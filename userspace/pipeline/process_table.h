@@ -20,6 +20,7 @@ struct ProcessInfo {
   uint32_t ppid = 0;
   uint32_t uid = 0;
   uint64_t cgroup_id = 0;
+  uint32_t profile_id = 0; // agent profile from the kernel's events; 0: not seen as an agent
   uint64_t start_ns = 0; // CLOCK_BOOTTIME of fork or exec as seen; 0 when seeded from /proc
   std::string comm;
   std::string exe;

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Installs the Debian packages vigil needs, only those missing. --test adds what the test suite
+# needs (GoogleTest, curl, qemu and busybox for the BPF-LSM VM). Debian 12 (bookworm), as root.
+set -euo pipefail
+
+build=(cmake ninja-build g++ clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev
+	libzstd-dev libspdlog-dev prometheus-cpp-dev libyaml-cpp-dev nlohmann-json3-dev
+	libcli11-dev libexpected-dev)
+test=(googletest libgtest-dev libgmock-dev libbenchmark-dev curl util-linux iproute2
+	qemu-system-x86 qemu-system-common busybox-static cpio zstd xz-utils kmod)
+
+want=("${build[@]}")
+[ "${1:-}" = --test ] && want+=("${test[@]}")
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps: run as root (apt-get install)" >&2
+	exit 1
+fi
+missing=()
+for p in "${want[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+	exit 0
+fi
+echo "install-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,241 @@
+// SPDX-License-Identifier: Apache-2.0
+// `vigil run` end to end on this host's kernel: real programs, real cgroups, real processes.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <thread>
+
+#include "harness.h"
+
+namespace vigil::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+class RunTest : public ::testing::Test {
+protected:
+  void SetUp() override
+  {
+    VG_REQUIRE_ROOT();
+    home_ = tmp_.path() + "/home";
+    canary_ = home_ + "/.aws/credentials";
+    write_file(canary_, "aws_secret_access_key = canary-" + std::to_string(::getpid()) + "\n");
+    alerts_ = tmp_ / "alerts.jsonl";
+  }
+
+  std::vector<std::string> vigil_run(const std::vector<std::string> &cmd,
+                                     const std::vector<std::string> &extra = {})
+  {
+    std::vector<std::string> argv{vigil_bin(), "run", "--alerts-json", alerts_};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    argv.push_back("--");
+    argv.insert(argv.end(), cmd.begin(), cmd.end());
+    return argv;
+  }
+  std::vector<std::string> env() const { return {"HOME=" + home_}; }
+  std::vector<nlohmann::json> alerts(const std::string &rule) const
+  {
+    std::vector<nlohmann::json> out;
+    for (auto &a : read_json_lines(alerts_))
+      if (a["rule"] == rule)
+        out.push_back(a);
+    return out;
+  }
+
+  TempDir tmp_;
+  std::string home_, canary_, alerts_;
+};
+
+TEST_F(RunTest, credential_read_alerts_with_process_and_ancestry)
+{
+  Proc vigil(vigil_run({"cat", canary_}), env());
+  ProcResult r = vigil.wait();
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("canary-"), std::string::npos) << "tier 0 observes, it must not block";
+  EXPECT_NE(r.err.find("credential-read"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(canary_), std::string::npos) << r.err;
+
+  auto found = alerts("credential-read");
+  ASSERT_EQ(found.size(), 1u) << read_file(alerts_);
+  const nlohmann::json &a = found[0];
+  for (const char *field : {"time", "hostname", "profile", "rule", "severity", "pid", "ppid", "uid",
+                            "exe", "argv", "ancestry", "cgroup", "path", "output", "verdict"})
+    EXPECT_TRUE(a.contains(field)) << "missing " << field << " in " << a.dump();
+  EXPECT_EQ(a["path"], canary_);
+  EXPECT_EQ(a["profile"], "coding-agent");
+  EXPECT_EQ(a["severity"], "critical");
+  EXPECT_EQ(a["comm"], "cat");
+  EXPECT_EQ(a["exe"], "/usr/bin/cat");
+  EXPECT_EQ(a["argv"], nlohmann::json::array({"cat", canary_}));
+  EXPECT_EQ(a["ppid"], vigil.pid()) << "cat's parent is the vigil run process";
+  EXPECT_EQ(a["uid"], 0);
+  EXPECT_GT(a["pid"].get<int>(), 0);
+  EXPECT_NE(a["pid"], vigil.pid());
+  ASSERT_GE(a["ancestry"].size(), 1u);
+  EXPECT_EQ(a["ancestry"][0]["pid"], vigil.pid());
+  EXPECT_EQ(a["ancestry"].size(), 1u) << "ancestry stops at the launcher: " << a["ancestry"];
+  EXPECT_EQ(a["cgroup"], "/vigil/run-" + std::to_string(vigil.pid()));
+  EXPECT_NE(a["output"].get<std::string>().find("cat"), std::string::npos);
+  EXPECT_EQ(a["hostname"].get<std::string>().empty(), false);
+  EXPECT_EQ(a["time"].get<std::string>().back(), 'Z');
+}
+
+TEST_F(RunTest, other_spellings_of_the_path_report_the_real_file)
+{
+  fs::create_symlink(canary_, tmp_ / "link-to-creds");
+  const std::string script = "cd " + home_ + "/.aws && cat credentials >/dev/null; " +
+                             "cat " + tmp_.path() + "/link-to-creds >/dev/null; " +
+                             "cat " + home_ + "/.aws/../.aws/./credentials >/dev/null; " +
+                             "cat /proc/self/root" + canary_ + " >/dev/null";
+  ProcResult r = Proc(vigil_run({"sh", "-c", script}), env()).wait();
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto found = alerts("credential-read");
+  ASSERT_EQ(found.size(), 4u) << read_file(alerts_);
+  for (const auto &a : found)
+    EXPECT_EQ(a["path"], canary_) << a.dump();
+}
+
+TEST_F(RunTest, egress_outside_allowlist_alerts_and_allowed_does_not)
+{
+  // Nothing listens on port 9: both connects are refused, but the attempt is what counts.
+  ProcResult r = Proc(vigil_run({"bash", "-c",
+                                 "(exec 3<>/dev/tcp/127.0.0.2/9) 2>/dev/null; "
+                                 "(exec 3<>/dev/tcp/127.0.0.1/9) 2>/dev/null; "
+                                 "(exec 3<>/dev/tcp/::1/9) 2>/dev/null; true"}),
+                      env())
+                     .wait();
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto found = alerts("egress-not-allowed");
+  ASSERT_EQ(found.size(), 1u) << read_file(alerts_);
+  EXPECT_EQ(found[0]["destination"]["ip"], "127.0.0.2");
+  EXPECT_EQ(found[0]["destination"]["port"], 9);
+  EXPECT_EQ(found[0]["destination"]["family"], "ipv4");
+  EXPECT_EQ(found[0]["comm"], "bash");
+  EXPECT_EQ(found[0]["result_name"], "ECONNREFUSED");
+}
+
+TEST_F(RunTest, ipv6_egress_outside_allowlist_alerts)
+{
+  ProcResult r =
+      Proc(vigil_run({"bash", "-c", "(exec 3<>/dev/tcp/::2/9) 2>/dev/null; true"}), env()).wait();
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto found = alerts("egress-not-allowed");
+  ASSERT_EQ(found.size(), 1u) << read_file(alerts_);
+  EXPECT_EQ(found[0]["destination"]["ip"], "::2");
+  EXPECT_EQ(found[0]["destination"]["family"], "ipv6");
+}
+
+TEST_F(RunTest, processes_outside_the_agent_cgroup_raise_nothing)
+{
+  Proc vigil(vigil_run({"sleep", "3"}), env());
+  ASSERT_TRUE(vigil.wait_for_err("confines cgroup")) << vigil.err_so_far();
+  // The same operations, from this test process's own cgroup, while vigil watches.
+  ProcResult cat = run({"cat", canary_});
+  ASSERT_EQ(cat.status, 0);
+  run({"bash", "-c", "(exec 3<>/dev/tcp/127.0.0.2/9) 2>/dev/null; true"});
+  ProcResult r = vigil.wait();
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(read_json_lines(alerts_).size(), 0u) << read_file(alerts_);
+}
+
+TEST_F(RunTest, exit_status_of_the_command_is_passed_through)
+{
+  EXPECT_EQ(Proc(vigil_run({"sh", "-c", "exit 7"}), env()).wait().status, 7);
+  EXPECT_EQ(Proc(vigil_run({"sh", "-c", "kill -TERM $$"}), env()).wait().status, 128 + SIGTERM);
+  EXPECT_EQ(Proc(vigil_run({"/nonexistent/agent"}), env()).wait().status, 127);
+}
+
+TEST_F(RunTest, cgroup_is_removed_and_leftover_processes_killed_on_exit)
+{
+  // The command leaves a background child behind; vigil must not leave it running.
+  Proc vigil(vigil_run({"sh", "-c", "sleep 300 & echo $! > " + (tmp_ / "bg.pid")}), env());
+  ProcResult r = vigil.wait();
+  ASSERT_EQ(r.status, 0) << r.err;
+  const std::string cg = cgroup2_mount() + "/vigil/run-" + std::to_string(vigil.pid());
+  EXPECT_FALSE(fs::exists(cg)) << cg;
+  const std::string bg = read_file(tmp_ / "bg.pid");
+  ASSERT_FALSE(bg.empty());
+  // Dead means gone or a zombie waiting for its (reparented) parent to reap it.
+  const std::string stat = read_file("/proc/" + bg.substr(0, bg.find('\n')) + "/stat");
+  const bool alive = !stat.empty() && stat.find(") Z ") == std::string::npos;
+  EXPECT_FALSE(alive) << "background sleep survived vigil run: " << stat;
+}
+
+TEST_F(RunTest, sigterm_stops_the_command_and_cleans_up)
+{
+  Proc vigil(vigil_run({"sleep", "300"}), env());
+  ASSERT_TRUE(vigil.wait_for_err("confines cgroup")) << vigil.err_so_far();
+  vigil.signal(SIGTERM);
+  ProcResult r = vigil.wait(std::chrono::seconds(15));
+  EXPECT_FALSE(r.timed_out);
+  EXPECT_EQ(r.status, 128 + SIGTERM) << r.err;
+  EXPECT_FALSE(fs::exists(cgroup2_mount() + "/vigil/run-" + std::to_string(vigil.pid())));
+}
+
+TEST_F(RunTest, sigint_stops_the_command_and_cleans_up)
+{
+  Proc vigil(vigil_run({"sleep", "300"}), env());
+  ASSERT_TRUE(vigil.wait_for_err("confines cgroup")) << vigil.err_so_far();
+  vigil.signal(SIGINT);
+  ProcResult r = vigil.wait(std::chrono::seconds(15));
+  EXPECT_FALSE(r.timed_out);
+  EXPECT_EQ(r.status, 128 + SIGINT) << r.err;
+  EXPECT_FALSE(fs::exists(cgroup2_mount() + "/vigil/run-" + std::to_string(vigil.pid())));
+}
+
+TEST_F(RunTest, metrics_counters_move_during_a_run)
+{
+  const std::string addr = "127.0.0.1:" + std::to_string(free_port());
+  const std::string flag = tmp_ / "go";
+  // The agent reads the canary once, waits until the test has scraped, then reads it again.
+  const std::string script = "cat " + canary_ + " >/dev/null; while [ ! -e " + flag +
+                             " ]; do sleep 0.05; done; cat " + canary_ + " >/dev/null; sleep 1.5";
+  Proc vigil(vigil_run({"sh", "-c", script}, {"--metrics-address", addr}), env());
+  ASSERT_TRUE(vigil.wait_for_err("confines cgroup")) << vigil.err_so_far();
+  auto alerts_counter = [&](const std::string &body) {
+    const std::string key = "vigil_alerts_total{profile=\"coding-agent\",rule=\"credential-read\","
+                            "severity=\"critical\"} ";
+    auto pos = body.find(key);
+    return pos == std::string::npos ? -1.0 : std::stod(body.substr(pos + key.size()));
+  };
+  std::string first;
+  for (int i = 0; i < 100 && alerts_counter(first) < 1; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    first = http_get(addr, "/metrics");
+  }
+  ASSERT_EQ(alerts_counter(first), 1.0) << first;
+  EXPECT_NE(first.find("vigil_build_info{"), std::string::npos);
+  EXPECT_NE(first.find("vigil_ringbuf_drops_total"), std::string::npos);
+  EXPECT_NE(first.find("vigil_events_total{profile=\"coding-agent\",type=\"exec\"}"),
+            std::string::npos)
+      << first;
+  write_file(flag, "");
+  std::string second;
+  for (int i = 0; i < 100 && alerts_counter(second) < 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    second = http_get(addr, "/metrics");
+  }
+  EXPECT_EQ(alerts_counter(second), 2.0) << second;
+  EXPECT_EQ(vigil.wait().status, 0);
+}
+
+TEST_F(RunTest, malformed_profile_is_refused_with_file_and_line)
+{
+  const std::string bad = tmp_ / "bad.yaml";
+  write_file(bad, "profile: x\negress:\n  allow:\n    - 10.0.0.0/33\n");
+  ProcResult r = Proc(vigil_run({"true"}, {"--profile", bad}), env()).wait();
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find(bad + ":4:"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("egress.allow[0]"), std::string::npos) << r.err;
+}
+
+TEST_F(RunTest, unprivileged_user_gets_a_clear_error)
+{
+  ProcResult r = run({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                      "--inh-caps=-all", vigil_bin(), "run", "--", "true"});
+  EXPECT_EQ(r.status, 1) << r.err;
+  EXPECT_NE(r.err.find("needs root"), std::string::npos) << r.err;
+}
+
+} // namespace
+} // namespace vigil::test
