@@ -22,6 +22,24 @@ struct {
 	__type(value, struct vg_agent);
 } vg_agent_cgroups __weak SEC(".maps");
 
+/* Per-profile enforcement switches, written by userspace from the profile's mode and the tier
+ * chosen at start. A missing or zeroed entry means observe only. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, VG_MAX_PROFILES);
+	__type(key, __u32);
+	__type(value, struct vg_profile_cfg);
+} vg_profiles __weak SEC(".maps");
+
+/* Egress allowlist of every profile (see struct vg_egress_key). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 16384);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct vg_egress_key);
+	__type(value, struct vg_egress_val);
+} vg_egress __weak SEC(".maps");
+
 /* Counters, enum vg_stat. Per-CPU so the hot path never contends. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -53,6 +71,8 @@ struct vg_stash {
 	__s32 dfd;     /* or the socket fd for connect */
 	__u16 call;    /* enum vg_open_call, or 0 for connect */
 	__u16 addrlen;
+	__u8 reported; /* an enforcing hook already reported this syscall: the exit stays silent */
+	__u8 pad[7];
 	__u8 addr[112]; /* connect: the sockaddr as passed (sizeof(struct sockaddr_un) == 110) */
 };
 struct {

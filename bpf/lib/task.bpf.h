@@ -7,23 +7,22 @@
 
 /* Profile id of the current task (0: not an agent). Checks the task's own cgroup first (the
  * common case for agent tasks), then each ancestor below the root, so sub-cgroups an agent
- * creates inherit its profile without userspace having to notice them. Bounded by
- * VG_CGROUP_DEPTH; deeper nesting is treated as not an agent at that depth only. */
+ * creates inherit its profile without userspace having to notice them. Uses only the cgroup-id
+ * helpers, which every program type we use (tracing, cgroup sock_addr, LSM) may call. Bounded
+ * by VG_CGROUP_DEPTH; an ancestor id of 0 means the task's cgroup is shallower than that level. */
 static __always_inline __u32 vg_agent_profile(void)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct vg_agent *agent;
 	__u64 id = bpf_get_current_cgroup_id();
-	int level, i;
+	int i;
 
 	agent = bpf_map_lookup_elem(&vg_agent_cgroups, &id);
 	if (agent)
 		return agent->profile_id;
-	level = BPF_CORE_READ(task, cgroups, dfl_cgrp, level);
 	for (i = 1; i < VG_CGROUP_DEPTH; i++) {
-		if (i >= level)
-			break;
 		id = bpf_get_current_ancestor_cgroup_id(i);
+		if (!id)
+			break;
 		agent = bpf_map_lookup_elem(&vg_agent_cgroups, &id);
 		if (agent)
 			return agent->profile_id;
@@ -48,6 +47,8 @@ static __always_inline void vg_hdr_fill(struct vg_event_hdr *h, __u16 type, __u3
 	h->profile_id = profile_id;
 	h->rule_id = 0;
 	h->verdict = VG_VERDICT_NONE;
+	h->tier = VG_TIER_NONE;
+	__builtin_memset(h->pad, 0, sizeof(h->pad));
 	bpf_get_current_comm(h->comm, sizeof(h->comm));
 }
 

@@ -38,7 +38,7 @@ int vg_exit_connect(struct trace_event_raw_sys_exit *ctx)
 		return 0;
 	profile = vg_agent_profile();
 	s = vg_scratch_get();
-	if (!profile || !s)
+	if (!profile || !s || st->reported)
 		goto out;
 	ev = (void *)s->ev;
 	__builtin_memset((void *)ev + sizeof(ev->hdr), 0, sizeof(*ev) - sizeof(ev->hdr));

@@ -21,6 +21,27 @@ namespace vigil::cgroup {
 
 namespace fs = std::filesystem;
 
+namespace {
+
+// The mounts table escapes space, tab, newline and backslash as \ooo (octal).
+std::string unescape_mount_field(const std::string &s)
+{
+  auto octal = [](char c) { return c >= '0' && c <= '7'; };
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\\' && i + 3 < s.size() && octal(s[i + 1]) &&
+        octal(s[i + 2]) && octal(s[i + 3])) {
+      out += static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
+      i += 3;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+} // namespace
+
 Result<std::string> find_cgroup2_mount(const std::string &mounts_file)
 {
   std::ifstream in(mounts_file);
@@ -31,7 +52,7 @@ Result<std::string> find_cgroup2_mount(const std::string &mounts_file)
     std::string dev, dir, type;
     ss >> dev >> dir >> type;
     if (type == "cgroup2")
-      return dir;
+      return unescape_mount_field(dir);
   }
   return fail("no cgroup2 file system is mounted (" + mounts_file +
               "); vigil needs cgroup v2: mount -t cgroup2 none /sys/fs/cgroup/unified");
@@ -186,7 +207,7 @@ std::string Namer::name(uint64_t id)
     for (const auto &d : dirs) {
       auto cid = cgroup_id(d);
       if (cid && *cid == id) {
-        std::string rel = d.substr(mount_.size());
+        std::string rel = d.substr(std::min(mount_.size(), d.size()));
         cache_[id] = rel.empty() ? "/" : rel;
         return cache_[id];
       }

@@ -22,6 +22,10 @@ struct DaemonArgs {
 };
 int daemon_command(const DaemonArgs &args);
 
+// `vigil doctor [--json]`: probes the kernel and prints what each enforcement tier needs and
+// which tier files and the network get. 0 after a probe run, 1 without the privileges to probe.
+int doctor_command(bool json);
+
 // Finds the shipped default profile: next to the installed binary or in the source tree.
 std::string default_profile_path();
 

@@ -61,8 +61,12 @@ int daemon_command(const DaemonArgs &args)
     spdlog::error("{}", engine.error().message());
     return 1;
   }
-  for (size_t i = 0; i < profiles.size(); ++i)
-    (*engine)->set_profile(static_cast<uint32_t>(i + 1), profiles[i]);
+  for (size_t i = 0; i < profiles.size(); ++i) {
+    if (auto r = (*engine)->set_profile(static_cast<uint32_t>(i + 1), profiles[i]); !r) {
+      spdlog::error("{}", r.error().message());
+      return 2;
+    }
+  }
   spdlog::info("daemon running: {} profile(s), {} cgroup selector(s)", profiles.size(),
                config->cgroups.size());
 

@@ -35,6 +35,11 @@ int main(int argc, char **argv)
   CLI::App *check_cmd = app.add_subcommand("check-profile", "Validate profile files");
   check_cmd->add_option("files", check_files, "Profile YAML files")->required();
 
+  bool doctor_json = false;
+  CLI::App *doctor_cmd =
+      app.add_subcommand("doctor", "Probe the kernel and report the enforcement tiers");
+  doctor_cmd->add_flag("--json", doctor_json, "Print the report as one JSON object");
+
   app.add_subcommand("version", "Print the version");
 
   try {
@@ -48,6 +53,8 @@ int main(int argc, char **argv)
     return vigil::cli::run_command(run);
   if (*daemon_cmd)
     return vigil::cli::daemon_command(daemon);
+  if (*doctor_cmd)
+    return vigil::cli::doctor_command(doctor_json);
   if (*check_cmd) {
     int rc = 0;
     for (const auto &f : check_files) {

@@ -103,7 +103,10 @@ int run_command(const RunArgs &args)
     spdlog::error("{}", engine.error().message());
     return 1;
   }
-  (*engine)->set_profile(kRunProfileId, *profile);
+  if (auto r = (*engine)->set_profile(kRunProfileId, *profile); !r) {
+    spdlog::error("{}", r.error().message());
+    return 2;
+  }
   const std::string cg = (*engine)->cgroup_mount() + "/vigil/run-" + std::to_string(::getpid());
   if (auto r = cgroup::create(cg); !r) {
     spdlog::error("{}", r.error().message());

@@ -13,7 +13,8 @@ namespace {
 
 std::string where(const std::string &file, const YAML::Node &n, const std::string &field)
 {
-  const YAML::Mark m = n.Mark();
+  // An empty document's node has a null mark (-1, -1): report it at the start of the file.
+  const YAML::Mark m = n.Mark().is_null() ? YAML::Mark() : n.Mark();
   return file + ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1) + ": " +
          field + ": ";
 }

@@ -6,6 +6,8 @@
 #include <spdlog/spdlog.h>
 
 #include "loader/preflight.h"
+#include "policy/compile.h"
+#include "vigil/abi.h"
 
 namespace vigil::daemon {
 
@@ -62,7 +64,9 @@ Result<std::unique_ptr<Engine>> Engine::start(const EngineOptions &opts)
       e->procs_, detect::local_hostname(), [self](uint64_t id) { return self->namer_->name(id); });
   e->queue_ = std::make_unique<BoundedQueue<pipeline::Event>>(opts.queue_capacity);
 
-  auto l = loader::Loader::start(loader::Options{},
+  loader::Options lo;
+  lo.cgroup_net = opts.cgroup_net;
+  auto l = loader::Loader::start(lo,
                                  [self](std::span<const std::byte> d) { self->on_sample(d); });
   if (!l)
     return tl::unexpected(l.error());
@@ -77,10 +81,22 @@ Engine::~Engine()
   stop();
 }
 
-void Engine::set_profile(uint32_t id, policy::Profile p)
+Result<> Engine::set_profile(uint32_t id, policy::Profile p)
 {
+  auto egress = policy::compile_egress(p, id);
+  if (!egress)
+    return tl::unexpected(egress.error());
+  std::vector<std::pair<vg_egress_key, vg_egress_val>> entries;
+  for (const auto &e : *egress)
+    entries.emplace_back(e.key, e.val);
+  const uint8_t mode = p.mode == policy::Mode::enforce ? VG_MODE_ENFORCE : VG_MODE_AUDIT;
+  loader::ProfileSwitches sw;
+  sw.net_mode = opts_.cgroup_net ? mode : static_cast<uint8_t>(VG_MODE_OFF);
+  if (auto r = loader_->set_profile(id, sw, entries); !r)
+    return tl::unexpected(with_context(r.error(), "profile " + p.name));
   std::lock_guard lock(state_mu_);
   matcher_->set_profile(id, std::move(p));
+  return {};
 }
 
 Result<uint64_t> Engine::confine(const std::string &dir, uint32_t profile_id)
@@ -88,7 +104,7 @@ Result<uint64_t> Engine::confine(const std::string &dir, uint32_t profile_id)
   auto id = cgroup::cgroup_id(dir);
   if (!id)
     return tl::unexpected(id.error());
-  if (auto r = loader_->add_agent_cgroup(*id, profile_id); !r)
+  if (auto r = loader_->add_agent_cgroup(dir, *id, profile_id); !r)
     return tl::unexpected(r.error());
   std::lock_guard lock(state_mu_);
   namer_->add_root(dir);

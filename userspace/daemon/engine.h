@@ -32,6 +32,7 @@ struct EngineOptions {
   std::optional<std::string> metrics_address; // HOST:PORT for /metrics
   std::optional<std::string> home;            // "~/" of every agent (vigil run); else passwd
   bool alerts_to_stderr = true;
+  bool cgroup_net = true; // network enforcement by cgroup sock_addr programs
   size_t queue_capacity = 65536;
 };
 
@@ -42,7 +43,8 @@ public:
   ~Engine();
 
   const std::string &cgroup_mount() const { return cgroup_mount_; }
-  void set_profile(uint32_t id, policy::Profile p);
+  // Installs a profile: in the matcher, and its compiled policy in the kernel maps.
+  Result<> set_profile(uint32_t id, policy::Profile p);
   // Confine a cgroup directory (absolute path) under profile id; release undoes it.
   Result<uint64_t> confine(const std::string &dir, uint32_t profile_id);
   Result<> release(const std::string &dir);

@@ -28,6 +28,7 @@ struct Alert {
   std::string output; // one readable sentence
   pipeline::EventType event_type{};
   pipeline::Verdict verdict = pipeline::Verdict::none;
+  pipeline::Tier tier = pipeline::Tier::none;
   uint32_t pid = 0;
   uint32_t ppid = 0;
   uint32_t uid = 0;

@@ -82,6 +82,7 @@ Alert Enricher::build(const pipeline::Event &ev, const Finding &f, const policy:
   a.severity = f.severity;
   a.event_type = ev.hdr.type;
   a.verdict = ev.hdr.verdict;
+  a.tier = ev.hdr.tier;
   a.pid = ev.hdr.tgid;
   a.uid = ev.hdr.uid;
   a.comm = ev.hdr.comm;
@@ -114,9 +115,12 @@ Alert Enricher::build(const pipeline::Event &ev, const Finding &f, const policy:
     a.dest_port = c->port;
     a.dest_family = c->family == 2 ? "ipv4" : c->family == 10 ? "ipv6" : "unix";
     a.result = c->ret;
-    a.output = "connect to " + a.dest_ip + " port " + std::to_string(a.dest_port) +
+    a.output = std::string(c->sendmsg ? "send to " : "connect to ") + a.dest_ip + " port " + std::to_string(a.dest_port) +
                " outside the egress allowlist by " + who + " [" +
-               std::string(pipeline::to_string(a.verdict)) + ", " + describe_errno(c->ret) + "]";
+               std::string(pipeline::to_string(a.verdict)) +
+               (a.tier == pipeline::Tier::none ? std::string()
+                                               : " by " + std::string(pipeline::to_string(a.tier))) +
+               ", " + describe_errno(c->ret) + "]";
   }
   if (!a.argv.empty())
     a.output += " cmdline: " + join_argv(a.argv);

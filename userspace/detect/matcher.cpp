@@ -77,7 +77,11 @@ std::optional<Finding> Matcher::match_connect(Compiled &c, const pipeline::Event
   // AF_UNSPEC-style disconnects of UDP sockets pass an all-zero address with port 0.
   if (b.port == 0)
     return std::nullopt;
-  if (policy::egress_allowed(c.profile, b.addr, b.port))
+  // A verdict from an enforcing hook is the kernel's decision on the compiled allowlist; the
+  // tracepoint's observation (verdict none) is judged here against the same profile.
+  if (ev.hdr.verdict == pipeline::Verdict::allow)
+    return std::nullopt;
+  if (ev.hdr.verdict == pipeline::Verdict::none && policy::egress_allowed(c.profile, b.addr, b.port))
     return std::nullopt;
   return Finding{kRuleEgressNotAllowed, c.profile.egress_severity, ev.hdr.profile_id, {}, {}};
 }

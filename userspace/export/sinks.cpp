@@ -18,6 +18,7 @@ nlohmann::json to_json(const detect::Alert &a)
   j["output"] = a.output;
   j["event"] = std::string(pipeline::to_string(a.event_type));
   j["verdict"] = std::string(pipeline::to_string(a.verdict));
+  j["tier"] = std::string(pipeline::to_string(a.tier));
   j["pid"] = a.pid;
   j["ppid"] = a.ppid;
   j["uid"] = a.uid;

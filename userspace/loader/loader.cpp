@@ -6,8 +6,12 @@
 #include <bpf/libbpf.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+
 #include <cerrno>
+#include <cstring>
 #include <cstdarg>
+#include <algorithm>
 #include <vector>
 
 #include <spdlog/spdlog.h>
@@ -50,9 +54,14 @@ Result<std::unique_ptr<Loader>> Loader::start(const Options &opts, SampleFn on_s
 {
   std::unique_ptr<Loader> l(new Loader());
   l->sample_ = std::move(on_sample);
+  l->opts_ = opts;
   l->skel_ = vigil_bpf__open();
   if (!l->skel_)
     return fail_errno(errno, "open BPF object");
+  // Programs of tiers not in use are not loaded: an older kernel's verifier never sees them.
+  for (bpf_program *p : {l->skel_->progs.vg_cg_connect4, l->skel_->progs.vg_cg_connect6,
+                         l->skel_->progs.vg_cg_sendmsg4, l->skel_->progs.vg_cg_sendmsg6})
+    bpf_program__set_autoload(p, opts.cgroup_net);
   if (int err = bpf_map__set_max_entries(l->skel_->maps.vg_events, opts.ringbuf_bytes); err)
     return fail_errno(-err, "size ring buffer to " + std::to_string(opts.ringbuf_bytes));
   if (int err = vigil_bpf__load(l->skel_); err)
@@ -68,6 +77,9 @@ Result<std::unique_ptr<Loader>> Loader::start(const Options &opts, SampleFn on_s
 
 Loader::~Loader()
 {
+  for (auto &[id, links] : cgroup_links_)
+    for (bpf_link *link : links)
+      bpf_link__destroy(link);
   if (ring_)
     ring_buffer__free(ring_);
   if (skel_)
@@ -81,17 +93,76 @@ int Loader::on_sample(void *ctx, void *data, size_t size) noexcept
   return 0; // a negative return would abort ring_buffer__poll()
 }
 
-Result<> Loader::add_agent_cgroup(uint64_t cgroup_id, uint32_t profile_id)
+Result<> Loader::add_agent_cgroup(const std::string &dir, uint64_t cgroup_id,
+                                  uint32_t profile_id)
 {
+  // Attach before the map entry exists would leave a window where the hooks see a non-agent;
+  // harmless (they allow). Map first, then hooks: events start at once, enforcement follows.
   vg_agent value{profile_id, 0};
   if (bpf_map__update_elem(skel_->maps.vg_agent_cgroups, &cgroup_id, sizeof(cgroup_id), &value,
                            sizeof(value), BPF_ANY))
-    return fail_errno(errno, "add agent cgroup " + std::to_string(cgroup_id));
+    return fail_errno(errno, "add agent cgroup " + dir);
+  if (!opts_.cgroup_net || cgroup_links_.count(cgroup_id))
+    return {};
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
+    return fail_errno(errno, "open cgroup " + dir);
+  std::vector<bpf_link *> links;
+  for (bpf_program *p : {skel_->progs.vg_cg_connect4, skel_->progs.vg_cg_connect6,
+                         skel_->progs.vg_cg_sendmsg4, skel_->progs.vg_cg_sendmsg6}) {
+    bpf_link *link = bpf_program__attach_cgroup(p, fd);
+    if (!link) {
+      int err = errno;
+      for (bpf_link *l : links)
+        bpf_link__destroy(l);
+      ::close(fd);
+      return fail_errno(err, std::string("attach ") + bpf_program__name(p) + " to " + dir);
+    }
+    links.push_back(link);
+  }
+  ::close(fd); // the links hold the cgroup
+  cgroup_links_[cgroup_id] = std::move(links);
+  return {};
+}
+
+Result<> Loader::set_profile(uint32_t profile_id, const ProfileSwitches &sw,
+                             const std::vector<std::pair<vg_egress_key, vg_egress_val>> &egress)
+{
+  if (profile_id >= VG_MAX_PROFILES)
+    return fail("profile id " + std::to_string(profile_id) + " exceeds the kernel's " +
+                std::to_string(VG_MAX_PROFILES) + " profiles");
+  // Allowlist first, switches last: tightening never passes through a moment where the new
+  // mode applies to the old (or an empty) list.
+  auto &old = egress_keys_[profile_id];
+  std::vector<std::vector<uint8_t>> fresh;
+  for (const auto &[key, val] : egress) {
+    if (bpf_map__update_elem(skel_->maps.vg_egress, &key, sizeof(key), &val, sizeof(val),
+                             BPF_ANY))
+      return fail_errno(errno, "write egress entry of profile " + std::to_string(profile_id));
+    const auto *b = reinterpret_cast<const uint8_t *>(&key);
+    fresh.emplace_back(b, b + sizeof(key));
+  }
+  for (const auto &k : old) {
+    if (std::find(fresh.begin(), fresh.end(), k) == fresh.end())
+      bpf_map__delete_elem(skel_->maps.vg_egress, k.data(), k.size(), 0);
+  }
+  old = std::move(fresh);
+  vg_profile_cfg cfg{};
+  cfg.net_mode = sw.net_mode;
+  cfg.file_mode = sw.file_mode;
+  if (bpf_map__update_elem(skel_->maps.vg_profiles, &profile_id, sizeof(profile_id), &cfg,
+                           sizeof(cfg), BPF_ANY))
+    return fail_errno(errno, "write switches of profile " + std::to_string(profile_id));
   return {};
 }
 
 Result<> Loader::remove_agent_cgroup(uint64_t cgroup_id)
 {
+  if (auto it = cgroup_links_.find(cgroup_id); it != cgroup_links_.end()) {
+    for (bpf_link *link : it->second)
+      bpf_link__destroy(link);
+    cgroup_links_.erase(it);
+  }
   if (bpf_map__delete_elem(skel_->maps.vg_agent_cgroups, &cgroup_id, sizeof(cgroup_id), 0) &&
       errno != ENOENT)
     return fail_errno(errno, "remove agent cgroup " + std::to_string(cgroup_id));

@@ -6,19 +6,33 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <map>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "common/kernel_stats.h"
 #include "common/result.h"
 
 struct vigil_bpf;
 struct ring_buffer;
+struct bpf_link;
+struct vg_egress_key;
+struct vg_egress_val;
 
 namespace vigil::loader {
 
 struct Options {
   uint32_t ringbuf_bytes = 16u << 20; // power of two, multiple of the page size
+  // Network enforcement through cgroup sock_addr programs attached to every agent cgroup (the
+  // fallback where BPF LSM is unavailable). Off: those programs are not even loaded.
+  bool cgroup_net = false;
+};
+
+// Per-profile kernel switches (see struct vg_profile_cfg).
+struct ProfileSwitches {
+  uint8_t net_mode = 0;  // enum vg_mode
+  uint8_t file_mode = 0; // enum vg_mode
 };
 
 class Loader {
@@ -32,9 +46,14 @@ public:
   Loader(const Loader &) = delete;
   Loader &operator=(const Loader &) = delete;
 
-  // Confine (or release) a cgroup: tasks in it and below it report events under profile_id.
-  Result<> add_agent_cgroup(uint64_t cgroup_id, uint32_t profile_id);
+  // Confine (or release) a cgroup: tasks in it and below it report events under profile_id,
+  // and, with cgroup_net, the network hooks are attached to it.
+  Result<> add_agent_cgroup(const std::string &dir, uint64_t cgroup_id, uint32_t profile_id);
   Result<> remove_agent_cgroup(uint64_t cgroup_id);
+
+  // Replaces a profile's kernel policy: its switches and its egress allowlist entries.
+  Result<> set_profile(uint32_t profile_id, const ProfileSwitches &sw,
+                       const std::vector<std::pair<vg_egress_key, vg_egress_val>> &egress);
 
   // Delivers ready ring records to the callback; waits up to timeout_ms for the first.
   // Returns the number of records consumed.
@@ -48,6 +67,9 @@ private:
   vigil_bpf *skel_ = nullptr;
   ring_buffer *ring_ = nullptr;
   SampleFn sample_;
+  Options opts_;
+  std::map<uint64_t, std::vector<bpf_link *>> cgroup_links_;
+  std::map<uint32_t, std::vector<std::vector<uint8_t>>> egress_keys_; // per profile, for removal
 };
 
 // Routes libbpf's own messages to spdlog (warnings at warn, the verifier log at debug).

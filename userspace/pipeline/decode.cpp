@@ -39,6 +39,21 @@ std::string_view to_string(Verdict v)
   return "unknown";
 }
 
+std::string_view to_string(Tier t)
+{
+  switch (t) {
+  case Tier::none:
+    return "none";
+  case Tier::lsm:
+    return "lsm";
+  case Tier::cgroup:
+    return "cgroup";
+  case Tier::fanotify:
+    return "fanotify";
+  }
+  return "unknown";
+}
+
 std::string_view to_string(OpenCall c)
 {
   switch (c) {
@@ -87,6 +102,7 @@ Header decode_header(const vg_event_hdr &h)
   out.profile_id = h.profile_id;
   out.rule_id = h.rule_id;
   out.verdict = h.verdict <= VG_VERDICT_DENY ? static_cast<Verdict>(h.verdict) : Verdict::none;
+  out.tier = h.tier <= VG_TIER_FANOTIFY ? static_cast<Tier>(h.tier) : Tier::none;
   out.comm = bounded_string(h.comm, sizeof(h.comm));
   return out;
 }
@@ -201,6 +217,7 @@ Result<Event> decode(std::span<const std::byte> data)
     const vg_event_connect *r = &rec;
     ConnectBody b;
     b.ret = r->ret;
+    b.sendmsg = (h.flags & VG_F_SENDMSG) != 0;
     b.family = r->family;
     b.port = r->port;
     b.fd = r->fd;

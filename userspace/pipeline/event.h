@@ -21,6 +21,10 @@ std::string_view to_string(EventType t);
 enum class Verdict : uint8_t { none = 0, allow = 1, audit = 2, deny = 3 };
 std::string_view to_string(Verdict v);
 
+// What decided a verdict (enum vg_tier).
+enum class Tier : uint8_t { none = 0, lsm = 1, cgroup = 2, fanotify = 3 };
+std::string_view to_string(Tier t);
+
 struct Header {
   EventType type{};
   uint16_t flags = 0;
@@ -33,6 +37,7 @@ struct Header {
   uint32_t profile_id = 0;
   uint32_t rule_id = 0;
   Verdict verdict = Verdict::none;
+  Tier tier = Tier::none;
   std::string comm;
 };
 
@@ -72,6 +77,7 @@ struct OpenBody {
 
 struct ConnectBody {
   int64_t ret = 0;
+  bool sendmsg = false; // a sendto/sendmsg destination, not a connect
   uint16_t family = 0;
   uint16_t port = 0;
   int32_t fd = 0;

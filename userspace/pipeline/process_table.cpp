@@ -105,12 +105,15 @@ const ProcessInfo *ProcessTable::find(uint32_t pid)
 
 void ProcessTable::retire(uint32_t pid)
 {
-  exited_.push_back(pid);
+  const uint64_t seq = next_exit_seq_++;
+  procs_[pid].exit_seq = seq;
+  exited_.emplace_back(pid, seq);
   while (exited_.size() > max_exited_) {
-    uint32_t old = exited_.front();
+    auto [old, old_seq] = exited_.front();
     exited_.pop_front();
+    // Only the exit that queued this slot: a reused pid that exited later has its own.
     auto it = procs_.find(old);
-    if (it != procs_.end() && it->second.exited)
+    if (it != procs_.end() && it->second.exited && it->second.exit_seq == old_seq)
       procs_.erase(it);
   }
 }

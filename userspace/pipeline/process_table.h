@@ -26,6 +26,7 @@ struct ProcessInfo {
   std::string exe;
   std::vector<std::string> argv;
   bool exited = false;
+  uint64_t exit_seq = 0; // which retirement queued this exit (a pid can be reused and exit again)
 };
 
 class ProcessTable {
@@ -53,7 +54,8 @@ private:
   std::unordered_map<uint32_t, ProcessInfo> procs_;
   // Exited processes are kept for a while: events of a process can arrive after its exit
   // (other CPUs' ring records), and children's alerts name it in their ancestry.
-  std::deque<uint32_t> exited_;
+  std::deque<std::pair<uint32_t, uint64_t>> exited_; // (pid, exit_seq)
+  uint64_t next_exit_seq_ = 1;
 };
 
 } // namespace vigil::pipeline

@@ -357,7 +357,8 @@ Status parse_egress(const Ctx &ctx, const KeyValue &section, Profile &profile)
 Result<Profile> parse_document(const Ctx &ctx, const YAML::Node &root)
 {
   auto fields =
-      read_map(ctx, root, root.Mark(), "", {"profile", "description", "credentials", "egress"});
+      read_map(ctx, root, root.Mark(), "",
+               {"profile", "description", "mode", "require", "credentials", "egress"});
   if (!fields)
     return tl::unexpected(fields.error());
 
@@ -379,6 +380,32 @@ Result<Profile> parse_document(const Ctx &ctx, const YAML::Node &root)
       return tl::unexpected(description.error());
     profile.description = std::move(*description);
   }
+  if (const KeyValue *kv = find(*fields, "mode")) {
+    auto mode = read_string(ctx, *kv, "mode");
+    if (!mode)
+      return tl::unexpected(mode.error());
+    if (*mode == "enforce")
+      profile.mode = Mode::enforce;
+    else if (*mode == "audit")
+      profile.mode = Mode::audit;
+    else
+      return fail_at(ctx, value_mark(*kv), "mode",
+                     quoted(*mode) + " is not a mode (one of: enforce, audit)");
+  }
+  if (const KeyValue *kv = find(*fields, "require")) {
+    auto req = read_string(ctx, *kv, "require");
+    if (!req)
+      return tl::unexpected(req.error());
+    if (*req == "none")
+      profile.require = Requirement::none;
+    else if (*req == "enforce")
+      profile.require = Requirement::enforce;
+    else if (*req == "lsm")
+      profile.require = Requirement::lsm;
+    else
+      return fail_at(ctx, value_mark(*kv), "require",
+                     quoted(*req) + " is not a requirement (one of: none, enforce, lsm)");
+  }
   if (const KeyValue *kv = find(*fields, "credentials")) {
     if (auto st = parse_credentials(ctx, *kv, profile); !st)
       return tl::unexpected(st.error());
@@ -391,6 +418,24 @@ Result<Profile> parse_document(const Ctx &ctx, const YAML::Node &root)
 }
 
 } // namespace
+
+std::string_view to_string(Mode m)
+{
+  return m == Mode::enforce ? "enforce" : "audit";
+}
+
+std::string_view to_string(Requirement r)
+{
+  switch (r) {
+  case Requirement::none:
+    return "none";
+  case Requirement::enforce:
+    return "enforce";
+  case Requirement::lsm:
+    return "lsm";
+  }
+  return "unknown";
+}
 
 std::string_view to_string(Severity s)
 {

@@ -56,8 +56,20 @@ struct EgressAllow {
   int line = 0;                 // 1-based line in the profile file, for messages
 };
 
+// What vigil does when a rule matches: deny and alert, or allow and alert as would-deny.
+enum class Mode : uint8_t { enforce, audit };
+std::string_view to_string(Mode m);
+
+// The weakest enforcement a profile accepts; vigil refuses to start it on a kernel that cannot
+// give it. none: monitor-only is acceptable; enforce: some enforcing tier (BPF LSM, or the
+// fanotify / cgroup sock_addr fallbacks); lsm: BPF LSM only.
+enum class Requirement : uint8_t { none, enforce, lsm };
+std::string_view to_string(Requirement r);
+
 struct Profile {
   std::string name;
+  Mode mode = Mode::enforce;
+  Requirement require = Requirement::none;
   std::string description;
   std::string source; // file the profile came from ("<string>" when parsed from memory)
   Severity credential_severity = Severity::critical;

@@ -17,7 +17,7 @@
 #endif
 
 #define VG_ABI_MAJOR 1
-#define VG_ABI_MINOR 0
+#define VG_ABI_MINOR 1
 #define VG_ABI_VERSION ((VG_ABI_MAJOR << 8) | VG_ABI_MINOR)
 
 #define VG_COMM_LEN 16
@@ -25,6 +25,7 @@
 #define VG_ARGS_MAX 1024  /* bytes of argv an exec event carries (NUL-separated) */
 #define VG_PATH_DEPTH 48  /* dentry components walked when the kernel resolves a path */
 #define VG_CGROUP_DEPTH 16 /* cgroup ancestry levels checked for the agent filter */
+#define VG_MAX_PROFILES 256
 
 /* Record types. Values are never reused: retired types keep their number. */
 enum vg_event_type {
@@ -44,12 +45,29 @@ enum vg_verdict {
 	VG_VERDICT_DENY = 3,  /* denied with -EPERM */
 };
 
+/* Which mechanism produced a verdict (vg_event_hdr.tier). */
+enum vg_tier {
+	VG_TIER_NONE = 0,     /* observed by a tracepoint; nothing decided */
+	VG_TIER_LSM = 1,      /* BPF LSM program */
+	VG_TIER_CGROUP = 2,   /* cgroup sock_addr program (network fallback) */
+	VG_TIER_FANOTIFY = 3, /* fanotify permission event answered by the daemon (file fallback) */
+};
+
+/* vg_profile_cfg.net_mode / file_mode */
+enum vg_mode {
+	VG_MODE_OFF = 0,     /* no enforcement: tracepoints observe, userspace matches */
+	VG_MODE_AUDIT = 1,   /* decide in the kernel, allow, report would-deny */
+	VG_MODE_ENFORCE = 2, /* decide in the kernel, deny with -EPERM, report */
+};
+
 /* Per-CPU counters in map vg_stats; userspace sums the CPUs. */
 enum vg_stat {
 	VG_STAT_RINGBUF_FULL = 0, /* bpf_ringbuf_output failed: an event was lost */
 	VG_STAT_STASH_FULL = 1,   /* enter/exit stash update failed: the exit event is lost */
 	VG_STAT_PATH_TRUNC = 2,   /* a resolved path was longer than VG_PATH_MAX or VG_PATH_DEPTH */
 	VG_STAT_EVENTS = 3,       /* events submitted */
+	VG_STAT_NET_DENY = 4,     /* connects/sends denied in the kernel */
+	VG_STAT_NET_AUDIT = 5,    /* connects/sends that would have been denied (audit mode) */
 	VG_STAT_MAX = 8,
 };
 
@@ -64,6 +82,7 @@ enum vg_open_call {
 /* vg_event_hdr.flags */
 #define VG_F_PATH_RESOLVED (1u << 0) /* path came from the kernel's dentries, not the user's string */
 #define VG_F_PATH_TRUNC (1u << 1)    /* path was cut short */
+#define VG_F_SENDMSG (1u << 2)       /* connect record describes a sendto/sendmsg destination */
 
 /* Leads every ring-buffer record. */
 struct vg_event_hdr {
@@ -80,7 +99,8 @@ struct vg_event_hdr {
 	__u32 profile_id; /* value found in vg_agent_cgroups for this task's cgroup ancestry */
 	__u32 rule_id;    /* 0: no kernel rule matched */
 	__u8 verdict;     /* enum vg_verdict */
-	__u8 pad[7];
+	__u8 tier;        /* enum vg_tier: what decided the verdict */
+	__u8 pad[6];
 	char comm[VG_COMM_LEN]; /* task comm, NUL-terminated */
 };
 
@@ -141,6 +161,35 @@ struct vg_event_connect {
 	__u32 pad;
 };
 
+/* Key of map vg_egress (LPM trie): the profile id and the address are both prefix bits, so one
+ * trie serves every profile. IPv4 is stored IPv4-mapped (::ffff:a.b.c.d), so a mapped IPv6
+ * destination meets the IPv4 rule it stands for. */
+struct vg_egress_key {
+	__u32 prefixlen;  /* 32 + prefix length in the IPv6 space */
+	__u32 profile_id; /* big-endian, so it is the leading 32 bits of the match */
+	__u8 addr[16];    /* network byte order */
+};
+
+#define VG_PORT_RANGES 16
+struct vg_port_range {
+	__u16 lo; /* host byte order, inclusive */
+	__u16 hi;
+};
+/* Value of vg_egress. Userspace merges into each prefix the ports of every shorter prefix that
+ * contains it, so the longest-prefix match alone gives the whole answer. */
+struct vg_egress_val {
+	__u16 nranges; /* 0: any port */
+	__u16 pad[3];
+	struct vg_port_range ranges[VG_PORT_RANGES];
+};
+
+/* Value of map vg_profiles (array indexed by profile id). */
+struct vg_profile_cfg {
+	__u8 net_mode;  /* enum vg_mode */
+	__u8 file_mode; /* enum vg_mode */
+	__u8 pad[6];
+};
+
 /* Value of map vg_agent_cgroups (key: __u64 cgroup id). */
 struct vg_agent {
 	__u32 profile_id;
@@ -154,6 +203,9 @@ VG_ABI_ASSERT(sizeof(struct vg_event_exit) == 80, "ABI break: vg_event_exit");
 VG_ABI_ASSERT(sizeof(struct vg_event_open) == 112, "ABI break: vg_event_open");
 VG_ABI_ASSERT(sizeof(struct vg_event_connect) == 216, "ABI break: vg_event_connect");
 VG_ABI_ASSERT(sizeof(struct vg_agent) == 8, "ABI break: vg_agent");
+VG_ABI_ASSERT(sizeof(struct vg_egress_key) == 24, "ABI break: vg_egress_key");
+VG_ABI_ASSERT(sizeof(struct vg_egress_val) == 72, "ABI break: vg_egress_val");
+VG_ABI_ASSERT(sizeof(struct vg_profile_cfg) == 8, "ABI break: vg_profile_cfg");
 
 /* Largest record: exec with a full path and argv. Sizes the per-CPU scratch buffer. */
 #define VG_EVENT_MAX (sizeof(struct vg_event_exec) + VG_PATH_MAX + VG_ARGS_MAX)

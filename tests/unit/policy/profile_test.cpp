@@ -63,7 +63,7 @@ TEST(Profile, parses_the_shipped_default_profile)
   EXPECT_EQ(p.credential_severity, Severity::critical);
   EXPECT_EQ(p.credential_paths.front(), "~/.aws/credentials");
   EXPECT_THAT(p.credential_paths, testing::Contains("/etc/shadow"));
-  EXPECT_THAT(p.credential_paths, testing::Contains("*.pem"));
+  EXPECT_THAT(p.credential_paths, testing::Contains("*-key.pem"));
   ASSERT_EQ(p.egress_allow.size(), 4u);
   EXPECT_EQ(p.egress_allow[0].cidr.to_string(), "127.0.0.1/32");
   EXPECT_EQ(p.egress_allow[1].cidr.to_string(), "::1/128");
@@ -80,7 +80,10 @@ TEST(Profile, parses_the_shipped_default_profile)
   PathMatcher m(p.credential_paths, "/home/dev");
   EXPECT_TRUE(m.match("/home/dev/.aws/credentials"));
   EXPECT_TRUE(m.match("/home/dev/.config/gcloud/legacy_credentials/a/adc.json"));
-  EXPECT_TRUE(m.match("/srv/app/tls/key.pem"));
+  EXPECT_TRUE(m.match("/srv/app/tls/server-key.pem"));
+  EXPECT_FALSE(m.match("/etc/ssl/certs/ca-certificates.pem")) << "CA bundles are not secrets";
+  EXPECT_EQ(p.mode, Mode::enforce) << "enforcement is the default";
+  EXPECT_EQ(p.require, Requirement::none);
   EXPECT_FALSE(m.match("/home/dev/src/main.cpp"));
 }
 
@@ -135,8 +138,8 @@ TEST(Profile, source_defaults_to_string_marker)
 TEST(ProfileErrors, rejects_unknown_top_level_key)
 {
   EXPECT_EQ(error_of("profile: p\negres:\n  allow: []\n"),
-            "t.yaml:2:1: egres: unknown key (expected one of: profile, description, credentials, "
-            "egress)");
+            "t.yaml:2:1: egres: unknown key (expected one of: profile, description, mode, require, "
+            "credentials, egress)");
 }
 
 TEST(ProfileErrors, rejects_unknown_nested_key)
@@ -413,6 +416,22 @@ egress:
 )");
   EXPECT_TRUE(egress_allowed(p, ip("1.1.1.1"), 443));
   EXPECT_FALSE(egress_allowed(p, ip("1.1.1.2"), 443));
+}
+
+TEST(Profile, reads_mode_and_requirement)
+{
+  Profile p = parse_ok("profile: p\nmode: audit\nrequire: enforce\n");
+  EXPECT_EQ(p.mode, Mode::audit);
+  EXPECT_EQ(p.require, Requirement::enforce);
+  EXPECT_EQ(parse_ok("profile: p\nrequire: lsm\n").require, Requirement::lsm);
+}
+
+TEST(ProfileErrors, rejects_unknown_mode_and_requirement_with_line)
+{
+  EXPECT_EQ(error_of("profile: p\nmode: block\n"),
+            "t.yaml:2:7: mode: 'block' is not a mode (one of: enforce, audit)");
+  EXPECT_EQ(error_of("profile: p\n\nrequire: strong\n"),
+            "t.yaml:3:10: require: 'strong' is not a requirement (one of: none, enforce, lsm)");
 }
 
 } // namespace

@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: Apache-2.0
+// netprobe: one network operation, its outcome on stdout ("ok" or the errno name), exit 0/1.
+// Used by the privileged tests as the "agent" so each test controls exactly one syscall path.
+//   netprobe tcp ADDR PORT       connect(2)
+//   netprobe tfo ADDR PORT       sendto(2) with MSG_FASTOPEN (TCP fast open)
+//   netprobe udp ADDR PORT       sendto(2) on an unconnected UDP socket
+//   netprobe udpconn ADDR PORT   connect(2) then send(2) on a UDP socket
+//   netprobe v6mapped ADDR PORT  connect(2) from an AF_INET6 socket to ::ffff:ADDR
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+int main(int argc, char **argv)
+{
+  if (argc != 4) {
+    std::fprintf(stderr, "usage: netprobe tcp|tfo|udp|udpconn|v6mapped ADDR PORT\n");
+    return 2;
+  }
+  const std::string op = argv[1];
+  std::string addr = argv[2];
+  const int port = std::atoi(argv[3]);
+  if (op == "v6mapped")
+    addr = "::ffff:" + addr;
+  sockaddr_storage ss{};
+  socklen_t len = 0;
+  int family = AF_INET;
+  if (addr.find(':') != std::string::npos) {
+    auto *in6 = reinterpret_cast<sockaddr_in6 *>(&ss);
+    in6->sin6_family = AF_INET6;
+    in6->sin6_port = htons(static_cast<uint16_t>(port));
+    if (inet_pton(AF_INET6, addr.c_str(), &in6->sin6_addr) != 1)
+      return 2;
+    len = sizeof(*in6);
+    family = AF_INET6;
+  } else {
+    auto *in = reinterpret_cast<sockaddr_in *>(&ss);
+    in->sin_family = AF_INET;
+    in->sin_port = htons(static_cast<uint16_t>(port));
+    if (inet_pton(AF_INET, addr.c_str(), &in->sin_addr) != 1)
+      return 2;
+    len = sizeof(*in);
+  }
+  const bool udp = op == "udp" || op == "udpconn";
+  int fd = socket(family, udp ? SOCK_DGRAM : SOCK_STREAM, 0);
+  if (fd < 0) {
+    std::printf("%s\n", strerrorname_np(errno));
+    return 1;
+  }
+  auto *sa = reinterpret_cast<sockaddr *>(&ss);
+  long rc;
+  if (op == "tcp" || op == "v6mapped")
+    rc = connect(fd, sa, len);
+  else if (op == "tfo")
+    rc = sendto(fd, "x", 1, MSG_FASTOPEN, sa, len);
+  else if (op == "udp")
+    rc = sendto(fd, "x", 1, 0, sa, len);
+  else if (op == "udpconn")
+    rc = connect(fd, sa, len) == 0 ? send(fd, "x", 1, 0) : -1;
+  else
+    return 2;
+  if (rc < 0) {
+    std::printf("%s\n", strerrorname_np(errno));
+    return 1;
+  }
+  std::printf("ok\n");
+  close(fd);
+  return 0;
+}

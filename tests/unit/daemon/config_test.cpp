@@ -1,0 +1,212 @@
+// SPDX-License-Identifier: Apache-2.0
+// Daemon configuration files: a valid file with relative profile paths, and every error with its
+// file:line:column.
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "daemon/config.h"
+
+namespace vigil::daemon {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::ElementsAre;
+using ::testing::MatchesRegex;
+using ::testing::StartsWith;
+
+class ConfigTest : public ::testing::Test {
+protected:
+  void SetUp() override
+  {
+    std::string tmpl = (fs::temp_directory_path() / "vg_config_test_XXXXXX").string();
+    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+    file_ = (dir_ / "etc" / "vigil.yaml").string();
+    fs::create_directories(dir_ / "etc");
+  }
+  void TearDown() override
+  {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+
+  Result<Config> load(const std::string &text)
+  {
+    std::ofstream(file_, std::ios::binary | std::ios::trunc) << text;
+    return load_config(file_);
+  }
+
+  std::string error_of(const std::string &text)
+  {
+    auto r = load(text);
+    EXPECT_FALSE(r) << "loaded, but an error was expected:\n" << text;
+    return r ? std::string() : r.error().message();
+  }
+
+  fs::path dir_;
+  std::string file_;
+};
+
+TEST_F(ConfigTest, loads_every_field_and_resolves_relative_profiles)
+{
+  auto r = load(R"(# vigil daemon configuration
+profiles:
+  - profiles/agent.yaml
+  - ../shared/./other.yaml
+  - /usr/share/vigil/profiles/default.yaml
+cgroups:
+  - path: /agents/*
+    profile: coding-agent
+  - {path: "/kubepods/**/agent-*", profile: k8s-agent}
+alerts_json: /var/log/vigil/alerts.json
+metrics_address: 127.0.0.1:9464
+log_dir: /var/lib/vigil/log
+rescan_ms: 250
+)");
+  ASSERT_TRUE(r) << r.error().message();
+  const Config &c = *r;
+  EXPECT_EQ(c.source, file_);
+  EXPECT_THAT(c.profile_files, ElementsAre((dir_ / "etc" / "profiles" / "agent.yaml").string(),
+                                           (dir_ / "shared" / "other.yaml").string(),
+                                           "/usr/share/vigil/profiles/default.yaml"));
+  ASSERT_EQ(c.cgroups.size(), 2u);
+  EXPECT_EQ(c.cgroups[0].glob, "/agents/*");
+  EXPECT_EQ(c.cgroups[0].profile, "coding-agent");
+  EXPECT_EQ(c.cgroups[1].glob, "/kubepods/**/agent-*");
+  EXPECT_EQ(c.cgroups[1].profile, "k8s-agent");
+  EXPECT_EQ(c.alerts_json, "/var/log/vigil/alerts.json");
+  EXPECT_EQ(c.metrics_address, "127.0.0.1:9464");
+  EXPECT_EQ(c.log_dir, "/var/lib/vigil/log");
+  EXPECT_EQ(c.rescan_ms, 250);
+}
+
+TEST_F(ConfigTest, applies_defaults_for_optional_fields)
+{
+  auto r = load("profiles: [p.yaml]\ncgroups: []\n");
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_THAT(r->profile_files, ElementsAre((dir_ / "etc" / "p.yaml").string()));
+  EXPECT_TRUE(r->cgroups.empty());
+  EXPECT_FALSE(r->alerts_json);
+  EXPECT_FALSE(r->metrics_address);
+  EXPECT_FALSE(r->log_dir);
+  EXPECT_EQ(r->rescan_ms, 1000);
+}
+
+TEST_F(ConfigTest, accepts_rescan_ms_at_its_bounds)
+{
+  auto lo = load("profiles: [p.yaml]\ncgroups: []\nrescan_ms: 50\n");
+  ASSERT_TRUE(lo) << lo.error().message();
+  EXPECT_EQ(lo->rescan_ms, 50);
+  auto hi = load("profiles: [p.yaml]\ncgroups: []\nrescan_ms: 60000\n");
+  ASSERT_TRUE(hi) << hi.error().message();
+  EXPECT_EQ(hi->rescan_ms, 60000);
+}
+
+TEST_F(ConfigTest, rejects_unknown_key_at_its_line)
+{
+  EXPECT_EQ(error_of("profiles: [p.yaml]\ncgroups: []\nalert_json: /tmp/a.json\n"),
+            file_ + ":3:1: alert_json: unknown key");
+}
+
+TEST_F(ConfigTest, rejects_unknown_key_in_cgroups_entry)
+{
+  EXPECT_EQ(error_of("profiles: [p.yaml]\ncgroups:\n  - path: /a\n    profile: p\n    prof: q\n"),
+            file_ + ":5:5: cgroups[0].prof: unknown key");
+}
+
+TEST_F(ConfigTest, rejects_missing_or_empty_profiles)
+{
+  EXPECT_EQ(error_of("cgroups: []\n"),
+            file_ + ":1:1: profiles: expected a non-empty list of profile files");
+  EXPECT_EQ(error_of("cgroups: []\nprofiles: []\n"),
+            file_ + ":2:11: profiles: expected a non-empty list of profile files");
+  EXPECT_EQ(error_of("profiles: p.yaml\ncgroups: []\n"),
+            file_ + ":1:11: profiles: expected a non-empty list of profile files");
+}
+
+TEST_F(ConfigTest, rejects_non_string_profile_entry)
+{
+  EXPECT_EQ(error_of("profiles:\n  - p.yaml\n  - [q.yaml]\ncgroups: []\n"),
+            file_ + ":3:5: profiles[1]: expected a string");
+}
+
+TEST_F(ConfigTest, rejects_missing_cgroups)
+{
+  EXPECT_EQ(error_of("profiles: [p.yaml]\n"),
+            file_ + ":1:1: cgroups: expected a list of {path, profile}");
+}
+
+TEST_F(ConfigTest, rejects_cgroups_entry_without_profile)
+{
+  EXPECT_EQ(error_of("profiles: [p.yaml]\ncgroups:\n  - path: /a\n    profile: p\n"
+                     "  - path: /agents/*\n"),
+            file_ + ":5:5: cgroups[1]: needs both 'path' and 'profile'");
+}
+
+TEST_F(ConfigTest, rejects_cgroups_entry_that_is_not_a_mapping)
+{
+  EXPECT_EQ(error_of("profiles: [p.yaml]\ncgroups:\n  - /agents/*\n"),
+            file_ + ":3:5: cgroups[0]: expected a mapping with 'path' and 'profile'");
+}
+
+TEST_F(ConfigTest, rejects_cgroup_path_not_starting_with_slash)
+{
+  EXPECT_EQ(error_of("profiles: [p.yaml]\ncgroups:\n  - path: agents/*\n    profile: p\n"),
+            file_ + ":3:11: cgroups[0].path: must start with '/' (relative to the cgroup2 mount)");
+  EXPECT_EQ(error_of("profiles: [p.yaml]\ncgroups:\n  - profile: p\n    path: \"\"\n"),
+            file_ + ":4:11: cgroups[0].path: must start with '/' (relative to the cgroup2 mount)");
+}
+
+TEST_F(ConfigTest, rejects_rescan_ms_out_of_range_or_not_a_number)
+{
+  const std::string msg = "rescan_ms: expected an integer between 50 and 60000";
+  EXPECT_EQ(error_of("profiles: [p.yaml]\ncgroups: []\nrescan_ms: 49\n"), file_ + ":3:12: " + msg);
+  EXPECT_EQ(error_of("profiles: [p.yaml]\ncgroups: []\nrescan_ms: 60001\n"),
+            file_ + ":3:12: " + msg);
+  EXPECT_EQ(error_of("profiles: [p.yaml]\ncgroups: []\nrescan_ms: -5\n"), file_ + ":3:12: " + msg);
+  EXPECT_EQ(error_of("profiles: [p.yaml]\ncgroups: []\nrescan_ms: fast\n"),
+            file_ + ":3:12: " + msg);
+  EXPECT_EQ(error_of("profiles: [p.yaml]\ncgroups: []\nrescan_ms: [100]\n"),
+            file_ + ":3:12: " + msg);
+}
+
+TEST_F(ConfigTest, rejects_non_string_optional_field)
+{
+  EXPECT_EQ(error_of("profiles: [p.yaml]\ncgroups: []\nalerts_json: {a: b}\n"),
+            file_ + ":3:14: alerts_json: expected a string");
+}
+
+TEST_F(ConfigTest, reports_yaml_syntax_error_with_line)
+{
+  std::string e = error_of("profiles: [p.yaml]\ncgroups:\n  - path: /a\n   profile: p\n");
+  EXPECT_THAT(e, StartsWith(file_ + ":4:"));
+  std::string flow = error_of("profiles: [p.yaml\ncgroups: []\n");
+  EXPECT_THAT(flow, StartsWith(file_ + ":"));
+  EXPECT_THAT(flow.substr(file_.size()), MatchesRegex(":[1-9][0-9]*:[1-9][0-9]*: .+"));
+}
+
+TEST_F(ConfigTest, rejects_empty_file_at_line_one)
+{
+  EXPECT_EQ(error_of(""), file_ + ":1:1: (top level): expected a mapping");
+  EXPECT_EQ(error_of("- a\n- b\n"), file_ + ":1:1: (top level): expected a mapping");
+}
+
+TEST_F(ConfigTest, reports_missing_file_with_errno)
+{
+  const std::string missing = (dir_ / "absent.yaml").string();
+  auto r = load_config(missing);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, std::errc::no_such_file_or_directory);
+  EXPECT_EQ(r.error().message(), "read config " + missing + ": No such file or directory");
+}
+
+} // namespace
+} // namespace vigil::daemon

@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: Apache-2.0
+// `vigil doctor [--json]`: runs the kernel feature probes and reports, per probe, what was found
+// or why it is missing, then the enforcement tier that files and the network get on this host.
+#include <cstdio>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "cli/commands.h"
+#include "loader/loader.h"
+#include "loader/preflight.h"
+#include "loader/probe.h"
+
+namespace vigil::cli {
+
+namespace {
+
+using loader::Features;
+using loader::Probe;
+
+// The report's keys, in the order they are printed; the same names in text and JSON.
+std::vector<std::pair<const char *, Probe>> probe_rows(const Features &f)
+{
+  return {{"kernel", Probe{!f.kernel_release.empty(), f.kernel_release}},
+          {"btf", f.btf},
+          {"cgroup2", f.cgroup2},
+          {"bpffs", f.bpffs},
+          {"lsm_list", f.securityfs_lsm},
+          {"bpf_lsm", f.bpf_lsm_listed},
+          {"lsm_prog", f.lsm_prog},
+          {"lsm_cgroup", f.lsm_cgroup},
+          {"cgroup_sock_addr", f.cgroup_sock_addr},
+          {"cgroup_skb", f.cgroup_skb},
+          {"ringbuf", f.ringbuf},
+          {"bpf_loop", f.bpf_loop},
+          {"fanotify_perm", f.fanotify_perm}};
+}
+
+void print_text(const Features &f)
+{
+  for (const auto &[key, probe] : probe_rows(f))
+    std::printf("%-8s %-17s %s\n", probe.ok ? "ok" : "missing", key, probe.detail.c_str());
+  std::printf("file enforcement: tier %s (%s)\n",
+              std::string(loader::tier_name(f.file_tier, true)).c_str(), f.file_reason.c_str());
+  std::printf("network enforcement: tier %s (%s)\n",
+              std::string(loader::tier_name(f.net_tier, false)).c_str(), f.net_reason.c_str());
+}
+
+void print_json(const Features &f)
+{
+  nlohmann::ordered_json j;
+  for (const auto &[key, probe] : probe_rows(f))
+    j[key] = {{"ok", probe.ok}, {"detail", probe.detail}};
+  j["tiers"]["file"] = {{"tier", loader::tier_name(f.file_tier, true)}, {"reason", f.file_reason}};
+  j["tiers"]["network"] = {{"tier", loader::tier_name(f.net_tier, false)},
+                           {"reason", f.net_reason}};
+  std::printf("%s\n", j.dump(2).c_str());
+}
+
+} // namespace
+
+int doctor_command(bool json)
+{
+  if (auto r = loader::check_privileges(); !r) {
+    spdlog::error("doctor: {}", r.error().message());
+    return 1;
+  }
+  loader::route_libbpf_logs();
+  const Features f = loader::probe_features();
+  if (json)
+    print_json(f);
+  else
+    print_text(f);
+  return 0;
+}
+
+} // namespace vigil::cli

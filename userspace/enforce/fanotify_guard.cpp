@@ -1,0 +1,371 @@
+// SPDX-License-Identifier: Apache-2.0
+// The fanotify group, its marks and the event thread. Every permission event read is answered
+// exactly once, whatever happens while deciding it.
+
+#include "enforce/fanotify_guard.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/fanotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <system_error>
+#include <unordered_set>
+
+namespace vigil::enforce {
+
+namespace {
+
+constexpr uint64_t kPermEvents = FAN_OPEN_PERM | FAN_OPEN_EXEC_PERM | FAN_ACCESS_PERM;
+
+std::string proc_fd_path(int fd)
+{
+  return "/proc/self/fd/" + std::to_string(fd);
+}
+
+std::string fd_path(int fd)
+{
+  char buf[PATH_MAX];
+  ssize_t n = ::readlink(proc_fd_path(fd).c_str(), buf, sizeof(buf));
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+}
+
+// The thread group of a thread, from /proc/TID/status ("Tgid:" is its fourth line), or 0.
+pid_t tgid_of(pid_t tid)
+{
+  const std::string file = "/proc/" + std::to_string(tid) + "/status";
+  UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd)
+    return 0;
+  char buf[512];
+  ssize_t n = ::read(fd.get(), buf, sizeof(buf) - 1);
+  if (n <= 0)
+    return 0;
+  buf[n] = '\0';
+  const char *p = std::strstr(buf, "\nTgid:");
+  if (!p)
+    return 0;
+  return static_cast<pid_t>(std::strtol(p + 6, nullptr, 10));
+}
+
+uint64_t dev_of(const struct stat &st)
+{
+  return static_cast<uint64_t>(st.st_dev);
+}
+
+uint64_t ino_of(const struct stat &st)
+{
+  return static_cast<uint64_t>(st.st_ino);
+}
+
+std::string inode_key(uint64_t dev, uint64_t ino)
+{
+  return std::to_string(dev) + ":" + std::to_string(ino);
+}
+
+} // namespace
+
+FanotifyGuard::FanotifyGuard(Decider decide, UniqueFd fan, UniqueFd stop, bool report_tid)
+    : decide_(std::move(decide)), fan_(std::move(fan)), stop_(std::move(stop)),
+      report_tid_(report_tid), self_(::getpid()), snap_(std::make_shared<const Snapshot>())
+{
+}
+
+Result<std::unique_ptr<FanotifyGuard>> FanotifyGuard::start(Decider decide)
+{
+  // FAN_UNLIMITED_QUEUE: with a bounded queue an overflowing permission event is let through.
+  const unsigned base = FAN_CLASS_CONTENT | FAN_CLOEXEC | FAN_NONBLOCK | FAN_UNLIMITED_QUEUE;
+  const unsigned event_flags = O_RDONLY | O_LARGEFILE | O_CLOEXEC;
+  bool report_tid = true;
+  int fd = ::fanotify_init(base | FAN_REPORT_TID, event_flags);
+  if (fd < 0 && errno == EINVAL) { // FAN_REPORT_TID is 4.20+
+    report_tid = false;
+    fd = ::fanotify_init(base, event_flags);
+  }
+  if (fd < 0)
+    return fail_errno(errno, "fanotify_init(FAN_CLASS_CONTENT)");
+  UniqueFd fan(fd);
+  UniqueFd stop(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!stop)
+    return fail_errno(errno, "eventfd");
+  std::unique_ptr<FanotifyGuard> g(
+      new FanotifyGuard(std::move(decide), std::move(fan), std::move(stop), report_tid));
+  try {
+    FanotifyGuard *self = g.get();
+    g->thread_ = std::thread([self]() noexcept { self->run(); });
+  } catch (const std::system_error &e) {
+    return fail_errno(e.code().value(), "start the fanotify thread");
+  }
+  return g;
+}
+
+FanotifyGuard::~FanotifyGuard()
+{
+  if (thread_.joinable()) {
+    // Adding 1 to a fresh eventfd cannot fail (only a counter at UINT64_MAX - 1 would).
+    uint64_t one = 1;
+    (void)!::write(stop_.get(), &one, sizeof(one));
+    thread_.join();
+  }
+  // Flush first so no new event queues; closing the group then answers anything still pending
+  // with FAN_ALLOW (fanotify_release()).
+  ::fanotify_mark(fan_.get(), FAN_MARK_FLUSH, 0, AT_FDCWD, nullptr);
+}
+
+Stats FanotifyGuard::stats() const
+{
+  Stats s;
+  s.events = events_.load(std::memory_order_relaxed);
+  s.allowed = allowed_.load(std::memory_order_relaxed);
+  s.denied = denied_.load(std::memory_order_relaxed);
+  s.errors = errors_.load(std::memory_order_relaxed);
+  s.skipped = skipped_.load(std::memory_order_relaxed);
+  s.handle_ns = handle_ns_.load(std::memory_order_relaxed);
+  return s;
+}
+
+Result<> FanotifyGuard::mark(int opath_fd, uint64_t mask, const std::string &path)
+{
+  // fanotify_mark() with a NULL path takes the fd through fdget(), which refuses O_PATH files;
+  // the /proc/self/fd magic link resolves to exactly the file the fd holds instead.
+  const std::string link = proc_fd_path(opath_fd);
+  if (exec_perm_) {
+    if (::fanotify_mark(fan_.get(), FAN_MARK_ADD, mask, AT_FDCWD, link.c_str()) == 0)
+      return {};
+    if (errno != EINVAL)
+      return fail_errno(errno, "fanotify_mark " + path);
+    exec_perm_ = false; // before 5.0
+  }
+  if (::fanotify_mark(fan_.get(), FAN_MARK_ADD, mask & ~uint64_t{FAN_OPEN_EXEC_PERM}, AT_FDCWD,
+                      link.c_str()) != 0)
+    return fail_errno(errno, "fanotify_mark " + path);
+  return {};
+}
+
+Result<> FanotifyGuard::guard(const ProtectedSet &set)
+{
+  std::lock_guard<std::mutex> lock(mark_mutex_);
+  constexpr uint64_t kFileMask = FAN_OPEN_PERM | FAN_OPEN_EXEC_PERM | FAN_ONDIR;
+  constexpr uint64_t kDirMask = FAN_OPEN_PERM | FAN_OPEN_EXEC_PERM | FAN_EVENT_ON_CHILD;
+
+  // 1. Pin every object with an O_PATH fd (opening O_PATH raises no fanotify event) and record
+  //    the inode actually held.
+  auto snap = std::make_shared<Snapshot>();
+  snap->globs = set.globs();
+  std::vector<Marked> next;
+  auto pin = [&](const std::string &path, bool dir) -> Marked * {
+    int flags = O_PATH | O_CLOEXEC | (dir ? O_DIRECTORY : 0);
+    UniqueFd fd(::open(path.c_str(), flags));
+    struct stat st{};
+    if (!fd || ::fstat(fd.get(), &st) != 0)
+      return nullptr; // vanished since resolve(): the next refresh() sees it
+    next.push_back(Marked{dev_of(st), ino_of(st), path, dir, std::move(fd)});
+    return &next.back();
+  };
+  next.reserve(set.files().size() + set.dirs().size());
+  for (const ProtectedFile &f : set.files()) {
+    if (Marked *m = pin(f.path, false)) {
+      snap->inodes[m->dev][m->ino] = InodeEntry{f.path, f.pattern};
+      snap->files.push_back(ProtectedFile{m->dev, m->ino, f.path, f.pattern});
+    }
+  }
+  for (const GuardedDir &d : set.dirs())
+    pin(d.path, true);
+
+  // 2. Publish the set before the marks exist: an event from a new mark always finds its inode.
+  {
+    std::lock_guard<std::mutex> snap_lock(snap_mutex_);
+    snap_ = std::move(snap);
+  }
+
+  // 3. Mark.
+  Result<> result;
+  size_t failed = 0;
+  for (Marked &m : next) {
+    auto r = mark(m.opath.get(), m.dir ? kDirMask : kFileMask, m.path);
+    if (!r && failed++ == 0)
+      result = r;
+  }
+
+  // 4. Unmark what is no longer guarded. Files are unmarked through the fd kept from their
+  //    guard() call, which works after an unlink or rename (a marked inode is pinned until its
+  //    mark goes); directories through their path if it still names the same inode.
+  std::unordered_set<std::string> keep;
+  for (const Marked &m : next)
+    keep.insert(inode_key(m.dev, m.ino));
+  for (Marked &old : marked_) {
+    if (keep.contains(inode_key(old.dev, old.ino)))
+      continue;
+    std::string target = old.dir ? old.path : proc_fd_path(old.opath.get());
+    if (old.dir) {
+      struct stat st{};
+      if (::stat(old.path.c_str(), &st) != 0 || dev_of(st) != old.dev ||
+          ino_of(st) != old.ino)
+        continue;
+    }
+    ::fanotify_mark(fan_.get(), FAN_MARK_REMOVE, kFileMask | kDirMask, AT_FDCWD, target.c_str());
+  }
+
+  // 5. Keep the fds of marked files; directories can be many, their fds are not kept.
+  for (Marked &m : next)
+    if (m.dir)
+      m.opath.reset();
+  marked_ = std::move(next);
+  if (!result)
+    return fail(result.error().message() + (failed > 1 ? " (and " + std::to_string(failed - 1) +
+                                                             " more)"
+                                                       : std::string()));
+  return {};
+}
+
+Result<> FanotifyGuard::unguard_all()
+{
+  std::lock_guard<std::mutex> lock(mark_mutex_);
+  if (::fanotify_mark(fan_.get(), FAN_MARK_FLUSH, 0, AT_FDCWD, nullptr) != 0)
+    return fail_errno(errno, "fanotify_mark(FAN_MARK_FLUSH)");
+  marked_.clear();
+  std::lock_guard<std::mutex> snap_lock(snap_mutex_);
+  snap_ = std::make_shared<const Snapshot>();
+  return {};
+}
+
+void FanotifyGuard::run() noexcept
+{
+  struct pollfd fds[2] = {{fan_.get(), POLLIN, 0}, {stop_.get(), POLLIN, 0}};
+  alignas(struct fanotify_event_metadata) char buf[16 * 1024];
+  for (;;) {
+    if (::poll(fds, 2, -1) < 0) {
+      if (errno != EINTR) {
+        errors_.fetch_add(1, std::memory_order_relaxed);
+        ::usleep(1000); // ENOMEM: back off instead of spinning; queued openers keep waiting
+      }
+      continue;
+    }
+    if (fds[1].revents)
+      return; // events read so far are all answered; the rest are answered by close
+    ssize_t n = ::read(fan_.get(), buf, sizeof(buf));
+    if (n < 0) {
+      // EMFILE/ENFILE: the kernel answered that event FAN_DENY itself (fanotify_read()).
+      if (errno != EAGAIN && errno != EINTR)
+        errors_.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
+    for (ssize_t off = 0; off + static_cast<ssize_t>(sizeof(fanotify_event_metadata)) <= n;) {
+      struct fanotify_event_metadata m;
+      std::memcpy(&m, buf + off, sizeof(m));
+      if (m.event_len < sizeof(m) || m.vers != FANOTIFY_METADATA_VERSION) {
+        // A layout this build does not know: nothing after it can be parsed. Cannot happen with
+        // the uapi we build against (version 3 since 2.6.37).
+        errors_.fetch_add(1, std::memory_order_relaxed);
+        break;
+      }
+      off += m.event_len;
+      if (m.mask & FAN_Q_OVERFLOW)
+        errors_.fetch_add(1, std::memory_order_relaxed);
+      if (m.fd < 0)
+        continue;
+      if (m.mask & kPermEvents)
+        handle(m.fd, m.mask, m.pid);
+      ::close(m.fd);
+    }
+  }
+}
+
+void FanotifyGuard::handle(int event_fd, uint64_t mask, pid_t pid) noexcept
+{
+  const auto t0 = std::chrono::steady_clock::now();
+  bool deny = false;
+  try {
+    deny = decide(event_fd, mask, pid);
+  } catch (...) {
+    // Fail open: an exception (bad_alloc, or thrown by the Decider) must not leave the opener
+    // blocked. Counted, and the event is allowed.
+    errors_.fetch_add(1, std::memory_order_relaxed);
+    deny = false;
+  }
+  struct fanotify_response resp{};
+  resp.fd = event_fd;
+  resp.response = deny ? FAN_DENY : FAN_ALLOW;
+  if (::write(fan_.get(), &resp, sizeof(resp)) != static_cast<ssize_t>(sizeof(resp)))
+    errors_.fetch_add(1, std::memory_order_relaxed); // ENOENT: the opener was killed meanwhile
+  events_.fetch_add(1, std::memory_order_relaxed);
+  (deny ? denied_ : allowed_).fetch_add(1, std::memory_order_relaxed);
+  const auto dt = std::chrono::steady_clock::now() - t0;
+  handle_ns_.fetch_add(
+      static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(dt).count()),
+      std::memory_order_relaxed);
+}
+
+bool FanotifyGuard::is_own_thread(pid_t pid) const
+{
+  if (!report_tid_)
+    return pid == self_;
+  // A tid of another process has no entry under our /proc/self/task.
+  struct stat st{};
+  return ::stat(("/proc/self/task/" + std::to_string(pid)).c_str(), &st) == 0;
+}
+
+// True to deny. Anything that goes wrong allows, counted in errors_.
+bool FanotifyGuard::decide(int event_fd, uint64_t mask, pid_t pid)
+{
+  // Our own opens first, before anything that could block: a thread of this process waiting on
+  // its own answer would otherwise wait for the Decider it may be part of.
+  if (is_own_thread(pid)) {
+    skipped_.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  struct stat st{};
+  if (::fstat(event_fd, &st) != 0) {
+    errors_.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  Request req;
+  req.dev = dev_of(st);
+  req.ino = ino_of(st);
+  req.exec = (mask & FAN_OPEN_EXEC_PERM) != 0;
+  req.path = fd_path(event_fd);
+  std::shared_ptr<const Snapshot> snap;
+  {
+    std::lock_guard<std::mutex> lock(snap_mutex_);
+    snap = snap_;
+  }
+  auto by_dev = snap->inodes.find(req.dev);
+  const InodeEntry *entry = nullptr;
+  if (by_dev != snap->inodes.end()) {
+    auto it = by_dev->second.find(req.ino);
+    if (it != by_dev->second.end())
+      entry = &it->second;
+  }
+  if (entry) {
+    req.pattern = entry->pattern;
+  } else {
+    // Through a directory mark (or a stale mark on a replaced inode): the child's path decides.
+    if (req.path.empty()) {
+      errors_.fetch_add(1, std::memory_order_relaxed); // readlink failed: fail open
+      return false;
+    }
+    auto pattern = match_protected(snap->files, snap->globs, req.path);
+    if (!pattern) {
+      skipped_.fetch_add(1, std::memory_order_relaxed);
+      return false;
+    }
+    req.pattern = std::move(*pattern);
+    req.via_dir_mark = true;
+  }
+  req.tid_or_pid = pid;
+  req.pid = pid;
+  if (report_tid_) {
+    pid_t tgid = tgid_of(pid);
+    req.pid = tgid > 0 ? tgid : pid;
+  }
+  return decide_(req).deny;
+}
+
+} // namespace vigil::enforce

@@ -1,0 +1,147 @@
+// SPDX-License-Identifier: Apache-2.0
+// FanotifyGuard: file tier 2. Blocks opens of protected files with fanotify permission events
+// and asks a Decider, on the guard's own thread, whether to allow each one. For kernels without
+// BPF LSM; needs CAP_SYS_ADMIN. No BPF here.
+//
+// Fail-open points (each is documented where it happens; all are also the kernel's choices):
+//  - internal error while handling an event (fstat, readlink, an exception from the Decider):
+//    the event is answered FAN_ALLOW and Stats::errors counts it;
+//  - the listener dies or closes the group: the kernel answers every pending event FAN_ALLOW.
+//    fanotify_release() (fs/notify/fanotify/fanotify_user.c, checked against 6.18) runs when the
+//    last reference to the group file goes (close, exit, crash, SIGKILL): it calls
+//    fsnotify_group_stop_queueing(), then finish_permission_event(group, event, FAN_ALLOW, NULL)
+//    for every event on fanotify_data.access_list (read but unanswered) and for every permission
+//    event still in the notification queue (not yet read), wakes the blocked openers
+//    (access_waitq), and only then fsnotify_destroy_group() drops the marks. An open that raises
+//    an event after queueing stopped is not queued (fsnotify_insert_event() returns 2, "group is
+//    shutting down") and fanotify_handle_event() lets it pass. So a killed guard never wedges
+//    the machine, and protection ends with it: nothing is denied after the fd is gone.
+//  - a listener that is alive but stuck (SIGSTOP, deadlock) is NOT answered by the kernel: the
+//    openers sleep killably (TASK_KILLABLE in fanotify_get_response()) until it answers or dies;
+//    the fs.fanotify.watchdog_timeout sysctl (6.x) only logs "failed to respond". The group fd is
+//    close-on-exec but survives fork(): a forked child keeps the group (and its pending events)
+//    alive after the parent dies.
+// Fail-closed points: if the kernel cannot create the event's fd during read() (EMFILE, ENFILE)
+// it answers the event FAN_DENY itself (fanotify_read()). A queue overflow would let permission
+// events pass silently (fanotify_handle_event() treats "not queued" as allowed), so the group is
+// created with FAN_UNLIMITED_QUEUE.
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "common/result.h"
+#include "common/unique_fd.h"
+#include "enforce/protected_set.h"
+
+namespace vigil::enforce {
+
+struct Request {
+  pid_t pid = 0;        // the opening process (thread group id)
+  pid_t tid_or_pid = 0; // the opening thread if the kernel reports tids (FAN_REPORT_TID), else pid
+  uint64_t dev = 0;     // st_dev of the opened file
+  uint64_t ino = 0;     // st_ino of the opened file
+  std::string path;     // readlink of the event fd: the name it was opened by, in the guard's mount
+                        // namespace (" (deleted)" appended by the kernel once it is unlinked)
+  std::string pattern;  // the profile pattern that protects it (as written)
+  bool via_dir_mark = false; // matched by path under a guarded directory, not by a marked inode
+  bool exec = false;         // FAN_OPEN_EXEC_PERM: opened for execve/uselib
+};
+
+struct Decision {
+  bool deny = false; // the open fails with EPERM
+};
+
+// Called on the guard's thread for each event on a protected object, while the opener is blocked.
+// Must be fast, must not throw (an exception is an internal error: the event is allowed and
+// counted), and must never open a guarded file itself: the guard thread would wait for its own
+// answer. Opens by any other thread of this process are allowed before the Decider is asked.
+using Decider = std::function<Decision(const Request &)>;
+
+struct Stats {
+  uint64_t events = 0;    // permission events answered
+  uint64_t allowed = 0;   // answered FAN_ALLOW (including the two below and errors)
+  uint64_t denied = 0;    // answered FAN_DENY
+  uint64_t errors = 0;    // internal errors (each such event was allowed), failed reads/writes
+  uint64_t skipped = 0;   // allowed without the Decider: own process, or an unprotected child
+  uint64_t handle_ns = 0; // total time from reading an event to writing its answer
+};
+
+class FanotifyGuard {
+public:
+  // Creates the fanotify group (FAN_CLASS_CONTENT, unlimited queue; FAN_REPORT_TID when the
+  // kernel accepts it, 4.20+) and starts the event thread. Errors: EPERM without
+  // CAP_SYS_ADMIN, ENOSYS/EINVAL on kernels without fanotify permission events.
+  static Result<std::unique_ptr<FanotifyGuard>> start(Decider decide);
+  ~FanotifyGuard();
+  FanotifyGuard(const FanotifyGuard &) = delete;
+  FanotifyGuard &operator=(const FanotifyGuard &) = delete;
+
+  // Makes set the guarded set: marks its files' inodes (FAN_OPEN_PERM | FAN_OPEN_EXEC_PERM,
+  // plus FAN_ONDIR so a literal directory pattern guards opening the directory) and its
+  // directories (FAN_OPEN_PERM | FAN_OPEN_EXEC_PERM | FAN_EVENT_ON_CHILD), then removes the marks
+  // of objects guarded before and no longer in the set. Each object is opened O_PATH and marked
+  // through that fd, so the inode marked is the inode recorded, even if the path is replaced
+  // meanwhile. The new set is recognised by the event thread before its marks exist, so no event
+  // from a new mark is misjudged. Objects that vanished since the set was resolved are skipped.
+  // Error when a mark fails (ENOSPC: fs.fanotify.max_user_marks); the other objects stay marked.
+  Result<> guard(const ProtectedSet &set);
+  // Removes every inode mark of the group (FAN_MARK_FLUSH) and forgets the set.
+  Result<> unguard_all();
+
+  Stats stats() const;
+  bool reports_tid() const { return report_tid_; }
+
+private:
+  struct Marked {
+    uint64_t dev = 0;
+    uint64_t ino = 0;
+    std::string path;
+    bool dir = false;
+    UniqueFd opath; // files only: keeps a way to unmark an inode that was unlinked or renamed
+  };
+  struct InodeEntry {
+    std::string path;
+    std::string pattern;
+  };
+  struct Snapshot {
+    std::unordered_map<uint64_t, std::unordered_map<uint64_t, InodeEntry>> inodes; // dev, ino
+    std::vector<ProtectedFile> files;
+    std::vector<GlobRule> globs;
+  };
+
+  FanotifyGuard(Decider decide, UniqueFd fan, UniqueFd stop, bool report_tid);
+  void run() noexcept;
+  void handle(int event_fd, uint64_t mask, pid_t pid) noexcept;
+  bool decide(int event_fd, uint64_t mask, pid_t pid);
+  bool is_own_thread(pid_t pid) const;
+  Result<> mark(int opath_fd, uint64_t mask, const std::string &path);
+
+  Decider decide_;
+  UniqueFd fan_;
+  UniqueFd stop_;
+  const bool report_tid_;
+  const pid_t self_ = 0;
+  bool exec_perm_ = true; // FAN_OPEN_EXEC_PERM is 5.0+: dropped after the first EINVAL
+
+  std::mutex mark_mutex_; // serialises guard()/unguard_all()
+  std::vector<Marked> marked_;
+
+  mutable std::mutex snap_mutex_; // guards snap_, read by the event thread per event
+  std::shared_ptr<const Snapshot> snap_;
+
+  std::atomic<uint64_t> events_{0}, allowed_{0}, denied_{0}, errors_{0}, skipped_{0},
+      handle_ns_{0};
+  std::thread thread_;
+};
+
+} // namespace vigil::enforce
