@@ -8,6 +8,10 @@
 
 namespace vigil::cli {
 
+// Exit codes of run and daemon (run otherwise passes the command's status through):
+// 1 setup failed, 2 bad profile or config, 3 a profile's required tier is unavailable here.
+inline constexpr int kExitTierUnavailable = 3;
+
 struct RunArgs {
   std::string profile;                 // empty: the shipped default
   std::optional<std::string> alerts_json;

@@ -64,7 +64,7 @@ int daemon_command(const DaemonArgs &args)
   for (size_t i = 0; i < profiles.size(); ++i) {
     if (auto r = (*engine)->set_profile(static_cast<uint32_t>(i + 1), profiles[i]); !r) {
       spdlog::error("{}", r.error().message());
-      return 2;
+      return r.error().code == std::errc::not_supported ? kExitTierUnavailable : 2;
     }
   }
   spdlog::info("daemon running: {} profile(s), {} cgroup selector(s)", profiles.size(),

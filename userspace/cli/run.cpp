@@ -105,7 +105,7 @@ int run_command(const RunArgs &args)
   }
   if (auto r = (*engine)->set_profile(kRunProfileId, *profile); !r) {
     spdlog::error("{}", r.error().message());
-    return 2;
+    return r.error().code == std::errc::not_supported ? kExitTierUnavailable : 2;
   }
   const std::string cg = (*engine)->cgroup_mount() + "/vigil/run-" + std::to_string(::getpid());
   if (auto r = cgroup::create(cg); !r) {

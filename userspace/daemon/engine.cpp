@@ -39,7 +39,20 @@ Result<std::unique_ptr<Engine>> Engine::start(const EngineOptions &opts)
   std::unique_ptr<Engine> e(new Engine());
   e->opts_ = opts;
   e->cgroup_mount_ = *mount;
+  e->features_ = opts.features ? *opts.features : loader::probe_features();
+  // BPF LSM enforcement is not wired in yet: where the kernel offers it, its fallbacks run.
+  // TODO(#3): load the lsm/ programs and keep Tier::lsm.
+  e->file_tier_ = e->features_.file_tier;
+  e->net_tier_ = e->features_.net_tier;
+  if (e->file_tier_ == loader::Tier::lsm)
+    e->file_tier_ = e->features_.fanotify_perm.ok ? loader::Tier::fallback : loader::Tier::monitor;
+  if (e->net_tier_ == loader::Tier::lsm)
+    e->net_tier_ =
+        e->features_.cgroup_sock_addr.ok ? loader::Tier::fallback : loader::Tier::monitor;
   e->metrics_ = std::make_unique<exporter::Metrics>();
+  e->metrics_->enforcement_tier("file", loader::tier_name(e->file_tier_, true));
+  e->metrics_->enforcement_tier("network", loader::tier_name(e->net_tier_, false));
+  e->log_tiers();
   if (opts.metrics_address) {
     if (auto r = e->metrics_->serve(*opts.metrics_address); !r)
       return tl::unexpected(r.error());
@@ -65,7 +78,7 @@ Result<std::unique_ptr<Engine>> Engine::start(const EngineOptions &opts)
   e->queue_ = std::make_unique<BoundedQueue<pipeline::Event>>(opts.queue_capacity);
 
   loader::Options lo;
-  lo.cgroup_net = opts.cgroup_net;
+  lo.cgroup_net = e->net_tier_ == loader::Tier::fallback;
   auto l = loader::Loader::start(lo,
                                  [self](std::span<const std::byte> d) { self->on_sample(d); });
   if (!l)
@@ -81,8 +94,47 @@ Engine::~Engine()
   stop();
 }
 
+void Engine::log_tiers() const
+{
+  const auto &f = features_;
+  spdlog::info("file enforcement: {} ({})", loader::tier_name(file_tier_, true), f.file_reason);
+  spdlog::info("network enforcement: {} ({})", loader::tier_name(net_tier_, false), f.net_reason);
+  if (file_tier_ == loader::Tier::monitor)
+    spdlog::warn("NOTHING IS ENFORCED FOR FILES on this kernel: credential reads are only "
+                 "observed and alerted ({})",
+                 f.file_reason);
+  if (net_tier_ == loader::Tier::monitor)
+    spdlog::warn("NOTHING IS ENFORCED FOR THE NETWORK on this kernel: connects are only observed "
+                 "and alerted ({})",
+                 f.net_reason);
+}
+
+Result<> Engine::check_requirement(const policy::Profile &p) const
+{
+  auto short_of = [&](loader::Tier t) {
+    return p.require == policy::Requirement::lsm ? t != loader::Tier::lsm
+                                                 : t == loader::Tier::monitor;
+  };
+  if (p.require == policy::Requirement::none ||
+      (!short_of(file_tier_) && !short_of(net_tier_)))
+    return {};
+  std::string why;
+  if (short_of(file_tier_))
+    why += "files get tier " + std::string(loader::tier_name(file_tier_, true)) + " (" +
+           features_.file_reason + ")";
+  if (short_of(net_tier_))
+    why += std::string(why.empty() ? "" : "; ") + "the network gets tier " +
+           std::string(loader::tier_name(net_tier_, false)) + " (" + features_.net_reason + ")";
+  return tl::unexpected(Error{std::make_error_code(std::errc::not_supported),
+                              p.source + ": profile '" + p.name + "' requires '" +
+                                  std::string(policy::to_string(p.require)) +
+                                  "' enforcement, which this kernel cannot give: " + why});
+}
+
 Result<> Engine::set_profile(uint32_t id, policy::Profile p)
 {
+  if (auto r = check_requirement(p); !r)
+    return r;
   auto egress = policy::compile_egress(p, id);
   if (!egress)
     return tl::unexpected(egress.error());
@@ -91,7 +143,7 @@ Result<> Engine::set_profile(uint32_t id, policy::Profile p)
     entries.emplace_back(e.key, e.val);
   const uint8_t mode = p.mode == policy::Mode::enforce ? VG_MODE_ENFORCE : VG_MODE_AUDIT;
   loader::ProfileSwitches sw;
-  sw.net_mode = opts_.cgroup_net ? mode : static_cast<uint8_t>(VG_MODE_OFF);
+  sw.net_mode = net_tier_ != loader::Tier::monitor ? mode : static_cast<uint8_t>(VG_MODE_OFF);
   if (auto r = loader_->set_profile(id, sw, entries); !r)
     return tl::unexpected(with_context(r.error(), "profile " + p.name));
   std::lock_guard lock(state_mu_);

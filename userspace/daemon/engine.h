@@ -21,6 +21,7 @@
 #include "export/metrics.h"
 #include "export/sinks.h"
 #include "loader/loader.h"
+#include "loader/probe.h"
 #include "pipeline/event.h"
 #include "pipeline/process_table.h"
 #include "policy/profile.h"
@@ -32,7 +33,8 @@ struct EngineOptions {
   std::optional<std::string> metrics_address; // HOST:PORT for /metrics
   std::optional<std::string> home;            // "~/" of every agent (vigil run); else passwd
   bool alerts_to_stderr = true;
-  bool cgroup_net = true; // network enforcement by cgroup sock_addr programs
+  // What the kernel offers; probed at start when not given (tests force a tier this way).
+  std::optional<loader::Features> features;
   size_t queue_capacity = 65536;
 };
 
@@ -43,8 +45,11 @@ public:
   ~Engine();
 
   const std::string &cgroup_mount() const { return cgroup_mount_; }
-  // Installs a profile: in the matcher, and its compiled policy in the kernel maps.
+  // Installs a profile: in the matcher, and its compiled policy in the kernel maps. Fails with
+  // Error::code == ENOTSUP when the profile requires a tier this kernel cannot give.
   Result<> set_profile(uint32_t id, policy::Profile p);
+  loader::Tier file_tier() const { return file_tier_; }
+  loader::Tier net_tier() const { return net_tier_; }
   // Confine a cgroup directory (absolute path) under profile id; release undoes it.
   Result<uint64_t> confine(const std::string &dir, uint32_t profile_id);
   Result<> release(const std::string &dir);
@@ -61,9 +66,14 @@ private:
   void worker_loop() noexcept;
   void handle(pipeline::Event &ev);
   void on_sample(std::span<const std::byte> data) noexcept;
+  void log_tiers() const;
+  Result<> check_requirement(const policy::Profile &p) const;
 
   EngineOptions opts_;
   std::string cgroup_mount_;
+  loader::Features features_;
+  loader::Tier file_tier_ = loader::Tier::monitor;
+  loader::Tier net_tier_ = loader::Tier::monitor;
   std::unique_ptr<exporter::Metrics> metrics_;
   std::vector<std::unique_ptr<exporter::AlertSink>> sinks_;
   std::unique_ptr<loader::Loader> loader_;

@@ -103,6 +103,16 @@ void Metrics::kernel_stats(const KernelStats &s)
   follow(kernel_events_, s.events, last_.events);
 }
 
+void Metrics::enforcement_tier(const std::string &kind, std::string_view tier)
+{
+  prometheus::BuildGauge()
+      .Name("vigil_enforcement_tier")
+      .Help("Enforcement tier in force per kind of object (file, network); the value is 1")
+      .Register(*registry_)
+      .Add({{"kind", kind}, {"tier", std::string(tier)}})
+      .Set(1);
+}
+
 void Metrics::agent_cgroups(size_t n)
 {
   agent_cgroups_.Set(static_cast<double>(n));

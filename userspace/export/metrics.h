@@ -33,6 +33,8 @@ public:
   // Kernel counters are cumulative sums over CPUs; the exported counters follow them.
   void kernel_stats(const KernelStats &s);
   void agent_cgroups(size_t n);
+  // vigil_enforcement_tier{kind, tier} = 1 for the tier in force.
+  void enforcement_tier(const std::string &kind, std::string_view tier);
 
   prometheus::Registry &registry() { return *registry_; }
 

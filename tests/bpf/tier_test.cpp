@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: Apache-2.0
+// Tier selection at start on this host: what run says it enforces, the metric that says it, and
+// a profile whose requirement this kernel cannot meet.
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "harness.h"
+
+namespace vigil::test {
+namespace {
+
+TEST(TierTest, run_logs_and_exports_the_tiers_in_force)
+{
+  VG_REQUIRE_ROOT();
+  const std::string addr = "127.0.0.1:" + std::to_string(free_port());
+  Proc vigil({vigil_bin(), "run", "--metrics-address", addr, "--", "sleep", "2"});
+  ASSERT_TRUE(vigil.wait_for_err("confines cgroup")) << vigil.err_so_far();
+  const std::string err = vigil.err_so_far();
+  EXPECT_NE(err.find("file enforcement: fanotify (lsm tier unavailable: EPERM"), std::string::npos)
+      << err;
+  EXPECT_NE(err.find("network enforcement: cgroup (lsm tier unavailable: EPERM"),
+            std::string::npos)
+      << err;
+  const std::string m = http_get(addr, "/metrics");
+  EXPECT_NE(m.find("vigil_enforcement_tier{kind=\"file\",tier=\"fanotify\"} 1"), std::string::npos)
+      << m;
+  EXPECT_NE(m.find("vigil_enforcement_tier{kind=\"network\",tier=\"cgroup\"} 1"),
+            std::string::npos)
+      << m;
+  EXPECT_EQ(vigil.wait().status, 0);
+}
+
+TEST(TierTest, profile_requiring_lsm_is_refused_with_exit_code_3)
+{
+  VG_REQUIRE_ROOT();
+  TempDir tmp;
+  write_file(tmp / "p.yaml", "profile: strict\nrequire: lsm\n");
+  ProcResult r = run({vigil_bin(), "run", "--profile", tmp / "p.yaml", "--", "true"});
+  EXPECT_EQ(r.status, 3) << r.err;
+  EXPECT_NE(r.err.find("profile 'strict' requires 'lsm' enforcement, which this kernel cannot "
+                       "give: files get tier fanotify"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("the network gets tier cgroup"), std::string::npos) << r.err;
+}
+
+TEST(TierTest, profile_requiring_enforcement_starts_where_fallbacks_enforce)
+{
+  VG_REQUIRE_ROOT();
+  TempDir tmp;
+  write_file(tmp / "p.yaml", "profile: strict\nrequire: enforce\n");
+  ProcResult r = run({vigil_bin(), "run", "--profile", tmp / "p.yaml", "--", "true"});
+  EXPECT_EQ(r.status, 0) << r.err;
+}
+
+} // namespace
+} // namespace vigil::test
