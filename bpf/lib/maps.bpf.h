@@ -40,6 +40,22 @@ struct {
 	__type(value, struct vg_egress_val);
 } vg_egress __weak SEC(".maps");
 
+/* Protected files and directories of every profile, by (dev, ino). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct vg_file_key);
+	__type(value, struct vg_file_rule);
+} vg_file_inodes __weak SEC(".maps");
+
+/* Basename patterns (global ones, and those of directory rules). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, VG_NAME_PATS);
+	__type(key, __u32);
+	__type(value, struct vg_name_pat);
+} vg_name_pats __weak SEC(".maps");
+
 /* Counters, enum vg_stat. Per-CPU so the hot path never contends. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -68,8 +68,8 @@ TEST_F(DaemonTest, confines_matching_cgroups_created_while_running)
   auto other = in_cgroup(root_ + "/other", go, "cat " + secret_ + " >/dev/null");
   ASSERT_TRUE(daemon.wait_for_err("confining " + root_ + "/agent-1")) << daemon.err_so_far();
   write_file(go, "");
-  EXPECT_EQ(agent->wait().status, 0);
-  EXPECT_EQ(other->wait().status, 0);
+  EXPECT_EQ(agent->wait().status, 1) << "the agent's read is denied";
+  EXPECT_EQ(other->wait().status, 0) << "an unconfined sibling reads freely";
 
   std::vector<nlohmann::json> found;
   for (int i = 0; i < 100 && found.empty(); ++i) {

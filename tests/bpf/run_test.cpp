@@ -50,8 +50,9 @@ TEST_F(RunTest, credential_read_alerts_with_process_and_ancestry)
 {
   Proc vigil(vigil_run({"cat", canary_}), env());
   ProcResult r = vigil.wait();
-  ASSERT_EQ(r.status, 0) << r.err;
-  EXPECT_NE(r.out.find("canary-"), std::string::npos) << "tier 0 observes, it must not block";
+  ASSERT_EQ(r.status, 1) << "cat is denied (file tier fanotify on this host)\n" << r.err;
+  EXPECT_EQ(r.out.find("canary-"), std::string::npos) << "the credential leaked: " << r.out;
+  EXPECT_NE(r.err.find("Operation not permitted"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("credential-read"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find(canary_), std::string::npos) << r.err;
 
@@ -78,6 +79,9 @@ TEST_F(RunTest, credential_read_alerts_with_process_and_ancestry)
   EXPECT_NE(a["output"].get<std::string>().find("cat"), std::string::npos);
   EXPECT_EQ(a["hostname"].get<std::string>().empty(), false);
   EXPECT_EQ(a["time"].get<std::string>().back(), 'Z');
+  EXPECT_EQ(a["verdict"], "denied");
+  EXPECT_EQ(a["tier"], "fanotify");
+  EXPECT_EQ(a["result_name"], "EPERM");
 }
 
 TEST_F(RunTest, other_spellings_of_the_path_report_the_real_file)
@@ -87,12 +91,15 @@ TEST_F(RunTest, other_spellings_of_the_path_report_the_real_file)
                              "cat " + tmp_.path() + "/link-to-creds >/dev/null; " +
                              "cat " + home_ + "/.aws/../.aws/./credentials >/dev/null; " +
                              "cat /proc/self/root" + canary_ + " >/dev/null";
-  ProcResult r = Proc(vigil_run({"sh", "-c", script}), env()).wait();
+  ProcResult r = Proc(vigil_run({"sh", "-c", script + "; echo end"}), env()).wait();
   ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "end\n") << "no spelling may read the canary";
   auto found = alerts("credential-read");
   ASSERT_EQ(found.size(), 4u) << read_file(alerts_);
-  for (const auto &a : found)
+  for (const auto &a : found) {
     EXPECT_EQ(a["path"], canary_) << a.dump();
+    EXPECT_EQ(a["verdict"], "denied") << a.dump();
+  }
 }
 
 TEST_F(RunTest, egress_outside_allowlist_alerts_and_allowed_does_not)

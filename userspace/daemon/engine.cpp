@@ -79,6 +79,16 @@ Result<std::unique_ptr<Engine>> Engine::start(const EngineOptions &opts)
 
   loader::Options lo;
   lo.cgroup_net = e->net_tier_ == loader::Tier::fallback;
+  e->homes_ = opts.home ? std::vector<std::string>{*opts.home} : login_homes();
+  if (e->file_tier_ == loader::Tier::fallback) {
+    auto fe = FileEnforcer::start(*mount, [self](pipeline::Event &&ev) {
+      if (!self->queue_->try_push(std::move(ev)))
+        self->metrics_->queue_drop();
+    });
+    if (!fe)
+      return tl::unexpected(with_context(fe.error(), "start the fanotify file guard"));
+    e->files_ = std::move(*fe);
+  }
   auto l = loader::Loader::start(lo,
                                  [self](std::span<const std::byte> d) { self->on_sample(d); });
   if (!l)
@@ -146,6 +156,19 @@ Result<> Engine::set_profile(uint32_t id, policy::Profile p)
   sw.net_mode = net_tier_ != loader::Tier::monitor ? mode : static_cast<uint8_t>(VG_MODE_OFF);
   if (auto r = loader_->set_profile(id, sw, entries); !r)
     return tl::unexpected(with_context(r.error(), "profile " + p.name));
+  if (files_) {
+    auto unguarded = files_->set_profile(id, p, homes_);
+    if (!unguarded)
+      return tl::unexpected(with_context(unguarded.error(), "guard the files of " + p.name));
+    if (!unguarded->empty()) {
+      std::string list;
+      for (const auto &u : *unguarded)
+        list += (list.empty() ? "" : ", ") + u;
+      spdlog::info("profile '{}': basename patterns are observed and alerted, not enforced, in "
+                   "the fanotify tier: {}",
+                   p.name, list);
+    }
+  }
   std::lock_guard lock(state_mu_);
   matcher_->set_profile(id, std::move(p));
   return {};
@@ -162,6 +185,9 @@ Result<uint64_t> Engine::confine(const std::string &dir, uint32_t profile_id)
   namer_->add_root(dir);
   confined_.emplace_back(dir, *id);
   metrics_->agent_cgroups(confined_.size());
+  agent_paths_[dir.substr(std::min(cgroup_mount_.size(), dir.size()))] = profile_id;
+  if (files_)
+    files_->set_agents(agent_paths_);
   return *id;
 }
 
@@ -177,6 +203,9 @@ Result<> Engine::release(const std::string &dir)
     id = it->second;
     confined_.erase(it);
     metrics_->agent_cgroups(confined_.size());
+    agent_paths_.erase(dir.substr(std::min(cgroup_mount_.size(), dir.size())));
+    if (files_)
+      files_->set_agents(agent_paths_);
   }
   return loader_->remove_agent_cgroup(id);
 }
@@ -234,9 +263,37 @@ void Engine::worker_loop() noexcept
   }
 }
 
+// A fanotify decision is reported by the file guard before the kernel completes the open; the
+// open's own tracepoint event then follows on the same thread and is the same operation.
+bool Engine::suppressed(const pipeline::Event &ev)
+{
+  const auto *o = std::get_if<pipeline::OpenBody>(&ev.body);
+  if (!o)
+    return false;
+  if (ev.hdr.tier == pipeline::Tier::fanotify) {
+    suppress_[ev.hdr.tid] = Suppress{o->dev, o->ino, o->ret, ev.hdr.ts_ns};
+    return false;
+  }
+  auto it = suppress_.find(ev.hdr.tid);
+  if (it == suppress_.end())
+    return false;
+  const Suppress s = it->second;
+  suppress_.erase(it);
+  const bool same = o->ret < 0 ? o->ret == s.ret : (o->dev == s.dev && o->ino == s.ino);
+  return same && ev.hdr.ts_ns >= s.ts_ns;
+}
+
 void Engine::handle(pipeline::Event &ev)
 {
   std::lock_guard lock(state_mu_);
+  if (ev.hdr.tier == pipeline::Tier::fanotify) {
+    if (const pipeline::ProcessInfo *p = procs_.find(ev.hdr.tgid)) {
+      ev.hdr.uid = p->uid;
+      ev.hdr.comm = p->comm;
+    }
+  }
+  if (suppressed(ev))
+    return;
   procs_.apply(ev);
   const policy::Profile *profile = matcher_->profile(ev.hdr.profile_id);
   const std::string profile_name = profile ? profile->name : "unknown";

@@ -7,7 +7,9 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <map>
 #include <mutex>
+#include <unordered_map>
 #include <optional>
 #include <string>
 #include <thread>
@@ -21,6 +23,7 @@
 #include "export/metrics.h"
 #include "export/sinks.h"
 #include "loader/loader.h"
+#include "daemon/file_enforcer.h"
 #include "loader/probe.h"
 #include "pipeline/event.h"
 #include "pipeline/process_table.h"
@@ -66,6 +69,7 @@ private:
   void worker_loop() noexcept;
   void handle(pipeline::Event &ev);
   void on_sample(std::span<const std::byte> data) noexcept;
+  bool suppressed(const pipeline::Event &ev);
   void log_tiers() const;
   Result<> check_requirement(const policy::Profile &p) const;
 
@@ -85,6 +89,17 @@ private:
   std::unique_ptr<detect::Matcher> matcher_;
   std::unique_ptr<detect::Enricher> enricher_;
   std::vector<std::pair<std::string, uint64_t>> confined_;
+  std::map<std::string, uint32_t> agent_paths_; // cgroup path (relative to the mount) -> profile
+  // Tracepoint open events already reported by a fanotify decision, per tid: (dev, ino, ret).
+  struct Suppress {
+    uint32_t dev;
+    uint64_t ino;
+    int64_t ret;
+    uint64_t ts_ns;
+  };
+  std::unordered_map<uint32_t, Suppress> suppress_;
+  std::unique_ptr<FileEnforcer> files_;
+  std::vector<std::string> homes_;
 
   std::atomic<bool> stopping_{false};
   std::atomic<uint64_t> alerts_{0};

@@ -108,8 +108,10 @@ Alert Enricher::build(const pipeline::Event &ev, const Finding &f, const policy:
     a.path = f.path;
     a.result = o->ret;
     a.output = "credential file " + a.path + " opened by " + who + " [" +
-               std::string(pipeline::to_string(a.verdict)) + ", " + describe_errno(o->ret) +
-               ", matched " + f.pattern + "]";
+               std::string(pipeline::to_string(a.verdict)) +
+               (a.tier == pipeline::Tier::none ? std::string()
+                                               : " by " + std::string(pipeline::to_string(a.tier))) +
+               ", " + describe_errno(o->ret) + ", matched " + f.pattern + "]";
   } else if (const auto *c = std::get_if<pipeline::ConnectBody>(&ev.body)) {
     a.dest_ip = policy::ip_to_string(c->addr);
     a.dest_port = c->port;

@@ -45,6 +45,10 @@ std::optional<Finding> Matcher::match(const pipeline::Event &ev)
 std::optional<Finding> Matcher::match_open(Compiled &c, const pipeline::Event &ev,
                                            const pipeline::OpenBody &o)
 {
+  // An enforcing tier decided on a protected object: report its decision as it stands.
+  if (ev.hdr.verdict == pipeline::Verdict::deny || ev.hdr.verdict == pipeline::Verdict::audit)
+    return Finding{kRuleCredentialRead, c.profile.credential_severity, ev.hdr.profile_id, o.path,
+                   o.pattern.empty() ? std::string("(protected object)") : o.pattern};
   // An open that failed because the file is not there read nothing; one that was refused
   // (EPERM, EACCES) is an attempt on the credential and is reported.
   if (o.ret < 0 && o.ret != -EPERM && o.ret != -EACCES)

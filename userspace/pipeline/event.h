@@ -73,6 +73,7 @@ struct OpenBody {
   bool resolved = false; // path came from the kernel's dentries
   bool truncated = false;
   std::string path;
+  std::string pattern; // userspace enforcement decisions: the profile pattern protecting the file
 };
 
 struct ConnectBody {

@@ -68,7 +68,10 @@ enum vg_stat {
 	VG_STAT_EVENTS = 3,       /* events submitted */
 	VG_STAT_NET_DENY = 4,     /* connects/sends denied in the kernel */
 	VG_STAT_NET_AUDIT = 5,    /* connects/sends that would have been denied (audit mode) */
-	VG_STAT_MAX = 8,
+	VG_STAT_FILE_DENY = 6,    /* opens denied in the kernel */
+	VG_STAT_FILE_AUDIT = 7,   /* opens that would have been denied (audit mode) */
+	VG_STAT_PTRACE_DENY = 8,  /* ptrace / proc mem / environ access across agents denied */
+	VG_STAT_MAX = 12,
 };
 
 /* Which syscall an open event comes from (enum, not the syscall number: numbers differ by arch). */
@@ -183,6 +186,41 @@ struct vg_egress_val {
 	struct vg_port_range ranges[VG_PORT_RANGES];
 };
 
+/* Key of map vg_file_inodes: a protected file or directory, by identity. */
+struct vg_file_key {
+	__u64 ino;
+	__u32 dev;        /* kernel dev_t of the super block: (major << 20) | minor */
+	__u32 profile_id;
+};
+
+/* vg_file_rule.flags */
+#define VG_FILE_SELF (1u << 0)     /* the object itself is protected */
+#define VG_FILE_CHILDREN (1u << 1) /* direct children whose name matches name_pat */
+#define VG_FILE_SUBTREE (1u << 2)  /* everything below, at any depth */
+
+/* Value of vg_file_inodes. */
+struct vg_file_rule {
+	__u32 rule_id;  /* index of the credential pattern in the profile, + 1 */
+	__u16 flags;    /* VG_FILE_* */
+	__u16 name_pat; /* VG_FILE_CHILDREN: index + 1 into vg_name_pats; 0: any name */
+};
+
+/* A basename pattern: prefix*suffix (either may be empty; no '*' means exact: whole = 1).
+ * Entries of map vg_name_pats (array). Profile 0 marks an unused slot. */
+#define VG_NAME_PATS 64
+#define VG_NAME_PART 32
+struct vg_name_pat {
+	__u32 profile_id;
+	__u32 rule_id;    /* as in vg_file_rule */
+	__u8 prefix_len;
+	__u8 suffix_len;
+	__u8 whole;       /* 1: the name must equal prefix exactly */
+	__u8 anywhere;    /* 1: a global basename rule (any directory); 0: only via name_pat */
+	__u32 pad;
+	char prefix[VG_NAME_PART];
+	char suffix[VG_NAME_PART];
+};
+
 /* Value of map vg_profiles (array indexed by profile id). */
 struct vg_profile_cfg {
 	__u8 net_mode;  /* enum vg_mode */
@@ -206,6 +244,9 @@ VG_ABI_ASSERT(sizeof(struct vg_agent) == 8, "ABI break: vg_agent");
 VG_ABI_ASSERT(sizeof(struct vg_egress_key) == 24, "ABI break: vg_egress_key");
 VG_ABI_ASSERT(sizeof(struct vg_egress_val) == 72, "ABI break: vg_egress_val");
 VG_ABI_ASSERT(sizeof(struct vg_profile_cfg) == 8, "ABI break: vg_profile_cfg");
+VG_ABI_ASSERT(sizeof(struct vg_file_key) == 16, "ABI break: vg_file_key");
+VG_ABI_ASSERT(sizeof(struct vg_file_rule) == 8, "ABI break: vg_file_rule");
+VG_ABI_ASSERT(sizeof(struct vg_name_pat) == 80, "ABI break: vg_name_pat");
 
 /* Largest record: exec with a full path and argv. Sizes the per-CPU scratch buffer. */
 #define VG_EVENT_MAX (sizeof(struct vg_event_exec) + VG_PATH_MAX + VG_ARGS_MAX)

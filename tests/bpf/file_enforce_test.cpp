@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: Apache-2.0
+// File enforcement through vigil run on this host (fanotify tier): every way to the same inode
+// is denied with EPERM and one alert naming the real file; audit mode lets it through as
+// would-deny; outside the agent cgroup everything reads.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "harness.h"
+
+namespace vigil::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+class FileEnforceTest : public ::testing::Test {
+protected:
+  void SetUp() override
+  {
+    VG_REQUIRE_ROOT();
+    home_ = tmp_ / "home";
+    creds_ = home_ + "/.aws/credentials";
+    key_ = home_ + "/.ssh/id_ed25519";
+    write_file(creds_, "secret-creds\n");
+    write_file(key_, "secret-key\n");
+    write_file(home_ + "/.ssh/known_hosts", "public\n");
+    alerts_ = tmp_ / "alerts.jsonl";
+  }
+  ProcResult agent(const std::string &script, const std::string &profile = "")
+  {
+    std::vector<std::string> argv{vigil_bin(), "run", "--alerts-json", alerts_};
+    if (!profile.empty()) {
+      argv.push_back("--profile");
+      argv.push_back(profile);
+    }
+    for (const char *a : {"--", "sh", "-c"})
+      argv.push_back(a);
+    argv.push_back(script);
+    return run(argv, {"HOME=" + home_});
+  }
+  // "cat F 2>/dev/null || echo denied:F" for each file, so stdout tells what was read.
+  static std::string cats(const std::vector<std::string> &files)
+  {
+    std::string s;
+    for (const auto &f : files)
+      s += "cat '" + f + "' 2>/dev/null || echo 'denied:" + f + "'; ";
+    return s + "true";
+  }
+
+  TempDir tmp_;
+  std::string home_, creds_, key_, alerts_;
+};
+
+TEST_F(FileEnforceTest, hardlink_bind_mount_and_dir_glob_are_all_denied)
+{
+  const std::string link = home_ + "/innocent.txt";
+  fs::create_hard_link(creds_, link);
+  const std::string bind = tmp_ / "bind";
+  fs::create_directories(bind);
+  // A private mount namespace: the agent bind-mounts the protected directory elsewhere.
+  const std::string script = "unshare -m sh -c \"mount --bind " + home_ + "/.aws " + bind +
+                             " && " + cats({bind + "/credentials"}) + "\"; " +
+                             cats({link, key_, home_ + "/.ssh/known_hosts"});
+  ProcResult r = agent(script);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("denied:" + bind + "/credentials"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("denied:" + link), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("denied:" + key_), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("public"), std::string::npos) << "known_hosts is not protected: " << r.out;
+  EXPECT_EQ(r.out.find("secret"), std::string::npos) << r.out;
+  auto list = read_json_lines(alerts_);
+  ASSERT_EQ(list.size(), 3u) << read_file(alerts_);
+  EXPECT_EQ(list[0]["path"], creds_) << "the bind mount is reported as the real file";
+  EXPECT_EQ(list[1]["path"], creds_) << "the hardlink is reported as the real file";
+  EXPECT_EQ(list[2]["path"], key_);
+  for (const auto &a : list) {
+    EXPECT_EQ(a["tier"], "fanotify");
+    EXPECT_EQ(a["verdict"], "denied");
+  }
+}
+
+TEST_F(FileEnforceTest, a_key_created_after_start_and_a_replaced_file_are_denied)
+{
+  // The agent waits until vigil guards, then the test replaces the credentials file by rename
+  // (as editors and CLIs do) and writes a new key into the protected directory.
+  const std::string go = tmp_ / "go";
+  Proc vigil({vigil_bin(), "run", "--alerts-json", alerts_, "--", "sh", "-c",
+              "while [ ! -e " + go + " ]; do sleep 0.05; done; sleep 0.5; " +
+                  cats({creds_, home_ + "/.ssh/id_new"})},
+             {"HOME=" + home_});
+  ASSERT_TRUE(vigil.wait_for_err("confines cgroup")) << vigil.err_so_far();
+  write_file(home_ + "/.aws/credentials.tmp", "secret-rotated\n");
+  fs::rename(home_ + "/.aws/credentials.tmp", creds_);
+  write_file(home_ + "/.ssh/id_new", "secret-new-key\n");
+  write_file(go, "");
+  ProcResult r = vigil.wait();
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out.find("secret"), std::string::npos) << r.out;
+  EXPECT_EQ(read_json_lines(alerts_).size(), 2u) << read_file(alerts_);
+}
+
+TEST_F(FileEnforceTest, audit_mode_allows_and_reports_would_deny)
+{
+  const std::string profile = tmp_ / "audit.yaml";
+  write_file(profile, "profile: audit-agent\nmode: audit\ncredentials:\n  paths: [~/.aws/credentials]\n");
+  ProcResult r = agent(cats({creds_}), profile);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("secret-creds"), std::string::npos) << r.out;
+  auto list = read_json_lines(alerts_);
+  ASSERT_EQ(list.size(), 1u) << read_file(alerts_);
+  EXPECT_EQ(list[0]["verdict"], "would-deny");
+  EXPECT_EQ(list[0]["tier"], "fanotify");
+  EXPECT_EQ(list[0]["path"], creds_);
+}
+
+TEST_F(FileEnforceTest, outside_the_agent_cgroup_everything_reads)
+{
+  Proc vigil({vigil_bin(), "run", "--alerts-json", alerts_, "--", "sleep", "3"},
+             {"HOME=" + home_});
+  ASSERT_TRUE(vigil.wait_for_err("confines cgroup")) << vigil.err_so_far();
+  ProcResult r = run({"sh", "-c", cats({creds_, key_})});
+  EXPECT_NE(r.out.find("secret-creds"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("secret-key"), std::string::npos) << r.out;
+  EXPECT_EQ(vigil.wait().status, 0);
+  EXPECT_EQ(read_json_lines(alerts_).size(), 0u) << read_file(alerts_);
+}
+
+} // namespace
+} // namespace vigil::test

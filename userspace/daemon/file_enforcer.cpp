@@ -1,0 +1,253 @@
+// SPDX-License-Identifier: Apache-2.0
+// File tier 2: fanotify decisions by cgroup, re-guarding on inotify, decision reports.
+#include "daemon/file_enforcer.h"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <spdlog/spdlog.h>
+
+#include "cgroup/cgroup.h"
+
+namespace vigil::daemon {
+
+namespace {
+
+uint64_t boottime_ns()
+{
+  timespec ts{};
+  ::clock_gettime(CLOCK_BOOTTIME, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+} // namespace
+
+std::vector<std::string> login_homes(const std::string &passwd_file)
+{
+  std::vector<std::string> homes;
+  std::ifstream in(passwd_file);
+  for (std::string line; std::getline(in, line);) {
+    std::vector<std::string> f;
+    std::stringstream ss(line);
+    for (std::string part; std::getline(ss, part, ':');)
+      f.push_back(part);
+    if (f.size() < 6)
+      continue;
+    const unsigned long uid = std::strtoul(f[2].c_str(), nullptr, 10);
+    std::error_code ec;
+    if ((uid == 0 || (uid >= 1000 && uid < 65534)) && !f[5].empty() &&
+        std::filesystem::is_directory(f[5], ec))
+      homes.push_back(f[5]);
+  }
+  return homes;
+}
+
+Result<std::unique_ptr<FileEnforcer>> FileEnforcer::start(std::string cgroup_mount, Report report)
+{
+  std::unique_ptr<FileEnforcer> e(new FileEnforcer());
+  e->cgroup_mount_ = std::move(cgroup_mount);
+  e->report_ = std::move(report);
+  FileEnforcer *self = e.get();
+  auto guard =
+      enforce::FanotifyGuard::start([self](const enforce::Request &r) { return self->decide(r); });
+  if (!guard)
+    return tl::unexpected(guard.error());
+  e->guard_ = std::move(*guard);
+  auto set = enforce::ProtectedSet::create({}, "");
+  if (!set)
+    return tl::unexpected(set.error());
+  e->set_.emplace(std::move(*set));
+  e->stop_fd_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  e->wake_fd_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!e->stop_fd_ || !e->wake_fd_)
+    return fail_errno(errno, "eventfd");
+  e->watcher_ = std::thread([self] { self->watch_loop(); });
+  return e;
+}
+
+FileEnforcer::~FileEnforcer()
+{
+  if (watcher_.joinable()) {
+    uint64_t one = 1;
+    (void)!::write(stop_fd_.get(), &one, sizeof(one));
+    watcher_.join();
+  }
+  guard_.reset(); // closes the group: the kernel answers anything pending with allow
+}
+
+std::shared_ptr<const FileEnforcer::Snapshot> FileEnforcer::snapshot() const
+{
+  std::lock_guard lock(snap_mu_);
+  return snap_;
+}
+
+void FileEnforcer::publish(std::shared_ptr<const Snapshot> s)
+{
+  std::lock_guard lock(snap_mu_);
+  snap_ = std::move(s);
+}
+
+Result<std::vector<std::string>> FileEnforcer::set_profile(uint32_t id, const policy::Profile &p,
+                                                           const std::vector<std::string> &homes)
+{
+  std::vector<std::string> expanded;
+  for (const auto &pat : p.credential_paths) {
+    if (pat.starts_with("~/")) {
+      for (const auto &home : homes)
+        expanded.push_back((home.ends_with("/") ? home.substr(0, home.size() - 1) : home) +
+                           pat.substr(1));
+    } else {
+      expanded.push_back(pat);
+    }
+  }
+  std::lock_guard lock(set_mu_);
+  patterns_[id] = std::move(expanded);
+  modes_[id] = p.mode;
+  if (auto r = rebuild(); !r)
+    return tl::unexpected(r.error());
+  std::vector<std::string> unguarded;
+  for (const auto &u : set_->unguarded())
+    if (std::find(patterns_[id].begin(), patterns_[id].end(), u) != patterns_[id].end())
+      unguarded.push_back(u);
+  return unguarded;
+}
+
+// With set_mu_ held: one ProtectedSet over every profile's patterns, guarded, and a new snapshot
+// naming which profiles own each pattern.
+Result<> FileEnforcer::rebuild()
+{
+  auto next = std::make_shared<Snapshot>(*snapshot());
+  next->owners.clear();
+  std::vector<std::string> all;
+  for (const auto &[id, pats] : patterns_)
+    for (const auto &pat : pats) {
+      if (next->owners[pat].empty())
+        all.push_back(pat);
+      next->owners[pat].insert(id);
+    }
+  next->modes = modes_;
+  auto set = enforce::ProtectedSet::create(all, "");
+  if (!set)
+    return tl::unexpected(set.error());
+  publish(next);
+  set_.emplace(std::move(*set));
+  uint64_t one = 1;
+  (void)!::write(wake_fd_.get(), &one, sizeof(one));
+  for (const auto &n : set_->notes())
+    spdlog::debug("file guard: {}", n);
+  return guard_current();
+}
+
+Result<> FileEnforcer::guard_current()
+{
+  // The snapshot goes live before the marks, so no event meets a mark it cannot name.
+  auto next = std::make_shared<Snapshot>(*snapshot());
+  next->files.clear();
+  for (const auto &f : set_->files())
+    next->files[{f.dev, f.ino}] = f.path;
+  publish(next);
+  return guard_->guard(*set_);
+}
+
+void FileEnforcer::set_agents(const std::map<std::string, uint32_t> &agents)
+{
+  auto next = std::make_shared<Snapshot>(*snapshot());
+  next->agents = agents;
+  publish(next);
+}
+
+enforce::Decision FileEnforcer::decide(const enforce::Request &req)
+{
+  auto snap = snapshot();
+  auto cg = cgroup::cgroup_of_pid(req.pid);
+  if (!cg)
+    return {false}; // gone, or not visible: nothing to decide for
+  // The agent cgroup is the cgroup itself or its nearest confined ancestor.
+  uint32_t profile = 0;
+  for (std::string dir = *cg; !dir.empty();) {
+    if (auto it = snap->agents.find(dir); it != snap->agents.end()) {
+      profile = it->second;
+      break;
+    }
+    const size_t slash = dir.rfind('/');
+    if (slash == 0 || slash == std::string::npos)
+      break;
+    dir.resize(slash);
+  }
+  if (profile == 0)
+    return {false};
+  auto owners = snap->owners.find(req.pattern);
+  if (owners == snap->owners.end() || !owners->second.count(profile))
+    return {false};
+  auto mode = snap->modes.find(profile);
+  const bool enforce = mode == snap->modes.end() || mode->second == policy::Mode::enforce;
+
+  pipeline::Event ev;
+  ev.hdr.type = pipeline::EventType::open;
+  ev.hdr.ts_ns = boottime_ns();
+  ev.hdr.tgid = static_cast<uint32_t>(req.pid);
+  ev.hdr.tid = static_cast<uint32_t>(req.tid_or_pid);
+  ev.hdr.profile_id = profile;
+  ev.hdr.verdict = enforce ? pipeline::Verdict::deny : pipeline::Verdict::audit;
+  ev.hdr.tier = pipeline::Tier::fanotify;
+  if (auto id = cgroup::cgroup_id(cgroup_mount_ + *cg))
+    ev.hdr.cgroup_id = *id;
+  pipeline::OpenBody body;
+  body.ret = enforce ? -EPERM : 0;
+  body.dev = static_cast<uint32_t>((major(req.dev) << 20) | minor(req.dev));
+  body.ino = req.ino;
+  body.resolved = true;
+  // The protected file's own name, not the one it was opened by (a hardlink, a bind mount).
+  auto known = snap->files.find({req.dev, req.ino});
+  body.path = known != snap->files.end() ? known->second : req.path;
+  body.pattern = req.pattern;
+  ev.body = std::move(body);
+  report_(std::move(ev)); // before the answer: the report precedes the syscall's own exit event
+  return {enforce};
+}
+
+void FileEnforcer::watch_loop() noexcept
+{
+  while (true) {
+    int wfd;
+    {
+      std::lock_guard lock(set_mu_);
+      wfd = set_->watch_fd();
+    }
+    pollfd fds[3] = {{stop_fd_.get(), POLLIN, 0}, {wake_fd_.get(), POLLIN, 0}, {wfd, POLLIN, 0}};
+    if (::poll(fds, 3, -1) < 0 && errno != EINTR)
+      return;
+    if (fds[0].revents & POLLIN)
+      return;
+    if (fds[1].revents & POLLIN) {
+      uint64_t n;
+      (void)!::read(wake_fd_.get(), &n, sizeof(n));
+      continue; // poll the new set's inotify fd
+    }
+    if (!(fds[2].revents & POLLIN))
+      continue;
+    std::lock_guard lock(set_mu_);
+    auto changed = set_->handle_watch();
+    if (!changed || !*changed)
+      continue;
+    if (auto r = set_->refresh(); !r) {
+      spdlog::warn("file guard refresh: {}", r.error().message());
+      continue;
+    }
+    if (auto r = guard_current(); !r)
+      spdlog::warn("file guard re-mark: {}", r.error().message());
+    else
+      spdlog::debug("file guard: protected files changed on disk, marks refreshed");
+  }
+}
+
+} // namespace vigil::daemon

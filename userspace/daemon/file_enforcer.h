@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: Apache-2.0
+// FileEnforcer: file tier 2 in the engine. Turns the profiles' credential patterns into one
+// ProtectedSet, guards it with fanotify permission events, answers each open from the requesting
+// process's cgroup (agent of a profile that protects the object: deny, or allow in audit mode;
+// anyone else: allow), reports every non-allow decision to the pipeline, and re-guards replaced
+// files when inotify says so.
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/result.h"
+#include "common/unique_fd.h"
+#include "enforce/fanotify_guard.h"
+#include "enforce/protected_set.h"
+#include "pipeline/event.h"
+#include "policy/profile.h"
+
+namespace vigil::daemon {
+
+class FileEnforcer {
+public:
+  // Receives decision events (OpenBody with hdr.tier == fanotify) from the guard thread.
+  using Report = std::function<void(pipeline::Event &&)>;
+
+  static Result<std::unique_ptr<FileEnforcer>> start(std::string cgroup_mount, Report report);
+  ~FileEnforcer();
+
+  // Installs (or replaces) a profile's patterns; "~/" patterns are expanded for each home.
+  // Re-guards the whole set. Patterns this tier cannot guard are returned for the caller to log.
+  Result<std::vector<std::string>> set_profile(uint32_t id, const policy::Profile &p,
+                                               const std::vector<std::string> &homes);
+  // The agent cgroups (paths relative to the cgroup2 mount) and their profiles.
+  void set_agents(const std::map<std::string, uint32_t> &agents);
+  enforce::Stats stats() const { return guard_->stats(); }
+
+private:
+  struct Snapshot {
+    std::map<std::string, uint32_t> agents;            // cgroup path -> profile id
+    std::map<std::string, std::set<uint32_t>> owners;  // expanded pattern -> profiles
+    std::map<uint32_t, policy::Mode> modes;
+    std::map<std::pair<uint64_t, uint64_t>, std::string> files; // (st_dev, ino) -> canonical path
+  };
+  FileEnforcer() = default;
+  enforce::Decision decide(const enforce::Request &req);
+  Result<> rebuild();
+  // With set_mu_ held: publishes a snapshot of set_'s files, then (re)marks it.
+  Result<> guard_current();
+  void watch_loop() noexcept;
+  std::shared_ptr<const Snapshot> snapshot() const;
+  void publish(std::shared_ptr<const Snapshot> s);
+
+  std::string cgroup_mount_;
+  Report report_;
+  std::unique_ptr<enforce::FanotifyGuard> guard_;
+
+  std::mutex set_mu_; // guards set_, profiles_ (main thread and the watch thread)
+  std::optional<enforce::ProtectedSet> set_;
+  std::map<uint32_t, std::vector<std::string>> patterns_; // profile -> expanded patterns
+  std::map<uint32_t, policy::Mode> modes_;
+
+  mutable std::mutex snap_mu_; // held only to copy the pointer
+  std::shared_ptr<const Snapshot> snap_ = std::make_shared<Snapshot>();
+
+  UniqueFd stop_fd_;
+  UniqueFd wake_fd_; // set_ was replaced: the watcher must poll the new set's inotify fd
+  std::thread watcher_;
+};
+
+// Home directories of login users (uid 0, and 1000..65533 with an existing home): where "~/"
+// patterns point in daemon mode.
+std::vector<std::string> login_homes(const std::string &passwd_file = "/etc/passwd");
+
+} // namespace vigil::daemon
