@@ -70,6 +70,7 @@ struct {
 struct vg_scratch {
 	__u8 ev[8192];
 	char path[VG_PATH_MAX * 2];
+	char name[VG_NAME_MAX + 1]; /* a dentry name being matched against basename patterns */
 };
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

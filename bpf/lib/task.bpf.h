@@ -30,6 +30,24 @@ static __always_inline __u32 vg_agent_profile(void)
 	return 0;
 }
 
+/* The agent root cgroup id of the current task (the vg_agent_cgroups key that matched), or 0. */
+static __always_inline __u64 vg_agent_root(void)
+{
+	__u64 id = bpf_get_current_cgroup_id();
+	int i;
+
+	if (bpf_map_lookup_elem(&vg_agent_cgroups, &id))
+		return id;
+	for (i = 1; i < VG_CGROUP_DEPTH; i++) {
+		id = bpf_get_current_ancestor_cgroup_id(i);
+		if (!id)
+			break;
+		if (bpf_map_lookup_elem(&vg_agent_cgroups, &id))
+			return id;
+	}
+	return 0;
+}
+
 static __always_inline void vg_hdr_fill(struct vg_event_hdr *h, __u16 type, __u32 profile_id)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();

@@ -58,7 +58,7 @@ static __always_inline int vg_open_exit(long ret)
 		return 0;
 	profile = vg_agent_profile();
 	s = vg_scratch_get();
-	if (!profile || !s)
+	if (!profile || !s || st->reported)
 		goto out;
 	ev = (void *)s->ev;
 	vg_hdr_fill(&ev->hdr, VG_EV_OPEN, profile);

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "loader/preflight.h"
+#include "daemon/lsm_files.h"
 #include "policy/compile.h"
 #include "vigil/abi.h"
 
@@ -40,15 +41,8 @@ Result<std::unique_ptr<Engine>> Engine::start(const EngineOptions &opts)
   e->opts_ = opts;
   e->cgroup_mount_ = *mount;
   e->features_ = opts.features ? *opts.features : loader::probe_features();
-  // BPF LSM enforcement is not wired in yet: where the kernel offers it, its fallbacks run.
-  // TODO(#3): load the lsm/ programs and keep Tier::lsm.
   e->file_tier_ = e->features_.file_tier;
   e->net_tier_ = e->features_.net_tier;
-  if (e->file_tier_ == loader::Tier::lsm)
-    e->file_tier_ = e->features_.fanotify_perm.ok ? loader::Tier::fallback : loader::Tier::monitor;
-  if (e->net_tier_ == loader::Tier::lsm)
-    e->net_tier_ =
-        e->features_.cgroup_sock_addr.ok ? loader::Tier::fallback : loader::Tier::monitor;
   e->metrics_ = std::make_unique<exporter::Metrics>();
   e->metrics_->enforcement_tier("file", loader::tier_name(e->file_tier_, true));
   e->metrics_->enforcement_tier("network", loader::tier_name(e->net_tier_, false));
@@ -79,6 +73,7 @@ Result<std::unique_ptr<Engine>> Engine::start(const EngineOptions &opts)
 
   loader::Options lo;
   lo.cgroup_net = e->net_tier_ == loader::Tier::fallback;
+  lo.lsm = e->file_tier_ == loader::Tier::lsm || e->net_tier_ == loader::Tier::lsm;
   e->homes_ = opts.home ? std::vector<std::string>{*opts.home} : login_homes();
   if (e->file_tier_ == loader::Tier::fallback) {
     auto fe = FileEnforcer::start(*mount, [self](pipeline::Event &&ev) {
@@ -154,6 +149,20 @@ Result<> Engine::set_profile(uint32_t id, policy::Profile p)
   const uint8_t mode = p.mode == policy::Mode::enforce ? VG_MODE_ENFORCE : VG_MODE_AUDIT;
   loader::ProfileSwitches sw;
   sw.net_mode = net_tier_ != loader::Tier::monitor ? mode : static_cast<uint8_t>(VG_MODE_OFF);
+  sw.file_mode = file_tier_ == loader::Tier::lsm ? mode : static_cast<uint8_t>(VG_MODE_OFF);
+  if (file_tier_ == loader::Tier::lsm) {
+    // The name table is shared by every profile: recompile all of them together.
+    auto all = profiles_;
+    all[id] = p;
+    LsmFileRules rules = compile_lsm_files(all, homes_);
+    if (auto r = loader_->set_file_rules(rules.inodes, rules.names); !r)
+      return tl::unexpected(with_context(r.error(), "profile " + p.name));
+    for (const auto &u : rules.unsupported)
+      spdlog::info("profile '{}': pattern {} is observed and alerted, not enforced, in the lsm "
+                   "tier (only prefix*suffix names and a wildcard in the last component)",
+                   p.name, u);
+    profiles_ = std::move(all);
+  }
   if (auto r = loader_->set_profile(id, sw, entries); !r)
     return tl::unexpected(with_context(r.error(), "profile " + p.name));
   if (files_) {
@@ -250,13 +259,25 @@ void Engine::reader_loop() noexcept
   queue_->close();
 }
 
+static uint64_t boottime_now_ns()
+{
+  timespec ts{};
+  ::clock_gettime(CLOCK_BOOTTIME, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
 void Engine::worker_loop() noexcept
 {
   while (true) {
-    auto ev = queue_->pop(std::chrono::milliseconds(200));
+    auto ev = queue_->pop(std::chrono::milliseconds(50));
     if (!ev) {
-      if (queue_->closed_and_empty())
+      std::lock_guard lock(state_mu_);
+      if (queue_->closed_and_empty()) {
+        release_held(UINT64_MAX);
         return;
+      }
+      // A quiet ring: whatever it still had to say about held decisions has been said.
+      release_held(boottime_now_ns() - 100'000'000ull);
       continue;
     }
     handle(*ev);
@@ -277,15 +298,37 @@ bool Engine::suppressed(const pipeline::Event &ev)
   auto it = suppress_.find(ev.hdr.tid);
   if (it == suppress_.end())
     return false;
-  const Suppress s = it->second;
+  const Suppress sup = it->second;
+  // The decision goes straight to the queue, ahead of ring records the reader has not drained
+  // yet: the thread's earlier opens can still arrive after it. They are not this open.
+  if (ev.hdr.ts_ns < sup.ts_ns)
+    return false;
   suppress_.erase(it);
-  const bool same = o->ret < 0 ? o->ret == s.ret : (o->dev == s.dev && o->ino == s.ino);
-  return same && ev.hdr.ts_ns >= s.ts_ns;
+  return o->ret < 0 ? o->ret == sup.ret : (o->dev == sup.dev && o->ino == sup.ino);
 }
 
 void Engine::handle(pipeline::Event &ev)
 {
   std::lock_guard lock(state_mu_);
+  if (ev.hdr.tier == pipeline::Tier::fanotify) {
+    held_.push_back(std::move(ev));
+    return;
+  }
+  release_held(ev.hdr.ts_ns);
+  process(ev);
+}
+
+void Engine::release_held(uint64_t cutoff_ns)
+{
+  while (!held_.empty() && held_.front().hdr.ts_ns <= cutoff_ns) {
+    pipeline::Event ev = std::move(held_.front());
+    held_.pop_front();
+    process(ev);
+  }
+}
+
+void Engine::process(pipeline::Event &ev)
+{
   if (ev.hdr.tier == pipeline::Tier::fanotify) {
     if (const pipeline::ProcessInfo *p = procs_.find(ev.hdr.tgid)) {
       ev.hdr.uid = p->uid;

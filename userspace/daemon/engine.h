@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <unordered_map>
@@ -70,6 +71,8 @@ private:
   void handle(pipeline::Event &ev);
   void on_sample(std::span<const std::byte> data) noexcept;
   bool suppressed(const pipeline::Event &ev);
+  void process(pipeline::Event &ev);
+  void release_held(uint64_t cutoff_ns);
   void log_tiers() const;
   Result<> check_requirement(const policy::Profile &p) const;
 
@@ -99,6 +102,11 @@ private:
   };
   std::unordered_map<uint32_t, Suppress> suppress_;
   std::unique_ptr<FileEnforcer> files_;
+  // fanotify decisions reach the queue ahead of the ring records the reader has not drained yet
+  // (the process's exec, its earlier opens). They wait here until the ring has caught up to
+  // their time, so the process table knows the process and earlier opens are not taken for it.
+  std::deque<pipeline::Event> held_;
+  std::map<uint32_t, policy::Profile> profiles_; // for the LSM file maps (shared name table)
   std::vector<std::string> homes_;
 
   std::atomic<bool> stopping_{false};

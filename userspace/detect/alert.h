@@ -44,6 +44,7 @@ struct Alert {
   uint16_t dest_port = 0;
   std::string dest_family; // "ipv4" | "ipv6" | "unix"
   int64_t result = 0;      // syscall result: fd/0 or -errno
+  uint32_t target_pid = 0; // foreign-process-access: the process reached for
 };
 
 // RFC 3339 UTC with nanoseconds: 2026-11-23T02:15:04.123456789Z

@@ -124,6 +124,13 @@ Alert Enricher::build(const pipeline::Event &ev, const Finding &f, const policy:
                                                : " by " + std::string(pipeline::to_string(a.tier))) +
                ", " + describe_errno(c->ret) + "]";
   }
+  if (const auto *t = std::get_if<pipeline::PtraceBody>(&ev.body)) {
+    a.target_pid = t->target_tgid;
+    a.output = "access to the memory or environment of pid " + std::to_string(t->target_tgid) +
+               " (" + t->target_comm + "), outside the agent, by " + who + " [" +
+               std::string(pipeline::to_string(a.verdict)) + " by " +
+               std::string(pipeline::to_string(a.tier)) + "]";
+  }
   if (!a.argv.empty())
     a.output += " cmdline: " + join_argv(a.argv);
   return a;

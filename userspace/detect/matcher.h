@@ -18,6 +18,7 @@ namespace vigil::detect {
 
 inline constexpr std::string_view kRuleCredentialRead = "credential-read";
 inline constexpr std::string_view kRuleEgressNotAllowed = "egress-not-allowed";
+inline constexpr std::string_view kRuleForeignProcess = "foreign-process-access";
 
 struct Finding {
   std::string_view rule;

@@ -35,6 +35,8 @@ nlohmann::json to_json(const detect::Alert &a)
   j["result_name"] = detect::describe_errno(a.result);
   if (!a.path.empty())
     j["path"] = a.path;
+  if (a.target_pid)
+    j["target_pid"] = a.target_pid;
   if (!a.dest_ip.empty())
     j["destination"] = {{"ip", a.dest_ip}, {"port", a.dest_port}, {"family", a.dest_family}};
   return j;

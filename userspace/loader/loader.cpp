@@ -62,6 +62,9 @@ Result<std::unique_ptr<Loader>> Loader::start(const Options &opts, SampleFn on_s
   for (bpf_program *p : {l->skel_->progs.vg_cg_connect4, l->skel_->progs.vg_cg_connect6,
                          l->skel_->progs.vg_cg_sendmsg4, l->skel_->progs.vg_cg_sendmsg6})
     bpf_program__set_autoload(p, opts.cgroup_net);
+  for (bpf_program *p : {l->skel_->progs.vg_file_open, l->skel_->progs.vg_sock_connect,
+                         l->skel_->progs.vg_sock_sendmsg, l->skel_->progs.vg_ptrace_check})
+    bpf_program__set_autoload(p, opts.lsm);
   if (int err = bpf_map__set_max_entries(l->skel_->maps.vg_events, opts.ringbuf_bytes); err)
     return fail_errno(-err, "size ring buffer to " + std::to_string(opts.ringbuf_bytes));
   if (int err = vigil_bpf__load(l->skel_); err)
@@ -153,6 +156,37 @@ Result<> Loader::set_profile(uint32_t profile_id, const ProfileSwitches &sw,
   if (bpf_map__update_elem(skel_->maps.vg_profiles, &profile_id, sizeof(profile_id), &cfg,
                            sizeof(cfg), BPF_ANY))
     return fail_errno(errno, "write switches of profile " + std::to_string(profile_id));
+  return {};
+}
+
+Result<> Loader::set_file_rules(const std::vector<std::pair<vg_file_key, vg_file_rule>> &inodes,
+                                const std::vector<vg_name_pat> &names)
+{
+  if (names.size() > VG_NAME_PATS)
+    return fail(std::to_string(names.size()) + " basename patterns; the kernel table holds " +
+                std::to_string(VG_NAME_PATS));
+  std::vector<std::vector<uint8_t>> fresh;
+  for (const auto &[key, rule] : inodes) {
+    if (bpf_map__update_elem(skel_->maps.vg_file_inodes, &key, sizeof(key), &rule, sizeof(rule),
+                             BPF_ANY))
+      return fail_errno(errno, "write protected inode " + std::to_string(key.ino));
+    const auto *b = reinterpret_cast<const uint8_t *>(&key);
+    fresh.emplace_back(b, b + sizeof(key));
+  }
+  for (const auto &k : file_keys_)
+    if (std::find(fresh.begin(), fresh.end(), k) == fresh.end())
+      bpf_map__delete_elem(skel_->maps.vg_file_inodes, k.data(), k.size(), 0);
+  file_keys_ = std::move(fresh);
+  const size_t slots = std::max(names.size(), name_slots_);
+  for (uint32_t i = 0; i < slots; ++i) {
+    vg_name_pat pat{}; // profile 0: an unused slot
+    if (i < names.size())
+      pat = names[i];
+    if (bpf_map__update_elem(skel_->maps.vg_name_pats, &i, sizeof(i), &pat, sizeof(pat),
+                             BPF_ANY))
+      return fail_errno(errno, "write basename pattern " + std::to_string(i));
+  }
+  name_slots_ = names.size();
   return {};
 }
 

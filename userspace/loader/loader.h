@@ -19,6 +19,9 @@ struct ring_buffer;
 struct bpf_link;
 struct vg_egress_key;
 struct vg_egress_val;
+struct vg_file_key;
+struct vg_file_rule;
+struct vg_name_pat;
 
 namespace vigil::loader {
 
@@ -27,6 +30,9 @@ struct Options {
   // Network enforcement through cgroup sock_addr programs attached to every agent cgroup (the
   // fallback where BPF LSM is unavailable). Off: those programs are not even loaded.
   bool cgroup_net = false;
+  // BPF LSM enforcement (file_open, socket_connect/sendmsg, ptrace_access_check), attached
+  // globally and filtered by the agent map. Off: not loaded (kernels that refuse them).
+  bool lsm = false;
 };
 
 // Per-profile kernel switches (see struct vg_profile_cfg).
@@ -54,6 +60,10 @@ public:
   // Replaces a profile's kernel policy: its switches and its egress allowlist entries.
   Result<> set_profile(uint32_t profile_id, const ProfileSwitches &sw,
                        const std::vector<std::pair<vg_egress_key, vg_egress_val>> &egress);
+  // Replaces every protected-file entry and name pattern (all profiles at once: the name
+  // pattern table is shared). Entries first, stale ones removed after.
+  Result<> set_file_rules(const std::vector<std::pair<vg_file_key, vg_file_rule>> &inodes,
+                          const std::vector<vg_name_pat> &names);
 
   // Delivers ready ring records to the callback; waits up to timeout_ms for the first.
   // Returns the number of records consumed.
@@ -70,6 +80,8 @@ private:
   Options opts_;
   std::map<uint64_t, std::vector<bpf_link *>> cgroup_links_;
   std::map<uint32_t, std::vector<std::vector<uint8_t>>> egress_keys_; // per profile, for removal
+  std::vector<std::vector<uint8_t>> file_keys_;
+  size_t name_slots_ = 0;
 };
 
 // Routes libbpf's own messages to spdlog (warnings at warn, the verifier log at debug).

@@ -20,6 +20,8 @@ std::string_view to_string(EventType t)
     return "open";
   case EventType::connect:
     return "connect";
+  case EventType::ptrace:
+    return "ptrace";
   }
   return "unknown";
 }
@@ -65,6 +67,8 @@ std::string_view to_string(OpenCall c)
     return "openat2";
   case OpenCall::open_by_handle_at:
     return "open_by_handle_at";
+  case OpenCall::hook:
+    return "file_open";
   }
   return "unknown";
 }
@@ -194,7 +198,7 @@ Result<Event> decode(std::span<const std::byte> data)
     auto path = tail(data, sizeof(vg_event_open), r->path_len, "open path");
     if (!path)
       return tl::unexpected(path.error());
-    if (r->call < VG_OPEN_OPEN || r->call > VG_OPEN_BY_HANDLE_AT)
+    if (r->call < VG_OPEN_OPEN || r->call > VG_OPEN_HOOK)
       return fail("open record has unknown call " + std::to_string(r->call));
     OpenBody b;
     b.ret = r->ret;
@@ -234,6 +238,18 @@ Result<Event> decode(std::span<const std::byte> data)
       else
         b.unix_path = bounded_string(r->unix_path, sizeof(r->unix_path));
     }
+    ev.body = std::move(b);
+    break;
+  }
+  case VG_EV_PTRACE: {
+    vg_event_ptrace rec;
+    if (auto ok = read_fixed(data, rec, "ptrace"); !ok)
+      return tl::unexpected(ok.error());
+    PtraceBody b;
+    b.target_tgid = rec.target_tgid;
+    b.mode = rec.mode;
+    b.target_cgroup = rec.target_cgroup;
+    b.target_comm = bounded_string(rec.target_comm, sizeof(rec.target_comm));
     ev.body = std::move(b);
     break;
   }

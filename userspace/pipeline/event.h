@@ -15,7 +15,7 @@
 
 namespace vigil::pipeline {
 
-enum class EventType : uint16_t { exec = 1, fork = 2, exit = 3, open = 4, connect = 5 };
+enum class EventType : uint16_t { exec = 1, fork = 2, exit = 3, open = 4, connect = 5, ptrace = 6 };
 std::string_view to_string(EventType t);
 
 enum class Verdict : uint8_t { none = 0, allow = 1, audit = 2, deny = 3 };
@@ -59,7 +59,13 @@ struct ExitBody {
   int32_t exit_code = 0;
 };
 
-enum class OpenCall : uint16_t { open = 1, openat = 2, openat2 = 3, open_by_handle_at = 4 };
+enum class OpenCall : uint16_t {
+  open = 1,
+  openat = 2,
+  openat2 = 3,
+  open_by_handle_at = 4,
+  hook = 5, // reported by the file_open LSM hook, whatever the syscall
+};
 std::string_view to_string(OpenCall c);
 
 struct OpenBody {
@@ -86,9 +92,16 @@ struct ConnectBody {
   std::string unix_path;
 };
 
+struct PtraceBody {
+  uint32_t target_tgid = 0;
+  uint32_t mode = 0; // PTRACE_MODE_* bits
+  uint64_t target_cgroup = 0;
+  std::string target_comm;
+};
+
 struct Event {
   Header hdr;
-  std::variant<ExecBody, ForkBody, ExitBody, OpenBody, ConnectBody> body;
+  std::variant<ExecBody, ForkBody, ExitBody, OpenBody, ConnectBody, PtraceBody> body;
 };
 
 // Decodes one ring-buffer record. The bytes are untrusted: sizes are checked against the record

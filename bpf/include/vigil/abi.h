@@ -34,6 +34,7 @@ enum vg_event_type {
 	VG_EV_EXIT = 3,
 	VG_EV_OPEN = 4,
 	VG_EV_CONNECT = 5,
+	VG_EV_PTRACE = 6,
 	VG_EV_TYPE_MAX,
 };
 
@@ -80,6 +81,7 @@ enum vg_open_call {
 	VG_OPEN_OPENAT = 2,
 	VG_OPEN_OPENAT2 = 3,
 	VG_OPEN_BY_HANDLE_AT = 4,
+	VG_OPEN_HOOK = 5, /* reported by the LSM hook: any path into file_open (io_uring, exec, ...) */
 };
 
 /* vg_event_hdr.flags */
@@ -202,12 +204,13 @@ struct vg_file_key {
 struct vg_file_rule {
 	__u32 rule_id;  /* index of the credential pattern in the profile, + 1 */
 	__u16 flags;    /* VG_FILE_* */
-	__u16 name_pat; /* VG_FILE_CHILDREN: index + 1 into vg_name_pats; 0: any name */
+	__u16 name_pat; /* VG_FILE_CHILDREN: the vg_name_pat.group a child's name must match;
+			 * 0: any name */
 };
 
 /* A basename pattern: prefix*suffix (either may be empty; no '*' means exact: whole = 1).
  * Entries of map vg_name_pats (array). Profile 0 marks an unused slot. */
-#define VG_NAME_PATS 64
+#define VG_NAME_PATS 128
 #define VG_NAME_PART 32
 struct vg_name_pat {
 	__u32 profile_id;
@@ -215,8 +218,9 @@ struct vg_name_pat {
 	__u8 prefix_len;
 	__u8 suffix_len;
 	__u8 whole;       /* 1: the name must equal prefix exactly */
-	__u8 anywhere;    /* 1: a global basename rule (any directory); 0: only via name_pat */
-	__u32 pad;
+	__u8 anywhere;    /* 1: a global basename rule (any directory) */
+	__u16 group;      /* != 0: a directory rule's child-name pattern (vg_file_rule.name_pat) */
+	__u16 pad;
 	char prefix[VG_NAME_PART];
 	char suffix[VG_NAME_PART];
 };
@@ -226,6 +230,16 @@ struct vg_profile_cfg {
 	__u8 net_mode;  /* enum vg_mode */
 	__u8 file_mode; /* enum vg_mode */
 	__u8 pad[6];
+};
+
+/* An agent reached for another process's memory or environment (ptrace, /proc/PID/mem,
+ * /proc/PID/environ, process_vm_readv: all pass ptrace_access_check). */
+struct vg_event_ptrace {
+	struct vg_event_hdr hdr;
+	__u32 target_tgid;
+	__u32 mode;          /* PTRACE_MODE_* bits as the kernel passed them */
+	__u64 target_cgroup; /* cgroup v2 id of the target */
+	char target_comm[VG_COMM_LEN];
 };
 
 /* Value of map vg_agent_cgroups (key: __u64 cgroup id). */
@@ -245,6 +259,7 @@ VG_ABI_ASSERT(sizeof(struct vg_egress_key) == 24, "ABI break: vg_egress_key");
 VG_ABI_ASSERT(sizeof(struct vg_egress_val) == 72, "ABI break: vg_egress_val");
 VG_ABI_ASSERT(sizeof(struct vg_profile_cfg) == 8, "ABI break: vg_profile_cfg");
 VG_ABI_ASSERT(sizeof(struct vg_file_key) == 16, "ABI break: vg_file_key");
+VG_ABI_ASSERT(sizeof(struct vg_event_ptrace) == 104, "ABI break: vg_event_ptrace");
 VG_ABI_ASSERT(sizeof(struct vg_file_rule) == 8, "ABI break: vg_file_rule");
 VG_ABI_ASSERT(sizeof(struct vg_name_pat) == 80, "ABI break: vg_name_pat");
 
