@@ -74,7 +74,7 @@ TEST_F(FileEnforceTest, hardlink_bind_mount_and_dir_glob_are_all_denied)
   EXPECT_EQ(list[1]["path"], creds_) << "the hardlink is reported as the real file";
   EXPECT_EQ(list[2]["path"], key_);
   for (const auto &a : list) {
-    EXPECT_EQ(a["tier"], "fanotify");
+    EXPECT_EQ(a["tier"], expected_file_tier());
     EXPECT_EQ(a["verdict"], "denied");
   }
 }
@@ -109,7 +109,7 @@ TEST_F(FileEnforceTest, audit_mode_allows_and_reports_would_deny)
   auto list = read_json_lines(alerts_);
   ASSERT_EQ(list.size(), 1u) << read_file(alerts_);
   EXPECT_EQ(list[0]["verdict"], "would-deny");
-  EXPECT_EQ(list[0]["tier"], "fanotify");
+  EXPECT_EQ(list[0]["tier"], expected_file_tier());
   EXPECT_EQ(list[0]["path"], creds_);
 }
 

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -69,10 +70,34 @@ std::string http_get(const std::string &address, const std::string &path);
 // A TCP port that was free a moment ago on 127.0.0.1.
 int free_port();
 
-// Path of the vigil binary under test.
+// Paths of the binaries under test: the build's, or $VIGIL_BIN etc. where the tests run away
+// from the build tree (inside the VM).
+inline const char *env_or(const char *var, const char *dflt)
+{
+  const char *v = std::getenv(var);
+  return v && *v ? v : dflt;
+}
 inline const char *vigil_bin()
 {
-  return VG_VIGIL_BIN;
+  return env_or("VIGIL_BIN", VG_VIGIL_BIN);
+}
+inline const char *netprobe_bin()
+{
+  return env_or("VIGIL_NETPROBE", VG_NETPROBE);
+}
+inline const char *fileprobe_bin()
+{
+  return env_or("VIGIL_FILEPROBE", VG_FILEPROBE);
+}
+// The enforcement tiers the kernel under test gives: this host's by default; the VM run (a
+// BPF-LSM kernel) sets both to "lsm".
+inline std::string expected_file_tier()
+{
+  return env_or("VIGIL_EXPECT_FILE_TIER", "fanotify");
+}
+inline std::string expected_net_tier()
+{
+  return env_or("VIGIL_EXPECT_NET_TIER", "cgroup");
 }
 
 } // namespace vigil::test

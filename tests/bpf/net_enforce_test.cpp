@@ -89,7 +89,7 @@ protected:
   {
     std::ostringstream s;
     for (const auto &c : cases_)
-      s << "printf '%s %s %s ' " << c.op << " " << c.addr << " " << port(c) << "; " << VG_NETPROBE
+      s << "printf '%s %s %s ' " << c.op << " " << c.addr << " " << port(c) << "; " << netprobe_bin()
         << " " << c.op << " " << c.addr << " " << port(c) << "; ";
     s << "true";
     return s.str();
@@ -131,7 +131,7 @@ TEST_F(NetEnforceTest, outside_allowlist_fails_with_eperm_and_one_alert_each)
   for (const auto &a : list) {
     EXPECT_EQ(a["rule"], "egress-not-allowed");
     EXPECT_EQ(a["verdict"], "denied");
-    EXPECT_EQ(a["tier"], "cgroup");
+    EXPECT_EQ(a["tier"], expected_net_tier());
     EXPECT_EQ(a["result_name"], "EPERM");
     per_dest[a["destination"]["ip"].get<std::string>() + ":" +
              std::to_string(a["destination"]["port"].get<int>())]++;
@@ -174,7 +174,7 @@ TEST_F(NetEnforceTest, audit_mode_allows_and_reports_would_deny)
   ASSERT_EQ(list.size(), would) << read_file(alerts);
   for (const auto &a : list) {
     EXPECT_EQ(a["verdict"], "would-deny");
-    EXPECT_EQ(a["tier"], "cgroup");
+    EXPECT_EQ(a["tier"], expected_net_tier());
   }
 }
 

@@ -51,9 +51,27 @@ std::optional<Finding> Matcher::match_open(Compiled &c, const pipeline::Event &e
                                            const pipeline::OpenBody &o)
 {
   // An enforcing tier decided on a protected object: report its decision as it stands.
-  if (ev.hdr.verdict == pipeline::Verdict::deny || ev.hdr.verdict == pipeline::Verdict::audit)
-    return Finding{kRuleCredentialRead, c.profile.credential_severity, ev.hdr.profile_id, o.path,
-                   o.pattern.empty() ? std::string("(protected object)") : o.pattern};
+  if (ev.hdr.verdict == pipeline::Verdict::deny || ev.hdr.verdict == pipeline::Verdict::audit) {
+    std::string pattern = o.pattern;
+    std::string path = o.path;
+    const uint32_t rule = ev.hdr.rule_id;
+    if (pattern.empty() && rule > 0 && rule <= c.profile.credential_paths.size())
+      pattern = c.profile.credential_paths[rule - 1];
+    // The kernel names the file as it was opened (a hardlink, a bind mount); a literal pattern
+    // names the protected file itself, which is what a responder wants to read first.
+    if (ev.hdr.tier == pipeline::Tier::lsm && pattern.find('/') != std::string::npos &&
+        pattern.find_first_of("*?[") == std::string::npos) {
+      if (pattern.starts_with("~/")) {
+        const std::string home = homes_ ? homes_(ev.hdr.uid) : std::string();
+        if (!home.empty())
+          path = policy::normalize_path(home + pattern.substr(1));
+      } else {
+        path = pattern;
+      }
+    }
+    return Finding{kRuleCredentialRead, c.profile.credential_severity, ev.hdr.profile_id,
+                   std::move(path), pattern.empty() ? std::string("(protected object)") : pattern};
+  }
   // An open that failed because the file is not there read nothing; one that was refused
   // (EPERM, EACCES) is an attempt on the credential and is reported.
   if (o.ret < 0 && o.ret != -EPERM && o.ret != -EACCES)
