@@ -61,7 +61,10 @@ int main(int argc, char **argv)
       std::printf("%s\n", strerrorname_np(errno));
       return 1;
     }
-    int mfd = open("/", O_RDONLY | O_DIRECTORY);
+    // The mount fd must be on the file's file system: its directory is.
+    std::string dir(path);
+    dir = dir.substr(0, dir.rfind('/'));
+    int mfd = open(dir.empty() ? "/" : dir.c_str(), O_RDONLY | O_DIRECTORY);
     return report(open_by_handle_at(mfd, &h.fh, O_RDONLY));
   }
   if (op == "environ")

@@ -1,0 +1,112 @@
+// SPDX-License-Identifier: Apache-2.0
+// What only the BPF LSM tier enforces: every syscall path into file_open, basename rules,
+// other processes' memory and environment. Runs inside the VM (tests/vm/run-lsm-tests); on a
+// host without BPF LSM each test says so and skips.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <sstream>
+
+#include "harness.h"
+
+namespace vigil::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+class LsmTest : public ::testing::Test {
+protected:
+  void SetUp() override
+  {
+    VG_REQUIRE_ROOT();
+    if (expected_file_tier() != "lsm")
+      GTEST_SKIP() << "needs a BPF-LSM kernel; tests/vm/run-lsm-tests runs it in one";
+    home_ = tmp_ / "home";
+    creds_ = home_ + "/.aws/credentials";
+    write_file(creds_, "secret-creds\n");
+    alerts_ = tmp_ / "alerts.jsonl";
+  }
+  ProcResult agent(const std::string &script)
+  {
+    return run({vigil_bin(), "run", "--alerts-json", alerts_, "--", "sh", "-c", script},
+               {"HOME=" + home_});
+  }
+  std::string probe(const std::string &op, const std::string &arg) const
+  {
+    return std::string(fileprobe_bin()) + " " + op + " '" + arg + "'; ";
+  }
+
+  TempDir tmp_;
+  std::string home_, creds_, alerts_;
+};
+
+TEST_F(LsmTest, every_syscall_path_to_a_protected_file_is_denied_once)
+{
+  const std::string script = probe("open", creds_) + probe("openat2", creds_) +
+                             probe("handle", creds_) + probe("open", "/proc/self/root" + creds_) +
+                             probe("open", home_ + "/.aws/../.aws/./credentials") + "true";
+  ProcResult r = agent(script);
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::istringstream out(r.out);
+  int lines = 0;
+  for (std::string line; std::getline(out, line); ++lines)
+    EXPECT_EQ(line, "EPERM") << r.out;
+  EXPECT_EQ(lines, 5) << r.out;
+  auto list = read_json_lines(alerts_);
+  ASSERT_EQ(list.size(), 5u) << read_file(alerts_);
+  for (const auto &a : list) {
+    EXPECT_EQ(a["path"], creds_) << a.dump();
+    EXPECT_EQ(a["tier"], "lsm");
+    EXPECT_EQ(a["verdict"], "denied");
+  }
+}
+
+TEST_F(LsmTest, basename_rules_are_enforced_in_any_directory)
+{
+  write_file(tmp_ / "project/.env", "API_TOKEN=secret\n");
+  write_file(tmp_ / "project/tls/server.key", "secret-key\n");
+  write_file(tmp_ / "project/README", "hello\n");
+  ProcResult r = agent(probe("open", tmp_ / "project/.env") +
+                       probe("open", tmp_ / "project/tls/server.key") +
+                       probe("open", tmp_ / "project/README") + "true");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "EPERM\nEPERM\nok:hello\n");
+  EXPECT_EQ(read_json_lines(alerts_).size(), 2u) << read_file(alerts_);
+}
+
+TEST_F(LsmTest, environ_of_a_process_outside_the_agent_is_denied_its_own_child_readable)
+{
+  Proc outsider({"sleep", "30"});
+  const std::string pid = std::to_string(outsider.pid());
+  ProcResult r = agent(probe("environ", pid) + "sleep 5 & " + fileprobe_bin() +
+                       " environ $!; kill $!; true");
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::istringstream out(r.out);
+  std::string first, second;
+  std::getline(out, first);
+  std::getline(out, second);
+  // procfs turns the LSM's -EPERM from ptrace_may_access() into EACCES for /proc files.
+  EXPECT_EQ(first, "EACCES") << r.out;
+  EXPECT_EQ(second.rfind("ok:", 0), 0u) << "the agent's own child: " << r.out;
+  auto list = read_json_lines(alerts_);
+  ASSERT_EQ(list.size(), 1u) << read_file(alerts_);
+  EXPECT_EQ(list[0]["rule"], "foreign-process-access");
+  EXPECT_EQ(list[0]["target_pid"], outsider.pid());
+  EXPECT_EQ(list[0]["tier"], "lsm");
+  // Outside the agent the same read works: the denial was vigil's, not procfs's.
+  ProcResult outside = run({fileprobe_bin(), "environ", pid});
+  EXPECT_EQ(outside.out.rfind("ok:", 0), 0u) << outside.out;
+}
+
+TEST_F(LsmTest, doctor_names_the_lsm_tier_for_both_kinds)
+{
+  ProcResult r = run({vigil_bin(), "doctor", "--json"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["tiers"]["file"]["tier"], "lsm") << r.out;
+  EXPECT_EQ(j["tiers"]["network"]["tier"], "lsm") << r.out;
+  EXPECT_TRUE(j["lsm_prog"]["ok"].get<bool>());
+}
+
+} // namespace
+} // namespace vigil::test
