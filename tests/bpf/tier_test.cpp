@@ -54,5 +54,41 @@ TEST(TierTest, profile_requiring_enforcement_starts_where_fallbacks_enforce)
   EXPECT_EQ(r.status, 0) << r.err;
 }
 
+TEST(TierTest, monitor_only_observes_alerts_and_says_loudly_nothing_is_enforced)
+{
+  VG_REQUIRE_ROOT();
+  TempDir tmp;
+  write_file(tmp / "home/.aws/credentials", "secret-creds\n");
+  const std::string alerts = tmp / "alerts.jsonl";
+  ProcResult r = run({vigil_bin(), "run", "--max-tier", "monitor", "--alerts-json", alerts, "--",
+                      "sh", "-c",
+                      "cat ~/.aws/credentials; (exec 3<>/dev/tcp/127.0.0.2/9) 2>/dev/null; true"},
+                     {"HOME=" + tmp.path() + "/home"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("secret-creds"), std::string::npos) << "monitor-only must not block";
+  EXPECT_NE(r.err.find("NOTHING IS ENFORCED FOR FILES"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("NOTHING IS ENFORCED FOR THE NETWORK"), std::string::npos) << r.err;
+  auto list = read_json_lines(alerts);
+  ASSERT_EQ(list.size(), 2u) << read_file(alerts);
+  for (const auto &a : list) {
+    EXPECT_EQ(a["verdict"], "observed") << a.dump();
+    EXPECT_EQ(a["tier"], "none") << a.dump();
+  }
+  EXPECT_EQ(list[0]["rule"], "credential-read");
+  EXPECT_EQ(list[1]["rule"], "egress-not-allowed");
+  EXPECT_EQ(list[1]["result_name"], "ECONNREFUSED") << "the connect really happened";
+}
+
+TEST(TierTest, monitor_only_refuses_a_profile_that_requires_enforcement)
+{
+  VG_REQUIRE_ROOT();
+  TempDir tmp;
+  write_file(tmp / "p.yaml", "profile: strict\nrequire: enforce\n");
+  ProcResult r = run({vigil_bin(), "run", "--max-tier", "monitor", "--profile", tmp / "p.yaml",
+                      "--", "true"});
+  EXPECT_EQ(r.status, 3) << r.err;
+  EXPECT_NE(r.err.find("requires 'enforce' enforcement"), std::string::npos) << r.err;
+}
+
 } // namespace
 } // namespace vigil::test

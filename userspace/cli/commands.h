@@ -17,6 +17,7 @@ struct RunArgs {
   std::optional<std::string> alerts_json;
   std::optional<std::string> metrics_address;
   std::optional<std::string> log_dir;
+  std::string max_tier = "lsm"; // lsm (no cap) | fallback | monitor
   std::vector<std::string> command;
 };
 int run_command(const RunArgs &args);

@@ -56,6 +56,9 @@ int daemon_command(const DaemonArgs &args)
   eo.alerts_json = config->alerts_json;
   eo.metrics_address = config->metrics_address ? config->metrics_address
                                                : std::optional<std::string>("127.0.0.1:9476");
+  eo.max_tier = config->max_tier == "monitor"    ? loader::Tier::monitor
+                : config->max_tier == "fallback" ? loader::Tier::fallback
+                                                 : loader::Tier::lsm;
   auto engine = daemon::Engine::start(eo);
   if (!engine) {
     spdlog::error("{}", engine.error().message());

@@ -24,6 +24,10 @@ int main(int argc, char **argv)
   run_cmd->add_option("--metrics-address", run.metrics_address,
                       "Serve Prometheus /metrics on HOST:PORT");
   run_cmd->add_option("--log-dir", run.log_dir, "Directory of the event log");
+  run_cmd
+      ->add_option("--max-tier", run.max_tier,
+                   "Cap enforcement: lsm (no cap), fallback (fanotify/cgroup), monitor (observe)")
+      ->check(CLI::IsMember({"lsm", "fallback", "monitor"}));
   run_cmd->add_option("command", run.command, "Command and arguments (after --)")->required();
   run_cmd->positionals_at_end();
 

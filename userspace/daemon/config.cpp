@@ -34,8 +34,9 @@ Result<Config> parse(const std::string &file, const YAML::Node &root)
   const fs::path base = fs::absolute(fs::path(file)).parent_path();
   if (!root.IsMap())
     return fail(where(file, root, "(top level)") + "expected a mapping");
-  static const std::set<std::string> known{"profiles", "cgroups",  "alerts_json",
-                                           "metrics_address", "log_dir", "rescan_ms"};
+  static const std::set<std::string> known{"profiles",        "cgroups", "alerts_json",
+                                           "metrics_address", "log_dir", "rescan_ms",
+                                           "max_tier"};
   for (const auto &kv : root) {
     const std::string key = kv.first.as<std::string>();
     if (!known.count(key))
@@ -89,6 +90,15 @@ Result<Config> parse(const std::string &file, const YAML::Node &root)
                                                                           : c.metrics_address;
       dst = *s;
     }
+  }
+  if (const YAML::Node n = root["max_tier"]) {
+    auto s = scalar(file, n, "max_tier");
+    if (!s)
+      return tl::unexpected(s.error());
+    if (*s != "lsm" && *s != "fallback" && *s != "monitor")
+      return fail(where(file, n, "max_tier") + "'" + *s +
+                  "' is not a tier (one of: lsm, fallback, monitor)");
+    c.max_tier = *s;
   }
   if (const YAML::Node n = root["rescan_ms"]) {
     int v = 0;

@@ -24,6 +24,7 @@ struct Config {
   std::optional<std::string> metrics_address;
   std::optional<std::string> log_dir;
   int rescan_ms = 1000;
+  std::string max_tier = "lsm"; // cap on enforcement: lsm (no cap) | fallback | monitor
 };
 
 // Errors name the file, line, column and field, as profile errors do.

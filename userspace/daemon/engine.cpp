@@ -43,6 +43,20 @@ Result<std::unique_ptr<Engine>> Engine::start(const EngineOptions &opts)
   e->features_ = opts.features ? *opts.features : loader::probe_features();
   e->file_tier_ = e->features_.file_tier;
   e->net_tier_ = e->features_.net_tier;
+  // Tier order is best first, so a cap is a maximum of the enum values.
+  if (e->file_tier_ < opts.max_tier || e->net_tier_ < opts.max_tier) {
+    const std::string why = "capped by the operator at " +
+                            std::string(loader::tier_name(opts.max_tier, true)) + "/" +
+                            std::string(loader::tier_name(opts.max_tier, false));
+    if (e->file_tier_ < opts.max_tier) {
+      e->file_tier_ = opts.max_tier;
+      e->features_.file_reason = why;
+    }
+    if (e->net_tier_ < opts.max_tier) {
+      e->net_tier_ = opts.max_tier;
+      e->features_.net_reason = why;
+    }
+  }
   e->metrics_ = std::make_unique<exporter::Metrics>();
   e->metrics_->enforcement_tier("file", loader::tier_name(e->file_tier_, true));
   e->metrics_->enforcement_tier("network", loader::tier_name(e->net_tier_, false));

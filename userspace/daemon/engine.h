@@ -39,6 +39,8 @@ struct EngineOptions {
   bool alerts_to_stderr = true;
   // What the kernel offers; probed at start when not given (tests force a tier this way).
   std::optional<loader::Features> features;
+  // The operator's cap on enforcement (--max-tier): lsm (no cap), fallback, monitor.
+  loader::Tier max_tier = loader::Tier::lsm;
   size_t queue_capacity = 65536;
 };
 
