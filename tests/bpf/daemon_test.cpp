@@ -26,17 +26,19 @@ protected:
                                           "127.0.0.1/32\n");
     alerts_ = tmp_ / "alerts.jsonl";
     metrics_ = "127.0.0.1:" + std::to_string(free_port());
+    pins_ = "/sys/fs/bpf/vigil-test-" + std::to_string(::getpid());
     write_file(tmp_ / "vigil.yaml", "profiles: [profile.yaml]\ncgroups:\n  - path: /vigil-test-" +
                                         std::to_string(::getpid()) +
                                         "/agent-*\n    profile: test-agent\nalerts_json: " +
                                         alerts_ + "\nmetrics_address: " + metrics_ +
-                                        "\nrescan_ms: 100\n");
+                                        "\nrescan_ms: 100\npin_dir: " + pins_ + "\n");
     fs::create_directories(root_);
   }
   void TearDown() override
   {
     if (root_.empty())
       return;
+    run({vigil_bin(), "unload", "--pin-dir", pins_});
     // Move ourselves nowhere: only the children were placed in test cgroups. Remove leaves.
     std::error_code ec;
     for (const auto &d : {root_ + "/agent-1", root_ + "/other", root_})
@@ -55,7 +57,7 @@ protected:
   }
 
   TempDir tmp_;
-  std::string root_, secret_, alerts_, metrics_;
+  std::string root_, secret_, alerts_, metrics_, pins_;
 };
 
 TEST_F(DaemonTest, confines_matching_cgroups_created_while_running)
@@ -99,6 +101,62 @@ TEST_F(DaemonTest, config_naming_an_unknown_profile_is_refused)
   ProcResult r = run({vigil_bin(), "daemon", "--config", tmp_ / "bad.yaml"});
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.err.find("'nope'"), std::string::npos) << r.err;
+}
+
+// A process placed in the agent cgroup runs one netprobe; returns its outcome line.
+static std::string probe_in(const std::string &cgroup, const std::string &op,
+                            const std::string &addr, int port)
+{
+  ProcResult r = run({"sh", "-c",
+                      "echo $$ > " + cgroup + "/cgroup.procs && exec " + netprobe_bin() + " " + op +
+                          " " + addr + " " + std::to_string(port)});
+  return r.out;
+}
+
+TEST_F(DaemonTest, enforcement_survives_sigkill_is_adopted_and_unload_removes_it)
+{
+  // A real listener on 127.0.0.2, outside the profile's allowlist (127.0.0.1 only).
+  const int port = free_port();
+  Proc listener({"sh", "-c", "exec " + std::string(netprobe_bin()) + " listen 127.0.0.2 " +
+                                 std::to_string(port)});
+  const std::string agent = root_ + "/agent-1";
+  fs::create_directories(agent);
+
+  Proc first({vigil_bin(), "daemon", "--config", tmp_ / "vigil.yaml"});
+  ASSERT_TRUE(first.wait_for_err("confining " + agent)) << first.err_so_far();
+  EXPECT_EQ(probe_in(agent, "tcp", "127.0.0.2", port), "EPERM\n");
+
+  first.signal(SIGKILL);
+  first.wait();
+  EXPECT_EQ(probe_in(agent, "tcp", "127.0.0.2", port), "EPERM\n")
+      << "enforcement must outlive a SIGKILLed daemon";
+  if (expected_file_tier() == "lsm") {
+    ProcResult cat = run({"sh", "-c", "echo $$ > " + agent + "/cgroup.procs && exec cat " + secret_});
+    EXPECT_NE(cat.status, 0) << "file enforcement in the lsm tier outlives the daemon too";
+  }
+
+  const size_t before = read_json_lines(alerts_).size();
+  Proc second({vigil_bin(), "daemon", "--config", tmp_ / "vigil.yaml"});
+  ASSERT_TRUE(second.wait_for_err("adopting the enforcement pinned under " + pins_))
+      << second.err_so_far();
+  ASSERT_TRUE(second.wait_for_err("confining " + agent)) << second.err_so_far();
+  EXPECT_EQ(probe_in(agent, "tcp", "127.0.0.2", port), "EPERM\n");
+  std::vector<nlohmann::json> found;
+  for (int i = 0; i < 100 && found.size() <= before; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    found = read_json_lines(alerts_);
+  }
+  ASSERT_GT(found.size(), before) << "the adopting daemon reads the pinned ring";
+  EXPECT_EQ(found.back()["rule"], "egress-not-allowed");
+
+  second.signal(SIGTERM);
+  EXPECT_EQ(second.wait().status, 0);
+  EXPECT_EQ(probe_in(agent, "tcp", "127.0.0.2", port), "EPERM\n")
+      << "a clean stop leaves enforcement in force too";
+  ProcResult unload = run({vigil_bin(), "unload", "--pin-dir", pins_});
+  EXPECT_EQ(unload.status, 0) << unload.err;
+  EXPECT_FALSE(fs::exists(pins_));
+  EXPECT_EQ(probe_in(agent, "tcp", "127.0.0.2", port), "ok\n") << "unload removed enforcement";
 }
 
 } // namespace

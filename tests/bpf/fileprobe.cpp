@@ -5,8 +5,11 @@
 //   fileprobe openat2 PATH     openat2 with RESOLVE_NO_MAGICLINKS off (plain)
 //   fileprobe handle PATH      name_to_handle_at + open_by_handle_at
 //   fileprobe environ PID      read /proc/PID/environ
+//   fileprobe uring PATH       an io_uring IORING_OP_OPENAT (no open syscall at all)
 #include <fcntl.h>
+#include <linux/io_uring.h>
 #include <linux/openat2.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -33,6 +36,47 @@ static int report(int fd)
       buf[i] = i + 1 < n ? ' ' : '\0';
   std::printf("ok:%s\n", buf);
   return 0;
+}
+
+// One IORING_OP_OPENAT through a raw ring (no liburing): setup, map, submit, wait, reap.
+static int uring_open(const char *path)
+{
+  io_uring_params p{};
+  int ring = static_cast<int>(syscall(__NR_io_uring_setup, 1, &p));
+  if (ring < 0)
+    return -1;
+  const size_t sq_len = p.sq_off.array + p.sq_entries * sizeof(unsigned);
+  const size_t cq_len = p.cq_off.cqes + p.cq_entries * sizeof(io_uring_cqe);
+  auto *sq = static_cast<char *>(
+      mmap(nullptr, sq_len, PROT_READ | PROT_WRITE, MAP_SHARED, ring, IORING_OFF_SQ_RING));
+  auto *cq = static_cast<char *>(
+      mmap(nullptr, cq_len, PROT_READ | PROT_WRITE, MAP_SHARED, ring, IORING_OFF_CQ_RING));
+  auto *sqes = static_cast<io_uring_sqe *>(mmap(nullptr, p.sq_entries * sizeof(io_uring_sqe),
+                                                PROT_READ | PROT_WRITE, MAP_SHARED, ring,
+                                                IORING_OFF_SQES));
+  if (sq == MAP_FAILED || cq == MAP_FAILED || sqes == MAP_FAILED)
+    return -1;
+  io_uring_sqe *sqe = &sqes[0];
+  std::memset(sqe, 0, sizeof(*sqe));
+  sqe->opcode = IORING_OP_OPENAT;
+  sqe->fd = AT_FDCWD;
+  sqe->addr = reinterpret_cast<uint64_t>(path);
+  sqe->open_flags = O_RDONLY;
+  auto *tail = reinterpret_cast<unsigned *>(sq + p.sq_off.tail);
+  auto *array = reinterpret_cast<unsigned *>(sq + p.sq_off.array);
+  array[*tail & *reinterpret_cast<unsigned *>(sq + p.sq_off.ring_mask)] = 0;
+  __atomic_store_n(tail, *tail + 1, __ATOMIC_RELEASE);
+  if (syscall(__NR_io_uring_enter, ring, 1, 1, IORING_ENTER_GETEVENTS, nullptr, 0) < 0)
+    return -1;
+  auto *head = reinterpret_cast<unsigned *>(cq + p.cq_off.head);
+  auto *cqes = reinterpret_cast<io_uring_cqe *>(cq + p.cq_off.cqes);
+  const int res = cqes[*head & *reinterpret_cast<unsigned *>(cq + p.cq_off.ring_mask)].res;
+  __atomic_store_n(head, *head + 1, __ATOMIC_RELEASE);
+  if (res < 0) {
+    errno = -res;
+    return -1;
+  }
+  return res;
 }
 
 int main(int argc, char **argv)
@@ -67,6 +111,8 @@ int main(int argc, char **argv)
     int mfd = open(dir.empty() ? "/" : dir.c_str(), O_RDONLY | O_DIRECTORY);
     return report(open_by_handle_at(mfd, &h.fh, O_RDONLY));
   }
+  if (op == "uring")
+    return report(uring_open(path));
   if (op == "environ")
     return report(open((std::string("/proc/") + path + "/environ").c_str(), O_RDONLY));
   return 2;

@@ -44,16 +44,17 @@ TEST_F(LsmTest, every_syscall_path_to_a_protected_file_is_denied_once)
 {
   const std::string script = probe("open", creds_) + probe("openat2", creds_) +
                              probe("handle", creds_) + probe("open", "/proc/self/root" + creds_) +
-                             probe("open", home_ + "/.aws/../.aws/./credentials") + "true";
+                             probe("open", home_ + "/.aws/../.aws/./credentials") +
+                             probe("uring", creds_) + "true";
   ProcResult r = agent(script);
   ASSERT_EQ(r.status, 0) << r.err;
   std::istringstream out(r.out);
   int lines = 0;
   for (std::string line; std::getline(out, line); ++lines)
     EXPECT_EQ(line, "EPERM") << r.out;
-  EXPECT_EQ(lines, 5) << r.out;
+  EXPECT_EQ(lines, 6) << r.out;
   auto list = read_json_lines(alerts_);
-  ASSERT_EQ(list.size(), 5u) << read_file(alerts_);
+  ASSERT_EQ(list.size(), 6u) << read_file(alerts_);
   for (const auto &a : list) {
     EXPECT_EQ(a["path"], creds_) << a.dump();
     EXPECT_EQ(a["tier"], "lsm");

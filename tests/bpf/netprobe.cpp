@@ -6,6 +6,7 @@
 //   netprobe udp ADDR PORT       sendto(2) on an unconnected UDP socket
 //   netprobe udpconn ADDR PORT   connect(2) then send(2) on a UDP socket
 //   netprobe v6mapped ADDR PORT  connect(2) from an AF_INET6 socket to ::ffff:ADDR
+//   netprobe listen ADDR PORT    a TCP listener that accepts until killed
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -47,6 +48,20 @@ int main(int argc, char **argv)
     if (inet_pton(AF_INET, addr.c_str(), &in->sin_addr) != 1)
       return 2;
     len = sizeof(*in);
+  }
+  if (op == "listen") {
+    int lfd = socket(family, SOCK_STREAM, 0);
+    int one = 1;
+    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(lfd, reinterpret_cast<sockaddr *>(&ss), len) != 0 || listen(lfd, 64) != 0) {
+      std::printf("%s\n", strerrorname_np(errno));
+      return 1;
+    }
+    for (;;) {
+      int c = accept(lfd, nullptr, nullptr);
+      if (c >= 0)
+        close(c);
+    }
   }
   const bool udp = op == "udp" || op == "udpconn";
   int fd = socket(family, udp ? SOCK_DGRAM : SOCK_STREAM, 0);

@@ -59,6 +59,7 @@ int daemon_command(const DaemonArgs &args)
   eo.max_tier = config->max_tier == "monitor"    ? loader::Tier::monitor
                 : config->max_tier == "fallback" ? loader::Tier::fallback
                                                  : loader::Tier::lsm;
+  eo.pin_dir = config->pin_dir;
   auto engine = daemon::Engine::start(eo);
   if (!engine) {
     spdlog::error("{}", engine.error().message());
@@ -109,8 +110,14 @@ int daemon_command(const DaemonArgs &args)
       break;
     }
   }
-  for (const auto &dir : confined)
-    (void)(*engine)->release(dir);
+  if (config->pin_dir.empty()) {
+    for (const auto &dir : confined)
+      (void)(*engine)->release(dir);
+  } else {
+    // Pinned: confinement outlives this process; the next daemon adopts it.
+    spdlog::info("enforcement stays in force (pinned under {}); `vigil unload` removes it",
+                 config->pin_dir);
+  }
   (*engine)->stop();
   return 0;
 }

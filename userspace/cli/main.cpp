@@ -6,6 +6,7 @@
 
 #include "cli/commands.h"
 #include "daemon/engine.h"
+#include "loader/loader.h"
 #include "policy/profile.h"
 #include "vigil/abi.h"
 
@@ -44,6 +45,11 @@ int main(int argc, char **argv)
       app.add_subcommand("doctor", "Probe the kernel and report the enforcement tiers");
   doctor_cmd->add_flag("--json", doctor_json, "Print the report as one JSON object");
 
+  std::string unload_dir = "/sys/fs/bpf/vigil";
+  CLI::App *unload_cmd =
+      app.add_subcommand("unload", "Remove the enforcement a daemon left pinned in the kernel");
+  unload_cmd->add_option("--pin-dir", unload_dir, "Pin directory (daemon config pin_dir)");
+
   app.add_subcommand("version", "Print the version");
 
   try {
@@ -59,6 +65,17 @@ int main(int argc, char **argv)
     return vigil::cli::daemon_command(daemon);
   if (*doctor_cmd)
     return vigil::cli::doctor_command(doctor_json);
+  if (*unload_cmd) {
+    auto n = vigil::loader::unload_pinned(unload_dir);
+    if (!n) {
+      spdlog::error("{}", n.error().message());
+      return 1;
+    }
+    std::printf("vigil: removed %zu pinned objects under %s; programs a running daemon still "
+                "holds detach when it exits\n",
+                *n, unload_dir.c_str());
+    return 0;
+  }
   if (*check_cmd) {
     int rc = 0;
     for (const auto &f : check_files) {

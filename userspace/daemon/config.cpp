@@ -36,7 +36,7 @@ Result<Config> parse(const std::string &file, const YAML::Node &root)
     return fail(where(file, root, "(top level)") + "expected a mapping");
   static const std::set<std::string> known{"profiles",        "cgroups", "alerts_json",
                                            "metrics_address", "log_dir", "rescan_ms",
-                                           "max_tier"};
+                                           "max_tier", "pin_dir"};
   for (const auto &kv : root) {
     const std::string key = kv.first.as<std::string>();
     if (!known.count(key))
@@ -90,6 +90,14 @@ Result<Config> parse(const std::string &file, const YAML::Node &root)
                                                                           : c.metrics_address;
       dst = *s;
     }
+  }
+  if (const YAML::Node n = root["pin_dir"]) {
+    auto s = scalar(file, n, "pin_dir");
+    if (!s)
+      return tl::unexpected(s.error());
+    if (!s->empty() && (*s)[0] != '/')
+      return fail(where(file, n, "pin_dir") + "must be an absolute path under the bpffs, or \"\"");
+    c.pin_dir = *s;
   }
   if (const YAML::Node n = root["max_tier"]) {
     auto s = scalar(file, n, "max_tier");

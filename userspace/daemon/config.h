@@ -25,6 +25,7 @@ struct Config {
   std::optional<std::string> log_dir;
   int rescan_ms = 1000;
   std::string max_tier = "lsm"; // cap on enforcement: lsm (no cap) | fallback | monitor
+  std::string pin_dir = "/sys/fs/bpf/vigil"; // "" : nothing outlives the daemon
 };
 
 // Errors name the file, line, column and field, as profile errors do.

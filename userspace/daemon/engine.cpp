@@ -88,6 +88,7 @@ Result<std::unique_ptr<Engine>> Engine::start(const EngineOptions &opts)
   loader::Options lo;
   lo.cgroup_net = e->net_tier_ == loader::Tier::fallback;
   lo.lsm = e->file_tier_ == loader::Tier::lsm || e->net_tier_ == loader::Tier::lsm;
+  lo.pin_dir = opts.pin_dir;
   e->homes_ = opts.home ? std::vector<std::string>{*opts.home} : login_homes();
   if (e->file_tier_ == loader::Tier::fallback) {
     auto fe = FileEnforcer::start(*mount, [self](pipeline::Event &&ev) {

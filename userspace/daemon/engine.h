@@ -41,6 +41,7 @@ struct EngineOptions {
   std::optional<loader::Features> features;
   // The operator's cap on enforcement (--max-tier): lsm (no cap), fallback, monitor.
   loader::Tier max_tier = loader::Tier::lsm;
+  std::string pin_dir; // see loader::Options::pin_dir; empty for vigil run
   size_t queue_capacity = 65536;
 };
 
@@ -65,6 +66,7 @@ public:
   void stop();
 
   uint64_t alerts_raised() const { return alerts_.load(); }
+  bool adopted() const { return loader_->adopted(); }
 
 private:
   Engine() = default;

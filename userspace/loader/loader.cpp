@@ -12,6 +12,7 @@
 #include <cstring>
 #include <cstdarg>
 #include <algorithm>
+#include <filesystem>
 #include <vector>
 
 #include <spdlog/spdlog.h>
@@ -45,6 +46,17 @@ int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
 
 } // namespace
 
+Result<size_t> unload_pinned(const std::string &pin_dir)
+{
+  std::error_code ec;
+  if (!std::filesystem::exists(pin_dir, ec))
+    return size_t{0};
+  const auto n = std::filesystem::remove_all(pin_dir, ec);
+  if (ec)
+    return fail_errno(ec.value(), "remove " + pin_dir);
+  return static_cast<size_t>(n);
+}
+
 void route_libbpf_logs()
 {
   libbpf_set_print(libbpf_print);
@@ -67,10 +79,51 @@ Result<std::unique_ptr<Loader>> Loader::start(const Options &opts, SampleFn on_s
     bpf_program__set_autoload(p, opts.lsm);
   if (int err = bpf_map__set_max_entries(l->skel_->maps.vg_events, opts.ringbuf_bytes); err)
     return fail_errno(-err, "size ring buffer to " + std::to_string(opts.ringbuf_bytes));
+  const std::string links_dir = opts.pin_dir + "/links";
+  if (!opts.pin_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(links_dir, ec);
+    if (ec)
+      return fail_errno(ec.value(), "create pin directory " + links_dir);
+    // Maps are pinned by name: a later instance reuses them, so the adopted programs and the
+    // new daemon share one policy and one ring.
+    bpf_map *m;
+    bpf_object__for_each_map(m, l->skel_->obj)
+    {
+      const std::string path = opts.pin_dir + "/" + bpf_map__name(m);
+      if (int err = bpf_map__set_pin_path(m, path.c_str()); err)
+        return fail_errno(-err, "pin path for map " + path);
+    }
+    l->adopted_ = std::filesystem::exists(links_dir + "/vg_exec", ec);
+  }
   if (int err = vigil_bpf__load(l->skel_); err)
-    return fail_errno(-err, "load BPF programs (run with --log-level debug for the verifier log)");
-  if (int err = vigil_bpf__attach(l->skel_); err)
-    return fail_errno(-err, "attach BPF programs (is tracefs mounted?)");
+    return fail_errno(-err, "load BPF programs (run with --log-level debug for the verifier log; "
+                            "a pinned map of another vigil version: vigil unload)");
+  if (l->adopted_) {
+    spdlog::info("adopting the enforcement pinned under {}: programs stay attached, no gap",
+                 opts.pin_dir);
+  } else {
+    if (int err = vigil_bpf__attach(l->skel_); err)
+      return fail_errno(-err, "attach BPF programs (is tracefs mounted?)");
+    if (!opts.pin_dir.empty()) {
+      const bpf_object_skeleton *s = l->skel_->skeleton;
+      for (int i = 0; i < s->prog_cnt; ++i) {
+        bpf_link *link = *s->progs[i].link;
+        if (!link)
+          continue; // not loaded (another tier), or attached per cgroup
+        const std::string path = links_dir + "/" + s->progs[i].name;
+        if (int err = bpf_link__pin(link, path.c_str()); err)
+          return fail_errno(-err, "pin link " + path);
+      }
+    }
+  }
+  if (!opts.pin_dir.empty()) {
+    // Closing our fds must not detach what the pins keep attached.
+    const bpf_object_skeleton *s = l->skel_->skeleton;
+    for (int i = 0; i < s->prog_cnt; ++i)
+      if (bpf_link *link = *s->progs[i].link)
+        bpf_link__disconnect(link);
+  }
   l->ring_ = ring_buffer__new(bpf_map__fd(l->skel_->maps.vg_events), &Loader::on_sample, l.get(),
                               nullptr);
   if (!l->ring_)
@@ -107,6 +160,11 @@ Result<> Loader::add_agent_cgroup(const std::string &dir, uint64_t cgroup_id,
     return fail_errno(errno, "add agent cgroup " + dir);
   if (!opts_.cgroup_net || cgroup_links_.count(cgroup_id))
     return {};
+  const std::string pins =
+      opts_.pin_dir.empty() ? "" : opts_.pin_dir + "/cgroups/" + std::to_string(cgroup_id);
+  std::error_code ec;
+  if (!pins.empty() && std::filesystem::exists(pins + "/vg_cg_connect4", ec))
+    return {}; // attached by an earlier instance and still in force: adopted
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0)
     return fail_errno(errno, "open cgroup " + dir);
@@ -124,6 +182,17 @@ Result<> Loader::add_agent_cgroup(const std::string &dir, uint64_t cgroup_id,
     links.push_back(link);
   }
   ::close(fd); // the links hold the cgroup
+  if (!pins.empty()) {
+    std::filesystem::create_directories(pins, ec);
+    const char *names[] = {"vg_cg_connect4", "vg_cg_connect6", "vg_cg_sendmsg4", "vg_cg_sendmsg6"};
+    for (size_t i = 0; i < links.size(); ++i) {
+      bpf_link *link = links[i];
+      const std::string path = pins + "/" + names[i];
+      if (int err = bpf_link__pin(link, path.c_str()); err)
+        spdlog::warn("pin {}: {}", path, std::strerror(-err));
+      bpf_link__disconnect(link);
+    }
+  }
   cgroup_links_[cgroup_id] = std::move(links);
   return {};
 }
@@ -192,6 +261,10 @@ Result<> Loader::set_file_rules(const std::vector<std::pair<vg_file_key, vg_file
 
 Result<> Loader::remove_agent_cgroup(uint64_t cgroup_id)
 {
+  if (!opts_.pin_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::remove_all(opts_.pin_dir + "/cgroups/" + std::to_string(cgroup_id), ec);
+  }
   if (auto it = cgroup_links_.find(cgroup_id); it != cgroup_links_.end()) {
     for (bpf_link *link : it->second)
       bpf_link__destroy(link);

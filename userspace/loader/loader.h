@@ -33,7 +33,15 @@ struct Options {
   // BPF LSM enforcement (file_open, socket_connect/sendmsg, ptrace_access_check), attached
   // globally and filtered by the agent map. Off: not loaded (kernels that refuse them).
   bool lsm = false;
+  // bpffs directory where maps and links are pinned so enforcement outlives this process
+  // (daemon mode). A later start adopts what it finds there instead of attaching again.
+  // Empty: nothing is pinned, everything detaches on exit (vigil run).
+  std::string pin_dir;
 };
+
+// Removes everything pinned under pin_dir: links detach (once no process holds them), maps go.
+// Returns how many pins were removed.
+Result<size_t> unload_pinned(const std::string &pin_dir);
 
 // Per-profile kernel switches (see struct vg_profile_cfg).
 struct ProfileSwitches {
@@ -69,6 +77,8 @@ public:
   // Returns the number of records consumed.
   Result<int> poll(int timeout_ms);
   KernelStats stats() const;
+  // True when start() found pinned links of an earlier instance and adopted them.
+  bool adopted() const { return adopted_; }
 
 private:
   Loader() = default;
@@ -78,6 +88,7 @@ private:
   ring_buffer *ring_ = nullptr;
   SampleFn sample_;
   Options opts_;
+  bool adopted_ = false;
   std::map<uint64_t, std::vector<bpf_link *>> cgroup_links_;
   std::map<uint32_t, std::vector<std::vector<uint8_t>>> egress_keys_; // per profile, for removal
   std::vector<std::vector<uint8_t>> file_keys_;
