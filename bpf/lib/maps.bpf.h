@@ -56,6 +56,23 @@ struct {
 	__type(value, struct vg_name_pat);
 } vg_name_pats __weak SEC(".maps");
 
+/* Unix sockets and FIFOs a profile lets its agents use although an outside process serves
+ * them (key: the socket or FIFO file's identity; value unused). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct vg_file_key);
+	__type(value, __u32);
+} vg_ipc_allow __weak SEC(".maps");
+
+/* FIFOs created by agents: the agent root cgroup that made each one. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct vg_inode_key);
+	__type(value, __u64);
+} vg_fifo_owner __weak SEC(".maps");
+
 /* Counters, enum vg_stat. Per-CPU so the hot path never contends. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -48,6 +48,41 @@ static __always_inline __u64 vg_agent_root(void)
 	return 0;
 }
 
+struct vg_cg_walk {
+	struct cgroup *cg;
+	__u64 root; /* the agent root cgroup id to find among the target's ancestors */
+	__u32 found;
+};
+
+static long vg_cg_step(__u32 i, void *arg)
+{
+	struct vg_cg_walk *w = arg;
+	struct cgroup *cg = w->cg;
+	struct cgroup_subsys_state *parent;
+
+	if (!cg)
+		return 1;
+	if (BPF_CORE_READ(cg, kn, id) == w->root) {
+		w->found = 1;
+		return 1;
+	}
+	parent = BPF_CORE_READ(cg, self.parent);
+	/* container_of(parent, struct cgroup, self), offset relocated for the running kernel */
+	w->cg = parent ? (void *)parent - bpf_core_field_offset(struct cgroup, self) : NULL;
+	return 0;
+}
+
+/* True when cg is the cgroup with id root or lies below it. */
+static __always_inline int vg_cgroup_within(struct cgroup *cg, __u64 root)
+{
+	struct vg_cg_walk w = {};
+
+	w.cg = cg;
+	w.root = root;
+	bpf_loop(VG_CGROUP_DEPTH, vg_cg_step, &w, 0);
+	return w.found;
+}
+
 static __always_inline void vg_hdr_fill(struct vg_event_hdr *h, __u16 type, __u32 profile_id)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();

@@ -4,7 +4,7 @@
  * here. Decide first, report second: a full ring never changes the verdict. Fails open: no
  * profile, enforcement off, or an internal miss allows. */
 #include "file.bpf.h"
-#include "path.bpf.h"
+#include "ipc.bpf.h"
 
 SEC("lsm/file_open")
 int BPF_PROG(vg_file_open, struct file *file, int ret)
@@ -16,7 +16,7 @@ int BPF_PROG(vg_file_open, struct file *file, int ret)
 	__u64 key;
 	__u32 profile, rule;
 	long n;
-	int verdict;
+	int verdict, ipc = 0;
 
 	if (ret) /* an earlier LSM already denied: keep its answer */
 		return ret;
@@ -26,9 +26,14 @@ int BPF_PROG(vg_file_open, struct file *file, int ret)
 	cfg = bpf_map_lookup_elem(&vg_profiles, &profile);
 	if (!cfg || cfg->file_mode == VG_MODE_OFF)
 		return 0;
-	rule = vg_file_protected(profile, file->f_path.dentry);
-	if (!rule)
-		return 0;
+	rule = 0;
+	if (vg_is_foreign_fifo(profile, file->f_inode)) {
+		ipc = 1;
+	} else {
+		rule = vg_file_protected(profile, file->f_path.dentry);
+		if (!rule)
+			return 0;
+	}
 	verdict = cfg->file_mode == VG_MODE_ENFORCE ? VG_VERDICT_DENY : VG_VERDICT_AUDIT;
 	vg_stat_inc(verdict == VG_VERDICT_DENY ? VG_STAT_FILE_DENY : VG_STAT_FILE_AUDIT);
 
@@ -43,7 +48,7 @@ int BPF_PROG(vg_file_open, struct file *file, int ret)
 		ev->hdr.verdict = verdict;
 		ev->hdr.tier = VG_TIER_LSM;
 		ev->hdr.rule_id = rule;
-		ev->hdr.flags = VG_F_PATH_RESOLVED;
+		ev->hdr.flags = VG_F_PATH_RESOLVED | (ipc ? VG_F_IPC : 0);
 		ev->ret = verdict == VG_VERDICT_DENY ? -VG_EPERM : 0;
 		vg_inode_id(file->f_inode, &ev->dev, &ev->ino);
 		ev->flags = file->f_flags;

@@ -5,35 +5,11 @@
  * subtree (its own children, for debuggers and test runners). Fails open on internal misses. */
 #include "task.bpf.h"
 
-struct vg_cg_walk {
-	struct cgroup *cg;
-	__u64 root; /* the agent root cgroup id to find among the target's ancestors */
-	__u32 found;
-};
-
-static long vg_cg_step(__u32 i, void *arg)
-{
-	struct vg_cg_walk *w = arg;
-	struct cgroup *cg = w->cg;
-	struct cgroup_subsys_state *parent;
-
-	if (!cg)
-		return 1;
-	if (BPF_CORE_READ(cg, kn, id) == w->root) {
-		w->found = 1;
-		return 1;
-	}
-	parent = BPF_CORE_READ(cg, self.parent);
-	/* container_of(parent, struct cgroup, self), offset relocated for the running kernel */
-	w->cg = parent ? (void *)parent - bpf_core_field_offset(struct cgroup, self) : NULL;
-	return 0;
-}
-
 SEC("lsm/ptrace_access_check")
 int BPF_PROG(vg_ptrace_check, struct task_struct *child, unsigned int mode, int ret)
 {
 	struct vg_event_ptrace *ev;
-	struct vg_cg_walk w = {};
+	struct { __u64 root; } w = {};
 	struct vg_scratch *s;
 	const struct vg_profile_cfg *cfg;
 	__u32 profile;
@@ -48,9 +24,7 @@ int BPF_PROG(vg_ptrace_check, struct task_struct *child, unsigned int mode, int 
 	cfg = bpf_map_lookup_elem(&vg_profiles, &profile);
 	if (!cfg || cfg->file_mode == VG_MODE_OFF)
 		return 0;
-	w.cg = BPF_CORE_READ(child, cgroups, dfl_cgrp);
-	bpf_loop(VG_CGROUP_DEPTH, vg_cg_step, &w, 0);
-	if (w.found)
+	if (vg_cgroup_within(BPF_CORE_READ(child, cgroups, dfl_cgrp), w.root))
 		return 0;
 	verdict = cfg->file_mode == VG_MODE_ENFORCE ? VG_VERDICT_DENY : VG_VERDICT_AUDIT;
 	if (verdict == VG_VERDICT_DENY)

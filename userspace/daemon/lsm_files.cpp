@@ -142,6 +142,27 @@ LsmFileRules compile_lsm_files(const std::map<uint32_t, policy::Profile> &profil
       }
     }
   }
+  for (const auto &[profile, p] : profiles) {
+    for (const auto &pat : p.ipc_allow) {
+      std::vector<std::string> paths;
+      if (pat.starts_with("~/")) {
+        for (const auto &h : homes)
+          paths.push_back((h.ends_with("/") ? h.substr(0, h.size() - 1) : h) + pat.substr(1));
+      } else {
+        paths.push_back(pat);
+      }
+      for (const auto &path : paths) {
+        struct stat st{};
+        if (::stat(path.c_str(), &st) != 0)
+          continue; // not there (yet): nothing to allow
+        vg_file_key k{};
+        k.ino = st.st_ino;
+        k.dev = static_cast<uint32_t>((major(st.st_dev) << 20) | minor(st.st_dev));
+        k.profile_id = profile;
+        out.ipc_allow.push_back(k);
+      }
+    }
+  }
   for (const auto &[id, rule] : b.by_key)
     out.inodes.emplace_back(b.keys[id], rule);
   out.names = std::move(b.names);

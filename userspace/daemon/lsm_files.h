@@ -18,6 +18,7 @@ struct LsmFileRules {
   std::vector<std::pair<vg_file_key, vg_file_rule>> inodes;
   std::vector<vg_name_pat> names;
   std::vector<std::string> unsupported; // patterns the kernel tier cannot express (observed only)
+  std::vector<vg_file_key> ipc_allow;    // sockets and FIFOs a profile lets its agents use
 };
 
 // For each profile and each home ("~/" patterns): a literal path protects its own inode (and

@@ -104,7 +104,22 @@ Alert Enricher::build(const pipeline::Event &ev, const Finding &f, const policy:
   const std::string who = a.comm + " (pid " + std::to_string(a.pid) + ", ppid " +
                           std::to_string(a.ppid) + ", " +
                           (a.exe.empty() ? std::string("exe unknown") : a.exe) + ")";
-  if (const auto *o = std::get_if<pipeline::OpenBody>(&ev.body)) {
+  const std::string how = std::string(pipeline::to_string(a.verdict)) +
+                          (a.tier == pipeline::Tier::none
+                               ? std::string()
+                               : " by " + std::string(pipeline::to_string(a.tier)));
+  if (f.rule == kRuleIpcNotAllowed) {
+    a.path = f.path;
+    if (const auto *o = std::get_if<pipeline::OpenBody>(&ev.body))
+      a.result = o->ret;
+    if (const auto *c = std::get_if<pipeline::ConnectBody>(&ev.body)) {
+      a.result = c->ret;
+      a.dest_family = "unix";
+    }
+    a.output = "side channel " + (a.path.empty() ? std::string("(unnamed)") : a.path) +
+               " served from outside the agent, used by " + who + " [" + how + ", " +
+               describe_errno(a.result) + "]";
+  } else if (const auto *o = std::get_if<pipeline::OpenBody>(&ev.body)) {
     a.path = f.path;
     a.result = o->ret;
     a.output = "credential file " + a.path + " opened by " + who + " [" +

@@ -50,6 +50,8 @@ std::optional<Finding> Matcher::match(const pipeline::Event &ev)
 std::optional<Finding> Matcher::match_open(Compiled &c, const pipeline::Event &ev,
                                            const pipeline::OpenBody &o)
 {
+  if (o.ipc && ev.hdr.verdict != pipeline::Verdict::none)
+    return Finding{kRuleIpcNotAllowed, c.profile.egress_severity, ev.hdr.profile_id, o.path, {}};
   // An enforcing tier decided on a protected object: report its decision as it stands.
   if (ev.hdr.verdict == pipeline::Verdict::deny || ev.hdr.verdict == pipeline::Verdict::audit) {
     std::string pattern = o.pattern;
@@ -99,6 +101,9 @@ std::optional<Finding> Matcher::match_open(Compiled &c, const pipeline::Event &e
 std::optional<Finding> Matcher::match_connect(Compiled &c, const pipeline::Event &ev,
                                               const pipeline::ConnectBody &b)
 {
+  if (b.ipc && ev.hdr.verdict != pipeline::Verdict::none)
+    return Finding{kRuleIpcNotAllowed, c.profile.egress_severity, ev.hdr.profile_id,
+                   b.unix_path, {}};
   if (b.family != 2 && b.family != 10)
     return std::nullopt;
   // AF_UNSPEC-style disconnects of UDP sockets pass an all-zero address with port 0.

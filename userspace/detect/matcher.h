@@ -19,6 +19,7 @@ namespace vigil::detect {
 inline constexpr std::string_view kRuleCredentialRead = "credential-read";
 inline constexpr std::string_view kRuleEgressNotAllowed = "egress-not-allowed";
 inline constexpr std::string_view kRuleForeignProcess = "foreign-process-access";
+inline constexpr std::string_view kRuleIpcNotAllowed = "ipc-not-allowed";
 
 struct Finding {
   std::string_view rule;

@@ -75,7 +75,9 @@ Result<std::unique_ptr<Loader>> Loader::start(const Options &opts, SampleFn on_s
                          l->skel_->progs.vg_cg_sendmsg4, l->skel_->progs.vg_cg_sendmsg6})
     bpf_program__set_autoload(p, opts.cgroup_net);
   for (bpf_program *p : {l->skel_->progs.vg_file_open, l->skel_->progs.vg_sock_connect,
-                         l->skel_->progs.vg_sock_sendmsg, l->skel_->progs.vg_ptrace_check})
+                         l->skel_->progs.vg_sock_sendmsg, l->skel_->progs.vg_ptrace_check,
+                         l->skel_->progs.vg_unix_connect, l->skel_->progs.vg_unix_send,
+                         l->skel_->progs.vg_inode_init})
     bpf_program__set_autoload(p, opts.lsm);
   if (int err = bpf_map__set_max_entries(l->skel_->maps.vg_events, opts.ringbuf_bytes); err)
     return fail_errno(-err, "size ring buffer to " + std::to_string(opts.ringbuf_bytes));
@@ -229,8 +231,22 @@ Result<> Loader::set_profile(uint32_t profile_id, const ProfileSwitches &sw,
 }
 
 Result<> Loader::set_file_rules(const std::vector<std::pair<vg_file_key, vg_file_rule>> &inodes,
-                                const std::vector<vg_name_pat> &names)
+                                const std::vector<vg_name_pat> &names,
+                                const std::vector<vg_file_key> &ipc_allow)
 {
+  std::vector<std::vector<uint8_t>> ipc_fresh;
+  for (const auto &key : ipc_allow) {
+    const uint32_t one = 1;
+    if (bpf_map__update_elem(skel_->maps.vg_ipc_allow, &key, sizeof(key), &one, sizeof(one),
+                             BPF_ANY))
+      return fail_errno(errno, "write ipc allow entry " + std::to_string(key.ino));
+    const auto *b = reinterpret_cast<const uint8_t *>(&key);
+    ipc_fresh.emplace_back(b, b + sizeof(key));
+  }
+  for (const auto &k : ipc_keys_)
+    if (std::find(ipc_fresh.begin(), ipc_fresh.end(), k) == ipc_fresh.end())
+      bpf_map__delete_elem(skel_->maps.vg_ipc_allow, k.data(), k.size(), 0);
+  ipc_keys_ = std::move(ipc_fresh);
   if (names.size() > VG_NAME_PATS)
     return fail(std::to_string(names.size()) + " basename patterns; the kernel table holds " +
                 std::to_string(VG_NAME_PATS));

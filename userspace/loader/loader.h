@@ -71,7 +71,8 @@ public:
   // Replaces every protected-file entry and name pattern (all profiles at once: the name
   // pattern table is shared). Entries first, stale ones removed after.
   Result<> set_file_rules(const std::vector<std::pair<vg_file_key, vg_file_rule>> &inodes,
-                          const std::vector<vg_name_pat> &names);
+                          const std::vector<vg_name_pat> &names,
+                          const std::vector<vg_file_key> &ipc_allow);
 
   // Delivers ready ring records to the callback; waits up to timeout_ms for the first.
   // Returns the number of records consumed.
@@ -92,6 +93,7 @@ private:
   std::map<uint64_t, std::vector<bpf_link *>> cgroup_links_;
   std::map<uint32_t, std::vector<std::vector<uint8_t>>> egress_keys_; // per profile, for removal
   std::vector<std::vector<uint8_t>> file_keys_;
+  std::vector<std::vector<uint8_t>> ipc_keys_;
   size_t name_slots_ = 0;
 };
 

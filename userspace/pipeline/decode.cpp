@@ -210,6 +210,7 @@ Result<Event> decode(std::span<const std::byte> data)
     b.call = static_cast<OpenCall>(r->call);
     b.resolved = (h.flags & VG_F_PATH_RESOLVED) != 0;
     b.truncated = (h.flags & VG_F_PATH_TRUNC) != 0;
+    b.ipc = (h.flags & VG_F_IPC) != 0;
     b.path = bounded_string(reinterpret_cast<const char *>(path->data()), path->size());
     ev.body = std::move(b);
     break;
@@ -222,6 +223,7 @@ Result<Event> decode(std::span<const std::byte> data)
     ConnectBody b;
     b.ret = r->ret;
     b.sendmsg = (h.flags & VG_F_SENDMSG) != 0;
+    b.ipc = (h.flags & VG_F_IPC) != 0;
     b.family = r->family;
     b.port = r->port;
     b.fd = r->fd;

@@ -80,11 +80,13 @@ struct OpenBody {
   bool truncated = false;
   std::string path;
   std::string pattern; // userspace enforcement decisions: the profile pattern protecting the file
+  bool ipc = false;    // a FIFO served from outside the agent, not a credential
 };
 
 struct ConnectBody {
   int64_t ret = 0;
   bool sendmsg = false; // a sendto/sendmsg destination, not a connect
+  bool ipc = false;     // a unix socket served from outside the agent
   uint16_t family = 0;
   uint16_t port = 0;
   int32_t fd = 0;

@@ -240,6 +240,34 @@ Status parse_credentials(const Ctx &ctx, const KeyValue &section, Profile &profi
   return {};
 }
 
+// ipc: unix sockets and FIFOs served from outside the agent that it may still use.
+Status parse_ipc(const Ctx &ctx, const KeyValue &section, Profile &profile)
+{
+  const std::string field = "ipc";
+  auto fields = read_map(ctx, section.value, value_mark(section), field, {"allow"});
+  if (!fields)
+    return tl::unexpected(fields.error());
+  const KeyValue *allow_kv = find(*fields, "allow");
+  if (!allow_kv)
+    return fail_at(ctx, value_mark(section), field + ".allow",
+                   "missing (a list of socket or FIFO paths)");
+  auto allow = read_list(ctx, *allow_kv, field + ".allow");
+  if (!allow)
+    return tl::unexpected(allow.error());
+  size_t i = 0;
+  for (const auto &item : *allow) {
+    std::string item_field = index_field(field + ".allow", i++);
+    if (!item.IsScalar())
+      return fail_at(ctx, item_mark(ctx, item), item_field, "expected a path, got " + describe(item));
+    const std::string &p = item.Scalar();
+    if (!(p.starts_with("/") || p.starts_with("~/")) || p.find_first_of("*?[") != std::string::npos)
+      return fail_at(ctx, item.Mark(), item_field,
+                     quoted(p) + " must be an absolute or ~/ path without wildcards");
+    profile.ipc_allow.push_back(p);
+  }
+  return {};
+}
+
 // Digits only: yaml-cpp would also take "0x35" or "+53", which nobody means as a port.
 std::optional<uint32_t> parse_number(std::string_view s)
 {
@@ -358,7 +386,7 @@ Result<Profile> parse_document(const Ctx &ctx, const YAML::Node &root)
 {
   auto fields =
       read_map(ctx, root, root.Mark(), "",
-               {"profile", "description", "mode", "require", "credentials", "egress"});
+               {"profile", "description", "mode", "require", "credentials", "egress", "ipc"});
   if (!fields)
     return tl::unexpected(fields.error());
 
@@ -412,6 +440,10 @@ Result<Profile> parse_document(const Ctx &ctx, const YAML::Node &root)
   }
   if (const KeyValue *kv = find(*fields, "egress")) {
     if (auto st = parse_egress(ctx, *kv, profile); !st)
+      return tl::unexpected(st.error());
+  }
+  if (const KeyValue *kv = find(*fields, "ipc")) {
+    if (auto st = parse_ipc(ctx, *kv, profile); !st)
       return tl::unexpected(st.error());
   }
   return profile;

@@ -76,6 +76,9 @@ struct Profile {
   std::vector<std::string> credential_paths; // as written (may start with ~/)
   Severity egress_severity = Severity::warning;
   std::vector<EgressAllow> egress_allow;
+  // Unix sockets and FIFOs served from outside the agent that it may use anyway (absolute or
+  // ~/ paths). Every other such side channel is denied where BPF LSM runs.
+  std::vector<std::string> ipc_allow;
 };
 
 // Parses a profile. Every error names the file, line and column and the field that is wrong:

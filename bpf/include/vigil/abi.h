@@ -72,6 +72,7 @@ enum vg_stat {
 	VG_STAT_FILE_DENY = 6,    /* opens denied in the kernel */
 	VG_STAT_FILE_AUDIT = 7,   /* opens that would have been denied (audit mode) */
 	VG_STAT_PTRACE_DENY = 8,  /* ptrace / proc mem / environ access across agents denied */
+	VG_STAT_IPC_DENY = 9,     /* unix socket connects/sends and FIFO opens out of an agent denied */
 	VG_STAT_MAX = 12,
 };
 
@@ -88,6 +89,8 @@ enum vg_open_call {
 #define VG_F_PATH_RESOLVED (1u << 0) /* path came from the kernel's dentries, not the user's string */
 #define VG_F_PATH_TRUNC (1u << 1)    /* path was cut short */
 #define VG_F_SENDMSG (1u << 2)       /* connect record describes a sendto/sendmsg destination */
+#define VG_F_IPC (1u << 3)           /* a side channel out of the agent: a unix socket or FIFO
+				      * served by a process outside the agent's cgroup */
 
 /* Leads every ring-buffer record. */
 struct vg_event_hdr {
@@ -225,6 +228,13 @@ struct vg_name_pat {
 	char suffix[VG_NAME_PART];
 };
 
+/* Key of map vg_fifo_owner: a FIFO an agent created; value: the agent root cgroup id. */
+struct vg_inode_key {
+	__u64 ino;
+	__u32 dev;
+	__u32 pad;
+};
+
 /* Value of map vg_profiles (array indexed by profile id). */
 struct vg_profile_cfg {
 	__u8 net_mode;  /* enum vg_mode */
@@ -259,6 +269,7 @@ VG_ABI_ASSERT(sizeof(struct vg_egress_key) == 24, "ABI break: vg_egress_key");
 VG_ABI_ASSERT(sizeof(struct vg_egress_val) == 72, "ABI break: vg_egress_val");
 VG_ABI_ASSERT(sizeof(struct vg_profile_cfg) == 8, "ABI break: vg_profile_cfg");
 VG_ABI_ASSERT(sizeof(struct vg_file_key) == 16, "ABI break: vg_file_key");
+VG_ABI_ASSERT(sizeof(struct vg_inode_key) == 16, "ABI break: vg_inode_key");
 VG_ABI_ASSERT(sizeof(struct vg_event_ptrace) == 104, "ABI break: vg_event_ptrace");
 VG_ABI_ASSERT(sizeof(struct vg_file_rule) == 8, "ABI break: vg_file_rule");
 VG_ABI_ASSERT(sizeof(struct vg_name_pat) == 80, "ABI break: vg_name_pat");

@@ -139,7 +139,7 @@ TEST(ProfileErrors, rejects_unknown_top_level_key)
 {
   EXPECT_EQ(error_of("profile: p\negres:\n  allow: []\n"),
             "t.yaml:2:1: egres: unknown key (expected one of: profile, description, mode, require, "
-            "credentials, egress)");
+            "credentials, egress, ipc)");
 }
 
 TEST(ProfileErrors, rejects_unknown_nested_key)
