@@ -156,5 +156,37 @@ TEST_F(LsmTest, fifos_read_from_outside_are_denied_the_agents_own_work)
   EXPECT_EQ(list[0]["path"], fifo);
 }
 
+TEST_F(LsmTest, raw_and_packet_sockets_are_denied_unless_the_profile_allows_them)
+{
+  const std::string np = netprobe_bin();
+  const std::string script = np + " raw icmp 0; " + np + " raw packet 0; true";
+  ProcResult r = agent(script);
+  EXPECT_EQ(r.out, "EPERM\nEPERM\n") << r.err;
+  auto list = read_json_lines(alerts_);
+  ASSERT_EQ(list.size(), 2u) << read_file(alerts_);
+  EXPECT_EQ(list[0]["rule"], "raw-socket");
+  EXPECT_EQ(list[0]["tier"], "lsm");
+
+  const std::string profile = tmp_ / "raw.yaml";
+  write_file(profile, "profile: raw-ok\negress:\n  raw_sockets: allow\n  allow: []\n");
+  ProcResult ok = run({vigil_bin(), "run", "--profile", profile, "--", "sh", "-c", script});
+  EXPECT_EQ(ok.out, "ok\nok\n") << ok.err;
+}
+
+TEST_F(LsmTest, per_kind_modes_audit_files_while_the_network_is_enforced)
+{
+  const std::string profile = tmp_ / "mixed.yaml";
+  write_file(profile, "profile: mixed\ncredentials:\n  mode: audit\n  paths: [~/.aws/credentials]\n"
+                      "egress:\n  allow: []\n");
+  ProcResult r = run({vigil_bin(), "run", "--profile", profile, "--alerts-json", alerts_, "--",
+                      "sh", "-c", probe("open", creds_) + netprobe_bin() + " tcp 127.0.0.1 9; true"},
+                     {"HOME=" + home_});
+  EXPECT_EQ(r.out, "ok:secret-creds\nEPERM\n") << r.err;
+  auto list = read_json_lines(alerts_);
+  ASSERT_EQ(list.size(), 2u) << read_file(alerts_);
+  EXPECT_EQ(list[0]["verdict"], "would-deny");
+  EXPECT_EQ(list[1]["verdict"], "denied");
+}
+
 } // namespace
 } // namespace vigil::test

@@ -10,6 +10,8 @@
 //   netprobe unix-listen PATH 0  a unix stream listener (and a datagram socket at PATH.dgram)
 //   netprobe unix PATH 0         connect(2) to a unix stream socket
 //   netprobe unixdgram PATH 0    sendto(2) to a unix datagram socket
+//   netprobe raw icmp 0          socket(AF_INET, SOCK_RAW, IPPROTO_ICMP)
+//   netprobe raw packet 0        socket(AF_PACKET, SOCK_RAW, 0)
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -31,6 +33,12 @@ int main(int argc, char **argv)
   }
   const std::string op = argv[1];
   std::string addr = argv[2];
+  if (op == "raw") {
+    int fd = addr == "packet" ? socket(17 /* AF_PACKET */, SOCK_RAW, 0)
+                              : socket(AF_INET, SOCK_RAW, IPPROTO_ICMP);
+    std::printf("%s\n", fd < 0 ? strerrorname_np(errno) : "ok");
+    return fd < 0 ? 1 : 0;
+  }
   if (op.rfind("unix", 0) == 0) {
     sockaddr_un un{};
     un.sun_family = AF_UNIX;

@@ -161,10 +161,15 @@ Result<> Engine::set_profile(uint32_t id, policy::Profile p)
   std::vector<std::pair<vg_egress_key, vg_egress_val>> entries;
   for (const auto &e : *egress)
     entries.emplace_back(e.key, e.val);
-  const uint8_t mode = p.mode == policy::Mode::enforce ? VG_MODE_ENFORCE : VG_MODE_AUDIT;
+  auto kernel_mode = [](policy::Mode m) -> uint8_t {
+    return m == policy::Mode::enforce ? VG_MODE_ENFORCE : VG_MODE_AUDIT;
+  };
   loader::ProfileSwitches sw;
-  sw.net_mode = net_tier_ != loader::Tier::monitor ? mode : static_cast<uint8_t>(VG_MODE_OFF);
-  sw.file_mode = file_tier_ == loader::Tier::lsm ? mode : static_cast<uint8_t>(VG_MODE_OFF);
+  sw.net_mode = net_tier_ != loader::Tier::monitor ? kernel_mode(p.net_mode())
+                                                   : static_cast<uint8_t>(VG_MODE_OFF);
+  sw.file_mode = file_tier_ == loader::Tier::lsm ? kernel_mode(p.file_mode())
+                                                 : static_cast<uint8_t>(VG_MODE_OFF);
+  sw.raw_ok = p.raw_sockets;
   if (file_tier_ == loader::Tier::lsm) {
     // The name table is shared by every profile: recompile all of them together.
     auto all = profiles_;

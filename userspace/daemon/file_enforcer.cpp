@@ -111,7 +111,7 @@ Result<std::vector<std::string>> FileEnforcer::set_profile(uint32_t id, const po
   }
   std::lock_guard lock(set_mu_);
   patterns_[id] = std::move(expanded);
-  modes_[id] = p.mode;
+  modes_[id] = p.file_mode();
   if (auto r = rebuild(); !r)
     return tl::unexpected(r.error());
   std::vector<std::string> unguarded;

@@ -139,6 +139,12 @@ Alert Enricher::build(const pipeline::Event &ev, const Finding &f, const policy:
                                                : " by " + std::string(pipeline::to_string(a.tier))) +
                ", " + describe_errno(c->ret) + "]";
   }
+  if (const auto *k = std::get_if<pipeline::SocketBody>(&ev.body)) {
+    a.result = k->ret;
+    a.output = std::string(k->family == 17 ? "packet" : "raw") + " socket (family " +
+               std::to_string(k->family) + ", protocol " + std::to_string(k->protocol) +
+               ") created by " + who + " [" + how + ", " + describe_errno(k->ret) + "]";
+  }
   if (const auto *t = std::get_if<pipeline::PtraceBody>(&ev.body)) {
     a.target_pid = t->target_tgid;
     a.output = "access to the memory or environment of pid " + std::to_string(t->target_tgid) +

@@ -39,6 +39,9 @@ std::optional<Finding> Matcher::match(const pipeline::Event &ev)
     return match_open(it->second, ev, *o);
   if (const auto *c = std::get_if<pipeline::ConnectBody>(&ev.body))
     return match_connect(it->second, ev, *c);
+  if (std::holds_alternative<pipeline::SocketBody>(ev.body) &&
+      ev.hdr.verdict != pipeline::Verdict::none)
+    return Finding{kRuleRawSocket, it->second.profile.egress_severity, ev.hdr.profile_id, {}, {}};
   // Only the kernel reports these, and only for access outside the agent's own cgroup subtree.
   if (std::holds_alternative<pipeline::PtraceBody>(ev.body) &&
       ev.hdr.verdict != pipeline::Verdict::none)

@@ -20,6 +20,7 @@ inline constexpr std::string_view kRuleCredentialRead = "credential-read";
 inline constexpr std::string_view kRuleEgressNotAllowed = "egress-not-allowed";
 inline constexpr std::string_view kRuleForeignProcess = "foreign-process-access";
 inline constexpr std::string_view kRuleIpcNotAllowed = "ipc-not-allowed";
+inline constexpr std::string_view kRuleRawSocket = "raw-socket";
 
 struct Finding {
   std::string_view rule;

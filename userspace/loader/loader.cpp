@@ -77,7 +77,7 @@ Result<std::unique_ptr<Loader>> Loader::start(const Options &opts, SampleFn on_s
   for (bpf_program *p : {l->skel_->progs.vg_file_open, l->skel_->progs.vg_sock_connect,
                          l->skel_->progs.vg_sock_sendmsg, l->skel_->progs.vg_ptrace_check,
                          l->skel_->progs.vg_unix_connect, l->skel_->progs.vg_unix_send,
-                         l->skel_->progs.vg_inode_init})
+                         l->skel_->progs.vg_inode_init, l->skel_->progs.vg_sock_create})
     bpf_program__set_autoload(p, opts.lsm);
   if (int err = bpf_map__set_max_entries(l->skel_->maps.vg_events, opts.ringbuf_bytes); err)
     return fail_errno(-err, "size ring buffer to " + std::to_string(opts.ringbuf_bytes));
@@ -224,6 +224,7 @@ Result<> Loader::set_profile(uint32_t profile_id, const ProfileSwitches &sw,
   vg_profile_cfg cfg{};
   cfg.net_mode = sw.net_mode;
   cfg.file_mode = sw.file_mode;
+  cfg.raw_ok = sw.raw_ok ? 1 : 0;
   if (bpf_map__update_elem(skel_->maps.vg_profiles, &profile_id, sizeof(profile_id), &cfg,
                            sizeof(cfg), BPF_ANY))
     return fail_errno(errno, "write switches of profile " + std::to_string(profile_id));

@@ -47,6 +47,7 @@ Result<size_t> unload_pinned(const std::string &pin_dir);
 struct ProfileSwitches {
   uint8_t net_mode = 0;  // enum vg_mode
   uint8_t file_mode = 0; // enum vg_mode
+  bool raw_ok = false;   // raw and packet sockets allowed
 };
 
 class Loader {

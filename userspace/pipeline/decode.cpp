@@ -22,6 +22,8 @@ std::string_view to_string(EventType t)
     return "connect";
   case EventType::ptrace:
     return "ptrace";
+  case EventType::socket:
+    return "socket";
   }
   return "unknown";
 }
@@ -253,6 +255,13 @@ Result<Event> decode(std::span<const std::byte> data)
     b.target_cgroup = rec.target_cgroup;
     b.target_comm = bounded_string(rec.target_comm, sizeof(rec.target_comm));
     ev.body = std::move(b);
+    break;
+  }
+  case VG_EV_SOCKET: {
+    vg_event_socket rec;
+    if (auto ok = read_fixed(data, rec, "socket"); !ok)
+      return tl::unexpected(ok.error());
+    ev.body = SocketBody{rec.family, rec.type, rec.protocol, rec.ret};
     break;
   }
   default:

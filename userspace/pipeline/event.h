@@ -15,7 +15,15 @@
 
 namespace vigil::pipeline {
 
-enum class EventType : uint16_t { exec = 1, fork = 2, exit = 3, open = 4, connect = 5, ptrace = 6 };
+enum class EventType : uint16_t {
+  exec = 1,
+  fork = 2,
+  exit = 3,
+  open = 4,
+  connect = 5,
+  ptrace = 6,
+  socket = 7,
+};
 std::string_view to_string(EventType t);
 
 enum class Verdict : uint8_t { none = 0, allow = 1, audit = 2, deny = 3 };
@@ -101,9 +109,16 @@ struct PtraceBody {
   std::string target_comm;
 };
 
+struct SocketBody {
+  int32_t family = 0;
+  int32_t type = 0;
+  int32_t protocol = 0;
+  int32_t ret = 0;
+};
+
 struct Event {
   Header hdr;
-  std::variant<ExecBody, ForkBody, ExitBody, OpenBody, ConnectBody, PtraceBody> body;
+  std::variant<ExecBody, ForkBody, ExitBody, OpenBody, ConnectBody, PtraceBody, SocketBody> body;
 };
 
 // Decodes one ring-buffer record. The bytes are untrusted: sizes are checked against the record

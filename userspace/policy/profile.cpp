@@ -209,12 +209,32 @@ std::optional<std::string> check_path_pattern(const std::string &pat)
   }
 }
 
+Result<Mode> read_mode(const Ctx &ctx, const KeyValue &kv, const std::string &field)
+{
+  auto mode = read_string(ctx, kv, field);
+  if (!mode)
+    return tl::unexpected(mode.error());
+  if (*mode == "enforce")
+    return Mode::enforce;
+  if (*mode == "audit")
+    return Mode::audit;
+  return fail_at(ctx, value_mark(kv), field,
+                 quoted(*mode) + " is not a mode (one of: enforce, audit)");
+}
+
 Status parse_credentials(const Ctx &ctx, const KeyValue &section, Profile &profile)
 {
   const std::string field = "credentials";
-  auto fields = read_map(ctx, section.value, value_mark(section), field, {"severity", "paths"});
+  auto fields =
+      read_map(ctx, section.value, value_mark(section), field, {"severity", "mode", "paths"});
   if (!fields)
     return tl::unexpected(fields.error());
+  if (const KeyValue *kv = find(*fields, "mode")) {
+    auto mode = read_mode(ctx, *kv, field + ".mode");
+    if (!mode)
+      return tl::unexpected(mode.error());
+    profile.credential_mode = *mode;
+  }
   if (const KeyValue *kv = find(*fields, "severity")) {
     auto severity = read_severity(ctx, *kv, field + ".severity");
     if (!severity)
@@ -356,9 +376,25 @@ Result<EgressAllow> parse_allow_item(const Ctx &ctx, const YAML::Node &item,
 Status parse_egress(const Ctx &ctx, const KeyValue &section, Profile &profile)
 {
   const std::string field = "egress";
-  auto fields = read_map(ctx, section.value, value_mark(section), field, {"severity", "allow"});
+  auto fields = read_map(ctx, section.value, value_mark(section), field,
+                         {"severity", "mode", "raw_sockets", "allow"});
   if (!fields)
     return tl::unexpected(fields.error());
+  if (const KeyValue *kv = find(*fields, "mode")) {
+    auto mode = read_mode(ctx, *kv, field + ".mode");
+    if (!mode)
+      return tl::unexpected(mode.error());
+    profile.egress_mode = *mode;
+  }
+  if (const KeyValue *kv = find(*fields, "raw_sockets")) {
+    auto raw = read_string(ctx, *kv, field + ".raw_sockets");
+    if (!raw)
+      return tl::unexpected(raw.error());
+    if (*raw != "allow" && *raw != "deny")
+      return fail_at(ctx, value_mark(*kv), field + ".raw_sockets",
+                     quoted(*raw) + " is not one of: allow, deny");
+    profile.raw_sockets = *raw == "allow";
+  }
   if (const KeyValue *kv = find(*fields, "severity")) {
     auto severity = read_severity(ctx, *kv, field + ".severity");
     if (!severity)

@@ -79,6 +79,13 @@ struct Profile {
   // Unix sockets and FIFOs served from outside the agent that it may use anyway (absolute or
   // ~/ paths). Every other such side channel is denied where BPF LSM runs.
   std::vector<std::string> ipc_allow;
+  // Per-kind modes override the profile's mode: credentials.mode, egress.mode.
+  std::optional<Mode> credential_mode;
+  std::optional<Mode> egress_mode;
+  bool raw_sockets = false; // egress.raw_sockets: allow: raw and packet sockets may be created
+
+  Mode file_mode() const { return credential_mode.value_or(mode); }
+  Mode net_mode() const { return egress_mode.value_or(mode); }
 };
 
 // Parses a profile. Every error names the file, line and column and the field that is wrong:

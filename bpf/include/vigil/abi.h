@@ -35,6 +35,7 @@ enum vg_event_type {
 	VG_EV_OPEN = 4,
 	VG_EV_CONNECT = 5,
 	VG_EV_PTRACE = 6,
+	VG_EV_SOCKET = 7,
 	VG_EV_TYPE_MAX,
 };
 
@@ -239,7 +240,8 @@ struct vg_inode_key {
 struct vg_profile_cfg {
 	__u8 net_mode;  /* enum vg_mode */
 	__u8 file_mode; /* enum vg_mode */
-	__u8 pad[6];
+	__u8 raw_ok;    /* 1: raw (SOCK_RAW) and packet (AF_PACKET) sockets may be created */
+	__u8 pad[5];
 };
 
 /* An agent reached for another process's memory or environment (ptrace, /proc/PID/mem,
@@ -250,6 +252,15 @@ struct vg_event_ptrace {
 	__u32 mode;          /* PTRACE_MODE_* bits as the kernel passed them */
 	__u64 target_cgroup; /* cgroup v2 id of the target */
 	char target_comm[VG_COMM_LEN];
+};
+
+/* A raw or packet socket an agent tried to create (they bypass every address check). */
+struct vg_event_socket {
+	struct vg_event_hdr hdr;
+	__s32 family;   /* AF_* */
+	__s32 type;     /* SOCK_* (without flags) */
+	__s32 protocol;
+	__s32 ret;      /* 0 or -EPERM */
 };
 
 /* Value of map vg_agent_cgroups (key: __u64 cgroup id). */
@@ -270,6 +281,7 @@ VG_ABI_ASSERT(sizeof(struct vg_egress_val) == 72, "ABI break: vg_egress_val");
 VG_ABI_ASSERT(sizeof(struct vg_profile_cfg) == 8, "ABI break: vg_profile_cfg");
 VG_ABI_ASSERT(sizeof(struct vg_file_key) == 16, "ABI break: vg_file_key");
 VG_ABI_ASSERT(sizeof(struct vg_inode_key) == 16, "ABI break: vg_inode_key");
+VG_ABI_ASSERT(sizeof(struct vg_event_socket) == 88, "ABI break: vg_event_socket");
 VG_ABI_ASSERT(sizeof(struct vg_event_ptrace) == 104, "ABI break: vg_event_ptrace");
 VG_ABI_ASSERT(sizeof(struct vg_file_rule) == 8, "ABI break: vg_file_rule");
 VG_ABI_ASSERT(sizeof(struct vg_name_pat) == 80, "ABI break: vg_name_pat");
