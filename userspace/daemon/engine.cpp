@@ -105,6 +105,7 @@ Result<std::unique_ptr<Engine>> Engine::start(const EngineOptions &opts)
     return tl::unexpected(l.error());
   e->loader_ = std::move(*l);
   e->reader_ = std::thread([self] { self->reader_loop(); });
+  e->hosts_ = std::thread([self] { self->hosts_loop(); });
   e->worker_ = std::thread([self] { self->worker_loop(); });
   return e;
 }
@@ -155,6 +156,53 @@ Result<> Engine::set_profile(uint32_t id, policy::Profile p)
 {
   if (auto r = check_requirement(p); !r)
     return r;
+  std::lock_guard lock(hosts_mu_);
+  for (const auto &a : p.egress_allow) {
+    if (a.host.empty() || resolved_.count(a.host))
+      continue;
+    resolved_[a.host] = resolve_host(a.host);
+    expires_[a.host] = std::chrono::steady_clock::now() +
+                       std::chrono::seconds(resolved_[a.host].ttl_s);
+    spdlog::info("egress host {}: {} address(es), refreshed every {} s", a.host,
+                 resolved_[a.host].addrs.size(), resolved_[a.host].ttl_s);
+  }
+  written_[id] = p;
+  return install_profile(id, expand_hosts(p, resolved_));
+}
+
+void Engine::hosts_loop() noexcept
+{
+  while (!stopping_.load()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    std::lock_guard lock(hosts_mu_);
+    const auto now = std::chrono::steady_clock::now();
+    std::vector<std::string> changed;
+    for (auto &[host, when] : expires_) {
+      if (when > now)
+        continue;
+      Resolution fresh = resolve_host(host);
+      when = now + std::chrono::seconds(fresh.ttl_s);
+      if (fresh.addrs != resolved_[host].addrs) {
+        spdlog::info("egress host {} now resolves to {} address(es)", host, fresh.addrs.size());
+        changed.push_back(host);
+      }
+      resolved_[host] = std::move(fresh);
+    }
+    if (changed.empty())
+      continue;
+    for (const auto &[id, p] : written_) {
+      const bool uses = std::any_of(p.egress_allow.begin(), p.egress_allow.end(), [&](auto &a) {
+        return std::find(changed.begin(), changed.end(), a.host) != changed.end();
+      });
+      if (uses)
+        if (auto r = install_profile(id, expand_hosts(p, resolved_)); !r)
+          spdlog::warn("reinstall profile {}: {}", p.name, r.error().message());
+    }
+  }
+}
+
+Result<> Engine::install_profile(uint32_t id, policy::Profile p)
+{
   auto egress = policy::compile_egress(p, id);
   if (!egress)
     return tl::unexpected(egress.error());
@@ -377,6 +425,8 @@ void Engine::stop()
     return;
   if (reader_.joinable())
     reader_.join();
+  if (hosts_.joinable())
+    hosts_.join();
   if (worker_.joinable())
     worker_.join();
 }

@@ -25,6 +25,7 @@
 #include "export/sinks.h"
 #include "loader/loader.h"
 #include "daemon/file_enforcer.h"
+#include "daemon/resolver.h"
 #include "loader/probe.h"
 #include "pipeline/event.h"
 #include "pipeline/process_table.h"
@@ -78,6 +79,8 @@ private:
   void process(pipeline::Event &ev);
   void release_held(uint64_t cutoff_ns);
   void log_tiers() const;
+  Result<> install_profile(uint32_t id, policy::Profile p);
+  void hosts_loop() noexcept;
   Result<> check_requirement(const policy::Profile &p) const;
 
   EngineOptions opts_;
@@ -110,6 +113,14 @@ private:
   // (the process's exec, its earlier opens). They wait here until the ring has caught up to
   // their time, so the process table knows the process and earlier opens are not taken for it.
   std::deque<pipeline::Event> held_;
+
+  // Egress host names: the profiles as written, and each host's last resolution and when it
+  // expires. The hosts thread re-resolves on the TTL and reinstalls the profiles that use it.
+  std::mutex hosts_mu_; // guards the three below; taken before state_mu_, never inside it
+  std::map<uint32_t, policy::Profile> written_;
+  std::map<std::string, Resolution> resolved_;
+  std::map<std::string, std::chrono::steady_clock::time_point> expires_;
+  std::thread hosts_;
   std::map<uint32_t, policy::Profile> profiles_; // for the LSM file maps (shared name table)
   std::vector<std::string> homes_;
 

@@ -51,14 +51,15 @@ Result<std::vector<EgressEntry>> compile_egress(const Profile &p, uint32_t profi
   // One entry per distinct prefix, ports of identical prefixes merged.
   std::map<std::pair<std::array<uint8_t, 16>, uint8_t>, const Cidr *> prefixes;
   for (const auto &a : p.egress_allow)
-    prefixes.emplace(std::make_pair(a.cidr.addr, a.cidr.prefix_len), &a.cidr);
+    if (a.host.empty()) // unresolved host names allow nothing
+      prefixes.emplace(std::make_pair(a.cidr.addr, a.cidr.prefix_len), &a.cidr);
 
   std::vector<EgressEntry> out;
   for (const auto &[k, cidr] : prefixes) {
     PortSet ports;
     int line = 0;
     for (const auto &a : p.egress_allow) {
-      if (contains(a.cidr, *cidr)) {
+      if (a.host.empty() && contains(a.cidr, *cidr)) {
         ports.add(a.ports);
         if (a.cidr.prefix_len == cidr->prefix_len)
           line = a.line;

@@ -344,16 +344,34 @@ Result<EgressAllow> parse_allow_item(const Ctx &ctx, const YAML::Node &item,
     allow.cidr = *cidr;
     return allow;
   }
-  auto fields = read_map(ctx, item, mark, field, {"cidr", "ports"});
+  auto fields = read_map(ctx, item, mark, field, {"cidr", "host", "ports"});
   if (!fields)
     return tl::unexpected(fields.error());
   const KeyValue *cidr_kv = find(*fields, "cidr");
-  if (!cidr_kv)
-    return fail_at(ctx, mark, field + ".cidr", "missing (an entry with ports needs a cidr)");
-  auto cidr = read_cidr(ctx, cidr_kv->value, value_mark(*cidr_kv), field + ".cidr");
-  if (!cidr)
-    return tl::unexpected(cidr.error());
-  allow.cidr = *cidr;
+  const KeyValue *host_kv = find(*fields, "host");
+  if (cidr_kv && host_kv)
+    return fail_at(ctx, host_kv->key.Mark(), field + ".host", "an entry has a cidr or a host, not both");
+  if (host_kv) {
+    auto host = read_string(ctx, *host_kv, field + ".host");
+    if (!host)
+      return tl::unexpected(host.error());
+    const bool valid = !host->empty() && host->size() <= 253 &&
+                       host->find_first_not_of("abcdefghijklmnopqrstuvwxyz"
+                                               "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") ==
+                           std::string::npos;
+    if (!valid)
+      return fail_at(ctx, value_mark(*host_kv), field + ".host",
+                     quoted(*host) + " is not a host name");
+    allow.host = *host;
+  } else {
+    if (!cidr_kv)
+      return fail_at(ctx, mark, field + ".cidr",
+                     "missing (an entry with ports needs a cidr or a host)");
+    auto cidr = read_cidr(ctx, cidr_kv->value, value_mark(*cidr_kv), field + ".cidr");
+    if (!cidr)
+      return tl::unexpected(cidr.error());
+    allow.cidr = *cidr;
+  }
   if (const KeyValue *ports_kv = find(*fields, "ports")) {
     auto ports = read_list(ctx, *ports_kv, field + ".ports");
     if (!ports)
@@ -567,8 +585,8 @@ Result<Profile> load_profile(const std::string &path)
 bool egress_allowed(const Profile &p, const std::array<uint8_t, 16> &ip, uint16_t port)
 {
   for (const EgressAllow &allow : p.egress_allow) {
-    if (!allow.cidr.contains(ip))
-      continue;
+    if (!allow.host.empty() || !allow.cidr.contains(ip))
+      continue; // an unresolved host allows nothing
     if (allow.ports.empty())
       return true;
     for (const PortRange &range : allow.ports)

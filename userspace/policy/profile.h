@@ -52,6 +52,9 @@ struct PortRange {
 
 struct EgressAllow {
   Cidr cidr;
+  // A host name instead of a CIDR: resolved by the daemon, refreshed on its DNS TTL. Until it
+  // resolves it allows nothing; cidr is unused.
+  std::string host;
   std::vector<PortRange> ports; // empty: any port
   int line = 0;                 // 1-based line in the profile file, for messages
 };

@@ -151,7 +151,7 @@ egress:
     - cidr: 0.0.0.0/0
       prots: [53]
 )"),
-            "t.yaml:6:7: egress.allow[1].prots: unknown key (expected one of: cidr, ports)");
+            "t.yaml:6:7: egress.allow[1].prots: unknown key (expected one of: cidr, host, ports)");
 }
 
 TEST(ProfileErrors, rejects_duplicate_key)
@@ -304,7 +304,8 @@ TEST(ProfileErrors, rejects_invalid_address)
 TEST(ProfileErrors, rejects_entry_without_cidr)
 {
   EXPECT_EQ(error_of("profile: p\negress:\n  allow:\n    - ports: [53]\n"),
-            "t.yaml:4:7: egress.allow[0].cidr: missing (an entry with ports needs a cidr)");
+            "t.yaml:4:7: egress.allow[0].cidr: missing (an entry with ports needs a cidr or a "
+            "host)");
 }
 
 TEST(ProfileErrors, rejects_port_zero)

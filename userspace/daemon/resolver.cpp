@@ -1,0 +1,115 @@
+// SPDX-License-Identifier: Apache-2.0
+// DNS resolution with TTLs for egress host entries.
+#include "daemon/resolver.h"
+
+#include <arpa/nameser.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <resolv.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+
+namespace vigil::daemon {
+
+namespace {
+
+// Adds the type-qtype answers of a DNS query to out; returns the smallest TTL seen (0: none).
+uint32_t query(const std::string &host, int qtype, std::vector<std::array<uint8_t, 16>> &out)
+{
+  struct __res_state st{};
+  if (res_ninit(&st) != 0)
+    return 0;
+  unsigned char answer[4096];
+  const int len = res_nquery(&st, host.c_str(), ns_c_in, qtype, answer, sizeof(answer));
+  uint32_t ttl = 0;
+  ns_msg msg;
+  if (len > 0 && ns_initparse(answer, len, &msg) == 0) {
+    for (int i = 0; i < ns_msg_count(msg, ns_s_an); ++i) {
+      ns_rr rr;
+      if (ns_parserr(&msg, ns_s_an, i, &rr) != 0 || ns_rr_type(rr) != qtype)
+        continue;
+      std::array<uint8_t, 16> a{};
+      if (qtype == ns_t_a && ns_rr_rdlen(rr) == 4) {
+        a[10] = a[11] = 0xff;
+        std::memcpy(&a[12], ns_rr_rdata(rr), 4);
+      } else if (qtype == ns_t_aaaa && ns_rr_rdlen(rr) == 16) {
+        std::memcpy(a.data(), ns_rr_rdata(rr), 16);
+      } else {
+        continue;
+      }
+      out.push_back(a);
+      ttl = ttl == 0 ? ns_rr_ttl(rr) : std::min<uint32_t>(ttl, ns_rr_ttl(rr));
+    }
+  }
+  res_nclose(&st);
+  return ttl;
+}
+
+} // namespace
+
+Resolution resolve_host(const std::string &host)
+{
+  Resolution r;
+  uint32_t ttl = 0;
+  for (int qtype : {ns_t_a, ns_t_aaaa}) {
+    const uint32_t t = query(host, qtype, r.addrs);
+    if (t)
+      ttl = ttl == 0 ? t : std::min(ttl, t);
+  }
+  if (r.addrs.empty()) {
+    addrinfo hints{};
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo *res = nullptr;
+    if (::getaddrinfo(host.c_str(), nullptr, &hints, &res) == 0) {
+      for (addrinfo *ai = res; ai; ai = ai->ai_next) {
+        std::array<uint8_t, 16> a{};
+        if (ai->ai_family == AF_INET) {
+          a[10] = a[11] = 0xff;
+          std::memcpy(&a[12], &reinterpret_cast<sockaddr_in *>(ai->ai_addr)->sin_addr, 4);
+        } else if (ai->ai_family == AF_INET6) {
+          std::memcpy(a.data(), &reinterpret_cast<sockaddr_in6 *>(ai->ai_addr)->sin6_addr, 16);
+        } else {
+          continue;
+        }
+        r.addrs.push_back(a);
+      }
+      ::freeaddrinfo(res);
+    }
+    ttl = kDefaultTtl;
+  }
+  std::sort(r.addrs.begin(), r.addrs.end());
+  r.addrs.erase(std::unique(r.addrs.begin(), r.addrs.end()), r.addrs.end());
+  r.ttl_s = std::clamp(ttl ? ttl : kDefaultTtl, kMinTtl, kMaxTtl);
+  return r;
+}
+
+policy::Profile expand_hosts(const policy::Profile &p,
+                             const std::map<std::string, Resolution> &resolved)
+{
+  policy::Profile out = p;
+  out.egress_allow.clear();
+  for (const auto &a : p.egress_allow) {
+    if (a.host.empty()) {
+      out.egress_allow.push_back(a);
+      continue;
+    }
+    auto it = resolved.find(a.host);
+    if (it == resolved.end())
+      continue;
+    for (const auto &addr : it->second.addrs) {
+      policy::EgressAllow e = a;
+      e.host.clear();
+      e.cidr.addr = addr;
+      e.cidr.prefix_len = 128;
+      e.cidr.is_v4 = addr[10] == 0xff && addr[11] == 0xff &&
+                     std::all_of(addr.begin(), addr.begin() + 10, [](uint8_t b) { return !b; });
+      out.egress_allow.push_back(e);
+    }
+  }
+  return out;
+}
+
+} // namespace vigil::daemon

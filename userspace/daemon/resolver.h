@@ -1,0 +1,32 @@
+// SPDX-License-Identifier: Apache-2.0
+// Host names in egress allowlists: resolved by the daemon (never by the kernel), with the TTL
+// the DNS answer carries, so an allowlist follows a service whose addresses move.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "policy/profile.h"
+
+namespace vigil::daemon {
+
+struct Resolution {
+  std::vector<std::array<uint8_t, 16>> addrs; // IPv6 space, IPv4 mapped; sorted, unique
+  uint32_t ttl_s = 0;                         // seconds until it must be asked again
+};
+
+// A and AAAA answers from the resolver (res_query) with the smallest TTL among them; names the
+// resolver cannot answer (no DNS, /etc/hosts entries) fall back to getaddrinfo with
+// kDefaultTtl. TTLs are clamped to [kMinTtl, kMaxTtl].
+inline constexpr uint32_t kMinTtl = 5, kMaxTtl = 3600, kDefaultTtl = 60;
+Resolution resolve_host(const std::string &host);
+
+// The profile with each host entry replaced by one /32 or /128 entry per resolved address
+// (same ports, same line). Hosts missing from `resolved` are left out: they allow nothing.
+policy::Profile expand_hosts(const policy::Profile &p,
+                             const std::map<std::string, Resolution> &resolved);
+
+} // namespace vigil::daemon
