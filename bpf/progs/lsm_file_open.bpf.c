@@ -6,8 +6,7 @@
 #include "file.bpf.h"
 #include "ipc.bpf.h"
 
-SEC("lsm/file_open")
-int BPF_PROG(vg_file_open, struct file *file, int ret)
+static __always_inline int vg_file_open_check(struct file *file)
 {
 	const struct vg_profile_cfg *cfg;
 	struct vg_event_open *ev;
@@ -18,8 +17,6 @@ int BPF_PROG(vg_file_open, struct file *file, int ret)
 	long n;
 	int verdict, ipc = 0;
 
-	if (ret) /* an earlier LSM already denied: keep its answer */
-		return ret;
 	profile = vg_agent_profile();
 	if (!profile)
 		return 0;
@@ -70,4 +67,26 @@ int BPF_PROG(vg_file_open, struct file *file, int ret)
 	if (verdict == VG_VERDICT_DENY)
 		return -VG_EPERM;
 	return 0;
+}
+
+SEC("lsm/file_open")
+int BPF_PROG(vg_file_open, struct file *file, int ret)
+{
+	if (ret) /* an earlier LSM program already denied: keep its answer */
+		return ret;
+	/* An explicit branch: a conditional expression compiles (clang 14) into code whose return
+	 * range the 6.12 verifier cannot bound to [-4095, 0]. */
+	if (vg_file_open_check(file))
+		return -VG_EPERM;
+	return 0;
+}
+
+/* The same check attached per agent cgroup (lsm_cgroup, 6.0+): tasks elsewhere never run it.
+ * lsm_cgroup programs answer 1 (allow) or 0 (deny: the kernel returns -EPERM). */
+SEC("lsm_cgroup/file_open")
+int BPF_PROG(vg_lc_file_open, struct file *file)
+{
+	if (vg_file_open_check(file))
+		return 0;
+	return 1;
 }

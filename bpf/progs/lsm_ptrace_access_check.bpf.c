@@ -5,8 +5,7 @@
  * subtree (its own children, for debuggers and test runners). Fails open on internal misses. */
 #include "task.bpf.h"
 
-SEC("lsm/ptrace_access_check")
-int BPF_PROG(vg_ptrace_check, struct task_struct *child, unsigned int mode, int ret)
+static __always_inline int vg_ptrace_deny(struct task_struct *child, unsigned int mode)
 {
 	struct vg_event_ptrace *ev;
 	struct { __u64 root; } w = {};
@@ -15,8 +14,6 @@ int BPF_PROG(vg_ptrace_check, struct task_struct *child, unsigned int mode, int 
 	__u32 profile;
 	int verdict;
 
-	if (ret)
-		return ret;
 	w.root = vg_agent_root();
 	if (!w.root)
 		return 0;
@@ -44,4 +41,26 @@ int BPF_PROG(vg_ptrace_check, struct task_struct *child, unsigned int mode, int 
 	if (verdict == VG_VERDICT_DENY)
 		return -VG_EPERM;
 	return 0;
+}
+
+SEC("lsm/ptrace_access_check")
+int BPF_PROG(vg_ptrace_check, struct task_struct *child, unsigned int mode, int ret)
+{
+	if (ret) /* an earlier LSM program already denied: keep its answer */
+		return ret;
+	/* An explicit branch: a conditional expression compiles (clang 14) into code whose return
+	 * range the 6.12 verifier cannot bound to [-4095, 0]. */
+	if (vg_ptrace_deny(child, mode))
+		return -VG_EPERM;
+	return 0;
+}
+
+/* The same check attached per agent cgroup (lsm_cgroup, 6.0+): tasks elsewhere never run it.
+ * lsm_cgroup programs answer 1 (allow) or 0 (deny: the kernel returns -EPERM). */
+SEC("lsm_cgroup/ptrace_access_check")
+int BPF_PROG(vg_lc_ptrace, struct task_struct *child, unsigned int mode)
+{
+	if (vg_ptrace_deny(child, mode))
+		return 0;
+	return 1;
 }

@@ -3,16 +3,13 @@
  * (TCP and UDP). Same decision and maps as the cgroup sock_addr tier. Fails open. */
 #include "net.bpf.h"
 
-SEC("lsm/socket_connect")
-int BPF_PROG(vg_sock_connect, struct socket *sock, struct sockaddr *address, int addrlen, int ret)
+static __always_inline int vg_connect_check(struct socket *sock, struct sockaddr *address, int addrlen)
 {
 	__u8 addr[16] = {};
 	__u16 family, port = 0;
 	__u32 profile;
 	int verdict;
 
-	if (ret)
-		return ret;
 	profile = vg_agent_profile();
 	if (!profile)
 		return 0;
@@ -41,4 +38,26 @@ int BPF_PROG(vg_sock_connect, struct socket *sock, struct sockaddr *address, int
 	if (verdict == VG_VERDICT_DENY)
 		return -VG_EPERM;
 	return 0;
+}
+
+SEC("lsm/socket_connect")
+int BPF_PROG(vg_sock_connect, struct socket *sock, struct sockaddr *address, int addrlen, int ret)
+{
+	if (ret) /* an earlier LSM program already denied: keep its answer */
+		return ret;
+	/* An explicit branch: a conditional expression compiles (clang 14) into code whose return
+	 * range the 6.12 verifier cannot bound to [-4095, 0]. */
+	if (vg_connect_check(sock, address, addrlen))
+		return -VG_EPERM;
+	return 0;
+}
+
+/* The same check attached per agent cgroup (lsm_cgroup, 6.0+): tasks elsewhere never run it.
+ * lsm_cgroup programs answer 1 (allow) or 0 (deny: the kernel returns -EPERM). */
+SEC("lsm_cgroup/socket_connect")
+int BPF_PROG(vg_lc_sock_conn, struct socket *sock, struct sockaddr *address, int addrlen)
+{
+	if (vg_connect_check(sock, address, addrlen))
+		return 0;
+	return 1;
 }

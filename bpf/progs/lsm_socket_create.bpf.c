@@ -9,8 +9,7 @@
 #define VG_SOCK_RAW 3
 #define VG_SOCK_TYPE_MASK 0xf
 
-SEC("lsm/socket_create")
-int BPF_PROG(vg_sock_create, int family, int type, int protocol, int kern, int ret)
+static __always_inline int vg_sock_create_check(int family, int type, int protocol, int kern)
 {
 	const struct vg_profile_cfg *cfg;
 	struct vg_event_socket *ev;
@@ -18,8 +17,6 @@ int BPF_PROG(vg_sock_create, int family, int type, int protocol, int kern, int r
 	__u32 profile;
 	int verdict;
 
-	if (ret)
-		return ret;
 	if (kern)
 		return 0;
 	if (family != VG_AF_PACKET && (type & VG_SOCK_TYPE_MASK) != VG_SOCK_RAW)
@@ -47,4 +44,26 @@ int BPF_PROG(vg_sock_create, int family, int type, int protocol, int kern, int r
 	if (verdict == VG_VERDICT_DENY)
 		return -VG_EPERM;
 	return 0;
+}
+
+SEC("lsm/socket_create")
+int BPF_PROG(vg_sock_create, int family, int type, int protocol, int kern, int ret)
+{
+	if (ret) /* an earlier LSM program already denied: keep its answer */
+		return ret;
+	/* An explicit branch: a conditional expression compiles (clang 14) into code whose return
+	 * range the 6.12 verifier cannot bound to [-4095, 0]. */
+	if (vg_sock_create_check(family, type, protocol, kern))
+		return -VG_EPERM;
+	return 0;
+}
+
+/* The same check attached per agent cgroup (lsm_cgroup, 6.0+): tasks elsewhere never run it.
+ * lsm_cgroup programs answer 1 (allow) or 0 (deny: the kernel returns -EPERM). */
+SEC("lsm_cgroup/socket_create")
+int BPF_PROG(vg_lc_sock_new, int family, int type, int protocol, int kern)
+{
+	if (vg_sock_create_check(family, type, protocol, kern))
+		return 0;
+	return 1;
 }

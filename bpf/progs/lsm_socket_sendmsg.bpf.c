@@ -9,8 +9,7 @@
 #define VG_SOCK_DGRAM 2
 #define VG_MSG_FASTOPEN 0x20000000
 
-SEC("lsm/socket_sendmsg")
-int BPF_PROG(vg_sock_sendmsg, struct socket *sock, struct msghdr *msg, int size, int ret)
+static __always_inline int vg_sendmsg_check(struct socket *sock, struct msghdr *msg, int size)
 {
 	struct sockaddr_in6 ss = {}; /* large enough for both families */
 	__u8 addr[16] = {};
@@ -20,8 +19,6 @@ int BPF_PROG(vg_sock_sendmsg, struct socket *sock, struct msghdr *msg, int size,
 	int verdict, namelen;
 	short type;
 
-	if (ret)
-		return ret;
 	profile = vg_agent_profile();
 	if (!profile)
 		return 0;
@@ -59,4 +56,26 @@ int BPF_PROG(vg_sock_sendmsg, struct socket *sock, struct msghdr *msg, int size,
 	if (verdict == VG_VERDICT_DENY)
 		return -VG_EPERM;
 	return 0;
+}
+
+SEC("lsm/socket_sendmsg")
+int BPF_PROG(vg_sock_sendmsg, struct socket *sock, struct msghdr *msg, int size, int ret)
+{
+	if (ret) /* an earlier LSM program already denied: keep its answer */
+		return ret;
+	/* An explicit branch: a conditional expression compiles (clang 14) into code whose return
+	 * range the 6.12 verifier cannot bound to [-4095, 0]. */
+	if (vg_sendmsg_check(sock, msg, size))
+		return -VG_EPERM;
+	return 0;
+}
+
+/* The same check attached per agent cgroup (lsm_cgroup, 6.0+): tasks elsewhere never run it.
+ * lsm_cgroup programs answer 1 (allow) or 0 (deny: the kernel returns -EPERM). */
+SEC("lsm_cgroup/socket_sendmsg")
+int BPF_PROG(vg_lc_sock_send, struct socket *sock, struct msghdr *msg, int size)
+{
+	if (vg_sendmsg_check(sock, msg, size))
+		return 0;
+	return 1;
 }

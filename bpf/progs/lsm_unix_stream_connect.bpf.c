@@ -4,14 +4,11 @@
  * profile allows that socket. Fails open. */
 #include "ipc.bpf.h"
 
-SEC("lsm/unix_stream_connect")
-int BPF_PROG(vg_unix_connect, struct sock *sock, struct sock *other, struct sock *newsk, int ret)
+static __always_inline int vg_unix_conn_check(struct sock *sock, struct sock *other, struct sock *newsk)
 {
 	__u32 profile = 0;
 	int verdict;
 
-	if (ret)
-		return ret;
 	verdict = vg_unix_verdict(other, &profile);
 	if (verdict == VG_VERDICT_ALLOW)
 		return 0;
@@ -19,4 +16,26 @@ int BPF_PROG(vg_unix_connect, struct sock *sock, struct sock *other, struct sock
 	if (verdict == VG_VERDICT_DENY)
 		return -VG_EPERM;
 	return 0;
+}
+
+SEC("lsm/unix_stream_connect")
+int BPF_PROG(vg_unix_connect, struct sock *sock, struct sock *other, struct sock *newsk, int ret)
+{
+	if (ret) /* an earlier LSM program already denied: keep its answer */
+		return ret;
+	/* An explicit branch: a conditional expression compiles (clang 14) into code whose return
+	 * range the 6.12 verifier cannot bound to [-4095, 0]. */
+	if (vg_unix_conn_check(sock, other, newsk))
+		return -VG_EPERM;
+	return 0;
+}
+
+/* The same check attached per agent cgroup (lsm_cgroup, 6.0+): tasks elsewhere never run it.
+ * lsm_cgroup programs answer 1 (allow) or 0 (deny: the kernel returns -EPERM). */
+SEC("lsm_cgroup/unix_stream_connect")
+int BPF_PROG(vg_lc_unix_conn, struct sock *sock, struct sock *other, struct sock *newsk)
+{
+	if (vg_unix_conn_check(sock, other, newsk))
+		return 0;
+	return 1;
 }

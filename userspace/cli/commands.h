@@ -18,6 +18,7 @@ struct RunArgs {
   std::optional<std::string> metrics_address;
   std::optional<std::string> log_dir;
   std::string max_tier = "lsm"; // lsm (no cap) | fallback | monitor
+  std::string lsm_attach = "auto"; // auto | cgroup | global
   std::vector<std::string> command;
 };
 int run_command(const RunArgs &args);

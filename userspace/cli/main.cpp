@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // vigil: the one binary. Parses the command line and hands off to a subcommand.
+#include <cstdlib>
+
 #include <CLI/CLI.hpp>
 
 #include <spdlog/spdlog.h>
@@ -19,6 +21,8 @@ int main(int argc, char **argv)
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
 
   vigil::cli::RunArgs run;
+  if (const char *attach = std::getenv("VIGIL_LSM_ATTACH"); attach && *attach)
+    run.lsm_attach = attach; // the default for --lsm-attach (validated like the flag)
   CLI::App *run_cmd = app.add_subcommand("run", "Run a command confined in a fresh agent cgroup");
   run_cmd->add_option("--profile", run.profile, "Profile YAML (default: the shipped default)");
   run_cmd->add_option("--alerts-json", run.alerts_json, "Append alerts as JSON lines to FILE");
@@ -29,6 +33,11 @@ int main(int argc, char **argv)
       ->add_option("--max-tier", run.max_tier,
                    "Cap enforcement: lsm (no cap), fallback (fanotify/cgroup), monitor (observe)")
       ->check(CLI::IsMember({"lsm", "fallback", "monitor"}));
+  run_cmd
+      ->add_option("--lsm-attach", run.lsm_attach,
+                   "BPF LSM attachment: auto, cgroup (lsm_cgroup per agent cgroup), global")
+      ->check(CLI::IsMember({"auto", "cgroup", "global"}))
+      ->capture_default_str();
   run_cmd->add_option("command", run.command, "Command and arguments (after --)")->required();
   run_cmd->positionals_at_end();
 

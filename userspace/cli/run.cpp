@@ -96,6 +96,7 @@ int run_command(const RunArgs &args)
   daemon::EngineOptions eo;
   eo.alerts_json = args.alerts_json;
   eo.metrics_address = args.metrics_address;
+  eo.lsm_attach = args.lsm_attach;
   eo.max_tier = args.max_tier == "monitor"    ? loader::Tier::monitor
                 : args.max_tier == "fallback" ? loader::Tier::fallback
                                               : loader::Tier::lsm;

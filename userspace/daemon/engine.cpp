@@ -89,6 +89,8 @@ Result<std::unique_ptr<Engine>> Engine::start(const EngineOptions &opts)
   lo.cgroup_net = e->net_tier_ == loader::Tier::fallback;
   lo.lsm = e->file_tier_ == loader::Tier::lsm || e->net_tier_ == loader::Tier::lsm;
   lo.pin_dir = opts.pin_dir;
+  lo.lsm_cgroup = opts.lsm_attach == "cgroup" ||
+                  (opts.lsm_attach == "auto" && e->features_.lsm_cgroup.ok);
   e->homes_ = opts.home ? std::vector<std::string>{*opts.home} : login_homes();
   if (e->file_tier_ == loader::Tier::fallback) {
     auto fe = FileEnforcer::start(*mount, [self](pipeline::Event &&ev) {
@@ -104,6 +106,10 @@ Result<std::unique_ptr<Engine>> Engine::start(const EngineOptions &opts)
   if (!l)
     return tl::unexpected(l.error());
   e->loader_ = std::move(*l);
+  if (*e->loader_->lsm_attach())
+    spdlog::info("BPF LSM programs attached {}", e->loader_->lsm_attach() == std::string("cgroup")
+                                                     ? "per agent cgroup (lsm_cgroup)"
+                                                     : "globally, filtered by the agent map");
   e->reader_ = std::thread([self] { self->reader_loop(); });
   e->hosts_ = std::thread([self] { self->hosts_loop(); });
   e->worker_ = std::thread([self] { self->worker_loop(); });

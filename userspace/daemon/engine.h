@@ -43,6 +43,9 @@ struct EngineOptions {
   // The operator's cap on enforcement (--max-tier): lsm (no cap), fallback, monitor.
   loader::Tier max_tier = loader::Tier::lsm;
   std::string pin_dir; // see loader::Options::pin_dir; empty for vigil run
+  // LSM attachment: "cgroup" (lsm_cgroup per agent cgroup), "global", or "auto" (cgroup where
+  // the kernel attaches lsm_cgroup programs).
+  std::string lsm_attach = "auto";
   size_t queue_capacity = 65536;
 };
 

@@ -70,17 +70,29 @@ Result<std::unique_ptr<Loader>> Loader::start(const Options &opts, SampleFn on_s
   l->skel_ = vigil_bpf__open();
   if (!l->skel_)
     return fail_errno(errno, "open BPF object");
+  const auto &p = l->skel_->progs;
+  const std::vector<bpf_program *> sock_addr{p.vg_cg_connect4, p.vg_cg_connect6, p.vg_cg_sendmsg4,
+                                             p.vg_cg_sendmsg6};
+  const std::vector<bpf_program *> lsm_global{p.vg_file_open,     p.vg_sock_connect,
+                                              p.vg_sock_sendmsg,  p.vg_ptrace_check,
+                                              p.vg_unix_connect,  p.vg_unix_send,
+                                              p.vg_sock_create};
+  const std::vector<bpf_program *> lsm_cgroup{p.vg_lc_file_open, p.vg_lc_sock_conn,
+                                              p.vg_lc_sock_send, p.vg_lc_ptrace,
+                                              p.vg_lc_unix_conn, p.vg_lc_unix_send,
+                                              p.vg_lc_sock_new};
   // Programs of tiers not in use are not loaded: an older kernel's verifier never sees them.
-  for (bpf_program *p : {l->skel_->progs.vg_cg_connect4, l->skel_->progs.vg_cg_connect6,
-                         l->skel_->progs.vg_cg_sendmsg4, l->skel_->progs.vg_cg_sendmsg6})
-    bpf_program__set_autoload(p, opts.cgroup_net);
-  for (bpf_program *p : {l->skel_->progs.vg_file_open, l->skel_->progs.vg_sock_connect,
-                         l->skel_->progs.vg_sock_sendmsg, l->skel_->progs.vg_ptrace_check,
-                         l->skel_->progs.vg_unix_connect, l->skel_->progs.vg_unix_send,
-                         l->skel_->progs.vg_inode_init, l->skel_->progs.vg_sock_create})
-    bpf_program__set_autoload(p, opts.lsm);
-  if (int err = bpf_map__set_max_entries(l->skel_->maps.vg_events, opts.ringbuf_bytes); err)
-    return fail_errno(-err, "size ring buffer to " + std::to_string(opts.ringbuf_bytes));
+  for (bpf_program *prog : sock_addr)
+    bpf_program__set_autoload(prog, opts.cgroup_net);
+  for (bpf_program *prog : lsm_global)
+    bpf_program__set_autoload(prog, opts.lsm && !opts.lsm_cgroup);
+  for (bpf_program *prog : lsm_cgroup)
+    bpf_program__set_autoload(prog, opts.lsm && opts.lsm_cgroup);
+  bpf_program__set_autoload(p.vg_inode_init, opts.lsm); // observes only: always global
+  if (opts.cgroup_net)
+    l->per_cgroup_.insert(l->per_cgroup_.end(), sock_addr.begin(), sock_addr.end());
+  if (opts.lsm && opts.lsm_cgroup)
+    l->per_cgroup_.insert(l->per_cgroup_.end(), lsm_cgroup.begin(), lsm_cgroup.end());
   const std::string links_dir = opts.pin_dir + "/links";
   if (!opts.pin_dir.empty()) {
     std::error_code ec;
@@ -98,9 +110,17 @@ Result<std::unique_ptr<Loader>> Loader::start(const Options &opts, SampleFn on_s
     }
     l->adopted_ = std::filesystem::exists(links_dir + "/vg_exec", ec);
   }
-  if (int err = vigil_bpf__load(l->skel_); err)
+  if (int err = vigil_bpf__load(l->skel_); err) {
+    if (opts.lsm && opts.lsm_cgroup) {
+      spdlog::warn("lsm_cgroup programs did not load ({}): attaching the LSM programs globally",
+                   std::strerror(-err));
+      Options global = opts;
+      global.lsm_cgroup = false;
+      return start(global, std::move(l->sample_));
+    }
     return fail_errno(-err, "load BPF programs (run with --log-level debug for the verifier log; "
                             "a pinned map of another vigil version: vigil unload)");
+  }
   if (l->adopted_) {
     spdlog::info("adopting the enforcement pinned under {}: programs stay attached, no gap",
                  opts.pin_dir);
@@ -160,19 +180,18 @@ Result<> Loader::add_agent_cgroup(const std::string &dir, uint64_t cgroup_id,
   if (bpf_map__update_elem(skel_->maps.vg_agent_cgroups, &cgroup_id, sizeof(cgroup_id), &value,
                            sizeof(value), BPF_ANY))
     return fail_errno(errno, "add agent cgroup " + dir);
-  if (!opts_.cgroup_net || cgroup_links_.count(cgroup_id))
+  if (per_cgroup_.empty() || cgroup_links_.count(cgroup_id))
     return {};
   const std::string pins =
       opts_.pin_dir.empty() ? "" : opts_.pin_dir + "/cgroups/" + std::to_string(cgroup_id);
   std::error_code ec;
-  if (!pins.empty() && std::filesystem::exists(pins + "/vg_cg_connect4", ec))
+  if (!pins.empty() && std::filesystem::exists(pins + "/" + bpf_program__name(per_cgroup_[0]), ec))
     return {}; // attached by an earlier instance and still in force: adopted
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0)
     return fail_errno(errno, "open cgroup " + dir);
   std::vector<bpf_link *> links;
-  for (bpf_program *p : {skel_->progs.vg_cg_connect4, skel_->progs.vg_cg_connect6,
-                         skel_->progs.vg_cg_sendmsg4, skel_->progs.vg_cg_sendmsg6}) {
+  for (bpf_program *p : per_cgroup_) {
     bpf_link *link = bpf_program__attach_cgroup(p, fd);
     if (!link) {
       int err = errno;
@@ -186,10 +205,9 @@ Result<> Loader::add_agent_cgroup(const std::string &dir, uint64_t cgroup_id,
   ::close(fd); // the links hold the cgroup
   if (!pins.empty()) {
     std::filesystem::create_directories(pins, ec);
-    const char *names[] = {"vg_cg_connect4", "vg_cg_connect6", "vg_cg_sendmsg4", "vg_cg_sendmsg6"};
     for (size_t i = 0; i < links.size(); ++i) {
       bpf_link *link = links[i];
-      const std::string path = pins + "/" + names[i];
+      const std::string path = pins + "/" + bpf_program__name(per_cgroup_[i]);
       if (int err = bpf_link__pin(link, path.c_str()); err)
         spdlog::warn("pin {}: {}", path, std::strerror(-err));
       bpf_link__disconnect(link);

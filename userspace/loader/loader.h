@@ -17,6 +17,7 @@
 struct vigil_bpf;
 struct ring_buffer;
 struct bpf_link;
+struct bpf_program;
 struct vg_egress_key;
 struct vg_egress_val;
 struct vg_file_key;
@@ -33,6 +34,10 @@ struct Options {
   // BPF LSM enforcement (file_open, socket_connect/sendmsg, ptrace_access_check), attached
   // globally and filtered by the agent map. Off: not loaded (kernels that refuse them).
   bool lsm = false;
+  // With lsm: attach the enforcing LSM programs to each agent cgroup (lsm_cgroup, 6.0+) instead
+  // of globally, so tasks outside agents never run them. Falls back to global attachment when
+  // the kernel refuses to load them.
+  bool lsm_cgroup = false;
   // bpffs directory where maps and links are pinned so enforcement outlives this process
   // (daemon mode). A later start adopts what it finds there instead of attaching again.
   // Empty: nothing is pinned, everything detaches on exit (vigil run).
@@ -81,6 +86,8 @@ public:
   KernelStats stats() const;
   // True when start() found pinned links of an earlier instance and adopted them.
   bool adopted() const { return adopted_; }
+  // How the LSM programs are attached: "cgroup", "global", or "" (not loaded).
+  const char *lsm_attach() const { return !opts_.lsm ? "" : opts_.lsm_cgroup ? "cgroup" : "global"; }
 
 private:
   Loader() = default;
@@ -92,6 +99,7 @@ private:
   Options opts_;
   bool adopted_ = false;
   std::map<uint64_t, std::vector<bpf_link *>> cgroup_links_;
+  std::vector<bpf_program *> per_cgroup_; // attached to every agent cgroup
   std::map<uint32_t, std::vector<std::vector<uint8_t>>> egress_keys_; // per profile, for removal
   std::vector<std::vector<uint8_t>> file_keys_;
   std::vector<std::vector<uint8_t>> ipc_keys_;
