@@ -73,26 +73,12 @@ static __always_inline void vg_report_unix(__u32 profile, int verdict, struct so
 	struct unix_sock *u = (void *)other;
 	struct unix_address *addr = BPF_CORE_READ(u, addr);
 	struct vg_event_connect *ev;
-	struct vg_scratch *s;
-	struct vg_stash *st;
-	__u64 key = bpf_get_current_pid_tgid();
 
 	vg_stat_inc(VG_STAT_IPC_DENY);
-	st = bpf_map_lookup_elem(&vg_stash_map, &key);
-	if (st && !(flags & VG_F_SENDMSG))
-		st->reported = 1;
-	s = vg_scratch_get();
-	if (!s)
+	ev = vg_connect_begin(profile, verdict, VG_TIER_LSM, flags | VG_F_IPC);
+	if (!ev)
 		return;
-	ev = (void *)s->ev;
-	__builtin_memset((void *)ev + sizeof(ev->hdr), 0, sizeof(*ev) - sizeof(ev->hdr));
-	vg_hdr_fill(&ev->hdr, VG_EV_CONNECT, profile);
-	ev->hdr.flags = flags | VG_F_IPC;
-	ev->hdr.verdict = verdict;
-	ev->hdr.tier = VG_TIER_LSM;
-	ev->ret = verdict == VG_VERDICT_DENY ? -VG_EPERM : 0;
 	ev->family = VG_AF_UNIX;
-	ev->fd = -1;
 	if (addr)
 		bpf_probe_read_kernel(ev->unix_path, sizeof(ev->unix_path), &addr->name[0].sun_path);
 	vg_emit(ev, sizeof(*ev));

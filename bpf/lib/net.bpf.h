@@ -41,23 +41,23 @@ static __always_inline int vg_egress_verdict(__u32 profile, const __u8 *addr, __
 	return cfg->net_mode == VG_MODE_ENFORCE ? VG_VERDICT_DENY : VG_VERDICT_AUDIT;
 }
 
-/* Reports a non-allow verdict as a connect record, and tells the connect tracepoint exit (if
- * this is a connect(2) in progress) that the syscall is already reported. */
-static __always_inline void vg_report_egress(__u32 profile, int verdict, __u8 tier, __u16 family,
-					     const __u8 *addr, __u16 port, __u16 flags)
+/* Starts a connect record for a non-allow verdict (NULL when there is no scratch), and tells
+ * the connect tracepoint exit (if this is a connect(2) in progress) that the syscall is already
+ * reported. The caller fills the destination and emits. */
+static __always_inline struct vg_event_connect *
+vg_connect_begin(__u32 profile, int verdict, __u8 tier, __u16 flags)
 {
 	struct vg_event_connect *ev;
 	struct vg_scratch *s;
 	struct vg_stash *st;
 	__u64 key = bpf_get_current_pid_tgid();
 
-	vg_stat_inc(verdict == VG_VERDICT_DENY ? VG_STAT_NET_DENY : VG_STAT_NET_AUDIT);
 	st = bpf_map_lookup_elem(&vg_stash_map, &key);
 	if (st && !(flags & VG_F_SENDMSG))
 		st->reported = 1;
 	s = vg_scratch_get();
 	if (!s)
-		return;
+		return NULL;
 	ev = (void *)s->ev;
 	__builtin_memset((void *)ev + sizeof(ev->hdr), 0, sizeof(*ev) - sizeof(ev->hdr));
 	vg_hdr_fill(&ev->hdr, VG_EV_CONNECT, profile);
@@ -65,14 +65,77 @@ static __always_inline void vg_report_egress(__u32 profile, int verdict, __u8 ti
 	ev->hdr.verdict = verdict;
 	ev->hdr.tier = tier;
 	ev->ret = verdict == VG_VERDICT_DENY ? -VG_EPERM : 0;
+	ev->fd = -1;
+	return ev;
+}
+
+/* Reports a non-allow verdict on an IP destination as a connect record. */
+static __always_inline void vg_report_egress(__u32 profile, int verdict, __u8 tier, __u16 family,
+					     const __u8 *addr, __u16 port, __u16 flags)
+{
+	struct vg_event_connect *ev;
+
+	vg_stat_inc(verdict == VG_VERDICT_DENY ? VG_STAT_NET_DENY : VG_STAT_NET_AUDIT);
+	ev = vg_connect_begin(profile, verdict, tier, flags);
+	if (!ev)
+		return;
 	ev->family = family;
 	ev->port = port;
-	ev->fd = -1;
 	if (family == VG_AF_INET)
 		__builtin_memcpy(ev->addr, addr + 12, 4);
 	else
 		__builtin_memcpy(ev->addr, addr, 16);
 	vg_emit(ev, sizeof(*ev));
+}
+
+/* A kernel copy of a caller's sockaddr (len bytes) into the IPv6 space; 0 when it is not an
+ * IPv4 or IPv6 address. */
+static __always_inline int vg_sockaddr_read(const void *kaddr, int len, __u8 *addr, __u16 *port,
+					    __u16 *family)
+{
+	struct sockaddr_in6 in6 = {}; /* large enough for both families */
+
+	if (!kaddr || len < (int)sizeof(struct sockaddr_in))
+		return 0;
+	bpf_probe_read_kernel(&in6, sizeof(struct sockaddr_in), kaddr);
+	*family = in6.sin6_family;
+	if (*family == VG_AF_INET) {
+		struct sockaddr_in *in = (void *)&in6;
+
+		addr[10] = 0xff;
+		addr[11] = 0xff;
+		__builtin_memcpy(&addr[12], &in->sin_addr, 4);
+		*port = bpf_ntohs(in->sin_port);
+		return 1;
+	}
+	if (*family == VG_AF_INET6 && len >= (int)sizeof(struct sockaddr_in6)) {
+		bpf_probe_read_kernel(&in6, sizeof(in6), kaddr);
+		__builtin_memcpy(addr, &in6.sin6_addr, 16);
+		*port = bpf_ntohs(in6.sin6_port);
+		return 1;
+	}
+	return 0;
+}
+
+/* The tier-1 egress check of one destination: decide, report a non-allow verdict, and return
+ * -EPERM to deny or 0. */
+static __always_inline int vg_egress_check(const void *kaddr, int len, __u16 flags)
+{
+	__u8 addr[16] = {};
+	__u16 family = 0, port = 0;
+	__u32 profile;
+	int verdict;
+
+	profile = vg_agent_profile();
+	if (!profile || !vg_sockaddr_read(kaddr, len, addr, &port, &family))
+		return 0;
+	verdict = vg_egress_verdict(profile, addr, port);
+	if (verdict == VG_VERDICT_ALLOW)
+		return 0;
+	vg_report_egress(profile, verdict, VG_TIER_LSM, family, addr, port, flags);
+	if (verdict == VG_VERDICT_DENY)
+		return -VG_EPERM;
+	return 0;
 }
 
 #endif /* VG_NET_BPF_H */

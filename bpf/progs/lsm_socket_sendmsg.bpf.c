@@ -11,51 +11,14 @@
 
 static __always_inline int vg_sendmsg_check(struct socket *sock, struct msghdr *msg, int size)
 {
-	struct sockaddr_in6 ss = {}; /* large enough for both families */
-	__u8 addr[16] = {};
-	void *name;
-	__u16 family, port = 0;
-	__u32 profile;
-	int verdict, namelen;
-	short type;
+	short type = BPF_CORE_READ(sock, type);
 
-	profile = vg_agent_profile();
-	if (!profile)
-		return 0;
-	name = BPF_CORE_READ(msg, msg_name);
-	namelen = BPF_CORE_READ(msg, msg_namelen);
-	if (!name || namelen < (int)sizeof(struct sockaddr_in))
-		return 0;
-	type = BPF_CORE_READ(sock, type);
 	if (type == VG_SOCK_STREAM && !(BPF_CORE_READ(msg, msg_flags) & VG_MSG_FASTOPEN))
 		return 0;
 	if (type != VG_SOCK_STREAM && type != VG_SOCK_DGRAM)
 		return 0;
-	bpf_probe_read_kernel(&ss, sizeof(ss), name);
-	family = ss.sin6_family;
-	if (family == VG_AF_INET) {
-		struct sockaddr_in *in = (void *)&ss;
-
-		addr[10] = 0xff;
-		addr[11] = 0xff;
-		__builtin_memcpy(&addr[12], &in->sin_addr, 4);
-		port = bpf_ntohs(in->sin_port);
-	} else if (family == VG_AF_INET6 && namelen >= (int)sizeof(struct sockaddr_in6)) {
-		struct sockaddr_in6 *in6 = (void *)&ss;
-
-		__builtin_memcpy(addr, &in6->sin6_addr, 16);
-		port = bpf_ntohs(in6->sin6_port);
-	} else {
-		return 0;
-	}
-	verdict = vg_egress_verdict(profile, addr, port);
-	if (verdict == VG_VERDICT_ALLOW)
-		return 0;
-	vg_report_egress(profile, verdict, VG_TIER_LSM, family, addr, port,
-			 type == VG_SOCK_DGRAM ? VG_F_SENDMSG : 0);
-	if (verdict == VG_VERDICT_DENY)
-		return -VG_EPERM;
-	return 0;
+	return vg_egress_check(BPF_CORE_READ(msg, msg_name), BPF_CORE_READ(msg, msg_namelen),
+			       type == VG_SOCK_DGRAM ? VG_F_SENDMSG : 0);
 }
 
 SEC("lsm/socket_sendmsg")

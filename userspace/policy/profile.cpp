@@ -463,16 +463,10 @@ Result<Profile> parse_document(const Ctx &ctx, const YAML::Node &root)
     profile.description = std::move(*description);
   }
   if (const KeyValue *kv = find(*fields, "mode")) {
-    auto mode = read_string(ctx, *kv, "mode");
+    auto mode = read_mode(ctx, *kv, "mode");
     if (!mode)
       return tl::unexpected(mode.error());
-    if (*mode == "enforce")
-      profile.mode = Mode::enforce;
-    else if (*mode == "audit")
-      profile.mode = Mode::audit;
-    else
-      return fail_at(ctx, value_mark(*kv), "mode",
-                     quoted(*mode) + " is not a mode (one of: enforce, audit)");
+    profile.mode = *mode;
   }
   if (const KeyValue *kv = find(*fields, "require")) {
     auto req = read_string(ctx, *kv, "require");
