@@ -125,5 +125,23 @@ TEST_F(FileEnforceTest, outside_the_agent_cgroup_everything_reads)
   EXPECT_EQ(read_json_lines(alerts_).size(), 0u) << read_file(alerts_);
 }
 
+TEST_F(FileEnforceTest, every_syscall_path_to_the_inode_is_denied)
+{
+  // fanotify permission events and the file_open hook both sit below the syscalls: openat2,
+  // open_by_handle_at and io_uring reach them like open(2) does.
+  std::string script;
+  for (const char *op : {"open", "openat2", "handle", "uring"})
+    script += std::string(fileprobe_bin()) + " " + op + " '" + creds_ + "'; ";
+  ProcResult r = agent(script + "true");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "EPERM\nEPERM\nEPERM\nEPERM\n") << r.err;
+  auto list = read_json_lines(alerts_);
+  ASSERT_EQ(list.size(), 4u) << read_file(alerts_);
+  for (const auto &a : list) {
+    EXPECT_EQ(a["path"], creds_);
+    EXPECT_EQ(a["tier"], expected_file_tier());
+  }
+}
+
 } // namespace
 } // namespace vigil::test
