@@ -82,10 +82,12 @@ TEST_F(FileEnforceTest, hardlink_bind_mount_and_dir_glob_are_all_denied)
 TEST_F(FileEnforceTest, a_key_created_after_start_and_a_replaced_file_are_denied)
 {
   // The agent waits until vigil guards, then the test replaces the credentials file by rename
-  // (as editors and CLIs do) and writes a new key into the protected directory.
+  // (as editors and CLIs do) and writes a new key into the protected directory. The fanotify
+  // tier re-marks on inotify within milliseconds; the agent gives it 1.5 s of slack for a
+  // loaded CI machine (the lsm tier needs none: the parent's name rule covers the new inode).
   const std::string go = tmp_ / "go";
   Proc vigil({vigil_bin(), "run", "--alerts-json", alerts_, "--", "sh", "-c",
-              "while [ ! -e " + go + " ]; do sleep 0.05; done; sleep 0.5; " +
+              "while [ ! -e " + go + " ]; do sleep 0.05; done; sleep 1.5; " +
                   cats({creds_, home_ + "/.ssh/id_new"})},
              {"HOME=" + home_});
   ASSERT_TRUE(vigil.wait_for_err("confines cgroup")) << vigil.err_so_far();
