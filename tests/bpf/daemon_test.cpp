@@ -167,5 +167,21 @@ TEST_F(DaemonTest, enforcement_survives_sigkill_is_adopted_and_unload_removes_it
   EXPECT_EQ(after, "ok\n") << "unload removed enforcement";
 }
 
+TEST_F(DaemonTest, an_adopting_daemon_prunes_cgroups_that_vanished_meanwhile)
+{
+  const std::string agent = root_ + "/agent-1";
+  fs::create_directories(agent);
+  Proc first({vigil_bin(), "daemon", "--config", tmp_ / "vigil.yaml"});
+  ASSERT_TRUE(first.wait_for_err("confining " + agent)) << first.err_so_far();
+  first.signal(SIGKILL);
+  first.wait();
+  fs::remove(agent); // empty: it never held a process
+  Proc second({vigil_bin(), "daemon", "--config", tmp_ / "vigil.yaml"});
+  EXPECT_TRUE(second.wait_for_err("pruned 1 agent cgroup(s) that vanished while no daemon ran"))
+      << second.err_so_far();
+  second.signal(SIGTERM);
+  EXPECT_EQ(second.wait().status, 0);
+}
+
 } // namespace
 } // namespace vigil::test

@@ -6,6 +6,8 @@
 #include <spdlog/spdlog.h>
 
 #include "loader/preflight.h"
+#include <filesystem>
+
 #include "daemon/lsm_files.h"
 #include "policy/compile.h"
 #include "vigil/abi.h"
@@ -106,6 +108,18 @@ Result<std::unique_ptr<Engine>> Engine::start(const EngineOptions &opts)
   if (!l)
     return tl::unexpected(l.error());
   e->loader_ = std::move(*l);
+  if (e->loader_->adopted()) {
+    // Cgroups confined by an earlier daemon that vanished while none ran: forget them.
+    std::vector<uint64_t> live;
+    std::error_code ec;
+    for (auto it = std::filesystem::recursive_directory_iterator(*mount, ec);
+         !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec))
+      if (it->is_directory(ec))
+        if (auto id = cgroup::cgroup_id(it->path().string()))
+          live.push_back(*id);
+    if (size_t n = e->loader_->prune_agents(live))
+      spdlog::info("pruned {} agent cgroup(s) that vanished while no daemon ran", n);
+  }
   if (*e->loader_->lsm_attach())
     spdlog::info("BPF LSM programs attached {}", e->loader_->lsm_attach() == std::string("cgroup")
                                                      ? "per agent cgroup (lsm_cgroup)"

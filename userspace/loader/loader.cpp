@@ -249,6 +249,27 @@ Result<> Loader::set_profile(uint32_t profile_id, const ProfileSwitches &sw,
   return {};
 }
 
+size_t Loader::prune_agents(const std::vector<uint64_t> &live)
+{
+  std::vector<uint64_t> gone;
+  uint64_t key = 0, next = 0;
+  const uint64_t *prev = nullptr;
+  while (bpf_map__get_next_key(skel_->maps.vg_agent_cgroups, prev, &next, sizeof(next)) == 0) {
+    if (std::find(live.begin(), live.end(), next) == live.end())
+      gone.push_back(next);
+    key = next;
+    prev = &key;
+  }
+  for (uint64_t id : gone) {
+    bpf_map__delete_elem(skel_->maps.vg_agent_cgroups, &id, sizeof(id), 0);
+    if (!opts_.pin_dir.empty()) {
+      std::error_code ec;
+      std::filesystem::remove_all(opts_.pin_dir + "/cgroups/" + std::to_string(id), ec);
+    }
+  }
+  return gone.size();
+}
+
 Result<> Loader::set_file_rules(const std::vector<std::pair<vg_file_key, vg_file_rule>> &inodes,
                                 const std::vector<vg_name_pat> &names,
                                 const std::vector<vg_file_key> &ipc_allow)

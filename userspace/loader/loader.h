@@ -71,6 +71,10 @@ public:
   Result<> add_agent_cgroup(const std::string &dir, uint64_t cgroup_id, uint32_t profile_id);
   Result<> remove_agent_cgroup(uint64_t cgroup_id);
 
+  // Forgets agent cgroups an earlier instance confined that no longer exist (their map entries
+  // and pinned per-cgroup links). Returns how many were pruned.
+  size_t prune_agents(const std::vector<uint64_t> &live_cgroup_ids);
+
   // Replaces a profile's kernel policy: its switches and its egress allowlist entries.
   Result<> set_profile(uint32_t profile_id, const ProfileSwitches &sw,
                        const std::vector<std::pair<vg_egress_key, vg_egress_val>> &egress);
