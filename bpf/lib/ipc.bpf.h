@@ -28,12 +28,11 @@ static __always_inline int vg_unix_verdict(struct sock *other, __u32 *profile_ou
 {
 	const struct vg_profile_cfg *cfg;
 	struct unix_sock *u = (void *)other;
-	__u64 root = vg_agent_root();
-	__u32 profile;
+	__u64 root;
+	__u32 profile = vg_agent_find(&root);
 
-	if (!root)
+	if (!profile)
 		return VG_VERDICT_ALLOW;
-	profile = vg_agent_profile();
 	*profile_out = profile;
 	cfg = bpf_map_lookup_elem(&vg_profiles, &profile);
 	if (!cfg || cfg->net_mode == VG_MODE_OFF)
@@ -48,17 +47,16 @@ static __always_inline int vg_unix_verdict(struct sock *other, __u32 *profile_ou
 /* A FIFO on a real file system that neither this agent created nor its profile allows: reading
  * or writing it talks to whoever outside holds the other end. Pipes (pipefs) are not here: an
  * agent reaching its own stdin through /proc/self/fd must keep working. */
-static __always_inline int vg_is_foreign_fifo(__u32 profile, struct inode *inode)
+static __always_inline int vg_is_foreign_fifo(__u32 profile, __u64 root, struct inode *inode)
 {
 	struct vg_inode_key key = {};
-	__u64 *owner, root;
+	__u64 *owner;
 
 	if ((BPF_CORE_READ(inode, i_mode) & VG_S_IFMT) != VG_S_IFIFO)
 		return 0;
 	if (BPF_CORE_READ(inode, i_sb, s_magic) == VG_PIPEFS_MAGIC)
 		return 0;
 	vg_inode_id(inode, &key.dev, &key.ino);
-	root = vg_agent_root();
 	owner = bpf_map_lookup_elem(&vg_fifo_owner, &key);
 	if (owner && *owner == root)
 		return 0;

@@ -5,47 +5,34 @@
 
 #include "maps.bpf.h"
 
-/* Profile id of the current task (0: not an agent). Checks the task's own cgroup first (the
- * common case for agent tasks), then each ancestor below the root, so sub-cgroups an agent
- * creates inherit its profile without userspace having to notice them. Uses only the cgroup-id
- * helpers, which every program type we use (tracing, cgroup sock_addr, LSM) may call. Bounded
- * by VG_CGROUP_DEPTH; an ancestor id of 0 means the task's cgroup is shallower than that level. */
-static __always_inline __u32 vg_agent_profile(void)
+/* Profile id of the current task (0: not an agent), and in *root the agent cgroup that matched
+ * (the vg_agent_cgroups key; 0 when none). Checks the task's own cgroup first (the common case
+ * for agent tasks), then each ancestor below the root, so sub-cgroups an agent creates inherit
+ * its profile without userspace having to notice them. Uses only the cgroup-id helpers, which
+ * every program type we use (tracing, cgroup sock_addr, LSM) may call. Bounded by
+ * VG_CGROUP_DEPTH; an ancestor id of 0 means the task's cgroup is shallower than that level. */
+static __always_inline __u32 vg_agent_find(__u64 *root)
 {
 	struct vg_agent *agent;
 	__u64 id = bpf_get_current_cgroup_id();
 	int i;
 
 	agent = bpf_map_lookup_elem(&vg_agent_cgroups, &id);
-	if (agent)
-		return agent->profile_id;
-	for (i = 1; i < VG_CGROUP_DEPTH; i++) {
+	for (i = 1; !agent && i < VG_CGROUP_DEPTH; i++) {
 		id = bpf_get_current_ancestor_cgroup_id(i);
 		if (!id)
 			break;
 		agent = bpf_map_lookup_elem(&vg_agent_cgroups, &id);
-		if (agent)
-			return agent->profile_id;
 	}
-	return 0;
+	*root = agent ? id : 0;
+	return agent ? agent->profile_id : 0;
 }
 
-/* The agent root cgroup id of the current task (the vg_agent_cgroups key that matched), or 0. */
-static __always_inline __u64 vg_agent_root(void)
+static __always_inline __u32 vg_agent_profile(void)
 {
-	__u64 id = bpf_get_current_cgroup_id();
-	int i;
+	__u64 root;
 
-	if (bpf_map_lookup_elem(&vg_agent_cgroups, &id))
-		return id;
-	for (i = 1; i < VG_CGROUP_DEPTH; i++) {
-		id = bpf_get_current_ancestor_cgroup_id(i);
-		if (!id)
-			break;
-		if (bpf_map_lookup_elem(&vg_agent_cgroups, &id))
-			return id;
-	}
-	return 0;
+	return vg_agent_find(&root);
 }
 
 struct vg_cg_walk {

@@ -12,19 +12,19 @@ static __always_inline int vg_file_open_check(struct file *file)
 	struct vg_event_open *ev;
 	struct vg_scratch *s;
 	struct vg_stash *st;
-	__u64 key;
+	__u64 key, root;
 	__u32 profile, rule;
 	long n;
 	int verdict, ipc = 0;
 
-	profile = vg_agent_profile();
+	profile = vg_agent_find(&root);
 	if (!profile)
 		return 0;
 	cfg = bpf_map_lookup_elem(&vg_profiles, &profile);
 	if (!cfg || cfg->file_mode == VG_MODE_OFF)
 		return 0;
 	rule = 0;
-	if (vg_is_foreign_fifo(profile, file->f_inode)) {
+	if (vg_is_foreign_fifo(profile, root, file->f_inode)) {
 		ipc = 1;
 	} else {
 		rule = vg_file_protected(profile, file->f_path.dentry);

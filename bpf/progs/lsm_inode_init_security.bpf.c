@@ -16,8 +16,7 @@ int BPF_PROG(vg_inode_init, struct inode *inode)
 
 	if ((BPF_CORE_READ(inode, i_mode) & VG_S_IFMT) != VG_S_IFIFO)
 		return -VG_EOPNOTSUPP;
-	root = vg_agent_root();
-	if (!root)
+	if (!vg_agent_find(&root))
 		return -VG_EOPNOTSUPP;
 	vg_inode_id(inode, &key.dev, &key.ino);
 	bpf_map_update_elem(&vg_fifo_owner, &key, &root, BPF_ANY);

@@ -14,10 +14,9 @@ static __always_inline int vg_ptrace_deny(struct task_struct *child, unsigned in
 	__u32 profile;
 	int verdict;
 
-	w.root = vg_agent_root();
-	if (!w.root)
+	profile = vg_agent_find(&w.root);
+	if (!profile)
 		return 0;
-	profile = vg_agent_profile();
 	cfg = bpf_map_lookup_elem(&vg_profiles, &profile);
 	if (!cfg || cfg->file_mode == VG_MODE_OFF)
 		return 0;
