@@ -8,6 +8,7 @@
 #include "loader/preflight.h"
 #include <filesystem>
 
+#include "common/kernel_ids.h"
 #include "daemon/lsm_files.h"
 #include "policy/compile.h"
 #include "vigil/abi.h"
@@ -347,12 +348,6 @@ void Engine::reader_loop() noexcept
   queue_->close();
 }
 
-static uint64_t boottime_now_ns()
-{
-  timespec ts{};
-  ::clock_gettime(CLOCK_BOOTTIME, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
-}
 
 void Engine::worker_loop() noexcept
 {
@@ -365,7 +360,7 @@ void Engine::worker_loop() noexcept
         return;
       }
       // A quiet ring: whatever it still had to say about held decisions has been said.
-      release_held(boottime_now_ns() - 100'000'000ull);
+      release_held(boottime_ns() - 100'000'000ull);
       continue;
     }
     handle(*ev);

@@ -17,17 +17,12 @@
 #include <spdlog/spdlog.h>
 
 #include "cgroup/cgroup.h"
+#include "common/kernel_ids.h"
 
 namespace vigil::daemon {
 
 namespace {
 
-uint64_t boottime_ns()
-{
-  timespec ts{};
-  ::clock_gettime(CLOCK_BOOTTIME, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
-}
 
 } // namespace
 
@@ -100,15 +95,9 @@ Result<std::vector<std::string>> FileEnforcer::set_profile(uint32_t id, const po
                                                            const std::vector<std::string> &homes)
 {
   std::vector<std::string> expanded;
-  for (const auto &pat : p.credential_paths) {
-    if (pat.starts_with("~/")) {
-      for (const auto &home : homes)
-        expanded.push_back((home.ends_with("/") ? home.substr(0, home.size() - 1) : home) +
-                           pat.substr(1));
-    } else {
-      expanded.push_back(pat);
-    }
-  }
+  for (const auto &pat : p.credential_paths)
+    for (auto &path : policy::expand_home(pat, homes))
+      expanded.push_back(std::move(path));
   std::lock_guard lock(set_mu_);
   patterns_[id] = std::move(expanded);
   modes_[id] = p.file_mode();
@@ -203,7 +192,7 @@ enforce::Decision FileEnforcer::decide(const enforce::Request &req)
     ev.hdr.cgroup_id = *id;
   pipeline::OpenBody body;
   body.ret = enforce ? -EPERM : 0;
-  body.dev = static_cast<uint32_t>((major(req.dev) << 20) | minor(req.dev));
+  body.dev = kernel_dev(req.dev);
   body.ino = req.ino;
   body.resolved = true;
   // The protected file's own name, not the one it was opened by (a hardlink, a bind mount).

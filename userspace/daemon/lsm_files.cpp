@@ -2,6 +2,8 @@
 // Compilation of credential patterns into the LSM tier's inode and name maps.
 #include "daemon/lsm_files.h"
 
+#include "common/kernel_ids.h"
+
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
@@ -54,7 +56,7 @@ struct Builder {
       *is_dir = S_ISDIR(st.st_mode);
     vg_file_key k{};
     k.ino = st.st_ino;
-    k.dev = static_cast<uint32_t>((major(st.st_dev) << 20) | minor(st.st_dev));
+    k.dev = kernel_dev(st.st_dev);
     k.profile_id = profile;
     auto id = std::make_pair((static_cast<uint64_t>(k.dev) << 32) | profile, k.ino);
     keys[id] = k;
@@ -99,14 +101,7 @@ LsmFileRules compile_lsm_files(const std::map<uint32_t, policy::Profile> &profil
         b.names.push_back(*np);
         continue;
       }
-      std::vector<std::string> expanded;
-      if (pat.starts_with("~/")) {
-        for (const auto &h : homes)
-          expanded.push_back((h.ends_with("/") ? h.substr(0, h.size() - 1) : h) + pat.substr(1));
-      } else {
-        expanded.push_back(pat);
-      }
-      for (const auto &path : expanded) {
+      for (const auto &path : policy::expand_home(pat, homes)) {
         const size_t slash = path.rfind('/');
         const std::string dir = slash == 0 ? "/" : path.substr(0, slash);
         const std::string last = path.substr(slash + 1);
@@ -144,20 +139,13 @@ LsmFileRules compile_lsm_files(const std::map<uint32_t, policy::Profile> &profil
   }
   for (const auto &[profile, p] : profiles) {
     for (const auto &pat : p.ipc_allow) {
-      std::vector<std::string> paths;
-      if (pat.starts_with("~/")) {
-        for (const auto &h : homes)
-          paths.push_back((h.ends_with("/") ? h.substr(0, h.size() - 1) : h) + pat.substr(1));
-      } else {
-        paths.push_back(pat);
-      }
-      for (const auto &path : paths) {
+      for (const auto &path : policy::expand_home(pat, homes)) {
         struct stat st{};
         if (::stat(path.c_str(), &st) != 0)
           continue; // not there (yet): nothing to allow
         vg_file_key k{};
         k.ino = st.st_ino;
-        k.dev = static_cast<uint32_t>((major(st.st_dev) << 20) | minor(st.st_dev));
+        k.dev = kernel_dev(st.st_dev);
         k.profile_id = profile;
         out.ipc_allow.push_back(k);
       }

@@ -192,4 +192,16 @@ std::string normalize_path(std::string_view path, std::string_view cwd)
   return out.empty() ? "/" : out;
 }
 
+std::vector<std::string> expand_home(const std::string &pattern,
+                                     const std::vector<std::string> &homes)
+{
+  if (!pattern.starts_with("~/"))
+    return {pattern};
+  std::vector<std::string> out;
+  for (const auto &home : homes)
+    out.push_back((home.ends_with("/") ? home.substr(0, home.size() - 1) : home) +
+                  pattern.substr(1));
+  return out;
+}
+
 } // namespace vigil::policy

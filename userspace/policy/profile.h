@@ -126,6 +126,10 @@ private:
   std::vector<std::string> expanded_;
 };
 
+// A profile path for each home: "~/x" -> "<home>/x" per home; any other pattern as it is.
+std::vector<std::string> expand_home(const std::string &pattern,
+                                     const std::vector<std::string> &homes);
+
 // Lexically normalises an absolute path: collapses "//", removes "." and resolves ".." (without
 // touching the file system). A relative path is joined to cwd first.
 std::string normalize_path(std::string_view path, std::string_view cwd = "/");

@@ -1,0 +1,27 @@
+// SPDX-License-Identifier: Apache-2.0
+// Userspace values in the kernel's encodings, as BPF programs see them.
+#pragma once
+
+#include <sys/sysmacros.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include <cstdint>
+
+namespace vigil {
+
+// stat(2)'s st_dev -> the kernel's dev_t (major << 20 | minor), as in super_block.s_dev.
+inline uint32_t kernel_dev(dev_t dev)
+{
+  return static_cast<uint32_t>((major(dev) << 20) | minor(dev));
+}
+
+// Now on CLOCK_BOOTTIME, the clock of bpf_ktime_get_boot_ns() and so of every event.
+inline uint64_t boottime_ns()
+{
+  timespec ts{};
+  ::clock_gettime(CLOCK_BOOTTIME, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+} // namespace vigil
