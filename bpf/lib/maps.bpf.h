@@ -73,6 +73,31 @@ struct {
 	__type(value, __u64);
 } vg_fifo_owner __weak SEC(".maps");
 
+/* Environment variable names (and name prefixes) that exec events report; see vg_env_key. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 256);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct vg_env_key);
+	__type(value, __u8); /* 1: exact name, 2: prefix */
+} vg_env_names __weak SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct vg_env_cfg);
+} vg_env_cfg __weak SEC(".maps");
+
+/* Egress bytes per (agent cgroup, destination). LRU: an agent spraying destinations evicts its
+ * own oldest flows, never the map's capacity for others' new ones going unrecorded. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct vg_flow_key);
+	__type(value, struct vg_flow_val);
+} vg_egress_bytes __weak SEC(".maps");
+
 /* Counters, enum vg_stat. Per-CPU so the hot path never contends. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* tp_sched_process_exec.bpf.c - a new program image in an agent cgroup: the executable as the
- * kernel resolved it (identity and path) and its argv. Observe only. */
+ * kernel resolved it (identity and path), its argv and its watched environment variables.
+ * Observe only. */
 #include "task.bpf.h"
 #include "path.bpf.h"
+#include "env.bpf.h"
 
 /* The object's license; one file carries it for the linked object. */
 char LICENSE[] SEC("license") = "GPL";
@@ -14,7 +16,7 @@ int BPF_PROG(vg_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	struct vg_scratch *s;
 	struct file *file;
 	unsigned long arg_start, arg_end;
-	__u32 profile, path_len, args_len;
+	__u32 profile, path_len, args_len, env_len, off;
 
 	profile = vg_agent_profile();
 	if (!profile)
@@ -30,6 +32,7 @@ int BPF_PROG(vg_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	file = BPF_CORE_READ(bprm, file);
 	vg_inode_id(BPF_CORE_READ(file, f_inode), &ev->exe_dev, &ev->exe_ino);
 	ev->pad = 0;
+	ev->env_len = 0;
 	path_len = vg_path_copy(s, &file->f_path, ev->tail, &ev->hdr.flags);
 	ev->path_len = path_len;
 
@@ -42,6 +45,14 @@ int BPF_PROG(vg_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	if (bpf_probe_read_user(ev->tail + path_len, args_len, (void *)arg_start))
 		args_len = 0;
 	ev->args_len = args_len;
-	vg_emit(ev, sizeof(*ev) + path_len + args_len);
+
+	env_len = vg_env_collect(p, &ev->hdr.flags);
+	if (env_len > VG_ENV_MAX)
+		env_len = 0;
+	off = (path_len + args_len) & (VG_PATH_MAX * 2 - 1);
+	if (env_len && bpf_probe_read_kernel(ev->tail + off, env_len, &s->path[VG_ENV_OUT]))
+		env_len = 0;
+	ev->env_len = env_len;
+	vg_emit(ev, sizeof(*ev) + path_len + args_len + env_len);
 	return 0;
 }

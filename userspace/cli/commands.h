@@ -17,6 +17,8 @@ struct RunArgs {
   std::optional<std::string> alerts_json;
   std::optional<std::string> metrics_address;
   std::optional<std::string> log_dir;
+  std::vector<std::string> rules; // rule files or directories; empty: the shipped packs
+  std::string state_dir;          // learned baselines; empty: memory only
   std::string max_tier = "lsm"; // lsm (no cap) | fallback | monitor
   std::string lsm_attach = "auto"; // auto | cgroup | global
   std::vector<std::string> command;
@@ -32,7 +34,13 @@ int daemon_command(const DaemonArgs &args);
 // which tier files and the network get. 0 after a probe run, 1 without the privileges to probe.
 int doctor_command(bool json);
 
-// Finds the shipped default profile: next to the installed binary or in the source tree.
+// Finds the shipped default profile and rule packs: next to the installed binary or in the
+// source tree.
 std::string default_profile_path();
+std::string default_rules_dir();
+
+// `vigil rules check PATH...`: validates rule, profile and allowlist files (directories are
+// searched for *.yaml) and prints every mistake with file, line and column. 0 clean, 1 not.
+int rules_check_command(const std::vector<std::string> &paths);
 
 } // namespace vigil::cli

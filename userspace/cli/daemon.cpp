@@ -2,6 +2,10 @@
 // `vigil daemon --config FILE`: node mode. Confines every cgroup that matches the configured
 // globs, picks up new ones while running and releases the ones that disappear.
 #include <signal.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <filesystem>
 
 #include <map>
 #include <set>
@@ -13,8 +17,112 @@
 #include "daemon/config.h"
 #include "daemon/engine.h"
 #include "policy/profile.h"
+#include "policy/rules.h"
 
 namespace vigil::cli {
+
+namespace {
+
+// Everything a daemon enforces and detects, loaded and checked as a whole.
+struct Policy {
+  std::map<std::string, uint32_t> ids; // profile name -> id (stable across reloads)
+  std::vector<std::pair<uint32_t, policy::Profile>> profiles;
+  policy::RuleSet rules;
+};
+
+// Loads every profile and rule file. Names keep the ids they had in `previous`.
+Result<Policy> load_policy(const daemon::Config &config, const std::map<std::string, uint32_t> &previous)
+{
+  Policy next;
+  next.ids = previous;
+  uint32_t next_id = 1;
+  for (const auto &[name, id] : previous)
+    next_id = std::max(next_id, id + 1);
+  std::vector<std::string> errors;
+  std::set<std::string> seen;
+  for (const auto &file : config.profile_files) {
+    auto p = policy::load_profile(file);
+    if (!p) {
+      errors.push_back(p.error().message());
+      continue;
+    }
+    if (!seen.insert(p->name).second) {
+      errors.push_back(file + ": profile '" + p->name + "' is defined twice");
+      continue;
+    }
+    auto [it, fresh] = next.ids.emplace(p->name, next_id);
+    if (fresh)
+      ++next_id;
+    next.profiles.emplace_back(it->second, std::move(*p));
+  }
+  for (const auto &sel : config.cgroups)
+    if (!seen.count(sel.profile))
+      errors.push_back(config.source + ": cgroups entry '" + sel.glob + "' names profile '" +
+                       sel.profile + "', which no profile file defines");
+  const std::vector<std::string> rule_paths =
+      config.rule_paths.empty() ? std::vector<std::string>{default_rules_dir()}
+                                : config.rule_paths;
+  next.rules = policy::load_rules(rule_paths, errors);
+  if (!errors.empty()) {
+    std::string all;
+    for (const auto &e : errors)
+      all += (all.empty() ? "" : "\n") + e;
+    return fail(all);
+  }
+  return next;
+}
+
+// What the policy files look like on disk: a change of any (or a file added to a rule
+// directory) means a reload. Follows symlinks, so a Kubernetes ConfigMap swap counts.
+std::string fingerprint(const daemon::Config &config, const Policy &current)
+{
+  namespace fs = std::filesystem;
+  std::vector<std::string> files = config.profile_files;
+  for (const auto &[id, p] : current.profiles)
+    files.insert(files.end(), p.included.begin(), p.included.end());
+  const std::vector<std::string> rule_paths =
+      config.rule_paths.empty() ? std::vector<std::string>{default_rules_dir()}
+                                : config.rule_paths;
+  for (const auto &path : rule_paths) {
+    std::error_code ec;
+    if (fs::is_directory(path, ec)) {
+      for (const auto &e : fs::directory_iterator(path, ec))
+        if (e.path().extension() == ".yaml" || e.path().extension() == ".yml")
+          files.push_back(e.path().string());
+    } else {
+      files.push_back(path);
+    }
+  }
+  std::sort(files.begin(), files.end());
+  std::string fp;
+  for (const auto &f : files) {
+    struct stat st{};
+    if (::stat(f.c_str(), &st) != 0) {
+      fp += f + ":missing;";
+      continue;
+    }
+    fp += f + ":" + std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec) +
+          ":" + std::to_string(st.st_size) + ":" + std::to_string(st.st_ino) + ";";
+  }
+  return fp;
+}
+
+// Puts a loaded policy in force: every profile is checked against the kernel first, so a
+// profile this kernel cannot serve leaves the old policy whole.
+Result<> apply_policy(daemon::Engine &engine, Policy &next)
+{
+  for (const auto &[id, p] : next.profiles)
+    if (auto r = engine.check_profile(p); !r)
+      return r;
+  if (auto r = engine.set_rules(next.rules); !r)
+    return r;
+  for (const auto &[id, p] : next.profiles)
+    if (auto r = engine.set_profile(id, p); !r)
+      return r;
+  return {};
+}
+
+} // namespace
 
 int daemon_command(const DaemonArgs &args)
 {
@@ -23,28 +131,12 @@ int daemon_command(const DaemonArgs &args)
     spdlog::error("{}", config.error().message());
     return 2;
   }
-  std::map<std::string, uint32_t> ids; // profile name -> id
-  std::vector<policy::Profile> profiles;
-  for (const auto &file : config->profile_files) {
-    auto p = policy::load_profile(file);
-    if (!p) {
-      spdlog::error("{}", p.error().message());
-      return 2;
-    }
-    if (ids.count(p->name)) {
-      spdlog::error("{}: profile '{}' is defined twice", file, p->name);
-      return 2;
-    }
-    ids[p->name] = static_cast<uint32_t>(profiles.size() + 1);
-    profiles.push_back(std::move(*p));
+  auto loaded = load_policy(*config, {});
+  if (!loaded) {
+    spdlog::error("{}", loaded.error().message());
+    return 2;
   }
-  for (const auto &sel : config->cgroups) {
-    if (!ids.count(sel.profile)) {
-      spdlog::error("{}: cgroups entry '{}' names profile '{}', which no profile file defines",
-                    config->source, sel.glob, sel.profile);
-      return 2;
-    }
-  }
+  Policy current = std::move(*loaded);
 
   sigset_t handled;
   sigemptyset(&handled);
@@ -60,19 +152,42 @@ int daemon_command(const DaemonArgs &args)
                 : config->max_tier == "fallback" ? loader::Tier::fallback
                                                  : loader::Tier::lsm;
   eo.pin_dir = config->pin_dir;
+  eo.state_dir = config->state_dir;
   auto engine = daemon::Engine::start(eo);
   if (!engine) {
     spdlog::error("{}", engine.error().message());
     return 1;
   }
-  for (size_t i = 0; i < profiles.size(); ++i) {
-    if (auto r = (*engine)->set_profile(static_cast<uint32_t>(i + 1), profiles[i]); !r) {
-      spdlog::error("{}", r.error().message());
-      return r.error().code == std::errc::not_supported ? kExitTierUnavailable : 2;
-    }
+  if (auto r = apply_policy(**engine, current); !r) {
+    spdlog::error("{}", r.error().message());
+    return r.error().code == std::errc::not_supported ? kExitTierUnavailable : 2;
   }
-  spdlog::info("daemon running: {} profile(s), {} cgroup selector(s)", profiles.size(),
-               config->cgroups.size());
+  spdlog::info("daemon running: {} profile(s), {} rule(s), {} cgroup selector(s)",
+               current.profiles.size(), current.rules.rules.size(), config->cgroups.size());
+  std::string on_disk = fingerprint(*config, current);
+  // A reload that fails keeps the policy in force and says so: in the log, as an alert, and in
+  // the reload metrics. The same broken files are not retried until they change again.
+  auto reload = [&](const char *why) {
+    on_disk = fingerprint(*config, current);
+    auto next = load_policy(*config, current.ids);
+    Result<> applied = next ? apply_policy(**engine, *next) : tl::unexpected(next.error());
+    if (!applied) {
+      spdlog::error("policy reload ({}) failed; the previous policy stays in force:\n{}", why,
+                    applied.error().message());
+      (*engine)->policy_reloaded(false);
+      (*engine)->raise_internal("vigil-policy-reload-failed", policy::Severity::error,
+                                "policy reload (" + std::string(why) +
+                                    ") failed; the previous policy stays in force: " +
+                                    applied.error().message());
+      return;
+    }
+    current = std::move(*next);
+    on_disk = fingerprint(*config, current);
+    (*engine)->policy_reloaded(true);
+    spdlog::info("policy reloaded ({}): {} profile(s), {} rule(s)", why, current.profiles.size(),
+                 current.rules.rules.size());
+  };
+  const auto& ids = current.ids;
 
   std::set<std::string> confined;
   while (true) {
@@ -81,7 +196,7 @@ int daemon_command(const DaemonArgs &args)
     for (const auto &sel : config->cgroups) {
       for (const auto &dir : cgroup::glob_dirs((*engine)->cgroup_mount(), sel.glob)) {
         if (wanted.insert(dir).second) // the first selector that matches wins
-          wanted_profile[dir] = ids[sel.profile];
+          wanted_profile[dir] = ids.at(sel.profile);
       }
     }
     for (const auto &dir : wanted) {
@@ -109,6 +224,10 @@ int daemon_command(const DaemonArgs &args)
       spdlog::info("signal {}: stopping", sig);
       break;
     }
+    if (sig == SIGHUP)
+      reload("SIGHUP");
+    else if (fingerprint(*config, current) != on_disk)
+      reload("files changed");
   }
   if (config->pin_dir.empty()) {
     for (const auto &dir : confined)

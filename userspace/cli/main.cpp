@@ -29,6 +29,10 @@ int main(int argc, char **argv)
   run_cmd->add_option("--metrics-address", run.metrics_address,
                       "Serve Prometheus /metrics on HOST:PORT");
   run_cmd->add_option("--log-dir", run.log_dir, "Directory of the event log");
+  run_cmd->add_option("--rules", run.rules,
+                      "Rule file or directory (repeatable; default: the shipped packs)");
+  run_cmd->add_option("--state-dir", run.state_dir,
+                      "Directory for learned egress baselines (default: none, memory only)");
   run_cmd
       ->add_option("--max-tier", run.max_tier,
                    "Cap enforcement: lsm (no cap), fallback (fanotify/cgroup), monitor (observe)")
@@ -48,6 +52,13 @@ int main(int argc, char **argv)
   std::vector<std::string> check_files;
   CLI::App *check_cmd = app.add_subcommand("check-profile", "Validate profile files");
   check_cmd->add_option("files", check_files, "Profile YAML files")->required();
+
+  std::vector<std::string> rules_paths;
+  CLI::App *rules_cmd = app.add_subcommand("rules", "Detection rules");
+  rules_cmd->require_subcommand(1);
+  CLI::App *rules_check = rules_cmd->add_subcommand(
+      "check", "Validate rule, profile and allowlist files; report every mistake");
+  rules_check->add_option("paths", rules_paths, "Files or directories")->required();
 
   bool doctor_json = false;
   CLI::App *doctor_cmd =
@@ -72,6 +83,8 @@ int main(int argc, char **argv)
     return vigil::cli::run_command(run);
   if (*daemon_cmd)
     return vigil::cli::daemon_command(daemon);
+  if (*rules_check)
+    return vigil::cli::rules_check_command(rules_paths);
   if (*doctor_cmd)
     return vigil::cli::doctor_command(doctor_json);
   if (*unload_cmd) {

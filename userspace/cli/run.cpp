@@ -17,6 +17,7 @@
 #include "cli/commands.h"
 #include "daemon/engine.h"
 #include "policy/profile.h"
+#include "policy/rules.h"
 
 namespace vigil::cli {
 
@@ -53,21 +54,26 @@ int exit_status(int wstatus)
 
 } // namespace
 
-std::string default_profile_path()
+std::string default_rules_dir()
 {
   namespace fs = std::filesystem;
   std::error_code ec;
   fs::path exe = fs::read_symlink("/proc/self/exe", ec);
   std::vector<fs::path> candidates;
   if (!ec) {
-    candidates.push_back(exe.parent_path() / "../share/vigil/profiles/default.yaml");
-    candidates.push_back(exe.parent_path() / "../rules/profiles/default.yaml");
+    candidates.push_back(exe.parent_path() / "../share/vigil/rules");
+    candidates.push_back(exe.parent_path() / "../rules");
   }
-  candidates.push_back(fs::path(VIGIL_SOURCE_DIR) / "rules/profiles/default.yaml");
+  candidates.push_back(fs::path(VIGIL_SOURCE_DIR) / "rules");
   for (const auto &c : candidates)
-    if (fs::exists(c, ec))
+    if (fs::exists(c / "profiles/default.yaml", ec))
       return fs::weakly_canonical(c, ec).string();
-  return (fs::path(VIGIL_SOURCE_DIR) / "rules/profiles/default.yaml").string();
+  return (fs::path(VIGIL_SOURCE_DIR) / "rules").string();
+}
+
+std::string default_profile_path()
+{
+  return default_rules_dir() + "/profiles/default.yaml";
 }
 
 int run_command(const RunArgs &args)
@@ -80,6 +86,13 @@ int run_command(const RunArgs &args)
   auto profile = policy::load_profile(profile_path);
   if (!profile) {
     spdlog::error("{}", profile.error().message());
+    return 2;
+  }
+  const std::vector<std::string> rule_paths =
+      args.rules.empty() ? std::vector<std::string>{default_rules_dir()} : args.rules;
+  auto rules = policy::load_rules(rule_paths);
+  if (!rules) {
+    spdlog::error("{}", rules.error().message());
     return 2;
   }
   if (args.log_dir)
@@ -100,12 +113,17 @@ int run_command(const RunArgs &args)
   eo.max_tier = args.max_tier == "monitor"    ? loader::Tier::monitor
                 : args.max_tier == "fallback" ? loader::Tier::fallback
                                               : loader::Tier::lsm;
+  eo.state_dir = args.state_dir;
   if (const char *home = std::getenv("HOME"))
     eo.home = home;
   auto engine = daemon::Engine::start(eo);
   if (!engine) {
     spdlog::error("{}", engine.error().message());
     return 1;
+  }
+  if (auto r = (*engine)->set_rules(std::move(*rules)); !r) {
+    spdlog::error("{}", r.error().message());
+    return 2;
   }
   if (auto r = (*engine)->set_profile(kRunProfileId, *profile); !r) {
     spdlog::error("{}", r.error().message());

@@ -36,7 +36,7 @@ Result<Config> parse(const std::string &file, const YAML::Node &root)
     return fail(where(file, root, "(top level)") + "expected a mapping");
   static const std::set<std::string> known{"profiles",        "cgroups", "alerts_json",
                                            "metrics_address", "log_dir", "rescan_ms",
-                                           "max_tier", "pin_dir"};
+                                           "max_tier", "pin_dir", "rules", "state_dir"};
   for (const auto &kv : root) {
     const std::string key = kv.first.as<std::string>();
     if (!known.count(key))
@@ -52,6 +52,25 @@ Result<Config> parse(const std::string &file, const YAML::Node &root)
       return tl::unexpected(s.error());
     fs::path p(*s);
     c.profile_files.push_back((p.is_absolute() ? p : base / p).lexically_normal().string());
+  }
+  if (const YAML::Node rules = root["rules"]) {
+    if (!rules.IsSequence() || rules.size() == 0)
+      return fail(where(file, rules, "rules") + "expected a non-empty list of rule files or "
+                                                "directories");
+    for (size_t i = 0; i < rules.size(); ++i) {
+      auto s = scalar(file, rules[i], "rules[" + std::to_string(i) + "]");
+      if (!s)
+        return tl::unexpected(s.error());
+      fs::path p(*s);
+      c.rule_paths.push_back((p.is_absolute() ? p : base / p).lexically_normal().string());
+    }
+  }
+  if (const YAML::Node n = root["state_dir"]) {
+    auto s = scalar(file, n, "state_dir");
+    if (!s)
+      return tl::unexpected(s.error());
+    fs::path p(*s);
+    c.state_dir = s->empty() ? std::string() : (p.is_absolute() ? p : base / p).string();
   }
   const YAML::Node cgroups = root["cgroups"];
   if (!cgroups || !cgroups.IsSequence())

@@ -20,6 +20,10 @@ struct Config {
   std::string source;
   std::vector<std::string> profile_files; // absolute (relative ones resolved against the file)
   std::vector<CgroupSelector> cgroups;
+  // Detection rule files and directories; absent: the shipped packs. Reloaded with the profiles
+  // on SIGHUP and when a file changes.
+  std::vector<std::string> rule_paths;
+  std::string state_dir = "/var/lib/vigil"; // learned egress baselines; "" : memory only
   std::optional<std::string> alerts_json;
   std::optional<std::string> metrics_address;
   std::optional<std::string> log_dir;

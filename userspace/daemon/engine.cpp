@@ -7,6 +7,7 @@
 
 #include "loader/preflight.h"
 #include <filesystem>
+#include <set>
 
 #include "common/kernel_ids.h"
 #include "daemon/lsm_files.h"
@@ -82,7 +83,8 @@ Result<std::unique_ptr<Engine>> Engine::start(const EngineOptions &opts)
   detect::Matcher::HomeResolver homes = detect::passwd_home;
   if (opts.home)
     homes = [home = *opts.home](uint32_t) { return home; };
-  e->matcher_ = std::make_unique<detect::Matcher>(detect::proc_dir_of, std::move(homes));
+  e->detector_ = std::make_unique<detect::Detector>(
+      detect::Detector::Options{detect::proc_dir_of, std::move(homes), opts.state_dir, 65536});
   Engine *self = e.get();
   e->enricher_ = std::make_unique<detect::Enricher>(
       e->procs_, detect::local_hostname(), [self](uint64_t id) { return self->namer_->name(id); });
@@ -268,8 +270,49 @@ Result<> Engine::install_profile(uint32_t id, policy::Profile p)
     }
   }
   std::lock_guard lock(state_mu_);
-  matcher_->set_profile(id, std::move(p));
+  detector_->set_profile(id, std::move(p));
   return {};
+}
+
+Result<> Engine::check_profile(const policy::Profile &p) const
+{
+  if (auto r = check_requirement(p); !r)
+    return r;
+  if (auto e = policy::compile_egress(p, 1); !e)
+    return tl::unexpected(e.error());
+  return {};
+}
+
+Result<> Engine::set_rules(policy::RuleSet rules)
+{
+  if (auto r = loader_->set_env_watch(rules.env_names(), rules.env_prefixes()); !r)
+    return tl::unexpected(with_context(r.error(), "rules"));
+  size_t enabled = 0;
+  for (const auto &r : rules.rules)
+    enabled += r.enabled ? 1 : 0;
+  spdlog::info("{} rule(s) loaded ({} enabled) from {} file(s)", rules.rules.size(), enabled,
+               rules.files.size());
+  metrics_->rules_loaded(enabled);
+  std::lock_guard lock(state_mu_);
+  detector_->set_rules(std::move(rules));
+  return {};
+}
+
+void Engine::raise_internal(const std::string &rule, policy::Severity severity,
+                            const std::string &output)
+{
+  detect::Alert a;
+  a.time_ns = detect::Enricher::boot_to_realtime(boottime_ns());
+  a.hostname = detect::local_hostname();
+  a.rule = rule;
+  a.severity = severity;
+  a.output = output;
+  a.tags = {"vigil"};
+  std::lock_guard lock(state_mu_);
+  metrics_->alert(a.rule, policy::to_string(a.severity), a.profile);
+  alerts_.fetch_add(1);
+  for (auto &sink : sinks_)
+    sink->write(a);
 }
 
 Result<uint64_t> Engine::confine(const std::string &dir, uint32_t profile_id)
@@ -352,11 +395,17 @@ void Engine::reader_loop() noexcept
 void Engine::worker_loop() noexcept
 {
   while (true) {
+    if (std::chrono::steady_clock::now() >= next_volume_) {
+      next_volume_ = std::chrono::steady_clock::now() + opts_.volume_interval;
+      std::lock_guard lock(state_mu_);
+      sample_volume();
+    }
     auto ev = queue_->pop(std::chrono::milliseconds(50));
     if (!ev) {
       std::lock_guard lock(state_mu_);
       if (queue_->closed_and_empty()) {
         release_held(UINT64_MAX);
+        sample_volume(); // what was sent since the last read
         return;
       }
       // A quiet ring: whatever it still had to say about held decisions has been said.
@@ -420,18 +469,75 @@ void Engine::process(pipeline::Event &ev)
   }
   if (suppressed(ev))
     return;
+  detector_->normalize(ev);
   procs_.apply(ev);
-  const policy::Profile *profile = matcher_->profile(ev.hdr.profile_id);
+  const policy::Profile *profile = detector_->profile(ev.hdr.profile_id);
   const std::string profile_name = profile ? profile->name : "unknown";
   metrics_->event(pipeline::to_string(ev.hdr.type), profile_name);
-  auto finding = matcher_->match(ev);
-  if (!finding || !profile)
+  findings_.clear();
+  detector_->evaluate(ev, procs_, findings_);
+  for (const auto &f : findings_)
+    emit(ev, f, profile);
+}
+
+void Engine::emit(const pipeline::Event &ev, const detect::Finding &f,
+                  const policy::Profile *profile)
+{
+  if (!profile)
     return;
-  detect::Alert alert = enricher_->build(ev, *finding, *profile);
+  detect::Alert alert = enricher_->build(ev, f, *profile);
   metrics_->alert(alert.rule, policy::to_string(alert.severity), alert.profile);
   alerts_.fetch_add(1);
   for (auto &sink : sinks_)
     sink->write(alert);
+}
+
+// Egress byte counters -> egress_volume events: one per flow that sent bytes since the last
+// read, attributed to the agent whose cgroup holds the sending socket.
+void Engine::sample_volume()
+{
+  const auto flows = loader_->egress_flows();
+  const uint64_t now = boottime_ns();
+  for (const auto &fl : flows) {
+    auto key = std::make_tuple(fl.cgroup_id, fl.addr, fl.port, fl.proto);
+    uint64_t &prev = flows_[key];
+    // An LRU eviction restarts a flow's counter from zero.
+    const uint64_t delta = fl.bytes >= prev ? fl.bytes - prev : fl.bytes;
+    prev = fl.bytes;
+    if (delta == 0)
+      continue;
+    const std::string path = namer_->name(fl.cgroup_id);
+    uint32_t profile_id = 0;
+    size_t best = 0;
+    for (const auto &[dir, id] : agent_paths_)
+      if ((path == dir || (path.starts_with(dir) && path.size() > dir.size() &&
+                           path[dir.size()] == '/')) &&
+          dir.size() >= best) {
+        best = dir.size();
+        profile_id = id;
+      }
+    if (!profile_id)
+      continue;
+    pipeline::Event ev;
+    ev.hdr.type = pipeline::EventType::egress_volume;
+    ev.hdr.ts_ns = now;
+    ev.hdr.cgroup_id = fl.cgroup_id;
+    ev.hdr.profile_id = profile_id;
+    pipeline::VolumeBody v;
+    v.addr = fl.addr;
+    v.port = fl.port;
+    v.proto = fl.proto;
+    v.bytes = delta;
+    ev.body = v;
+    process(ev);
+  }
+  if (flows_.size() > 2 * flows.size() + 1024) { // flows the kernel evicted
+    std::set<std::tuple<uint64_t, std::array<uint8_t, 16>, uint16_t, uint8_t>> live;
+    for (const auto &fl : flows)
+      live.emplace(fl.cgroup_id, fl.addr, fl.port, fl.proto);
+    std::erase_if(flows_, [&](const auto &kv) { return !live.count(kv.first); });
+  }
+  detector_->flush();
 }
 
 void Engine::stop()

@@ -20,7 +20,7 @@
 #include "common/bounded_queue.h"
 #include "common/result.h"
 #include "detect/enrich.h"
-#include "detect/matcher.h"
+#include "detect/detector.h"
 #include "export/metrics.h"
 #include "export/sinks.h"
 #include "loader/loader.h"
@@ -47,6 +47,10 @@ struct EngineOptions {
   // the kernel attaches lsm_cgroup programs).
   std::string lsm_attach = "auto";
   size_t queue_capacity = 65536;
+  // Where learned state (egress baselines) is kept across restarts; empty: memory only.
+  std::string state_dir;
+  // How often the egress byte counters are read into egress_volume events.
+  std::chrono::milliseconds volume_interval{1000};
 };
 
 class Engine {
@@ -59,6 +63,17 @@ public:
   // Installs a profile: in the matcher, and its compiled policy in the kernel maps. Fails with
   // Error::code == ENOTSUP when the profile requires a tier this kernel cannot give.
   Result<> set_profile(uint32_t id, policy::Profile p);
+  // Swaps the detection rules (and what the kernel reads of the environment at exec). The set
+  // must be valid (policy::load_rules). On failure the old rules stay in force.
+  Result<> set_rules(policy::RuleSet rules);
+  // Whether a profile can be put in force here (required tier, compilable policy), without
+  // installing it.
+  Result<> check_profile(const policy::Profile &p) const;
+  // Counts a policy reload in the metrics.
+  void policy_reloaded(bool ok) { metrics_->policy_reload(ok); }
+  // An alert about vigil itself (a policy reload that failed, ...), through every sink.
+  void raise_internal(const std::string &rule, policy::Severity severity,
+                      const std::string &output);
   loader::Tier file_tier() const { return file_tier_; }
   loader::Tier net_tier() const { return net_tier_; }
   // Confine a cgroup directory (absolute path) under profile id; release undoes it.
@@ -84,6 +99,8 @@ private:
   void log_tiers() const;
   Result<> install_profile(uint32_t id, policy::Profile p);
   void hosts_loop() noexcept;
+  void sample_volume();
+  void emit(const pipeline::Event &ev, const detect::Finding &f, const policy::Profile *profile);
   Result<> check_requirement(const policy::Profile &p) const;
 
   EngineOptions opts_;
@@ -99,7 +116,11 @@ private:
   mutable std::mutex state_mu_; // guards everything below until the atomics
   pipeline::ProcessTable procs_;
   std::unique_ptr<cgroup::Namer> namer_;
-  std::unique_ptr<detect::Matcher> matcher_;
+  std::unique_ptr<detect::Detector> detector_;
+  std::vector<detect::Finding> findings_; // reused per event
+  // Egress byte counters as last read, per (cgroup, destination, port, protocol).
+  std::map<std::tuple<uint64_t, std::array<uint8_t, 16>, uint16_t, uint8_t>, uint64_t> flows_;
+  std::chrono::steady_clock::time_point next_volume_{};
   std::unique_ptr<detect::Enricher> enricher_;
   std::vector<std::pair<std::string, uint64_t>> confined_;
   std::map<std::string, uint32_t> agent_paths_; // cgroup path (relative to the mount) -> profile

@@ -24,6 +24,8 @@ struct Alert {
   std::string hostname;
   std::string profile;
   std::string rule;
+  std::string rule_description;
+  std::vector<std::string> tags; // MITRE ATT&CK technique ids and free words, from the rule
   policy::Severity severity = policy::Severity::warning;
   std::string output; // one readable sentence
   pipeline::EventType event_type{};
@@ -45,6 +47,9 @@ struct Alert {
   std::string dest_family; // "ipv4" | "ipv6" | "unix"
   int64_t result = 0;      // syscall result: fd/0 or -errno
   uint32_t target_pid = 0; // foreign-process-access: the process reached for
+  std::vector<std::string> env; // exec_context: the NAME=VALUE variables that fired
+  std::string detail;           // why the rule fired beyond the event (sequence, volume, ...)
+  uint64_t bytes = 0;           // egress volume
 };
 
 // RFC 3339 UTC with nanoseconds: 2026-11-23T02:15:04.123456789Z

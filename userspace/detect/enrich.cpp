@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <ctime>
 
@@ -74,11 +75,14 @@ Enricher::Enricher(pipeline::ProcessTable &procs, std::string hostname, CgroupNa
 
 Alert Enricher::build(const pipeline::Event &ev, const Finding &f, const policy::Profile &profile)
 {
+  using policy::RuleKind;
   Alert a;
   a.time_ns = boot_to_realtime(ev.hdr.ts_ns);
   a.hostname = hostname_;
   a.profile = profile.name;
-  a.rule = std::string(f.rule);
+  a.rule = f.rule;
+  a.rule_description = f.description;
+  a.tags = f.tags;
   a.severity = f.severity;
   a.event_type = ev.hdr.type;
   a.verdict = ev.hdr.verdict;
@@ -88,69 +92,111 @@ Alert Enricher::build(const pipeline::Event &ev, const Finding &f, const policy:
   a.comm = ev.hdr.comm;
   a.cgroup_id = ev.hdr.cgroup_id;
   a.cgroup = cgroups_ ? cgroups_(ev.hdr.cgroup_id) : std::string();
-  if (const pipeline::ProcessInfo *p = procs_.find(ev.hdr.tgid)) {
-    a.ppid = p->ppid;
-    a.exe = p->exe;
-    a.argv = p->argv;
-  }
-  // The chain ends with the first process outside the agent (its launcher: vigil run, a
-  // container runtime): what lies above it is the host's business, not the incident's.
-  for (const pipeline::ProcessInfo *anc : procs_.ancestry(ev.hdr.tgid)) {
-    a.ancestry.push_back(ProcessRef{anc->pid, anc->exe, anc->argv});
-    if (anc->profile_id == 0)
-      break;
+  a.env = f.env;
+  a.detail = f.detail;
+  a.bytes = f.bytes;
+  if (ev.hdr.tgid != 0) {
+    if (const pipeline::ProcessInfo *p = procs_.find(ev.hdr.tgid)) {
+      a.ppid = p->ppid;
+      a.exe = p->exe;
+      a.argv = p->argv;
+    }
+    // The chain ends with the first process outside the agent (its launcher: vigil run, a
+    // container runtime): what lies above it is the host's business, not the incident's.
+    for (const pipeline::ProcessInfo *anc : procs_.ancestry(ev.hdr.tgid)) {
+      a.ancestry.push_back(ProcessRef{anc->pid, anc->exe, anc->argv});
+      if (anc->profile_id == 0)
+        break;
+    }
   }
 
-  const std::string who = a.comm + " (pid " + std::to_string(a.pid) + ", ppid " +
-                          std::to_string(a.ppid) + ", " +
-                          (a.exe.empty() ? std::string("exe unknown") : a.exe) + ")";
+  const std::string who =
+      ev.hdr.tgid == 0 ? std::string("the agent cgroup")
+                       : a.comm + " (pid " + std::to_string(a.pid) + ", ppid " +
+                             std::to_string(a.ppid) + ", " +
+                             (a.exe.empty() ? std::string("exe unknown") : a.exe) + ")";
   const std::string how = std::string(pipeline::to_string(a.verdict)) +
                           (a.tier == pipeline::Tier::none
                                ? std::string()
                                : " by " + std::string(pipeline::to_string(a.tier)));
-  if (f.rule == kRuleIpcNotAllowed) {
-    a.path = f.path;
-    if (const auto *o = std::get_if<pipeline::OpenBody>(&ev.body))
-      a.result = o->ret;
-    if (const auto *c = std::get_if<pipeline::ConnectBody>(&ev.body)) {
-      a.result = c->ret;
+  std::string object;
+  if (const auto *o = std::get_if<pipeline::OpenBody>(&ev.body)) {
+    a.path = f.path.empty() ? o->path : f.path;
+    a.result = o->ret;
+  } else if (const auto *c = std::get_if<pipeline::ConnectBody>(&ev.body)) {
+    a.result = c->ret;
+    if (c->family == 2 || c->family == 10) {
+      a.dest_ip = policy::ip_to_string(c->addr);
+      a.dest_port = c->port;
+      a.dest_family = c->family == 2 ? "ipv4" : "ipv6";
+    } else {
       a.dest_family = "unix";
+      a.path = f.path.empty() ? c->unix_path : f.path;
     }
+  } else if (const auto *v = std::get_if<pipeline::VolumeBody>(&ev.body)) {
+    a.dest_ip = policy::ip_to_string(v->addr);
+    a.dest_port = v->port;
+    a.dest_family = v->addr[10] == 0xff && v->addr[11] == 0xff &&
+                            std::all_of(v->addr.begin(), v->addr.begin() + 10,
+                                        [](uint8_t b) { return b == 0; })
+                        ? "ipv4"
+                        : "ipv6";
+  } else if (const auto *k = std::get_if<pipeline::SocketBody>(&ev.body)) {
+    a.result = k->ret;
+  } else if (const auto *t = std::get_if<pipeline::PtraceBody>(&ev.body)) {
+    a.target_pid = t->target_tgid;
+  }
+  const std::string dest = a.dest_ip + " port " + std::to_string(a.dest_port);
+  const std::string verb = [&] {
+    const auto *c = std::get_if<pipeline::ConnectBody>(&ev.body);
+    return std::string(c && c->sendmsg ? "send to " : "connect to ");
+  }();
+
+  switch (f.kind) {
+  case RuleKind::credential_read:
+    a.output = "credential file " + a.path + " opened by " + who + " [" + how + ", " +
+               describe_errno(a.result) + ", matched " +
+               (f.pattern.empty() ? std::string("(protected object)") : f.pattern) + "]";
+    break;
+  case RuleKind::egress:
+    if (std::holds_alternative<pipeline::VolumeBody>(ev.body))
+      a.output = "egress volume from " + (a.cgroup.empty() ? who : a.cgroup) + ": " + f.detail;
+    else
+      a.output = verb + dest +
+                 (f.detail.empty() ? std::string(" outside the egress allowlist") : std::string()) +
+                 " by " + who + " [" + how + ", " + describe_errno(a.result) + "]" +
+                 (f.detail.empty() ? std::string() : ": " + f.detail);
+    break;
+  case RuleKind::ipc:
     a.output = "side channel " + (a.path.empty() ? std::string("(unnamed)") : a.path) +
                " served from outside the agent, used by " + who + " [" + how + ", " +
                describe_errno(a.result) + "]";
-  } else if (const auto *o = std::get_if<pipeline::OpenBody>(&ev.body)) {
-    a.path = f.path;
-    a.result = o->ret;
-    a.output = "credential file " + a.path + " opened by " + who + " [" +
-               std::string(pipeline::to_string(a.verdict)) +
-               (a.tier == pipeline::Tier::none ? std::string()
-                                               : " by " + std::string(pipeline::to_string(a.tier))) +
-               ", " + describe_errno(o->ret) + ", matched " + f.pattern + "]";
-  } else if (const auto *c = std::get_if<pipeline::ConnectBody>(&ev.body)) {
-    a.dest_ip = policy::ip_to_string(c->addr);
-    a.dest_port = c->port;
-    a.dest_family = c->family == 2 ? "ipv4" : c->family == 10 ? "ipv6" : "unix";
-    a.result = c->ret;
-    a.output = std::string(c->sendmsg ? "send to " : "connect to ") + a.dest_ip + " port " + std::to_string(a.dest_port) +
-               " outside the egress allowlist by " + who + " [" +
-               std::string(pipeline::to_string(a.verdict)) +
-               (a.tier == pipeline::Tier::none ? std::string()
-                                               : " by " + std::string(pipeline::to_string(a.tier))) +
-               ", " + describe_errno(c->ret) + "]";
+    break;
+  case RuleKind::raw_socket:
+    if (const auto *k = std::get_if<pipeline::SocketBody>(&ev.body))
+      a.output = std::string(k->family == 17 ? "packet" : "raw") + " socket (family " +
+                 std::to_string(k->family) + ", protocol " + std::to_string(k->protocol) +
+                 ") created by " + who + " [" + how + ", " + describe_errno(k->ret) + "]";
+    break;
+  case RuleKind::process_access:
+    if (const auto *t = std::get_if<pipeline::PtraceBody>(&ev.body))
+      a.output = "access to the memory or environment of pid " + std::to_string(t->target_tgid) +
+                 " (" + t->target_comm + "), outside the agent, by " + who + " [" + how + "]";
+    break;
+  case RuleKind::exec_context: {
+    std::string vars;
+    for (const auto &e : f.env)
+      vars += (vars.empty() ? "" : ", ") + e;
+    a.output = f.description + ": " + who + " started with " +
+               (vars.empty() ? f.detail : vars);
+    break;
   }
-  if (const auto *k = std::get_if<pipeline::SocketBody>(&ev.body)) {
-    a.result = k->ret;
-    a.output = std::string(k->family == 17 ? "packet" : "raw") + " socket (family " +
-               std::to_string(k->family) + ", protocol " + std::to_string(k->protocol) +
-               ") created by " + who + " [" + how + ", " + describe_errno(k->ret) + "]";
-  }
-  if (const auto *t = std::get_if<pipeline::PtraceBody>(&ev.body)) {
-    a.target_pid = t->target_tgid;
-    a.output = "access to the memory or environment of pid " + std::to_string(t->target_tgid) +
-               " (" + t->target_comm + "), outside the agent, by " + who + " [" +
-               std::string(pipeline::to_string(a.verdict)) + " by " +
-               std::string(pipeline::to_string(a.tier)) + "]";
+  case RuleKind::process:
+    a.output = f.description + ": " + who;
+    break;
+  case RuleKind::sequence:
+    a.output = f.description + ": " + f.detail;
+    break;
   }
   if (!a.argv.empty())
     a.output += " cmdline: " + join_argv(a.argv);

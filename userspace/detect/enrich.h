@@ -7,7 +7,7 @@
 #include <string>
 
 #include "detect/alert.h"
-#include "detect/matcher.h"
+#include "detect/detector.h"
 #include "pipeline/process_table.h"
 
 namespace vigil::detect {

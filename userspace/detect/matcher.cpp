@@ -30,7 +30,7 @@ const policy::Profile *Matcher::profile(uint32_t id) const
   return it == profiles_.end() ? nullptr : &it->second.profile;
 }
 
-std::optional<Finding> Matcher::match(const pipeline::Event &ev)
+std::optional<PolicyHit> Matcher::match(const pipeline::Event &ev)
 {
   auto it = profiles_.find(ev.hdr.profile_id);
   if (it == profiles_.end())
@@ -41,20 +41,20 @@ std::optional<Finding> Matcher::match(const pipeline::Event &ev)
     return match_connect(it->second, ev, *c);
   if (std::holds_alternative<pipeline::SocketBody>(ev.body) &&
       ev.hdr.verdict != pipeline::Verdict::none)
-    return Finding{kRuleRawSocket, it->second.profile.egress_severity, ev.hdr.profile_id, {}, {}};
+    return PolicyHit{kRuleRawSocket, it->second.profile.egress_severity, ev.hdr.profile_id, {}, {}};
   // Only the kernel reports these, and only for access outside the agent's own cgroup subtree.
   if (std::holds_alternative<pipeline::PtraceBody>(ev.body) &&
       ev.hdr.verdict != pipeline::Verdict::none)
-    return Finding{kRuleForeignProcess, it->second.profile.credential_severity, ev.hdr.profile_id,
+    return PolicyHit{kRuleForeignProcess, it->second.profile.credential_severity, ev.hdr.profile_id,
                    {}, {}};
   return std::nullopt;
 }
 
-std::optional<Finding> Matcher::match_open(Compiled &c, const pipeline::Event &ev,
+std::optional<PolicyHit> Matcher::match_open(Compiled &c, const pipeline::Event &ev,
                                            const pipeline::OpenBody &o)
 {
   if (o.ipc && ev.hdr.verdict != pipeline::Verdict::none)
-    return Finding{kRuleIpcNotAllowed, c.profile.egress_severity, ev.hdr.profile_id, o.path, {}};
+    return PolicyHit{kRuleIpcNotAllowed, c.profile.egress_severity, ev.hdr.profile_id, o.path, {}};
   // An enforcing tier decided on a protected object: report its decision as it stands.
   if (ev.hdr.verdict == pipeline::Verdict::deny || ev.hdr.verdict == pipeline::Verdict::audit) {
     std::string pattern = o.pattern;
@@ -74,7 +74,7 @@ std::optional<Finding> Matcher::match_open(Compiled &c, const pipeline::Event &e
         path = pattern;
       }
     }
-    return Finding{kRuleCredentialRead, c.profile.credential_severity, ev.hdr.profile_id,
+    return PolicyHit{kRuleCredentialRead, c.profile.credential_severity, ev.hdr.profile_id,
                    std::move(path), pattern.empty() ? std::string("(protected object)") : pattern};
   }
   // An open that failed because the file is not there read nothing; one that was refused
@@ -97,15 +97,15 @@ std::optional<Finding> Matcher::match_open(Compiled &c, const pipeline::Event &e
   auto idx = mit->second.match(path);
   if (!idx)
     return std::nullopt;
-  return Finding{kRuleCredentialRead, c.profile.credential_severity, ev.hdr.profile_id,
+  return PolicyHit{kRuleCredentialRead, c.profile.credential_severity, ev.hdr.profile_id,
                  std::move(path), c.profile.credential_paths[*idx]};
 }
 
-std::optional<Finding> Matcher::match_connect(Compiled &c, const pipeline::Event &ev,
+std::optional<PolicyHit> Matcher::match_connect(Compiled &c, const pipeline::Event &ev,
                                               const pipeline::ConnectBody &b)
 {
   if (b.ipc && ev.hdr.verdict != pipeline::Verdict::none)
-    return Finding{kRuleIpcNotAllowed, c.profile.egress_severity, ev.hdr.profile_id,
+    return PolicyHit{kRuleIpcNotAllowed, c.profile.egress_severity, ev.hdr.profile_id,
                    b.unix_path, {}};
   if (b.family != 2 && b.family != 10)
     return std::nullopt;
@@ -118,7 +118,7 @@ std::optional<Finding> Matcher::match_connect(Compiled &c, const pipeline::Event
     return std::nullopt;
   if (ev.hdr.verdict == pipeline::Verdict::none && policy::egress_allowed(c.profile, b.addr, b.port))
     return std::nullopt;
-  return Finding{kRuleEgressNotAllowed, c.profile.egress_severity, ev.hdr.profile_id, {}, {}};
+  return PolicyHit{kRuleEgressNotAllowed, c.profile.egress_severity, ev.hdr.profile_id, {}, {}};
 }
 
 std::string proc_dir_of(uint32_t pid, int32_t dfd)

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// The first rule matcher: credential-path reads and connects outside the egress allowlist, per
-// agent profile. Produces Findings (which rule, on what object); the Enricher turns a Finding into
-// an Alert with process context.
+// The profile matcher: what a profile's own policy says about an event (a credential path read,
+// a connect outside the egress allowlist, and the kernel's decisions on processes, side channels
+// and raw sockets). The Detector turns a PolicyHit into the findings of the rules that follow the
+// profile (credential_read with profile_paths, egress outside_allowlist, ...).
 #pragma once
 
 #include <functional>
@@ -22,7 +23,7 @@ inline constexpr std::string_view kRuleForeignProcess = "foreign-process-access"
 inline constexpr std::string_view kRuleIpcNotAllowed = "ipc-not-allowed";
 inline constexpr std::string_view kRuleRawSocket = "raw-socket";
 
-struct Finding {
+struct PolicyHit {
   std::string_view rule;
   policy::Severity severity;
   uint32_t profile_id;
@@ -44,16 +45,16 @@ public:
   void remove_profile(uint32_t id);
   const policy::Profile *profile(uint32_t id) const;
 
-  std::optional<Finding> match(const pipeline::Event &ev);
+  std::optional<PolicyHit> match(const pipeline::Event &ev);
 
 private:
   struct Compiled {
     policy::Profile profile;
     std::unordered_map<std::string, policy::PathMatcher> by_home;
   };
-  std::optional<Finding> match_open(Compiled &c, const pipeline::Event &ev,
+  std::optional<PolicyHit> match_open(Compiled &c, const pipeline::Event &ev,
                                     const pipeline::OpenBody &o);
-  std::optional<Finding> match_connect(Compiled &c, const pipeline::Event &ev,
+  std::optional<PolicyHit> match_connect(Compiled &c, const pipeline::Event &ev,
                                        const pipeline::ConnectBody &b);
 
   DirResolver dirs_;

@@ -51,6 +51,28 @@ Metrics::Metrics()
       .Add({{"version", VIGIL_VERSION},
             {"abi", std::to_string(VG_ABI_MAJOR) + "." + std::to_string(VG_ABI_MINOR)}})
       .Set(1);
+  auto &reloads = prometheus::BuildCounter()
+                      .Name("vigil_policy_reloads_total")
+                      .Help("Policy reloads (rules and profiles), by result: ok, failed (the "
+                            "previous policy stayed in force)")
+                      .Register(*registry_);
+  reloads_ok_ = &reloads.Add({{"result", "ok"}});
+  reloads_failed_ = &reloads.Add({{"result", "failed"}});
+  rules_loaded_ = &prometheus::BuildGauge()
+                       .Name("vigil_rules_loaded")
+                       .Help("Detection rules in force (enabled ones)")
+                       .Register(*registry_)
+                       .Add({});
+}
+
+void Metrics::policy_reload(bool ok)
+{
+  (ok ? reloads_ok_ : reloads_failed_)->Increment();
+}
+
+void Metrics::rules_loaded(size_t n)
+{
+  rules_loaded_->Set(static_cast<double>(n));
 }
 
 Result<> Metrics::serve(const std::string &address)

@@ -36,6 +36,10 @@ public:
   // vigil_enforcement_tier{kind, tier} = 1 for the tier in force.
   void enforcement_tier(const std::string &kind, std::string_view tier);
 
+  // Policy (rules and profiles) reloads by outcome, and the rules in force.
+  void policy_reload(bool ok);
+  void rules_loaded(size_t n);
+
   prometheus::Registry &registry() { return *registry_; }
 
 private:
@@ -50,6 +54,9 @@ private:
   prometheus::Counter &path_truncated_;
   prometheus::Counter &kernel_events_;
   prometheus::Gauge &agent_cgroups_;
+  prometheus::Counter *reloads_ok_ = nullptr;
+  prometheus::Counter *reloads_failed_ = nullptr;
+  prometheus::Gauge *rules_loaded_ = nullptr;
   KernelStats last_{};
   std::mutex mu_;
 };

@@ -89,6 +89,8 @@ Result<std::unique_ptr<Loader>> Loader::start(const Options &opts, SampleFn on_s
   for (bpf_program *prog : lsm_cgroup)
     bpf_program__set_autoload(prog, opts.lsm && opts.lsm_cgroup);
   bpf_program__set_autoload(p.vg_inode_init, opts.lsm); // observes only: always global
+  // Egress volume: measured on every agent cgroup, whatever the enforcement tier.
+  l->per_cgroup_.push_back(p.vg_skb_egress);
   if (opts.cgroup_net)
     l->per_cgroup_.insert(l->per_cgroup_.end(), sock_addr.begin(), sock_addr.end());
   if (opts.lsm && opts.lsm_cgroup)
@@ -215,6 +217,69 @@ Result<> Loader::add_agent_cgroup(const std::string &dir, uint64_t cgroup_id,
   }
   cgroup_links_[cgroup_id] = std::move(links);
   return {};
+}
+
+Result<> Loader::set_env_watch(const std::vector<std::string> &names,
+                               const std::vector<std::string> &prefixes)
+{
+  std::vector<std::vector<uint8_t>> fresh;
+  auto put = [&](const std::string &name, bool prefix) -> Result<> {
+    if (name.empty() || name.size() >= VG_ENV_NAME_MAX)
+      return fail("environment variable name '" + name + "' must be 1.." +
+                  std::to_string(VG_ENV_NAME_MAX - 1) + " bytes");
+    vg_env_key key{};
+    std::memcpy(key.name, name.data(), name.size());
+    key.prefixlen = static_cast<__u32>(8 * (name.size() + (prefix ? 0 : 1)));
+    const uint8_t kind = prefix ? 2 : 1;
+    if (bpf_map__update_elem(skel_->maps.vg_env_names, &key, sizeof(key), &kind, sizeof(kind),
+                             BPF_ANY))
+      return fail_errno(errno, "watch environment variable " + name);
+    const auto *b = reinterpret_cast<const uint8_t *>(&key);
+    fresh.emplace_back(b, b + sizeof(key));
+    return {};
+  };
+  for (const auto &n : names)
+    if (auto r = put(n, false); !r)
+      return r;
+  for (const auto &pfx : prefixes)
+    if (auto r = put(pfx, true); !r)
+      return r;
+  for (const auto &old : env_keys_)
+    if (std::find(fresh.begin(), fresh.end(), old) == fresh.end())
+      bpf_map__delete_elem(skel_->maps.vg_env_names, old.data(), old.size(), 0);
+  env_keys_ = std::move(fresh);
+  vg_env_cfg cfg{};
+  cfg.enabled = env_keys_.empty() ? 0 : 1;
+  const uint32_t zero = 0;
+  if (bpf_map__update_elem(skel_->maps.vg_env_cfg, &zero, sizeof(zero), &cfg, sizeof(cfg),
+                           BPF_ANY))
+    return fail_errno(errno, "write the environment scan switch");
+  return {};
+}
+
+std::vector<Flow> Loader::egress_flows() const
+{
+  std::vector<Flow> out;
+  const int fd = bpf_map__fd(skel_->maps.vg_egress_bytes);
+  vg_flow_key key{};
+  vg_flow_key next{};
+  vg_flow_val val{};
+  const void *prev = nullptr;
+  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+    key = next;
+    prev = &key;
+    if (bpf_map_lookup_elem(fd, &key, &val) != 0)
+      continue; // evicted between the two calls
+    Flow f;
+    f.cgroup_id = key.cgroup_id;
+    std::memcpy(f.addr.data(), key.addr, 16);
+    f.port = key.port;
+    f.proto = key.proto;
+    f.bytes = val.bytes;
+    f.packets = val.packets;
+    out.push_back(f);
+  }
+  return out;
 }
 
 Result<> Loader::set_profile(uint32_t profile_id, const ProfileSwitches &sw,

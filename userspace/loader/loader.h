@@ -3,6 +3,7 @@
 // libbpf; libbpf's conventions (-errno, NULL + errno) end here and become Result.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -55,6 +56,17 @@ struct ProfileSwitches {
   bool raw_ok = false;   // raw and packet sockets allowed
 };
 
+// Bytes an agent cgroup sent to one destination since the flow was first seen (map
+// vg_egress_bytes, written by the cgroup_skb/egress program).
+struct Flow {
+  uint64_t cgroup_id = 0;
+  std::array<uint8_t, 16> addr{}; // IPv4 as IPv4-mapped IPv6
+  uint16_t port = 0;
+  uint8_t proto = 0;
+  uint64_t bytes = 0;
+  uint64_t packets = 0;
+};
+
 class Loader {
 public:
   // Called for each ring record, on the thread that calls poll(). Must not throw.
@@ -84,6 +96,13 @@ public:
                           const std::vector<vg_name_pat> &names,
                           const std::vector<vg_file_key> &ipc_allow);
 
+  // The environment variables exec events report: exact names, and name prefixes (written
+  // without their '*'). Empty lists switch the scan off. Names must be shorter than 28 bytes.
+  Result<> set_env_watch(const std::vector<std::string> &names,
+                         const std::vector<std::string> &prefixes);
+  // Every flow in vg_egress_bytes.
+  std::vector<Flow> egress_flows() const;
+
   // Delivers ready ring records to the callback; waits up to timeout_ms for the first.
   // Returns the number of records consumed.
   Result<int> poll(int timeout_ms);
@@ -108,6 +127,7 @@ private:
   std::vector<std::vector<uint8_t>> file_keys_;
   std::vector<std::vector<uint8_t>> ipc_keys_;
   size_t name_slots_ = 0;
+  std::vector<std::vector<uint8_t>> env_keys_;
 };
 
 // Routes libbpf's own messages to spdlog (warnings at warn, the verifier log at debug).

@@ -12,6 +12,8 @@ std::string_view to_string(EventType t)
   switch (t) {
   case EventType::exec:
     return "exec";
+  case EventType::egress_volume:
+    return "egress_volume";
   case EventType::fork:
     return "fork";
   case EventType::exit:
@@ -165,6 +167,11 @@ Result<Event> decode(std::span<const std::byte> data)
     auto args = tail(data, sizeof(vg_event_exec) + r->path_len, r->args_len, "exec argv");
     if (!args)
       return tl::unexpected(args.error());
+    // ABI 1.1 objects wrote zero padding here: no environment.
+    const size_t env_len = (h.version & 0xff) >= 2 ? r->env_len : 0;
+    auto env = tail(data, sizeof(vg_event_exec) + r->path_len + r->args_len, env_len, "exec env");
+    if (!env)
+      return tl::unexpected(env.error());
     ExecBody b;
     b.ppid = r->ppid;
     b.old_tid = r->old_tid;
@@ -173,6 +180,8 @@ Result<Event> decode(std::span<const std::byte> data)
     b.exe_ino = r->exe_ino;
     b.exe = bounded_string(reinterpret_cast<const char *>(path->data()), path->size());
     b.argv = split_args(reinterpret_cast<const char *>(args->data()), args->size());
+    b.env = split_args(reinterpret_cast<const char *>(env->data()), env->size());
+    b.env_truncated = (h.flags & VG_F_ENV_TRUNC) != 0;
     ev.body = std::move(b);
     break;
   }

@@ -23,6 +23,9 @@ enum class EventType : uint16_t {
   connect = 5,
   ptrace = 6,
   socket = 7,
+  // Made in userspace, not by the kernel: bytes an agent cgroup sent to one destination since
+  // the previous report (from the cgroup_skb counters).
+  egress_volume = 64,
 };
 std::string_view to_string(EventType t);
 
@@ -57,6 +60,10 @@ struct ExecBody {
   uint64_t exe_ino = 0;
   std::string exe;
   std::vector<std::string> argv;
+  // The watched variables of the new environment ("NAME=VALUE"), in envp order. Only names the
+  // rules watch are reported; the rest of the environment never leaves the kernel.
+  std::vector<std::string> env;
+  bool env_truncated = false; // the kernel could not scan the whole environment
 };
 
 struct ForkBody {
@@ -116,9 +123,19 @@ struct SocketBody {
   int32_t ret = 0;
 };
 
+struct VolumeBody {
+  std::array<uint8_t, 16> addr{}; // IPv4 as IPv4-mapped IPv6
+  uint16_t port = 0;
+  uint8_t proto = 0;
+  uint64_t bytes = 0;
+  uint64_t packets = 0;
+};
+
 struct Event {
   Header hdr;
-  std::variant<ExecBody, ForkBody, ExitBody, OpenBody, ConnectBody, PtraceBody, SocketBody> body;
+  std::variant<ExecBody, ForkBody, ExitBody, OpenBody, ConnectBody, PtraceBody, SocketBody,
+               VolumeBody>
+      body;
 };
 
 // Decodes one ring-buffer record. The bytes are untrusted: sizes are checked against the record

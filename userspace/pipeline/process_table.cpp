@@ -143,6 +143,8 @@ void ProcessTable::apply(const Event &ev)
     p.comm = h.comm;
     p.exe = x->exe;
     p.argv = x->argv;
+    p.env_before = std::move(p.env);
+    p.env = x->env;
     p.start_ns = h.ts_ns;
     p.exited = false;
     return;

@@ -25,6 +25,11 @@ struct ProcessInfo {
   std::string comm;
   std::string exe;
   std::vector<std::string> argv;
+  // Watched environment variables ("NAME=VALUE") of the current image, and of the image it
+  // replaced (what the process had before its last exec: inherited from its parent, or set by
+  // the previous image). A variable in both was not introduced by this exec.
+  std::vector<std::string> env;
+  std::vector<std::string> env_before;
   bool exited = false;
   uint64_t exit_seq = 0; // which retirement queued this exit (a pid can be reused and exit again)
 };

@@ -148,8 +148,19 @@ PathMatcher::PathMatcher(const std::vector<std::string> &patterns, const std::st
     if (!home.empty() && pat.starts_with("~/"))
       expanded = home_prefix + pat.substr(1);
     bool basename_only = expanded.find('/') == std::string::npos;
-    bool literal = expanded.find_first_of(kGlobMeta) == std::string::npos;
-    entries_.push_back(Entry{expanded, basename_only, literal});
+    const size_t first_meta = expanded.find_first_of(kGlobMeta);
+    bool literal = first_meta == std::string::npos;
+    // Literal text before the first and after the last wildcard: most paths fail one of these
+    // comparisons, so the glob itself runs only for near-matches.
+    std::string prefix = literal ? expanded : expanded.substr(0, first_meta);
+    std::string suffix;
+    if (!literal) {
+      const size_t last_meta = expanded.find_last_of(kGlobMeta);
+      // After a ']' the class may hide more meta characters: only take a suffix after '*'/'?'.
+      if (expanded[last_meta] != ']')
+        suffix = expanded.substr(last_meta + 1);
+    }
+    entries_.push_back(Entry{expanded, std::move(prefix), std::move(suffix), basename_only, literal});
     expanded_.push_back(std::move(expanded));
   }
 }
@@ -161,7 +172,14 @@ std::optional<size_t> PathMatcher::match(std::string_view abs_path) const
   for (size_t i = 0; i < entries_.size(); ++i) {
     const Entry &e = entries_[i];
     std::string_view target = e.basename_only ? base : abs_path;
-    if (e.literal ? target == e.pattern : glob_match(e.pattern, target))
+    if (e.literal) {
+      if (target == e.pattern)
+        return i;
+      continue;
+    }
+    if (!target.starts_with(e.prefix) || !target.ends_with(e.suffix))
+      continue;
+    if (glob_match(e.pattern, target))
       return i;
   }
   return std::nullopt;

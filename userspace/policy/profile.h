@@ -75,6 +75,7 @@ struct Profile {
   Requirement require = Requirement::none;
   std::string description;
   std::string source; // file the profile came from ("<string>" when parsed from memory)
+  std::vector<std::string> included; // allowlist files read through egress.allow_files
   Severity credential_severity = Severity::critical;
   std::vector<std::string> credential_paths; // as written (may start with ~/)
   Severity egress_severity = Severity::warning;
@@ -96,6 +97,13 @@ struct Profile {
 // Unknown keys are errors (a typo must not silently drop a protection).
 Result<Profile> parse_profile(std::string_view yaml_text, const std::string &source_name);
 Result<Profile> load_profile(const std::string &path);
+
+// An egress allowlist file (referenced from profiles by egress.allow_files):
+//   allowlist: NAME
+//   allow: [ <cidr> | {cidr|host, ports} ... ]
+Result<std::vector<EgressAllow>> parse_allowlist(std::string_view yaml_text,
+                                                 const std::string &source_name);
+Result<std::vector<EgressAllow>> load_allowlist(const std::string &path);
 
 // True when (ip, port) is allowed by the profile's egress allowlist.
 bool egress_allowed(const Profile &p, const std::array<uint8_t, 16> &ip, uint16_t port);
@@ -119,6 +127,8 @@ public:
 private:
   struct Entry {
     std::string pattern;
+    std::string prefix; // literal text before the first wildcard
+    std::string suffix; // literal text after the last '*' or '?'
     bool basename_only;
     bool literal;
   };

@@ -17,12 +17,16 @@
 #endif
 
 #define VG_ABI_MAJOR 1
-#define VG_ABI_MINOR 1
+#define VG_ABI_MINOR 2
 #define VG_ABI_VERSION ((VG_ABI_MAJOR << 8) | VG_ABI_MINOR)
 
 #define VG_COMM_LEN 16
 #define VG_PATH_MAX 4096  /* longest path an event carries, NUL included */
 #define VG_ARGS_MAX 1024  /* bytes of argv an exec event carries (NUL-separated) */
+#define VG_ENV_MAX 2048   /* bytes of watched environment variables an exec event carries */
+#define VG_ENV_STR_MAX 256 /* one NAME=VALUE string; longer values are cut (and NUL-ended) */
+#define VG_ENV_NAME_MAX 28 /* watched variable names (and name prefixes) are shorter than this */
+#define VG_ENV_ITERS 4096  /* environment reads per exec (one per string or 255-byte piece) */
 #define VG_PATH_DEPTH 48  /* dentry components walked when the kernel resolves a path */
 #define VG_CGROUP_DEPTH 16 /* cgroup ancestry levels checked for the agent filter */
 #define VG_MAX_PROFILES 256
@@ -74,6 +78,7 @@ enum vg_stat {
 	VG_STAT_FILE_AUDIT = 7,   /* opens that would have been denied (audit mode) */
 	VG_STAT_PTRACE_DENY = 8,  /* ptrace / proc mem / environ access across agents denied */
 	VG_STAT_IPC_DENY = 9,     /* unix socket connects/sends and FIFO opens out of an agent denied */
+	VG_STAT_ENV_TRUNC = 10,   /* an exec's environment was longer than the scan budget */
 	VG_STAT_MAX = 12,
 };
 
@@ -90,6 +95,8 @@ enum vg_open_call {
 #define VG_F_PATH_RESOLVED (1u << 0) /* path came from the kernel's dentries, not the user's string */
 #define VG_F_PATH_TRUNC (1u << 1)    /* path was cut short */
 #define VG_F_SENDMSG (1u << 2)       /* connect record describes a sendto/sendmsg destination */
+#define VG_F_ENV_TRUNC (1u << 4)     /* exec: the environment was not scanned to its end, or more
+				      * watched variables were set than the record holds */
 #define VG_F_IPC (1u << 3)           /* a side channel out of the agent: a unix socket or FIFO
 				      * served by a process outside the agent's cgroup */
 
@@ -114,7 +121,8 @@ struct vg_event_hdr {
 };
 
 /* sched_process_exec. Tail: exe path (path_len bytes incl. NUL), then argv (args_len bytes,
- * NUL-separated, as the kernel holds it). */
+ * NUL-separated, as the kernel holds it), then the watched environment variables (env_len bytes
+ * of NUL-ended NAME=VALUE strings: only names in vg_env_names, never the whole environment). */
 struct vg_event_exec {
 	struct vg_event_hdr hdr;
 	__u32 ppid;       /* real parent's tgid */
@@ -124,7 +132,8 @@ struct vg_event_exec {
 	__u16 args_len;   /* bytes of argv in the tail */
 	__u64 exe_ino;    /* inode of the executable */
 	__u32 exe_dev;    /* kernel dev_t (major << 20 | minor) of the executable's super block */
-	__u32 pad;
+	__u16 env_len;    /* bytes of watched environment in the tail (ABI 1.2; was padding) */
+	__u16 pad;
 	char tail[];
 };
 
@@ -236,6 +245,35 @@ struct vg_inode_key {
 	__u32 pad;
 };
 
+/* Key of map vg_env_names (an LPM trie): a watched variable name with its terminating NUL
+ * (prefixlen = 8 * (strlen + 1): only that exact name matches), or a name prefix without it
+ * (prefixlen = 8 * strlen: every name that starts with it). Lookups pass the whole name and its
+ * NUL, so one lookup serves both. */
+struct vg_env_key {
+	__u32 prefixlen;
+	char name[VG_ENV_NAME_MAX];
+};
+
+/* Value of map vg_env_cfg (array, one entry): whether the exec scan runs at all. */
+struct vg_env_cfg {
+	__u8 enabled; /* 0: no rule watches the environment: skip the scan */
+	__u8 pad[7];
+};
+
+/* Key of map vg_egress_bytes: bytes leaving an agent cgroup, per destination. Written by the
+ * cgroup_skb/egress program attached to every agent cgroup; read and summed by the daemon. */
+struct vg_flow_key {
+	__u64 cgroup_id;  /* cgroup v2 id of the sending socket */
+	__u8 addr[16];    /* destination, IPv4 as IPv4-mapped IPv6 */
+	__u16 port;       /* destination port, host order; 0 for protocols without ports */
+	__u8 proto;       /* IPPROTO_TCP, IPPROTO_UDP, ... */
+	__u8 pad[5];
+};
+struct vg_flow_val {
+	__u64 bytes;      /* IP bytes (headers included) */
+	__u64 packets;
+};
+
 /* Value of map vg_profiles (array indexed by profile id). */
 struct vg_profile_cfg {
 	__u8 net_mode;  /* enum vg_mode */
@@ -285,8 +323,12 @@ VG_ABI_ASSERT(sizeof(struct vg_event_socket) == 88, "ABI break: vg_event_socket"
 VG_ABI_ASSERT(sizeof(struct vg_event_ptrace) == 104, "ABI break: vg_event_ptrace");
 VG_ABI_ASSERT(sizeof(struct vg_file_rule) == 8, "ABI break: vg_file_rule");
 VG_ABI_ASSERT(sizeof(struct vg_name_pat) == 80, "ABI break: vg_name_pat");
+VG_ABI_ASSERT(sizeof(struct vg_env_key) == 32, "ABI break: vg_env_key");
+VG_ABI_ASSERT(sizeof(struct vg_env_cfg) == 8, "ABI break: vg_env_cfg");
+VG_ABI_ASSERT(sizeof(struct vg_flow_key) == 32, "ABI break: vg_flow_key");
+VG_ABI_ASSERT(sizeof(struct vg_flow_val) == 16, "ABI break: vg_flow_val");
 
 /* Largest record: exec with a full path and argv. Sizes the per-CPU scratch buffer. */
-#define VG_EVENT_MAX (sizeof(struct vg_event_exec) + VG_PATH_MAX + VG_ARGS_MAX)
+#define VG_EVENT_MAX (sizeof(struct vg_event_exec) + VG_PATH_MAX + VG_ARGS_MAX + VG_ENV_MAX)
 
 #endif /* VG_ABI_H */

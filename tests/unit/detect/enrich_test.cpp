@@ -121,13 +121,24 @@ protected:
 
   static Finding credential_finding()
   {
-    return Finding{kRuleCredentialRead, policy::Severity::critical, 1, "/home/dev/.aws/credentials",
-                   "~/.aws/credentials"};
+    Finding f;
+    f.rule = std::string(kRuleCredentialRead);
+    f.kind = policy::RuleKind::credential_read;
+    f.severity = policy::Severity::critical;
+    f.profile_id = 1;
+    f.path = "/home/dev/.aws/credentials";
+    f.pattern = "~/.aws/credentials";
+    return f;
   }
 
   static Finding egress_finding()
   {
-    return Finding{kRuleEgressNotAllowed, policy::Severity::error, 1, {}, {}};
+    Finding f;
+    f.rule = std::string(kRuleEgressNotAllowed);
+    f.kind = policy::RuleKind::egress;
+    f.severity = policy::Severity::error;
+    f.profile_id = 1;
+    return f;
   }
 
   fs::path root_;

@@ -53,7 +53,7 @@ protected:
     return {};
   }
 
-  std::optional<Finding> open(std::string path, int64_t ret = 3, bool resolved = true,
+  std::optional<PolicyHit> open(std::string path, int64_t ret = 3, bool resolved = true,
                               uint32_t uid = kDevUid, int32_t dfd = kAtFdcwd,
                               uint32_t profile_id = kProfileId)
   {
@@ -72,7 +72,7 @@ protected:
     return matcher_.match(ev);
   }
 
-  std::optional<Finding> connect(std::string_view ip, uint16_t port, uint16_t family = 0,
+  std::optional<PolicyHit> connect(std::string_view ip, uint16_t port, uint16_t family = 0,
                                  pipeline::Verdict verdict = pipeline::Verdict::none)
   {
     pipeline::Event ev;

@@ -1,0 +1,498 @@
+// SPDX-License-Identifier: Apache-2.0
+// Rule evaluation per event; see detector.h.
+#include "detect/detector.h"
+
+#include <algorithm>
+#include <cerrno>
+
+#include "detect/enrich.h"
+
+namespace vigil::detect {
+
+using policy::EgressMatch;
+using policy::Rule;
+using policy::RuleKind;
+
+namespace {
+
+// Which event body each rule kind looks at (index into pipeline::Event::body).
+constexpr size_t kExec = 0, kOpen = 3, kConnect = 4, kPtrace = 5, kSocket = 6, kVolume = 7;
+
+bool kind_reads(RuleKind k, const Rule &r, size_t body)
+{
+  switch (k) {
+  case RuleKind::credential_read:
+    return body == kOpen;
+  case RuleKind::egress:
+    return r.egress == EgressMatch::volume ? body == kVolume : body == kConnect;
+  case RuleKind::exec_context:
+  case RuleKind::process:
+    return body == kExec;
+  case RuleKind::process_access:
+    return body == kPtrace;
+  case RuleKind::ipc:
+    return body == kOpen || body == kConnect;
+  case RuleKind::raw_socket:
+    return body == kSocket;
+  case RuleKind::sequence:
+    return false;
+  }
+  return false;
+}
+
+bool in_destinations(const std::vector<policy::Destination> &dests,
+                     const std::array<uint8_t, 16> &addr, uint16_t port)
+{
+  for (const auto &d : dests) {
+    if (!d.cidr.contains(addr))
+      continue;
+    if (d.ports.empty())
+      return true;
+    for (const auto &r : d.ports)
+      if (r.lo <= port && port <= r.hi)
+        return true;
+  }
+  return false;
+}
+
+std::string env_name(const std::string &var)
+{
+  return var.substr(0, var.find('='));
+}
+
+bool env_watched(const std::vector<std::string> &names, const std::string &name)
+{
+  for (const auto &n : names) {
+    if (n.ends_with('*') ? std::string_view(name).starts_with(std::string_view(n).substr(
+                               0, n.size() - 1))
+                         : n == name)
+      return true;
+  }
+  return false;
+}
+
+std::string summarize(const Finding &f, const pipeline::Event &ev)
+{
+  std::string s = f.rule;
+  if (!f.path.empty())
+    s += " " + f.path;
+  if (const auto *c = std::get_if<pipeline::ConnectBody>(&ev.body))
+    s += " " + policy::ip_to_string(c->addr) + ":" + std::to_string(c->port);
+  s += " by pid " + std::to_string(ev.hdr.tgid) + " (" + ev.hdr.comm + ")";
+  return s;
+}
+
+} // namespace
+
+Detector::Detector(Options opts)
+    : opts_(std::move(opts)), matcher_(opts_.dirs, opts_.homes)
+{
+}
+
+void Detector::set_rules(policy::RuleSet rules)
+{
+  rules_ = std::move(rules);
+  compiled_.clear();
+  compiled_.reserve(rules_.rules.size());
+  for (const auto &r : rules_.rules)
+    compiled_.push_back(CompiledRule{&r, {}});
+  // Indices name rules: state of the old set does not carry over.
+  pending_.clear();
+  pending_order_.clear();
+  volume_.clear();
+}
+
+void Detector::set_profile(uint32_t id, policy::Profile p)
+{
+  matcher_.set_profile(id, std::move(p));
+}
+
+void Detector::remove_profile(uint32_t id)
+{
+  matcher_.remove_profile(id);
+}
+
+std::string Detector::home_of(uint32_t uid) const
+{
+  return opts_.homes ? opts_.homes(uid) : std::string();
+}
+
+void Detector::normalize(pipeline::Event &ev)
+{
+  auto *o = std::get_if<pipeline::OpenBody>(&ev.body);
+  if (!o || o->resolved || o->path.empty())
+    return;
+  if (o->path.front() == '/') {
+    o->path = policy::normalize_path(o->path);
+    return;
+  }
+  const std::string dir = opts_.dirs ? opts_.dirs(ev.hdr.tgid, o->dfd) : std::string();
+  if (!dir.empty())
+    o->path = policy::normalize_path(o->path, dir);
+}
+
+Finding Detector::make(const Rule &r, uint32_t profile_id) const
+{
+  Finding f;
+  f.rule = r.id;
+  f.description = r.description;
+  f.kind = r.kind;
+  f.severity = r.severity;
+  f.tags = r.tags;
+  f.profile_id = profile_id;
+  f.fallback = r.fallback;
+  return f;
+}
+
+bool Detector::excepted(const Rule &r, const pipeline::Event &ev, pipeline::ProcessTable &procs,
+                        const Finding &f) const
+{
+  if (r.exceptions.empty())
+    return false;
+  const pipeline::ProcessInfo *self = procs.find(ev.hdr.tgid);
+  const std::string exe = self ? self->exe : std::string();
+  static const std::vector<std::string> kNoArgs;
+  const std::vector<std::string> &argv = self ? self->argv : kNoArgs;
+  std::vector<const pipeline::ProcessInfo *> ancestry;
+  bool ancestry_read = false;
+  for (const auto &ex : r.exceptions) {
+    if (!ex.proc.empty() && !policy::proc_matches(ex.proc, exe, argv))
+      continue;
+    if (!ex.ancestor.empty()) {
+      if (!ancestry_read) {
+        ancestry = procs.ancestry(ev.hdr.tgid);
+        ancestry_read = true;
+      }
+      bool any = false;
+      for (const auto *a : ancestry)
+        if (policy::proc_matches(ex.ancestor, a->exe, a->argv)) {
+          any = true;
+          break;
+        }
+      if (!any)
+        continue;
+    }
+    if (!ex.paths.empty()) {
+      if (f.path.empty())
+        continue;
+      policy::PathMatcher m(ex.paths, home_of(ev.hdr.uid));
+      if (!m.match(f.path))
+        continue;
+    }
+    if (!ex.destinations.empty()) {
+      const std::array<uint8_t, 16> *addr = nullptr;
+      uint16_t port = 0;
+      if (const auto *c = std::get_if<pipeline::ConnectBody>(&ev.body)) {
+        addr = &c->addr;
+        port = c->port;
+      } else if (const auto *v = std::get_if<pipeline::VolumeBody>(&ev.body)) {
+        addr = &v->addr;
+        port = v->port;
+      }
+      if (!addr || !in_destinations(ex.destinations, *addr, port))
+        continue;
+    }
+    if (!ex.env.empty()) {
+      // Every variable that fired must be one the exception names.
+      bool all = !f.env.empty();
+      for (const auto &var : f.env) {
+        bool ok = false;
+        for (const auto &pat : ex.env)
+          if (policy::text_glob(pat, var)) {
+            ok = true;
+            break;
+          }
+        if (!ok) {
+          all = false;
+          break;
+        }
+      }
+      if (!all)
+        continue;
+    }
+    return true;
+  }
+  return false;
+}
+
+void Detector::eval_rule(CompiledRule &c, const pipeline::Event &ev,
+                         const policy::Profile &profile, const std::optional<PolicyHit> &hit,
+                         pipeline::ProcessTable &procs, std::vector<Finding> &out)
+{
+  const Rule &r = *c.rule;
+  std::optional<Finding> f;
+  switch (r.kind) {
+  case RuleKind::credential_read: {
+    const auto &o = std::get<pipeline::OpenBody>(ev.body);
+    if (o.ipc)
+      return;
+    if (r.profile_paths && hit && hit->rule == kRuleCredentialRead) {
+      f = make(r, ev.hdr.profile_id);
+      f->path = hit->path;
+      f->pattern = hit->pattern;
+      break;
+    }
+    if (r.paths.empty())
+      return;
+    const bool decided =
+        ev.hdr.verdict == pipeline::Verdict::deny || ev.hdr.verdict == pipeline::Verdict::audit;
+    // A failed open read nothing, unless it was refused (an attempt on the file).
+    if (!decided && o.ret < 0 && o.ret != -EPERM && o.ret != -EACCES)
+      return;
+    if (o.path.empty() || o.path.front() != '/')
+      return;
+    const std::string home = home_of(ev.hdr.uid);
+    auto it = c.by_home.find(home);
+    if (it == c.by_home.end())
+      it = c.by_home.emplace(home, policy::PathMatcher(r.paths, home)).first;
+    auto idx = it->second.match(o.path);
+    if (!idx)
+      return;
+    f = make(r, ev.hdr.profile_id);
+    f->path = o.path;
+    f->pattern = r.paths[*idx];
+    break;
+  }
+  case RuleKind::egress: {
+    if (r.egress == EgressMatch::volume) {
+      const auto &v = std::get<pipeline::VolumeBody>(ev.body);
+      auto key = std::make_tuple(static_cast<size_t>(&c - compiled_.data()), ev.hdr.cgroup_id,
+                                 v.addr, v.port);
+      VolumeWindow &w = volume_[key];
+      if (w.start_ns == 0 || ev.hdr.ts_ns >= w.start_ns + r.window_ns)
+        w = VolumeWindow{ev.hdr.ts_ns, 0, false};
+      w.bytes += v.bytes;
+      if (w.alerted || w.bytes < r.volume_bytes)
+        return;
+      w.alerted = true;
+      f = make(r, ev.hdr.profile_id);
+      f->bytes = w.bytes;
+      f->detail = std::to_string(w.bytes) + " bytes to " + policy::ip_to_string(v.addr) +
+                  " port " + std::to_string(v.port) + " within " +
+                  std::to_string(r.window_ns / 1'000'000'000ull) + " s (threshold " +
+                  std::to_string(r.volume_bytes) + ")";
+      if (volume_.size() > 65536) // forget windows long closed
+        std::erase_if(volume_, [&](const auto &kv) {
+          return kv.second.start_ns + 2 * r.window_ns < ev.hdr.ts_ns;
+        });
+      break;
+    }
+    const auto &b = std::get<pipeline::ConnectBody>(ev.body);
+    if (b.ipc || (b.family != 2 && b.family != 10) || b.port == 0)
+      return;
+    switch (r.egress) {
+    case EgressMatch::outside_allowlist:
+      if (!hit || hit->rule != kRuleEgressNotAllowed)
+        return;
+      f = make(r, ev.hdr.profile_id); // the alert says "outside the egress allowlist"
+      break;
+    case EgressMatch::destinations:
+      if (!in_destinations(r.destinations, b.addr, b.port))
+        return;
+      f = make(r, ev.hdr.profile_id);
+      f->detail = r.description;
+      break;
+    case EgressMatch::new_destination: {
+      if (ev.hdr.verdict == pipeline::Verdict::deny)
+        return; // refused: no egress happened (and outside_allowlist reports it)
+      auto it = baselines_.find(profile.name);
+      if (it == baselines_.end())
+        it = baselines_
+                 .emplace(profile.name, opts_.state_dir.empty()
+                                            ? Baseline()
+                                            : Baseline(opts_.state_dir + "/baseline/" +
+                                                       profile.name + ".json"))
+                 .first;
+      const pipeline::ProcessInfo *p = procs.find(ev.hdr.tgid);
+      const std::string exe = p && !p->exe.empty() ? p->exe : ev.hdr.comm;
+      if (it->second.observe(exe, b.addr, b.port, Enricher::boot_to_realtime(ev.hdr.ts_ns),
+                             r.learning_ns) != Baseline::Seen::fresh)
+        return;
+      f = make(r, ev.hdr.profile_id);
+      f->detail = "first use of this destination by " + exe + " since the profile's baseline was "
+                  "learned";
+      break;
+    }
+    case EgressMatch::volume:
+      return;
+    }
+    break;
+  }
+  case RuleKind::exec_context:
+  case RuleKind::process: {
+    const auto &x = std::get<pipeline::ExecBody>(ev.body);
+    if (!r.proc.empty() && !policy::proc_matches(r.proc, x.exe, x.argv))
+      return;
+    if (!r.parent.empty()) {
+      const pipeline::ProcessInfo *parent = procs.find(x.ppid);
+      if (!parent || !policy::proc_matches(r.parent, parent->exe, parent->argv))
+        return;
+    }
+    if (!r.ancestor.empty()) {
+      bool any = false;
+      for (const auto *a : procs.ancestry(ev.hdr.tgid))
+        if (policy::proc_matches(r.ancestor, a->exe, a->argv)) {
+          any = true;
+          break;
+        }
+      if (!any)
+        return;
+    }
+    if (r.kind == RuleKind::process) {
+      f = make(r, ev.hdr.profile_id);
+      break;
+    }
+    std::vector<std::string> hits;
+    const pipeline::ProcessInfo *self = procs.find(ev.hdr.tgid);
+    for (const auto &var : x.env) {
+      if (!env_watched(r.env, env_name(var)))
+        continue;
+      if (!r.inherited && self &&
+          std::find(self->env_before.begin(), self->env_before.end(), var) !=
+              self->env_before.end())
+        continue; // the image had it already: reported where it was introduced
+      hits.push_back(var);
+    }
+    if (hits.empty() && !(r.env_truncated && x.env_truncated))
+      return;
+    f = make(r, ev.hdr.profile_id);
+    if (hits.empty())
+      f->detail = "the kernel could not scan the whole environment (padding can hide variables)";
+    f->env = std::move(hits);
+    break;
+  }
+  case RuleKind::process_access:
+    if (!hit || hit->rule != kRuleForeignProcess)
+      return;
+    f = make(r, ev.hdr.profile_id);
+    break;
+  case RuleKind::ipc:
+    if (!hit || hit->rule != kRuleIpcNotAllowed)
+      return;
+    f = make(r, ev.hdr.profile_id);
+    f->path = hit->path;
+    break;
+  case RuleKind::raw_socket:
+    if (!hit || hit->rule != kRuleRawSocket)
+      return;
+    f = make(r, ev.hdr.profile_id);
+    break;
+  case RuleKind::sequence:
+    return;
+  }
+  if (f && !excepted(r, ev, procs, *f))
+    out.push_back(std::move(*f));
+}
+
+uint64_t Detector::scope_key(policy::SequenceScope s, const pipeline::Event &ev,
+                             pipeline::ProcessTable &procs) const
+{
+  switch (s) {
+  case policy::SequenceScope::process:
+    return (1ull << 32) | ev.hdr.tgid;
+  case policy::SequenceScope::profile:
+    return (2ull << 32) | ev.hdr.profile_id;
+  case policy::SequenceScope::process_tree:
+    break;
+  }
+  // The agent's root: the highest ancestor still inside the same agent profile.
+  uint32_t root = ev.hdr.tgid;
+  for (const auto *a : procs.ancestry(ev.hdr.tgid)) {
+    if (a->profile_id != ev.hdr.profile_id)
+      break;
+    root = a->pid;
+  }
+  return (3ull << 32) | root;
+}
+
+void Detector::eval_sequences(const pipeline::Event &ev, const policy::Profile &profile,
+                              pipeline::ProcessTable &procs, std::vector<Finding> &found)
+{
+  const size_t n = found.size();
+  for (size_t i = 0; i < compiled_.size(); ++i) {
+    const Rule &r = *compiled_[i].rule;
+    if (r.kind != RuleKind::sequence || !r.enabled || !r.applies_to(profile.name))
+      continue;
+    const uint64_t key = scope_key(r.scope, ev, procs);
+    for (size_t j = 0; j < n; ++j) {
+      const Finding &f = found[j];
+      if (r.then.matches(f.rule, f.kind, f.tags)) {
+        auto it = pending_.find({i, key});
+        if (it != pending_.end()) {
+          const bool in_time = ev.hdr.ts_ns >= it->second.ts_ns &&
+                               ev.hdr.ts_ns - it->second.ts_ns <= r.within_ns;
+          if (in_time) {
+            Finding s = make(r, ev.hdr.profile_id);
+            s.path = f.path;
+            s.pattern = f.pattern;
+            s.detail = summarize(f, ev) + " after " + it->second.what;
+            pending_.erase(it);
+            if (!excepted(r, ev, procs, s))
+              found.push_back(std::move(s));
+            break;
+          }
+          pending_.erase(it);
+        }
+      }
+      if (r.first.matches(f.rule, f.kind, f.tags)) {
+        Pending &p = pending_[{i, key}];
+        // One event, several findings: the specific rule names it better than a fallback.
+        if (p.ts_ns == ev.hdr.ts_ns && !p.what.empty() && f.fallback)
+          continue;
+        p = Pending{ev.hdr.ts_ns, summarize(f, ev)};
+        pending_order_.emplace_back(i, key);
+        while (pending_order_.size() > opts_.max_sequence_state) {
+          pending_.erase(pending_order_.front());
+          pending_order_.pop_front();
+        }
+      }
+    }
+  }
+}
+
+void Detector::evaluate(const pipeline::Event &ev, pipeline::ProcessTable &procs,
+                        std::vector<Finding> &out)
+{
+  const policy::Profile *profile = matcher_.profile(ev.hdr.profile_id);
+  if (!profile)
+    return;
+  const size_t body = ev.body.index();
+  if (body != kExec && body != kOpen && body != kConnect && body != kPtrace && body != kSocket &&
+      body != kVolume)
+    return;
+  std::optional<PolicyHit> hit;
+  if (body != kExec && body != kVolume)
+    hit = matcher_.match(ev);
+  const size_t first = out.size();
+  for (auto &c : compiled_) {
+    const Rule &r = *c.rule;
+    if (!r.enabled || !kind_reads(r.kind, r, body) || !r.applies_to(profile->name))
+      continue;
+    eval_rule(c, ev, *profile, hit, procs, out);
+  }
+  if (out.size() == first)
+    return;
+  // Sequences see every finding, fallbacks included: "then egress outside the allowlist" holds
+  // even when a more specific egress rule is the one that reports the connect.
+  std::vector<Finding> mine(std::make_move_iterator(out.begin() + static_cast<long>(first)),
+                            std::make_move_iterator(out.end()));
+  out.resize(first);
+  eval_sequences(ev, *profile, procs, mine);
+  for (RuleKind k : {RuleKind::credential_read, RuleKind::egress}) {
+    const bool specific = std::any_of(mine.begin(), mine.end(), [&](const Finding &f) {
+      return f.kind == k && !f.fallback;
+    });
+    if (specific)
+      std::erase_if(mine, [&](const Finding &f) { return f.kind == k && f.fallback; });
+  }
+  for (auto &f : mine)
+    out.push_back(std::move(f));
+}
+
+void Detector::flush()
+{
+  for (auto &[name, b] : baselines_)
+    b.save();
+}
+
+} // namespace vigil::detect

@@ -1,0 +1,115 @@
+// SPDX-License-Identifier: Apache-2.0
+// Detector: runs the rule set over each event. Stateless kinds (credential_read, egress to
+// destinations or outside the allowlist, exec_context, process, and the kernel's decisions) look
+// at one event and the process table; stateful kinds keep bounded state: sequences (per scope and
+// rule, expiring after `within`), new destinations (a learned baseline per profile, on disk) and
+// egress volume (bytes per destination per window).
+//
+// Time is the events' own (kernel CLOCK_BOOTTIME), so replaying a log gives the alerts the live
+// daemon gave.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "detect/baseline.h"
+#include "detect/matcher.h"
+#include "pipeline/event.h"
+#include "pipeline/process_table.h"
+#include "policy/profile.h"
+#include "policy/rules.h"
+
+namespace vigil::detect {
+
+// One rule firing on one event.
+struct Finding {
+  std::string rule;
+  std::string description;
+  policy::RuleKind kind = policy::RuleKind::credential_read;
+  policy::Severity severity = policy::Severity::warning;
+  std::vector<std::string> tags;
+  uint32_t profile_id = 0;
+  std::string path;             // credential_read, ipc: the object
+  std::string pattern;          // credential_read: the pattern that matched
+  std::vector<std::string> env; // exec_context: the variables that poisoned the exec
+  std::string detail;           // sequence: what came first; egress: why it fired
+  uint64_t bytes = 0;           // egress volume: bytes in the window
+  bool fallback = false;        // the rule reports only what no other rule of its kind did
+};
+
+class Detector {
+public:
+  struct Options {
+    Matcher::DirResolver dirs;
+    Matcher::HomeResolver homes;
+    // Where new_destination baselines live across restarts; empty: in memory only (replay).
+    std::string state_dir;
+    size_t max_sequence_state = 65536; // pending first steps kept across all sequences
+  };
+  explicit Detector(Options opts);
+
+  // Swaps the rule set (and drops state of rules that are gone). Rules must be valid.
+  void set_rules(policy::RuleSet rules);
+  const policy::RuleSet &rules() const { return rules_; }
+  void set_profile(uint32_t id, policy::Profile p);
+  void remove_profile(uint32_t id);
+  const policy::Profile *profile(uint32_t id) const { return matcher_.profile(id); }
+
+  // Makes the event's paths absolute where the kernel gave a relative one (opens that failed
+  // before resolution), using the process's cwd or dirfd while it still exists. Done once,
+  // before the event is recorded, so a replay sees what the live matcher saw.
+  void normalize(pipeline::Event &ev);
+
+  // The findings of every enabled rule for this event (procs already updated with it).
+  void evaluate(const pipeline::Event &ev, pipeline::ProcessTable &procs,
+                std::vector<Finding> &out);
+
+  // Writes learned baselines that changed (atomically). Cheap when nothing changed.
+  void flush();
+
+private:
+  struct CompiledRule {
+    const policy::Rule *rule = nullptr;
+    std::unordered_map<std::string, policy::PathMatcher> by_home; // credential_read paths
+  };
+  struct Pending {
+    uint64_t ts_ns;
+    std::string what;
+  };
+  struct VolumeWindow {
+    uint64_t start_ns = 0;
+    uint64_t bytes = 0;
+    bool alerted = false;
+  };
+
+  bool excepted(const policy::Rule &r, const pipeline::Event &ev, pipeline::ProcessTable &procs,
+                const Finding &f) const;
+  void eval_rule(CompiledRule &c, const pipeline::Event &ev, const policy::Profile &profile,
+                 const std::optional<PolicyHit> &hit, pipeline::ProcessTable &procs,
+                 std::vector<Finding> &out);
+  void eval_sequences(const pipeline::Event &ev, const policy::Profile &profile,
+                      pipeline::ProcessTable &procs, std::vector<Finding> &found);
+  uint64_t scope_key(policy::SequenceScope s, const pipeline::Event &ev,
+                     pipeline::ProcessTable &procs) const;
+  Finding make(const policy::Rule &r, uint32_t profile_id) const;
+  std::string home_of(uint32_t uid) const;
+
+  Options opts_;
+  Matcher matcher_;
+  policy::RuleSet rules_;
+  std::vector<CompiledRule> compiled_;
+  // (sequence rule index, scope key) -> the first step, waiting for the second.
+  std::map<std::pair<size_t, uint64_t>, Pending> pending_;
+  std::deque<std::pair<size_t, uint64_t>> pending_order_;
+  std::map<std::string, Baseline> baselines_; // per profile name
+  // (rule index, cgroup, destination, port) -> the current window
+  std::map<std::tuple<size_t, uint64_t, std::array<uint8_t, 16>, uint16_t>, VolumeWindow> volume_;
+};
+
+} // namespace vigil::detect
