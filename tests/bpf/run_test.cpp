@@ -53,10 +53,10 @@ TEST_F(RunTest, credential_read_alerts_with_process_and_ancestry)
   ASSERT_EQ(r.status, 1) << "cat is denied in the kernel's file tier\n" << r.err;
   EXPECT_EQ(r.out.find("canary-"), std::string::npos) << "the credential leaked: " << r.out;
   EXPECT_NE(r.err.find("Operation not permitted"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find("credential-read"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("cred-aws"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find(canary_), std::string::npos) << r.err;
 
-  auto found = alerts("credential-read");
+  auto found = alerts("cred-aws");
   ASSERT_EQ(found.size(), 1u) << read_file(alerts_);
   const nlohmann::json &a = found[0];
   for (const char *field : {"time", "hostname", "profile", "rule", "severity", "pid", "ppid", "uid",
@@ -94,7 +94,7 @@ TEST_F(RunTest, other_spellings_of_the_path_report_the_real_file)
   ProcResult r = Proc(vigil_run({"sh", "-c", script + "; echo end"}), env()).wait();
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(r.out, "end\n") << "no spelling may read the canary";
-  auto found = alerts("credential-read");
+  auto found = alerts("cred-aws");
   ASSERT_EQ(found.size(), 4u) << read_file(alerts_);
   for (const auto &a : found) {
     EXPECT_EQ(a["path"], canary_) << a.dump();
@@ -201,7 +201,7 @@ TEST_F(RunTest, metrics_counters_move_during_a_run)
   Proc vigil(vigil_run({"sh", "-c", script}, {"--metrics-address", addr}), env());
   ASSERT_TRUE(vigil.wait_for_err("confines cgroup")) << vigil.err_so_far();
   auto alerts_counter = [&](const std::string &body) {
-    const std::string key = "vigil_alerts_total{profile=\"coding-agent\",rule=\"credential-read\","
+    const std::string key = "vigil_alerts_total{profile=\"coding-agent\",rule=\"cred-aws\","
                             "severity=\"critical\"} ";
     auto pos = body.find(key);
     return pos == std::string::npos ? -1.0 : std::stod(body.substr(pos + key.size()));

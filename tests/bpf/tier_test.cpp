@@ -74,7 +74,7 @@ TEST(TierTest, monitor_only_observes_alerts_and_says_loudly_nothing_is_enforced)
     EXPECT_EQ(a["verdict"], "observed") << a.dump();
     EXPECT_EQ(a["tier"], "none") << a.dump();
   }
-  EXPECT_EQ(list[0]["rule"], "credential-read");
+  EXPECT_EQ(list[0]["rule"], "cred-aws");
   EXPECT_EQ(list[1]["rule"], "egress-not-allowed");
   EXPECT_EQ(list[1]["result_name"], "ECONNREFUSED") << "the connect really happened";
 }

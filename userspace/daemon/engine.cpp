@@ -180,14 +180,26 @@ Result<> Engine::set_profile(uint32_t id, policy::Profile p)
   if (auto r = check_requirement(p); !r)
     return r;
   std::lock_guard lock(hosts_mu_);
-  for (const auto &a : p.egress_allow) {
-    if (a.host.empty() || resolved_.count(a.host))
+  std::vector<std::string> unknown;
+  for (const auto &a : p.egress_allow)
+    if (!a.host.empty() && !resolved_.count(a.host) &&
+        std::find(unknown.begin(), unknown.end(), a.host) == unknown.end())
+      unknown.push_back(a.host);
+  auto answers = resolve_hosts(unknown, std::chrono::milliseconds(1000));
+  const auto now = std::chrono::steady_clock::now();
+  for (const auto &host : unknown) {
+    auto it = answers.find(host);
+    if (it == answers.end()) {
+      // No answer in time: allows nothing until the hosts thread gets one.
+      resolved_[host] = Resolution{{}, kMinTtl};
+      expires_[host] = now + std::chrono::seconds(kMinTtl);
+      spdlog::warn("egress host {}: no DNS answer yet; it allows nothing until one comes", host);
       continue;
-    resolved_[a.host] = resolve_host(a.host);
-    expires_[a.host] = std::chrono::steady_clock::now() +
-                       std::chrono::seconds(resolved_[a.host].ttl_s);
-    spdlog::info("egress host {}: {} address(es), refreshed every {} s", a.host,
-                 resolved_[a.host].addrs.size(), resolved_[a.host].ttl_s);
+    }
+    resolved_[host] = it->second;
+    expires_[host] = now + std::chrono::seconds(it->second.ttl_s);
+    spdlog::info("egress host {}: {} address(es), refreshed every {} s", host,
+                 it->second.addrs.size(), it->second.ttl_s);
   }
   written_[id] = p;
   return install_profile(id, expand_hosts(p, resolved_));
@@ -199,17 +211,26 @@ void Engine::hosts_loop() noexcept
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     std::lock_guard lock(hosts_mu_);
     const auto now = std::chrono::steady_clock::now();
-    std::vector<std::string> changed;
-    for (auto &[host, when] : expires_) {
-      if (when > now)
+    std::vector<std::string> due, changed;
+    for (const auto &[host, when] : expires_)
+      if (when <= now)
+        due.push_back(host);
+    if (due.empty())
+      continue;
+    auto answers = resolve_hosts(due, std::chrono::seconds(3));
+    for (const auto &host : due) {
+      auto it = answers.find(host);
+      if (it == answers.end()) {
+        expires_[host] = now + std::chrono::seconds(kMinTtl);
         continue;
-      Resolution fresh = resolve_host(host);
-      when = now + std::chrono::seconds(fresh.ttl_s);
-      if (fresh.addrs != resolved_[host].addrs) {
-        spdlog::info("egress host {} now resolves to {} address(es)", host, fresh.addrs.size());
+      }
+      expires_[host] = now + std::chrono::seconds(it->second.ttl_s);
+      if (it->second.addrs != resolved_[host].addrs) {
+        spdlog::info("egress host {} now resolves to {} address(es)", host,
+                     it->second.addrs.size());
         changed.push_back(host);
       }
-      resolved_[host] = std::move(fresh);
+      resolved_[host] = std::move(it->second);
     }
     if (changed.empty())
       continue;

@@ -10,7 +10,11 @@
 
 #include <algorithm>
 #include <cstring>
+#include <condition_variable>
 #include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
 
 namespace vigil::daemon {
 
@@ -22,6 +26,10 @@ uint32_t query(const std::string &host, int qtype, std::vector<std::array<uint8_
   struct __res_state st{};
   if (res_ninit(&st) != 0)
     return 0;
+  // A resolver that does not answer must not hold a profile for the glibc default of 5 s x 2
+  // tries per query: one quick retry, then the hosts thread asks again later.
+  st.retrans = 1;
+  st.retry = 1;
   unsigned char answer[4096];
   const int len = res_nquery(&st, host.c_str(), ns_c_in, qtype, answer, sizeof(answer));
   uint32_t ttl = 0;
@@ -84,6 +92,27 @@ Resolution resolve_host(const std::string &host)
   r.addrs.erase(std::unique(r.addrs.begin(), r.addrs.end()), r.addrs.end());
   r.ttl_s = std::clamp(ttl ? ttl : kDefaultTtl, kMinTtl, kMaxTtl);
   return r;
+}
+
+std::map<std::string, Resolution> resolve_hosts(const std::vector<std::string> &hosts,
+                                                std::chrono::milliseconds deadline)
+{
+  struct Shared {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::map<std::string, Resolution> done;
+  };
+  auto shared = std::make_shared<Shared>();
+  for (const auto &h : hosts)
+    std::thread([shared, h] {
+      Resolution r = resolve_host(h);
+      std::lock_guard lock(shared->mu);
+      shared->done[h] = std::move(r);
+      shared->cv.notify_all();
+    }).detach();
+  std::unique_lock lock(shared->mu);
+  shared->cv.wait_for(lock, deadline, [&] { return shared->done.size() == hosts.size(); });
+  return shared->done;
 }
 
 policy::Profile expand_hosts(const policy::Profile &p,

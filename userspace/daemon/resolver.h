@@ -4,6 +4,7 @@
 #pragma once
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -23,6 +24,12 @@ struct Resolution {
 // kDefaultTtl. TTLs are clamped to [kMinTtl, kMaxTtl].
 inline constexpr uint32_t kMinTtl = 5, kMaxTtl = 3600, kDefaultTtl = 60;
 Resolution resolve_host(const std::string &host);
+
+// Resolves every host at once (a thread each) and returns the answers that arrived within the
+// deadline; a host whose resolver does not answer in time is missing from the result (its
+// lookup finishes in the background and is dropped).
+std::map<std::string, Resolution> resolve_hosts(const std::vector<std::string> &hosts,
+                                                std::chrono::milliseconds deadline);
 
 // The profile with each host entry replaced by one /32 or /128 entry per resolved address
 // (same ports, same line). Hosts missing from `resolved` are left out: they allow nothing.
