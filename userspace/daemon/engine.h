@@ -34,7 +34,12 @@
 namespace vigil::daemon {
 
 struct EngineOptions {
-  std::optional<std::string> alerts_json;     // JSON lines file
+  std::optional<std::string> alerts_json;     // JSON lines file, "-" for stdout
+  std::optional<std::string> alerts_falco;    // Falco-shaped JSON lines file, "-" for stdout
+  std::optional<exporter::HttpSinkOptions> webhook;
+  std::optional<exporter::HttpSinkOptions> alertmanager;
+  // How long stop() waits for the network outputs to deliver what they still hold.
+  std::chrono::milliseconds drain_budget{3000};
   std::optional<std::string> metrics_address; // HOST:PORT for /metrics
   std::optional<std::string> home;            // "~/" of every agent (vigil run); else passwd
   bool alerts_to_stderr = true;
@@ -82,6 +87,8 @@ private:
   void process(pipeline::Event &ev);
   void release_held(uint64_t cutoff_ns);
   void log_tiers() const;
+  Result<> open_sinks();
+  void count_decision(const pipeline::Event &ev, const std::string &profile);
   Result<> install_profile(uint32_t id, policy::Profile p);
   void hosts_loop() noexcept;
   Result<> check_requirement(const policy::Profile &p) const;
@@ -129,6 +136,8 @@ private:
 
   std::atomic<bool> stopping_{false};
   std::atomic<uint64_t> alerts_{0};
+  size_t reader_beat_ = 0; // Health thread ids
+  size_t worker_beat_ = 0;
   std::thread reader_;
   std::thread worker_;
 };
