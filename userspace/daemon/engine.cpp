@@ -23,6 +23,29 @@ void setup_logging(const std::string &level)
   spdlog::set_level(spdlog::level::from_str(level));
 }
 
+void apply_outputs(const Outputs &o, EngineOptions &eo)
+{
+  eo.alerts_to_stderr = o.stderr_lines;
+  eo.alerts_json = o.json;
+  eo.alerts_falco = o.falco;
+  auto http = [](const HttpOutput &h, exporter::HttpSinkOptions::Kind kind) {
+    exporter::HttpSinkOptions so;
+    so.kind = kind;
+    so.url = h.url;
+    so.shape = h.format == "falco" ? exporter::JsonLinesSink::Shape::falco
+                                   : exporter::JsonLinesSink::Shape::vigil;
+    so.queue_capacity = static_cast<size_t>(h.queue);
+    so.alertmanager_hold = std::chrono::seconds(h.hold_s);
+    return so;
+  };
+  eo.webhook.reset();
+  eo.alertmanager.reset();
+  if (o.webhook)
+    eo.webhook = http(*o.webhook, exporter::HttpSinkOptions::Kind::webhook);
+  if (o.alertmanager)
+    eo.alertmanager = http(*o.alertmanager, exporter::HttpSinkOptions::Kind::alertmanager);
+}
+
 Result<std::unique_ptr<Engine>> Engine::start(const EngineOptions &opts)
 {
   if (auto r = loader::check_privileges(); !r)

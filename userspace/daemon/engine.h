@@ -24,6 +24,7 @@
 #include "export/metrics.h"
 #include "export/sinks.h"
 #include "loader/loader.h"
+#include "daemon/config.h"
 #include "daemon/file_enforcer.h"
 #include "daemon/resolver.h"
 #include "loader/probe.h"
@@ -141,6 +142,9 @@ private:
   std::thread reader_;
   std::thread worker_;
 };
+
+// The alert outputs of a config file (or of vigil run's flags) as engine options.
+void apply_outputs(const Outputs &o, EngineOptions &eo);
 
 // Logging setup shared by all subcommands: "vigil <level>: message" on stderr.
 void setup_logging(const std::string &level);
