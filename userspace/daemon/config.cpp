@@ -41,7 +41,6 @@ Result<HttpOutput> http_output(const std::string &file, const YAML::Node &n,
                                const std::string &field, bool webhook)
 {
   HttpOutput o;
-  YAML::Node url = n;
   if (n.IsMap()) {
     const std::set<std::string> known =
         webhook ? std::set<std::string>{"url", "format", "queue"}
@@ -53,7 +52,6 @@ Result<HttpOutput> http_output(const std::string &file, const YAML::Node &n,
     }
     if (!n["url"])
       return fail(where(file, n, field) + "needs 'url'");
-    url = n["url"];
     if (const YAML::Node f = n["format"]) {
       auto v = scalar(file, f, field + ".format");
       if (!v)
@@ -76,6 +74,8 @@ Result<HttpOutput> http_output(const std::string &file, const YAML::Node &n,
       o.hold_s = *v;
     }
   }
+  // Not assigned from n: yaml-cpp's Node assignment writes through to the node it refers to.
+  const YAML::Node url = n.IsMap() ? n["url"] : n;
   auto u = scalar(file, url, field + (n.IsMap() ? ".url" : ""));
   if (!u)
     return tl::unexpected(u.error());
