@@ -2,13 +2,15 @@
 # SPDX-License-Identifier: Apache-2.0
 """Writes vigil's Grafana dashboards (vigil-soc.json, vigil-operations.json) next to this file.
 
-The JSON files are checked in; edit this script and rerun it rather than editing them. Every
+The JSON files are checked in; edit this script and rerun it rather than editing them
+(`--check` only compares, for CI). Every
 query uses the ${datasource} variable (type prometheus), never a datasource id, and only metrics
 a live vigil exposes (tests/bpf/export_test.cpp scrapes vigil and runs each query).
 """
 
 import json
 import os
+import sys
 
 DS = {"type": "prometheus", "uid": "${datasource}"}
 
@@ -215,10 +217,21 @@ def operations():
 
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
+    check = "--check" in sys.argv[1:]
+    stale = []
     for name, board in (("vigil-soc.json", soc()), ("vigil-operations.json", operations())):
-        with open(os.path.join(here, name), "w", encoding="utf-8") as f:
-            json.dump(board, f, indent=2, sort_keys=False)
-            f.write("\n")
+        path = os.path.join(here, name)
+        text = json.dumps(board, indent=2) + "\n"
+        if check:
+            with open(path, encoding="utf-8") as f:
+                if f.read() != text:
+                    stale.append(name)
+            continue
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+    if stale:
+        print("generate.py: out of date, rerun dashboards/grafana/generate.py: " + ", ".join(stale))
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ struct RunArgs {
   std::optional<std::string> alerts_falco; // file or "-"
   std::optional<std::string> webhook;      // URL
   std::string webhook_format = "json";     // json | falco
+  int webhook_queue = 1024;                // alerts held while the webhook is unreachable
   std::optional<std::string> alertmanager; // base URL
   std::optional<std::string> metrics_address;
   std::optional<std::string> log_dir;

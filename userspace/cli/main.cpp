@@ -35,6 +35,11 @@ int main(int argc, char **argv)
                    "Webhook body: json (vigil's shape) or falco (for falcosidekick)")
       ->check(CLI::IsMember({"json", "falco"}))
       ->capture_default_str();
+  run_cmd
+      ->add_option("--webhook-queue", run.webhook_queue,
+                   "Alerts held while the webhook is unreachable; more are dropped and counted")
+      ->check(CLI::Range(1, 1000000))
+      ->capture_default_str();
   run_cmd->add_option("--alertmanager", run.alertmanager,
                       "Push alerts to the Alertmanager at URL (its v2 API)");
   run_cmd->add_option("--metrics-address", run.metrics_address,

@@ -98,7 +98,7 @@ int run_command(const RunArgs &args)
   outputs.json = args.alerts_json;
   outputs.falco = args.alerts_falco;
   if (args.webhook)
-    outputs.webhook = daemon::HttpOutput{*args.webhook, args.webhook_format};
+    outputs.webhook = daemon::HttpOutput{*args.webhook, args.webhook_format, args.webhook_queue};
   if (args.alertmanager)
     outputs.alertmanager = daemon::HttpOutput{*args.alertmanager};
   daemon::apply_outputs(outputs, eo);
