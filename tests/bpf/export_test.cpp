@@ -357,7 +357,8 @@ TEST_F(ExportTest, unreachable_webhook_drops_into_a_counter_without_stalling_the
   double alerts = -1, dropped = -1;
   for (int i = 0; i < 100 && (alerts < 10 || dropped < 7); ++i) {
     std::this_thread::sleep_for(100ms);
-    alerts = value(R"(vigil_alerts_total{profile="coding-agent",rule="credential-read",severity="critical"})");
+    alerts = value(R"(vigil_alerts_total{profile="coding-agent",rule="credential-read",)"
+                   R"(severity="critical"})");
     dropped = value(R"(vigil_alert_sink_dropped_total{sink="webhook"})");
   }
   EXPECT_EQ(alerts, 10) << "every alert is still counted and raised";

@@ -96,7 +96,8 @@ TEST(FalcoShape, top_level_values_follow_falco)
   EXPECT_EQ(j["hostname"], "host-a");
   // Falco's output starts with "<evt.time>: <Priority> ".
   EXPECT_EQ(j["output"],
-            "02:15:04.123456789: Critical credential file /home/dev/.aws/credentials opened by cat");
+            "02:15:04.123456789: Critical credential file /home/dev/.aws/credentials opened "
+            "by cat");
   // Falco's tags come from a std::set: sorted, unique.
   EXPECT_EQ(j["tags"], json::array({"credentials", "mitre_credential_access"}));
 }

@@ -103,9 +103,15 @@ TEST_F(ServedMetrics, feeds_show_up_in_the_exposition)
   ks.ring_size_bytes = 4096;
   m_.kernel_stats(ks);
   const std::string body = scrape();
-  EXPECT_EQ(sample(body, R"(vigil_alerts_total{profile="coding-agent",rule="credential-read",severity="critical"})"), 1);
-  EXPECT_EQ(sample(body, R"(vigil_enforcement_decisions_total{kind="network",tier="cgroup",verdict="denied"})"), 1);
-  EXPECT_EQ(sample(body, R"(vigil_egress_connections_total{profile="coding-agent",scope="link-local",verdict="denied"})"), 1);
+  EXPECT_EQ(sample(body, R"(vigil_alerts_total{profile="coding-agent",rule="credential-read",)"
+                         R"(severity="critical"})"),
+            1);
+  EXPECT_EQ(sample(body, R"(vigil_enforcement_decisions_total{kind="network",tier="cgroup",)"
+                         R"(verdict="denied"})"),
+            1);
+  EXPECT_EQ(sample(body, R"(vigil_egress_connections_total{profile="coding-agent",)"
+                         R"(scope="link-local",verdict="denied"})"),
+            1);
   EXPECT_EQ(sample(body, R"(vigil_alert_latency_seconds_bucket{le="0.0025"})"), 1);
   EXPECT_EQ(sample(body, R"(vigil_alert_latency_seconds_bucket{le="0.001"})"), 0);
   EXPECT_EQ(sample(body, "vigil_rule_reload_failures_total"), 1);
