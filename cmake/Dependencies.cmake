@@ -45,6 +45,8 @@ vg_need_cmake_pkg(yaml-cpp libyaml-cpp-dev)
 vg_need_cmake_pkg(nlohmann_json nlohmann-json3-dev)
 vg_need_cmake_pkg(CLI11 libcli11-dev)
 vg_need_cmake_pkg(prometheus-cpp prometheus-cpp-dev)
+vg_need_cmake_pkg(civetweb libcivetweb-dev) # /healthz and /readyz beside prometheus-cpp's /metrics
+vg_need_cmake_pkg(CURL libcurl4-openssl-dev)
 vg_need_cmake_pkg(tl-expected libexpected-dev)
 vg_need_cmake_pkg(Threads libc6-dev)
 if(VIGIL_BUILD_TESTS)

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # Installs the Debian packages vigil needs, only those missing. --test adds what the test suite
-# needs (GoogleTest, curl, qemu and busybox for the BPF-LSM VM). Debian 12 (bookworm), as root.
+# needs (GoogleTest, curl, qemu and busybox for the BPF-LSM VM, Prometheus and Alertmanager for the
+# exporter tests). Debian 12 (bookworm), as root.
 set -euo pipefail
 
 build=(cmake ninja-build g++ clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev
-	libzstd-dev libspdlog-dev prometheus-cpp-dev libyaml-cpp-dev nlohmann-json3-dev
-	libcli11-dev libexpected-dev)
+	libzstd-dev libspdlog-dev prometheus-cpp-dev libcivetweb-dev libcurl4-openssl-dev
+	libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libexpected-dev)
 test=(googletest libgtest-dev libgmock-dev libbenchmark-dev curl util-linux iproute2
-	qemu-system-x86 qemu-system-common busybox-static cpio zstd xz-utils kmod)
+	qemu-system-x86 qemu-system-common busybox-static cpio zstd xz-utils kmod
+	prometheus prometheus-alertmanager)
 
 want=("${build[@]}")
 [ "${1:-}" = --test ] && want+=("${test[@]}")
@@ -28,3 +30,12 @@ echo "install-deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# The Debian packages start Prometheus and Alertmanager as services on their default ports. The
+# tests run their own instances on free ports; services this script brought in are stopped
+# and disabled, so that a test machine does not scrape or page anything by itself.
+for svc in prometheus prometheus-alertmanager; do
+	if [[ " ${missing[*]} " == *" $svc "* ]] && command -v systemctl >/dev/null &&
+		[ -d /run/systemd/system ]; then
+		systemctl disable --now "$svc" >/dev/null 2>&1 || true
+	fi
+done

@@ -14,7 +14,12 @@ inline constexpr int kExitTierUnavailable = 3;
 
 struct RunArgs {
   std::string profile;                 // empty: the shipped default
-  std::optional<std::string> alerts_json;
+  std::optional<std::string> alerts_json;  // file or "-"
+  std::optional<std::string> alerts_falco; // file or "-"
+  std::optional<std::string> webhook;      // URL
+  std::string webhook_format = "json";     // json | falco
+  int webhook_queue = 1024;                // alerts held while the webhook is unreachable
+  std::optional<std::string> alertmanager; // base URL
   std::optional<std::string> metrics_address;
   std::optional<std::string> log_dir;
   std::vector<std::string> rules; // rule files or directories; empty: the shipped packs

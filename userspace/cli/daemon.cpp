@@ -145,7 +145,7 @@ int daemon_command(const DaemonArgs &args)
   ::sigprocmask(SIG_BLOCK, &handled, nullptr);
 
   daemon::EngineOptions eo;
-  eo.alerts_json = config->alerts_json;
+  daemon::apply_outputs(config->outputs, eo);
   eo.metrics_address = config->metrics_address ? config->metrics_address
                                                : std::optional<std::string>("127.0.0.1:9476");
   eo.max_tier = config->max_tier == "monitor"    ? loader::Tier::monitor

@@ -25,7 +25,23 @@ int main(int argc, char **argv)
     run.lsm_attach = attach; // the default for --lsm-attach (validated like the flag)
   CLI::App *run_cmd = app.add_subcommand("run", "Run a command confined in a fresh agent cgroup");
   run_cmd->add_option("--profile", run.profile, "Profile YAML (default: the shipped default)");
-  run_cmd->add_option("--alerts-json", run.alerts_json, "Append alerts as JSON lines to FILE");
+  run_cmd->add_option("--alerts-json", run.alerts_json,
+                      "Append alerts as JSON lines to FILE ('-': stdout)");
+  run_cmd->add_option("--alerts-falco", run.alerts_falco,
+                      "Append alerts in Falco's JSON output shape to FILE ('-': stdout)");
+  run_cmd->add_option("--webhook", run.webhook, "POST each alert as JSON to URL");
+  run_cmd
+      ->add_option("--webhook-format", run.webhook_format,
+                   "Webhook body: json (vigil's shape) or falco (for falcosidekick)")
+      ->check(CLI::IsMember({"json", "falco"}))
+      ->capture_default_str();
+  run_cmd
+      ->add_option("--webhook-queue", run.webhook_queue,
+                   "Alerts held while the webhook is unreachable; more are dropped and counted")
+      ->check(CLI::Range(1, 1000000))
+      ->capture_default_str();
+  run_cmd->add_option("--alertmanager", run.alertmanager,
+                      "Push alerts to the Alertmanager at URL (its v2 API)");
   run_cmd->add_option("--metrics-address", run.metrics_address,
                       "Serve Prometheus /metrics on HOST:PORT");
   run_cmd->add_option("--log-dir", run.log_dir, "Directory of the event log");

@@ -107,7 +107,14 @@ int run_command(const RunArgs &args)
   ::sigprocmask(SIG_BLOCK, &handled, &orig);
 
   daemon::EngineOptions eo;
-  eo.alerts_json = args.alerts_json;
+  daemon::Outputs outputs;
+  outputs.json = args.alerts_json;
+  outputs.falco = args.alerts_falco;
+  if (args.webhook)
+    outputs.webhook = daemon::HttpOutput{*args.webhook, args.webhook_format, args.webhook_queue};
+  if (args.alertmanager)
+    outputs.alertmanager = daemon::HttpOutput{*args.alertmanager};
+  daemon::apply_outputs(outputs, eo);
   eo.metrics_address = args.metrics_address;
   eo.lsm_attach = args.lsm_attach;
   eo.max_tier = args.max_tier == "monitor"    ? loader::Tier::monitor

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// Counters the kernel programs keep (map vg_stats, summed over CPUs), as plain data.
+// Counters the kernel programs keep (map vg_stats, summed over CPUs) and the ring buffer's
+// fill, as plain data.
 #pragma once
 
 #include <cstdint>
@@ -11,6 +12,9 @@ struct KernelStats {
   uint64_t stash_full = 0;
   uint64_t path_truncated = 0;
   uint64_t events = 0;
+  // Ring buffer occupancy when read: bytes produced and not yet consumed, and its size.
+  uint64_t ring_used_bytes = 0;
+  uint64_t ring_size_bytes = 0;
 };
 
 } // namespace vigil

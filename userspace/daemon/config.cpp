@@ -26,6 +26,108 @@ Result<std::string> scalar(const std::string &file, const YAML::Node &n, const s
   return n.as<std::string>();
 }
 
+Result<int> bounded_int(const std::string &file, const YAML::Node &n, const std::string &field,
+                        int lo, int hi)
+{
+  int v = 0;
+  if (!n.IsScalar() || !YAML::convert<int>::decode(n, v) || v < lo || v > hi)
+    return fail(where(file, n, field) + "expected an integer between " + std::to_string(lo) +
+                " and " + std::to_string(hi));
+  return v;
+}
+
+// webhook / alertmanager: a URL, or a mapping {url, format, queue, hold_s}.
+Result<HttpOutput> http_output(const std::string &file, const YAML::Node &n,
+                               const std::string &field, bool webhook)
+{
+  HttpOutput o;
+  if (n.IsMap()) {
+    const std::set<std::string> known =
+        webhook ? std::set<std::string>{"url", "format", "queue"}
+                : std::set<std::string>{"url", "queue", "hold_s"};
+    for (const auto &kv : n) {
+      const std::string key = kv.first.as<std::string>();
+      if (!known.count(key))
+        return fail(where(file, kv.first, field + "." + key) + "unknown key");
+    }
+    if (!n["url"])
+      return fail(where(file, n, field) + "needs 'url'");
+    if (const YAML::Node f = n["format"]) {
+      auto v = scalar(file, f, field + ".format");
+      if (!v)
+        return tl::unexpected(v.error());
+      if (*v != "json" && *v != "falco")
+        return fail(where(file, f, field + ".format") + "'" + *v +
+                    "' is not a format (one of: json, falco)");
+      o.format = *v;
+    }
+    if (const YAML::Node q = n["queue"]) {
+      auto v = bounded_int(file, q, field + ".queue", 1, 1000000);
+      if (!v)
+        return tl::unexpected(v.error());
+      o.queue = *v;
+    }
+    if (const YAML::Node h = n["hold_s"]) {
+      auto v = bounded_int(file, h, field + ".hold_s", 1, 7 * 24 * 3600);
+      if (!v)
+        return tl::unexpected(v.error());
+      o.hold_s = *v;
+    }
+  }
+  // Not assigned from n: yaml-cpp's Node assignment writes through to the node it refers to.
+  const YAML::Node url = n.IsMap() ? n["url"] : n;
+  auto u = scalar(file, url, field + (n.IsMap() ? ".url" : ""));
+  if (!u)
+    return tl::unexpected(u.error());
+  if (u->rfind("http://", 0) != 0 && u->rfind("https://", 0) != 0)
+    return fail(where(file, url, field + (n.IsMap() ? ".url" : "")) +
+                "expected an http:// or https:// URL");
+  o.url = *u;
+  return o;
+}
+
+Result<Outputs> parse_outputs(const std::string &file, const YAML::Node &n)
+{
+  Outputs o;
+  if (!n.IsMap())
+    return fail(where(file, n, "outputs") + "expected a mapping");
+  static const std::set<std::string> known{"stderr", "json", "falco", "webhook", "alertmanager"};
+  for (const auto &kv : n) {
+    const std::string key = kv.first.as<std::string>();
+    if (!known.count(key))
+      return fail(where(file, kv.first, "outputs." + key) + "unknown key");
+  }
+  if (const YAML::Node v = n["stderr"]) {
+    bool b = true;
+    if (!v.IsScalar() || !YAML::convert<bool>::decode(v, b))
+      return fail(where(file, v, "outputs.stderr") + "expected true or false");
+    o.stderr_lines = b;
+  }
+  for (const char *key : {"json", "falco"}) {
+    if (const YAML::Node v = n[key]) {
+      auto path = scalar(file, v, std::string("outputs.") + key);
+      if (!path)
+        return tl::unexpected(path.error());
+      if (path->empty())
+        return fail(where(file, v, std::string("outputs.") + key) + "expected a file or \"-\"");
+      (std::string(key) == "json" ? o.json : o.falco) = *path;
+    }
+  }
+  if (const YAML::Node v = n["webhook"]) {
+    auto h = http_output(file, v, "outputs.webhook", true);
+    if (!h)
+      return tl::unexpected(h.error());
+    o.webhook = *h;
+  }
+  if (const YAML::Node v = n["alertmanager"]) {
+    auto h = http_output(file, v, "outputs.alertmanager", false);
+    if (!h)
+      return tl::unexpected(h.error());
+    o.alertmanager = *h;
+  }
+  return o;
+}
+
 Result<Config> parse(const std::string &file, const YAML::Node &root)
 {
   namespace fs = std::filesystem;
@@ -36,7 +138,7 @@ Result<Config> parse(const std::string &file, const YAML::Node &root)
     return fail(where(file, root, "(top level)") + "expected a mapping");
   static const std::set<std::string> known{"profiles",        "cgroups", "alerts_json",
                                            "metrics_address", "log_dir", "rescan_ms",
-                                           "max_tier", "pin_dir", "rules", "state_dir"};
+                                           "max_tier", "pin_dir", "rules", "state_dir", "outputs"};
   for (const auto &kv : root) {
     const std::string key = kv.first.as<std::string>();
     if (!known.count(key))
@@ -110,6 +212,17 @@ Result<Config> parse(const std::string &file, const YAML::Node &root)
       dst = *s;
     }
   }
+  if (const YAML::Node n = root["outputs"]) {
+    auto o = parse_outputs(file, n);
+    if (!o)
+      return tl::unexpected(o.error());
+    c.outputs = *o;
+    if (c.alerts_json && c.outputs.json)
+      return fail(where(file, n, "outputs.json") +
+                  "given twice (top-level alerts_json is the older spelling)");
+  }
+  if (c.alerts_json && !c.outputs.json)
+    c.outputs.json = c.alerts_json;
   if (const YAML::Node n = root["pin_dir"]) {
     auto s = scalar(file, n, "pin_dir");
     if (!s)

@@ -16,6 +16,23 @@ struct CgroupSelector {
   std::string profile; // profile name
 };
 
+// A network alert output (webhook or Alertmanager).
+struct HttpOutput {
+  std::string url;
+  std::string format = "json"; // webhook body: json (vigil's shape) | falco
+  int queue = 1024;            // alerts held while the endpoint is unreachable
+  int hold_s = 3600;           // alertmanager: an alert stays active this long after its time
+};
+
+// The outputs: section. Several at once; stderr lines are on unless switched off.
+struct Outputs {
+  bool stderr_lines = true;
+  std::optional<std::string> json;  // vigil's JSON lines: a file, or "-" for stdout
+  std::optional<std::string> falco; // Falco-shaped JSON lines: a file, or "-"
+  std::optional<HttpOutput> webhook;
+  std::optional<HttpOutput> alertmanager;
+};
+
 struct Config {
   std::string source;
   std::vector<std::string> profile_files; // absolute (relative ones resolved against the file)
@@ -24,7 +41,8 @@ struct Config {
   // on SIGHUP and when a file changes.
   std::vector<std::string> rule_paths;
   std::string state_dir = "/var/lib/vigil"; // learned egress baselines; "" : memory only
-  std::optional<std::string> alerts_json;
+  std::optional<std::string> alerts_json; // the older spelling of outputs.json
+  Outputs outputs;
   std::optional<std::string> metrics_address;
   std::optional<std::string> log_dir;
   int rescan_ms = 1000;

@@ -24,6 +24,29 @@ void setup_logging(const std::string &level)
   spdlog::set_level(spdlog::level::from_str(level));
 }
 
+void apply_outputs(const Outputs &o, EngineOptions &eo)
+{
+  eo.alerts_to_stderr = o.stderr_lines;
+  eo.alerts_json = o.json;
+  eo.alerts_falco = o.falco;
+  auto http = [](const HttpOutput &h, exporter::HttpSinkOptions::Kind kind) {
+    exporter::HttpSinkOptions so;
+    so.kind = kind;
+    so.url = h.url;
+    so.shape = h.format == "falco" ? exporter::JsonLinesSink::Shape::falco
+                                   : exporter::JsonLinesSink::Shape::vigil;
+    so.queue_capacity = static_cast<size_t>(h.queue);
+    so.alertmanager_hold = std::chrono::seconds(h.hold_s);
+    return so;
+  };
+  eo.webhook.reset();
+  eo.alertmanager.reset();
+  if (o.webhook)
+    eo.webhook = http(*o.webhook, exporter::HttpSinkOptions::Kind::webhook);
+  if (o.alertmanager)
+    eo.alertmanager = http(*o.alertmanager, exporter::HttpSinkOptions::Kind::alertmanager);
+}
+
 Result<std::unique_ptr<Engine>> Engine::start(const EngineOptions &opts)
 {
   if (auto r = loader::check_privileges(); !r)
@@ -64,20 +87,18 @@ Result<std::unique_ptr<Engine>> Engine::start(const EngineOptions &opts)
   e->metrics_ = std::make_unique<exporter::Metrics>();
   e->metrics_->enforcement_tier("file", loader::tier_name(e->file_tier_, true));
   e->metrics_->enforcement_tier("network", loader::tier_name(e->net_tier_, false));
+  if (e->file_tier_ != loader::Tier::monitor)
+    e->metrics_->decisions_possible("file", loader::tier_name(e->file_tier_, true));
+  if (e->net_tier_ != loader::Tier::monitor)
+    e->metrics_->decisions_possible("network", loader::tier_name(e->net_tier_, false));
   e->log_tiers();
   if (opts.metrics_address) {
     if (auto r = e->metrics_->serve(*opts.metrics_address); !r)
       return tl::unexpected(r.error());
     spdlog::info("metrics on http://{}/metrics", *opts.metrics_address);
   }
-  if (opts.alerts_to_stderr)
-    e->sinks_.push_back(std::make_unique<exporter::StderrSink>());
-  if (opts.alerts_json) {
-    auto sink = exporter::JsonLinesSink::open(*opts.alerts_json);
-    if (!sink)
-      return tl::unexpected(sink.error());
-    e->sinks_.push_back(std::move(*sink));
-  }
+  if (auto r = e->open_sinks(); !r)
+    return tl::unexpected(r.error());
   e->procs_.seed();
   e->namer_ = std::make_unique<cgroup::Namer>(*mount);
   detect::Matcher::HomeResolver homes = detect::passwd_home;
@@ -127,10 +148,40 @@ Result<std::unique_ptr<Engine>> Engine::start(const EngineOptions &opts)
     spdlog::info("BPF LSM programs attached {}", e->loader_->lsm_attach() == std::string("cgroup")
                                                      ? "per agent cgroup (lsm_cgroup)"
                                                      : "globally, filtered by the agent map");
+  e->metrics_->health().set_attached(true);
+  e->reader_beat_ = e->metrics_->health().add_thread("ring reader");
+  e->worker_beat_ = e->metrics_->health().add_thread("pipeline worker");
   e->reader_ = std::thread([self] { self->reader_loop(); });
   e->hosts_ = std::thread([self] { self->hosts_loop(); });
   e->worker_ = std::thread([self] { self->worker_loop(); });
   return e;
+}
+
+Result<> Engine::open_sinks()
+{
+  if (opts_.alerts_to_stderr)
+    sinks_.push_back(std::make_unique<exporter::StderrSink>());
+  for (const auto &[path, shape] :
+       {std::pair{opts_.alerts_json, exporter::JsonLinesSink::Shape::vigil},
+        std::pair{opts_.alerts_falco, exporter::JsonLinesSink::Shape::falco}}) {
+    if (!path)
+      continue;
+    auto sink = exporter::JsonLinesSink::open(*path, shape);
+    if (!sink)
+      return tl::unexpected(sink.error());
+    sinks_.push_back(std::move(*sink));
+  }
+  for (const auto &[o, name] : {std::pair{opts_.webhook, "webhook"},
+                                std::pair{opts_.alertmanager, "alertmanager"}}) {
+    if (!o)
+      continue;
+    auto sink = exporter::HttpSink::start(*o, metrics_->sink(name));
+    if (!sink)
+      return tl::unexpected(sink.error());
+    spdlog::info("alerts to {} at {}", name, o->url);
+    sinks_.push_back(std::move(*sink));
+  }
+  return {};
 }
 
 Engine::~Engine()
@@ -202,7 +253,11 @@ Result<> Engine::set_profile(uint32_t id, policy::Profile p)
                  it->second.addrs.size(), it->second.ttl_s);
   }
   written_[id] = p;
-  return install_profile(id, expand_hosts(p, resolved_));
+  if (auto r = install_profile(id, expand_hosts(p, resolved_)); !r)
+    return r;
+  metrics_->profile_loaded(p.name);
+  metrics_->profiles_loaded(written_.size());
+  return {};
 }
 
 void Engine::hosts_loop() noexcept
@@ -396,12 +451,15 @@ void Engine::reader_loop() noexcept
   while (!stopping_.load()) {
     if (auto r = loader_->poll(100); !r)
       spdlog::warn("{}", r.error().message());
+    metrics_->health().beat(reader_beat_);
     auto now = std::chrono::steady_clock::now();
     if (now - last_stats > std::chrono::seconds(1)) {
       metrics_->kernel_stats(loader_->stats());
+      metrics_->queue_depth(queue_->size(), opts_.queue_capacity);
       last_stats = now;
     }
   }
+  metrics_->health().retire(reader_beat_);
   // Final drain: everything the kernel wrote before stop() was called.
   while (true) {
     auto r = loader_->poll(0);
@@ -422,11 +480,13 @@ void Engine::worker_loop() noexcept
       sample_volume();
     }
     auto ev = queue_->pop(std::chrono::milliseconds(50));
+    metrics_->health().beat(worker_beat_);
     if (!ev) {
       std::lock_guard lock(state_mu_);
       if (queue_->closed_and_empty()) {
         release_held(UINT64_MAX);
         sample_volume(); // what was sent since the last read
+        metrics_->health().retire(worker_beat_);
         return;
       }
       // A quiet ring: whatever it still had to say about held decisions has been said.
@@ -495,6 +555,7 @@ void Engine::process(pipeline::Event &ev)
   const policy::Profile *profile = detector_->profile(ev.hdr.profile_id);
   const std::string profile_name = profile ? profile->name : "unknown";
   metrics_->event(pipeline::to_string(ev.hdr.type), profile_name);
+  count_decision(ev, profile_name);
   findings_.clear();
   detector_->evaluate(ev, procs_, findings_);
   for (const auto &f : findings_)
@@ -508,9 +569,35 @@ void Engine::emit(const pipeline::Event &ev, const detect::Finding &f,
     return;
   detect::Alert alert = enricher_->build(ev, f, *profile);
   metrics_->alert(alert.rule, policy::to_string(alert.severity), alert.profile);
+  metrics_->process_alert(alert.profile, alert.comm);
   alerts_.fetch_add(1);
   for (auto &sink : sinks_)
     sink->write(alert);
+  metrics_->alert_latency(static_cast<double>(boottime_ns() - ev.hdr.ts_ns) / 1e9);
+}
+
+// Decisions by kind, tier and verdict, and every agent connect by destination scope.
+void Engine::count_decision(const pipeline::Event &ev, const std::string &profile)
+{
+  std::string_view kind;
+  if (const auto *o = std::get_if<pipeline::OpenBody>(&ev.body)) {
+    kind = o->ipc ? "ipc" : "file";
+  } else if (const auto *c = std::get_if<pipeline::ConnectBody>(&ev.body)) {
+    kind = c->ipc ? "ipc" : "network";
+    if (!c->ipc) {
+      const std::string_view family = c->family == 2 ? "ipv4" : c->family == 10 ? "ipv6" : "unix";
+      metrics_->egress_connection(profile,
+                                  exporter::scope_of(family, policy::ip_to_string(c->addr)),
+                                  pipeline::to_string(ev.hdr.verdict));
+    }
+  } else if (std::holds_alternative<pipeline::SocketBody>(ev.body)) {
+    kind = "network";
+  } else if (std::holds_alternative<pipeline::PtraceBody>(ev.body)) {
+    kind = "process";
+  }
+  if (kind.empty() || ev.hdr.verdict == pipeline::Verdict::none)
+    return;
+  metrics_->decision(kind, pipeline::to_string(ev.hdr.tier), pipeline::to_string(ev.hdr.verdict));
 }
 
 // Egress byte counters -> egress_volume events: one per flow that sent bytes since the last
@@ -544,6 +631,8 @@ void Engine::sample_volume()
     ev.hdr.ts_ns = now;
     ev.hdr.cgroup_id = fl.cgroup_id;
     ev.hdr.profile_id = profile_id;
+    if (const policy::Profile *p = detector_->profile(profile_id))
+      metrics_->egress_bytes(p->name, delta);
     pipeline::VolumeBody v;
     v.addr = fl.addr;
     v.port = fl.port;
@@ -571,6 +660,8 @@ void Engine::stop()
     hosts_.join();
   if (worker_.joinable())
     worker_.join();
+  for (auto &sink : sinks_)
+    sink->drain(opts_.drain_budget);
 }
 
 } // namespace vigil::daemon

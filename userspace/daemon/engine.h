@@ -24,6 +24,7 @@
 #include "export/metrics.h"
 #include "export/sinks.h"
 #include "loader/loader.h"
+#include "daemon/config.h"
 #include "daemon/file_enforcer.h"
 #include "daemon/resolver.h"
 #include "loader/probe.h"
@@ -34,7 +35,12 @@
 namespace vigil::daemon {
 
 struct EngineOptions {
-  std::optional<std::string> alerts_json;     // JSON lines file
+  std::optional<std::string> alerts_json;     // JSON lines file, "-" for stdout
+  std::optional<std::string> alerts_falco;    // Falco-shaped JSON lines file, "-" for stdout
+  std::optional<exporter::HttpSinkOptions> webhook;
+  std::optional<exporter::HttpSinkOptions> alertmanager;
+  // How long stop() waits for the network outputs to deliver what they still hold.
+  std::chrono::milliseconds drain_budget{3000};
   std::optional<std::string> metrics_address; // HOST:PORT for /metrics
   std::optional<std::string> home;            // "~/" of every agent (vigil run); else passwd
   bool alerts_to_stderr = true;
@@ -70,7 +76,11 @@ public:
   // installing it.
   Result<> check_profile(const policy::Profile &p) const;
   // Counts a policy reload in the metrics.
-  void policy_reloaded(bool ok) { metrics_->policy_reload(ok); }
+  void policy_reloaded(bool ok)
+  {
+    if (!ok)
+      metrics_->reload_failure();
+  }
   // An alert about vigil itself (a policy reload that failed, ...), through every sink.
   void raise_internal(const std::string &rule, policy::Severity severity,
                       const std::string &output);
@@ -97,6 +107,8 @@ private:
   void process(pipeline::Event &ev);
   void release_held(uint64_t cutoff_ns);
   void log_tiers() const;
+  Result<> open_sinks();
+  void count_decision(const pipeline::Event &ev, const std::string &profile);
   Result<> install_profile(uint32_t id, policy::Profile p);
   void hosts_loop() noexcept;
   void sample_volume();
@@ -150,9 +162,14 @@ private:
 
   std::atomic<bool> stopping_{false};
   std::atomic<uint64_t> alerts_{0};
+  size_t reader_beat_ = 0; // Health thread ids
+  size_t worker_beat_ = 0;
   std::thread reader_;
   std::thread worker_;
 };
+
+// The alert outputs of a config file (or of vigil run's flags) as engine options.
+void apply_outputs(const Outputs &o, EngineOptions &eo);
 
 // Logging setup shared by all subcommands: "vigil <level>: message" on stderr.
 void setup_logging(const std::string &level);

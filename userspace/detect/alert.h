@@ -24,8 +24,8 @@ struct Alert {
   std::string hostname;
   std::string profile;
   std::string rule;
-  std::string rule_description;
-  std::vector<std::string> tags; // MITRE ATT&CK technique ids and free words, from the rule
+  std::string rule_description;  // what the rule detects, one sentence; may be empty
+  std::vector<std::string> tags; // the rule's tags (e.g. "credentials", "mitre_exfiltration")
   policy::Severity severity = policy::Severity::warning;
   std::string output; // one readable sentence
   pipeline::EventType event_type{};

@@ -1,64 +1,143 @@
 // SPDX-License-Identifier: Apache-2.0
-// Prometheus metrics of the agent, on prometheus-cpp. Labels are bounded sets (event type,
-// profile name, rule id, severity): never a pid or a path.
+// Prometheus metrics of the agent, on prometheus-cpp, and the HTTP endpoints that serve them
+// (/metrics, /healthz, /readyz). Labels are bounded sets (event type, profile name, rule id,
+// severity, kind, tier, verdict, sink): never a pid or a path. Every family is exposed from
+// start, so dashboards and alerting rules never meet a missing metric.
 #pragma once
 
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
+#include <string_view>
 
 #include <prometheus/counter.h>
 #include <prometheus/exposer.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
 #include "common/kernel_stats.h"
 #include "common/result.h"
+#include "export/health.h"
 
 namespace vigil::exporter {
 
+class Exposition; // the registry plus HELP/TYPE of families still without series
+
+// Counters one alert sink keeps (see vigil_alert_sink_*). Owned by Metrics; valid for its life.
+struct SinkCounters {
+  prometheus::Counter *delivered = nullptr; // alerts accepted by the destination
+  prometheus::Counter *failed = nullptr;    // attempts that failed (each retry counts)
+  prometheus::Counter *dropped = nullptr;   // alerts given up: queue full or retries exhausted
+  prometheus::Gauge *queue = nullptr;       // alerts waiting in the sink's queue
+};
+
 class Metrics {
 public:
-  Metrics();
-  // Serves /metrics on host:port ("127.0.0.1:9476"). Error when the address is bad or taken.
-  Result<> serve(const std::string &address);
+  // Distinct process names (comm) kept as label values of vigil_process_alerts_total; later
+  // names are counted under "other", so an agent that renames itself cannot grow the series.
+  static constexpr size_t kMaxProcessLabels = 64;
 
+  Metrics();
+  ~Metrics();
+  // Serves /metrics, /healthz and /readyz on host:port ("127.0.0.1:9476"; IPv6 hosts in
+  // brackets, "[::1]:9476"; port 0 picks a free one, see port()). Error when the address is bad
+  // or taken.
+  Result<> serve(const std::string &address);
+  // The port actually listened on, 0 before serve().
+  int port() const;
+
+  Health &health() { return health_; }
+
+  // Pre-creates the per-profile series (events by type, egress bytes) at zero.
+  void profile_loaded(const std::string &profile);
+  void profiles_loaded(size_t n);
   void event(std::string_view type, const std::string &profile);
   void alert(const std::string &rule, std::string_view severity, const std::string &profile);
+  // Alerts by process name, with the label set capped at kMaxProcessLabels.
+  void process_alert(const std::string &profile, const std::string &comm);
+  // An enforcement decision: kind file|network|ipc|process, tier lsm|cgroup|fanotify,
+  // verdict allowed|denied|would-deny.
+  void decision(std::string_view kind, std::string_view tier, std::string_view verdict);
+  // Pre-creates the decision series of a kind at zero for the tier in force.
+  void decisions_possible(std::string_view kind, std::string_view tier);
+  // A connect or send to a destination outside the agent: scope is a bounded class of the
+  // address (see scope_of()), verdict as in decision().
+  void egress_connection(const std::string &profile, std::string_view scope,
+                         std::string_view verdict);
+  void egress_bytes(const std::string &profile, uint64_t bytes);
+  // Seconds from the kernel's timestamp of the event to the alert handed to the sinks.
+  void alert_latency(double seconds);
   void decode_error();
   void queue_drop();
+  void queue_depth(size_t n, size_t capacity);
   // Kernel counters are cumulative sums over CPUs; the exported counters follow them.
   void kernel_stats(const KernelStats &s);
   void agent_cgroups(size_t n);
   // vigil_enforcement_tier{kind, tier} = 1 for the tier in force.
   void enforcement_tier(const std::string &kind, std::string_view tier);
 
-  // Policy (rules and profiles) reloads by outcome, and the rules in force.
-  void policy_reload(bool ok);
+  // Fed by the detection layer: rules in force, and failed reloads of rule files.
   void rules_loaded(size_t n);
+  void reload_failure();
+  // Fed by the event log.
+  void eventlog_written(uint64_t bytes);
+  void eventlog_dropped(uint64_t records = 1);
+  void eventlog_segment_deleted();
+  void eventlog_write_error();
+
+  // The counters of one alert sink, created at zero; name is the sink kind (stderr, json,
+  // falco, webhook, alertmanager).
+  SinkCounters sink(const std::string &name);
 
   prometheus::Registry &registry() { return *registry_; }
 
 private:
   std::shared_ptr<prometheus::Registry> registry_;
+  std::shared_ptr<Exposition> exposition_;
+  Health health_; // before exposer_: the server's threads read it until the server is gone
   std::unique_ptr<prometheus::Exposer> exposer_;
   prometheus::Family<prometheus::Counter> &events_;
   prometheus::Family<prometheus::Counter> &alerts_;
+  prometheus::Family<prometheus::Counter> &process_alerts_;
+  prometheus::Family<prometheus::Counter> &decisions_;
+  prometheus::Family<prometheus::Counter> &egress_connections_;
+  prometheus::Family<prometheus::Counter> &egress_bytes_;
+  prometheus::Family<prometheus::Gauge> &tiers_;
+  prometheus::Family<prometheus::Counter> &sink_delivered_;
+  prometheus::Family<prometheus::Counter> &sink_failed_;
+  prometheus::Family<prometheus::Counter> &sink_dropped_;
+  prometheus::Family<prometheus::Gauge> &sink_queue_;
+  prometheus::Histogram &latency_;
   prometheus::Counter &decode_errors_;
   prometheus::Counter &queue_drops_;
+  prometheus::Gauge &queue_depth_;
+  prometheus::Gauge &queue_capacity_;
   prometheus::Counter &ringbuf_drops_;
+  prometheus::Gauge &ringbuf_used_;
+  prometheus::Gauge &ringbuf_size_;
   prometheus::Counter &stash_drops_;
   prometheus::Counter &path_truncated_;
   prometheus::Counter &kernel_events_;
   prometheus::Gauge &agent_cgroups_;
-  prometheus::Counter *reloads_ok_ = nullptr;
-  prometheus::Counter *reloads_failed_ = nullptr;
-  prometheus::Gauge *rules_loaded_ = nullptr;
+  prometheus::Gauge &profiles_;
+  prometheus::Gauge &rules_;
+  prometheus::Counter &reload_failures_;
+  prometheus::Counter &log_bytes_;
+  prometheus::Counter &log_dropped_;
+  prometheus::Counter &log_segments_deleted_;
+  prometheus::Counter &log_write_errors_;
   KernelStats last_{};
+  std::set<std::string> process_labels_; // guarded by mu_
   std::mutex mu_;
 };
+
+// The address class used as the scope label of egress metrics: loopback, private (RFC 1918,
+// ULA), link-local (cloud metadata lives here), multicast, public, or unix.
+std::string_view scope_of(std::string_view family, const std::string &ip);
 
 } // namespace vigil::exporter

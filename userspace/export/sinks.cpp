@@ -1,9 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
-// Alert serialisation and the stderr / JSON-lines sinks.
+// Alert serialisation, the stderr and JSON-lines sinks, and the HTTP sink (libcurl).
 #include "export/sinks.h"
 
+#include <curl/curl.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <string>
+
+#include <spdlog/spdlog.h>
+
+#include "export/formats.h"
 
 namespace vigil::exporter {
 
@@ -51,25 +58,225 @@ void StderrSink::write(const detect::Alert &a)
                a.output.c_str());
 }
 
-Result<std::unique_ptr<JsonLinesSink>> JsonLinesSink::open(const std::string &path)
+Result<std::unique_ptr<JsonLinesSink>> JsonLinesSink::open(const std::string &path, Shape shape)
 {
+  if (path == "-")
+    return std::unique_ptr<JsonLinesSink>(new JsonLinesSink(stdout, false, shape));
   FILE *f = std::fopen(path.c_str(), "a");
   if (!f)
     return fail_errno(errno, "open alerts file " + path);
-  return std::unique_ptr<JsonLinesSink>(new JsonLinesSink(f));
+  return std::unique_ptr<JsonLinesSink>(new JsonLinesSink(f, true, shape));
 }
 
 JsonLinesSink::~JsonLinesSink()
 {
-  std::fclose(f_);
+  if (owned_)
+    std::fclose(f_);
+  else
+    std::fflush(f_);
 }
 
 void JsonLinesSink::write(const detect::Alert &a)
 {
-  std::string line = to_json(a).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  const nlohmann::json j = shape_ == Shape::falco ? to_falco_json(a) : to_json(a);
+  std::string line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   line += '\n';
   std::fwrite(line.data(), 1, line.size(), f_);
   std::fflush(f_);
+}
+
+namespace {
+
+size_t discard_body(char *, size_t size, size_t nmemb, void *)
+{
+  return size * nmemb;
+}
+
+std::string sink_name(const HttpSinkOptions &o)
+{
+  return o.kind == HttpSinkOptions::Kind::alertmanager ? "alertmanager" : "webhook";
+}
+
+} // namespace
+
+Result<std::unique_ptr<HttpSink>> HttpSink::start(HttpSinkOptions opts, SinkCounters counters)
+{
+  if (opts.url.rfind("http://", 0) != 0 && opts.url.rfind("https://", 0) != 0)
+    return fail(sink_name(opts) + " URL '" + opts.url + "' must start with http:// or https://");
+  static std::once_flag curl_init;
+  std::call_once(curl_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  CURL *curl = curl_easy_init();
+  if (!curl)
+    return fail("libcurl: cannot create a handle for the " + sink_name(opts) + " sink");
+  std::unique_ptr<HttpSink> s(new HttpSink(std::move(opts), counters));
+  s->curl_ = curl;
+  HttpSink *self = s.get();
+  s->thread_ = std::thread([self] { self->run(); });
+  return s;
+}
+
+HttpSink::HttpSink(HttpSinkOptions opts, SinkCounters counters)
+    : opts_(std::move(opts)), counters_(counters)
+{
+  endpoint_ = opts_.url;
+  if (opts_.kind == HttpSinkOptions::Kind::alertmanager) {
+    while (!endpoint_.empty() && endpoint_.back() == '/')
+      endpoint_.pop_back();
+    endpoint_ += "/api/v2/alerts";
+  }
+}
+
+HttpSink::~HttpSink()
+{
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+    abandon_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable())
+    thread_.join();
+  curl_easy_cleanup(static_cast<CURL *>(curl_));
+}
+
+void HttpSink::write(const detect::Alert &a)
+{
+  bool log = false;
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_ || queue_.size() >= opts_.queue_capacity) {
+      counters_.dropped->Increment();
+      const auto now = std::chrono::steady_clock::now();
+      if (now - last_log_ > std::chrono::seconds(10)) {
+        last_log_ = now;
+        log = true;
+      }
+    } else {
+      queue_.push_back(a);
+      counters_.queue->Set(static_cast<double>(queue_.size()));
+    }
+  }
+  if (log)
+    spdlog::warn("{} sink: queue full ({} alerts), dropping alerts until {} answers",
+                 sink_name(opts_), opts_.queue_capacity, endpoint_);
+  cv_.notify_all();
+}
+
+void HttpSink::drain(std::chrono::milliseconds budget)
+{
+  std::unique_lock lock(mu_);
+  stopping_ = true;
+  cv_.notify_all();
+  if (!cv_.wait_for(lock, budget, [&] { return done_; }))
+    abandon_ = true;
+  lock.unlock();
+  cv_.notify_all();
+  if (thread_.joinable())
+    thread_.join();
+}
+
+bool HttpSink::wait_for(std::chrono::milliseconds d)
+{
+  std::unique_lock lock(mu_);
+  cv_.wait_for(lock, d, [&] { return abandon_; });
+  return !abandon_;
+}
+
+std::string HttpSink::body(const HttpSinkOptions &opts, const std::vector<detect::Alert> &batch)
+{
+  nlohmann::json j;
+  if (opts.kind == HttpSinkOptions::Kind::alertmanager) {
+    j = nlohmann::json::array();
+    for (const auto &a : batch)
+      j.push_back(to_alertmanager_alert(a, opts.alertmanager_hold));
+  } else if (!batch.empty()) {
+    j = opts.shape == JsonLinesSink::Shape::falco ? to_falco_json(batch.front())
+                                                   : to_json(batch.front());
+  }
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+bool HttpSink::post(const std::string &body, std::string &why)
+{
+  CURL *c = static_cast<CURL *>(curl_);
+  curl_slist *headers = curl_slist_append(nullptr, "Content-Type: application/json");
+  headers = curl_slist_append(headers, "Expect:"); // no 100-continue round trip
+  curl_easy_setopt(c, CURLOPT_URL, endpoint_.c_str());
+  curl_easy_setopt(c, CURLOPT_POST, 1L);
+  curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data());
+  curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(opts_.timeout.count()));
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(opts_.timeout.count()));
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L); // no SIGALRM in a threaded daemon
+  curl_easy_setopt(c, CURLOPT_USERAGENT, "vigil/" VIGIL_VERSION);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard_body);
+  const CURLcode res = curl_easy_perform(c);
+  curl_slist_free_all(headers);
+  if (res != CURLE_OK) {
+    why = curl_easy_strerror(res);
+    return false;
+  }
+  long code = 0;
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+  if (code < 200 || code > 299) {
+    why = "HTTP " + std::to_string(code);
+    return false;
+  }
+  return true;
+}
+
+void HttpSink::run() noexcept
+{
+  const std::string name = sink_name(opts_);
+  while (true) {
+    std::vector<detect::Alert> batch;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (abandon_ || queue_.empty()) {
+        counters_.dropped->Increment(static_cast<double>(queue_.size()));
+        queue_.clear();
+        counters_.queue->Set(0);
+        done_ = true;
+        cv_.notify_all();
+        return;
+      }
+      const size_t n =
+          opts_.kind == HttpSinkOptions::Kind::alertmanager ? std::min(opts_.batch, queue_.size())
+                                                            : 1;
+      for (size_t i = 0; i < n; ++i) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+      counters_.queue->Set(static_cast<double>(queue_.size()));
+    }
+    const std::string payload = body(opts_, batch);
+    auto backoff = opts_.backoff_initial;
+    for (unsigned attempt = 1;; ++attempt) {
+      std::string why;
+      if (post(payload, why)) {
+        counters_.delivered->Increment(static_cast<double>(batch.size()));
+        break;
+      }
+      counters_.failed->Increment();
+      const bool last = opts_.max_attempts && attempt >= opts_.max_attempts;
+      {
+        std::lock_guard lock(mu_);
+        const auto now = std::chrono::steady_clock::now();
+        if (last || now - last_log_ > std::chrono::seconds(10)) {
+          last_log_ = now;
+          spdlog::warn("{} sink: POST {} failed ({}), attempt {}{}", name, endpoint_, why,
+                       attempt, last ? ": alerts dropped" : ", retrying");
+        }
+      }
+      if (last || !wait_for(backoff)) {
+        counters_.dropped->Increment(static_cast<double>(batch.size()));
+        break;
+      }
+      backoff = std::min(backoff * 2, opts_.backoff_max);
+    }
+  }
 }
 
 } // namespace vigil::exporter

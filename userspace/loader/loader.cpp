@@ -4,6 +4,7 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <fcntl.h>
@@ -152,6 +153,7 @@ Result<std::unique_ptr<Loader>> Loader::start(const Options &opts, SampleFn on_s
                               nullptr);
   if (!l->ring_)
     return fail_errno(errno, "create ring buffer reader");
+  l->map_ring_positions();
   return l;
 }
 
@@ -162,8 +164,34 @@ Loader::~Loader()
       bpf_link__destroy(link);
   if (ring_)
     ring_buffer__free(ring_);
+  if (ring_cons_)
+    ::munmap(ring_cons_, ring_page_);
+  if (ring_prod_)
+    ::munmap(ring_prod_, ring_page_);
   if (skel_)
     vigil_bpf__destroy(skel_);
+}
+
+// A BPF ring buffer map's first page holds the consumer position, the second the producer
+// position (both unsigned long at offset 0); read-only mappings of both are always allowed.
+void Loader::map_ring_positions()
+{
+  const int fd = bpf_map__fd(skel_->maps.vg_events);
+  ring_page_ = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  ring_size_ = bpf_map__max_entries(skel_->maps.vg_events);
+  void *cons = ::mmap(nullptr, ring_page_, PROT_READ, MAP_SHARED, fd, 0);
+  void *prod = ::mmap(nullptr, ring_page_, PROT_READ, MAP_SHARED, fd,
+                      static_cast<off_t>(ring_page_));
+  if (cons == MAP_FAILED || prod == MAP_FAILED) {
+    spdlog::debug("ring buffer fill unavailable: mmap: {}", std::strerror(errno));
+    if (cons != MAP_FAILED)
+      ::munmap(cons, ring_page_);
+    if (prod != MAP_FAILED)
+      ::munmap(prod, ring_page_);
+    return;
+  }
+  ring_cons_ = cons;
+  ring_prod_ = prod;
 }
 
 int Loader::on_sample(void *ctx, void *data, size_t size) noexcept
@@ -425,6 +453,14 @@ KernelStats Loader::stats() const
   out.stash_full = sum(VG_STAT_STASH_FULL);
   out.path_truncated = sum(VG_STAT_PATH_TRUNC);
   out.events = sum(VG_STAT_EVENTS);
+  out.ring_size_bytes = ring_size_;
+  if (ring_cons_ && ring_prod_) {
+    const auto cons = __atomic_load_n(static_cast<const unsigned long *>(ring_cons_),
+                                      __ATOMIC_ACQUIRE);
+    const auto prod = __atomic_load_n(static_cast<const unsigned long *>(ring_prod_),
+                                      __ATOMIC_ACQUIRE);
+    out.ring_used_bytes = prod > cons ? prod - cons : 0;
+  }
   return out;
 }
 

@@ -115,9 +115,16 @@ public:
 private:
   Loader() = default;
   static int on_sample(void *ctx, void *data, size_t size) noexcept;
+  void map_ring_positions();
 
   vigil_bpf *skel_ = nullptr;
   ring_buffer *ring_ = nullptr;
+  // The ring's consumer and producer position pages, mapped read-only for the fill gauge
+  // (libbpf 1.1 has no ring__avail_data_size). Null when the mapping failed.
+  void *ring_cons_ = nullptr;
+  void *ring_prod_ = nullptr;
+  size_t ring_page_ = 0;
+  uint64_t ring_size_ = 0;
   SampleFn sample_;
   Options opts_;
   bool adopted_ = false;

@@ -208,5 +208,63 @@ TEST_F(ConfigTest, reports_missing_file_with_errno)
   EXPECT_EQ(r.error().message(), "read config " + missing + ": No such file or directory");
 }
 
+TEST_F(ConfigTest, loads_several_outputs_at_once)
+{
+  auto r = load(R"(profiles: [p.yaml]
+cgroups: []
+outputs:
+  stderr: false
+  json: "-"
+  falco: /var/log/vigil/falco.jsonl
+  webhook:
+    url: http://falcosidekick:2801/
+    format: falco
+    queue: 100
+  alertmanager: http://alertmanager:9093
+)");
+  ASSERT_TRUE(r) << r.error().message();
+  const Outputs &o = r->outputs;
+  EXPECT_FALSE(o.stderr_lines);
+  EXPECT_EQ(o.json, "-");
+  EXPECT_EQ(o.falco, "/var/log/vigil/falco.jsonl");
+  ASSERT_TRUE(o.webhook);
+  EXPECT_EQ(o.webhook->url, "http://falcosidekick:2801/");
+  EXPECT_EQ(o.webhook->format, "falco");
+  EXPECT_EQ(o.webhook->queue, 100);
+  ASSERT_TRUE(o.alertmanager);
+  EXPECT_EQ(o.alertmanager->url, "http://alertmanager:9093");
+  EXPECT_EQ(o.alertmanager->hold_s, 3600);
+}
+
+TEST_F(ConfigTest, alerts_json_is_the_older_spelling_of_outputs_json)
+{
+  auto r = load("profiles: [p.yaml]\ncgroups: []\nalerts_json: /a.jsonl\n");
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->outputs.json, "/a.jsonl");
+  EXPECT_TRUE(r->outputs.stderr_lines);
+  EXPECT_EQ(error_of("profiles: [p.yaml]\ncgroups: []\nalerts_json: /a\noutputs: {json: /b}\n"),
+            file_ + ":4:10: outputs.json: given twice (top-level alerts_json is the older "
+                    "spelling)");
+}
+
+TEST_F(ConfigTest, rejects_bad_outputs_with_file_and_line)
+{
+  EXPECT_EQ(error_of("profiles: [p.yaml]\ncgroups: []\noutputs:\n  slack: x\n"),
+            file_ + ":4:3: outputs.slack: unknown key");
+  EXPECT_EQ(error_of("profiles: [p.yaml]\ncgroups: []\noutputs:\n  webhook: ftp://x\n"),
+            file_ + ":4:12: outputs.webhook: expected an http:// or https:// URL");
+  EXPECT_EQ(error_of("profiles: [p.yaml]\ncgroups: []\noutputs:\n  webhook: {url: http://x, "
+                     "format: xml}\n"),
+            file_ + ":4:36: outputs.webhook.format: 'xml' is not a format (one of: json, falco)");
+  EXPECT_EQ(error_of("profiles: [p.yaml]\ncgroups: []\noutputs:\n  alertmanager: {url: http://x, "
+                     "format: falco}\n"),
+            file_ + ":4:33: outputs.alertmanager.format: unknown key");
+  EXPECT_EQ(error_of("profiles: [p.yaml]\ncgroups: []\noutputs:\n  stderr: maybe\n"),
+            file_ + ":4:11: outputs.stderr: expected true or false");
+  EXPECT_EQ(error_of("profiles: [p.yaml]\ncgroups: []\noutputs:\n  webhook: {url: http://x, "
+                     "queue: 0}\n"),
+            file_ + ":4:35: outputs.webhook.queue: expected an integer between 1 and 1000000");
+}
+
 } // namespace
 } // namespace vigil::daemon
