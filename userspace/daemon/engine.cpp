@@ -417,6 +417,7 @@ Result<> Engine::release(const std::string &dir)
                            [&](const auto &c) { return c.first == dir; });
     if (it == confined_.end())
       return {};
+    sample_volume(); // what the cgroup sent since the last read is still its agent's
     id = it->second;
     confined_.erase(it);
     metrics_->agent_cgroups(confined_.size());

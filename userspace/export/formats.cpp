@@ -153,6 +153,12 @@ nlohmann::json to_falco_json(const detect::Alert &a)
     f["vigil.target_pid"] = a.target_pid;
   if (!a.rule_description.empty())
     f["vigil.rule_description"] = a.rule_description;
+  if (!a.env.empty())
+    f["vigil.env"] = a.env;
+  if (!a.detail.empty())
+    f["vigil.detail"] = a.detail;
+  if (a.bytes)
+    f["vigil.bytes"] = a.bytes;
 
   const std::set<std::string> tags(a.tags.begin(), a.tags.end());
   json j = json::object();

@@ -21,6 +21,9 @@ nlohmann::json to_json(const detect::Alert &a)
   j["hostname"] = a.hostname;
   j["profile"] = a.profile;
   j["rule"] = a.rule;
+  if (!a.rule_description.empty())
+    j["description"] = a.rule_description;
+  j["tags"] = a.tags;
   j["severity"] = std::string(policy::to_string(a.severity));
   j["output"] = a.output;
   j["event"] = std::string(pipeline::to_string(a.event_type));
@@ -46,6 +49,12 @@ nlohmann::json to_json(const detect::Alert &a)
     j["target_pid"] = a.target_pid;
   if (!a.dest_ip.empty())
     j["destination"] = {{"ip", a.dest_ip}, {"port", a.dest_port}, {"family", a.dest_family}};
+  if (!a.env.empty())
+    j["env"] = a.env;
+  if (!a.detail.empty())
+    j["detail"] = a.detail;
+  if (a.bytes)
+    j["bytes"] = a.bytes;
   return j;
 }
 
