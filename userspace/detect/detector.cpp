@@ -95,7 +95,7 @@ void Detector::set_rules(policy::RuleSet rules)
   compiled_.clear();
   compiled_.reserve(rules_.rules.size());
   for (const auto &r : rules_.rules)
-    compiled_.push_back(CompiledRule{&r, {}});
+    compiled_.push_back(CompiledRule{&r, {}, nullptr, {}});
   // Indices name rules: state of the old set does not carry over.
   pending_.clear();
   pending_order_.clear();
@@ -220,14 +220,20 @@ void Detector::eval_rule(CompiledRule &c, const pipeline::Event &ev,
                          pipeline::ProcessTable &procs, std::vector<Finding> &out)
 {
   const Rule &r = *c.rule;
-  std::optional<Finding> f;
+  const size_t before = out.size();
+  // Findings are built in place: most events match nothing, and they must not pay for one.
+  Finding *f = nullptr;
+  auto found = [&]() -> Finding * {
+    out.push_back(make(r, ev.hdr.profile_id));
+    return &out.back();
+  };
   switch (r.kind) {
   case RuleKind::credential_read: {
     const auto &o = std::get<pipeline::OpenBody>(ev.body);
     if (o.ipc)
       return;
     if (r.profile_paths && hit && hit->rule == kRuleCredentialRead) {
-      f = make(r, ev.hdr.profile_id);
+      f = found();
       f->path = hit->path;
       f->pattern = hit->pattern;
       break;
@@ -241,14 +247,20 @@ void Detector::eval_rule(CompiledRule &c, const pipeline::Event &ev,
       return;
     if (o.path.empty() || o.path.front() != '/')
       return;
-    const std::string home = home_of(ev.hdr.uid);
-    auto it = c.by_home.find(home);
-    if (it == c.by_home.end())
-      it = c.by_home.emplace(home, policy::PathMatcher(r.paths, home)).first;
-    auto idx = it->second.match(o.path);
+    // The home is asked once per event, and each rule keeps the matcher of the last home.
+    if (!event_home_)
+      event_home_ = home_of(ev.hdr.uid);
+    if (!c.last || c.last_home != *event_home_) {
+      auto it = c.by_home.find(*event_home_);
+      if (it == c.by_home.end())
+        it = c.by_home.emplace(*event_home_, policy::PathMatcher(r.paths, *event_home_)).first;
+      c.last = &it->second;
+      c.last_home = *event_home_;
+    }
+    auto idx = c.last->match(o.path);
     if (!idx)
       return;
-    f = make(r, ev.hdr.profile_id);
+    f = found();
     f->path = o.path;
     f->pattern = r.paths[*idx];
     break;
@@ -265,7 +277,7 @@ void Detector::eval_rule(CompiledRule &c, const pipeline::Event &ev,
       if (w.alerted || w.bytes < r.volume_bytes)
         return;
       w.alerted = true;
-      f = make(r, ev.hdr.profile_id);
+      f = found();
       f->bytes = w.bytes;
       f->detail = std::to_string(w.bytes) + " bytes to " + policy::ip_to_string(v.addr) +
                   " port " + std::to_string(v.port) + " within " +
@@ -284,12 +296,12 @@ void Detector::eval_rule(CompiledRule &c, const pipeline::Event &ev,
     case EgressMatch::outside_allowlist:
       if (!hit || hit->rule != kRuleEgressNotAllowed)
         return;
-      f = make(r, ev.hdr.profile_id); // the alert says "outside the egress allowlist"
+      f = found(); // the alert says "outside the egress allowlist"
       break;
     case EgressMatch::destinations:
       if (!in_destinations(r.destinations, b.addr, b.port))
         return;
-      f = make(r, ev.hdr.profile_id);
+      f = found();
       f->detail = r.description;
       break;
     case EgressMatch::new_destination: {
@@ -308,7 +320,7 @@ void Detector::eval_rule(CompiledRule &c, const pipeline::Event &ev,
       if (it->second.observe(exe, b.addr, b.port, Enricher::boot_to_realtime(ev.hdr.ts_ns),
                              r.learning_ns) != Baseline::Seen::fresh)
         return;
-      f = make(r, ev.hdr.profile_id);
+      f = found();
       f->detail = "first use of this destination by " + exe + " since the profile's baseline was "
                   "learned";
       break;
@@ -339,7 +351,7 @@ void Detector::eval_rule(CompiledRule &c, const pipeline::Event &ev,
         return;
     }
     if (r.kind == RuleKind::process) {
-      f = make(r, ev.hdr.profile_id);
+      f = found();
       break;
     }
     std::vector<std::string> hits;
@@ -355,7 +367,7 @@ void Detector::eval_rule(CompiledRule &c, const pipeline::Event &ev,
     }
     if (hits.empty() && !(r.env_truncated && x.env_truncated))
       return;
-    f = make(r, ev.hdr.profile_id);
+    f = found();
     if (hits.empty())
       f->detail = "the kernel could not scan the whole environment (padding can hide variables)";
     f->env = std::move(hits);
@@ -364,24 +376,24 @@ void Detector::eval_rule(CompiledRule &c, const pipeline::Event &ev,
   case RuleKind::process_access:
     if (!hit || hit->rule != kRuleForeignProcess)
       return;
-    f = make(r, ev.hdr.profile_id);
+    f = found();
     break;
   case RuleKind::ipc:
     if (!hit || hit->rule != kRuleIpcNotAllowed)
       return;
-    f = make(r, ev.hdr.profile_id);
+    f = found();
     f->path = hit->path;
     break;
   case RuleKind::raw_socket:
     if (!hit || hit->rule != kRuleRawSocket)
       return;
-    f = make(r, ev.hdr.profile_id);
+    f = found();
     break;
   case RuleKind::sequence:
     return;
   }
-  if (f && !excepted(r, ev, procs, *f))
-    out.push_back(std::move(*f));
+  if (f && out.size() > before && excepted(r, ev, procs, out.back()))
+    out.pop_back();
 }
 
 uint64_t Detector::scope_key(policy::SequenceScope s, const pipeline::Event &ev,
@@ -460,6 +472,7 @@ void Detector::evaluate(const pipeline::Event &ev, pipeline::ProcessTable &procs
   if (body != kExec && body != kOpen && body != kConnect && body != kPtrace && body != kSocket &&
       body != kVolume)
     return;
+  event_home_.reset();
   std::optional<PolicyHit> hit;
   if (body != kExec && body != kVolume)
     hit = matcher_.match(ev);

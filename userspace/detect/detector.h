@@ -77,6 +77,8 @@ private:
   struct CompiledRule {
     const policy::Rule *rule = nullptr;
     std::unordered_map<std::string, policy::PathMatcher> by_home; // credential_read paths
+    const policy::PathMatcher *last = nullptr; // by_home[last_home]
+    std::string last_home;
   };
   struct Pending {
     uint64_t ts_ns;
@@ -102,6 +104,7 @@ private:
 
   Options opts_;
   Matcher matcher_;
+  std::optional<std::string> event_home_; // the current event's home, once asked
   policy::RuleSet rules_;
   std::vector<CompiledRule> compiled_;
   // (sequence rule index, scope key) -> the first step, waiting for the second.

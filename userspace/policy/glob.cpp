@@ -160,6 +160,11 @@ PathMatcher::PathMatcher(const std::vector<std::string> &patterns, const std::st
       if (expanded[last_meta] != ']')
         suffix = expanded.substr(last_meta + 1);
     }
+    const size_t index = entries_.size();
+    if (!literal)
+      globs_.push_back(index);
+    else
+      (basename_only ? base_exact_ : exact_).try_emplace(expanded, index);
     entries_.push_back(Entry{expanded, std::move(prefix), std::move(suffix), basename_only, literal});
     expanded_.push_back(std::move(expanded));
   }
@@ -169,20 +174,26 @@ std::optional<size_t> PathMatcher::match(std::string_view abs_path) const
 {
   size_t slash = abs_path.rfind('/');
   std::string_view base = slash == std::string_view::npos ? abs_path : abs_path.substr(slash + 1);
-  for (size_t i = 0; i < entries_.size(); ++i) {
+  size_t best = SIZE_MAX;
+  if (auto it = exact_.find(abs_path); it != exact_.end())
+    best = it->second;
+  if (auto it = base_exact_.find(base); it != base_exact_.end())
+    best = std::min(best, it->second);
+  for (size_t i : globs_) {
+    if (i >= best)
+      break;
     const Entry &e = entries_[i];
     std::string_view target = e.basename_only ? base : abs_path;
-    if (e.literal) {
-      if (target == e.pattern)
-        return i;
-      continue;
-    }
     if (!target.starts_with(e.prefix) || !target.ends_with(e.suffix))
       continue;
-    if (glob_match(e.pattern, target))
-      return i;
+    if (glob_match(e.pattern, target)) {
+      best = i;
+      break;
+    }
   }
-  return std::nullopt;
+  if (best == SIZE_MAX)
+    return std::nullopt;
+  return best;
 }
 
 std::string normalize_path(std::string_view path, std::string_view cwd)

@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdint>
 #include <optional>
+#include <unordered_map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -132,8 +133,16 @@ private:
     bool basename_only;
     bool literal;
   };
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
   std::vector<Entry> entries_;
   std::vector<std::string> expanded_;
+  // Literal patterns by the text they must equal (first pattern index), so a path costs two
+  // lookups plus the wildcard patterns, whose literal prefix and suffix are checked first.
+  std::unordered_map<std::string, size_t, Hash, std::equal_to<>> exact_, base_exact_;
+  std::vector<size_t> globs_;
 };
 
 // A profile path for each home: "~/x" -> "<home>/x" per home; any other pattern as it is.
