@@ -359,10 +359,14 @@ void Detector::eval_rule(CompiledRule &c, const pipeline::Event &ev,
     for (const auto &var : x.env) {
       if (!env_watched(r.env, env_name(var)))
         continue;
-      if (!r.inherited && self &&
+      // A variable the previous image had was reported where it was introduced, but only a
+      // rule that looks at every exec saw that: a filtered rule (exe: [git]) judges each
+      // matching exec, or `X=evil sh -c 'git ...'` would slip through the shell.
+      const bool filtered = !r.proc.empty() || !r.parent.empty() || !r.ancestor.empty();
+      if (!r.inherited && !filtered && self &&
           std::find(self->env_before.begin(), self->env_before.end(), var) !=
               self->env_before.end())
-        continue; // the image had it already: reported where it was introduced
+        continue;
       hits.push_back(var);
     }
     if (hits.empty() && !(r.env_truncated && x.env_truncated))
@@ -451,12 +455,22 @@ void Detector::eval_sequences(const pipeline::Event &ev, const policy::Profile &
         // One event, several findings: the specific rule names it better than a fallback.
         if (p.ts_ns == ev.hdr.ts_ns && !p.what.empty() && f.fallback)
           continue;
-        p = Pending{ev.hdr.ts_ns, summarize(f, ev)};
-        pending_order_.emplace_back(i, key);
-        while (pending_order_.size() > opts_.max_sequence_state) {
-          pending_.erase(pending_order_.front());
+        p = Pending{ev.hdr.ts_ns, summarize(f, ev), ++pending_seq_};
+        pending_order_.emplace_back(std::make_pair(i, key), p.seq);
+        // Bounded: the oldest first steps go. A queue entry whose step was refreshed, fired or
+        // replaced since is stale and only dropped from the queue.
+        while (pending_.size() > opts_.max_sequence_state && !pending_order_.empty()) {
+          auto [old_key, seq] = pending_order_.front();
           pending_order_.pop_front();
+          auto it = pending_.find(old_key);
+          if (it != pending_.end() && it->second.seq == seq)
+            pending_.erase(it);
         }
+        if (pending_order_.size() > 4 * opts_.max_sequence_state + 64)
+          std::erase_if(pending_order_, [&](const auto &q) {
+            auto it = pending_.find(q.first);
+            return it == pending_.end() || it->second.seq != q.second;
+          });
       }
     }
   }

@@ -81,8 +81,9 @@ private:
     std::string last_home;
   };
   struct Pending {
-    uint64_t ts_ns;
+    uint64_t ts_ns = 0;
     std::string what;
+    uint64_t seq = 0; // which queue entry is its own
   };
   struct VolumeWindow {
     uint64_t start_ns = 0;
@@ -109,7 +110,8 @@ private:
   std::vector<CompiledRule> compiled_;
   // (sequence rule index, scope key) -> the first step, waiting for the second.
   std::map<std::pair<size_t, uint64_t>, Pending> pending_;
-  std::deque<std::pair<size_t, uint64_t>> pending_order_;
+  std::deque<std::pair<std::pair<size_t, uint64_t>, uint64_t>> pending_order_; // (key, seq)
+  uint64_t pending_seq_ = 0;
   std::map<std::string, Baseline> baselines_; // per profile name
   // (rule index, cgroup, destination, port) -> the current window
   std::map<std::tuple<size_t, uint64_t, std::array<uint8_t, 16>, uint16_t>, VolumeWindow> volume_;

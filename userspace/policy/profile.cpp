@@ -117,6 +117,7 @@ Status parse_egress(const Ctx &ctx, const KeyValue &section, Profile &profile)
   }
   const KeyValue *allow_kv = find(*fields, "allow");
   const KeyValue *files_kv = find(*fields, "allow_files");
+  std::vector<EgressAllow> from_files; // after the profile's own entries
   if (files_kv) {
     auto files = read_list(ctx, *files_kv, field + ".allow_files");
     if (!files)
@@ -136,13 +137,15 @@ Status parse_egress(const Ctx &ctx, const KeyValue &section, Profile &profile)
       auto list = load_allowlist(path);
       if (!list)
         return fail_at(ctx, item.Mark(), item_field, list.error().message());
-      profile.egress_allow.insert(profile.egress_allow.end(), list->begin(), list->end());
+      from_files.insert(from_files.end(), list->begin(), list->end());
       profile.included.push_back(path);
     }
   }
   if (!allow_kv) {
-    if (files_kv)
+    if (files_kv) {
+      profile.egress_allow = std::move(from_files);
       return {};
+    }
     return fail_at(ctx, value_mark(section), field + ".allow",
                    "missing (a list of CIDRs; [] allows nothing)");
   }
@@ -156,6 +159,7 @@ Status parse_egress(const Ctx &ctx, const KeyValue &section, Profile &profile)
       return tl::unexpected(entry.error());
     profile.egress_allow.push_back(std::move(*entry));
   }
+  profile.egress_allow.insert(profile.egress_allow.end(), from_files.begin(), from_files.end());
   return {};
 }
 

@@ -438,7 +438,7 @@ void parse_rule(const Ctx &ctx, const YAML::Node &item, const std::string &field
       if (c.ok(p))
         r.paths = std::move(*p);
     }
-    if (r.paths.empty() && !r.profile_paths)
+    if (!find(*fields, "paths") && !r.profile_paths)
       c.add(fail_at(ctx, mark, where + ".paths", "missing (or profile_paths: true)"));
     break;
   }
@@ -556,7 +556,8 @@ void parse_rule(const Ctx &ctx, const YAML::Node &item, const std::string &field
         c.add(fail_at(ctx, mark, where + ".env",
                       "missing (the variables that poison the command)"));
       }
-    } else if (r.proc.empty() && r.parent.empty() && r.ancestor.empty()) {
+    } else if (!find(*fields, "exe") && !find(*fields, "args") && !find(*fields, "parent") &&
+               !find(*fields, "ancestor")) {
       c.add(fail_at(ctx, mark, where, "a process rule needs exe, args, parent or ancestor"));
     }
     break;

@@ -64,7 +64,11 @@ TEST(Profile, parses_the_shipped_default_profile)
   EXPECT_EQ(p.credential_paths.front(), "~/.aws/credentials");
   EXPECT_THAT(p.credential_paths, testing::Contains("/etc/shadow"));
   EXPECT_THAT(p.credential_paths, testing::Contains("*-key.pem"));
-  ASSERT_EQ(p.egress_allow.size(), 4u);
+  // Its own four entries, then the coding-agent allowlist file's host names.
+  ASSERT_GT(p.egress_allow.size(), 4u);
+  ASSERT_EQ(p.included.size(), 1u);
+  EXPECT_TRUE(p.included[0].ends_with("allowlists/coding-agent.yaml")) << p.included[0];
+  EXPECT_EQ(p.egress_allow[4].host, "api.anthropic.com");
   EXPECT_EQ(p.egress_allow[0].cidr.to_string(), "127.0.0.1/32");
   EXPECT_EQ(p.egress_allow[1].cidr.to_string(), "::1/128");
   EXPECT_EQ(p.egress_allow[2].cidr.to_string(), "0.0.0.0/0");
