@@ -261,6 +261,7 @@ public:
   void write_pending(bool force);
   void close_segment(CloseReason why);
   void tick();
+  void note_queue_drops();
   bool has_block() const { return s_.block_count > 0; }
 
 private:
@@ -503,15 +504,21 @@ void Packer::write_pending(bool force)
   }
 }
 
-void Packer::tick()
+void Packer::note_queue_drops()
 {
-  const auto now = Clock::now();
   const uint64_t qdrops = stats_.records_dropped_queue.load(std::memory_order_relaxed);
-  if (qdrops != s_.queue_drops_noted && !s_.failing) {
+  if (qdrops != s_.queue_drops_noted) {
     note(std::to_string(qdrops - s_.queue_drops_noted) +
          " records dropped: the recorder's queue was full");
     s_.queue_drops_noted = qdrops;
   }
+}
+
+void Packer::tick()
+{
+  const auto now = Clock::now();
+  if (!s_.failing)
+    note_queue_drops();
   if (s_.block_count > 0 && now >= s_.block_deadline)
     seal();
   if (!s_.pending.empty() && now >= s_.retry_at)
@@ -546,6 +553,7 @@ void Writer::run() noexcept
     }
     e.tick();
   }
+  e.note_queue_drops();
   e.seal();
   e.write_pending(true);
   e.close_segment(CloseReason::shutdown);
