@@ -60,6 +60,7 @@ int daemon_command(const DaemonArgs &args)
                 : config->max_tier == "fallback" ? loader::Tier::fallback
                                                  : loader::Tier::lsm;
   eo.pin_dir = config->pin_dir;
+  eo.log_dir = config->log_dir;
   auto engine = daemon::Engine::start(eo);
   if (!engine) {
     spdlog::error("{}", engine.error().message());

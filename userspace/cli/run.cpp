@@ -82,8 +82,6 @@ int run_command(const RunArgs &args)
     spdlog::error("{}", profile.error().message());
     return 2;
   }
-  if (args.log_dir)
-    spdlog::warn("--log-dir {}: the event log is not written yet by this version", *args.log_dir);
 
   // Block the signals we handle before any thread exists, so every thread inherits the mask
   // and they are only ever taken by sigtimedwait below.
@@ -96,6 +94,7 @@ int run_command(const RunArgs &args)
   daemon::EngineOptions eo;
   eo.alerts_json = args.alerts_json;
   eo.metrics_address = args.metrics_address;
+  eo.log_dir = args.log_dir;
   eo.lsm_attach = args.lsm_attach;
   eo.max_tier = args.max_tier == "monitor"    ? loader::Tier::monitor
                 : args.max_tier == "fallback" ? loader::Tier::fallback

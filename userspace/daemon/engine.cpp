@@ -78,6 +78,16 @@ Result<std::unique_ptr<Engine>> Engine::start(const EngineOptions &opts)
     e->sinks_.push_back(std::move(*sink));
   }
   e->procs_.seed();
+  if (opts.log_dir) {
+    eventlog::WriterOptions wo;
+    wo.dir = *opts.log_dir;
+    auto rec = Recorder::open(wo);
+    if (!rec)
+      return tl::unexpected(rec.error());
+    e->recorder_ = std::move(*rec);
+    e->recorder_->processes(e->procs_);
+    spdlog::info("recording every event to {}", *opts.log_dir);
+  }
   e->namer_ = std::make_unique<cgroup::Namer>(*mount);
   detect::Matcher::HomeResolver homes = detect::passwd_home;
   if (opts.home)
@@ -188,7 +198,10 @@ Result<> Engine::set_profile(uint32_t id, policy::Profile p)
                  resolved_[a.host].addrs.size(), resolved_[a.host].ttl_s);
   }
   written_[id] = p;
-  return install_profile(id, expand_hosts(p, resolved_));
+  auto installed = install_profile(id, expand_hosts(p, resolved_));
+  if (installed && recorder_)
+    recorder_->policy(id, p);
+  return installed;
 }
 
 void Engine::hosts_loop() noexcept
@@ -286,6 +299,10 @@ Result<uint64_t> Engine::confine(const std::string &dir, uint32_t profile_id)
   agent_paths_[dir.substr(std::min(cgroup_mount_.size(), dir.size()))] = profile_id;
   if (files_)
     files_->set_agents(agent_paths_);
+  if (recorder_) {
+    const policy::Profile *p = matcher_->profile(profile_id);
+    recorder_->cgroup(*id, dir, profile_id, p ? p->name : "");
+  }
   return *id;
 }
 
@@ -418,6 +435,12 @@ void Engine::process(pipeline::Event &ev)
       ev.hdr.comm = p->comm;
     }
   }
+  if (recorder_) {
+    recorder_->event(ev); // as processed, duplicates included: replay runs the same steps
+    if (auto a = recorder_->take_alert())
+      for (auto &sink : sinks_)
+        sink->write(*a);
+  }
   if (suppressed(ev))
     return;
   procs_.apply(ev);
@@ -432,6 +455,8 @@ void Engine::process(pipeline::Event &ev)
   alerts_.fetch_add(1);
   for (auto &sink : sinks_)
     sink->write(alert);
+  if (recorder_)
+    recorder_->alert(alert);
 }
 
 void Engine::stop()
@@ -444,6 +469,8 @@ void Engine::stop()
     hosts_.join();
   if (worker_.joinable())
     worker_.join();
+  if (recorder_)
+    recorder_->close(); // after the worker: every event it processed is in the log
 }
 
 } // namespace vigil::daemon

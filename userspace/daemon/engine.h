@@ -25,6 +25,7 @@
 #include "export/sinks.h"
 #include "loader/loader.h"
 #include "daemon/file_enforcer.h"
+#include "daemon/recorder.h"
 #include "daemon/resolver.h"
 #include "loader/probe.h"
 #include "pipeline/event.h"
@@ -47,6 +48,7 @@ struct EngineOptions {
   // the kernel attaches lsm_cgroup programs).
   std::string lsm_attach = "auto";
   size_t queue_capacity = 65536;
+  std::optional<std::string> log_dir; // event log (eventlog/): every event, policy and alert
 };
 
 class Engine {
@@ -71,6 +73,11 @@ public:
 
   uint64_t alerts_raised() const { return alerts_.load(); }
   bool adopted() const { return loader_->adopted(); }
+  // The event log's counters for /metrics; nullptr without a log_dir.
+  const eventlog::WriterStats *eventlog_stats() const
+  {
+    return recorder_ ? &recorder_->stats() : nullptr;
+  }
 
 private:
   Engine() = default;
@@ -112,6 +119,7 @@ private:
   };
   std::unordered_map<uint32_t, Suppress> suppress_;
   std::unique_ptr<FileEnforcer> files_;
+  std::unique_ptr<Recorder> recorder_; // set at start, then only used (thread-safe queueing)
   // fanotify decisions reach the queue ahead of the ring records the reader has not drained yet
   // (the process's exec, its earlier opens). They wait here until the ring has caught up to
   // their time, so the process table knows the process and earlier opens are not taken for it.

@@ -47,7 +47,8 @@ struct BodyEncoder {
     put_u32(out, b.mode);
     put_u32(out, static_cast<uint32_t>(b.dfd));
     put_u16(out, static_cast<uint16_t>(b.call));
-    put_u8(out, static_cast<uint8_t>((b.resolved ? 1 : 0) | (b.truncated ? 2 : 0) | (b.ipc ? 4 : 0)));
+    put_u8(out,
+           static_cast<uint8_t>((b.resolved ? 1 : 0) | (b.truncated ? 2 : 0) | (b.ipc ? 4 : 0)));
     put_bounded(out, b.path, kMaxString);
     put_bounded(out, b.pattern, kMaxString);
   }
@@ -173,8 +174,8 @@ void encode(const pipeline::Event &ev, std::string &out)
   put_u8(out, kCodecVersion);
   // The type follows the body actually held, so a header/body mismatch cannot be written.
   static constexpr pipeline::EventType kTypeOf[] = {
-      pipeline::EventType::exec,    pipeline::EventType::fork,   pipeline::EventType::exit,
-      pipeline::EventType::open,    pipeline::EventType::connect, pipeline::EventType::ptrace,
+      pipeline::EventType::exec,  pipeline::EventType::fork,    pipeline::EventType::exit,
+      pipeline::EventType::open,  pipeline::EventType::connect, pipeline::EventType::ptrace,
       pipeline::EventType::socket};
   static_assert(std::size(kTypeOf) == std::variant_size_v<decltype(ev.body)>);
   put_u16(out, static_cast<uint16_t>(kTypeOf[ev.body.index()]));

@@ -12,7 +12,7 @@ namespace vigil::eventlog {
 
 namespace {
 
-using nlohmann::json;
+using json = nlohmann::ordered_json;
 
 std::string family_name(uint16_t f)
 {
@@ -119,7 +119,7 @@ void event_json(const RecordView &r, json &j)
 
 } // namespace
 
-nlohmann::json to_json(const RecordView &r)
+nlohmann::ordered_json to_json(const RecordView &r)
 {
   json j;
   const auto type = static_cast<RecordType>(r.type);

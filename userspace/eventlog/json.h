@@ -14,6 +14,6 @@ namespace vigil::eventlog {
 // note) their own fields under "record":"<type>"; alerts nest under "alert". Every object names
 // its "segment" and block "offset". A payload that does not decode gives "error" instead of
 // the fields; this never throws.
-nlohmann::json to_json(const RecordView &r);
+nlohmann::ordered_json to_json(const RecordView &r);
 
 } // namespace vigil::eventlog

@@ -179,8 +179,8 @@ bool SegmentScan::records_block(const FrameHeader &f, size_t off, std::span<cons
     }
     if (!dctx_)
       dctx_.reset(ZSTD_createDCtx());
-    const size_t n = dctx_ ? ZSTD_decompressDCtx(dctx_.get(), raw_.get(), f.raw_len,
-                                                 stored.data(), stored.size())
+    const size_t n = dctx_ ? ZSTD_decompressDCtx(dctx_.get(), raw_.get(), f.raw_len, stored.data(),
+                                                 stored.size())
                            : 0;
     if (!dctx_ || ZSTD_isError(n) || n != f.raw_len) {
       problem(Problem::Kind::bad_block, off,
@@ -246,8 +246,9 @@ SegmentResult SegmentScan::run()
       const size_t next = find_frame(pos + 1);
       problem(Problem::Kind::bad_block, pos,
               "block header corrupt; " +
-                  (next == SIZE_MAX ? std::string("no further block in the segment")
-                                    : "resuming at the next block, offset " + std::to_string(next)));
+                  (next == SIZE_MAX
+                       ? std::string("no further block in the segment")
+                       : "resuming at the next block, offset " + std::to_string(next)));
       resync = true;
       if (next == SIZE_MAX)
         return res_;
@@ -338,7 +339,8 @@ std::string describe(const Problem &p)
 
 bool ReadSummary::clean() const
 {
-  return std::none_of(problems.begin(), problems.end(), [](const Problem &p) { return p.damage(); });
+  return std::none_of(problems.begin(), problems.end(),
+                      [](const Problem &p) { return p.damage(); });
 }
 
 Result<std::vector<std::string>> segment_files(const std::vector<std::string> &paths)
@@ -399,8 +401,8 @@ ReadSummary read_log(const std::vector<std::string> &files, const Visitor &v)
         sum.problems.push_back(std::move(p));
       };
       if (r.header->seq <= prev->header->seq)
-        report("seq " + std::to_string(r.header->seq) + " does not follow " + prev_name +
-               " (seq " + std::to_string(prev->header->seq) + ")");
+        report("seq " + std::to_string(r.header->seq) + " does not follow " + prev_name + " (seq " +
+               std::to_string(prev->header->seq) + ")");
       else if (r.header->seq != prev->header->seq + 1)
         report("segments " + std::to_string(prev->header->seq + 1) + ".." +
                std::to_string(r.header->seq - 1) + " are missing (after " + prev_name + ")");

@@ -62,10 +62,10 @@ struct Visitor {
 
 struct SegmentResult {
   std::optional<SegmentHeader> header;
-  Hash final_hash{};           // the trailer's, or the chain through the last complete block
-  bool closed = false;         // a valid trailer was found
-  uint64_t end_of_good = 0;    // offset just past the last complete block
-  uint64_t records = 0;        // records delivered
+  Hash final_hash{};        // the trailer's, or the chain through the last complete block
+  bool closed = false;      // a valid trailer was found
+  uint64_t end_of_good = 0; // offset just past the last complete block
+  uint64_t records = 0;     // records delivered
   uint64_t records_skipped = 0;
 };
 

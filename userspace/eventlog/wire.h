@@ -18,8 +18,7 @@ inline void put_u8(std::string &out, uint8_t v)
   out.push_back(static_cast<char>(v));
 }
 
-template <typename T>
-inline void put_le(std::string &out, T v)
+template <typename T> inline void put_le(std::string &out, T v)
 {
   char b[sizeof(T)];
   for (size_t i = 0; i < sizeof(T); ++i)
@@ -27,9 +26,18 @@ inline void put_le(std::string &out, T v)
   out.append(b, sizeof(T));
 }
 
-inline void put_u16(std::string &out, uint16_t v) { put_le(out, v); }
-inline void put_u32(std::string &out, uint32_t v) { put_le(out, v); }
-inline void put_u64(std::string &out, uint64_t v) { put_le(out, v); }
+inline void put_u16(std::string &out, uint16_t v)
+{
+  put_le(out, v);
+}
+inline void put_u32(std::string &out, uint32_t v)
+{
+  put_le(out, v);
+}
+inline void put_u64(std::string &out, uint64_t v)
+{
+  put_le(out, v);
+}
 
 // LEB128, at most 10 bytes for a u64.
 inline void put_varint(std::string &out, uint64_t v)
@@ -47,8 +55,7 @@ inline void put_str(std::string &out, std::string_view s)
   out.append(s);
 }
 
-template <typename T>
-inline T load_le(const std::byte *p)
+template <typename T> inline T load_le(const std::byte *p)
 {
   uint64_t v = 0;
   for (size_t i = 0; i < sizeof(T); ++i)
@@ -56,8 +63,7 @@ inline T load_le(const std::byte *p)
   return static_cast<T>(v);
 }
 
-template <typename T>
-inline void store_le(std::byte *p, T v)
+template <typename T> inline void store_le(std::byte *p, T v)
 {
   for (size_t i = 0; i < sizeof(T); ++i)
     p[i] = static_cast<std::byte>(static_cast<uint64_t>(v) >> (8 * i));
@@ -71,8 +77,7 @@ public:
   size_t pos() const { return pos_; }
   size_t remaining() const { return ok_ ? data_.size() - pos_ : 0; }
 
-  template <typename T>
-  T get_le()
+  template <typename T> T get_le()
   {
     if (!need(sizeof(T)))
       return T{};

@@ -100,7 +100,7 @@ struct Writer::State {
   size_t pending_bytes = 0;
   Clock::time_point retry_at{};
   bool failing = false;
-  uint64_t dropped_unnoted = 0;    // records dropped by write failures, not yet in a NOTE
+  uint64_t dropped_unnoted = 0;   // records dropped by write failures, not yet in a NOTE
   uint64_t queue_drops_noted = 0; // stats_.records_dropped_queue already reported in a NOTE
 
   // The open segment.
@@ -114,7 +114,7 @@ struct Writer::State {
   Clock::time_point opened_at{};
 
   uint64_t next_seq = 1;
-  Hash prev_final{}; // the final hash of the segment before the next one
+  Hash prev_final{};                  // the final hash of the segment before the next one
   std::map<uint64_t, uint64_t> sizes; // seq -> bytes, every segment in the directory
   uint64_t total = 0;
 };
@@ -190,8 +190,8 @@ Result<std::unique_ptr<Writer>> Writer::open(WriterOptions opts)
                       " bytes, no header): the previous recorder died while creating it");
       if (!s.sizes.empty()) {
         std::vector<Problem> ignored;
-        s.prev_final = read_segment(dir + "/" + segment_name(s.sizes.rbegin()->first), {}, ignored)
-                           .final_hash;
+        s.prev_final =
+            read_segment(dir + "/" + segment_name(s.sizes.rbegin()->first), {}, ignored).final_hash;
       }
     } else {
       std::vector<Problem> problems;
@@ -256,7 +256,10 @@ public:
   }
 
   void add(uint16_t type, std::string_view payload);
-  void note(const std::string &text) { add(static_cast<uint16_t>(RecordType::note), note_json(text)); }
+  void note(const std::string &text)
+  {
+    add(static_cast<uint16_t>(RecordType::note), note_json(text));
+  }
   void seal();
   void write_pending(bool force);
   void close_segment(CloseReason why);
@@ -329,8 +332,8 @@ void Packer::failed(int err, const std::string &what)
     s_.failing = true;
     stats_.failing.store(true);
     if (o_.on_write_error)
-      o_.on_write_error(Error{std::error_code(err, std::system_category()),
-                              "event log " + o_.dir + ": " + what});
+      o_.on_write_error(
+          Error{std::error_code(err, std::system_category()), "event log " + o_.dir + ": " + what});
   }
 }
 

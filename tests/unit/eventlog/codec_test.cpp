@@ -175,7 +175,7 @@ TEST(EventCodec, skips_unknown_extension_tags_and_refuses_tag_zero)
   std::string buf;
   encode(ev, buf);
   std::string ext = buf;
-  wire::put_varint(ext, 77);     // a tag from the future
+  wire::put_varint(ext, 77);    // a tag from the future
   wire::put_str(ext, "future"); // its length and bytes
   auto r = decode(bytes(ext));
   ASSERT_TRUE(r) << r.error().message();

@@ -48,11 +48,11 @@ void spit(const std::string &path, const std::string &data)
 }
 
 struct ReadBack {
-  std::vector<uint64_t> seqs;                // mixed_event sequence numbers, in read order
-  std::vector<uint64_t> block_offsets;       // per event
-  std::vector<std::string> segments;         // per event
-  std::vector<std::string> notes;            // NOTE texts
-  std::map<uint16_t, size_t> types;          // record type -> count
+  std::vector<uint64_t> seqs;          // mixed_event sequence numbers, in read order
+  std::vector<uint64_t> block_offsets; // per event
+  std::vector<std::string> segments;   // per event
+  std::vector<std::string> notes;      // NOTE texts
+  std::map<uint16_t, size_t> types;    // record type -> count
   ReadSummary sum;
 
   std::vector<Problem> damage() const
@@ -112,8 +112,8 @@ protected:
   {
     // tmpfs when there is one: the damage tests rewrite a segment thousands of times.
     std::error_code ec;
-    const fs::path base = fs::is_directory("/dev/shm", ec) ? fs::path("/dev/shm")
-                                                           : fs::temp_directory_path();
+    const fs::path base =
+        fs::is_directory("/dev/shm", ec) ? fs::path("/dev/shm") : fs::temp_directory_path();
     std::string tmpl = (base / "vigil-eventlog.XXXXXX").string();
     ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
     root_ = tmpl;
