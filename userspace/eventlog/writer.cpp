@@ -538,6 +538,7 @@ void Writer::run() noexcept
 {
   State &s = *st_;
   Packer e(opts_, stats_, s);
+  std::vector<Item> batch;
   for (;;) {
     auto now = Clock::now();
     std::chrono::milliseconds wait = opts_.flush_interval;
@@ -546,13 +547,12 @@ void Writer::run() noexcept
              std::chrono::milliseconds(1);
     if (wait < std::chrono::milliseconds(0))
       wait = std::chrono::milliseconds(0);
-    auto item = queue_.pop(wait);
-    if (item) {
-      if (item->policy)
-        s.policy_hash = *item->policy;
-      e.add(item->type, item->payload);
-    } else if (queue_.closed_and_empty()) {
+    if (!queue_.take_all(batch, wait))
       break;
+    for (auto &item : batch) {
+      if (item.policy)
+        s.policy_hash = *item.policy;
+      e.add(item.type, item.payload);
     }
     e.tick();
   }
