@@ -12,8 +12,7 @@
 
 namespace vigil::eventlog {
 
-template <typename T>
-class BatchQueue {
+template <typename T> class BatchQueue {
 public:
   explicit BatchQueue(size_t capacity) : capacity_(capacity) {}
 
