@@ -60,6 +60,16 @@ Result<FileBytes> slurp(const std::string &path)
   return out;
 }
 
+// "records 204..226" (inclusive), "record 7", "no records".
+std::string record_range(uint64_t first, uint32_t count)
+{
+  if (count == 0)
+    return "no records";
+  if (count == 1)
+    return "record " + std::to_string(first);
+  return "records " + std::to_string(first) + ".." + std::to_string(first + count - 1);
+}
+
 struct DctxFree {
   void operator()(ZSTD_DCtx *c) const { ZSTD_freeDCtx(c); }
 };
@@ -186,8 +196,7 @@ bool SegmentScan::records_block(const FrameHeader &f, size_t off, std::span<cons
       problem(Problem::Kind::bad_block, off,
               "block does not decompress (" +
                   std::string(dctx_ && ZSTD_isError(n) ? ZSTD_getErrorName(n) : "wrong size") +
-                  "); records " + std::to_string(f.first_index) + ".." +
-                  std::to_string(f.first_index + f.count) + " skipped");
+                  "); " + record_range(f.first_index, f.count) + " skipped");
       res_.records_skipped += f.count;
       return true;
     }
@@ -221,6 +230,7 @@ SegmentResult SegmentScan::run()
   }
   Hash h{};
   bool resync = false; // the chain cannot be followed here: take the next stored value as truth
+  uint64_t next_index = 0; // the first record index the next block should carry
   if (auto hdr = parse_header(all.first(kSegmentHeaderSize))) {
     info_.header_ok = true;
     info_.header = *hdr;
@@ -263,6 +273,9 @@ SegmentResult SegmentScan::run()
     }
     auto stored = all.subspan(stored_off, f->stored_len);
     const auto frame_bytes = all.subspan(pos, kFrameHeaderSize);
+    if (f->first_index > next_index) // records in blocks whose headers were unreadable
+      res_.records_skipped += f->first_index - next_index;
+    next_index = f->first_index + f->count;
     if (resync) {
       h = f->chain;
       resync = false;
@@ -287,8 +300,7 @@ SegmentResult SegmentScan::run()
       }
     } else if (crc32c(stored) != f->data_crc) {
       problem(Problem::Kind::bad_block, pos,
-              "block data CRC mismatch; records " + std::to_string(f->first_index) + ".." +
-                  std::to_string(f->first_index + f->count) + " skipped");
+              "block data CRC mismatch; " + record_range(f->first_index, f->count) + " skipped");
       res_.records_skipped += f->count;
       h = chain_next(sha_, h, frame_bytes, stored);
       resync = true;

@@ -361,6 +361,8 @@ TEST_F(Damage, flipped_byte_is_named_at_its_block_and_only_that_block_is_skipped
         want.push_back(seq);
     ASSERT_EQ(rb.seqs, want) << "flip at " << pos << ": exactly that block's records go\n"
                              << rb.problems();
+    EXPECT_EQ(rb.sum.records_skipped, block_of_.size() - want.size())
+        << "flip at " << pos << ": the skipped records are counted";
     if (block != trailer_) {
       EXPECT_EQ(damage.size(), 1u) << "flip at " << pos << ": one flip, one report\n"
                                    << rb.problems();
