@@ -437,9 +437,11 @@ void Engine::process(pipeline::Event &ev)
   }
   if (recorder_) {
     recorder_->event(ev); // as processed, duplicates included: replay runs the same steps
-    if (auto a = recorder_->take_alert())
+    if (auto a = recorder_->take_alert()) { // the log started failing: an alert and a metric
+      metrics_->alert(a->rule, policy::to_string(a->severity), a->profile);
       for (auto &sink : sinks_)
         sink->write(*a);
+    }
   }
   if (suppressed(ev))
     return;

@@ -13,8 +13,8 @@ namespace vigil::eventlog {
 
 using Hash = std::array<uint8_t, 32>;
 
-// One reusable SHA-256 context. Aborts (VG_CHECK-style) only if libcrypto cannot give SHA-256
-// at all, which cannot happen after the first successful use.
+// One reusable SHA-256 context. Aborts with a message only if libcrypto cannot give SHA-256 at
+// all (a broken installation: it cannot start failing after the first successful use).
 class Sha256 {
 public:
   Sha256();
