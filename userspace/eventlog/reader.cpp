@@ -229,7 +229,7 @@ SegmentResult SegmentScan::run()
     return res_;
   }
   Hash h{};
-  bool resync = false; // the chain cannot be followed here: take the next stored value as truth
+  bool resync = false;     // the chain cannot be followed here: take the next stored value as truth
   uint64_t next_index = 0; // the first record index the next block should carry
   if (auto hdr = parse_header(all.first(kSegmentHeaderSize))) {
     info_.header_ok = true;
