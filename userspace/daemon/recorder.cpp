@@ -68,6 +68,12 @@ Result<std::unique_ptr<Recorder>> Recorder::open(eventlog::WriterOptions opts)
   return r;
 }
 
+Recorder::~Recorder()
+{
+  if (writer_)
+    writer_->close();
+}
+
 void Recorder::processes(const pipeline::ProcessTable &table)
 {
   table.for_each([&](const pipeline::ProcessInfo &p) {

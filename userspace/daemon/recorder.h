@@ -27,6 +27,8 @@ public:
   // Opens (creates) the log directory; fails when it cannot be created or another recorder
   // holds it.
   static Result<std::unique_ptr<Recorder>> open(eventlog::WriterOptions opts);
+  // Closes the writer first: its thread calls back into this object on a write failure.
+  ~Recorder();
 
   // PROCESS records for every process in the table (those that predate the log).
   void processes(const pipeline::ProcessTable &table);

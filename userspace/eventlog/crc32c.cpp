@@ -71,6 +71,7 @@ __attribute__((target("sse4.2"))) uint32_t hardware_raw(const unsigned char *p, 
 
 bool detect_hardware()
 {
+  __builtin_cpu_init(); // we run as a static initializer, possibly before libgcc's own
   return __builtin_cpu_supports("sse4.2");
 }
 #else
