@@ -471,5 +471,66 @@ TEST(EventLogRun, vigil_run_records_the_exec_and_open_of_cat)
   EXPECT_TRUE(processes) << "the processes that predate the log are in it";
 }
 
+// Node mode: the daemon's log_dir records the policy, the confined cgroup, the agent's events and
+// the alert raised live, and the log it leaves after SIGTERM verifies clean.
+TEST(EventLogDaemon, daemon_log_dir_records_policy_cgroup_events_and_alerts)
+{
+  VG_REQUIRE_ROOT();
+  TempDir tmp;
+  const std::string tag = "vigil-test-eventlog-" + std::to_string(::getpid());
+  const std::string root = cgroup2_mount() + "/" + tag, pins = "/sys/fs/bpf/" + tag;
+  const std::string secret = tmp / "secret.pem", log = tmp / "log";
+  write_file(secret, "-----BEGIN PRIVATE KEY-----\n");
+  const std::string profile = "profile: log-agent\ncredentials:\n  paths:\n    - " + secret + "\n";
+  write_file(tmp / "profile.yaml", profile);
+  write_file(tmp / "vigil.yaml", "profiles: [profile.yaml]\ncgroups:\n  - path: /" + tag +
+                                     "/agent-*\n    profile: log-agent\nlog_dir: " + log +
+                                     "\nmetrics_address: 127.0.0.1:" + std::to_string(free_port()) +
+                                     "\nrescan_ms: 100\npin_dir: " + pins + "\n");
+  fs::create_directories(root + "/agent-1");
+  struct Cleanup {
+    std::string root, pins;
+    ~Cleanup()
+    {
+      run({vigil_bin(), "unload", "--pin-dir", pins});
+      std::error_code ec;
+      fs::remove(root + "/agent-1", ec);
+      fs::remove(root, ec);
+    }
+  } cleanup{root, pins};
+
+  Proc daemon({vigil_bin(), "daemon", "--config", tmp / "vigil.yaml"});
+  ASSERT_TRUE(daemon.wait_for_err("confining " + root + "/agent-1")) << daemon.err_so_far();
+  ProcResult agent = run(
+      {"sh", "-c", "echo $$ > " + root + "/agent-1/cgroup.procs && cat " + secret + " >/dev/null"});
+  EXPECT_EQ(agent.status, 1) << "the agent's read is denied\n" << agent.err;
+  ASSERT_TRUE(daemon.wait_for_err("credential-read")) << daemon.err_so_far();
+  daemon.signal(SIGTERM);
+  ProcResult d = daemon.wait(30s);
+  ASSERT_EQ(d.status, 0) << d.err;
+
+  ProcResult v = run({vigil_bin(), "log", "verify", log});
+  EXPECT_EQ(v.status, 0) << v.out << v.err;
+  ProcResult ex = run({vigil_bin(), "log", "export", log});
+  ASSERT_EQ(ex.status, 0) << ex.err;
+  std::istringstream lines(ex.out);
+  bool policy = false, cgroup = false, alert = false, denied_open = false;
+  for (std::string line; std::getline(lines, line);) {
+    auto j = nlohmann::json::parse(line);
+    if (j["record"] == "policy")
+      policy |= j["name"] == "log-agent" && j["text"] == profile;
+    if (j["record"] == "cgroup")
+      cgroup |= j["path"] == root + "/agent-1" && j["profile"] == "log-agent";
+    if (j["record"] == "alert")
+      alert |= j["alert"]["rule"] == "credential-read" && j["alert"]["path"] == secret;
+    if (j["record"] == "event" && j["type"] == "open" && j["path"] == secret)
+      denied_open |= j["verdict"] == "denied";
+  }
+  EXPECT_TRUE(policy) << "POLICY with the profile file's text";
+  EXPECT_TRUE(cgroup) << "CGROUP naming the confined directory";
+  EXPECT_TRUE(alert) << "ALERT as raised live";
+  EXPECT_TRUE(denied_open) << "the denied open itself, as an EVENT";
+}
+
 } // namespace
 } // namespace vigil::test
