@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <random>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -423,6 +424,41 @@ TEST_F(EventLog, bad_record_in_a_good_block_is_skipped)
   EXPECT_THAT(rb.damage()[0].what, HasSubstr("record 1"));
   EXPECT_EQ(rb.sum.records_skipped, 2u);
   (void)second;
+}
+
+// Many flips at once, cuts, duplicated and spliced ranges: the reader reports and carries on,
+// never crashes, and whatever it delivers has a valid CRC (so it decodes or is refused cleanly).
+TEST_F(Damage, random_damage_never_crashes_the_reader)
+{
+  std::mt19937 rng(1234);
+  size_t damaged = 0;
+  for (int iter = 0; iter < 1500; ++iter) {
+    std::string bad = original_;
+    switch (iter % 4) {
+    case 0:
+      for (int k = 0, n = 1 + static_cast<int>(rng() % 20); k < n; ++k)
+        bad[rng() % bad.size()] = static_cast<char>(rng());
+      break;
+    case 1:
+      bad.resize(rng() % bad.size());
+      break;
+    case 2: { // a range repeated
+      const size_t a = rng() % bad.size(), n = rng() % 4096;
+      bad.insert(a, bad.substr(a, n));
+      break;
+    }
+    default: { // a range removed
+      const size_t a = rng() % bad.size();
+      bad.erase(a, rng() % 4096);
+      break;
+    }
+    }
+    spit(seg_, bad);
+    ReadBack rb = read_back({seg_});
+    damaged += !rb.damage().empty();
+    EXPECT_LE(rb.seqs.size(), 2 * block_of_.size());
+  }
+  EXPECT_GT(damaged, 1400u) << "nearly every mutation must be noticed";
 }
 
 TEST_F(Damage, a_block_cut_out_breaks_the_chain_at_the_next_block)
