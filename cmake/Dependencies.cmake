@@ -49,6 +49,7 @@ vg_need_cmake_pkg(civetweb libcivetweb-dev) # /healthz and /readyz beside promet
 vg_need_cmake_pkg(CURL libcurl4-openssl-dev)
 vg_need_cmake_pkg(tl-expected libexpected-dev)
 vg_need_cmake_pkg(Threads libc6-dev)
+vg_need_cmake_pkg(OpenSSL libssl-dev) # libcrypto: SHA-256 of the event log's hash chain
 if(VIGIL_BUILD_TESTS)
   vg_need_cmake_pkg(GTest googletest)
   vg_need_cmake_pkg(benchmark libbenchmark-dev)

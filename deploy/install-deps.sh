@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # Installs the Debian packages vigil needs, only those missing. --test adds what the test suite
-# needs (GoogleTest, curl, qemu and busybox for the BPF-LSM VM, Prometheus and Alertmanager for the
-# exporter tests). Debian 12 (bookworm), as root.
+# needs (GoogleTest, curl, jq, qemu and busybox for the BPF-LSM VM, Prometheus and Alertmanager
+# for the exporter tests). Debian 12 (bookworm), as root.
 set -euo pipefail
 
 build=(cmake ninja-build g++ clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev
 	libzstd-dev libspdlog-dev prometheus-cpp-dev libcivetweb-dev libcurl4-openssl-dev
-	libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libexpected-dev)
+	libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libexpected-dev libssl-dev)
 test=(googletest libgtest-dev libgmock-dev libbenchmark-dev curl util-linux iproute2
-	qemu-system-x86 qemu-system-common busybox-static cpio zstd xz-utils kmod
+	qemu-system-x86 qemu-system-common busybox-static cpio zstd xz-utils kmod jq
 	prometheus prometheus-alertmanager)
 
 want=("${build[@]}")

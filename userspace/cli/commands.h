@@ -39,6 +39,14 @@ int daemon_command(const DaemonArgs &args);
 // which tier files and the network get. 0 after a probe run, 1 without the privileges to probe.
 int doctor_command(bool json);
 
+// `vigil log verify PATH...`: every CRC and the hash chain of an event log (directories or
+// seg-*.vglog files). Prints each problem as "seg-...vglog: offset N: kind: what" and a summary;
+// 0 when clean, 1 on any problem (a segment still being written is not one).
+int log_verify_command(const std::vector<std::string> &paths);
+// `vigil log export PATH... --format json`: one JSON object per record on stdout; damage is
+// reported on stderr and skipped. 0 when the paths could be read, 1 when not, 2 on a bad format.
+int log_export_command(const std::vector<std::string> &paths, const std::string &format);
+
 // Finds the shipped default profile and rule packs: next to the installed binary or in the
 // source tree.
 std::string default_profile_path();

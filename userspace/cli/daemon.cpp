@@ -153,6 +153,7 @@ int daemon_command(const DaemonArgs &args)
                                                  : loader::Tier::lsm;
   eo.pin_dir = config->pin_dir;
   eo.state_dir = config->state_dir;
+  eo.log_dir = config->log_dir;
   auto engine = daemon::Engine::start(eo);
   if (!engine) {
     spdlog::error("{}", engine.error().message());

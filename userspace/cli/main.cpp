@@ -86,6 +86,20 @@ int main(int argc, char **argv)
       app.add_subcommand("unload", "Remove the enforcement a daemon left pinned in the kernel");
   unload_cmd->add_option("--pin-dir", unload_dir, "Pin directory (daemon config pin_dir)");
 
+  std::vector<std::string> log_paths;
+  std::string log_format = "json";
+  CLI::App *log_cmd = app.add_subcommand("log", "Check and read an event log (--log-dir)");
+  log_cmd->require_subcommand(1);
+  CLI::App *log_verify = log_cmd->add_subcommand(
+      "verify", "Check every CRC and the hash chain; name the first bad segment and offset");
+  log_verify->add_option("paths", log_paths, "Log directories or seg-*.vglog files")->required();
+  CLI::App *log_export =
+      log_cmd->add_subcommand("export", "Print every record as one JSON object per line");
+  log_export->add_option("paths", log_paths, "Log directories or seg-*.vglog files")->required();
+  log_export->add_option("--format", log_format, "Output format")
+      ->check(CLI::IsMember({"json"}))
+      ->capture_default_str();
+
   app.add_subcommand("version", "Print the version");
 
   try {
@@ -101,6 +115,10 @@ int main(int argc, char **argv)
     return vigil::cli::daemon_command(daemon);
   if (*rules_check)
     return vigil::cli::rules_check_command(rules_paths);
+  if (*log_verify)
+    return vigil::cli::log_verify_command(log_paths);
+  if (*log_export)
+    return vigil::cli::log_export_command(log_paths, log_format);
   if (*doctor_cmd)
     return vigil::cli::doctor_command(doctor_json);
   if (*unload_cmd) {

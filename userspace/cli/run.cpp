@@ -95,8 +95,6 @@ int run_command(const RunArgs &args)
     spdlog::error("{}", rules.error().message());
     return 2;
   }
-  if (args.log_dir)
-    spdlog::warn("--log-dir {}: the event log is not written yet by this version", *args.log_dir);
 
   // Block the signals we handle before any thread exists, so every thread inherits the mask
   // and they are only ever taken by sigtimedwait below.
@@ -116,6 +114,7 @@ int run_command(const RunArgs &args)
     outputs.alertmanager = daemon::HttpOutput{*args.alertmanager};
   daemon::apply_outputs(outputs, eo);
   eo.metrics_address = args.metrics_address;
+  eo.log_dir = args.log_dir;
   eo.lsm_attach = args.lsm_attach;
   eo.max_tier = args.max_tier == "monitor"    ? loader::Tier::monitor
                 : args.max_tier == "fallback" ? loader::Tier::fallback

@@ -100,6 +100,16 @@ Result<std::unique_ptr<Engine>> Engine::start(const EngineOptions &opts)
   if (auto r = e->open_sinks(); !r)
     return tl::unexpected(r.error());
   e->procs_.seed();
+  if (opts.log_dir) {
+    eventlog::WriterOptions wo;
+    wo.dir = *opts.log_dir;
+    auto rec = Recorder::open(wo);
+    if (!rec)
+      return tl::unexpected(rec.error());
+    e->recorder_ = std::move(*rec);
+    e->recorder_->processes(e->procs_);
+    spdlog::info("recording every event to {}", *opts.log_dir);
+  }
   e->namer_ = std::make_unique<cgroup::Namer>(*mount);
   detect::Matcher::HomeResolver homes = detect::passwd_home;
   if (opts.home)
@@ -253,8 +263,11 @@ Result<> Engine::set_profile(uint32_t id, policy::Profile p)
                  it->second.addrs.size(), it->second.ttl_s);
   }
   written_[id] = p;
-  if (auto r = install_profile(id, expand_hosts(p, resolved_)); !r)
-    return r;
+  auto installed = install_profile(id, expand_hosts(p, resolved_));
+  if (!installed)
+    return installed;
+  if (recorder_)
+    recorder_->policy(id, p);
   metrics_->profile_loaded(p.name);
   metrics_->profiles_loaded(written_.size());
   return {};
@@ -405,6 +418,10 @@ Result<uint64_t> Engine::confine(const std::string &dir, uint32_t profile_id)
   agent_paths_[dir.substr(std::min(cgroup_mount_.size(), dir.size()))] = profile_id;
   if (files_)
     files_->set_agents(agent_paths_);
+  if (recorder_) {
+    const policy::Profile *p = detector_->profile(profile_id);
+    recorder_->cgroup(*id, dir, profile_id, p ? p->name : "");
+  }
   return *id;
 }
 
@@ -446,6 +463,32 @@ void Engine::on_sample(std::span<const std::byte> data) noexcept
     metrics_->queue_drop();
 }
 
+// The event log's counters are cumulative; the metrics take what changed since the last look.
+void Engine::publish_log_stats()
+{
+  if (!recorder_)
+    return;
+  const eventlog::WriterStats &s = recorder_->stats();
+  auto delta = [](const std::atomic<uint64_t> &now, uint64_t &seen) {
+    const uint64_t v = now.load();
+    const uint64_t d = v - seen;
+    seen = v;
+    return d;
+  };
+  if (uint64_t d = delta(s.bytes_written, log_seen_.bytes))
+    metrics_->eventlog_written(d);
+  const uint64_t dropped = s.records_dropped_queue.load() + s.records_dropped_io.load() +
+                           s.records_rejected.load();
+  if (dropped > log_seen_.dropped) {
+    metrics_->eventlog_dropped(dropped - log_seen_.dropped);
+    log_seen_.dropped = dropped;
+  }
+  for (uint64_t d = delta(s.segments_deleted, log_seen_.deleted); d > 0; --d)
+    metrics_->eventlog_segment_deleted();
+  for (uint64_t d = delta(s.write_errors, log_seen_.errors); d > 0; --d)
+    metrics_->eventlog_write_error();
+}
+
 void Engine::reader_loop() noexcept
 {
   auto last_stats = std::chrono::steady_clock::now();
@@ -456,6 +499,7 @@ void Engine::reader_loop() noexcept
     auto now = std::chrono::steady_clock::now();
     if (now - last_stats > std::chrono::seconds(1)) {
       metrics_->kernel_stats(loader_->stats());
+      publish_log_stats();
       metrics_->queue_depth(queue_->size(), opts_.queue_capacity);
       last_stats = now;
     }
@@ -468,6 +512,7 @@ void Engine::reader_loop() noexcept
       break;
   }
   metrics_->kernel_stats(loader_->stats());
+  publish_log_stats();
   queue_->close();
 }
 
@@ -549,9 +594,17 @@ void Engine::process(pipeline::Event &ev)
       ev.hdr.comm = p->comm;
     }
   }
+  detector_->normalize(ev); // before the log: replay has no /proc to resolve relative paths
+  if (recorder_) {
+    recorder_->event(ev); // as processed, duplicates included: replay runs the same steps
+    if (auto a = recorder_->take_alert()) { // the log started failing: an alert and a metric
+      metrics_->alert(a->rule, policy::to_string(a->severity), a->profile);
+      for (auto &sink : sinks_)
+        sink->write(*a);
+    }
+  }
   if (suppressed(ev))
     return;
-  detector_->normalize(ev);
   procs_.apply(ev);
   const policy::Profile *profile = detector_->profile(ev.hdr.profile_id);
   const std::string profile_name = profile ? profile->name : "unknown";
@@ -575,6 +628,8 @@ void Engine::emit(const pipeline::Event &ev, const detect::Finding &f,
   for (auto &sink : sinks_)
     sink->write(alert);
   metrics_->alert_latency(static_cast<double>(boottime_ns() - ev.hdr.ts_ns) / 1e9);
+  if (recorder_)
+    recorder_->alert(alert);
 }
 
 // Decisions by kind, tier and verdict, and every agent connect by destination scope.
@@ -663,6 +718,8 @@ void Engine::stop()
     worker_.join();
   for (auto &sink : sinks_)
     sink->drain(opts_.drain_budget);
+  if (recorder_)
+    recorder_->close(); // after the worker: every event it processed is in the log
 }
 
 } // namespace vigil::daemon

@@ -26,6 +26,7 @@
 #include "loader/loader.h"
 #include "daemon/config.h"
 #include "daemon/file_enforcer.h"
+#include "daemon/recorder.h"
 #include "daemon/resolver.h"
 #include "loader/probe.h"
 #include "pipeline/event.h"
@@ -57,6 +58,7 @@ struct EngineOptions {
   std::string state_dir;
   // How often the egress byte counters are read into egress_volume events.
   std::chrono::milliseconds volume_interval{1000};
+  std::optional<std::string> log_dir; // event log (eventlog/): every event, policy and alert
 };
 
 class Engine {
@@ -96,6 +98,11 @@ public:
 
   uint64_t alerts_raised() const { return alerts_.load(); }
   bool adopted() const { return loader_->adopted(); }
+  // The event log's counters for /metrics; nullptr without a log_dir.
+  const eventlog::WriterStats *eventlog_stats() const
+  {
+    return recorder_ ? &recorder_->stats() : nullptr;
+  }
 
 private:
   Engine() = default;
@@ -112,6 +119,7 @@ private:
   Result<> install_profile(uint32_t id, policy::Profile p);
   void hosts_loop() noexcept;
   void sample_volume();
+  void publish_log_stats();
   void emit(const pipeline::Event &ev, const detect::Finding &f, const policy::Profile *profile);
   Result<> check_requirement(const policy::Profile &p) const;
 
@@ -133,6 +141,9 @@ private:
   // Egress byte counters as last read, per (cgroup, destination, port, protocol).
   std::map<std::tuple<uint64_t, std::array<uint8_t, 16>, uint16_t, uint8_t>, uint64_t> flows_;
   std::chrono::steady_clock::time_point next_volume_{};
+  struct {
+    uint64_t bytes = 0, dropped = 0, deleted = 0, errors = 0;
+  } log_seen_; // event log counters already published (reader thread only)
   std::unique_ptr<detect::Enricher> enricher_;
   std::vector<std::pair<std::string, uint64_t>> confined_;
   std::map<std::string, uint32_t> agent_paths_; // cgroup path (relative to the mount) -> profile
@@ -145,6 +156,7 @@ private:
   };
   std::unordered_map<uint32_t, Suppress> suppress_;
   std::unique_ptr<FileEnforcer> files_;
+  std::unique_ptr<Recorder> recorder_; // set at start, then only used (thread-safe queueing)
   // fanotify decisions reach the queue ahead of the ring records the reader has not drained yet
   // (the process's exec, its earlier opens). They wait here until the ring has caught up to
   // their time, so the process table knows the process and earlier opens are not taken for it.

@@ -49,6 +49,13 @@ public:
   // that is not known, or max_depth.
   std::vector<const ProcessInfo *> ancestry(uint32_t pid, size_t max_depth = 32);
   size_t size() const { return procs_.size(); }
+  // Calls f(const ProcessInfo &) for every process in the table (the event log's snapshot).
+  template <typename F>
+  void for_each(F &&f) const
+  {
+    for (const auto &[pid, p] : procs_)
+      f(p);
+  }
 
 private:
   std::optional<ProcessInfo> read_proc(uint32_t pid) const;

@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: Apache-2.0
+// Engine state -> event-log records.
+#include "daemon/recorder.h"
+
+#include <ctime>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "detect/enrich.h"
+#include "eventlog/hash.h"
+#include "export/sinks.h"
+
+namespace vigil::daemon {
+
+namespace {
+
+uint64_t realtime_ns()
+{
+  timespec ts{};
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+std::optional<std::string> read_text(const std::string &path)
+{
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    return std::nullopt;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Strings from the kernel or from files need not be UTF-8; the log keeps them, JSON replaces.
+std::string dump(const nlohmann::json &j)
+{
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+} // namespace
+
+Result<std::unique_ptr<Recorder>> Recorder::open(eventlog::WriterOptions opts)
+{
+  std::unique_ptr<Recorder> r(new Recorder());
+  Recorder *self = r.get();
+  opts.on_write_error = [self](const Error &e) {
+    spdlog::error("{}; records are held in memory, then dropped and counted, until writing works "
+                  "again",
+                  e.message());
+    detect::Alert a;
+    a.time_ns = realtime_ns();
+    a.hostname = detect::local_hostname();
+    a.rule = "eventlog-write-failed";
+    a.severity = policy::Severity::error;
+    a.output = "the event log cannot be written (" + e.message() +
+               "): enforcement continues, recording is degraded";
+    std::lock_guard lock(self->mu_);
+    self->failure_ = std::move(a);
+    self->failed_.store(true);
+  };
+  auto w = eventlog::Writer::open(std::move(opts));
+  if (!w)
+    return tl::unexpected(with_context(w.error(), "event log"));
+  r->writer_ = std::move(*w);
+  return r;
+}
+
+Recorder::~Recorder()
+{
+  if (writer_)
+    writer_->close();
+}
+
+void Recorder::processes(const pipeline::ProcessTable &table)
+{
+  table.for_each([&](const pipeline::ProcessInfo &p) {
+    nlohmann::json j{{"pid", p.pid},
+                     {"ppid", p.ppid},
+                     {"uid", p.uid},
+                     {"cgroup_id", p.cgroup_id},
+                     {"profile_id", p.profile_id},
+                     {"start_ns", p.start_ns},
+                     {"comm", p.comm},
+                     {"exe", p.exe},
+                     {"argv", p.argv}};
+    writer_->append(eventlog::RecordType::process, dump(j));
+  });
+}
+
+void Recorder::policy(uint32_t id, const policy::Profile &p)
+{
+  const auto text = read_text(p.source);
+  const std::string file_hash = eventlog::to_hex(eventlog::sha256(text.value_or("")));
+  std::string all;
+  eventlog::Hash policy_hash;
+  {
+    std::lock_guard lock(mu_);
+    files_[id] = p.name + " " + file_hash;
+    for (const auto &[pid, line] : files_)
+      all += std::to_string(pid) + " " + line + "\n";
+    policy_hash = eventlog::sha256(all);
+  }
+  nlohmann::json j{{"profile_id", id},          {"name", p.name},
+                   {"source", p.source},        {"sha256", file_hash},
+                   {"text", text.value_or("")}, {"policy_sha256", eventlog::to_hex(policy_hash)}};
+  if (!text)
+    j["source_readable"] = false;
+  writer_->append_policy(dump(j), policy_hash);
+}
+
+void Recorder::cgroup(uint64_t id, const std::string &path, uint32_t profile_id,
+                      const std::string &profile_name)
+{
+  nlohmann::json j{
+      {"cgroup_id", id}, {"path", path}, {"profile_id", profile_id}, {"profile", profile_name}};
+  writer_->append(eventlog::RecordType::cgroup, dump(j));
+}
+
+void Recorder::alert(const detect::Alert &a)
+{
+  writer_->append(eventlog::RecordType::alert, dump(exporter::to_json(a)));
+}
+
+std::optional<detect::Alert> Recorder::take_alert()
+{
+  if (!failed_.load(std::memory_order_relaxed))
+    return std::nullopt;
+  std::lock_guard lock(mu_);
+  failed_.store(false);
+  return std::exchange(failure_, std::nullopt);
+}
+
+} // namespace vigil::daemon

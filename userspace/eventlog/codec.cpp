@@ -1,0 +1,295 @@
+// SPDX-License-Identifier: Apache-2.0
+// EVENT payload encoding and decoding (layout in codec.h).
+#include "eventlog/codec.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <iterator>
+#include <variant>
+
+#include "eventlog/wire.h"
+
+namespace vigil::eventlog {
+
+namespace {
+
+using namespace wire;
+
+void put_bounded(std::string &out, const std::string &s, size_t max)
+{
+  put_str(out, s.size() > max ? std::string_view(s).substr(0, max) : std::string_view(s));
+}
+
+struct BodyEncoder {
+  std::string &out;
+
+  void operator()(const pipeline::ExecBody &b)
+  {
+    put_u32(out, b.ppid);
+    put_u32(out, b.old_tid);
+    put_u32(out, b.loginuid);
+    put_u32(out, b.exe_dev);
+    put_u64(out, b.exe_ino);
+    put_bounded(out, b.exe, kMaxString);
+    const size_t argc = std::min(b.argv.size(), kMaxArgs);
+    put_varint(out, argc);
+    for (size_t i = 0; i < argc; ++i)
+      put_bounded(out, b.argv[i], kMaxString);
+  }
+  void operator()(const pipeline::ForkBody &b) { put_u32(out, b.child_tgid); }
+  void operator()(const pipeline::ExitBody &b) { put_u32(out, static_cast<uint32_t>(b.exit_code)); }
+  void operator()(const pipeline::OpenBody &b)
+  {
+    put_u64(out, static_cast<uint64_t>(b.ret));
+    put_u64(out, b.ino);
+    put_u32(out, b.dev);
+    put_u32(out, b.flags);
+    put_u32(out, b.mode);
+    put_u32(out, static_cast<uint32_t>(b.dfd));
+    put_u16(out, static_cast<uint16_t>(b.call));
+    put_u8(out,
+           static_cast<uint8_t>((b.resolved ? 1 : 0) | (b.truncated ? 2 : 0) | (b.ipc ? 4 : 0)));
+    put_bounded(out, b.path, kMaxString);
+    put_bounded(out, b.pattern, kMaxString);
+  }
+  void operator()(const pipeline::ConnectBody &b)
+  {
+    put_u64(out, static_cast<uint64_t>(b.ret));
+    put_u8(out, static_cast<uint8_t>((b.sendmsg ? 1 : 0) | (b.ipc ? 2 : 0)));
+    put_u16(out, b.family);
+    put_u16(out, b.port);
+    put_u32(out, static_cast<uint32_t>(b.fd));
+    out.append(reinterpret_cast<const char *>(b.addr.data()), b.addr.size());
+    put_bounded(out, b.unix_path, kMaxString);
+  }
+  void operator()(const pipeline::PtraceBody &b)
+  {
+    put_u32(out, b.target_tgid);
+    put_u32(out, b.mode);
+    put_u64(out, b.target_cgroup);
+    put_bounded(out, b.target_comm, kMaxComm);
+  }
+  void operator()(const pipeline::SocketBody &b)
+  {
+    put_u32(out, static_cast<uint32_t>(b.family));
+    put_u32(out, static_cast<uint32_t>(b.type));
+    put_u32(out, static_cast<uint32_t>(b.protocol));
+    put_u32(out, static_cast<uint32_t>(b.ret));
+  }
+  void operator()(const pipeline::VolumeBody &b)
+  {
+    out.append(reinterpret_cast<const char *>(b.addr.data()), b.addr.size());
+    put_u16(out, b.port);
+    put_u8(out, b.proto);
+    put_u64(out, b.bytes);
+    put_u64(out, b.packets);
+  }
+};
+
+// Extension tags (see the bump rule in codec.h).
+constexpr uint64_t kTagExecEnv = 1; // exec: u8 truncated | varint n | n x str "NAME=VALUE"
+
+// The variant alternative a type's body decodes into; false for a type this version lacks.
+bool decode_body(pipeline::EventType t, Cursor &c, pipeline::Event &ev)
+{
+  using pipeline::EventType;
+  switch (t) {
+  case EventType::exec: {
+    pipeline::ExecBody b;
+    b.ppid = c.u32();
+    b.old_tid = c.u32();
+    b.loginuid = c.u32();
+    b.exe_dev = c.u32();
+    b.exe_ino = c.u64();
+    b.exe = c.str(kMaxString);
+    const uint64_t argc = c.varint();
+    // Each argument takes at least its one length byte: a count beyond the bytes left is corrupt
+    // and must not size an allocation.
+    if (!c.ok() || argc > kMaxArgs || argc > c.remaining()) {
+      c.fail();
+      return false;
+    }
+    b.argv.reserve(argc);
+    for (uint64_t i = 0; i < argc && c.ok(); ++i)
+      b.argv.push_back(c.str(kMaxString));
+    ev.body = std::move(b);
+    return true;
+  }
+  case EventType::fork:
+    ev.body = pipeline::ForkBody{c.u32()};
+    return true;
+  case EventType::exit:
+    ev.body = pipeline::ExitBody{c.i32()};
+    return true;
+  case EventType::open: {
+    pipeline::OpenBody b;
+    b.ret = c.i64();
+    b.ino = c.u64();
+    b.dev = c.u32();
+    b.flags = c.u32();
+    b.mode = c.u32();
+    b.dfd = c.i32();
+    b.call = static_cast<pipeline::OpenCall>(c.u16());
+    const uint8_t bits = c.u8();
+    b.resolved = bits & 1;
+    b.truncated = bits & 2;
+    b.ipc = bits & 4;
+    b.path = c.str(kMaxString);
+    b.pattern = c.str(kMaxString);
+    ev.body = std::move(b);
+    return true;
+  }
+  case EventType::connect: {
+    pipeline::ConnectBody b;
+    b.ret = c.i64();
+    const uint8_t bits = c.u8();
+    b.sendmsg = bits & 1;
+    b.ipc = bits & 2;
+    b.family = c.u16();
+    b.port = c.u16();
+    b.fd = c.i32();
+    auto addr = c.bytes(b.addr.size());
+    if (c.ok())
+      std::memcpy(b.addr.data(), addr.data(), b.addr.size());
+    b.unix_path = c.str(kMaxString);
+    ev.body = std::move(b);
+    return true;
+  }
+  case EventType::ptrace: {
+    pipeline::PtraceBody b;
+    b.target_tgid = c.u32();
+    b.mode = c.u32();
+    b.target_cgroup = c.u64();
+    b.target_comm = c.str(kMaxComm);
+    ev.body = std::move(b);
+    return true;
+  }
+  case EventType::socket: {
+    pipeline::SocketBody b;
+    b.family = c.i32();
+    b.type = c.i32();
+    b.protocol = c.i32();
+    b.ret = c.i32();
+    ev.body = b;
+    return true;
+  }
+  case EventType::egress_volume: {
+    pipeline::VolumeBody b;
+    auto addr = c.bytes(b.addr.size());
+    if (c.ok())
+      std::memcpy(b.addr.data(), addr.data(), b.addr.size());
+    b.port = c.u16();
+    b.proto = c.u8();
+    b.bytes = c.u64();
+    b.packets = c.u64();
+    ev.body = b;
+    return true;
+  }
+  }
+  return false;
+}
+
+} // namespace
+
+void encode(const pipeline::Event &ev, std::string &out)
+{
+  const pipeline::Header &h = ev.hdr;
+  put_u8(out, kCodecVersion);
+  // The type follows the body actually held, so a header/body mismatch cannot be written.
+  static constexpr pipeline::EventType kTypeOf[] = {
+      pipeline::EventType::exec,  pipeline::EventType::fork,    pipeline::EventType::exit,
+      pipeline::EventType::open,  pipeline::EventType::connect, pipeline::EventType::ptrace,
+      pipeline::EventType::socket, pipeline::EventType::egress_volume};
+  static_assert(std::size(kTypeOf) == std::variant_size_v<decltype(ev.body)>);
+  put_u16(out, static_cast<uint16_t>(kTypeOf[ev.body.index()]));
+  put_u16(out, h.flags);
+  put_u8(out, static_cast<uint8_t>(h.verdict));
+  put_u8(out, static_cast<uint8_t>(h.tier));
+  put_u64(out, h.ts_ns);
+  put_u64(out, h.cgroup_id);
+  put_u32(out, h.tgid);
+  put_u32(out, h.tid);
+  put_u32(out, h.uid);
+  put_u32(out, h.gid);
+  put_u32(out, h.profile_id);
+  put_u32(out, h.rule_id);
+  put_bounded(out, h.comm, kMaxComm);
+  std::visit(BodyEncoder{out}, ev.body);
+  if (const auto *x = std::get_if<pipeline::ExecBody>(&ev.body);
+      x && (!x->env.empty() || x->env_truncated)) {
+    std::string ext;
+    put_u8(ext, x->env_truncated ? 1 : 0);
+    const size_t n = std::min(x->env.size(), kMaxArgs);
+    put_varint(ext, n);
+    for (size_t i = 0; i < n; ++i)
+      put_bounded(ext, x->env[i], kMaxString);
+    put_varint(out, kTagExecEnv);
+    put_varint(out, ext.size());
+    out += ext;
+  }
+}
+
+Result<pipeline::Event> decode(std::span<const std::byte> payload)
+{
+  Cursor c(payload);
+  const uint8_t version = c.u8();
+  if (!c.ok())
+    return fail("event record: empty payload");
+  if (version != kCodecVersion)
+    return fail("event record: codec version " + std::to_string(version) + " (this vigil reads " +
+                std::to_string(kCodecVersion) + ")");
+  pipeline::Event ev;
+  pipeline::Header &h = ev.hdr;
+  const uint16_t type = c.u16();
+  h.type = static_cast<pipeline::EventType>(type);
+  h.flags = c.u16();
+  const uint8_t verdict = c.u8();
+  const uint8_t tier = c.u8();
+  if (c.ok() && (verdict > static_cast<uint8_t>(pipeline::Verdict::deny) ||
+                 tier > static_cast<uint8_t>(pipeline::Tier::fanotify)))
+    return fail("event record: verdict " + std::to_string(verdict) + " / tier " +
+                std::to_string(tier) + " out of range");
+  h.verdict = static_cast<pipeline::Verdict>(verdict);
+  h.tier = static_cast<pipeline::Tier>(tier);
+  h.ts_ns = c.u64();
+  h.cgroup_id = c.u64();
+  h.tgid = c.u32();
+  h.tid = c.u32();
+  h.uid = c.u32();
+  h.gid = c.u32();
+  h.profile_id = c.u32();
+  h.rule_id = c.u32();
+  h.comm = c.str(kMaxComm);
+  if (!c.ok())
+    return fail("event record: truncated header (" + std::to_string(payload.size()) + " bytes)");
+  if (!decode_body(h.type, c, ev))
+    return fail(c.ok() ? "event record: unknown event type " + std::to_string(type)
+                       : "event record: truncated or corrupt " +
+                             std::string(pipeline::to_string(h.type)) + " body");
+  if (!c.ok())
+    return fail("event record: truncated or corrupt " + std::string(pipeline::to_string(h.type)) +
+                " body");
+  while (c.remaining() > 0) {
+    const uint64_t tag = c.varint();
+    const uint64_t len = c.varint();
+    auto bytes = c.bytes(c.ok() && len <= c.remaining() ? len : SIZE_MAX);
+    if (!c.ok() || tag == 0)
+      return fail("event record: corrupt extension area at byte " + std::to_string(c.pos()));
+    auto *x = std::get_if<pipeline::ExecBody>(&ev.body);
+    if (tag == kTagExecEnv && x) {
+      Cursor e(bytes);
+      x->env_truncated = e.u8() != 0;
+      const uint64_t n = e.varint();
+      if (!e.ok() || n > kMaxArgs || n > e.remaining())
+        return fail("event record: corrupt exec environment");
+      for (uint64_t i = 0; i < n && e.ok(); ++i)
+        x->env.push_back(e.str(kMaxString));
+      if (!e.ok())
+        return fail("event record: corrupt exec environment");
+    }
+    // Unknown tags are skipped by design.
+  }
+  return ev;
+}
+
+} // namespace vigil::eventlog
