@@ -190,14 +190,14 @@ TEST_F(ExportTest, prometheus_scrapes_vigil_and_every_dashboard_query_returns_da
   ASSERT_TRUE(wait_ready(prom.address, "/-/ready", 30s)) << prom.proc->err_so_far();
 
   // The alert counter, read back through Prometheus's query API.
-  const std::string counter = R"(vigil_alerts_total{job="vigil",rule="credential-read",)"
+  const std::string counter = R"(vigil_alerts_total{job="vigil",rule="cred-aws",)"
                               R"(severity="critical",profile="coding-agent"})";
   double alerts = -1;
   for (int i = 0; i < 60 && alerts < 1; ++i) {
     std::this_thread::sleep_for(500ms);
     alerts = scalar_of(query(prom, counter));
   }
-  ASSERT_GE(alerts, 1) << "no credential-read counter in Prometheus\n" << v->err_so_far();
+  ASSERT_GE(alerts, 1) << "no cred-aws counter in Prometheus\n" << v->err_so_far();
   EXPECT_EQ(scalar_of(query(prom, R"(up{job="vigil"})")), 1);
 
   // Every panel's query returns data once a few scrapes have landed (rate windows of 20s).
@@ -231,7 +231,7 @@ TEST_F(ExportTest, prometheus_scrapes_vigil_and_every_dashboard_query_returns_da
     if (alerts_api.is_object())
       for (const auto &a : alerts_api["data"]["alerts"])
         firing |= a["labels"]["alertname"] == "VigilCriticalAlert" &&
-                  a["labels"]["rule"] == "credential-read" && a["state"] == "firing";
+                  a["labels"]["rule"] == "cred-aws" && a["state"] == "firing";
     if (!firing)
       std::this_thread::sleep_for(500ms);
   }
@@ -299,13 +299,13 @@ TEST_F(ExportTest, alertmanager_receives_the_alert_through_its_v2_api)
     json alerts = json::parse(http_get(am, "/api/v2/alerts"), nullptr, false);
     if (alerts.is_array())
       for (const auto &a : alerts)
-        if (a["labels"].value("alertname", "") == "credential-read")
+        if (a["labels"].value("alertname", "") == "cred-aws")
           found = a;
     if (found.is_null())
       std::this_thread::sleep_for(250ms);
   }
   ASSERT_FALSE(found.is_null()) << http_get(am, "/api/v2/alerts") << "\n" << r.err;
-  EXPECT_EQ(found["labels"]["rule"], "credential-read");
+  EXPECT_EQ(found["labels"]["rule"], "cred-aws");
   EXPECT_EQ(found["labels"]["severity"], "critical");
   EXPECT_EQ(found["labels"]["profile"], "coding-agent");
   EXPECT_EQ(found["labels"]["process"], "cat");
@@ -327,7 +327,7 @@ TEST_F(ExportTest, webhook_retries_until_accepted_in_falco_shape)
   ASSERT_EQ(reqs.size(), 2u) << "one failed attempt, one accepted retry\n" << r.err;
   EXPECT_EQ(reqs[0].body, reqs[1].body) << "the retry sends the same alert";
   const json j = json::parse(reqs[1].body);
-  EXPECT_EQ(j["rule"], "credential-read");
+  EXPECT_EQ(j["rule"], "cred-aws");
   EXPECT_EQ(j["priority"], "Critical");
   EXPECT_EQ(j["source"], "syscall");
   EXPECT_EQ(j["output_fields"]["fd.name"], canary_);
@@ -357,7 +357,7 @@ TEST_F(ExportTest, unreachable_webhook_drops_into_a_counter_without_stalling_the
   double alerts = -1, dropped = -1;
   for (int i = 0; i < 100 && (alerts < 10 || dropped < 7); ++i) {
     std::this_thread::sleep_for(100ms);
-    alerts = value(R"(vigil_alerts_total{profile="coding-agent",rule="credential-read",)"
+    alerts = value(R"(vigil_alerts_total{profile="coding-agent",rule="cred-aws",)"
                    R"(severity="critical"})");
     dropped = value(R"(vigil_alert_sink_dropped_total{sink="webhook"})");
   }

@@ -15,6 +15,7 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "harness.h"
@@ -652,6 +653,93 @@ TEST_F(ReloadTest, broken_files_keep_the_old_policy_and_good_ones_swap_in_kernel
   EXPECT_EQ(in_agent(probe), "ok\n") << daemon.err_so_far();
   daemon.signal(SIGTERM);
   EXPECT_EQ(daemon.wait().status, 0);
+}
+
+} // namespace
+} // namespace vigil::test
+
+namespace vigil::test {
+namespace {
+
+// The incident responder's path: a recorded `vigil run` replays to the alerts it raised live;
+// with an extra rule it also raises that rule's alert; a damaged record is skipped, not fatal.
+TEST_F(RulesTest, replay_of_a_recorded_run_gives_the_live_alerts_and_new_rules_add_theirs)
+{
+  write_file(home_ + "/.aws/credentials", "aws_secret_access_key = canary\n");
+  const std::string log = tmp_ / "log";
+  ProcResult r = run({vigil_bin(), "run", "--log-dir", log, "--alerts-json", alerts_, "--",
+                      "bash", "-c",
+                      "cat ~/.aws/credentials; sleep 0.3; (exec 3<>/dev/tcp/127.0.0.2/9); "
+                      "sleep 0.3; GIT_SSH_COMMAND=x git --version; cat /etc/hostname"},
+                     {"HOME=" + home_});
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto key = [](const nlohmann::json &a) {
+    return a["rule"].get<std::string>() + " " + std::to_string(a["pid"].get<int>()) + " " +
+           a["output"].get<std::string>();
+  };
+  std::multiset<std::string> live;
+  for (const auto &a : read_json_lines(alerts_))
+    live.insert(key(a));
+  ASSERT_EQ(live.size(), 4u) << read_file(alerts_);
+
+  auto replay = [&](const std::vector<std::string> &extra) {
+    std::vector<std::string> argv{vigil_bin(), "replay", log, "--format", "json"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    ProcResult p = run(argv);
+    EXPECT_EQ(p.status, 0) << p.err;
+    std::multiset<std::string> out;
+    std::istringstream lines(p.out);
+    for (std::string line; std::getline(lines, line);)
+      out.insert(key(nlohmann::json::parse(line)));
+    return std::make_pair(out, p.err);
+  };
+  auto [same, err] = replay({});
+  EXPECT_EQ(same, live) << err;
+
+  const std::string extra = tmp_ / "extra.yaml";
+  write_file(extra, "rules:\n  - id: hostname-read\n    description: host name read\n"
+                    "    kind: credential_read\n    severity: notice\n    tags: [T1082]\n"
+                    "    paths: [/etc/hostname]\n");
+  auto [more, err2] = replay({"--rules", rules_dir(), "--rules", extra});
+  EXPECT_EQ(more.size(), live.size() + 1) << err2;
+  size_t hostname = 0;
+  for (const auto &k : more)
+    hostname += k.starts_with("hostname-read ") ? 1 : 0;
+  EXPECT_EQ(hostname, 1u);
+
+  // The timeline shows the tree and the alerts in order.
+  ProcResult t = run({vigil_bin(), "replay", log, "--format", "timeline"});
+  EXPECT_EQ(t.status, 0) << t.err;
+  const size_t exec_cat = t.out.find("exec /usr/bin/cat");
+  const size_t alert_cat = t.out.find("!! critical cred-aws");
+  const size_t exec_git = t.out.find("exec /usr/bin/git [git --version] GIT_SSH_COMMAND=x");
+  EXPECT_NE(exec_cat, std::string::npos) << t.out;
+  EXPECT_LT(exec_cat, alert_cat) << t.out;
+  EXPECT_LT(alert_cat, exec_git) << t.out;
+
+  // One flipped byte mid-segment: reported, skipped, the rest replays.
+  auto segs = std::vector<fs::path>();
+  for (const auto &e : fs::directory_iterator(log))
+    if (e.path().extension() == ".vglog")
+      segs.push_back(e.path());
+  ASSERT_FALSE(segs.empty());
+  {
+    std::fstream f(segs[0], std::ios::in | std::ios::out | std::ios::binary);
+    const auto size = static_cast<std::streamoff>(fs::file_size(segs[0]));
+    f.seekg(size / 2);
+    char c = 0;
+    f.read(&c, 1);
+    c = static_cast<char>(c ^ 0x40);
+    f.seekp(size / 2);
+    f.write(&c, 1);
+  }
+  ProcResult damaged = run({vigil_bin(), "replay", log, "--format", "json"});
+  EXPECT_EQ(damaged.status, 0) << damaged.err;
+  EXPECT_NE(damaged.err.find("skipped"), std::string::npos) << damaged.err;
+  EXPECT_EQ(damaged.err.find(" 0 damaged record"), std::string::npos)
+      << "the damaged block's records are counted as skipped: " << damaged.err;
+  ProcResult verify = run({vigil_bin(), "log", "verify", log});
+  EXPECT_EQ(verify.status, 1) << verify.out << verify.err;
 }
 
 } // namespace

@@ -69,13 +69,14 @@ TEST(TierTest, monitor_only_observes_alerts_and_says_loudly_nothing_is_enforced)
   EXPECT_NE(r.err.find("NOTHING IS ENFORCED FOR FILES"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("NOTHING IS ENFORCED FOR THE NETWORK"), std::string::npos) << r.err;
   auto list = read_json_lines(alerts);
-  ASSERT_EQ(list.size(), 2u) << read_file(alerts);
+  ASSERT_EQ(list.size(), 3u) << read_file(alerts);
   for (const auto &a : list) {
     EXPECT_EQ(a["verdict"], "observed") << a.dump();
     EXPECT_EQ(a["tier"], "none") << a.dump();
   }
   EXPECT_EQ(list[0]["rule"], "cred-aws");
   EXPECT_EQ(list[1]["rule"], "egress-not-allowed");
+  EXPECT_EQ(list[2]["rule"], "exfil-credential-then-egress") << "read, then connect: both seen";
   EXPECT_EQ(list[1]["result_name"], "ECONNREFUSED") << "the connect really happened";
 }
 

@@ -30,6 +30,19 @@ struct RunArgs {
 };
 int run_command(const RunArgs &args);
 
+struct ReplayArgs {
+  std::vector<std::string> paths;  // log directories or segment files
+  std::vector<std::string> rules;  // empty: the rules recorded in the log
+  std::optional<std::string> since, until; // RFC 3339 UTC
+  std::optional<uint32_t> pid;     // the process or its descendants
+  std::optional<std::string> cgroup; // path prefix, relative to the cgroup2 mount
+  std::optional<std::string> profile;
+  std::optional<std::string> home; // "~/" for the replayed profiles and rules
+  std::string format = "table";    // table | json | timeline
+};
+// `vigil replay`: detection re-run over an event log; prints the alerts (or a timeline).
+int replay_command(const ReplayArgs &args);
+
 struct DaemonArgs {
   std::string config;
 };

@@ -76,6 +76,23 @@ int main(int argc, char **argv)
       "check", "Validate rule, profile and allowlist files; report every mistake");
   rules_check->add_option("paths", rules_paths, "Files or directories")->required();
 
+  vigil::cli::ReplayArgs replay;
+  CLI::App *replay_cmd =
+      app.add_subcommand("replay", "Run detection again over an event log and print the alerts");
+  replay_cmd->add_option("paths", replay.paths, "Log directories or seg-*.vglog files")
+      ->required();
+  replay_cmd->add_option("--rules", replay.rules,
+                         "Rule files or directories (default: the rules recorded in the log)");
+  replay_cmd->add_option("--since", replay.since, "Only alerts at or after this RFC 3339 time");
+  replay_cmd->add_option("--until", replay.until, "Only alerts at or before this RFC 3339 time");
+  replay_cmd->add_option("--pid", replay.pid, "Only alerts of this process or its descendants");
+  replay_cmd->add_option("--cgroup", replay.cgroup, "Only alerts from cgroups under this path");
+  replay_cmd->add_option("--profile", replay.profile, "Only alerts of this profile");
+  replay_cmd->add_option("--home", replay.home, "Home directory for ~/ patterns");
+  replay_cmd->add_option("--format", replay.format, "table, json or timeline")
+      ->check(CLI::IsMember({"table", "json", "timeline"}))
+      ->capture_default_str();
+
   bool doctor_json = false;
   CLI::App *doctor_cmd =
       app.add_subcommand("doctor", "Probe the kernel and report the enforcement tiers");
@@ -113,6 +130,8 @@ int main(int argc, char **argv)
     return vigil::cli::run_command(run);
   if (*daemon_cmd)
     return vigil::cli::daemon_command(daemon);
+  if (*replay_cmd)
+    return vigil::cli::replay_command(replay);
   if (*rules_check)
     return vigil::cli::rules_check_command(rules_paths);
   if (*log_verify)

@@ -107,6 +107,8 @@ Result<std::unique_ptr<Engine>> Engine::start(const EngineOptions &opts)
     if (!rec)
       return tl::unexpected(rec.error());
     e->recorder_ = std::move(*rec);
+    if (opts.home)
+      e->recorder_->set_home(*opts.home);
     e->recorder_->processes(e->procs_);
     spdlog::info("recording every event to {}", *opts.log_dir);
   }
@@ -266,8 +268,6 @@ Result<> Engine::set_profile(uint32_t id, policy::Profile p)
   auto installed = install_profile(id, expand_hosts(p, resolved_));
   if (!installed)
     return installed;
-  if (recorder_)
-    recorder_->policy(id, p);
   metrics_->profile_loaded(p.name);
   metrics_->profiles_loaded(written_.size());
   return {};
@@ -358,6 +358,8 @@ Result<> Engine::install_profile(uint32_t id, policy::Profile p)
                    p.name, list);
     }
   }
+  if (recorder_)
+    recorder_->policy(id, p); // as installed: hosts resolved (a refresh records again)
   std::lock_guard lock(state_mu_);
   detector_->set_profile(id, std::move(p));
   return {};
@@ -383,6 +385,8 @@ Result<> Engine::set_rules(policy::RuleSet rules)
                rules.files.size());
   metrics_->rules_loaded(enabled);
   std::lock_guard lock(state_mu_);
+  if (recorder_)
+    recorder_->rules(rules);
   detector_->set_rules(std::move(rules));
   return {};
 }
@@ -543,29 +547,6 @@ void Engine::worker_loop() noexcept
   }
 }
 
-// A fanotify decision is reported by the file guard before the kernel completes the open; the
-// open's own tracepoint event then follows on the same thread and is the same operation.
-bool Engine::suppressed(const pipeline::Event &ev)
-{
-  const auto *o = std::get_if<pipeline::OpenBody>(&ev.body);
-  if (!o)
-    return false;
-  if (ev.hdr.tier == pipeline::Tier::fanotify) {
-    suppress_[ev.hdr.tid] = Suppress{o->dev, o->ino, o->ret, ev.hdr.ts_ns};
-    return false;
-  }
-  auto it = suppress_.find(ev.hdr.tid);
-  if (it == suppress_.end())
-    return false;
-  const Suppress sup = it->second;
-  // The decision goes straight to the queue, ahead of ring records the reader has not drained
-  // yet: the thread's earlier opens can still arrive after it. They are not this open.
-  if (ev.hdr.ts_ns < sup.ts_ns)
-    return false;
-  suppress_.erase(it);
-  return o->ret < 0 ? o->ret == sup.ret : (o->dev == sup.dev && o->ino == sup.ino);
-}
-
 void Engine::handle(pipeline::Event &ev)
 {
   std::lock_guard lock(state_mu_);
@@ -603,7 +584,7 @@ void Engine::process(pipeline::Event &ev)
         sink->write(*a);
     }
   }
-  if (suppressed(ev))
+  if (dedup_.duplicate(ev))
     return;
   procs_.apply(ev);
   const policy::Profile *profile = detector_->profile(ev.hdr.profile_id);

@@ -25,6 +25,7 @@
 #include "export/sinks.h"
 #include "loader/loader.h"
 #include "daemon/config.h"
+#include "daemon/dedup.h"
 #include "daemon/file_enforcer.h"
 #include "daemon/recorder.h"
 #include "daemon/resolver.h"
@@ -110,7 +111,6 @@ private:
   void worker_loop() noexcept;
   void handle(pipeline::Event &ev);
   void on_sample(std::span<const std::byte> data) noexcept;
-  bool suppressed(const pipeline::Event &ev);
   void process(pipeline::Event &ev);
   void release_held(uint64_t cutoff_ns);
   void log_tiers() const;
@@ -147,14 +147,7 @@ private:
   std::unique_ptr<detect::Enricher> enricher_;
   std::vector<std::pair<std::string, uint64_t>> confined_;
   std::map<std::string, uint32_t> agent_paths_; // cgroup path (relative to the mount) -> profile
-  // Tracepoint open events already reported by a fanotify decision, per tid: (dev, ino, ret).
-  struct Suppress {
-    uint32_t dev;
-    uint64_t ino;
-    int64_t ret;
-    uint64_t ts_ns;
-  };
-  std::unordered_map<uint32_t, Suppress> suppress_;
+  OpenDedup dedup_; // tracepoint opens a fanotify decision already reported
   std::unique_ptr<FileEnforcer> files_;
   std::unique_ptr<Recorder> recorder_; // set at start, then only used (thread-safe queueing)
   // fanotify decisions reach the queue ahead of the ring records the reader has not drained yet

@@ -108,7 +108,41 @@ void Recorder::policy(uint32_t id, const policy::Profile &p)
                    {"text", text.value_or("")}, {"policy_sha256", eventlog::to_hex(policy_hash)}};
   if (!text)
     j["source_readable"] = false;
+  // The allowlist as the kernel got it: host names resolved, allowlist files included. Replay
+  // judges egress against this, not against what the names resolve to on the responder's desk.
+  nlohmann::json egress = nlohmann::json::array();
+  for (const auto &a : p.egress_allow) {
+    if (!a.host.empty())
+      continue;
+    nlohmann::json ports = nlohmann::json::array();
+    for (const auto &r : a.ports)
+      ports.push_back(r.lo == r.hi ? std::to_string(r.lo)
+                                   : std::to_string(r.lo) + "-" + std::to_string(r.hi));
+    egress.push_back({{"cidr", a.cidr.to_string()}, {"ports", ports}});
+  }
+  j["egress_allow"] = std::move(egress);
+  if (!home_.empty())
+    j["home"] = home_;
   writer_->append_policy(dump(j), policy_hash);
+}
+
+void Recorder::rules(const policy::RuleSet &set)
+{
+  nlohmann::json files = nlohmann::json::array();
+  for (const auto &f : set.files) {
+    const auto text = read_text(f);
+    files.push_back({{"source", f},
+                     {"text", text.value_or("")},
+                     {"sha256", eventlog::to_hex(eventlog::sha256(text.value_or("")))}});
+  }
+  nlohmann::json j{{"kind", "rules"}, {"files", std::move(files)}};
+  std::string all;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto &[pid, line] : files_)
+      all += std::to_string(pid) + " " + line + "\n";
+  }
+  writer_->append_policy(dump(j), eventlog::sha256(all + dump(j)));
 }
 
 void Recorder::cgroup(uint64_t id, const std::string &path, uint32_t profile_id,

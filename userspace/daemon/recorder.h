@@ -15,10 +15,12 @@
 
 #include "common/result.h"
 #include "detect/alert.h"
+#include "policy/rules.h"
 #include "eventlog/writer.h"
 #include "pipeline/event.h"
 #include "pipeline/process_table.h"
 #include "policy/profile.h"
+#include "policy/rules.h"
 
 namespace vigil::daemon {
 
@@ -35,6 +37,10 @@ public:
   // A POLICY record: the profile's file as it is now, its SHA-256, and the hash of the whole
   // policy in force after this change (which later segment headers carry).
   void policy(uint32_t id, const policy::Profile &p);
+  // The one home of every agent ("~/" in profiles and rules), when there is one (vigil run).
+  void set_home(std::string home) { home_ = std::move(home); }
+  // A POLICY record with the text of every rule file in force (a reload writes a new one).
+  void rules(const policy::RuleSet &set);
   void cgroup(uint64_t id, const std::string &path, uint32_t profile_id,
               const std::string &profile_name);
   void event(const pipeline::Event &ev) { writer_->append_event(ev); }
@@ -54,6 +60,7 @@ private:
   std::mutex mu_;                         // guards the members below
   std::map<uint32_t, std::string> files_; // profile id -> "name sha256" of its file
   std::optional<detect::Alert> failure_;
+  std::string home_;
 };
 
 } // namespace vigil::daemon

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "detect/alert.h"
@@ -22,11 +23,16 @@ public:
   // CLOCK_BOOTTIME ns (kernel timestamps) -> CLOCK_REALTIME ns. Re-reads the offset each call so
   // a clock step (NTP) shows up in the next alert.
   static uint64_t boot_to_realtime(uint64_t boot_ns);
+  // Replay: kernel times are turned into wall time with the clock pair a log segment recorded,
+  // not with this machine's clocks.
+  void set_hostname(std::string h) { hostname_ = std::move(h); }
+  void set_clock_offset(int64_t realtime_minus_boottime_ns) { offset_ = realtime_minus_boottime_ns; }
 
 private:
   pipeline::ProcessTable &procs_;
   std::string hostname_;
   CgroupNamer cgroups_;
+  std::optional<int64_t> offset_;
 };
 
 std::string local_hostname();

@@ -41,6 +41,8 @@ public:
 
   // Reads every process under proc_root. Returns how many were read.
   size_t seed();
+  // A process known from elsewhere (a log's snapshot of the table at its start).
+  void insert(ProcessInfo p) { procs_[p.pid] = std::move(p); }
   // Updates the table from an exec, fork or exit event; records comm/uid/cgroup from any event.
   void apply(const Event &ev);
   // The process, reading /proc on a miss. nullptr when it is gone and was never seen.
