@@ -183,9 +183,12 @@ TEST_F(LsmTest, per_kind_modes_audit_files_while_the_network_is_enforced)
                      {"HOME=" + home_});
   EXPECT_EQ(r.out, "ok:secret-creds\nEPERM\n") << r.err;
   auto list = read_json_lines(alerts_);
-  ASSERT_EQ(list.size(), 2u) << read_file(alerts_);
+  ASSERT_EQ(list.size(), 3u) << read_file(alerts_);
+  EXPECT_EQ(list[0]["rule"], "cred-aws");
   EXPECT_EQ(list[0]["verdict"], "would-deny");
+  EXPECT_EQ(list[1]["rule"], "egress-not-allowed");
   EXPECT_EQ(list[1]["verdict"], "denied");
+  EXPECT_EQ(list[2]["rule"], "exfil-credential-then-egress") << "the read, then the connect";
 }
 
 } // namespace
