@@ -154,6 +154,9 @@ int daemon_command(const DaemonArgs &args)
   eo.pin_dir = config->pin_dir;
   eo.state_dir = config->state_dir;
   eo.log_dir = config->log_dir;
+  eo.log_segment_bytes = config->log_segment_bytes;
+  eo.log_segment_age = std::chrono::milliseconds(config->log_segment_age_ns / 1'000'000ull);
+  eo.log_max_bytes = config->log_max_bytes;
   auto engine = daemon::Engine::start(eo);
   if (!engine) {
     spdlog::error("{}", engine.error().message());

@@ -2,6 +2,8 @@
 // Daemon configuration parsing (yaml-cpp), with file:line:column errors.
 #include "daemon/config.h"
 
+#include "policy/rules.h"
+
 #include <filesystem>
 #include <set>
 
@@ -138,7 +140,8 @@ Result<Config> parse(const std::string &file, const YAML::Node &root)
     return fail(where(file, root, "(top level)") + "expected a mapping");
   static const std::set<std::string> known{"profiles",        "cgroups", "alerts_json",
                                            "metrics_address", "log_dir", "rescan_ms",
-                                           "max_tier", "pin_dir", "rules", "state_dir", "outputs"};
+                                           "max_tier", "pin_dir", "rules", "state_dir", "outputs",
+                                           "log_retention"};
   for (const auto &kv : root) {
     const std::string key = kv.first.as<std::string>();
     if (!known.count(key))
@@ -166,6 +169,37 @@ Result<Config> parse(const std::string &file, const YAML::Node &root)
       fs::path p(*s);
       c.rule_paths.push_back((p.is_absolute() ? p : base / p).lexically_normal().string());
     }
+  }
+  if (const YAML::Node n = root["log_retention"]) {
+    if (!n.IsMap())
+      return fail(where(file, n, "log_retention") +
+                  "expected a mapping {segment_bytes, segment_age, max_bytes}");
+    for (const auto &kv : n) {
+      const std::string key = kv.first.as<std::string>();
+      const std::string field = "log_retention." + key;
+      auto s = scalar(file, kv.second, field);
+      if (!s)
+        return tl::unexpected(s.error());
+      if (key == "segment_age") {
+        auto d = policy::parse_duration(*s);
+        if (!d || *d < 1'000'000'000ull)
+          return fail(where(file, kv.second, field) + "'" + *s +
+                      "' is not a duration of at least 1s (e.g. 30m, 1h)");
+        c.log_segment_age_ns = *d;
+      } else if (key == "segment_bytes" || key == "max_bytes") {
+        auto b = policy::parse_bytes(*s);
+        if (!b || *b < (1ull << 20))
+          return fail(where(file, kv.second, field) + "'" + *s +
+                      "' is not a size of at least 1MiB (e.g. 64MiB, 10GiB)");
+        (key == "segment_bytes" ? c.log_segment_bytes : c.log_max_bytes) = *b;
+      } else {
+        return fail(where(file, kv.first, field) +
+                    "unknown key (expected segment_bytes, segment_age or max_bytes)");
+      }
+    }
+    if (c.log_max_bytes < c.log_segment_bytes)
+      return fail(where(file, n, "log_retention.max_bytes") +
+                  "must be at least segment_bytes (one whole segment)");
   }
   if (const YAML::Node n = root["state_dir"]) {
     auto s = scalar(file, n, "state_dir");

@@ -45,6 +45,10 @@ struct Config {
   Outputs outputs;
   std::optional<std::string> metrics_address;
   std::optional<std::string> log_dir;
+  // log_retention: {segment_bytes: 64MiB, segment_age: 1h, max_bytes: 1GiB}
+  uint64_t log_segment_bytes = 64ull << 20;
+  uint64_t log_segment_age_ns = 3600ull * 1'000'000'000ull;
+  uint64_t log_max_bytes = 1ull << 30;
   int rescan_ms = 1000;
   std::string max_tier = "lsm"; // cap on enforcement: lsm (no cap) | fallback | monitor
   std::string pin_dir = "/sys/fs/bpf/vigil"; // "" : nothing outlives the daemon

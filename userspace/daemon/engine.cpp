@@ -103,6 +103,9 @@ Result<std::unique_ptr<Engine>> Engine::start(const EngineOptions &opts)
   if (opts.log_dir) {
     eventlog::WriterOptions wo;
     wo.dir = *opts.log_dir;
+    wo.segment_max_bytes = opts.log_segment_bytes;
+    wo.segment_max_age = opts.log_segment_age;
+    wo.total_max_bytes = opts.log_max_bytes;
     auto rec = Recorder::open(wo);
     if (!rec)
       return tl::unexpected(rec.error());

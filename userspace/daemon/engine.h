@@ -60,6 +60,10 @@ struct EngineOptions {
   // How often the egress byte counters are read into egress_volume events.
   std::chrono::milliseconds volume_interval{1000};
   std::optional<std::string> log_dir; // event log (eventlog/): every event, policy and alert
+  // Event log retention: rotate a segment at this size or age; delete the oldest beyond the cap.
+  uint64_t log_segment_bytes = 64ull << 20;
+  std::chrono::milliseconds log_segment_age = std::chrono::hours(1);
+  uint64_t log_max_bytes = 1ull << 30;
 };
 
 class Engine {

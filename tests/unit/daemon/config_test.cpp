@@ -268,3 +268,40 @@ TEST_F(ConfigTest, rejects_bad_outputs_with_file_and_line)
 
 } // namespace
 } // namespace vigil::daemon
+
+namespace vigil::daemon {
+namespace {
+
+TEST_F(ConfigTest, log_retention_sizes_and_age)
+{
+  auto r = load("profiles: [p.yaml]\ncgroups: []\nlog_dir: /var/log/vigil\nlog_retention:\n"
+                "  segment_bytes: 16MiB\n  segment_age: 30m\n  max_bytes: 2GiB\n");
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->log_segment_bytes, 16ull << 20);
+  EXPECT_EQ(r->log_segment_age_ns, 1800ull * 1'000'000'000ull);
+  EXPECT_EQ(r->log_max_bytes, 2ull << 30);
+
+  auto defaults = load("profiles: [p.yaml]\ncgroups: []\n");
+  ASSERT_TRUE(defaults);
+  EXPECT_EQ(defaults->log_segment_bytes, 64ull << 20);
+  EXPECT_EQ(defaults->log_max_bytes, 1ull << 30);
+}
+
+TEST_F(ConfigTest, log_retention_mistakes_name_their_line)
+{
+  for (const auto &[text, line, needle] :
+       std::vector<std::tuple<std::string, int, std::string>>{
+           {"log_retention:\n  segment_bytes: lots\n", 4, "segment_bytes"},
+           {"log_retention:\n  segment_age: 10ms\n", 4, "segment_age"},
+           {"log_retention:\n  keep: forever\n", 4, "unknown key"},
+           {"log_retention:\n  segment_bytes: 64MiB\n  max_bytes: 2MiB\n", 3, "max_bytes"}}) {
+    auto r = load("profiles: [p.yaml]\ncgroups: []\n" + text);
+    ASSERT_FALSE(r) << text;
+    EXPECT_NE(r.error().message().find(":" + std::to_string(line) + ":"), std::string::npos)
+        << r.error().message();
+    EXPECT_NE(r.error().message().find(needle), std::string::npos) << r.error().message();
+  }
+}
+
+} // namespace
+} // namespace vigil::daemon
