@@ -170,7 +170,7 @@ function apiServerRules(objs)
     }
     const ports = (c.ports || []).map((p) => p.name);
     for (const probe of ['livenessProbe', 'readinessProbe', 'startupProbe'])
-      if (c[probe] && typeof c[probe].httpGet.port === 'string')
+      if (c[probe] && c[probe].httpGet && typeof c[probe].httpGet.port === 'string')
         assert(ports.includes(c[probe].httpGet.port), `${probe} names no container port`);
   }
   const sa = pod.serviceAccountName;
