@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # Installs the Debian packages vigil needs, only those missing. --test adds what the test suite
 # needs (GoogleTest, curl, jq, qemu and busybox for the BPF-LSM VM, Prometheus and Alertmanager
-# for the exporter tests). Debian 12 (bookworm), as root.
+# for the exporter tests, Node.js and npm for the Kubernetes manifest test). Debian 12 (bookworm),
+# as root.
 set -euo pipefail
 
 build=(cmake ninja-build g++ clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev
@@ -13,7 +14,13 @@ test=(googletest libgtest-dev libgmock-dev libbenchmark-dev curl util-linux ipro
 	prometheus prometheus-alertmanager)
 
 want=("${build[@]}")
-[ "${1:-}" = --test ] && want+=("${test[@]}")
+if [ "${1:-}" = --test ]; then
+	want+=("${test[@]}")
+	# tests/k8s. A machine may have Node.js from elsewhere already (a newer nodejs package that
+	# carries npm itself and conflicts with Debian's npm): only what is missing is installed.
+	command -v node >/dev/null || want+=(nodejs)
+	command -v npm >/dev/null || want+=(npm)
+fi
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "install-deps: run as root (apt-get install)" >&2
