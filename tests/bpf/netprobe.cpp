@@ -12,6 +12,7 @@
 //   netprobe unixdgram PATH 0    sendto(2) to a unix datagram socket
 //   netprobe raw icmp 0          socket(AF_INET, SOCK_RAW, IPPROTO_ICMP)
 //   netprobe raw packet 0        socket(AF_PACKET, SOCK_RAW, 0)
+//   netprobe int80 getpid 0      getpid through the 32-bit entry point (int 0x80): "ok" or errno
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -33,6 +34,16 @@ int main(int argc, char **argv)
   }
   const std::string op = argv[1];
   std::string addr = argv[2];
+  if (op == "int80") {
+    long ret = 20; // __NR_getpid on i386
+    asm volatile("int $0x80" : "+a"(ret) : : "memory");
+    if (ret == getpid()) {
+      std::printf("ok\n");
+      return 0;
+    }
+    std::printf("%s\n", ret < 0 ? strerrorname_np(static_cast<int>(-ret)) : "?");
+    return 1;
+  }
   if (op == "raw") {
     int fd = addr == "packet" ? socket(17 /* AF_PACKET */, SOCK_RAW, 0)
                               : socket(AF_INET, SOCK_RAW, IPPROTO_ICMP);

@@ -247,3 +247,47 @@ TEST_F(RunTest, unprivileged_user_gets_a_clear_error)
 
 } // namespace
 } // namespace vigil::test
+
+namespace vigil::test {
+namespace {
+
+// `vigil run` hardens what it launches: no caller secrets in the environment (names reported,
+// values never), no_new_privs, a seccomp filter without the 32-bit entry points, and no raw
+// sockets unless the profile allows them (denied by BPF LSM where it runs, by seccomp elsewhere).
+TEST(RunLaunch, secrets_are_scrubbed_and_the_launch_is_hardened)
+{
+  VG_REQUIRE_ROOT();
+  TempDir tmp;
+  const std::vector<std::string> env{"SECRET_TOKEN=s3cret-1", "AWS_SECRET_ACCESS_KEY=s3cret-2",
+                                     "GITHUB_TOKEN=s3cret-3", "AWS_REGION=eu-west-1"};
+  ProcResult r = run({vigil_bin(), "run", "--", "sh", "-c",
+                      "env; grep -E '^(NoNewPrivs|Seccomp):' /proc/self/status; " +
+                          std::string(netprobe_bin()) + " int80 getpid 0; " + netprobe_bin() +
+                          " raw icmp 0; " + netprobe_bin() + " raw packet 0; true"},
+                     env);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out.find("s3cret"), std::string::npos) << "a secret reached the agent:\n" << r.out;
+  EXPECT_NE(r.out.find("AWS_REGION=eu-west-1"), std::string::npos) << r.out;
+  for (const char *name : {"SECRET_TOKEN", "AWS_SECRET_ACCESS_KEY", "GITHUB_TOKEN"})
+    EXPECT_NE(r.err.find(name), std::string::npos) << "removed names are reported\n" << r.err;
+  EXPECT_EQ(r.err.find("s3cret"), std::string::npos) << "values are never printed\n" << r.err;
+  EXPECT_NE(r.out.find("NoNewPrivs:\t1"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Seccomp:\t2"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("ENOSYS\n"), std::string::npos) << "int 0x80 is closed\n" << r.out;
+  EXPECT_EQ(r.out.find("ok\n"), std::string::npos) << "no raw or packet socket\n" << r.out;
+
+  // A profile names what it lets through, and may allow raw sockets.
+  const std::string profile = tmp / "p.yaml";
+  write_file(profile, "profile: loose\nlaunch:\n  env_allow: [GITHUB_TOKEN]\negress:\n"
+                      "  raw_sockets: allow\n  allow: [127.0.0.1/32]\n");
+  r = run({vigil_bin(), "run", "--profile", profile, "--", "sh", "-c",
+           "env; " + std::string(netprobe_bin()) + " raw icmp 0"},
+          env);
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("GITHUB_TOKEN=s3cret-3"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("s3cret-1"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("ok\n"), std::string::npos) << r.out;
+}
+
+} // namespace
+} // namespace vigil::test

@@ -16,6 +16,7 @@
 #include "cgroup/cgroup.h"
 #include "cli/commands.h"
 #include "daemon/engine.h"
+#include "enforce/launch.h"
 #include "policy/profile.h"
 #include "policy/rules.h"
 
@@ -27,7 +28,8 @@ constexpr uint32_t kRunProfileId = 1;
 
 // The child: waits until the parent has put it in the agent cgroup, then execs. Only
 // async-signal-safe calls between fork and exec.
-[[noreturn]] void child_exec(int gate_fd, const sigset_t &orig_mask, char **argv)
+[[noreturn]] void child_exec(int gate_fd, const sigset_t &orig_mask, char **argv, char **envp,
+                             const sock_fprog &filter)
 {
   char go = 0;
   ::prctl(PR_SET_PDEATHSIG, SIGKILL); // an agent must not outlive its leash
@@ -35,6 +37,12 @@ constexpr uint32_t kRunProfileId = 1;
     ::_exit(127);
   ::close(gate_fd);
   ::sigprocmask(SIG_SETMASK, &orig_mask, nullptr);
+  if (enforce::apply_launch_filter(filter) != 0) {
+    const char *msg = "vigil: cannot install the launch seccomp filter\n";
+    (void)!::write(2, msg, std::strlen(msg));
+    ::_exit(126);
+  }
+  ::environ = envp;
   ::execvp(argv[0], argv);
   const char *msg = "vigil: exec failed: ";
   (void)!::write(2, msg, std::strlen(msg));
@@ -156,6 +164,26 @@ int run_command(const RunArgs &args)
   for (const auto &a : args.command)
     argv.push_back(const_cast<char *>(a.c_str()));
   argv.push_back(nullptr);
+  // The agent's environment without the caller's secrets: no file policy sees a secret that
+  // arrives in the environment. Names only are reported, never values.
+  const enforce::ScrubbedEnv env = enforce::scrub_environment(::environ, profile->env_allow);
+  std::vector<char *> envp;
+  for (const auto &v : env.kept)
+    envp.push_back(const_cast<char *>(v.c_str()));
+  envp.push_back(nullptr);
+  if (!env.removed.empty()) {
+    std::string names;
+    for (const auto &n : env.removed)
+      names += (names.empty() ? "" : ", ") + n;
+    spdlog::warn("removed {} secret-looking variable(s) from the agent's environment: {} (a "
+                 "profile's launch.env_allow passes one through)",
+                 env.removed.size(), names);
+  }
+  // Where BPF LSM decides socket creation it denies and alerts; elsewhere seccomp denies.
+  const bool block_raw = !profile->raw_sockets && (*engine)->net_tier() != loader::Tier::lsm;
+  const std::vector<sock_filter> filter_code = enforce::launch_filter(block_raw);
+  const sock_fprog filter{static_cast<unsigned short>(filter_code.size()),
+                          const_cast<sock_filter *>(filter_code.data())};
   pid_t child = ::fork();
   if (child < 0) {
     spdlog::error("fork: {}", std::strerror(errno));
@@ -163,7 +191,7 @@ int run_command(const RunArgs &args)
   }
   if (child == 0) {
     ::close(gate[1]);
-    child_exec(gate[0], orig, argv.data());
+    child_exec(gate[0], orig, argv.data(), envp.data(), filter);
   }
   ::close(gate[0]);
   int status = 1;

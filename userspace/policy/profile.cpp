@@ -59,6 +59,33 @@ Status parse_credentials(const Ctx &ctx, const KeyValue &section, Profile &profi
   return {};
 }
 
+// launch: how `vigil run` starts the agent. env_allow: secret-looking variables passed anyway.
+Status parse_launch(const Ctx &ctx, const KeyValue &section, Profile &profile)
+{
+  const std::string field = "launch";
+  auto fields = read_map(ctx, section.value, value_mark(section), field, {"env_allow"});
+  if (!fields)
+    return tl::unexpected(fields.error());
+  if (const KeyValue *kv = find(*fields, "env_allow")) {
+    auto list = read_list(ctx, *kv, field + ".env_allow");
+    if (!list)
+      return tl::unexpected(list.error());
+    size_t i = 0;
+    for (const auto &item : *list) {
+      const std::string item_field = index_field(field + ".env_allow", i++);
+      const bool valid =
+          item.IsScalar() && !item.Scalar().empty() &&
+          item.Scalar().find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                          "0123456789_") == std::string::npos;
+      if (!valid)
+        return fail_at(ctx, item_mark(ctx, item), item_field,
+                       "expected a variable name, got " + describe(item));
+      profile.env_allow.push_back(item.Scalar());
+    }
+  }
+  return {};
+}
+
 // ipc: unix sockets and FIFOs served from outside the agent that it may still use.
 Status parse_ipc(const Ctx &ctx, const KeyValue &section, Profile &profile)
 {
@@ -167,7 +194,8 @@ Result<Profile> parse_document(const Ctx &ctx, const YAML::Node &root)
 {
   auto fields =
       read_map(ctx, root, root.Mark(), "",
-               {"profile", "description", "mode", "require", "credentials", "egress", "ipc"});
+               {"profile", "description", "mode", "require", "credentials", "egress", "ipc",
+                "launch"});
   if (!fields)
     return tl::unexpected(fields.error());
 
@@ -215,6 +243,10 @@ Result<Profile> parse_document(const Ctx &ctx, const YAML::Node &root)
   }
   if (const KeyValue *kv = find(*fields, "egress")) {
     if (auto st = parse_egress(ctx, *kv, profile); !st)
+      return tl::unexpected(st.error());
+  }
+  if (const KeyValue *kv = find(*fields, "launch")) {
+    if (auto st = parse_launch(ctx, *kv, profile); !st)
       return tl::unexpected(st.error());
   }
   if (const KeyValue *kv = find(*fields, "ipc")) {

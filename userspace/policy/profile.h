@@ -88,6 +88,8 @@ struct Profile {
   std::optional<Mode> credential_mode;
   std::optional<Mode> egress_mode;
   bool raw_sockets = false; // egress.raw_sockets: allow: raw and packet sockets may be created
+  // launch.env_allow: variables that look like secrets but `vigil run` passes to the agent.
+  std::vector<std::string> env_allow;
 
   Mode file_mode() const { return credential_mode.value_or(mode); }
   Mode net_mode() const { return egress_mode.value_or(mode); }
