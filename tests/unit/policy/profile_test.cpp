@@ -143,7 +143,7 @@ TEST(ProfileErrors, rejects_unknown_top_level_key)
 {
   EXPECT_EQ(error_of("profile: p\negres:\n  allow: []\n"),
             "t.yaml:2:1: egres: unknown key (expected one of: profile, description, mode, require, "
-            "credentials, egress, ipc)");
+            "credentials, egress, ipc, launch)");
 }
 
 TEST(ProfileErrors, rejects_unknown_nested_key)
@@ -437,6 +437,24 @@ TEST(ProfileErrors, rejects_unknown_mode_and_requirement_with_line)
             "t.yaml:2:7: mode: 'block' is not a mode (one of: enforce, audit)");
   EXPECT_EQ(error_of("profile: p\n\nrequire: strong\n"),
             "t.yaml:3:10: require: 'strong' is not a requirement (one of: none, enforce, lsm)");
+}
+
+} // namespace
+} // namespace vigil::policy
+
+namespace vigil::policy {
+namespace {
+
+TEST(ProfileLaunch, env_allow_names_and_mistakes)
+{
+  auto p = parse_profile("profile: p\nlaunch:\n  env_allow: [ANTHROPIC_API_KEY, GH_TOKEN]\n",
+                         "t.yaml");
+  ASSERT_TRUE(p) << p.error().message();
+  EXPECT_EQ(p->env_allow, (std::vector<std::string>{"ANTHROPIC_API_KEY", "GH_TOKEN"}));
+  auto bad = parse_profile("profile: p\nlaunch:\n  env_allow: [\"NOT A NAME\"]\n", "t.yaml");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message().find("t.yaml:3:15: launch.env_allow[0]"), std::string::npos)
+      << bad.error().message();
 }
 
 } // namespace
