@@ -94,6 +94,37 @@ TEST_F(DaemonTest, confines_matching_cgroups_created_while_running)
   EXPECT_EQ(r.status, 0) << r.err;
 }
 
+// A daemon started in a cgroup namespace of its own (as in a pod) reads other processes' cgroups
+// relative to it; it resolves them against its view of the cgroup2 mount, so the file guard still
+// knows its agents.
+TEST_F(DaemonTest, a_daemon_in_its_own_cgroup_namespace_still_confines_its_agents)
+{
+  // The daemon sits in a cgroup of its own when its namespace is made, as a pod's container does,
+  // so the agents' cgroups show as "/../agent-1" from inside.
+  fs::create_directories(root_ + "/daemon");
+  Proc daemon({"sh", "-c",
+               "echo $$ > " + root_ + "/daemon/cgroup.procs && exec unshare --cgroup " +
+                   vigil_bin() + " daemon --config " + tmp_ / "vigil.yaml"});
+  ASSERT_TRUE(daemon.wait_for_err("daemon running")) << daemon.err_so_far();
+  const std::string go = tmp_ / "go";
+  auto agent = in_cgroup(root_ + "/agent-1", go, "cat " + secret_ + " >/dev/null");
+  ASSERT_TRUE(daemon.wait_for_err("confining " + root_ + "/agent-1")) << daemon.err_so_far();
+  write_file(go, "");
+  EXPECT_EQ(agent->wait().status, 1) << "the agent's read is denied";
+  std::vector<nlohmann::json> found;
+  for (int i = 0; i < 100 && found.empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    found = read_json_lines(alerts_);
+  }
+  ASSERT_EQ(found.size(), 1u) << read_file(alerts_);
+  EXPECT_EQ(found[0]["cgroup"], "/vigil-test-" + std::to_string(::getpid()) + "/agent-1");
+  fs::remove(root_ + "/agent-1");
+  daemon.signal(SIGTERM);
+  EXPECT_EQ(daemon.wait(std::chrono::seconds(15)).status, 0);
+  std::error_code ec;
+  fs::remove(root_ + "/daemon", ec);
+}
+
 TEST_F(DaemonTest, config_naming_an_unknown_profile_is_refused)
 {
   write_file(tmp_ / "bad.yaml",

@@ -66,15 +66,76 @@ Result<uint64_t> cgroup_id(const std::string &dir)
   return static_cast<uint64_t>(st.st_ino);
 }
 
+namespace {
+
+// Where this process's cgroup namespace is rooted, as a path under the cgroup2 mount: "" when
+// there is no namespace to account for (the mount shows "/" as its root, as on a host). In a
+// namespace (a pod, `unshare --cgroup`) /proc/PID/cgroup paths are relative to that root, and
+// the names above it are hidden behind ".."; the root is the cgroup this process sat in when the
+// namespace was made, found once by looking for this process in the mount.
+std::string namespace_root()
+{
+  std::string mount_point, root = "/";
+  std::ifstream in("/proc/self/mountinfo");
+  for (std::string line; std::getline(in, line);) {
+    const size_t dash = line.find(" - ");
+    if (dash == std::string::npos || line.compare(dash + 3, 8, "cgroup2 ") != 0)
+      continue;
+    std::istringstream f(line.substr(0, dash));
+    std::string id, parent, devno;
+    f >> id >> parent >> devno >> root >> mount_point;
+    break;
+  }
+  if (root == "/" || mount_point.empty())
+    return {};
+  auto own = [&]() -> std::string {
+    std::ifstream self("/proc/self/cgroup");
+    for (std::string line; std::getline(self, line);)
+      if (line.rfind("0::", 0) == 0)
+        return line.substr(3);
+    return "/";
+  }();
+  const std::string me = std::to_string(::getpid());
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(mount_point, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (!it->is_directory(ec))
+      continue;
+    std::ifstream procs(it->path() / "cgroup.procs");
+    for (std::string pid; std::getline(procs, pid);)
+      if (pid == me) {
+        // This directory is `own` (relative to the namespace root): strip it to get the root.
+        std::string dir = it->path().string().substr(mount_point.size());
+        std::string rel = own == "/" ? std::string() : own;
+        if (!rel.empty() && dir.size() >= rel.size() &&
+            dir.compare(dir.size() - rel.size(), rel.size(), rel) == 0)
+          dir.resize(dir.size() - rel.size());
+        return dir.empty() ? "/" : dir;
+      }
+  }
+  return {};
+}
+
+} // namespace
+
+std::string host_cgroup_path(std::string_view ns_root, std::string_view ns_path)
+{
+  if (ns_root.empty() || ns_root == "/")
+    return policy::normalize_path(ns_path);
+  return policy::normalize_path(std::string(ns_root) + "/" + std::string(ns_path));
+}
+
 Result<std::string> cgroup_of_pid(pid_t pid)
 {
   const std::string file = "/proc/" + std::to_string(pid) + "/cgroup";
   std::ifstream in(file);
   if (!in)
     return fail_errno(errno, "read " + file);
+  // Paths in /proc/PID/cgroup are relative to the reader's cgroup namespace.
+  static const std::string root = namespace_root();
   for (std::string line; std::getline(in, line);) {
     if (line.rfind("0::", 0) == 0)
-      return line.substr(3);
+      return root.empty() ? line.substr(3) : host_cgroup_path(root, line.substr(3));
   }
   return fail(file + " has no cgroup v2 entry");
 }

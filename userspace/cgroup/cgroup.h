@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <sys/types.h>
 #include <unordered_map>
 #include <vector>
@@ -24,6 +25,9 @@ Result<uint64_t> cgroup_id(const std::string &dir);
 
 // The cgroup (relative to the cgroup2 mount, "/a/b") that pid is in, from /proc/PID/cgroup.
 Result<std::string> cgroup_of_pid(pid_t pid);
+// A path from /proc/PID/cgroup, read in a cgroup namespace rooted at ns_root (a path under the
+// cgroup2 mount), as a path under the mount: ("/k/pod/ctr", "/../other") -> "/k/pod/other".
+std::string host_cgroup_path(std::string_view ns_root, std::string_view ns_path);
 
 // Creates dir (parents too). Fine if it exists.
 Result<> create(const std::string &dir);

@@ -190,3 +190,19 @@ TEST_F(CgroupTest, cgroup_id_is_the_directory_inode)
 
 } // namespace
 } // namespace vigil::cgroup
+
+namespace vigil::cgroup {
+namespace {
+
+TEST(HostCgroupPath, resolves_namespace_relative_paths_under_the_mount)
+{
+  EXPECT_EQ(host_cgroup_path("", "/a/b"), "/a/b");
+  EXPECT_EQ(host_cgroup_path("/", "/a/b"), "/a/b");
+  EXPECT_EQ(host_cgroup_path("/kubepods/pod1/ctr", "/../other"), "/kubepods/pod1/other");
+  EXPECT_EQ(host_cgroup_path("/kubepods/pod1/ctr", "/../../../vigil/run-1"), "/vigil/run-1");
+  EXPECT_EQ(host_cgroup_path("/kubepods/pod1/ctr", "/"), "/kubepods/pod1/ctr");
+  EXPECT_EQ(host_cgroup_path("/kubepods/pod1/ctr", "/sub"), "/kubepods/pod1/ctr/sub");
+}
+
+} // namespace
+} // namespace vigil::cgroup
