@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "common/kernel_ids.h"
 #include "detect/enrich.h"
 #include "eventlog/hash.h"
 #include "export/sinks.h"
@@ -16,13 +17,6 @@
 namespace vigil::daemon {
 
 namespace {
-
-uint64_t realtime_ns()
-{
-  timespec ts{};
-  ::clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
-}
 
 std::optional<std::string> read_text(const std::string &path)
 {
@@ -51,7 +45,7 @@ Result<std::unique_ptr<Recorder>> Recorder::open(eventlog::WriterOptions opts)
                   "again",
                   e.message());
     detect::Alert a;
-    a.time_ns = realtime_ns();
+    a.time_ns = clock_ns(CLOCK_REALTIME);
     a.hostname = detect::local_hostname();
     a.rule = "eventlog-write-failed";
     a.severity = policy::Severity::error;

@@ -9,16 +9,12 @@
 #include <cstring>
 #include <ctime>
 
+#include "common/kernel_ids.h"
+
 namespace vigil::detect {
 
 namespace {
 
-uint64_t clock_ns(clockid_t id)
-{
-  timespec ts{};
-  ::clock_gettime(id, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
-}
 
 std::string join_argv(const std::vector<std::string> &argv)
 {

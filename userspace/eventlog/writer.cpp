@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 #include <zstd.h>
 
+#include "common/kernel_ids.h"
 #include "common/unique_fd.h"
 #include "eventlog/codec.h"
 #include "eventlog/crc32c.h"
@@ -32,12 +33,6 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-uint64_t clock_ns(clockid_t id)
-{
-  timespec ts{};
-  ::clock_gettime(id, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
-}
 
 std::string note_json(const std::string &text)
 {
