@@ -125,6 +125,19 @@ std::string host_cgroup_path(std::string_view ns_root, std::string_view ns_path)
   return policy::normalize_path(std::string(ns_root) + "/" + std::string(ns_path));
 }
 
+uint32_t nearest_agent(const std::map<std::string, uint32_t> &agents, std::string path)
+{
+  while (!path.empty()) {
+    if (auto it = agents.find(path); it != agents.end())
+      return it->second;
+    const size_t slash = path.rfind('/');
+    if (slash == 0 || slash == std::string::npos)
+      break;
+    path.resize(slash);
+  }
+  return 0;
+}
+
 Result<std::string> cgroup_of_pid(pid_t pid)
 {
   const std::string file = "/proc/" + std::to_string(pid) + "/cgroup";

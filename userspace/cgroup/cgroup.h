@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <map>
 #include <string>
 #include <string_view>
 #include <sys/types.h>
@@ -28,6 +29,10 @@ Result<std::string> cgroup_of_pid(pid_t pid);
 // A path from /proc/PID/cgroup, read in a cgroup namespace rooted at ns_root (a path under the
 // cgroup2 mount), as a path under the mount: ("/k/pod/ctr", "/../other") -> "/k/pod/other".
 std::string host_cgroup_path(std::string_view ns_root, std::string_view ns_path);
+
+// The profile of the agent cgroup that holds `path` (relative to the mount): the cgroup itself
+// or its nearest confined ancestor in `agents` (path -> profile id); 0 when none does.
+uint32_t nearest_agent(const std::map<std::string, uint32_t> &agents, std::string path);
 
 // Creates dir (parents too). Fine if it exists.
 Result<> create(const std::string &dir);

@@ -654,16 +654,7 @@ void Engine::sample_volume()
     prev = fl.bytes;
     if (delta == 0)
       continue;
-    const std::string path = namer_->name(fl.cgroup_id);
-    uint32_t profile_id = 0;
-    size_t best = 0;
-    for (const auto &[dir, id] : agent_paths_)
-      if ((path == dir || (path.starts_with(dir) && path.size() > dir.size() &&
-                           path[dir.size()] == '/')) &&
-          dir.size() >= best) {
-        best = dir.size();
-        profile_id = id;
-      }
+    const uint32_t profile_id = cgroup::nearest_agent(agent_paths_, namer_->name(fl.cgroup_id));
     if (!profile_id)
       continue;
     pipeline::Event ev;

@@ -160,18 +160,7 @@ enforce::Decision FileEnforcer::decide(const enforce::Request &req)
   auto cg = cgroup::cgroup_of_pid(req.pid);
   if (!cg)
     return {false}; // gone, or not visible: nothing to decide for
-  // The agent cgroup is the cgroup itself or its nearest confined ancestor.
-  uint32_t profile = 0;
-  for (std::string dir = *cg; !dir.empty();) {
-    if (auto it = snap->agents.find(dir); it != snap->agents.end()) {
-      profile = it->second;
-      break;
-    }
-    const size_t slash = dir.rfind('/');
-    if (slash == 0 || slash == std::string::npos)
-      break;
-    dir.resize(slash);
-  }
+  const uint32_t profile = cgroup::nearest_agent(snap->agents, *cg);
   if (profile == 0)
     return {false};
   auto owners = snap->owners.find(req.pattern);

@@ -194,6 +194,17 @@ TEST_F(CgroupTest, cgroup_id_is_the_directory_inode)
 namespace vigil::cgroup {
 namespace {
 
+TEST(NearestAgent, the_cgroup_itself_or_its_nearest_confined_ancestor)
+{
+  const std::map<std::string, uint32_t> agents{{"/vigil/run-1", 1}, {"/vigil/run-1/inner", 2}};
+  EXPECT_EQ(nearest_agent(agents, "/vigil/run-1"), 1u);
+  EXPECT_EQ(nearest_agent(agents, "/vigil/run-1/sub/deeper"), 1u);
+  EXPECT_EQ(nearest_agent(agents, "/vigil/run-1/inner/x"), 2u);
+  EXPECT_EQ(nearest_agent(agents, "/vigil/run-10"), 0u) << "a name prefix is not an ancestor";
+  EXPECT_EQ(nearest_agent(agents, "/vigil"), 0u);
+  EXPECT_EQ(nearest_agent(agents, "/"), 0u);
+}
+
 TEST(HostCgroupPath, resolves_namespace_relative_paths_under_the_mount)
 {
   EXPECT_EQ(host_cgroup_path("", "/a/b"), "/a/b");
