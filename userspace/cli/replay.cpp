@@ -189,7 +189,7 @@ int replay_command(const ReplayArgs &args)
       procs.apply(*ev);
       const policy::Profile *profile = detector.profile(ev->hdr.profile_id);
       if (args.format == "timeline" && ev->hdr.profile_id != 0) {
-        const uint64_t t = enricher.build(*ev, detect::Finding{}, policy::Profile{}).time_ns;
+        const uint64_t t = enricher.realtime_of(ev->hdr.ts_ns);
         timeline.by_cgroup[ev->hdr.cgroup_id].push_back(
             {t, ev->hdr.tgid, ev->hdr.comm + ": " + describe_event(*ev)});
       }

@@ -73,8 +73,7 @@ Alert Enricher::build(const pipeline::Event &ev, const Finding &f, const policy:
 {
   using policy::RuleKind;
   Alert a;
-  a.time_ns = offset_ ? static_cast<uint64_t>(static_cast<int64_t>(ev.hdr.ts_ns) + *offset_)
-                      : boot_to_realtime(ev.hdr.ts_ns);
+  a.time_ns = realtime_of(ev.hdr.ts_ns);
   a.hostname = hostname_;
   a.profile = profile.name;
   a.rule = f.rule;

@@ -27,6 +27,12 @@ public:
   // not with this machine's clocks.
   void set_hostname(std::string h) { hostname_ = std::move(h); }
   void set_clock_offset(int64_t realtime_minus_boottime_ns) { offset_ = realtime_minus_boottime_ns; }
+  // A kernel time as wall time: with the offset given (replay), else with this machine's clocks.
+  uint64_t realtime_of(uint64_t boot_ns) const
+  {
+    return offset_ ? static_cast<uint64_t>(static_cast<int64_t>(boot_ns) + *offset_)
+                   : boot_to_realtime(boot_ns);
+  }
 
 private:
   pipeline::ProcessTable &procs_;
