@@ -133,8 +133,7 @@ policy::Profile expand_hosts(const policy::Profile &p,
       e.host.clear();
       e.cidr.addr = addr;
       e.cidr.prefix_len = 128;
-      e.cidr.is_v4 = addr[10] == 0xff && addr[11] == 0xff &&
-                     std::all_of(addr.begin(), addr.begin() + 10, [](uint8_t b) { return !b; });
+      e.cidr.is_v4 = policy::is_v4_mapped(addr);
       out.egress_allow.push_back(e);
     }
   }

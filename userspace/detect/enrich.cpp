@@ -132,11 +132,7 @@ Alert Enricher::build(const pipeline::Event &ev, const Finding &f, const policy:
   } else if (const auto *v = std::get_if<pipeline::VolumeBody>(&ev.body)) {
     a.dest_ip = policy::ip_to_string(v->addr);
     a.dest_port = v->port;
-    a.dest_family = v->addr[10] == 0xff && v->addr[11] == 0xff &&
-                            std::all_of(v->addr.begin(), v->addr.begin() + 10,
-                                        [](uint8_t b) { return b == 0; })
-                        ? "ipv4"
-                        : "ipv6";
+    a.dest_family = policy::is_v4_mapped(v->addr) ? "ipv4" : "ipv6";
   } else if (const auto *k = std::get_if<pipeline::SocketBody>(&ev.body)) {
     a.result = k->ret;
   } else if (const auto *t = std::get_if<pipeline::PtraceBody>(&ev.body)) {

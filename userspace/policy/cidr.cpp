@@ -18,11 +18,6 @@ namespace {
 constexpr uint8_t kV4PrefixShift = 96;
 constexpr std::array<uint8_t, 12> kV4MappedPrefix = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
-bool is_v4_mapped(const std::array<uint8_t, 16> &ip)
-{
-  return std::equal(kV4MappedPrefix.begin(), kV4MappedPrefix.end(), ip.begin());
-}
-
 // inet_pton needs a NUL-terminated string; an address never exceeds INET6_ADDRSTRLEN, so anything
 // longer is rejected without copying.
 std::optional<std::array<uint8_t, 16>> parse_address(std::string_view text, bool &is_v4)
@@ -72,6 +67,11 @@ bool Cidr::contains(const std::array<uint8_t, 16> &ip) const
     return true;
   auto mask = static_cast<uint8_t>(0xff00u >> rest);
   return (ip[full] & mask) == addr[full];
+}
+
+bool is_v4_mapped(const std::array<uint8_t, 16> &ip)
+{
+  return std::equal(kV4MappedPrefix.begin(), kV4MappedPrefix.end(), ip.begin());
 }
 
 std::string Cidr::to_string() const

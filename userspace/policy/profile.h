@@ -44,6 +44,8 @@ Result<Cidr> parse_cidr(std::string_view text);
 // An address as 16 bytes in the IPv6 space (IPv4 mapped). Returns nullopt for a bad string.
 std::optional<std::array<uint8_t, 16>> parse_ip(std::string_view text);
 std::array<uint8_t, 16> ipv4_mapped(uint32_t addr_be);
+// True for an IPv4 address in the IPv6 space (::ffff:a.b.c.d).
+bool is_v4_mapped(const std::array<uint8_t, 16> &ip);
 std::string ip_to_string(const std::array<uint8_t, 16> &ip);
 
 struct PortRange {
