@@ -5,7 +5,6 @@
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <filesystem>
 
 #include <map>
 #include <set>
@@ -31,7 +30,8 @@ struct Policy {
 };
 
 // Loads every profile and rule file. Names keep the ids they had in `previous`.
-Result<Policy> load_policy(const daemon::Config &config, const std::map<std::string, uint32_t> &previous)
+Result<Policy> load_policy(const daemon::Config &config, const std::vector<std::string> &rule_paths,
+                           const std::map<std::string, uint32_t> &previous)
 {
   Policy next;
   next.ids = previous;
@@ -59,9 +59,6 @@ Result<Policy> load_policy(const daemon::Config &config, const std::map<std::str
     if (!seen.count(sel.profile))
       errors.push_back(config.source + ": cgroups entry '" + sel.glob + "' names profile '" +
                        sel.profile + "', which no profile file defines");
-  const std::vector<std::string> rule_paths =
-      config.rule_paths.empty() ? std::vector<std::string>{default_rules_dir()}
-                                : config.rule_paths;
   next.rules = policy::load_rules(rule_paths, errors);
   if (!errors.empty()) {
     std::string all;
@@ -74,25 +71,14 @@ Result<Policy> load_policy(const daemon::Config &config, const std::map<std::str
 
 // What the policy files look like on disk: a change of any (or a file added to a rule
 // directory) means a reload. Follows symlinks, so a Kubernetes ConfigMap swap counts.
-std::string fingerprint(const daemon::Config &config, const Policy &current)
+std::string fingerprint(const daemon::Config &config, const std::vector<std::string> &rule_paths,
+                        const Policy &current)
 {
-  namespace fs = std::filesystem;
   std::vector<std::string> files = config.profile_files;
   for (const auto &[id, p] : current.profiles)
     files.insert(files.end(), p.included.begin(), p.included.end());
-  const std::vector<std::string> rule_paths =
-      config.rule_paths.empty() ? std::vector<std::string>{default_rules_dir()}
-                                : config.rule_paths;
-  for (const auto &path : rule_paths) {
-    std::error_code ec;
-    if (fs::is_directory(path, ec)) {
-      for (const auto &e : fs::directory_iterator(path, ec))
-        if (e.path().extension() == ".yaml" || e.path().extension() == ".yml")
-          files.push_back(e.path().string());
-    } else {
-      files.push_back(path);
-    }
-  }
+  for (auto &f : policy::rule_files(rule_paths))
+    files.push_back(std::move(f));
   std::sort(files.begin(), files.end());
   std::string fp;
   for (const auto &f : files) {
@@ -131,7 +117,11 @@ int daemon_command(const DaemonArgs &args)
     spdlog::error("{}", config.error().message());
     return 2;
   }
-  auto loaded = load_policy(*config, {});
+  // Resolved once: the daemon looks at these files every rescan.
+  const std::vector<std::string> rule_paths =
+      config->rule_paths.empty() ? std::vector<std::string>{default_rules_dir()}
+                                 : config->rule_paths;
+  auto loaded = load_policy(*config, rule_paths, {});
   if (!loaded) {
     spdlog::error("{}", loaded.error().message());
     return 2;
@@ -168,12 +158,12 @@ int daemon_command(const DaemonArgs &args)
   }
   spdlog::info("daemon running: {} profile(s), {} rule(s), {} cgroup selector(s)",
                current.profiles.size(), current.rules.rules.size(), config->cgroups.size());
-  std::string on_disk = fingerprint(*config, current);
+  std::string on_disk = fingerprint(*config, rule_paths, current);
   // A reload that fails keeps the policy in force and says so: in the log, as an alert, and in
   // the reload metrics. The same broken files are not retried until they change again.
   auto reload = [&](const char *why) {
-    on_disk = fingerprint(*config, current);
-    auto next = load_policy(*config, current.ids);
+    on_disk = fingerprint(*config, rule_paths, current);
+    auto next = load_policy(*config, rule_paths, current.ids);
     Result<> applied = next ? apply_policy(**engine, *next) : tl::unexpected(next.error());
     if (!applied) {
       spdlog::error("policy reload ({}) failed; the previous policy stays in force:\n{}", why,
@@ -186,7 +176,7 @@ int daemon_command(const DaemonArgs &args)
       return;
     }
     current = std::move(*next);
-    on_disk = fingerprint(*config, current);
+    on_disk = fingerprint(*config, rule_paths, current);
     (*engine)->policy_reloaded(true);
     spdlog::info("policy reloaded ({}): {} profile(s), {} rule(s)", why, current.profiles.size(),
                  current.rules.rules.size());
@@ -230,7 +220,7 @@ int daemon_command(const DaemonArgs &args)
     }
     if (sig == SIGHUP)
       reload("SIGHUP");
-    else if (fingerprint(*config, current) != on_disk)
+    else if (fingerprint(*config, rule_paths, current) != on_disk)
       reload("files changed");
   }
   if (config->pin_dir.empty()) {

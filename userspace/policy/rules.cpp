@@ -659,10 +659,9 @@ void parse_rules(std::string_view yaml_text, const std::string &source, RuleSet 
   }
 }
 
-RuleSet load_rules(const std::vector<std::string> &paths, std::vector<std::string> &errors)
+std::vector<std::string> rule_files(const std::vector<std::string> &paths)
 {
   namespace fs = std::filesystem;
-  RuleSet set;
   std::vector<std::string> files;
   for (const auto &p : paths) {
     std::error_code ec;
@@ -678,6 +677,13 @@ RuleSet load_rules(const std::vector<std::string> &paths, std::vector<std::strin
       files.push_back(p);
     }
   }
+  return files;
+}
+
+RuleSet load_rules(const std::vector<std::string> &paths, std::vector<std::string> &errors)
+{
+  RuleSet set;
+  const std::vector<std::string> files = rule_files(paths);
   for (const auto &f : files) {
     auto text = read_text_file(f, "rule file");
     if (!text) {

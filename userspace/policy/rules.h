@@ -125,6 +125,9 @@ struct RuleSet {
 // field: what"). A rule with a mistake is left out.
 void parse_rules(std::string_view yaml_text, const std::string &source, RuleSet &out,
                  std::vector<std::string> &errors);
+// Rule files and directories as the files they stand for: a directory's *.yaml and *.yml files
+// (not its subdirectories), sorted; anything else as given.
+std::vector<std::string> rule_files(const std::vector<std::string> &paths);
 // Loads rule files and directories (their *.yaml, sorted), then checks the set as a whole
 // (duplicate ids, sequences naming unknown rules, kernel limits of watched variables). Fails
 // with every error, one per line.
