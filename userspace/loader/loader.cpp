@@ -45,6 +45,25 @@ int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
   return n;
 }
 
+using KeyBytes = std::vector<uint8_t>;
+
+// A map key as bytes, to remember which keys a replacement wrote.
+template <typename Key> KeyBytes key_bytes(const Key &key)
+{
+  const auto *b = reinterpret_cast<const uint8_t *>(&key);
+  return KeyBytes(b, b + sizeof(key));
+}
+
+// After a replacement wrote `fresh`: deletes the keys of `old` it did not write again, and
+// remembers `fresh` as the map's keys.
+void drop_stale_keys(bpf_map *map, std::vector<KeyBytes> &old, std::vector<KeyBytes> fresh)
+{
+  for (const auto &k : old)
+    if (std::find(fresh.begin(), fresh.end(), k) == fresh.end())
+      bpf_map__delete_elem(map, k.data(), k.size(), 0);
+  old = std::move(fresh);
+}
+
 } // namespace
 
 Result<size_t> unload_pinned(const std::string &pin_dir)
@@ -262,8 +281,7 @@ Result<> Loader::set_env_watch(const std::vector<std::string> &names,
     if (bpf_map__update_elem(skel_->maps.vg_env_names, &key, sizeof(key), &kind, sizeof(kind),
                              BPF_ANY))
       return fail_errno(errno, "watch environment variable " + name);
-    const auto *b = reinterpret_cast<const uint8_t *>(&key);
-    fresh.emplace_back(b, b + sizeof(key));
+    fresh.push_back(key_bytes(key));
     return {};
   };
   for (const auto &n : names)
@@ -272,10 +290,7 @@ Result<> Loader::set_env_watch(const std::vector<std::string> &names,
   for (const auto &pfx : prefixes)
     if (auto r = put(pfx, true); !r)
       return r;
-  for (const auto &old : env_keys_)
-    if (std::find(fresh.begin(), fresh.end(), old) == fresh.end())
-      bpf_map__delete_elem(skel_->maps.vg_env_names, old.data(), old.size(), 0);
-  env_keys_ = std::move(fresh);
+  drop_stale_keys(skel_->maps.vg_env_names, env_keys_, std::move(fresh));
   vg_env_cfg cfg{};
   cfg.enabled = env_keys_.empty() ? 0 : 1;
   const uint32_t zero = 0;
@@ -324,14 +339,9 @@ Result<> Loader::set_profile(uint32_t profile_id, const ProfileSwitches &sw,
     if (bpf_map__update_elem(skel_->maps.vg_egress, &key, sizeof(key), &val, sizeof(val),
                              BPF_ANY))
       return fail_errno(errno, "write egress entry of profile " + std::to_string(profile_id));
-    const auto *b = reinterpret_cast<const uint8_t *>(&key);
-    fresh.emplace_back(b, b + sizeof(key));
+    fresh.push_back(key_bytes(key));
   }
-  for (const auto &k : old) {
-    if (std::find(fresh.begin(), fresh.end(), k) == fresh.end())
-      bpf_map__delete_elem(skel_->maps.vg_egress, k.data(), k.size(), 0);
-  }
-  old = std::move(fresh);
+  drop_stale_keys(skel_->maps.vg_egress, old, std::move(fresh));
   vg_profile_cfg cfg{};
   cfg.net_mode = sw.net_mode;
   cfg.file_mode = sw.file_mode;
@@ -373,13 +383,9 @@ Result<> Loader::set_file_rules(const std::vector<std::pair<vg_file_key, vg_file
     if (bpf_map__update_elem(skel_->maps.vg_ipc_allow, &key, sizeof(key), &one, sizeof(one),
                              BPF_ANY))
       return fail_errno(errno, "write ipc allow entry " + std::to_string(key.ino));
-    const auto *b = reinterpret_cast<const uint8_t *>(&key);
-    ipc_fresh.emplace_back(b, b + sizeof(key));
+    ipc_fresh.push_back(key_bytes(key));
   }
-  for (const auto &k : ipc_keys_)
-    if (std::find(ipc_fresh.begin(), ipc_fresh.end(), k) == ipc_fresh.end())
-      bpf_map__delete_elem(skel_->maps.vg_ipc_allow, k.data(), k.size(), 0);
-  ipc_keys_ = std::move(ipc_fresh);
+  drop_stale_keys(skel_->maps.vg_ipc_allow, ipc_keys_, std::move(ipc_fresh));
   if (names.size() > VG_NAME_PATS)
     return fail(std::to_string(names.size()) + " basename patterns; the kernel table holds " +
                 std::to_string(VG_NAME_PATS));
@@ -388,13 +394,9 @@ Result<> Loader::set_file_rules(const std::vector<std::pair<vg_file_key, vg_file
     if (bpf_map__update_elem(skel_->maps.vg_file_inodes, &key, sizeof(key), &rule, sizeof(rule),
                              BPF_ANY))
       return fail_errno(errno, "write protected inode " + std::to_string(key.ino));
-    const auto *b = reinterpret_cast<const uint8_t *>(&key);
-    fresh.emplace_back(b, b + sizeof(key));
+    fresh.push_back(key_bytes(key));
   }
-  for (const auto &k : file_keys_)
-    if (std::find(fresh.begin(), fresh.end(), k) == fresh.end())
-      bpf_map__delete_elem(skel_->maps.vg_file_inodes, k.data(), k.size(), 0);
-  file_keys_ = std::move(fresh);
+  drop_stale_keys(skel_->maps.vg_file_inodes, file_keys_, std::move(fresh));
   const size_t slots = std::max(names.size(), name_slots_);
   for (uint32_t i = 0; i < slots; ++i) {
     vg_name_pat pat{}; // profile 0: an unused slot
