@@ -98,6 +98,25 @@ struct {
 	__type(value, struct vg_flow_val);
 } vg_egress_bytes __weak SEC(".maps");
 
+/* Processes that were agents: tgid -> agent root cgroup id. Written at fork and exec in an agent
+ * cgroup (and by userspace for processes already in a cgroup when it is confined), removed at
+ * exit. A task moved out of its cgroup is no longer found by vg_agent_find; this map still
+ * knows where it belongs, which is how a migration out of the subtree is recognised. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, __u64);
+} vg_agent_tasks __weak SEC(".maps");
+
+/* Observation-event rate per agent root cgroup (see vg_rate_state, vg_profile_cfg.rate). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, struct vg_rate_state);
+} vg_rate __weak SEC(".maps");
+
 /* Counters, enum vg_stat. Per-CPU so the hot path never contends. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

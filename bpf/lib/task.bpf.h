@@ -92,9 +92,67 @@ static __always_inline void vg_hdr_fill(struct vg_event_hdr *h, __u16 type, __u3
 	bpf_get_current_comm(h->comm, sizeof(h->comm));
 }
 
+/* Flood resistance: an agent cgroup gets cfg->rate observation events per second; the rest of
+ * the second's observation events are dropped (counted), and the first drop of each second
+ * reports the previous second's total in a THROTTLE event. Only events with verdict NONE pass
+ * through here: decisions are never rate limited, and enforcement never waits for ring space.
+ * Keyed by the agent's root cgroup, so sub-cgroups share their root's budget. Returns 1 to drop. */
+static __always_inline int vg_rate_limited(struct vg_event_hdr *h)
+{
+	const struct vg_profile_cfg *cfg = bpf_map_lookup_elem(&vg_profiles, &h->profile_id);
+	struct vg_rate_state *st, fresh = {};
+	struct vg_event_throttle t;
+	__u64 root, n, prev;
+
+	if (!cfg || !cfg->rate)
+		return 0;
+	if (!vg_agent_find(&root) || !root)
+		return 0;
+	st = bpf_map_lookup_elem(&vg_rate, &root);
+	if (!st) {
+		fresh.window_ns = h->ts_ns;
+		bpf_map_update_elem(&vg_rate, &root, &fresh, BPF_NOEXIST);
+		st = bpf_map_lookup_elem(&vg_rate, &root);
+		if (!st)
+			return 0;
+	}
+	if (h->ts_ns - st->window_ns >= 1000000000ULL) {
+		/* a new second; a racing CPU may reset it too, which only loses a few counts */
+		st->window_ns = h->ts_ns;
+		st->count = 0;
+	}
+	n = __sync_fetch_and_add(&st->count, 1) + 1;
+	if (n <= cfg->rate)
+		return 0;
+	vg_stat_inc(VG_STAT_THROTTLED);
+	prev = __sync_fetch_and_add(&st->suppressed, 1);
+	if (n == (__u64)cfg->rate + 1) {
+		/* first drop of this second: say so, with the cgroup's total of drops */
+		__builtin_memset(&t, 0, sizeof(t));
+		t.hdr = *h;
+		t.hdr.type = VG_EV_THROTTLE;
+		t.hdr.size = sizeof(t);
+		t.hdr.cgroup_id = root;
+		t.hdr.flags = 0;
+		t.hdr.verdict = VG_VERDICT_NONE;
+		t.suppressed = prev + 1;
+		t.rate = cfg->rate;
+		if (bpf_ringbuf_output(&vg_events, &t, sizeof(t), 0))
+			vg_stat_inc(VG_STAT_RINGBUF_FULL);
+		else
+			vg_stat_inc(VG_STAT_EVENTS);
+	}
+	return 1;
+}
+
 /* Copies size bytes of a built event to the ring. A full ring loses the event, counted. */
 static __always_inline void vg_emit(void *ev, __u32 size)
 {
+	struct vg_event_hdr *h = ev;
+
+	/* exits are exempt: they only ever shrink the process table */
+	if (h->verdict == VG_VERDICT_NONE && h->type != VG_EV_EXIT && vg_rate_limited(h))
+		return;
 	if (size > sizeof(((struct vg_scratch *)0)->ev))
 		size = sizeof(((struct vg_scratch *)0)->ev);
 	((struct vg_event_hdr *)ev)->size = size;

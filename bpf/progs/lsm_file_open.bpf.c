@@ -5,6 +5,7 @@
  * profile, enforcement off, or an internal miss allows. */
 #include "file.bpf.h"
 #include "ipc.bpf.h"
+#include "tamper.bpf.h"
 
 static __always_inline int vg_file_open_check(struct file *file)
 {
@@ -20,6 +21,10 @@ static __always_inline int vg_file_open_check(struct file *file)
 	profile = vg_agent_find(&root);
 	if (!profile)
 		return 0;
+	/* self-protection first: cgroupfs, bpffs and sysctl writes (reported there) */
+	verdict = vg_tamper_file_open(file, profile, root);
+	if (verdict == VG_VERDICT_DENY)
+		return -VG_EPERM;
 	cfg = bpf_map_lookup_elem(&vg_profiles, &profile);
 	if (!cfg || cfg->file_mode == VG_MODE_OFF)
 		return 0;

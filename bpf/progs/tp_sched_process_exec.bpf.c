@@ -17,10 +17,13 @@ int BPF_PROG(vg_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	struct file *file;
 	unsigned long arg_start, arg_end;
 	__u32 profile, path_len, args_len, env_len, off;
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u64 root;
 
-	profile = vg_agent_profile();
+	profile = vg_agent_find(&root);
 	if (!profile)
 		return 0;
+	bpf_map_update_elem(&vg_agent_tasks, &tgid, &root, BPF_ANY); /* see tp_tamper.bpf.c */
 	s = vg_scratch_get();
 	if (!s)
 		return 0;

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
-/* tp_sched_process_exit.bpf.c - a thread group leader in an agent cgroup exits. Observe only. */
+/* tp_sched_process_exit.bpf.c - a thread group leader in an agent cgroup exits. Observe only;
+ * forgets the process in vg_agent_tasks. */
 #include "task.bpf.h"
 
 SEC("tp_btf/sched_process_exit")
@@ -7,10 +8,12 @@ int BPF_PROG(vg_exit, struct task_struct *p)
 {
 	struct vg_event_exit *ev;
 	struct vg_scratch *s;
-	__u32 profile;
+	__u32 profile, tgid = BPF_CORE_READ(p, tgid);
 
-	if (BPF_CORE_READ(p, pid) != BPF_CORE_READ(p, tgid))
+	if (BPF_CORE_READ(p, pid) != tgid)
 		return 0;
+	/* every leader's exit, agent or not: a task that escaped is no longer found below */
+	bpf_map_delete_elem(&vg_agent_tasks, &tgid);
 	profile = vg_agent_profile();
 	if (!profile)
 		return 0;

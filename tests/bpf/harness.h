@@ -89,6 +89,12 @@ inline const char *fileprobe_bin()
 {
   return env_or("VIGIL_FILEPROBE", VG_FILEPROBE);
 }
+#ifdef VG_TAMPERPROBE
+inline const char *tamperprobe_bin()
+{
+  return env_or("VIGIL_TAMPERPROBE", VG_TAMPERPROBE);
+}
+#endif
 // The enforcement tiers the kernel under test gives: this host's by default; the VM run (a
 // BPF-LSM kernel) sets both to "lsm".
 inline std::string expected_file_tier()

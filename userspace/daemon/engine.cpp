@@ -2,6 +2,8 @@
 // Engine wiring and its two threads.
 #include "daemon/engine.h"
 
+#include <signal.h>
+
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -333,6 +335,10 @@ Result<> Engine::install_profile(uint32_t id, policy::Profile p)
   sw.file_mode = file_tier_ == loader::Tier::lsm ? kernel_mode(p.file_mode())
                                                  : static_cast<uint8_t>(VG_MODE_OFF);
   sw.raw_ok = p.raw_sockets;
+  // Self-protection needs no tier: LSM programs refuse, tracepoints kill.
+  sw.tamper_mode = p.self_protection ? kernel_mode(*p.self_protection)
+                                     : static_cast<uint8_t>(VG_MODE_OFF);
+  sw.rate = p.events_per_second;
   if (file_tier_ == loader::Tier::lsm) {
     // The name table is shared by every profile: recompile all of them together.
     auto all = profiles_;
@@ -589,6 +595,7 @@ void Engine::process(pipeline::Event &ev)
   }
   if (dedup_.duplicate(ev))
     return;
+  finish_kill(ev);
   procs_.apply(ev);
   const policy::Profile *profile = detector_->profile(ev.hdr.profile_id);
   const std::string profile_name = profile ? profile->name : "unknown";
@@ -616,6 +623,23 @@ void Engine::emit(const pipeline::Event &ev, const detect::Finding &f,
     recorder_->alert(alert);
 }
 
+// The kernel kills the agent task that acted (bpf_send_signal reaches only the current task); a
+// second party it could not reach (the task an agent moved out of its cgroup, the child it
+// cloned into another cgroup) is killed here, as soon as the event arrives.
+void Engine::finish_kill(const pipeline::Event &ev)
+{
+  const auto *t = std::get_if<pipeline::TamperBody>(&ev.body);
+  if (!t || ev.hdr.verdict != pipeline::Verdict::kill || !t->target_tgid ||
+      t->target_tgid == ev.hdr.tgid)
+    return;
+  if (t->kind != pipeline::TamperKind::cgroup_escape &&
+      t->kind != pipeline::TamperKind::clone_into_cgroup)
+    return;
+  if (::kill(static_cast<pid_t>(t->target_tgid), SIGKILL) == 0)
+    spdlog::warn("killed pid {}: {} by agent pid {}", t->target_tgid, pipeline::to_string(t->kind),
+                 ev.hdr.tgid);
+}
+
 // Decisions by kind, tier and verdict, and every agent connect by destination scope.
 void Engine::count_decision(const pipeline::Event &ev, const std::string &profile)
 {
@@ -634,6 +658,8 @@ void Engine::count_decision(const pipeline::Event &ev, const std::string &profil
     kind = "network";
   } else if (std::holds_alternative<pipeline::PtraceBody>(ev.body)) {
     kind = "process";
+  } else if (std::holds_alternative<pipeline::TamperBody>(ev.body)) {
+    kind = "tamper";
   }
   if (kind.empty() || ev.hdr.verdict == pipeline::Verdict::none)
     return;

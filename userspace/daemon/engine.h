@@ -121,6 +121,7 @@ private:
   Result<> open_sinks();
   void count_decision(const pipeline::Event &ev, const std::string &profile);
   Result<> install_profile(uint32_t id, policy::Profile p);
+  void finish_kill(const pipeline::Event &ev);
   void hosts_loop() noexcept;
   void sample_volume();
   void publish_log_stats();

@@ -16,7 +16,8 @@ using policy::RuleKind;
 namespace {
 
 // Which event body each rule kind looks at (index into pipeline::Event::body).
-constexpr size_t kExec = 0, kOpen = 3, kConnect = 4, kPtrace = 5, kSocket = 6, kVolume = 7;
+constexpr size_t kExec = 0, kOpen = 3, kConnect = 4, kPtrace = 5, kSocket = 6, kVolume = 7,
+                 kTamper = 8, kThrottle = 9;
 
 bool kind_reads(RuleKind k, const Rule &r, size_t body)
 {
@@ -34,6 +35,10 @@ bool kind_reads(RuleKind k, const Rule &r, size_t body)
     return body == kOpen || body == kConnect;
   case RuleKind::raw_socket:
     return body == kSocket;
+  case RuleKind::tamper:
+    return body == kTamper;
+  case RuleKind::throttle:
+    return body == kThrottle;
   case RuleKind::sequence:
     return false;
   }
@@ -393,6 +398,22 @@ void Detector::eval_rule(CompiledRule &c, const pipeline::Event &ev,
       return;
     f = found();
     break;
+  case RuleKind::tamper: {
+    const auto &t = std::get<pipeline::TamperBody>(ev.body);
+    if (!r.actions.empty() && std::find(r.actions.begin(), r.actions.end(),
+                                        static_cast<uint16_t>(t.kind)) == r.actions.end())
+      return;
+    f = found();
+    f->detail = std::string(pipeline::to_string(t.kind));
+    break;
+  }
+  case RuleKind::throttle: {
+    const auto &t = std::get<pipeline::ThrottleBody>(ev.body);
+    f = found();
+    f->detail = std::to_string(t.suppressed) + " observation events dropped so far (limit " +
+                std::to_string(t.rate) + "/s)";
+    break;
+  }
   case RuleKind::sequence:
     return;
   }
@@ -484,11 +505,11 @@ void Detector::evaluate(const pipeline::Event &ev, pipeline::ProcessTable &procs
     return;
   const size_t body = ev.body.index();
   if (body != kExec && body != kOpen && body != kConnect && body != kPtrace && body != kSocket &&
-      body != kVolume)
+      body != kVolume && body != kTamper && body != kThrottle)
     return;
   event_home_.reset();
   std::optional<PolicyHit> hit;
-  if (body != kExec && body != kVolume)
+  if (body != kExec && body != kVolume && body != kTamper && body != kThrottle)
     hit = matcher_.match(ev);
   const size_t first = out.size();
   for (auto &c : compiled_) {

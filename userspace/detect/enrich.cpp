@@ -64,6 +64,53 @@ uint64_t Enricher::boot_to_realtime(uint64_t boot_ns)
   return boot_ns + (real - boot);
 }
 
+// What an agent's attempt on vigil or its boundary was, in words.
+std::string describe_tamper(const pipeline::TamperBody &t, const Enricher::CgroupNamer &cgroups)
+{
+  auto cg = [&](uint64_t id) {
+    const std::string name = cgroups && id ? cgroups(id) : std::string();
+    return name.empty() ? "cgroup " + std::to_string(id) : name;
+  };
+  using K = pipeline::TamperKind;
+  switch (t.kind) {
+  case K::cgroup_write:
+    return "write to " + t.name + " of " + cg(t.target_cgroup) + ", outside the agent's cgroup";
+  case K::cgroup_mkdir:
+    return "cgroup directory change (" + t.name + ") in " + cg(t.target_cgroup) +
+           ", outside the agent's cgroup";
+  case K::cgroup_escape:
+    return "pid " + std::to_string(t.target_tgid) + " moved out of the agent's cgroup to " +
+           cg(t.target_cgroup);
+  case K::clone_into_cgroup:
+    return "child " + (t.target_tgid ? "pid " + std::to_string(t.target_tgid) + " " : "") +
+           "created in another cgroup (clone3 CLONE_INTO_CGROUP)" +
+           (t.target_cgroup ? " " + cg(t.target_cgroup) : "");
+  case K::bpf:
+    return "bpf() command " + std::to_string(t.arg);
+  case K::bpffs:
+    return "change under the BPF file system (" + t.name + "), where vigil pins its programs";
+  case K::signal:
+    return "signal " + std::to_string(t.arg) + " to pid " + std::to_string(t.target_tgid) + " (" +
+           t.name + "), outside the agent";
+  case K::mount:
+    return "mount" + (t.name.empty() ? std::string() : " of " + t.name) +
+           " in a mount namespace the agent did not create";
+  case K::umount:
+    return "umount" + (t.name.empty() ? std::string() : " of a " + t.name + " file system") +
+           " in a mount namespace the agent did not create";
+  case K::move_mount:
+    return "move_mount in a mount namespace the agent did not create";
+  case K::pivot_root:
+    return "pivot_root in a mount namespace the agent did not create";
+  case K::module:
+    return "kernel code or image load (id " + std::to_string(t.arg) + ")" +
+           (t.name.empty() ? std::string() : " of " + t.name);
+  case K::sysctl:
+    return "write to kernel setting " + t.name;
+  }
+  return "unknown attempt " + std::to_string(static_cast<int>(t.kind));
+}
+
 Enricher::Enricher(pipeline::ProcessTable &procs, std::string hostname, CgroupNamer cgroups)
     : procs_(procs), hostname_(std::move(hostname)), cgroups_(std::move(cgroups))
 {
@@ -137,6 +184,8 @@ Alert Enricher::build(const pipeline::Event &ev, const Finding &f, const policy:
     a.result = k->ret;
   } else if (const auto *t = std::get_if<pipeline::PtraceBody>(&ev.body)) {
     a.target_pid = t->target_tgid;
+  } else if (const auto *tb = std::get_if<pipeline::TamperBody>(&ev.body)) {
+    a.target_pid = tb->target_tgid;
   }
   const std::string dest = a.dest_ip + " port " + std::to_string(a.dest_port);
   const std::string verb = [&] {
@@ -174,6 +223,14 @@ Alert Enricher::build(const pipeline::Event &ev, const Finding &f, const policy:
     if (const auto *t = std::get_if<pipeline::PtraceBody>(&ev.body))
       a.output = "access to the memory or environment of pid " + std::to_string(t->target_tgid) +
                  " (" + t->target_comm + "), outside the agent, by " + who + " [" + how + "]";
+    break;
+  case RuleKind::tamper:
+    if (const auto *t = std::get_if<pipeline::TamperBody>(&ev.body))
+      a.output = f.description + ": " + describe_tamper(*t, cgroups_) + " by " + who + " [" + how +
+                 "]";
+    break;
+  case RuleKind::throttle:
+    a.output = f.description + ": " + (a.cgroup.empty() ? who : a.cgroup) + ", " + f.detail;
     break;
   case RuleKind::exec_context: {
     std::string vars;

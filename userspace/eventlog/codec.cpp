@@ -76,6 +76,19 @@ struct BodyEncoder {
     put_u32(out, static_cast<uint32_t>(b.protocol));
     put_u32(out, static_cast<uint32_t>(b.ret));
   }
+  void operator()(const pipeline::TamperBody &b)
+  {
+    put_u16(out, static_cast<uint16_t>(b.kind));
+    put_u32(out, static_cast<uint32_t>(b.arg));
+    put_u32(out, b.target_tgid);
+    put_u64(out, b.target_cgroup);
+    put_bounded(out, b.name, kMaxComm);
+  }
+  void operator()(const pipeline::ThrottleBody &b)
+  {
+    put_u64(out, b.suppressed);
+    put_u32(out, b.rate);
+  }
   void operator()(const pipeline::VolumeBody &b)
   {
     out.append(reinterpret_cast<const char *>(b.addr.data()), b.addr.size());
@@ -173,6 +186,23 @@ bool decode_body(pipeline::EventType t, Cursor &c, pipeline::Event &ev)
     ev.body = b;
     return true;
   }
+  case EventType::tamper: {
+    pipeline::TamperBody b;
+    b.kind = static_cast<pipeline::TamperKind>(c.u16());
+    b.arg = c.i32();
+    b.target_tgid = c.u32();
+    b.target_cgroup = c.u64();
+    b.name = c.str(kMaxComm);
+    ev.body = std::move(b);
+    return true;
+  }
+  case EventType::throttle: {
+    pipeline::ThrottleBody b;
+    b.suppressed = c.u64();
+    b.rate = c.u32();
+    ev.body = b;
+    return true;
+  }
   case EventType::egress_volume: {
     pipeline::VolumeBody b;
     auto addr = c.bytes(b.addr.size());
@@ -199,7 +229,8 @@ void encode(const pipeline::Event &ev, std::string &out)
   static constexpr pipeline::EventType kTypeOf[] = {
       pipeline::EventType::exec,  pipeline::EventType::fork,    pipeline::EventType::exit,
       pipeline::EventType::open,  pipeline::EventType::connect, pipeline::EventType::ptrace,
-      pipeline::EventType::socket, pipeline::EventType::egress_volume};
+      pipeline::EventType::socket, pipeline::EventType::egress_volume,
+      pipeline::EventType::tamper, pipeline::EventType::throttle};
   static_assert(std::size(kTypeOf) == std::variant_size_v<decltype(ev.body)>);
   put_u16(out, static_cast<uint16_t>(kTypeOf[ev.body.index()]));
   put_u16(out, h.flags);
@@ -245,7 +276,7 @@ Result<pipeline::Event> decode(std::span<const std::byte> payload)
   h.flags = c.u16();
   const uint8_t verdict = c.u8();
   const uint8_t tier = c.u8();
-  if (c.ok() && (verdict > static_cast<uint8_t>(pipeline::Verdict::deny) ||
+  if (c.ok() && (verdict > static_cast<uint8_t>(pipeline::Verdict::kill) ||
                  tier > static_cast<uint8_t>(pipeline::Tier::fanotify)))
     return fail("event record: verdict " + std::to_string(verdict) + " / tier " +
                 std::to_string(tier) + " out of range");

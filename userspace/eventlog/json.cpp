@@ -89,6 +89,19 @@ struct BodyJson {
     j["protocol"] = b.protocol;
     j["ret"] = b.ret;
   }
+  void operator()(const pipeline::TamperBody &b)
+  {
+    j["kind"] = std::string(pipeline::to_string(b.kind));
+    j["arg"] = b.arg;
+    j["target_pid"] = b.target_tgid;
+    j["target_cgroup"] = b.target_cgroup;
+    j["name"] = b.name;
+  }
+  void operator()(const pipeline::ThrottleBody &b)
+  {
+    j["suppressed"] = b.suppressed;
+    j["rate"] = b.rate;
+  }
   void operator()(const pipeline::VolumeBody &b)
   {
     j["destination"] = policy::ip_to_string(b.addr);

@@ -44,6 +44,10 @@ std::string_view falco_event_type(pipeline::EventType t)
     return "socket";
   case pipeline::EventType::egress_volume:
     return "sendto"; // bytes counted on the way out
+  case pipeline::EventType::tamper:
+    return "tamper"; // a vigil-specific event: Falco has no single syscall for it
+  case pipeline::EventType::throttle:
+    return "throttle";
   }
   return "unknown";
 }

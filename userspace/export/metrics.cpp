@@ -182,6 +182,12 @@ Metrics::Metrics()
                               "Paths cut short by the kernel-side path walk")),
       kernel_events_(counter(*registry_, "vigil_kernel_events_total",
                              "Events the kernel programs submitted to the ring buffer")),
+      throttled_(counter(*registry_, "vigil_kernel_throttled_events_total",
+                         "Observation events dropped in the kernel by agent cgroups' rate "
+                         "limits (limits.events_per_second); decisions are never dropped")),
+      tamper_(counter(*registry_, "vigil_kernel_tamper_attempts_total",
+                      "Attempts by agents to switch vigil off or leave their cgroup, as the "
+                      "kernel counted them (denied, audited or killed)")),
       agent_cgroups_(
           gauge(*registry_, "vigil_agent_cgroups", "Agent cgroups currently confined")),
       profiles_(gauge(*registry_, "vigil_profiles_loaded", "Profiles installed")),
@@ -339,6 +345,8 @@ void Metrics::kernel_stats(const KernelStats &s)
   follow(stash_drops_, s.stash_full, last_.stash_full);
   follow(path_truncated_, s.path_truncated, last_.path_truncated);
   follow(kernel_events_, s.events, last_.events);
+  follow(throttled_, s.throttled, last_.throttled);
+  follow(tamper_, s.tamper, last_.tamper);
   ringbuf_used_.Set(static_cast<double>(s.ring_used_bytes));
   ringbuf_size_.Set(static_cast<double>(s.ring_size_bytes));
 }

@@ -123,6 +123,8 @@ private:
   prometheus::Counter &stash_drops_;
   prometheus::Counter &path_truncated_;
   prometheus::Counter &kernel_events_;
+  prometheus::Counter &throttled_;
+  prometheus::Counter &tamper_;
   prometheus::Gauge &agent_cgroups_;
   prometheus::Gauge &profiles_;
   prometheus::Gauge &rules_;

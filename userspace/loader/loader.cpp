@@ -14,6 +14,7 @@
 #include <cstdarg>
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <vector>
 
 #include <spdlog/spdlog.h>
@@ -93,14 +94,22 @@ Result<std::unique_ptr<Loader>> Loader::start(const Options &opts, SampleFn on_s
   const auto &p = l->skel_->progs;
   const std::vector<bpf_program *> sock_addr{p.vg_cg_connect4, p.vg_cg_connect6, p.vg_cg_sendmsg4,
                                              p.vg_cg_sendmsg6};
-  const std::vector<bpf_program *> lsm_global{p.vg_file_open,     p.vg_sock_connect,
-                                              p.vg_sock_sendmsg,  p.vg_ptrace_check,
-                                              p.vg_unix_connect,  p.vg_unix_send,
-                                              p.vg_sock_create};
-  const std::vector<bpf_program *> lsm_cgroup{p.vg_lc_file_open, p.vg_lc_sock_conn,
-                                              p.vg_lc_sock_send, p.vg_lc_ptrace,
-                                              p.vg_lc_unix_conn, p.vg_lc_unix_send,
-                                              p.vg_lc_sock_new};
+  const std::vector<bpf_program *> lsm_global{
+      p.vg_file_open,     p.vg_sock_connect,   p.vg_sock_sendmsg,   p.vg_ptrace_check,
+      p.vg_unix_connect,  p.vg_unix_send,      p.vg_sock_create,    p.vg_tp_bpf,
+      p.vg_tp_task_alloc, p.vg_tp_task_kill,   p.vg_tp_sb_mount,    p.vg_tp_sb_umount,
+      p.vg_tp_move_mount, p.vg_tp_pivotroot,   p.vg_tp_load_data,   p.vg_tp_read_kfile,
+      p.vg_tp_unlink,     p.vg_tp_rmdir,       p.vg_tp_mkdir,       p.vg_tp_rename};
+  const std::vector<bpf_program *> lsm_cgroup{
+      p.vg_lc_file_open,  p.vg_lc_sock_conn,   p.vg_lc_sock_send,   p.vg_lc_ptrace,
+      p.vg_lc_unix_conn,  p.vg_lc_unix_send,   p.vg_lc_sock_new,    p.vg_lc_bpf,
+      p.vg_lc_task_alloc, p.vg_lc_task_kill,   p.vg_lc_sb_mount,    p.vg_lc_sb_umount,
+      p.vg_lc_move_mount, p.vg_lc_pivotroot,   p.vg_lc_load_data,   p.vg_lc_read_kfile,
+      p.vg_lc_unlink,     p.vg_lc_rmdir,       p.vg_lc_mkdir,       p.vg_lc_rename};
+  // Self-protection where no LSM program refuses first (tier 2): signals and bpf() are caught
+  // by tracepoints that kill the caller. With LSM they would only report twice.
+  for (bpf_program *prog : {p.vg_sig_gen, p.vg_sys_bpf})
+    bpf_program__set_autoload(prog, !opts.lsm);
   // Programs of tiers not in use are not loaded: an older kernel's verifier never sees them.
   for (bpf_program *prog : sock_addr)
     bpf_program__set_autoload(prog, opts.cgroup_net);
@@ -220,6 +229,26 @@ int Loader::on_sample(void *ctx, void *data, size_t size) noexcept
   return 0; // a negative return would abort ring_buffer__poll()
 }
 
+// Processes already in an agent cgroup (and its sub-cgroups) when it is confined, recorded in
+// vg_agent_tasks as the fork and exec programs record the ones that come later: the escape
+// check knows a task belonged to the agent by this map, not by its cgroup of the moment. The map
+// entry for the cgroup exists already, so a fork racing this walk is recorded by the kernel.
+void Loader::track_tasks(const std::string &dir, uint64_t cgroup_id)
+{
+  std::error_code ec;
+  auto note = [&](const std::filesystem::path &cg) {
+    std::ifstream procs(cg / "cgroup.procs");
+    for (uint32_t pid; procs >> pid;)
+      bpf_map__update_elem(skel_->maps.vg_agent_tasks, &pid, sizeof(pid), &cgroup_id,
+                           sizeof(cgroup_id), BPF_ANY);
+  };
+  note(dir);
+  for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec))
+    if (it->is_directory(ec))
+      note(it->path());
+}
+
 Result<> Loader::add_agent_cgroup(const std::string &dir, uint64_t cgroup_id,
                                   uint32_t profile_id)
 {
@@ -229,6 +258,7 @@ Result<> Loader::add_agent_cgroup(const std::string &dir, uint64_t cgroup_id,
   if (bpf_map__update_elem(skel_->maps.vg_agent_cgroups, &cgroup_id, sizeof(cgroup_id), &value,
                            sizeof(value), BPF_ANY))
     return fail_errno(errno, "add agent cgroup " + dir);
+  track_tasks(dir, cgroup_id);
   if (per_cgroup_.empty() || cgroup_links_.count(cgroup_id))
     return {};
   const std::string pins =
@@ -346,6 +376,8 @@ Result<> Loader::set_profile(uint32_t profile_id, const ProfileSwitches &sw,
   cfg.net_mode = sw.net_mode;
   cfg.file_mode = sw.file_mode;
   cfg.raw_ok = sw.raw_ok ? 1 : 0;
+  cfg.tamper_mode = sw.tamper_mode;
+  cfg.rate = sw.rate;
   if (bpf_map__update_elem(skel_->maps.vg_profiles, &profile_id, sizeof(profile_id), &cfg,
                            sizeof(cfg), BPF_ANY))
     return fail_errno(errno, "write switches of profile " + std::to_string(profile_id));
@@ -455,6 +487,8 @@ KernelStats Loader::stats() const
   out.stash_full = sum(VG_STAT_STASH_FULL);
   out.path_truncated = sum(VG_STAT_PATH_TRUNC);
   out.events = sum(VG_STAT_EVENTS);
+  out.throttled = sum(VG_STAT_THROTTLED);
+  out.tamper = sum(VG_STAT_TAMPER);
   out.ring_size_bytes = ring_size_;
   if (ring_cons_ && ring_prod_) {
     const auto cons = __atomic_load_n(static_cast<const unsigned long *>(ring_cons_),

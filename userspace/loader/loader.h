@@ -54,6 +54,8 @@ struct ProfileSwitches {
   uint8_t net_mode = 0;  // enum vg_mode
   uint8_t file_mode = 0; // enum vg_mode
   bool raw_ok = false;   // raw and packet sockets allowed
+  uint8_t tamper_mode = 0; // enum vg_mode: self-protection
+  uint32_t rate = 0;       // observation events per second per agent cgroup; 0: unlimited
 };
 
 // Bytes an agent cgroup sent to one destination since the flow was first seen (map
@@ -81,6 +83,8 @@ public:
   // Confine (or release) a cgroup: tasks in it and below it report events under profile_id,
   // and, with cgroup_net, the network hooks are attached to it.
   Result<> add_agent_cgroup(const std::string &dir, uint64_t cgroup_id, uint32_t profile_id);
+  // Records the processes already in dir's subtree as agent tasks of cgroup_id.
+  void track_tasks(const std::string &dir, uint64_t cgroup_id);
   Result<> remove_agent_cgroup(uint64_t cgroup_id);
 
   // Forgets agent cgroups an earlier instance confined that no longer exist (their map entries

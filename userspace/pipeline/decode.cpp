@@ -26,9 +26,15 @@ std::string_view to_string(EventType t)
     return "ptrace";
   case EventType::socket:
     return "socket";
+  case EventType::tamper:
+    return "tamper";
+  case EventType::throttle:
+    return "throttle";
   }
   return "unknown";
 }
+
+
 
 std::string_view to_string(Verdict v)
 {
@@ -41,6 +47,8 @@ std::string_view to_string(Verdict v)
     return "would-deny";
   case Verdict::deny:
     return "denied";
+  case Verdict::kill:
+    return "killed";
   }
   return "unknown";
 }
@@ -109,7 +117,7 @@ Header decode_header(const vg_event_hdr &h)
   out.gid = h.gid;
   out.profile_id = h.profile_id;
   out.rule_id = h.rule_id;
-  out.verdict = h.verdict <= VG_VERDICT_DENY ? static_cast<Verdict>(h.verdict) : Verdict::none;
+  out.verdict = h.verdict <= VG_VERDICT_KILL ? static_cast<Verdict>(h.verdict) : Verdict::none;
   out.tier = h.tier <= VG_TIER_FANOTIFY ? static_cast<Tier>(h.tier) : Tier::none;
   out.comm = bounded_string(h.comm, sizeof(h.comm));
   return out;
@@ -271,6 +279,26 @@ Result<Event> decode(std::span<const std::byte> data)
     if (auto ok = read_fixed(data, rec, "socket"); !ok)
       return tl::unexpected(ok.error());
     ev.body = SocketBody{rec.family, rec.type, rec.protocol, rec.ret};
+    break;
+  }
+  case VG_EV_TAMPER: {
+    vg_event_tamper rec;
+    if (auto ok = read_fixed(data, rec, "tamper"); !ok)
+      return tl::unexpected(ok.error());
+    TamperBody b;
+    b.kind = static_cast<TamperKind>(rec.kind);
+    b.arg = rec.arg;
+    b.target_tgid = rec.target_tgid;
+    b.target_cgroup = rec.target_cgroup;
+    b.name = bounded_string(rec.name, sizeof(rec.name));
+    ev.body = std::move(b);
+    break;
+  }
+  case VG_EV_THROTTLE: {
+    vg_event_throttle rec;
+    if (auto ok = read_fixed(data, rec, "throttle"); !ok)
+      return tl::unexpected(ok.error());
+    ev.body = ThrottleBody{rec.suppressed, rec.rate};
     break;
   }
   default:

@@ -23,13 +23,17 @@ enum class EventType : uint16_t {
   connect = 5,
   ptrace = 6,
   socket = 7,
+  tamper = 8,   // an agent reached for vigil or its own boundary (self-protection)
+  throttle = 9, // an agent cgroup went over its event rate; observation events were dropped
   // Made in userspace, not by the kernel: bytes an agent cgroup sent to one destination since
   // the previous report (from the cgroup_skb counters).
   egress_volume = 64,
 };
 std::string_view to_string(EventType t);
 
-enum class Verdict : uint8_t { none = 0, allow = 1, audit = 2, deny = 3 };
+// kill: the kernel could not refuse (no BPF LSM), so the acting task was sent SIGKILL before its
+// syscall returned.
+enum class Verdict : uint8_t { none = 0, allow = 1, audit = 2, deny = 3, kill = 4 };
 std::string_view to_string(Verdict v);
 
 // What decided a verdict (enum vg_tier).
@@ -123,6 +127,53 @@ struct SocketBody {
   int32_t ret = 0;
 };
 
+// enum vg_tamper_kind, by name.
+enum class TamperKind : uint16_t {
+  cgroup_write = 1,
+  cgroup_mkdir = 2,
+  cgroup_escape = 3,
+  clone_into_cgroup = 4,
+  bpf = 5,
+  bpffs = 6,
+  signal = 7,
+  mount = 8,
+  umount = 9,
+  move_mount = 10,
+  pivot_root = 11,
+  module = 12,
+  sysctl = 13,
+};
+inline constexpr std::string_view kTamperNames[] = {
+    "",           "cgroup_write", "cgroup_mkdir", "cgroup_escape", "clone_into_cgroup",
+    "bpf",        "bpffs",        "signal",       "mount",         "umount",
+    "move_mount", "pivot_root",   "module",       "sysctl"};
+inline std::string_view to_string(TamperKind k)
+{
+  const auto i = static_cast<size_t>(k);
+  return i > 0 && i < std::size(kTamperNames) ? kTamperNames[i] : "unknown";
+}
+// The kind named s ("bpf", "cgroup_escape", ...), or 0 when none is.
+inline uint16_t tamper_kind_from(std::string_view s)
+{
+  for (size_t i = 1; i < std::size(kTamperNames); ++i)
+    if (kTamperNames[i] == s)
+      return static_cast<uint16_t>(i);
+  return 0;
+}
+
+struct TamperBody {
+  TamperKind kind{};
+  int32_t arg = 0;           // bpf command, signal number, module load id
+  uint32_t target_tgid = 0;  // task acted on, or 0
+  uint64_t target_cgroup = 0; // cgroup acted on, or 0
+  std::string name;          // last path component, file system type or target comm
+};
+
+struct ThrottleBody {
+  uint64_t suppressed = 0; // events this agent cgroup has had dropped so far
+  uint32_t rate = 0;       // the limit in force (events per second)
+};
+
 struct VolumeBody {
   std::array<uint8_t, 16> addr{}; // IPv4 as IPv4-mapped IPv6
   uint16_t port = 0;
@@ -134,7 +185,7 @@ struct VolumeBody {
 struct Event {
   Header hdr;
   std::variant<ExecBody, ForkBody, ExitBody, OpenBody, ConnectBody, PtraceBody, SocketBody,
-               VolumeBody>
+               VolumeBody, TamperBody, ThrottleBody>
       body;
 };
 

@@ -190,12 +190,57 @@ Status parse_egress(const Ctx &ctx, const KeyValue &section, Profile &profile)
   return {};
 }
 
+// self_protection: {mode: enforce | audit | off}
+Status parse_self_protection(const Ctx &ctx, const KeyValue &section, Profile &profile)
+{
+  const std::string field = "self_protection";
+  auto fields = read_map(ctx, section.value, value_mark(section), field, {"mode"});
+  if (!fields)
+    return tl::unexpected(fields.error());
+  if (const KeyValue *kv = find(*fields, "mode")) {
+    auto mode = read_string(ctx, *kv, field + ".mode");
+    if (!mode)
+      return tl::unexpected(mode.error());
+    if (*mode == "enforce")
+      profile.self_protection = Mode::enforce;
+    else if (*mode == "audit")
+      profile.self_protection = Mode::audit;
+    else if (*mode == "off")
+      profile.self_protection = std::nullopt;
+    else
+      return fail_at(ctx, value_mark(*kv), field + ".mode",
+                     quoted(*mode) + " is not a mode (one of: enforce, audit, off)");
+  }
+  return {};
+}
+
+// limits: {events_per_second: N}
+Status parse_limits(const Ctx &ctx, const KeyValue &section, Profile &profile)
+{
+  const std::string field = "limits";
+  auto fields = read_map(ctx, section.value, value_mark(section), field, {"events_per_second"});
+  if (!fields)
+    return tl::unexpected(fields.error());
+  if (const KeyValue *kv = find(*fields, "events_per_second")) {
+    auto text = read_string(ctx, *kv, field + ".events_per_second");
+    if (!text)
+      return tl::unexpected(text.error());
+    uint32_t n = 0;
+    const auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), n);
+    if (ec != std::errc() || end != text->data() + text->size())
+      return fail_at(ctx, value_mark(*kv), field + ".events_per_second",
+                     quoted(*text) + " is not a whole number of events (0: unlimited)");
+    profile.events_per_second = n;
+  }
+  return {};
+}
+
 Result<Profile> parse_document(const Ctx &ctx, const YAML::Node &root)
 {
   auto fields =
       read_map(ctx, root, root.Mark(), "",
                {"profile", "description", "mode", "require", "credentials", "egress", "ipc",
-                "launch"});
+                "launch", "self_protection", "limits"});
   if (!fields)
     return tl::unexpected(fields.error());
 
@@ -251,6 +296,14 @@ Result<Profile> parse_document(const Ctx &ctx, const YAML::Node &root)
   }
   if (const KeyValue *kv = find(*fields, "ipc")) {
     if (auto st = parse_ipc(ctx, *kv, profile); !st)
+      return tl::unexpected(st.error());
+  }
+  if (const KeyValue *kv = find(*fields, "self_protection")) {
+    if (auto st = parse_self_protection(ctx, *kv, profile); !st)
+      return tl::unexpected(st.error());
+  }
+  if (const KeyValue *kv = find(*fields, "limits")) {
+    if (auto st = parse_limits(ctx, *kv, profile); !st)
       return tl::unexpected(st.error());
   }
   return profile;

@@ -92,6 +92,15 @@ struct Profile {
   bool raw_sockets = false; // egress.raw_sockets: allow: raw and packet sockets may be created
   // launch.env_allow: variables that look like secrets but `vigil run` passes to the agent.
   std::vector<std::string> env_allow;
+  // self_protection.mode: what the kernel does when an agent reaches for vigil or its own
+  // boundary (bpf(), cgroup escape, signals out, mount games, module loads). Default enforce,
+  // whatever the profile's mode: an agent switching vigil off is never a false positive worth
+  // allowing. nullopt: off.
+  std::optional<Mode> self_protection = Mode::enforce;
+  // limits.events_per_second: observation events per agent cgroup per second before the kernel
+  // drops the rest of that second's (counted, THROTTLE event); 0: unlimited. Decisions are never
+  // dropped.
+  uint32_t events_per_second = 50000;
 
   Mode file_mode() const { return credential_mode.value_or(mode); }
   Mode net_mode() const { return egress_mode.value_or(mode); }

@@ -11,6 +11,7 @@
 #include <map>
 #include <set>
 
+#include "pipeline/event.h"
 #include "policy/yaml_read.h"
 
 namespace vigil::policy {
@@ -19,7 +20,7 @@ using namespace yaml;
 
 namespace {
 
-constexpr std::array<std::pair<std::string_view, RuleKind>, 8> kKinds = {{
+constexpr std::array<std::pair<std::string_view, RuleKind>, 10> kKinds = {{
     {"credential_read", RuleKind::credential_read},
     {"egress", RuleKind::egress},
     {"sequence", RuleKind::sequence},
@@ -28,6 +29,8 @@ constexpr std::array<std::pair<std::string_view, RuleKind>, 8> kKinds = {{
     {"process_access", RuleKind::process_access},
     {"ipc", RuleKind::ipc},
     {"raw_socket", RuleKind::raw_socket},
+    {"tamper", RuleKind::tamper},
+    {"throttle", RuleKind::throttle},
 }};
 
 constexpr std::array<std::pair<std::string_view, EgressMatch>, 4> kEgressMatches = {{
@@ -305,6 +308,8 @@ const std::map<RuleKind, std::vector<std::string_view>> &kind_keys()
       {RuleKind::process_access, {}},
       {RuleKind::ipc, {}},
       {RuleKind::raw_socket, {}},
+      {RuleKind::tamper, {"actions"}},
+      {RuleKind::throttle, {}},
   };
   return keys;
 }
@@ -319,7 +324,7 @@ void parse_rule(const Ctx &ctx, const YAML::Node &item, const std::string &field
                           "exceptions", "paths", "profile_paths", "fallback", "match",
                           "destinations", "learning", "bytes", "window", "first", "then",
                           "within", "scope", "exe", "args", "parent", "ancestor", "env",
-                          "inherited", "env_truncated"});
+                          "inherited", "env_truncated", "actions"});
   if (!c.ok(fields))
     return;
   Rule r;
@@ -562,9 +567,30 @@ void parse_rule(const Ctx &ctx, const YAML::Node &item, const std::string &field
     }
     break;
   }
+  case RuleKind::tamper:
+    if (const KeyValue *kv = find(*fields, "actions")) {
+      auto v = read_list(ctx, *kv, where + ".actions");
+      if (c.ok(v)) {
+        size_t i = 0;
+        for (const auto &action : *v) {
+          const std::string item_field = index_field(where + ".actions", i++);
+          const uint16_t k = action.IsScalar() ? pipeline::tamper_kind_from(action.Scalar()) : 0;
+          if (!k)
+            c.add(fail_at(ctx, item_mark(ctx, action), item_field,
+                          describe(action) + " is not a self-protection action (one of: "
+                                           "cgroup_write, cgroup_mkdir, cgroup_escape, "
+                                           "clone_into_cgroup, bpf, bpffs, signal, mount, umount, "
+                                           "move_mount, pivot_root, module, sysctl)"));
+          else
+            r.actions.push_back(k);
+        }
+      }
+    }
+    break;
   case RuleKind::process_access:
   case RuleKind::ipc:
   case RuleKind::raw_socket:
+  case RuleKind::throttle:
     break;
   }
   if (!c.failed)

@@ -23,6 +23,8 @@ enum class RuleKind : uint8_t {
   process_access,  // the kernel refused access to a process outside the agent (ptrace, mem)
   ipc,             // a unix socket or FIFO served from outside the agent
   raw_socket,      // a raw or packet socket
+  tamper,          // an agent reached for vigil or its own boundary (the kernel's report)
+  throttle,        // an agent cgroup went over its event rate (observation events dropped)
 };
 std::string_view to_string(RuleKind k);
 
@@ -106,6 +108,9 @@ struct Rule {
   SequenceStep then;
   uint64_t within_ns = 0;
   SequenceScope scope = SequenceScope::process_tree;
+
+  // tamper: which attempts (pipeline::TamperKind values); empty: every one
+  std::vector<uint16_t> actions;
 
   std::vector<RuleException> exceptions;
 

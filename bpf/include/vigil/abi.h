@@ -17,7 +17,7 @@
 #endif
 
 #define VG_ABI_MAJOR 1
-#define VG_ABI_MINOR 2
+#define VG_ABI_MINOR 3
 #define VG_ABI_VERSION ((VG_ABI_MAJOR << 8) | VG_ABI_MINOR)
 
 #define VG_COMM_LEN 16
@@ -40,6 +40,8 @@ enum vg_event_type {
 	VG_EV_CONNECT = 5,
 	VG_EV_PTRACE = 6,
 	VG_EV_SOCKET = 7,
+	VG_EV_TAMPER = 8,   /* ABI 1.3 */
+	VG_EV_THROTTLE = 9, /* ABI 1.3 */
 	VG_EV_TYPE_MAX,
 };
 
@@ -49,6 +51,7 @@ enum vg_verdict {
 	VG_VERDICT_ALLOW = 1, /* an enforcing hook looked and allowed */
 	VG_VERDICT_AUDIT = 2, /* a rule matched in audit mode: allowed, would have denied */
 	VG_VERDICT_DENY = 3,  /* denied with -EPERM */
+	VG_VERDICT_KILL = 4,  /* could not be denied (no BPF LSM): the task was sent SIGKILL (ABI 1.3) */
 };
 
 /* Which mechanism produced a verdict (vg_event_hdr.tier). */
@@ -79,7 +82,9 @@ enum vg_stat {
 	VG_STAT_PTRACE_DENY = 8,  /* ptrace / proc mem / environ access across agents denied */
 	VG_STAT_IPC_DENY = 9,     /* unix socket connects/sends and FIFO opens out of an agent denied */
 	VG_STAT_ENV_TRUNC = 10,   /* an exec's environment was longer than the scan budget */
-	VG_STAT_MAX = 12,
+	VG_STAT_TAMPER = 11,      /* attempts to switch vigil off (denied, audited or killed) */
+	VG_STAT_THROTTLED = 12,   /* observation events an agent's rate limit suppressed */
+	VG_STAT_MAX = 16,
 };
 
 /* Which syscall an open event comes from (enum, not the syscall number: numbers differ by arch). */
@@ -276,10 +281,59 @@ struct vg_flow_val {
 
 /* Value of map vg_profiles (array indexed by profile id). */
 struct vg_profile_cfg {
-	__u8 net_mode;  /* enum vg_mode */
-	__u8 file_mode; /* enum vg_mode */
-	__u8 raw_ok;    /* 1: raw (SOCK_RAW) and packet (AF_PACKET) sockets may be created */
-	__u8 pad[5];
+	__u8 net_mode;    /* enum vg_mode */
+	__u8 file_mode;   /* enum vg_mode */
+	__u8 raw_ok;      /* 1: raw (SOCK_RAW) and packet (AF_PACKET) sockets may be created */
+	__u8 tamper_mode; /* enum vg_mode: self-protection (ABI 1.3; was padding, so 0 = off) */
+	__u32 rate;       /* observation events per second per agent cgroup; 0: unlimited (ABI 1.3) */
+};
+
+/* What a self-protection event reports (vg_event_tamper.kind). */
+enum vg_tamper_kind {
+	VG_TAMPER_CGROUP_WRITE = 1,   /* open for write of a cgroupfs file outside the agent's subtree
+				       * (cgroup.procs of another cgroup, the root's controllers) */
+	VG_TAMPER_CGROUP_MKDIR = 2,   /* mkdir/rmdir in cgroupfs outside the agent's subtree */
+	VG_TAMPER_CGROUP_ESCAPE = 3,  /* an agent task was moved out of its subtree (seen after the fact) */
+	VG_TAMPER_CLONE_CGROUP = 4,   /* clone3(CLONE_INTO_CGROUP) */
+	VG_TAMPER_BPF = 5,            /* the bpf() syscall; arg: the command */
+	VG_TAMPER_BPFFS = 6,          /* write, unlink or rename under a bpffs (pins) */
+	VG_TAMPER_SIGNAL = 7,         /* a signal to a task outside the agent's subtree; arg: signal */
+	VG_TAMPER_MOUNT = 8,          /* mount in a mount namespace the agent did not create */
+	VG_TAMPER_UMOUNT = 9,         /* umount likewise */
+	VG_TAMPER_MOVE_MOUNT = 10,    /* move_mount likewise */
+	VG_TAMPER_PIVOT_ROOT = 11,    /* pivot_root likewise */
+	VG_TAMPER_MODULE = 12,        /* init_module/finit_module/kexec: kernel code or image loads */
+	VG_TAMPER_SYSCTL = 13,        /* open for write under /proc/sys (or /proc/sysrq-trigger) */
+};
+
+/* An agent reached for vigil itself or for the boundary that confines it. Tail: none; name holds
+ * the object's last path component, the file system type, or the target's comm. */
+struct vg_event_tamper {
+	struct vg_event_hdr hdr;
+	__u16 kind;          /* enum vg_tamper_kind */
+	__u16 pad;
+	__s32 arg;           /* kind-specific: bpf command, signal number, clone flags' high word */
+	__u32 target_tgid;   /* the task acted on (signal target, task moved), or 0 */
+	__u32 pad2;
+	__u64 target_cgroup; /* the cgroup acted on (move destination, cgroupfs directory), or 0 */
+	char name[64];
+};
+
+/* An agent cgroup exceeded its observation-event rate: its observation events (verdict none;
+ * exits excepted) are dropped for the rest of the second. Decisions (deny, audit, kill) are never
+ * dropped. Emitted at the first drop of each second in which the cgroup is over its rate. */
+struct vg_event_throttle {
+	struct vg_event_hdr hdr; /* cgroup_id: the agent root cgroup */
+	__u64 suppressed;        /* events dropped for this cgroup so far (a running total) */
+	__u32 rate;              /* the limit in force */
+	__u32 pad;
+};
+
+/* Value of map vg_rate (key: agent root cgroup id): a one-second window. */
+struct vg_rate_state {
+	__u64 window_ns; /* start of the current window (CLOCK_BOOTTIME) */
+	__u64 count;     /* observation events in this window */
+	__u64 suppressed;/* events dropped for this cgroup so far */
 };
 
 /* An agent reached for another process's memory or environment (ptrace, /proc/PID/mem,
@@ -327,6 +381,9 @@ VG_ABI_ASSERT(sizeof(struct vg_env_key) == 32, "ABI break: vg_env_key");
 VG_ABI_ASSERT(sizeof(struct vg_env_cfg) == 8, "ABI break: vg_env_cfg");
 VG_ABI_ASSERT(sizeof(struct vg_flow_key) == 32, "ABI break: vg_flow_key");
 VG_ABI_ASSERT(sizeof(struct vg_flow_val) == 16, "ABI break: vg_flow_val");
+VG_ABI_ASSERT(sizeof(struct vg_event_tamper) == 160, "ABI break: vg_event_tamper");
+VG_ABI_ASSERT(sizeof(struct vg_event_throttle) == 88, "ABI break: vg_event_throttle");
+VG_ABI_ASSERT(sizeof(struct vg_rate_state) == 24, "ABI break: vg_rate_state");
 
 /* Largest record: exec with a full path and argv. Sizes the per-CPU scratch buffer. */
 #define VG_EVENT_MAX (sizeof(struct vg_event_exec) + VG_PATH_MAX + VG_ARGS_MAX + VG_ENV_MAX)
