@@ -96,6 +96,17 @@ void expect_same(const Event &a, const Event &b)
     EXPECT_EQ(v->proto, w.proto);
     EXPECT_EQ(v->bytes, w.bytes);
     EXPECT_EQ(v->packets, w.packets);
+  } else if (auto *k = std::get_if<TamperBody>(&a.body)) {
+    auto &l = std::get<TamperBody>(b.body);
+    EXPECT_EQ(k->kind, l.kind);
+    EXPECT_EQ(k->arg, l.arg);
+    EXPECT_EQ(k->target_tgid, l.target_tgid);
+    EXPECT_EQ(k->target_cgroup, l.target_cgroup);
+    EXPECT_EQ(k->name, l.name);
+  } else if (auto *h = std::get_if<ThrottleBody>(&a.body)) {
+    auto &g = std::get<ThrottleBody>(b.body);
+    EXPECT_EQ(h->suppressed, g.suppressed);
+    EXPECT_EQ(h->rate, g.rate);
   }
 }
 

@@ -100,6 +100,18 @@ inline std::vector<pipeline::Event> one_of_each(uint64_t seq = 0)
     b.packets = 1234;
     out.push_back(e);
   }
+  {
+    Event e{sample_header(EventType::tamper, seq), TamperBody{}};
+    auto &b = std::get<TamperBody>(e.body);
+    b.kind = TamperKind::cgroup_escape;
+    b.arg = -7;
+    b.target_tgid = 4242;
+    b.target_cgroup = 0x123456789ull;
+    b.name = "cgroup.procs";
+    e.hdr.verdict = Verdict::kill;
+    out.push_back(e);
+  }
+  out.push_back(Event{sample_header(EventType::throttle, seq), ThrottleBody{123456, 2000}});
   return out;
 }
 

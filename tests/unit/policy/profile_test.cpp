@@ -143,7 +143,7 @@ TEST(ProfileErrors, rejects_unknown_top_level_key)
 {
   EXPECT_EQ(error_of("profile: p\negres:\n  allow: []\n"),
             "t.yaml:2:1: egres: unknown key (expected one of: profile, description, mode, require, "
-            "credentials, egress, ipc, launch)");
+            "credentials, egress, ipc, launch, self_protection, limits)");
 }
 
 TEST(ProfileErrors, rejects_unknown_nested_key)
@@ -455,6 +455,29 @@ TEST(ProfileLaunch, env_allow_names_and_mistakes)
   ASSERT_FALSE(bad);
   EXPECT_NE(bad.error().message().find("t.yaml:3:15: launch.env_allow[0]"), std::string::npos)
       << bad.error().message();
+}
+
+} // namespace
+} // namespace vigil::policy
+
+namespace vigil::policy {
+namespace {
+
+TEST(Profile, self_protection_and_limits)
+{
+  Profile bare = parse_ok("profile: bare\n");
+  EXPECT_EQ(bare.self_protection, Mode::enforce) << "on by default, whatever the profile's mode";
+  EXPECT_EQ(bare.events_per_second, 50000u);
+  Profile p = parse_ok("profile: p\nmode: audit\nself_protection:\n  mode: audit\nlimits:\n"
+                       "  events_per_second: 0\n");
+  EXPECT_EQ(p.self_protection, Mode::audit);
+  EXPECT_EQ(p.events_per_second, 0u);
+  EXPECT_FALSE(parse_ok("profile: p\nself_protection:\n  mode: off\n").self_protection);
+  EXPECT_EQ(error_of("profile: p\nself_protection:\n  mode: loud\n"),
+            "t.yaml:3:9: self_protection.mode: 'loud' is not a mode (one of: enforce, audit, off)");
+  EXPECT_EQ(error_of("profile: p\nlimits:\n  events_per_second: lots\n"),
+            "t.yaml:3:22: limits.events_per_second: 'lots' is not a whole number of events (0: "
+            "unlimited)");
 }
 
 } // namespace

@@ -14,6 +14,8 @@
 #include <regex>
 #include <set>
 #include <string>
+
+#include "pipeline/event.h"
 #include <string_view>
 #include <vector>
 
@@ -1345,6 +1347,32 @@ TEST(RulePacks, shipped_packs_watch_the_expected_variables)
   EXPECT_NE(std::find(prefixes.begin(), prefixes.end(), "BASH_FUNC_"), prefixes.end());
   EXPECT_TRUE(std::is_sorted(names.begin(), names.end()));
   EXPECT_LE(names.size() + prefixes.size(), 256u);
+}
+
+} // namespace
+} // namespace vigil::policy
+
+namespace vigil::policy {
+namespace {
+
+TEST(RuleParse, tamper_rules_name_their_actions)
+{
+  RuleSet set = parse_ok("rules:\n  - id: esc\n    description: d\n    severity: critical\n    kind: tamper\n"
+                         "    actions: [cgroup_escape, bpf]\n  - id: all\n    description: d\n    severity: critical\n"
+                         "    kind: tamper\n  - id: flood\n    description: d\n    severity: critical\n    kind: throttle\n");
+  ASSERT_EQ(set.rules.size(), 3u);
+  EXPECT_EQ(set.rules[0].kind, RuleKind::tamper);
+  EXPECT_EQ(set.rules[0].actions,
+            (std::vector<uint16_t>{static_cast<uint16_t>(pipeline::TamperKind::cgroup_escape),
+                                   static_cast<uint16_t>(pipeline::TamperKind::bpf)}));
+  EXPECT_TRUE(set.rules[1].actions.empty());
+  EXPECT_EQ(set.rules[2].kind, RuleKind::throttle);
+  Parsed bad = parse("rules:\n  - id: esc\n    description: d\n    severity: critical\n    kind: tamper\n"
+                     "    actions: [bpf, unplug]\n");
+  ASSERT_EQ(bad.errors.size(), 1u);
+  EXPECT_THAT(bad.errors[0], StartsWith("t.yaml:6:20: rules[0](esc).actions[1]: 'unplug' is not a "
+                                        "self-protection action"));
+  EXPECT_TRUE(bad.set.rules.empty());
 }
 
 } // namespace
