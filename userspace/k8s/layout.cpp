@@ -108,7 +108,10 @@ PodCgroups find_pod_cgroups(const std::string &dir)
       const std::string name = it->path().filename().string();
       if (std::string uid = pod_uid_of(name); !uid.empty())
         out.pods[uid] = it->path().string();
-      else if (depth < 4 && (name.rfind("kubepods", 0) == 0 || name.rfind("kubelet", 0) == 0))
+      // Below the root only the kubelet's own trees; inside them every level (the cgroupfs
+      // driver's QoS levels are plain "burstable" and "besteffort").
+      else if (depth < 4 &&
+               (depth > 0 || name.rfind("kubepods", 0) == 0 || name.rfind("kubelet", 0) == 0))
         todo.emplace_back(it->path().string(), depth + 1);
     }
   }

@@ -37,8 +37,8 @@ struct PodCgroups {
   std::vector<std::string> parents;        // directories pod cgroups appear in (to watch)
 };
 // The pod cgroups below dir (absolute; the kubelet's root, normally the cgroup2 mount): it
-// descends into directories named kubepods* / kubelet* (the QoS levels and nested kubelets) and
-// stops at pod cgroups.
+// descends into the directories named kubepods* / kubelet* there, through every level below them
+// (QoS levels, nested kubelets) and stops at pod cgroups.
 PodCgroups find_pod_cgroups(const std::string &dir);
 
 } // namespace vigil::k8s

@@ -82,6 +82,13 @@ TEST(Layout, finds_pod_cgroups_and_the_directories_they_appear_in)
   EXPECT_EQ(found.pods["6fa459ea-ee8a-3ca4-894e-db77e160355e"], (root / "kubepods.slice" / b).string());
   EXPECT_EQ(found.parents.size(), 3u) << "root, kubepods.slice, kubepods-burstable.slice";
   fs::remove_all(root);
+
+  fs::create_directories(root / "kubepods/burstable" / (std::string("pod") + kUid) / kId);
+  fs::create_directories(root / "kubepods/pod6fa459ea-ee8a-3ca4-894e-db77e160355e");
+  found = find_pod_cgroups(root.string());
+  EXPECT_EQ(found.pods.size(), 2u) << "cgroupfs driver: QoS levels without a kubepods prefix";
+  EXPECT_EQ(found.pods[kUid], (root / "kubepods/burstable" / (std::string("pod") + kUid)).string());
+  fs::remove_all(root);
 }
 
 } // namespace
