@@ -139,7 +139,7 @@ protected:
                    "\n  ca_file: " + cert_ + "\n  node: node-a\n  cgroup_root: /vigil-k8s-" +
                    pid + "\noutputs:\n  stderr: false\n  json: " + alerts_ + "\n  falco: " +
                    falco_ + "\nmetrics_address: " + metrics_ + "\nrescan_ms: 60000\npin_dir: " +
-                   pins_ + "\nstate_dir: \"\"\n");
+                   pins_ + "\nstate_dir: \"\"\nlog_dir: " + (tmp_ / "events") + "\n");
   }
 
   void TearDown() override
@@ -454,6 +454,37 @@ TEST_P(KubernetesTest, a_pod_the_api_reported_is_confined_when_its_cgroup_appear
   ASSERT_EQ(::rmdir(pod_dir(root_, d, kAgent).c_str()), 0);
   EXPECT_TRUE(logged("released " + pod_dir(root_, d, kAgent))) << daemon_->err_so_far();
   EXPECT_EQ(metric("vigil_agent_cgroups"), "0");
+}
+
+// SIGTERM right after a burst: what the kernel already reported is delivered, to the alert
+// outputs and to the event log, before the daemon exits (a DaemonSet rollout does exactly this).
+TEST_P(KubernetesTest, sigterm_drains_the_queue_and_flushes_the_outputs)
+{
+  const Driver d = GetParam();
+  put(kAgent, true);
+  fs::create_directories(container_dir(root_, d, kAgent));
+  start_daemon();
+  ASSERT_TRUE(logged("confining " + pod_dir(root_, d, kAgent))) << daemon_->err_so_far();
+  constexpr int kBurst = 40;
+  ProcResult burst = in_container(container_dir(root_, d, kAgent),
+                                  "i=0; while [ $i -lt " + std::to_string(kBurst) + " ]; do " +
+                                      netprobe_bin() + " tcp 127.0.0.2 9; i=$((i+1)); done");
+  EXPECT_EQ(count_of(burst.out, "EPERM\n"), static_cast<size_t>(kBurst)) << burst.out;
+  daemon_->signal(SIGTERM);
+  ProcResult r = daemon_->wait(std::chrono::seconds(15));
+  daemon_.reset();
+  ASSERT_EQ(r.status, 0) << r.err;
+  size_t egress = 0;
+  for (const auto &a : read_json_lines(alerts_))
+    if (a["rule"] == "egress-not-allowed" && a["k8s"]["pod"] == kAgent.name)
+      ++egress;
+  EXPECT_EQ(egress, static_cast<size_t>(kBurst)) << "every denied connect was alerted";
+  EXPECT_EQ(read_json_lines(falco_).size(), read_json_lines(alerts_).size());
+  ProcResult verify = run({vigil_bin(), "log", "verify", tmp_ / "events"});
+  EXPECT_EQ(verify.status, 0) << verify.out << verify.err;
+  ProcResult exported = run({vigil_bin(), "log", "export", tmp_ / "events"});
+  EXPECT_GE(count_of(exported.out, "127.0.0.2"), static_cast<size_t>(kBurst))
+      << "every connect is in the event log";
 }
 
 INSTANTIATE_TEST_SUITE_P(Drivers, KubernetesTest,
