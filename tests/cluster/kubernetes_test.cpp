@@ -315,6 +315,8 @@ TEST_P(KubernetesTest, labelled_pods_are_confined_with_pod_fields_and_unlabelled
     EXPECT_EQ(o["container.image.tag"], "1.4") << f;
   }
   EXPECT_EQ(metric("vigil_k8s_pods"), "2") << "only node-a's pods are watched";
+  EXPECT_NE(http_get(metrics_, "/readyz").find("ok kubernetes pods listed"), std::string::npos)
+      << http_get(metrics_, "/readyz");
   EXPECT_EQ(metric("vigil_k8s_unmapped_events_total"), "0");
   EXPECT_NE(http_get(metrics_, "/metrics")
                 .find("vigil_namespace_alerts_total{namespace=\"team-a\",profile=\"coding-agent\","

@@ -256,7 +256,7 @@ int daemon_command(const DaemonArgs &args)
       it = confined.erase(it);
     }
     if (kube)
-      (*engine)->kubernetes_stats(kube->pods(), kube->stats().expired.load(),
+      (*engine)->kubernetes_stats(kube->synced(), kube->pods(), kube->stats().expired.load(),
                                   kube->stats().errors.load());
     pollfd fds[3] = {{sigfd.get(), POLLIN, 0}, {-1, POLLIN, 0}, {-1, POLLIN, 0}};
     if (kube) {

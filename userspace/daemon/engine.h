@@ -86,8 +86,9 @@ public:
   // installing it.
   Result<> check_profile(const policy::Profile &p) const;
   // The pod watch's state for /metrics (see exporter::Metrics::kubernetes).
-  void kubernetes_stats(size_t pods, uint64_t relists_total, uint64_t errors_total)
+  void kubernetes_stats(bool listed, size_t pods, uint64_t relists_total, uint64_t errors_total)
   {
+    metrics_->health().set_pods_listed(listed);
     metrics_->kubernetes(pods, relists_total, errors_total);
   }
   // Counts a policy reload in the metrics.

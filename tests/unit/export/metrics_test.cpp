@@ -166,6 +166,13 @@ TEST_F(ServedMetrics, readiness_needs_programs_and_profiles)
   EXPECT_THAT(ready.body, HasSubstr("ok profiles loaded: 2"));
   EXPECT_EQ(sample(scrape(), "vigil_profiles_loaded"), 2);
   EXPECT_EQ(http_get_local(port_, "/nothing-here").status, 404);
+  EXPECT_THAT(ready.body, Not(HasSubstr("kubernetes"))) << "not asked outside Kubernetes";
+  m_.health().set_pods_listed(false);
+  ready = http_get_local(port_, "/readyz");
+  EXPECT_EQ(ready.status, 503);
+  EXPECT_THAT(ready.body, HasSubstr("FAIL kubernetes pods listed"));
+  m_.health().set_pods_listed(true);
+  EXPECT_EQ(http_get_local(port_, "/readyz").status, 200);
 }
 
 TEST(HealthTest, a_stalled_thread_fails_liveness_and_a_retired_one_does_not)
