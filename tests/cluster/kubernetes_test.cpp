@@ -487,6 +487,8 @@ TEST_P(KubernetesTest, sigterm_drains_the_queue_and_flushes_the_outputs)
   ProcResult exported = run({vigil_bin(), "log", "export", tmp_ / "events"});
   EXPECT_GE(count_of(exported.out, "127.0.0.2"), static_cast<size_t>(kBurst))
       << "every connect is in the event log";
+  EXPECT_GE(count_of(exported.out, "\"pod\":\"" + kAgent.name + "\""), static_cast<size_t>(kBurst))
+      << "the logged alerts name the pod";
 }
 
 INSTANTIATE_TEST_SUITE_P(Drivers, KubernetesTest,
