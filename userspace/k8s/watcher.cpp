@@ -149,6 +149,10 @@ long PodWatcher::get(const std::string &url, std::function<void(long, std::strin
   if (!opts_.ca_file.empty())
     curl_easy_setopt(c, CURLOPT_CAINFO, opts_.ca_file.c_str());
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
+  // A watch may be silent for minutes; keepalive finds a peer that vanished without a word.
+  curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(c, CURLOPT_TCP_KEEPIDLE, 30L);
+  curl_easy_setopt(c, CURLOPT_TCP_KEEPINTVL, 10L);
   curl_easy_setopt(c, CURLOPT_TIMEOUT, timeout_s);
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L); // no SIGALRM in a threaded daemon
   curl_easy_setopt(c, CURLOPT_USERAGENT, "vigil/" VIGIL_VERSION);
@@ -243,6 +247,7 @@ void PodWatcher::apply(const std::string &line)
 
 void PodWatcher::watch()
 {
+  const auto started = std::chrono::steady_clock::now();
   partial_.clear();
   std::string why, error_body;
   const long code = get(
@@ -276,7 +281,11 @@ void PodWatcher::watch()
                  code < 0 ? why : "HTTP " + std::to_string(code) + " " + error_body);
     relist_ = true;
     sleep_for(std::chrono::seconds(1));
+    return;
   }
+  // A server that ends every watch at once must not be asked again in a tight loop.
+  if (std::chrono::steady_clock::now() - started < std::chrono::milliseconds(200))
+    sleep_for(std::chrono::milliseconds(200));
 }
 
 void PodWatcher::run() noexcept
