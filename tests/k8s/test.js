@@ -262,6 +262,35 @@ function checkWiring(objs, name)
     }
   });
 
+  test(`${name}: the pod watcher gets its node, token, CA and cgroups from the pod`, () => {
+    const k = config.kubernetes;
+    assert(k && k.enabled !== false, 'vigil.yaml has no enabled kubernetes: section');
+    assert(!k.api_server, 'api_server is set; in a pod the daemon takes KUBERNETES_SERVICE_HOST');
+    if (!k.node) {
+      const env = (c.env || []).find((e) => e.name === 'NODE_NAME');
+      assert(env, 'no NODE_NAME in the container env (kubernetes.node is unset)');
+      eq(env.valueFrom && env.valueFrom.fieldRef && env.valueFrom.fieldRef.fieldPath,
+         'spec.nodeName', 'NODE_NAME fieldRef');
+    }
+    // The token and CA: the service account's projected volume, or a file under a mount.
+    const sa = '/var/run/secrets/kubernetes.io/serviceaccount';
+    for (const [key, dflt] of [['token_file', sa + '/token'], ['ca_file', sa + '/ca.crt']]) {
+      const p = k[key] || dflt;
+      if (p.startsWith(sa + '/'))
+        assert(pod.automountServiceAccountToken !== false,
+               `${key} ${p}: the service account token is not mounted`);
+      else
+        assert(underMount(c, p), `${key} ${p} lies under no volume mount`);
+    }
+    const sarole = find(objs, 'ServiceAccount', pod.serviceAccountName);
+    assert(sarole && sarole.automountServiceAccountToken !== false,
+           'the ServiceAccount turns token automounting off');
+    // The kubelet's cgroups are read from the host's tree mounted at the cgroup2 mount point.
+    const cg = c.volumeMounts.find((m) => m.mountPath === '/sys/fs/cgroup');
+    eq(volume(cg.name).hostPath.path, '/sys/fs/cgroup', 'cgroup hostPath');
+    assert(!k.cgroup_root || k.cgroup_root.startsWith('/'), 'cgroup_root is not absolute');
+  });
+
   test(`${name}: vigil.yaml's paths lie under mounts of the right kind`, () => {
     const mountOf = (p, what) => {
       const m = underMount(c, p);

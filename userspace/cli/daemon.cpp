@@ -1,10 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 // `vigil daemon --config FILE`: node mode. Confines every cgroup that matches the configured
-// globs, picks up new ones while running and releases the ones that disappear.
+// globs, and on Kubernetes every pod whose label names a profile; picks up new ones while
+// running and releases the ones that disappear or lose their profile.
+#include <poll.h>
 #include <signal.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cstring>
 
 #include <map>
 #include <set>
@@ -13,8 +19,10 @@
 
 #include "cgroup/cgroup.h"
 #include "cli/commands.h"
+#include "common/unique_fd.h"
 #include "daemon/config.h"
 #include "daemon/engine.h"
+#include "daemon/kubernetes.h"
 #include "policy/profile.h"
 #include "policy/rules.h"
 
@@ -134,7 +142,16 @@ int daemon_command(const DaemonArgs &args)
     sigaddset(&handled, s);
   ::sigprocmask(SIG_BLOCK, &handled, nullptr);
 
+  // The pod watch starts after the engine (whose start checks privileges first); the engine's
+  // worker asks it for the pod behind a cgroup once it is there.
+  std::unique_ptr<daemon::Kubernetes> kube;
+  std::atomic<daemon::Kubernetes *> kube_ready{nullptr};
   daemon::EngineOptions eo;
+  if (config->kubernetes)
+    eo.workloads = [&kube_ready](const std::string &cg) -> std::optional<detect::Workload> {
+      const daemon::Kubernetes *k = kube_ready.load();
+      return k ? k->workload(cg) : std::nullopt;
+    };
   daemon::apply_outputs(config->outputs, eo);
   eo.metrics_address = config->metrics_address ? config->metrics_address
                                                : std::optional<std::string>("127.0.0.1:9476");
@@ -156,8 +173,18 @@ int daemon_command(const DaemonArgs &args)
     spdlog::error("{}", r.error().message());
     return r.error().code == std::errc::not_supported ? kExitTierUnavailable : 2;
   }
-  spdlog::info("daemon running: {} profile(s), {} rule(s), {} cgroup selector(s)",
-               current.profiles.size(), current.rules.rules.size(), config->cgroups.size());
+  if (config->kubernetes) {
+    auto k = daemon::Kubernetes::start(*config->kubernetes, (*engine)->cgroup_mount());
+    if (!k) {
+      spdlog::error("{}", k.error().message());
+      return 2;
+    }
+    kube = std::move(*k);
+    kube_ready.store(kube.get());
+  }
+  spdlog::info("daemon running: {} profile(s), {} rule(s), {} cgroup selector(s){}",
+               current.profiles.size(), current.rules.rules.size(), config->cgroups.size(),
+               kube ? ", pods by label " + kube->config().label : std::string());
   std::string on_disk = fingerprint(*config, rule_paths, current);
   // A reload that fails keeps the policy in force and says so: in the log, as an alert, and in
   // the reload metrics. The same broken files are not retried until they change again.
@@ -183,37 +210,64 @@ int daemon_command(const DaemonArgs &args)
   };
   const auto& ids = current.ids;
 
-  std::set<std::string> confined;
+  // Signals arrive on a descriptor so that one poll() waits for them, the pod watch and new
+  // cgroup directories at once.
+  UniqueFd sigfd(::signalfd(-1, &handled, SFD_CLOEXEC | SFD_NONBLOCK));
+  if (!sigfd) {
+    spdlog::error("signalfd: {}", std::strerror(errno));
+    return 1;
+  }
+  std::map<std::string, uint32_t> confined; // cgroup directory -> profile id
   while (true) {
-    std::set<std::string> wanted;
-    std::map<std::string, uint32_t> wanted_profile;
-    for (const auto &sel : config->cgroups) {
-      for (const auto &dir : cgroup::glob_dirs((*engine)->cgroup_mount(), sel.glob)) {
-        if (wanted.insert(dir).second) // the first selector that matches wins
-          wanted_profile[dir] = ids.at(sel.profile);
-      }
+    std::map<std::string, uint32_t> wanted;
+    for (const auto &sel : config->cgroups)
+      for (const auto &dir : cgroup::glob_dirs((*engine)->cgroup_mount(), sel.glob))
+        wanted.emplace(dir, ids.at(sel.profile)); // the first selector that matches wins
+    if (kube) {
+      std::set<std::string> names;
+      for (const auto &[id, p] : current.profiles)
+        names.insert(p.name);
+      for (const auto &[dir, profile] : kube->wanted(names))
+        wanted.emplace(dir, ids.at(profile));
     }
-    for (const auto &dir : wanted) {
-      if (confined.count(dir))
+    for (const auto &[dir, profile] : wanted) {
+      auto have = confined.find(dir);
+      if (have != confined.end() && have->second == profile)
         continue;
-      if (auto r = (*engine)->confine(dir, wanted_profile[dir]); r) {
-        confined.insert(dir);
+      if (have != confined.end()) { // the pod's label now names another profile
+        (void)(*engine)->release(dir);
+        confined.erase(have);
+      }
+      if (auto r = (*engine)->confine(dir, profile); r) {
+        confined.emplace(dir, profile);
         spdlog::info("confining {} (cgroup id {})", dir, *r);
       } else {
         spdlog::warn("{}", r.error().message());
       }
     }
     for (auto it = confined.begin(); it != confined.end();) {
-      if (wanted.count(*it)) {
+      if (wanted.count(it->first)) {
         ++it;
         continue;
       }
-      (void)(*engine)->release(*it);
-      spdlog::info("released {} (gone)", *it);
+      (void)(*engine)->release(it->first);
+      spdlog::info("released {} ({})", it->first,
+                   ::access(it->first.c_str(), F_OK) == 0 ? "no longer selected" : "gone");
       it = confined.erase(it);
     }
-    timespec wait{config->rescan_ms / 1000, (config->rescan_ms % 1000) * 1000000L};
-    int sig = ::sigtimedwait(&handled, nullptr, &wait);
+    if (kube)
+      (*engine)->kubernetes_stats(kube->synced(), kube->pods(), kube->stats().expired.load(),
+                                  kube->stats().errors.load());
+    pollfd fds[3] = {{sigfd.get(), POLLIN, 0}, {-1, POLLIN, 0}, {-1, POLLIN, 0}};
+    if (kube) {
+      fds[1].fd = kube->api_fd();
+      fds[2].fd = kube->cgroup_fd();
+    }
+    (void)::poll(fds, 3, config->rescan_ms);
+    if (kube)
+      kube->drain();
+    signalfd_siginfo si{};
+    int sig = ::read(sigfd.get(), &si, sizeof(si)) == sizeof(si) ? static_cast<int>(si.ssi_signo) : 0;
     if (sig == SIGINT || sig == SIGTERM) {
       spdlog::info("signal {}: stopping", sig);
       break;
@@ -224,7 +278,7 @@ int daemon_command(const DaemonArgs &args)
       reload("files changed");
   }
   if (config->pin_dir.empty()) {
-    for (const auto &dir : confined)
+    for (const auto &[dir, profile] : confined)
       (void)(*engine)->release(dir);
   } else {
     // Pinned: confinement outlives this process; the next daemon adopts it.

@@ -130,6 +130,50 @@ Result<Outputs> parse_outputs(const std::string &file, const YAML::Node &n)
   return o;
 }
 
+Result<KubernetesConfig> parse_kubernetes(const std::string &file, const YAML::Node &n)
+{
+  KubernetesConfig k;
+  if (!n.IsMap())
+    return fail(where(file, n, "kubernetes") + "expected a mapping");
+  for (const auto &kv : n) {
+    const std::string key = kv.first.as<std::string>();
+    const std::string field = "kubernetes." + key;
+    if (key == "enabled") {
+      bool b = true;
+      if (!kv.second.IsScalar() || !YAML::convert<bool>::decode(kv.second, b))
+        return fail(where(file, kv.second, field) + "expected true or false");
+      k.enabled = b;
+      continue;
+    }
+    std::string *dst = key == "api_server"    ? &k.api_server
+                       : key == "token_file"  ? &k.token_file
+                       : key == "ca_file"     ? &k.ca_file
+                       : key == "node"        ? &k.node
+                       : key == "label"       ? &k.label
+                       : key == "cgroup_root" ? &k.cgroup_root
+                                              : nullptr;
+    if (!dst)
+      return fail(where(file, kv.first, field) +
+                  "unknown key (expected enabled, api_server, token_file, ca_file, node, label "
+                  "or cgroup_root)");
+    auto s = scalar(file, kv.second, field);
+    if (!s)
+      return tl::unexpected(s.error());
+    if (key == "api_server" && !s->empty() && s->rfind("https://", 0) != 0 &&
+        s->rfind("http://", 0) != 0)
+      return fail(where(file, kv.second, field) + "expected an https:// URL");
+    if (key == "label" && s->empty())
+      return fail(where(file, kv.second, field) + "expected a label key");
+    if (key == "cgroup_root" && (s->empty() || (*s)[0] != '/'))
+      return fail(where(file, kv.second, field) +
+                  "must start with '/' (relative to the cgroup2 mount)");
+    *dst = *s;
+  }
+  while (k.cgroup_root.size() > 1 && k.cgroup_root.back() == '/')
+    k.cgroup_root.pop_back();
+  return k;
+}
+
 Result<Config> parse(const std::string &file, const YAML::Node &root)
 {
   namespace fs = std::filesystem;
@@ -141,7 +185,7 @@ Result<Config> parse(const std::string &file, const YAML::Node &root)
   static const std::set<std::string> known{"profiles",        "cgroups", "alerts_json",
                                            "metrics_address", "log_dir", "rescan_ms",
                                            "max_tier", "pin_dir", "rules", "state_dir", "outputs",
-                                           "log_retention"};
+                                           "log_retention", "kubernetes"};
   for (const auto &kv : root) {
     const std::string key = kv.first.as<std::string>();
     if (!known.count(key))
@@ -208,7 +252,16 @@ Result<Config> parse(const std::string &file, const YAML::Node &root)
     fs::path p(*s);
     c.state_dir = s->empty() ? std::string() : (p.is_absolute() ? p : base / p).string();
   }
-  const YAML::Node cgroups = root["cgroups"];
+  if (const YAML::Node n = root["kubernetes"]) {
+    auto k = parse_kubernetes(file, n);
+    if (!k)
+      return tl::unexpected(k.error());
+    if (k->enabled)
+      c.kubernetes = *k;
+  }
+  // With the kubernetes section, pod labels select cgroups and the globs are optional.
+  const YAML::Node cgroups = c.kubernetes && !root["cgroups"] ? YAML::Node(YAML::NodeType::Sequence)
+                                                              : root["cgroups"];
   if (!cgroups || !cgroups.IsSequence())
     return fail(where(file, cgroups ? cgroups : root, "cgroups") +
                 "expected a list of {path, profile}");

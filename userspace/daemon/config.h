@@ -33,10 +33,23 @@ struct Outputs {
   std::optional<HttpOutput> alertmanager;
 };
 
+// The kubernetes: section. Empty strings take their in-cluster defaults at start: api_server
+// from KUBERNETES_SERVICE_HOST/PORT, node from NODE_NAME.
+struct KubernetesConfig {
+  bool enabled = true;
+  std::string api_server;
+  std::string token_file = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+  std::string ca_file = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt";
+  std::string node;
+  std::string label = "vigil.dev/profile"; // the pod label whose value names the profile
+  std::string cgroup_root = "/";           // the kubelet's cgroup root, relative to the mount
+};
+
 struct Config {
   std::string source;
   std::vector<std::string> profile_files; // absolute (relative ones resolved against the file)
   std::vector<CgroupSelector> cgroups;
+  std::optional<KubernetesConfig> kubernetes; // present and enabled: pods pick profiles by label
   // Detection rule files and directories; absent: the shipped packs. Reloaded with the profiles
   // on SIGHUP and when a file changes.
   std::vector<std::string> rule_paths;

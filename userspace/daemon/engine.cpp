@@ -126,6 +126,8 @@ Result<std::unique_ptr<Engine>> Engine::start(const EngineOptions &opts)
   Engine *self = e.get();
   e->enricher_ = std::make_unique<detect::Enricher>(
       e->procs_, detect::local_hostname(), [self](uint64_t id) { return self->namer_->name(id); });
+  if (opts.workloads)
+    e->enricher_->set_workloads(opts.workloads);
   e->queue_ = std::make_unique<BoundedQueue<pipeline::Event>>(opts.queue_capacity);
 
   loader::Options lo;
@@ -597,6 +599,12 @@ void Engine::process(pipeline::Event &ev)
     return;
   finish_kill(ev);
   procs_.apply(ev);
+  if (opts_.workloads && ev.hdr.cgroup_id) {
+    const std::string cg = namer_->name(ev.hdr.cgroup_id);
+    auto w = cg.empty() ? std::nullopt : opts_.workloads(cg);
+    if (!w || w->container.empty())
+      metrics_->unmapped_event();
+  }
   const policy::Profile *profile = detector_->profile(ev.hdr.profile_id);
   const std::string profile_name = profile ? profile->name : "unknown";
   metrics_->event(pipeline::to_string(ev.hdr.type), profile_name);
@@ -615,6 +623,8 @@ void Engine::emit(const pipeline::Event &ev, const detect::Finding &f,
   detect::Alert alert = enricher_->build(ev, f, *profile);
   metrics_->alert(alert.rule, policy::to_string(alert.severity), alert.profile);
   metrics_->process_alert(alert.profile, alert.comm);
+  if (!alert.workload.ns.empty())
+    metrics_->namespace_alert(alert.workload.ns, alert.profile, alert.rule);
   alerts_.fetch_add(1);
   for (auto &sink : sinks_)
     sink->write(alert);

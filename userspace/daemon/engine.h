@@ -64,6 +64,9 @@ struct EngineOptions {
   uint64_t log_segment_bytes = 64ull << 20;
   std::chrono::milliseconds log_segment_age = std::chrono::hours(1);
   uint64_t log_max_bytes = 1ull << 30;
+  // Kubernetes: the pod and container of a cgroup, for alerts and the unmapped-event counter.
+  // Called on the worker thread; must be thread-safe. Empty outside Kubernetes.
+  detect::Enricher::WorkloadOf workloads;
 };
 
 class Engine {
@@ -82,6 +85,12 @@ public:
   // Whether a profile can be put in force here (required tier, compilable policy), without
   // installing it.
   Result<> check_profile(const policy::Profile &p) const;
+  // The pod watch's state for /metrics (see exporter::Metrics::kubernetes).
+  void kubernetes_stats(bool listed, size_t pods, uint64_t relists_total, uint64_t errors_total)
+  {
+    metrics_->health().set_pods_listed(listed);
+    metrics_->kubernetes(pods, relists_total, errors_total);
+  }
   // Counts a policy reload in the metrics.
   void policy_reloaded(bool ok)
   {

@@ -19,6 +19,16 @@ struct ProcessRef {
   std::vector<std::string> argv;
 };
 
+// The Kubernetes workload of the alert's cgroup; all empty outside Kubernetes.
+struct Workload {
+  std::string ns;
+  std::string pod;
+  std::string pod_uid;
+  std::string container;    // name in the pod spec; empty until the API reports the container id
+  std::string container_id; // the runtime's full id, from the cgroup name
+  std::string image;        // as the pod spec names it ("registry/repo:tag")
+};
+
 struct Alert {
   uint64_t time_ns = 0; // CLOCK_REALTIME nanoseconds of the kernel event
   std::string hostname;
@@ -40,6 +50,7 @@ struct Alert {
   std::vector<ProcessRef> ancestry; // parent first
   uint64_t cgroup_id = 0;
   std::string cgroup; // path relative to the cgroup2 mount, "/..." ; empty when unknown
+  Workload workload;
   // Object of the operation: a file path, or a destination.
   std::string path;
   std::string dest_ip;

@@ -135,6 +135,9 @@ Alert Enricher::build(const pipeline::Event &ev, const Finding &f, const policy:
   a.comm = ev.hdr.comm;
   a.cgroup_id = ev.hdr.cgroup_id;
   a.cgroup = cgroups_ ? cgroups_(ev.hdr.cgroup_id) : std::string();
+  if (workloads_ && !a.cgroup.empty())
+    if (auto w = workloads_(a.cgroup))
+      a.workload = std::move(*w);
   a.env = f.env;
   a.detail = f.detail;
   a.bytes = f.bytes;
@@ -249,6 +252,10 @@ Alert Enricher::build(const pipeline::Event &ev, const Finding &f, const policy:
   }
   if (!a.argv.empty())
     a.output += " cmdline: " + join_argv(a.argv);
+  if (!a.workload.pod.empty())
+    a.output += " pod: " + a.workload.ns + "/" + a.workload.pod +
+                (a.workload.container.empty() ? std::string()
+                                              : " container: " + a.workload.container);
   return a;
 }
 

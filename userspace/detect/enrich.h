@@ -16,6 +16,8 @@ namespace vigil::detect {
 class Enricher {
 public:
   using CgroupNamer = std::function<std::string(uint64_t cgroup_id)>;
+  // The Kubernetes workload of a cgroup path (relative to the cgroup2 mount), when known.
+  using WorkloadOf = std::function<std::optional<Workload>(const std::string &cgroup)>;
 
   Enricher(pipeline::ProcessTable &procs, std::string hostname, CgroupNamer cgroups);
 
@@ -26,6 +28,7 @@ public:
   // Replay: kernel times are turned into wall time with the clock pair a log segment recorded,
   // not with this machine's clocks.
   void set_hostname(std::string h) { hostname_ = std::move(h); }
+  void set_workloads(WorkloadOf w) { workloads_ = std::move(w); }
   void set_clock_offset(int64_t realtime_minus_boottime_ns) { offset_ = realtime_minus_boottime_ns; }
   // A kernel time as wall time: with the offset given (replay), else with this machine's clocks.
   uint64_t realtime_of(uint64_t boot_ns) const
@@ -38,6 +41,7 @@ private:
   pipeline::ProcessTable &procs_;
   std::string hostname_;
   CgroupNamer cgroups_;
+  WorkloadOf workloads_;
   std::optional<int64_t> offset_;
 };
 

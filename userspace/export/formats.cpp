@@ -84,6 +84,35 @@ std::string object_of(const detect::Alert &a)
   return "";
 }
 
+// "registry:5000/team/app:1.2@sha256:..." -> ("registry:5000/team/app", "1.2"); no tag: "".
+std::pair<std::string, std::string> split_image(const std::string &image)
+{
+  const std::string ref = image.substr(0, image.find('@'));
+  const auto slash = ref.rfind('/');
+  const auto colon = ref.rfind(':');
+  if (colon != std::string::npos && (slash == std::string::npos || colon > slash))
+    return {ref.substr(0, colon), ref.substr(colon + 1)};
+  return {ref, ""};
+}
+
+// Falco's k8s.* and container.* fields. Falco's container.id is the id's first 12 characters;
+// container.full_id the whole.
+void workload_fields(const detect::Workload &w, nlohmann::json &f)
+{
+  if (w.pod.empty())
+    return;
+  f["k8s.ns.name"] = w.ns;
+  f["k8s.pod.name"] = w.pod;
+  f["k8s.pod.uid"] = w.pod_uid;
+  f["container.id"] = w.container_id.substr(0, 12);
+  f["container.full_id"] = w.container_id;
+  f["container.name"] = w.container;
+  f["container.image"] = w.image;
+  auto [repo, tag] = split_image(w.image);
+  f["container.image.repository"] = repo;
+  f["container.image.tag"] = tag;
+}
+
 } // namespace
 
 std::string_view falco_priority(policy::Severity s)
@@ -153,6 +182,7 @@ nlohmann::json to_falco_json(const detect::Alert &a)
   f["vigil.cgroup"] = a.cgroup;
   f["vigil.cgroup_id"] = a.cgroup_id;
   f["vigil.result"] = a.result;
+  workload_fields(a.workload, f);
   if (a.target_pid)
     f["vigil.target_pid"] = a.target_pid;
   if (!a.rule_description.empty())
@@ -189,6 +219,7 @@ nlohmann::json to_alertmanager_alert(const detect::Alert &a, std::chrono::second
   labels["hostname"] = a.hostname;
   labels["verdict"] = std::string(pipeline::to_string(a.verdict));
   labels["process"] = a.comm;
+  labels["namespace"] = a.workload.ns;
   labels["source"] = "vigil";
   // Alertmanager drops labels with empty values; leave them out rather than send "".
   for (auto it = labels.begin(); it != labels.end();)
@@ -206,6 +237,10 @@ nlohmann::json to_alertmanager_alert(const detect::Alert &a, std::chrono::second
     cmdline += (cmdline.empty() ? "" : " ") + arg;
   ann["cmdline"] = cmdline;
   ann["cgroup"] = a.cgroup;
+  ann["pod"] = a.workload.pod;
+  ann["container"] = a.workload.container;
+  ann["container_id"] = a.workload.container_id;
+  ann["image"] = a.workload.image;
   ann["tier"] = std::string(pipeline::to_string(a.tier));
   ann["result"] = detect::describe_errno(a.result);
   if (std::string obj = object_of(a); !obj.empty())

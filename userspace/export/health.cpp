@@ -74,6 +74,12 @@ Health::Report Health::ready() const
     r.ok = false;
     r.text += "FAIL profiles loaded: none yet\n";
   }
+  if (const int pods = pods_.load(); pods == kListed) {
+    r.text += "ok kubernetes pods listed\n";
+  } else if (pods == kExpected) {
+    r.ok = false;
+    r.text += "FAIL kubernetes pods listed: not yet\n";
+  }
   return r;
 }
 

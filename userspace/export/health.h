@@ -30,10 +30,13 @@ public:
   // Readiness conditions: BPF programs attached; at least one profile installed.
   void set_attached(bool v) { attached_.store(v); }
   void set_profiles(size_t n) { profiles_.store(n); }
+  // Kubernetes mode: readiness also waits for the first list of the node's pods (until then no
+  // labelled pod can be confined). Not called outside Kubernetes.
+  void set_pods_listed(bool v) { pods_.store(v ? kListed : kExpected); }
 
   // /healthz: every registered thread beat within kStall.
   Report live() const;
-  // /readyz: live, programs attached and profiles loaded.
+  // /readyz: live, programs attached and profiles loaded (and, on Kubernetes, pods listed).
   Report ready() const;
 
 private:
@@ -46,6 +49,8 @@ private:
   std::deque<Beat> beats_;
   std::atomic<bool> attached_{false};
   std::atomic<size_t> profiles_{0};
+  static constexpr int kNotExpected = 0, kExpected = 1, kListed = 2;
+  std::atomic<int> pods_{kNotExpected};
 };
 
 } // namespace vigil::exporter

@@ -123,6 +123,11 @@ Metrics::Metrics()
                              "Alerts raised, by profile and process name (at most 64 names; "
                              "later ones count as \"other\")",
                              prometheus::MetricType::Counter)),
+      namespace_alerts_(family(*registry_, *exposition_, prometheus::BuildCounter(),
+                               "vigil_namespace_alerts_total",
+                               "Alerts raised in Kubernetes pods, by namespace (at most 64; "
+                               "later ones count as \"other\"), profile and rule",
+                               prometheus::MetricType::Counter)),
       decisions_(family(*registry_, *exposition_, prometheus::BuildCounter(),
                         "vigil_enforcement_decisions_total",
                         "Enforcement decisions on agent operations, by kind of object, tier "
@@ -201,7 +206,14 @@ Metrics::Metrics()
       log_segments_deleted_(counter(*registry_, "vigil_eventlog_segments_deleted_total",
                                     "Event log segments deleted by retention")),
       log_write_errors_(counter(*registry_, "vigil_eventlog_write_errors_total",
-                                "Failed writes to the event log"))
+                                "Failed writes to the event log")),
+      k8s_unmapped_(counter(*registry_, "vigil_k8s_unmapped_events_total",
+                            "Events from agent cgroups that no known pod and container holds")),
+      k8s_pods_(gauge(*registry_, "vigil_k8s_pods", "Pods on this node known from the API")),
+      k8s_relists_(counter(*registry_, "vigil_k8s_api_relists_total",
+                           "Pod lists repeated because the watch's resourceVersion expired")),
+      k8s_errors_(counter(*registry_, "vigil_k8s_api_errors_total",
+                          "Failed Kubernetes API requests and undecodable answers"))
 {
   prometheus::BuildGauge()
       .Name("vigil_build_info")
@@ -266,6 +278,39 @@ void Metrics::alert(const std::string &rule, std::string_view severity, const st
 {
   alerts_.Add({{"rule", rule}, {"severity", std::string(severity)}, {"profile", profile}})
       .Increment();
+}
+
+void Metrics::namespace_alert(const std::string &ns, const std::string &profile,
+                              const std::string &rule)
+{
+  std::string name = ns;
+  {
+    std::lock_guard lock(mu_);
+    if (!namespace_labels_.count(name)) {
+      if (namespace_labels_.size() >= kMaxNamespaceLabels)
+        name = "other";
+      else
+        namespace_labels_.insert(name);
+    }
+  }
+  namespace_alerts_.Add({{"namespace", name}, {"profile", profile}, {"rule", rule}}).Increment();
+}
+
+void Metrics::unmapped_event()
+{
+  k8s_unmapped_.Increment();
+}
+
+void Metrics::kubernetes(size_t pods, uint64_t relists_total, uint64_t errors_total)
+{
+  std::lock_guard lock(mu_);
+  k8s_pods_.Set(static_cast<double>(pods));
+  if (relists_total > k8s_relists_seen_)
+    k8s_relists_.Increment(static_cast<double>(relists_total - k8s_relists_seen_));
+  if (errors_total > k8s_errors_seen_)
+    k8s_errors_.Increment(static_cast<double>(errors_total - k8s_errors_seen_));
+  k8s_relists_seen_ = relists_total;
+  k8s_errors_seen_ = errors_total;
 }
 
 void Metrics::process_alert(const std::string &profile, const std::string &comm)

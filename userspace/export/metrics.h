@@ -41,6 +41,8 @@ public:
   // Distinct process names (comm) kept as label values of vigil_process_alerts_total; later
   // names are counted under "other", so an agent that renames itself cannot grow the series.
   static constexpr size_t kMaxProcessLabels = 64;
+  // Likewise for namespaces in vigil_namespace_alerts_total.
+  static constexpr size_t kMaxNamespaceLabels = 64;
 
   Metrics();
   ~Metrics();
@@ -58,6 +60,12 @@ public:
   void profiles_loaded(size_t n);
   void event(std::string_view type, const std::string &profile);
   void alert(const std::string &rule, std::string_view severity, const std::string &profile);
+  // Alerts of pods by namespace (at most kMaxNamespaceLabels, then "other"), profile and rule.
+  void namespace_alert(const std::string &ns, const std::string &profile, const std::string &rule);
+  // An event from an agent cgroup that no known pod and container holds (Kubernetes mode).
+  void unmapped_event();
+  // The pod watch: pods known on the node, and the watcher's cumulative counters.
+  void kubernetes(size_t pods, uint64_t relists_total, uint64_t errors_total);
   // Alerts by process name, with the label set capped at kMaxProcessLabels.
   void process_alert(const std::string &profile, const std::string &comm);
   // An enforcement decision: kind file|network|ipc|process, tier lsm|cgroup|fanotify,
@@ -104,6 +112,7 @@ private:
   prometheus::Family<prometheus::Counter> &events_;
   prometheus::Family<prometheus::Counter> &alerts_;
   prometheus::Family<prometheus::Counter> &process_alerts_;
+  prometheus::Family<prometheus::Counter> &namespace_alerts_;
   prometheus::Family<prometheus::Counter> &decisions_;
   prometheus::Family<prometheus::Counter> &egress_connections_;
   prometheus::Family<prometheus::Counter> &egress_bytes_;
@@ -133,8 +142,14 @@ private:
   prometheus::Counter &log_dropped_;
   prometheus::Counter &log_segments_deleted_;
   prometheus::Counter &log_write_errors_;
+  prometheus::Counter &k8s_unmapped_;
+  prometheus::Gauge &k8s_pods_;
+  prometheus::Counter &k8s_relists_;
+  prometheus::Counter &k8s_errors_;
+  uint64_t k8s_relists_seen_ = 0, k8s_errors_seen_ = 0; // guarded by mu_
   KernelStats last_{};
   std::set<std::string> process_labels_; // guarded by mu_
+  std::set<std::string> namespace_labels_; // guarded by mu_
   std::mutex mu_;
 };
 

@@ -41,6 +41,10 @@ nlohmann::json to_json(const detect::Alert &a)
   j["ancestry"] = std::move(anc);
   j["cgroup"] = a.cgroup;
   j["cgroup_id"] = a.cgroup_id;
+  if (const detect::Workload &w = a.workload; !w.pod.empty())
+    j["k8s"] = {{"namespace", w.ns},         {"pod", w.pod},
+                {"pod_uid", w.pod_uid},      {"container", w.container},
+                {"container_id", w.container_id}, {"image", w.image}};
   j["result"] = a.result;
   j["result_name"] = detect::describe_errno(a.result);
   if (!a.path.empty())

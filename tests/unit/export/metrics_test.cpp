@@ -69,10 +69,29 @@ TEST_F(ServedMetrics, every_family_is_named_from_start)
         "vigil_profiles_loaded", "vigil_rules_loaded", "vigil_rule_reload_failures_total",
         "vigil_eventlog_written_bytes_total", "vigil_eventlog_dropped_records_total",
         "vigil_eventlog_segments_deleted_total", "vigil_eventlog_write_errors_total",
-        "vigil_build_info"})
+        "vigil_build_info", "vigil_namespace_alerts_total", "vigil_k8s_unmapped_events_total",
+        "vigil_k8s_pods", "vigil_k8s_api_relists_total", "vigil_k8s_api_errors_total"})
     EXPECT_THAT(body, HasSubstr(std::string("# TYPE ") + family + " ")) << family;
   EXPECT_EQ(sample(body, "vigil_rule_reload_failures_total"), 0);
   EXPECT_EQ(sample(body, "vigil_eventlog_written_bytes_total"), 0);
+}
+
+TEST_F(ServedMetrics, namespaces_are_capped_and_watch_counters_follow_the_watcher)
+{
+  for (size_t i = 0; i < Metrics::kMaxNamespaceLabels + 5; ++i)
+    m_.namespace_alert("ns-" + std::to_string(i), "coding-agent", "credential-read");
+  m_.kubernetes(7, 2, 1);
+  m_.kubernetes(6, 3, 1);
+  const std::string body = scrape();
+  EXPECT_EQ(sample(body, R"(vigil_namespace_alerts_total{namespace="ns-0",profile="coding-agent",)"
+                         R"(rule="credential-read"})"),
+            1);
+  EXPECT_EQ(sample(body, R"(vigil_namespace_alerts_total{namespace="other",profile="coding-agent",)"
+                         R"(rule="credential-read"})"),
+            5);
+  EXPECT_EQ(sample(body, "vigil_k8s_pods"), 6);
+  EXPECT_EQ(sample(body, "vigil_k8s_api_relists_total"), 3);
+  EXPECT_EQ(sample(body, "vigil_k8s_api_errors_total"), 1);
 }
 
 TEST_F(ServedMetrics, profile_and_tier_series_start_at_zero)
@@ -147,6 +166,13 @@ TEST_F(ServedMetrics, readiness_needs_programs_and_profiles)
   EXPECT_THAT(ready.body, HasSubstr("ok profiles loaded: 2"));
   EXPECT_EQ(sample(scrape(), "vigil_profiles_loaded"), 2);
   EXPECT_EQ(http_get_local(port_, "/nothing-here").status, 404);
+  EXPECT_THAT(ready.body, Not(HasSubstr("kubernetes"))) << "not asked outside Kubernetes";
+  m_.health().set_pods_listed(false);
+  ready = http_get_local(port_, "/readyz");
+  EXPECT_EQ(ready.status, 503);
+  EXPECT_THAT(ready.body, HasSubstr("FAIL kubernetes pods listed"));
+  m_.health().set_pods_listed(true);
+  EXPECT_EQ(http_get_local(port_, "/readyz").status, 200);
 }
 
 TEST(HealthTest, a_stalled_thread_fails_liveness_and_a_retired_one_does_not)
