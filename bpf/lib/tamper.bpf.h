@@ -142,10 +142,13 @@ static __always_inline int vg_proc_sysctl(struct dentry *dentry)
 	struct vg_proc_walk w = { .d = dentry };
 	char name[16] = {};
 
+	struct dentry *top;
+
 	bpf_loop(VG_PATH_DEPTH, vg_proc_step, &w, 0);
-	if (!w.top)
+	top = w.top; /* a local: CO-RE must not see an access through our own struct */
+	if (!top)
 		return 0;
-	bpf_probe_read_kernel_str(name, sizeof(name), BPF_CORE_READ(w.top, d_name.name));
+	bpf_probe_read_kernel_str(name, sizeof(name), BPF_CORE_READ(top, d_name.name));
 	if (name[0] == 's' && name[1] == 'y' && name[2] == 's' && name[3] == '\0')
 		return 1;
 	return name[0] == 's' && name[1] == 'y' && name[2] == 's' && name[3] == 'r' &&

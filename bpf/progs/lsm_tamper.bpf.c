@@ -2,9 +2,11 @@
 /* lsm_tamper.bpf.c - tier 1 self-protection: an agent (root or not) cannot leave its cgroup,
  * touch BPF, signal tasks outside its subtree, play mount games in a mount namespace it did not
  * make, or load kernel code. file_open's share (cgroupfs, bpffs and sysctl writes) lives in
- * lsm_file_open.bpf.c; ptrace and /proc/PID/mem in lsm_ptrace_access_check.bpf.c. Each hook is
- * built twice: lsm/ (global, returns 0 or -EPERM) and lsm_cgroup/ (per agent cgroup, returns
- * 1 allow or 0 deny). Fails open on internal misses; decides before it reports. */
+ * lsm_file_open.bpf.c; ptrace and /proc/PID/mem in lsm_ptrace_access_check.bpf.c. These hooks
+ * are attached globally (lsm/) even where the enforcing hooks are attached per agent cgroup: the
+ * kernel gives lsm_cgroup programs at most CGROUP_LSM_NUM (10) distinct hooks, and the enforcing
+ * ones take seven. Each returns for a non-agent after its cheapest test (flags, signal number,
+ * file system magic). Fails open on internal misses; decides before it reports. */
 #include "tamper.bpf.h"
 
 /* The common tail: profile lookup, verdict, report. Returns 1 to deny. */
@@ -38,13 +40,6 @@ int BPF_PROG(vg_tp_bpf, int cmd)
 	return 0;
 }
 
-SEC("lsm_cgroup/bpf")
-int BPF_PROG(vg_lc_bpf, int cmd)
-{
-	if (vg_bpf_deny(cmd))
-		return 0;
-	return 1;
-}
 
 /* clone3(CLONE_INTO_CGROUP): the hook runs before the kernel picks the cgroup, so every such
  * clone by an agent is refused (an agent has no need to place children itself). */
@@ -63,13 +58,6 @@ int BPF_PROG(vg_tp_task_alloc, struct task_struct *task, unsigned long clone_fla
 	return 0;
 }
 
-SEC("lsm_cgroup/task_alloc")
-int BPF_PROG(vg_lc_task_alloc, struct task_struct *task, unsigned long clone_flags)
-{
-	if (vg_clone_deny(clone_flags))
-		return 0;
-	return 1;
-}
 
 /* Signals (kill, tgkill, pidfd_send_signal, ...) to tasks outside the agent's subtree: vigil,
  * its parent shell, anything else on the machine. Signal 0 (an existence probe) passes. */
@@ -102,13 +90,6 @@ int BPF_PROG(vg_tp_task_kill, struct task_struct *p, struct kernel_siginfo *info
 	return 0;
 }
 
-SEC("lsm_cgroup/task_kill")
-int BPF_PROG(vg_lc_task_kill, struct task_struct *p, struct kernel_siginfo *info, int sig)
-{
-	if (vg_kill_deny(p, sig))
-		return 0;
-	return 1;
-}
 
 /* Mount games: only inside a mount namespace the agent made in a user namespace of its own. */
 static __always_inline int vg_mount_deny(__u16 kind, const char *name)
@@ -126,13 +107,6 @@ int BPF_PROG(vg_tp_sb_mount, const char *dev_name, const struct path *path, cons
 	return 0;
 }
 
-SEC("lsm_cgroup/sb_mount")
-int BPF_PROG(vg_lc_sb_mount, const char *dev_name, const struct path *path, const char *type)
-{
-	if (vg_mount_deny(VG_TAMPER_MOUNT, type))
-		return 0;
-	return 1;
-}
 
 SEC("lsm/sb_umount")
 int BPF_PROG(vg_tp_sb_umount, struct vfsmount *mnt, int flags)
@@ -142,13 +116,6 @@ int BPF_PROG(vg_tp_sb_umount, struct vfsmount *mnt, int flags)
 	return 0;
 }
 
-SEC("lsm_cgroup/sb_umount")
-int BPF_PROG(vg_lc_sb_umount, struct vfsmount *mnt, int flags)
-{
-	if (vg_mount_deny(VG_TAMPER_UMOUNT, BPF_CORE_READ(mnt, mnt_sb, s_type, name)))
-		return 0;
-	return 1;
-}
 
 SEC("lsm/move_mount")
 int BPF_PROG(vg_tp_move_mount, const struct path *from_path, const struct path *to_path)
@@ -158,13 +125,6 @@ int BPF_PROG(vg_tp_move_mount, const struct path *from_path, const struct path *
 	return 0;
 }
 
-SEC("lsm_cgroup/move_mount")
-int BPF_PROG(vg_lc_move_mount, const struct path *from_path, const struct path *to_path)
-{
-	if (vg_mount_deny(VG_TAMPER_MOVE_MOUNT, NULL))
-		return 0;
-	return 1;
-}
 
 SEC("lsm/sb_pivotroot")
 int BPF_PROG(vg_tp_pivotroot, const struct path *old_path, const struct path *new_path)
@@ -174,13 +134,6 @@ int BPF_PROG(vg_tp_pivotroot, const struct path *old_path, const struct path *ne
 	return 0;
 }
 
-SEC("lsm_cgroup/sb_pivotroot")
-int BPF_PROG(vg_lc_pivotroot, const struct path *old_path, const struct path *new_path)
-{
-	if (vg_mount_deny(VG_TAMPER_PIVOT_ROOT, NULL))
-		return 0;
-	return 1;
-}
 
 /* Kernel code and images: init_module/finit_module (kernel_load_data / kernel_read_file with a
  * module id), kexec, firmware and policy loads alike; an agent has no business with any. */
@@ -192,13 +145,6 @@ int BPF_PROG(vg_tp_load_data, int id)
 	return 0;
 }
 
-SEC("lsm_cgroup/kernel_load_data")
-int BPF_PROG(vg_lc_load_data, int id)
-{
-	if (vg_tamper_decide(VG_TAMPER_MODULE, id, 0, 0, NULL))
-		return 0;
-	return 1;
-}
 
 SEC("lsm/kernel_read_file")
 int BPF_PROG(vg_tp_read_kfile, struct file *file, int id)
@@ -209,14 +155,6 @@ int BPF_PROG(vg_tp_read_kfile, struct file *file, int id)
 	return 0;
 }
 
-SEC("lsm_cgroup/kernel_read_file")
-int BPF_PROG(vg_lc_read_kfile, struct file *file, int id)
-{
-	if (vg_tamper_decide(VG_TAMPER_MODULE, id, 0, 0,
-			     (const char *)BPF_CORE_READ(file, f_path.dentry, d_name.name)))
-		return 0;
-	return 1;
-}
 
 /* Directory changes on the two file systems that hold vigil's state: no unlink, rename or rmdir
  * on a bpffs (pinned maps and links), and no mkdir or rmdir in cgroupfs outside the agent's
@@ -259,13 +197,6 @@ int BPF_PROG(vg_tp_unlink, struct inode *dir, struct dentry *dentry)
 	return 0;
 }
 
-SEC("lsm_cgroup/inode_unlink")
-int BPF_PROG(vg_lc_unlink, struct inode *dir, struct dentry *dentry)
-{
-	if (vg_inode_magic(dir) == VG_BPF_FS_MAGIC && vg_dir_change_deny(dir, dentry, 0))
-		return 0;
-	return 1;
-}
 
 SEC("lsm/inode_rmdir")
 int BPF_PROG(vg_tp_rmdir, struct inode *dir, struct dentry *dentry)
@@ -275,13 +206,6 @@ int BPF_PROG(vg_tp_rmdir, struct inode *dir, struct dentry *dentry)
 	return 0;
 }
 
-SEC("lsm_cgroup/inode_rmdir")
-int BPF_PROG(vg_lc_rmdir, struct inode *dir, struct dentry *dentry)
-{
-	if (vg_dir_change_deny(dir, dentry, 0))
-		return 0;
-	return 1;
-}
 
 SEC("lsm/inode_mkdir")
 int BPF_PROG(vg_tp_mkdir, struct inode *dir, struct dentry *dentry)
@@ -291,13 +215,6 @@ int BPF_PROG(vg_tp_mkdir, struct inode *dir, struct dentry *dentry)
 	return 0;
 }
 
-SEC("lsm_cgroup/inode_mkdir")
-int BPF_PROG(vg_lc_mkdir, struct inode *dir, struct dentry *dentry)
-{
-	if (vg_dir_change_deny(dir, dentry, 1))
-		return 0;
-	return 1;
-}
 
 SEC("lsm/inode_rename")
 int BPF_PROG(vg_tp_rename, struct inode *old_dir, struct dentry *old_dentry)
@@ -307,10 +224,3 @@ int BPF_PROG(vg_tp_rename, struct inode *old_dir, struct dentry *old_dentry)
 	return 0;
 }
 
-SEC("lsm_cgroup/inode_rename")
-int BPF_PROG(vg_lc_rename, struct inode *old_dir, struct dentry *old_dentry)
-{
-	if (vg_inode_magic(old_dir) == VG_BPF_FS_MAGIC && vg_dir_change_deny(old_dir, old_dentry, 0))
-		return 0;
-	return 1;
-}

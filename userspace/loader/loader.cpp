@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <string>
 #include <vector>
 
 #include <spdlog/spdlog.h>
@@ -28,10 +29,17 @@ namespace {
 
 int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
 {
-  char buf[2048];
-  int n = std::vsnprintf(buf, sizeof(buf), fmt, args);
-  if (n > 0 && buf[std::min<size_t>(static_cast<size_t>(n), sizeof(buf) - 1) - 1] == '\n')
-    buf[std::min<size_t>(static_cast<size_t>(n), sizeof(buf) - 1) - 1] = '\0';
+  // Whole messages: a verifier log arrives as one message of many kilobytes, and its end (the
+  // reason) is what matters.
+  va_list again;
+  va_copy(again, args);
+  const int n = std::vsnprintf(nullptr, 0, fmt, args);
+  std::string buf(n > 0 ? static_cast<size_t>(n) + 1 : 1, '\0');
+  std::vsnprintf(buf.data(), buf.size(), fmt, again);
+  va_end(again);
+  buf.resize(n > 0 ? static_cast<size_t>(n) : 0);
+  while (!buf.empty() && buf.back() == '\n')
+    buf.pop_back();
   switch (level) {
   case LIBBPF_WARN:
     spdlog::warn("libbpf: {}", buf);
@@ -94,18 +102,23 @@ Result<std::unique_ptr<Loader>> Loader::start(const Options &opts, SampleFn on_s
   const auto &p = l->skel_->progs;
   const std::vector<bpf_program *> sock_addr{p.vg_cg_connect4, p.vg_cg_connect6, p.vg_cg_sendmsg4,
                                              p.vg_cg_sendmsg6};
-  const std::vector<bpf_program *> lsm_global{
-      p.vg_file_open,     p.vg_sock_connect,   p.vg_sock_sendmsg,   p.vg_ptrace_check,
-      p.vg_unix_connect,  p.vg_unix_send,      p.vg_sock_create,    p.vg_tp_bpf,
-      p.vg_tp_task_alloc, p.vg_tp_task_kill,   p.vg_tp_sb_mount,    p.vg_tp_sb_umount,
-      p.vg_tp_move_mount, p.vg_tp_pivotroot,   p.vg_tp_load_data,   p.vg_tp_read_kfile,
-      p.vg_tp_unlink,     p.vg_tp_rmdir,       p.vg_tp_mkdir,       p.vg_tp_rename};
-  const std::vector<bpf_program *> lsm_cgroup{
-      p.vg_lc_file_open,  p.vg_lc_sock_conn,   p.vg_lc_sock_send,   p.vg_lc_ptrace,
-      p.vg_lc_unix_conn,  p.vg_lc_unix_send,   p.vg_lc_sock_new,    p.vg_lc_bpf,
-      p.vg_lc_task_alloc, p.vg_lc_task_kill,   p.vg_lc_sb_mount,    p.vg_lc_sb_umount,
-      p.vg_lc_move_mount, p.vg_lc_pivotroot,   p.vg_lc_load_data,   p.vg_lc_read_kfile,
-      p.vg_lc_unlink,     p.vg_lc_rmdir,       p.vg_lc_mkdir,       p.vg_lc_rename};
+  const std::vector<bpf_program *> lsm_global{p.vg_file_open,     p.vg_sock_connect,
+                                              p.vg_sock_sendmsg,  p.vg_ptrace_check,
+                                              p.vg_unix_connect,  p.vg_unix_send,
+                                              p.vg_sock_create};
+  const std::vector<bpf_program *> lsm_cgroup{p.vg_lc_file_open, p.vg_lc_sock_conn,
+                                              p.vg_lc_sock_send, p.vg_lc_ptrace,
+                                              p.vg_lc_unix_conn, p.vg_lc_unix_send,
+                                              p.vg_lc_sock_new};
+  // Self-protection hooks: global in both attachments (the kernel has room for only ten
+  // lsm_cgroup hooks, and the enforcing ones take seven).
+  const std::vector<bpf_program *> lsm_tamper{
+      p.vg_tp_bpf,       p.vg_tp_task_alloc, p.vg_tp_task_kill,  p.vg_tp_sb_mount,
+      p.vg_tp_sb_umount, p.vg_tp_move_mount, p.vg_tp_pivotroot,  p.vg_tp_load_data,
+      p.vg_tp_read_kfile, p.vg_tp_unlink,    p.vg_tp_rmdir,      p.vg_tp_mkdir,
+      p.vg_tp_rename};
+  for (bpf_program *prog : lsm_tamper)
+    bpf_program__set_autoload(prog, opts.lsm);
   // Self-protection where no LSM program refuses first (tier 2): signals and bpf() are caught
   // by tracepoints that kill the caller. With LSM they would only report twice.
   for (bpf_program *prog : {p.vg_sig_gen, p.vg_sys_bpf})
