@@ -2,6 +2,7 @@
 // `vigil daemon --config FILE`: node mode. Confines every cgroup that matches the configured
 // globs, picks up new ones while running and releases the ones that disappear.
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -112,6 +113,9 @@ Result<> apply_policy(daemon::Engine &engine, Policy &next)
 
 int daemon_command(const DaemonArgs &args)
 {
+  // A root agent without CAP_SYS_PTRACE cannot read the daemon's memory or environment, or
+  // ptrace it, once it is not dumpable.
+  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   auto config = daemon::load_config(args.config);
   if (!config) {
     spdlog::error("{}", config.error().message());

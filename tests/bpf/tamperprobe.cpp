@@ -1,0 +1,144 @@
+// SPDX-License-Identifier: Apache-2.0
+// tamperprobe: one attempt to switch vigil off or leave the agent cgroup, its outcome on stdout
+// as "<op> ok" or "<op> <errno name>", exit 0/1. The privileged launch tests run it as the
+// hostile root agent under `vigil run`, so each test names exactly the system call it tries.
+//   tamperprobe kill PID SIG            kill(2)
+//   tamperprobe tkill TID SIG           tkill(2) (one thread of a process)
+//   tamperprobe pidfd-signal PID SIG    pidfd_send_signal(2) on an open /proc/PID directory
+//   tamperprobe prlimit-cpu PID         prlimit(2): RLIMIT_CPU of PID to one second
+//   tamperprobe read PATH               open(2) and read(2) a few bytes
+//   tamperprobe write PATH TEXT         open(2) for writing and write(2) TEXT
+//   tamperprobe unlink PATH             unlink(2)
+//   tamperprobe clone-into CGROUP_DIR   clone3(2) with CLONE_INTO_CGROUP (the child exits at once)
+//   tamperprobe bpf-next-id             bpf(BPF_PROG_GET_NEXT_ID)
+//   tamperprobe umount PATH             umount2(2)
+//   tamperprobe unshare-umount PATH     unshare(CLONE_NEWNS), then umount2(PATH, MNT_DETACH)
+//   tamperprobe userns-umount PATH      unshare(CLONE_NEWUSER | CLONE_NEWNS), then umount2
+//   tamperprobe userns-remount-rw PATH  the same, then a read-write bind remount of PATH
+//   tamperprobe userns-mount-cgroup2 DIR  the same, then mount(2) a cgroup2 on DIR
+//   tamperprobe ptrace PID              ptrace(PTRACE_ATTACH)
+#include <fcntl.h>
+#include <linux/bpf.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/ptrace.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+namespace {
+
+// clone3's argument (CLONE_ARGS_SIZE_VER2), spelled here: <linux/sched.h> clashes with <sched.h>.
+struct CloneArgs {
+  uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid,
+      set_tid_size, cgroup;
+};
+constexpr uint64_t kCloneIntoCgroup = 0x200000000ULL;
+
+int report(const std::string &op, long rc)
+{
+  if (rc >= 0) {
+    std::printf("%s ok\n", op.c_str());
+    return 0;
+  }
+  const char *name = strerrorname_np(errno);
+  std::printf("%s %s\n", op.c_str(), name ? name : "?");
+  return 1;
+}
+
+long in_userns_mountns()
+{
+  return ::unshare(CLONE_NEWUSER | CLONE_NEWNS);
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: tamperprobe OP [ARGS...] (see the source)\n");
+    return 2;
+  }
+  const std::string op = argv[1];
+  auto arg = [&](int i) -> const char * { return i < argc ? argv[i] : ""; };
+  const int n2 = std::atoi(arg(2)), n3 = std::atoi(arg(3));
+  std::fflush(stdout);
+  if (op == "kill")
+    return report(op, ::kill(n2, n3));
+  if (op == "tkill")
+    return report(op, ::syscall(SYS_tkill, n2, n3));
+  if (op == "pidfd-signal") {
+    const std::string dir = "/proc/" + std::string(arg(2));
+    const int fd = ::open(dir.c_str(), O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+      return report(op + " (open " + dir + ")", -1);
+    return report(op, ::syscall(SYS_pidfd_send_signal, fd, n3, nullptr, 0));
+  }
+  if (op == "prlimit-cpu") {
+    const rlimit cpu{1, 1};
+    return report(op, ::prlimit(n2, RLIMIT_CPU, &cpu, nullptr));
+  }
+  if (op == "read") {
+    const int fd = ::open(arg(2), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+      return report(op, -1);
+    char buf[16];
+    return report(op, ::read(fd, buf, sizeof(buf)));
+  }
+  if (op == "write") {
+    const int fd = ::open(arg(2), O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+      return report(op, -1);
+    return report(op, ::write(fd, arg(3), std::strlen(arg(3))));
+  }
+  if (op == "unlink")
+    return report(op, ::unlink(arg(2)));
+  if (op == "clone-into") {
+    const int cg = ::open(arg(2), O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+    if (cg < 0)
+      return report(op + " (open)", -1);
+    CloneArgs ca{};
+    ca.flags = kCloneIntoCgroup;
+    ca.exit_signal = SIGCHLD;
+    ca.cgroup = static_cast<uint64_t>(cg);
+    const long pid = ::syscall(SYS_clone3, &ca, sizeof(ca));
+    if (pid == 0)
+      ::_exit(0);
+    if (pid > 0)
+      ::waitpid(static_cast<pid_t>(pid), nullptr, 0);
+    return report(op, pid);
+  }
+  if (op == "bpf-next-id") {
+    bpf_attr attr{};
+    attr.start_id = 0;
+    return report(op, ::syscall(SYS_bpf, BPF_PROG_GET_NEXT_ID, &attr, sizeof(attr)));
+  }
+  if (op == "umount")
+    return report(op, ::umount2(arg(2), MNT_DETACH));
+  if (op == "unshare-umount") {
+    if (::unshare(CLONE_NEWNS) != 0)
+      return report(op + " (unshare)", -1);
+    return report(op, ::umount2(arg(2), MNT_DETACH));
+  }
+  if (op == "userns-umount" || op == "userns-remount-rw" || op == "userns-mount-cgroup2") {
+    if (in_userns_mountns() != 0)
+      return report(op + " (unshare)", -1);
+    if (op == "userns-umount")
+      return report(op, ::umount2(arg(2), MNT_DETACH));
+    if (op == "userns-remount-rw")
+      return report(op, ::mount(nullptr, arg(2), nullptr, MS_REMOUNT | MS_BIND, nullptr));
+    return report(op, ::mount("none", arg(2), "cgroup2", 0, nullptr));
+  }
+  if (op == "ptrace")
+    return report(op, ::ptrace(PTRACE_ATTACH, n2, nullptr, nullptr));
+  std::fprintf(stderr, "tamperprobe: unknown op %s\n", op.c_str());
+  return 2;
+}
