@@ -78,7 +78,10 @@ TEST_F(LsmTest, basename_rules_are_enforced_in_any_directory)
 
 TEST_F(LsmTest, environ_of_a_process_outside_the_agent_is_denied_its_own_child_readable)
 {
-  Proc outsider({"sleep", "30"});
+  // The outsider holds no capabilities: the agent runs without CAP_SYS_PTRACE, and the kernel's
+  // own check (before any BPF LSM program) refuses access to a process holding capabilities the
+  // agent lacks, silently. A capability-less root process is what only vigil stands between.
+  Proc outsider({"setpriv", "--bounding-set=-all", "--", "sleep", "30"});
   const std::string pid = std::to_string(outsider.pid());
   ProcResult r = agent(probe("environ", pid) + "sleep 5 & " + fileprobe_bin() +
                        " environ $!; kill $!; true");

@@ -19,6 +19,7 @@
 //   tamperprobe ptrace PID              ptrace(PTRACE_ATTACH)
 #include <fcntl.h>
 #include <linux/bpf.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/ptrace.h>
