@@ -152,9 +152,12 @@ TEST(RunLaunch, hostile_root_agent_cannot_switch_vigil_off)
   } unpin{pin};
 
   const std::string p = tamperprobe_bin();
-  // Each attempt prints "T:<op> <outcome>"; "$t" is one of vigil's threads other than its main one.
+  // vigil's /proc directory is empty for the agent, so the test tells it one of vigil's threads
+  // other than the main one ("$t"), as a scan of tids would find it.
+  const std::string tid_file = tmp / "tid";
+  // Each attempt prints "T:<op> <outcome>".
   const std::string script =
-      "v=$PPID; t=$(ls /proc/$v/task | grep -vx $v | head -1); "
+      "v=$PPID; while [ ! -s " + tid_file + " ]; do sleep 0.05; done; t=$(cat " + tid_file + "); "
       "try() { name=$1; shift; printf 'T:%s ' \"$name\"; " + p + " \"$@\" | sed 's/^[^ ]* //'; }; "
       "try cgroup-move write " + cg2 + "/cgroup.procs 0; "
       "try clone-into clone-into " + cg2 + "; "
@@ -168,6 +171,8 @@ TEST(RunLaunch, hostile_root_agent_cannot_switch_vigil_off)
       "try ptrace ptrace $v; "
       "try mem read /proc/$v/mem; "
       "try environ read /proc/$v/environ; "
+      "try oom write /proc/$v/oom_score_adj 1000; "
+      "try oom-thread write /proc/$t/oom_score_adj 1000; "
       "try umount-bpffs umount /sys/fs/bpf; "
       "try unshare-umount unshare-umount /sys/fs/bpf; "
       "try userns-umount userns-umount /sys/fs/bpf; "
@@ -180,6 +185,15 @@ TEST(RunLaunch, hostile_root_agent_cannot_switch_vigil_off)
       "true";
   Proc vigil({vigil_bin(), "run", "--alerts-json", alerts, "--", "sh", "-c", script},
              {"HOME=" + home});
+  ASSERT_TRUE(vigil.wait_for_err("confines cgroup")) << vigil.err_so_far();
+  const std::string own = std::to_string(vigil.pid());
+  std::string thread;
+  for (const auto &e : fs::directory_iterator("/proc/" + own + "/task"))
+    if (e.path().filename() != own)
+      thread = e.path().filename();
+  ASSERT_FALSE(thread.empty()) << "vigil runs threads";
+  write_file(tid_file + ".new", thread + "\n");
+  fs::rename(tid_file + ".new", tid_file);
   ProcResult r = vigil.wait();
   ASSERT_EQ(r.status, 0) << "vigil survived and passed the agent's status through\n" << r.err;
   const auto got = outcomes(r.out);
@@ -194,8 +208,10 @@ TEST(RunLaunch, hostile_root_agent_cannot_switch_vigil_off)
       {"pidfd-signal", "EPERM"},  // seccomp: pidfd_send_signal
       {"prlimit", "EPERM"},       // seccomp: prlimit naming the launcher
       {"ptrace", "EPERM"},        // seccomp, and no CAP_SYS_PTRACE for a non-dumpable vigil
-      {"mem", "EACCES"},          // not dumpable: /proc/<vigil>/mem needs CAP_SYS_PTRACE
-      {"environ", "EACCES"},
+      {"mem", "ENOENT"},          // /proc/<vigil> is empty in the agent's mount namespace (and
+      {"environ", "ENOENT"},      // vigil is not dumpable: its mem needs CAP_SYS_PTRACE)
+      {"oom", "ENOENT"},          // oom_score_adj: no raising vigil's to be the OOM killer's pick
+      {"oom-thread", "ENOENT"},
       {"umount-bpffs", "EPERM"},  // no CAP_SYS_ADMIN
       {"unshare-umount", "(unshare) EPERM"}, // nor for a mount namespace of its own
       {"unlink-pin", "EROFS"},    // bpffs is read-only in the agent's mount namespace

@@ -35,6 +35,7 @@ struct Launch {
   int last_cap;
   bool isolate;
   const char *const *read_only; // null-terminated
+  const char *const *hidden;    // null-terminated
 };
 
 [[noreturn]] void child_fail(const char *what, const char *detail, int err)
@@ -69,7 +70,7 @@ struct Launch {
   ::close(gate_fd);
   if (launch.isolate) {
     const char *step = "";
-    if (int err = enforce::isolate_namespaces(launch.read_only, &step); err != 0)
+    if (int err = enforce::isolate_namespaces(launch.read_only, launch.hidden, &step); err != 0)
       child_fail("namespaces", step, -err);
   }
   if (int err = enforce::drop_capabilities(launch.keep_caps, launch.last_cap); err != 0)
@@ -102,7 +103,9 @@ void report_launch(const Launch &launch, const enforce::LaunchFilterOptions &fo)
     std::string ro;
     for (const char *const *p = launch.read_only; *p; ++p)
       ro += (ro.empty() ? "" : ", ") + std::string(*p);
-    spdlog::info("launch: own cgroup and mount namespaces; read-only: {}", ro);
+    spdlog::info("launch: own cgroup and mount namespaces; read-only: {}; vigil's /proc "
+                 "entries are empty",
+                 ro);
   } else {
     spdlog::warn("launch: launch.isolate is false: the agent shares vigil's cgroup and mount "
                  "namespaces, and a root agent can leave its cgroup through a writable cgroupfs");
@@ -267,9 +270,17 @@ int run_command(const RunArgs &args)
   for (const auto &p : read_only)
     read_only_c.push_back(p.c_str());
   read_only_c.push_back(nullptr);
+  std::vector<std::string> hidden;
+  for (pid_t t : fo.launcher_threads)
+    hidden.push_back("/proc/" + std::to_string(t));
+  std::vector<const char *> hidden_c;
+  for (const auto &p : hidden)
+    hidden_c.push_back(p.c_str());
+  hidden_c.push_back(nullptr);
   const Launch launch{&filter,
                       profile->keep_capabilities.value_or(policy::default_kept_capabilities()),
-                      enforce::kernel_last_cap(), profile->isolate, read_only_c.data()};
+                      enforce::kernel_last_cap(), profile->isolate, read_only_c.data(),
+                      hidden_c.data()};
   report_launch(launch, fo);
   pid_t child = ::fork();
   if (child < 0) {

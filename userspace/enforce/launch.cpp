@@ -291,7 +291,7 @@ std::vector<std::string> read_only_mounts(const std::string &mountinfo)
   return out;
 }
 
-int isolate_namespaces(const char *const *read_only, const char **step)
+int isolate_namespaces(const char *const *read_only, const char *const *hidden, const char **step)
 {
   *step = "unshare(CLONE_NEWCGROUP | CLONE_NEWNS)";
   if (::unshare(CLONE_NEWCGROUP | CLONE_NEWNS) != 0)
@@ -313,6 +313,17 @@ int isolate_namespaces(const char *const *read_only, const char **step)
     attr.attr_set = kMountAttrRdonly;
     if (::syscall(SYS_mount_setattr, AT_FDCWD, path, kAtRecursive, &attr, sizeof(attr)) != 0)
       return -errno;
+  }
+  // An empty read-only tmpfs over each: the directory stays (readdir of /proc still lists the
+  // pid) but nothing in it can be read or written any more.
+  for (; hidden && *hidden; ++hidden) {
+    *step = *hidden;
+    if (::mount("none", *hidden, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                "size=0,mode=0555") != 0) {
+      if (errno == ENOENT) // a thread that ended meanwhile
+        continue;
+      return -errno;
+    }
   }
   *step = "";
   return 0;
