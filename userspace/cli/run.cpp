@@ -94,7 +94,8 @@ struct Launch {
 // agent was given and what it was not.
 void report_launch(const Launch &launch, const enforce::LaunchFilterOptions &fo)
 {
-  const uint64_t all = launch.last_cap >= 63 ? ~uint64_t{0} : (uint64_t{1} << (launch.last_cap + 1)) - 1;
+  const uint64_t all =
+      launch.last_cap >= 63 ? ~uint64_t{0} : (uint64_t{1} << (launch.last_cap + 1)) - 1;
   const uint64_t have = enforce::own_capabilities("CapBnd") & all;
   spdlog::warn("launch: dropped capabilities {}; the agent keeps {}",
                policy::capability_names(have & ~launch.keep_caps),
@@ -110,9 +111,9 @@ void report_launch(const Launch &launch, const enforce::LaunchFilterOptions &fo)
     spdlog::warn("launch: launch.isolate is false: the agent shares vigil's cgroup and mount "
                  "namespaces, and a root agent can leave its cgroup through a writable cgroupfs");
   }
-  spdlog::info("launch: no_new_privs; seccomp denies bpf, module and kexec loading, 32-bit "
-               "entry points{}, and signals, ptrace and process_vm_* aimed at vigil (pid {}, {} "
-               "threads)",
+  spdlog::info("launch: no_new_privs; seccomp denies bpf, module and kexec loading, clone3, "
+               "32-bit entry points{}, and signals, ptrace and process_vm_* aimed at vigil (pid "
+               "{}, {} threads)",
                fo.block_raw_sockets ? ", raw and packet sockets" : "", fo.launcher,
                fo.launcher_threads.size());
 }

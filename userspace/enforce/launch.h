@@ -79,7 +79,8 @@ struct LaunchFilterOptions {
 // The launch filter (classic BPF for seccomp). Whatever the options, bpf(), module loading,
 // kexec, iopl/ioperm, open_by_handle_at, pidfd_send_signal (it also takes a /proc/PID directory,
 // which no argument check can see through) and the SIGIO owner commands that take a pointer
-// (F_SETOWN_EX, FIOSETOWN, SIOCSPGRP) fail with EPERM.
+// (F_SETOWN_EX, FIOSETOWN, SIOCSPGRP) fail with EPERM, and clone3 (CLONE_INTO_CGROUP) with
+// ENOSYS, so that runtimes fall back to clone().
 std::vector<sock_filter> launch_filter(const LaunchFilterOptions &opts);
 
 // The rest run in the child between fork and exec, so they are async-signal-safe.

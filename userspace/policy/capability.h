@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Linux capability names for profiles (`launch.capabilities`), the set `vigil run` keeps by
-// default, and the set no profile may keep because each one switches vigil off or reaches around it.
+// default, and the set no profile may keep because each one switches vigil off or reaches
+// around it.
 #pragma once
 
 #include <cstdint>
