@@ -229,9 +229,20 @@ TEST(RunLaunch, hostile_root_agent_cannot_switch_vigil_off)
   }
   EXPECT_TRUE(fs::exists(pin)) << "the pin survived";
   bool alerted = false;
-  for (auto &a : read_json_lines(alerts))
+  std::map<std::string, int> tamper; // system call -> alerts
+  for (auto &a : read_json_lines(alerts)) {
     alerted = alerted || (a["rule"] == "cred-aws" && a["verdict"] == "denied");
+    if (a["rule"] == "launch-tamper") {
+      const std::string out = a["output"];
+      const size_t at = out.find(" tried ");
+      tamper[out.substr(at + 7, out.find('(', at) - at - 7)]++;
+    }
+  }
   EXPECT_TRUE(alerted) << read_file(alerts);
+  // Each attempt on vigil the filter refused is an alert of its own.
+  for (const auto &[call, n] : std::map<std::string, int>{
+           {"kill", 3}, {"tkill", 1}, {"prlimit64", 1}, {"ptrace", 1}, {"bpf", 1}})
+    EXPECT_EQ(tamper[call], n) << call << "\n" << read_file(alerts);
   EXPECT_NE(r.err.find("own cgroup and mount namespaces"), std::string::npos) << r.err;
 }
 

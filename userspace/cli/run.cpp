@@ -3,11 +3,13 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -36,6 +38,7 @@ struct Launch {
   bool isolate;
   const char *const *read_only; // null-terminated
   const char *const *hidden;    // null-terminated
+  int notify_sock;              // where the filter's listener goes (to the supervisor)
 };
 
 [[noreturn]] void child_fail(const char *what, const char *detail, int err)
@@ -76,8 +79,11 @@ struct Launch {
   if (int err = enforce::drop_capabilities(launch.keep_caps, launch.last_cap); err != 0)
     child_fail("capabilities", "", -err);
   ::sigprocmask(SIG_SETMASK, &orig_mask, nullptr);
-  if (int err = enforce::apply_launch_filter(*launch.filter); err != 0)
+  int listener = -1;
+  if (int err = enforce::apply_launch_filter(*launch.filter, &listener); err != 0)
     child_fail("seccomp filter", "", -err);
+  if (int err = enforce::send_fd(launch.notify_sock, listener); err != 0)
+    child_fail("seccomp listener", "", -err);
   // vigil's own descriptors (BPF objects, the fanotify group, cgroup directories) stay behind,
   // whether or not they were opened close-on-exec.
   ::syscall(SYS_close_range, 3, ~0u, 0);
@@ -116,6 +122,25 @@ void report_launch(const Launch &launch, const enforce::LaunchFilterOptions &fo)
                "{}, {} threads)",
                fo.block_raw_sockets ? ", raw and packet sockets" : "", fo.launcher,
                fo.launcher_threads.size());
+}
+
+// One alert per attempt the filter handed to the supervisor: the agent tried to signal, trace or
+// limit vigil, or to load kernel code or BPF.
+void report_tamper(daemon::Engine &engine, const enforce::TamperAttempt &a)
+{
+  std::string comm = "?";
+  if (std::FILE *f = std::fopen(("/proc/" + std::to_string(a.pid) + "/comm").c_str(), "r")) {
+    char buf[32] = {};
+    if (std::fgets(buf, sizeof(buf), f))
+      comm.assign(buf, strcspn(buf, "\n"));
+    std::fclose(f);
+  }
+  const std::string text =
+      "pid " + std::to_string(a.pid) + " (" + comm + ") tried " + enforce::syscall_name(a.nr) +
+      "(" + std::to_string(static_cast<int64_t>(static_cast<int32_t>(a.args[0]))) + ", " +
+      std::to_string(static_cast<int64_t>(static_cast<int32_t>(a.args[1]))) +
+      ", ...) against vigil or the kernel: denied by the launch filter";
+  engine.raise_internal("launch-tamper", policy::Severity::critical, text);
 }
 
 int exit_status(int wstatus)
@@ -257,7 +282,19 @@ int run_command(const RunArgs &args)
                  "profile's launch.env_allow passes one through)",
                  env.removed.size(), names);
   }
+  // Attempts on vigil are suspended by the filter and answered (EPERM) by this thread, which
+  // raises an alert for each; it starts before the fork so that its id is among the launcher's.
+  int notify[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, notify) != 0) {
+    spdlog::error("socketpair: {}", std::strerror(errno));
+    return 1;
+  }
+  daemon::Engine *eng = engine->get();
+  enforce::SeccompSupervisor supervisor(notify[0], [eng](const enforce::TamperAttempt &a) {
+    report_tamper(*eng, a);
+  });
   enforce::LaunchFilterOptions fo;
+  fo.notify = true;
   // Where BPF LSM decides socket creation it denies and alerts; elsewhere seccomp denies.
   fo.block_raw_sockets = !profile->raw_sockets && (*engine)->net_tier() != loader::Tier::lsm;
   fo.launcher = ::getpid();
@@ -281,7 +318,7 @@ int run_command(const RunArgs &args)
   const Launch launch{&filter,
                       profile->keep_capabilities.value_or(policy::default_kept_capabilities()),
                       enforce::kernel_last_cap(), profile->isolate, read_only_c.data(),
-                      hidden_c.data()};
+                      hidden_c.data(), notify[1]};
   report_launch(launch, fo);
   pid_t child = ::fork();
   if (child < 0) {
@@ -293,6 +330,7 @@ int run_command(const RunArgs &args)
     child_exec(gate[0], orig, argv.data(), envp.data(), launch);
   }
   ::close(gate[0]);
+  ::close(notify[1]); // the child's end: the supervisor sees EOF if the child dies first
   int status = 1;
   if (auto r = cgroup::attach(cg, child); !r) {
     spdlog::error("{}", r.error().message());
@@ -323,6 +361,8 @@ int run_command(const RunArgs &args)
   // Leftover descendants die with the cgroup; their last events are drained before exit.
   if (auto r = cgroup::destroy(cg); !r)
     spdlog::warn("{}", r.error().message());
+  supervisor.stop();
+  ::close(notify[0]);
   (void)(*engine)->release(cg);
   (*engine)->stop();
   return status;

@@ -9,6 +9,7 @@
 #include <linux/sockios.h>
 #include <sched.h>
 #include <sys/ioctl.h>
+#include <poll.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -19,6 +20,7 @@
 #include <cerrno>
 #include <cstddef>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -195,7 +197,9 @@ std::vector<sock_filter> SeccompBuilder::build() const
         if (body[i].code == (BPF_JMP | BPF_JA | BPF_K))
           body[i].k = static_cast<uint32_t>(deny_at - i - 1);
     }
-    body.push_back(stmt(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (r.err & SECCOMP_RET_DATA)));
+    body.push_back(stmt(BPF_RET | BPF_K,
+                        r.err == kNotify ? SECCOMP_RET_USER_NOTIF
+                                         : SECCOMP_RET_ERRNO | (r.err & SECCOMP_RET_DATA)));
     // Conditional jumps reach 255 instructions; JA takes 32 bits, so a block of any length
     // (vigil's thread list makes the signal blocks grow) is skipped with it.
     f.push_back(jump(BPF_JMP | BPF_JEQ | BPF_K, static_cast<uint32_t>(r.nr), 1, 0));
@@ -209,13 +213,15 @@ std::vector<sock_filter> SeccompBuilder::build() const
 std::vector<sock_filter> launch_filter(const LaunchFilterOptions &opts)
 {
   SeccompBuilder b;
+  const int tamper = opts.notify ? kNotify : EPERM;
   // Kernel code, vigil's own programs and raw hardware. The capabilities these need are dropped
   // already; denying them here as well makes every attempt the same EPERM whatever a profile
   // keeps, and closes bpf() where kernel.unprivileged_bpf_disabled is 0.
   for (int nr : {SYS_bpf, SYS_init_module, SYS_finit_module, SYS_delete_module, SYS_kexec_load,
-                 SYS_kexec_file_load, SYS_iopl, SYS_ioperm, SYS_open_by_handle_at,
-                 SYS_pidfd_send_signal})
-    b.deny(nr);
+                 SYS_kexec_file_load, SYS_iopl, SYS_ioperm, SYS_open_by_handle_at})
+    b.deny(nr, tamper);
+  // Go probes pidfd_send_signal(self, 0) at start and falls back to kill(); no alert for that.
+  b.deny(SYS_pidfd_send_signal);
   // clone3 carries CLONE_INTO_CGROUP in a struct no filter can read, and without nsdelegate on
   // the cgroup2 mount the cgroup namespace does not bound where a child may be placed. ENOSYS
   // (not EPERM) makes glibc and the other runtimes fall back to clone(), which cannot place a
@@ -233,17 +239,17 @@ std::vector<sock_filter> launch_filter(const LaunchFilterOptions &opts)
     signal_targets.push_back(static_cast<uint32_t>(-1)); // every process it may signal
     if (opts.launcher_pgid > 0)
       signal_targets.push_back(static_cast<uint32_t>(-opts.launcher_pgid));
-    b.deny_if_any(SYS_kill, 0, signal_targets);
+    b.deny_if_any(SYS_kill, 0, signal_targets, tamper);
     for (int nr : {SYS_tkill, SYS_tgkill, SYS_rt_sigqueueinfo, SYS_rt_tgsigqueueinfo,
                    SYS_pidfd_open, SYS_process_vm_readv, SYS_process_vm_writev, SYS_prlimit64,
                    SYS_sched_setscheduler, SYS_sched_setparam, SYS_sched_setattr,
                    SYS_sched_setaffinity})
-      b.deny_if_any(nr, 0, ids);
+      b.deny_if_any(nr, 0, ids, tamper);
     for (int nr : {SYS_tgkill, SYS_rt_tgsigqueueinfo, SYS_ptrace, SYS_setpriority})
-      b.deny_if_any(nr, 1, ids);
+      b.deny_if_any(nr, 1, ids, tamper);
     for (uint32_t target : signal_targets)
       if (target != 0)
-        b.deny_if(SYS_fcntl, {ArgEq{1, F_SETOWN}, ArgEq{2, target}});
+        b.deny_if(SYS_fcntl, {ArgEq{1, F_SETOWN}, ArgEq{2, target}}, tamper);
   }
   if (opts.block_raw_sockets) {
     b.deny_if(SYS_socket, {ArgEq{0, AF_PACKET}});
@@ -253,13 +259,144 @@ std::vector<sock_filter> launch_filter(const LaunchFilterOptions &opts)
   return b.build();
 }
 
-int apply_launch_filter(const sock_fprog &prog)
+int apply_launch_filter(const sock_fprog &prog, int *listener)
 {
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
     return -errno;
-  if (::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) != 0)
+  if (!listener) {
+    if (::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) != 0)
+      return -errno;
+    return 0;
+  }
+  const long fd = ::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+                            SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+  if (fd < 0)
+    return -errno;
+  *listener = static_cast<int>(fd);
+  return 0;
+}
+
+int send_fd(int sock, int fd)
+{
+  char byte = 'L';
+  iovec iov{&byte, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof(control);
+  cmsghdr *c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
+  if (::sendmsg(sock, &msg, MSG_NOSIGNAL) != 1)
     return -errno;
   return 0;
+}
+
+std::string syscall_name(int nr)
+{
+  static const std::pair<int, const char *> kNames[] = {
+      {SYS_kill, "kill"},
+      {SYS_tkill, "tkill"},
+      {SYS_tgkill, "tgkill"},
+      {SYS_rt_sigqueueinfo, "rt_sigqueueinfo"},
+      {SYS_rt_tgsigqueueinfo, "rt_tgsigqueueinfo"},
+      {SYS_pidfd_open, "pidfd_open"},
+      {SYS_process_vm_readv, "process_vm_readv"},
+      {SYS_process_vm_writev, "process_vm_writev"},
+      {SYS_prlimit64, "prlimit64"},
+      {SYS_sched_setscheduler, "sched_setscheduler"},
+      {SYS_sched_setparam, "sched_setparam"},
+      {SYS_sched_setattr, "sched_setattr"},
+      {SYS_sched_setaffinity, "sched_setaffinity"},
+      {SYS_ptrace, "ptrace"},
+      {SYS_setpriority, "setpriority"},
+      {SYS_fcntl, "fcntl"},
+      {SYS_bpf, "bpf"},
+      {SYS_init_module, "init_module"},
+      {SYS_finit_module, "finit_module"},
+      {SYS_delete_module, "delete_module"},
+      {SYS_kexec_load, "kexec_load"},
+      {SYS_kexec_file_load, "kexec_file_load"},
+      {SYS_iopl, "iopl"},
+      {SYS_ioperm, "ioperm"},
+      {SYS_open_by_handle_at, "open_by_handle_at"},
+  };
+  for (const auto &[n, name] : kNames)
+    if (n == nr)
+      return name;
+  return "syscall " + std::to_string(nr);
+}
+
+SeccompSupervisor::SeccompSupervisor(int sock,
+                                     std::function<void(const TamperAttempt &)> on_attempt)
+    : sock_(sock), on_attempt_(std::move(on_attempt)), thread_([this] { loop(); })
+{
+}
+
+SeccompSupervisor::~SeccompSupervisor()
+{
+  stop();
+}
+
+void SeccompSupervisor::stop()
+{
+  stop_.store(true);
+  if (thread_.joinable())
+    thread_.join();
+}
+
+void SeccompSupervisor::loop() noexcept
+{
+  // The listener arrives once the child has installed its filter; EOF means it never will.
+  int listener = -1;
+  while (!stop_.load() && listener < 0) {
+    pollfd p{sock_, POLLIN, 0};
+    if (::poll(&p, 1, 200) <= 0)
+      continue;
+    char byte = 0;
+    iovec iov{&byte, 1};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof(control);
+    if (::recvmsg(sock_, &msg, MSG_CMSG_CLOEXEC) <= 0)
+      return;
+    cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    if (!c || c->cmsg_type != SCM_RIGHTS)
+      return;
+    std::memcpy(&listener, CMSG_DATA(c), sizeof(int));
+  }
+  while (!stop_.load() && listener >= 0) {
+    pollfd p{listener, POLLIN, 0};
+    const int ready = ::poll(&p, 1, 200);
+    if (ready <= 0)
+      continue;
+    if (p.revents & (POLLHUP | POLLERR)) // every task under the filter is gone
+      break;
+    seccomp_notif req{};
+    if (::ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, &req) != 0)
+      continue; // ENOENT: the task died before we read it
+    seccomp_notif_resp resp{};
+    resp.id = req.id;
+    resp.error = -EPERM;
+    // ENOENT here too means the task is gone; the attempt is still reported.
+    (void)::ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+    answered_.fetch_add(1);
+    TamperAttempt a;
+    a.pid = static_cast<pid_t>(req.pid);
+    a.nr = req.data.nr;
+    std::copy(std::begin(req.data.args), std::end(req.data.args), std::begin(a.args));
+    if (on_attempt_)
+      on_attempt_(a);
+  }
+  if (listener >= 0)
+    ::close(listener);
 }
 
 std::vector<std::string> read_only_mounts(const std::string &mountinfo)

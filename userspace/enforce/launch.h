@@ -14,9 +14,12 @@
 #include <linux/filter.h>
 #include <sys/types.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <thread>
 #include <string_view>
 #include <vector>
 
@@ -40,6 +43,10 @@ struct ArgEq {
   uint32_t value = 0;
   uint32_t mask = 0xffffffffu;
 };
+
+// In place of an errno: the call is suspended and handed to the supervisor (the process holding
+// the filter's listener), which answers EPERM and raises an alert (SECCOMP_RET_USER_NOTIF).
+inline constexpr int kNotify = -1;
 
 // A seccomp program for x86-64 as a list of denials: every other call is allowed. Calls through
 // the 32-bit entry points fail with ENOSYS before any rule is looked at.
@@ -74,6 +81,9 @@ struct LaunchFilterOptions {
   pid_t launcher = 0;
   pid_t launcher_pgid = 0;
   std::vector<pid_t> launcher_threads;
+  // Attempts on vigil (the launcher rules, bpf, module and kexec loading, iopl/ioperm,
+  // open_by_handle_at) go to the supervisor (kNotify) instead of failing silently.
+  bool notify = false;
 };
 
 // The launch filter (classic BPF for seccomp). Whatever the options, bpf(), module loading,
@@ -85,8 +95,14 @@ std::vector<sock_filter> launch_filter(const LaunchFilterOptions &opts);
 
 // The rest run in the child between fork and exec, so they are async-signal-safe.
 
-// In the child between fork and exec: no_new_privs, then the filter. Returns 0 or -errno.
-int apply_launch_filter(const sock_fprog &prog);
+// In the child between fork and exec: no_new_privs, then the filter. With listener, the filter
+// is installed with a new user-notification listener, whose descriptor is stored there (the
+// caller hands it to the supervisor and closes its own copy before exec: an agent holding it
+// could answer for vigil). Returns 0 or -errno.
+int apply_launch_filter(const sock_fprog &prog, int *listener = nullptr);
+
+// Sends fd over a unix socket (SCM_RIGHTS). Async-signal-safe. Returns 0 or -errno.
+int send_fd(int sock, int fd);
 
 // Read-only (with everything mounted below them) in the agent's mount namespace: the cgroup
 // tree, bpffs pins, securityfs, debugfs and tracefs live under /sys; /proc/sys holds sysctls
@@ -123,5 +139,36 @@ uint64_t own_capabilities(std::string_view which);
 
 // Thread ids of this process (/proc/self/task).
 std::vector<pid_t> own_threads();
+
+// One suspended system call of the agent, as the supervisor saw it.
+struct TamperAttempt {
+  pid_t pid = 0;  // in vigil's pid namespace
+  int nr = 0;     // x86-64 system call number
+  uint64_t args[6] = {};
+};
+// "kill", "bpf", ...; "syscall N" for a number without a name here.
+std::string syscall_name(int nr);
+
+// The supervisor of a launch filter with kNotify rules: a thread started before the fork (so its
+// id is in the filter's launcher list), which receives the listener descriptor from the child over
+// sock, then answers every notification with EPERM and hands it to on_attempt. stop() (or the
+// destructor) ends the thread; a child that never sends a listener just ends it early.
+class SeccompSupervisor {
+public:
+  SeccompSupervisor(int sock, std::function<void(const TamperAttempt &)> on_attempt);
+  ~SeccompSupervisor();
+  SeccompSupervisor(const SeccompSupervisor &) = delete;
+  SeccompSupervisor &operator=(const SeccompSupervisor &) = delete;
+  void stop();
+  uint64_t answered() const { return answered_.load(); }
+
+private:
+  void loop() noexcept;
+  int sock_;
+  std::function<void(const TamperAttempt &)> on_attempt_;
+  std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> answered_{0};
+  std::thread thread_;
+};
 
 } // namespace vigil::enforce

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <functional>
+#include <mutex>
 
 #include "enforce/launch.h"
 #include "policy/capability.h"
@@ -151,6 +152,49 @@ TEST(Seccomp, launch_filter_protects_the_launcher)
               return fd < 0 ? errno : (::close(fd), 0);
             }),
             0);
+}
+
+TEST(Seccomp, supervisor_answers_eperm_and_reports_each_attempt)
+{
+  int sv[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+  std::mutex mu;
+  std::vector<TamperAttempt> seen;
+  SeccompSupervisor supervisor(sv[0], [&](const TamperAttempt &a) {
+    std::lock_guard lock(mu);
+    seen.push_back(a);
+  });
+  const auto code = SeccompBuilder().deny_if_any(SYS_kill, 0, {0}, kNotify).build();
+  const sock_fprog prog{static_cast<unsigned short>(code.size()),
+                        const_cast<sock_filter *>(code.data())};
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  const pid_t child = ::fork();
+  if (child == 0) {
+    int listener = -1;
+    if (apply_launch_filter(prog, &listener) != 0 || send_fd(sv[1], listener) != 0)
+      ::_exit(1);
+    ::close(listener);
+    int result[2] = {errno_of(::kill(0, 0)), errno_of(::kill(::getpid(), 0))};
+    (void)!::write(fds[1], result, sizeof(result));
+    ::_exit(0);
+  }
+  ::close(sv[1]);
+  ::close(fds[1]);
+  int result[2] = {-1, -1};
+  ASSERT_EQ(::read(fds[0], result, sizeof(result)), static_cast<ssize_t>(sizeof(result)));
+  ::waitpid(child, nullptr, 0);
+  EXPECT_EQ(result[0], EPERM) << "answered by the supervisor";
+  EXPECT_EQ(result[1], 0) << "not a notify rule";
+  supervisor.stop();
+  EXPECT_EQ(supervisor.answered(), 1u);
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].pid, child);
+  EXPECT_EQ(seen[0].nr, SYS_kill);
+  EXPECT_EQ(seen[0].args[0], 0u);
+  EXPECT_EQ(syscall_name(SYS_kill), "kill");
+  ::close(sv[0]);
+  ::close(fds[0]);
 }
 
 TEST(Seccomp, raw_sockets_only_when_asked)
