@@ -232,7 +232,7 @@ TEST(RunLaunch, hostile_root_agent_cannot_switch_vigil_off)
   std::map<std::string, int> tamper; // system call -> alerts
   for (auto &a : read_json_lines(alerts)) {
     alerted = alerted || (a["rule"] == "cred-aws" && a["verdict"] == "denied");
-    if (a["rule"] == "launch-tamper") {
+    if (a["rule"] == "vigil-launch-tamper") {
       const std::string out = a["output"];
       const size_t at = out.find(" tried ");
       tamper[out.substr(at + 7, out.find('(', at) - at - 7)]++;

@@ -140,7 +140,7 @@ void report_tamper(daemon::Engine &engine, const enforce::TamperAttempt &a)
       "(" + std::to_string(static_cast<int64_t>(static_cast<int32_t>(a.args[0]))) + ", " +
       std::to_string(static_cast<int64_t>(static_cast<int32_t>(a.args[1]))) +
       ", ...) against vigil or the kernel: denied by the launch filter";
-  engine.raise_internal("launch-tamper", policy::Severity::critical, text);
+  engine.raise_internal("vigil-launch-tamper", policy::Severity::critical, text);
 }
 
 int exit_status(int wstatus)
