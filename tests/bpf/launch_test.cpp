@@ -75,10 +75,10 @@ TEST(RunLaunch, secrets_are_scrubbed_and_the_launch_is_hardened)
   EXPECT_NE(r.out.find("ENOSYS\n"), std::string::npos) << "int 0x80 is closed\n" << r.out;
   EXPECT_EQ(r.out.find("ok\n"), std::string::npos) << "no raw or packet socket\n" << r.out;
 
-  // A profile names what it lets through, and may allow raw sockets (and keep NET_RAW for them).
+  // A profile names what it lets through, and may allow raw sockets (the agent then keeps
+  // CAP_NET_RAW, which they need).
   const std::string profile = tmp / "p.yaml";
-  write_file(profile, "profile: loose\nlaunch:\n  env_allow: [GITHUB_TOKEN]\n"
-                      "  capabilities: [NET_RAW]\negress:\n"
+  write_file(profile, "profile: loose\nlaunch:\n  env_allow: [GITHUB_TOKEN]\negress:\n"
                       "  raw_sockets: allow\n  allow: [127.0.0.1/32]\n");
   r = run({vigil_bin(), "run", "--profile", profile, "--", "sh", "-c",
            "env; " + std::string(netprobe_bin()) + " raw icmp 0"},

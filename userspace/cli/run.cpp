@@ -316,7 +316,7 @@ int run_command(const RunArgs &args)
     hidden_c.push_back(p.c_str());
   hidden_c.push_back(nullptr);
   const Launch launch{&filter,
-                      profile->keep_capabilities.value_or(policy::default_kept_capabilities()),
+                      policy::kept_capabilities(*profile),
                       enforce::kernel_last_cap(), profile->isolate, read_only_c.data(),
                       hidden_c.data(), notify[1]};
   report_launch(launch, fo);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Capability names and the launch defaults. Numbers are the kernel's (linux/capability.h).
 #include "policy/capability.h"
+#include "policy/profile.h"
 
 #include <linux/capability.h>
 
@@ -74,6 +75,14 @@ CapSet forbidden_capabilities()
          cap_bit(CAP_NET_ADMIN) | cap_bit(CAP_MAC_ADMIN) | cap_bit(CAP_MAC_OVERRIDE) |
          cap_bit(CAP_AUDIT_CONTROL) | cap_bit(CAP_SYS_BOOT) | cap_bit(CAP_SYSLOG) |
          cap_bit(CAP_DAC_READ_SEARCH);
+}
+
+CapSet kept_capabilities(const Profile &p)
+{
+  CapSet keep = p.keep_capabilities.value_or(default_kept_capabilities());
+  if (p.raw_sockets)
+    keep |= cap_bit(CAP_NET_RAW);
+  return keep;
 }
 
 } // namespace vigil::policy

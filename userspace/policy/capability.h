@@ -38,4 +38,9 @@ CapSet default_kept_capabilities();
 // addresses (SYSLOG).
 CapSet forbidden_capabilities();
 
+struct Profile;
+// What an agent under profile p keeps: its launch.capabilities, or the default set; plus NET_RAW
+// where egress.raw_sockets is allow (a raw socket needs it, and the profile asked for them).
+CapSet kept_capabilities(const Profile &p);
+
 } // namespace vigil::policy

@@ -92,8 +92,9 @@ struct Profile {
   bool raw_sockets = false; // egress.raw_sockets: allow: raw and packet sockets may be created
   // launch.env_allow: variables that look like secrets but `vigil run` passes to the agent.
   std::vector<std::string> env_allow;
-  // launch.capabilities: what the agent keeps (bit n = capability n); nullopt: the default set
-  // (policy::default_kept_capabilities()). Never holds a policy::forbidden_capabilities() bit.
+  // launch.capabilities: what the agent keeps (bit n = capability n); nullopt: the default set.
+  // Never holds a policy::forbidden_capabilities() bit. policy::kept_capabilities() is the set
+  // a launch applies (it adds NET_RAW for raw_sockets).
   std::optional<uint64_t> keep_capabilities;
   // launch.isolate: the agent gets its own cgroup and mount namespaces, with /sys, /proc/sys and
   // the kernel's control files read-only in them.

@@ -15,6 +15,7 @@
 
 #include "enforce/launch.h"
 #include "policy/capability.h"
+#include "policy/profile.h"
 
 namespace vigil::enforce {
 namespace {
@@ -230,6 +231,14 @@ TEST(Capabilities, names_round_trip)
   EXPECT_EQ(policy::default_kept_capabilities() &
                 (policy::cap_bit(CAP_NET_RAW) | policy::cap_bit(CAP_MKNOD)),
             0u);
+  policy::Profile p;
+  EXPECT_EQ(policy::kept_capabilities(p), policy::default_kept_capabilities());
+  p.raw_sockets = true;
+  EXPECT_EQ(policy::kept_capabilities(p),
+            policy::default_kept_capabilities() | policy::cap_bit(CAP_NET_RAW));
+  p.keep_capabilities = policy::cap_bit(CAP_CHOWN);
+  EXPECT_EQ(policy::kept_capabilities(p),
+            policy::cap_bit(CAP_CHOWN) | policy::cap_bit(CAP_NET_RAW));
 }
 
 } // namespace
