@@ -181,7 +181,8 @@ TEST_F(SelfProtect, bpf_syscall_is_refused)
   start_daemon();
   ProcResult r = agent(std::string(tamperprobe_bin()) + " bpf-next-id");
   expect_stopped(r, 1);
-  EXPECT_EQ(r.out.find("ok:"), std::string::npos) << "a program id reached the agent: " << r.out;
+  EXPECT_EQ(r.out.find("bpf-next-id ok"), std::string::npos)
+      << "a program id reached the agent: " << r.out;
   auto found = alerts_for("agent-bpf-tampering");
   ASSERT_FALSE(found.empty()) << read_file(alerts_);
   EXPECT_EQ(found[0]["verdict"], verdict());
@@ -206,7 +207,8 @@ TEST_F(SelfProtect, reading_the_daemons_memory_is_refused)
 TEST_F(SelfProtect, killing_the_daemon_fails_or_costs_the_agent_its_life)
 {
   start_daemon();
-  ProcResult r = agent(std::string(tamperprobe_bin()) + " kill " + std::to_string(daemon_->pid()));
+  ProcResult r =
+      agent(std::string(tamperprobe_bin()) + " kill " + std::to_string(daemon_->pid()) + " 9");
   if (lsm_tier()) {
     EXPECT_EQ(r.status, 1) << r.out;
     EXPECT_NE(r.out.find("EPERM"), std::string::npos) << r.out;

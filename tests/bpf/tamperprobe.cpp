@@ -1,15 +1,32 @@
 // SPDX-License-Identifier: Apache-2.0
-// tamperprobe: one attempt on vigil or on the agent's boundary, its outcome on stdout ("ok" or
-// the errno name), exit 0/1. The tests' hostile agent for what shell tools cannot do directly:
-//   tamperprobe clone-into DIR MARK  clone3(CLONE_INTO_CGROUP) into cgroup DIR; the child waits
-//                                    1 s, then creates file MARK (proof that it ran on)
-//   tamperprobe bpf-next-id          bpf(BPF_PROG_GET_NEXT_ID)
-//   tamperprobe kill PID             kill(PID, SIGKILL)
-//   tamperprobe read-mem PID         read 16 bytes of PID's memory through /proc/PID/mem
+// tamperprobe: one attempt to switch vigil off or leave the agent cgroup, its outcome on stdout
+// as "<op> ok" or "<op> <errno name>", exit 0/1. The privileged launch tests run it as the
+// hostile root agent under `vigil run`, so each test names exactly the system call it tries.
+//   tamperprobe kill PID SIG            kill(2)
+//   tamperprobe tkill TID SIG           tkill(2) (one thread of a process)
+//   tamperprobe pidfd-signal PID SIG    pidfd_send_signal(2) on an open /proc/PID directory
+//   tamperprobe prlimit-cpu PID         prlimit(2): RLIMIT_CPU of PID to one second
+//   tamperprobe read PATH               open(2) and read(2) a few bytes
+//   tamperprobe write PATH TEXT         open(2) for writing and write(2) TEXT
+//   tamperprobe unlink PATH             unlink(2)
+//   tamperprobe clone-into CGROUP_DIR [MARK]  clone3(2) with CLONE_INTO_CGROUP; the child exits
+//                                       at once, or with MARK waits 1 s and creates file MARK
+//                                       (proof that it ran on)
+//   tamperprobe read-mem PID            pread(2) 16 bytes of PID's first mapping via /proc/PID/mem
+//   tamperprobe bpf-next-id             bpf(BPF_PROG_GET_NEXT_ID)
+//   tamperprobe umount PATH             umount2(2)
+//   tamperprobe unshare-umount PATH     unshare(CLONE_NEWNS), then umount2(PATH, MNT_DETACH)
+//   tamperprobe userns-umount PATH      unshare(CLONE_NEWUSER | CLONE_NEWNS), then umount2
+//   tamperprobe userns-remount-rw PATH  the same, then a read-write bind remount of PATH
+//   tamperprobe userns-mount-cgroup2 DIR  the same, then mount(2) a cgroup2 on DIR
+//   tamperprobe ptrace PID              ptrace(PTRACE_ATTACH)
 #include <fcntl.h>
 #include <linux/bpf.h>
-#include <linux/sched.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/mount.h>
+#include <sys/ptrace.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -19,85 +36,133 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <string>
 
-static int fail()
+namespace {
+
+// clone3's argument (CLONE_ARGS_SIZE_VER2), spelled here: <linux/sched.h> clashes with <sched.h>.
+struct CloneArgs {
+  uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid,
+      set_tid_size, cgroup;
+};
+constexpr uint64_t kCloneIntoCgroup = 0x200000000ULL;
+
+int report(const std::string &op, long rc)
 {
-  std::printf("%s\n", strerrorname_np(errno));
-  std::fflush(stdout);
+  if (rc >= 0) {
+    std::printf("%s ok\n", op.c_str());
+    return 0;
+  }
+  const char *name = strerrorname_np(errno);
+  std::printf("%s %s\n", op.c_str(), name ? name : "?");
   return 1;
 }
 
-static int ok()
+long in_userns_mountns()
 {
-  std::printf("ok\n");
-  std::fflush(stdout);
-  return 0;
+  return ::unshare(CLONE_NEWUSER | CLONE_NEWNS);
 }
 
-static int clone_into(const char *dir, const char *mark)
-{
-  const int cg = ::open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (cg < 0)
-    return fail();
-  clone_args args{};
-  args.flags = CLONE_INTO_CGROUP;
-  args.exit_signal = SIGCHLD;
-  args.cgroup = static_cast<uint64_t>(cg);
-  const long pid = ::syscall(SYS_clone3, &args, sizeof(args));
-  if (pid < 0)
-    return fail();
-  if (pid == 0) {
-    ::sleep(1);
-    ::close(::open(mark, O_CREAT | O_WRONLY, 0600));
-    ::_exit(0);
-  }
-  int status = 0;
-  ::waitpid(static_cast<pid_t>(pid), &status, 0);
-  return ok();
-}
-
-static int bpf_next_id()
-{
-  union bpf_attr attr;
-  std::memset(&attr, 0, sizeof(attr));
-  attr.start_id = 0;
-  if (::syscall(SYS_bpf, BPF_PROG_GET_NEXT_ID, &attr, sizeof(attr)) != 0)
-    return fail();
-  std::printf("ok:%u\n", attr.next_id);
-  return 0;
-}
-
-static int read_mem(const std::string &pid)
-{
-  // The first mapping's start: an address that is surely mapped.
-  std::ifstream maps("/proc/" + pid + "/maps");
-  std::string line;
-  if (!std::getline(maps, line))
-    return fail();
-  const unsigned long addr = std::strtoul(line.c_str(), nullptr, 16);
-  const int fd = ::open(("/proc/" + pid + "/mem").c_str(), O_RDONLY);
-  if (fd < 0)
-    return fail();
-  char buf[16];
-  if (::pread(fd, buf, sizeof(buf), static_cast<off_t>(addr)) != static_cast<ssize_t>(sizeof(buf)))
-    return fail();
-  return ok();
-}
+} // namespace
 
 int main(int argc, char **argv)
 {
-  const std::string op = argc > 1 ? argv[1] : "";
-  if (op == "clone-into" && argc == 4)
-    return clone_into(argv[2], argv[3]);
-  if (op == "bpf-next-id" && argc == 2)
-    return bpf_next_id();
-  if (op == "kill" && argc == 3)
-    return ::kill(std::atoi(argv[2]), SIGKILL) == 0 ? ok() : fail();
-  if (op == "read-mem" && argc == 3)
-    return read_mem(argv[2]);
-  std::fprintf(stderr, "usage: tamperprobe clone-into DIR MARK | bpf-next-id | kill PID | "
-                       "read-mem PID\n");
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: tamperprobe OP [ARGS...] (see the source)\n");
+    return 2;
+  }
+  const std::string op = argv[1];
+  auto arg = [&](int i) -> const char * { return i < argc ? argv[i] : ""; };
+  const int n2 = std::atoi(arg(2)), n3 = std::atoi(arg(3));
+  std::fflush(stdout);
+  if (op == "kill")
+    return report(op, ::kill(n2, n3));
+  if (op == "tkill")
+    return report(op, ::syscall(SYS_tkill, n2, n3));
+  if (op == "pidfd-signal") {
+    const std::string dir = "/proc/" + std::string(arg(2));
+    const int fd = ::open(dir.c_str(), O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+      return report(op + " (open " + dir + ")", -1);
+    return report(op, ::syscall(SYS_pidfd_send_signal, fd, n3, nullptr, 0));
+  }
+  if (op == "prlimit-cpu") {
+    const rlimit cpu{1, 1};
+    return report(op, ::prlimit(n2, RLIMIT_CPU, &cpu, nullptr));
+  }
+  if (op == "read") {
+    const int fd = ::open(arg(2), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+      return report(op, -1);
+    char buf[16];
+    return report(op, ::read(fd, buf, sizeof(buf)));
+  }
+  if (op == "write") {
+    const int fd = ::open(arg(2), O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+      return report(op, -1);
+    return report(op, ::write(fd, arg(3), std::strlen(arg(3))));
+  }
+  if (op == "unlink")
+    return report(op, ::unlink(arg(2)));
+  if (op == "clone-into") {
+    const int cg = ::open(arg(2), O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+    if (cg < 0)
+      return report(op + " (open)", -1);
+    CloneArgs ca{};
+    ca.flags = kCloneIntoCgroup;
+    ca.exit_signal = SIGCHLD;
+    ca.cgroup = static_cast<uint64_t>(cg);
+    const long pid = ::syscall(SYS_clone3, &ca, sizeof(ca));
+    if (pid == 0) {
+      if (argc > 3) {
+        ::sleep(1);
+        ::close(::open(arg(3), O_CREAT | O_WRONLY | O_CLOEXEC, 0600));
+      }
+      ::_exit(0);
+    }
+    if (pid > 0)
+      ::waitpid(static_cast<pid_t>(pid), nullptr, 0);
+    return report(op, pid);
+  }
+  if (op == "read-mem") {
+    // The first mapping's start: an address that is surely mapped.
+    std::FILE *maps = std::fopen(("/proc/" + std::string(arg(2)) + "/maps").c_str(), "r");
+    unsigned long addr = 0;
+    const bool found = maps && std::fscanf(maps, "%lx", &addr) == 1;
+    if (maps)
+      std::fclose(maps);
+    if (!found)
+      return report(op + " (maps)", -1);
+    const int fd = ::open(("/proc/" + std::string(arg(2)) + "/mem").c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+      return report(op, -1);
+    char buf[16];
+    return report(op, ::pread(fd, buf, sizeof(buf), static_cast<off_t>(addr)));
+  }
+  if (op == "bpf-next-id") {
+    bpf_attr attr{};
+    attr.start_id = 0;
+    return report(op, ::syscall(SYS_bpf, BPF_PROG_GET_NEXT_ID, &attr, sizeof(attr)));
+  }
+  if (op == "umount")
+    return report(op, ::umount2(arg(2), MNT_DETACH));
+  if (op == "unshare-umount") {
+    if (::unshare(CLONE_NEWNS) != 0)
+      return report(op + " (unshare)", -1);
+    return report(op, ::umount2(arg(2), MNT_DETACH));
+  }
+  if (op == "userns-umount" || op == "userns-remount-rw" || op == "userns-mount-cgroup2") {
+    if (in_userns_mountns() != 0)
+      return report(op + " (unshare)", -1);
+    if (op == "userns-umount")
+      return report(op, ::umount2(arg(2), MNT_DETACH));
+    if (op == "userns-remount-rw")
+      return report(op, ::mount(nullptr, arg(2), nullptr, MS_REMOUNT | MS_BIND, nullptr));
+    return report(op, ::mount("none", arg(2), "cgroup2", 0, nullptr));
+  }
+  if (op == "ptrace")
+    return report(op, ::ptrace(PTRACE_ATTACH, n2, nullptr, nullptr));
+  std::fprintf(stderr, "tamperprobe: unknown op %s\n", op.c_str());
   return 2;
 }

@@ -4,6 +4,7 @@
 // running and releases the ones that disappear or lose their profile.
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -120,6 +121,9 @@ Result<> apply_policy(daemon::Engine &engine, Policy &next)
 
 int daemon_command(const DaemonArgs &args)
 {
+  // A root agent without CAP_SYS_PTRACE cannot read the daemon's memory or environment, or
+  // ptrace it, once it is not dumpable.
+  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   auto config = daemon::load_config(args.config);
   if (!config) {
     spdlog::error("{}", config.error().message());

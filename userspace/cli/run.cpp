@@ -3,10 +3,13 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -17,6 +20,7 @@
 #include "cli/commands.h"
 #include "daemon/engine.h"
 #include "enforce/launch.h"
+#include "policy/capability.h"
 #include "policy/profile.h"
 #include "policy/rules.h"
 
@@ -26,22 +30,63 @@ namespace {
 
 constexpr uint32_t kRunProfileId = 1;
 
-// The child: waits until the parent has put it in the agent cgroup, then execs. Only
-// async-signal-safe calls between fork and exec.
+// What the child does to itself before exec, decided by the parent.
+struct Launch {
+  const sock_fprog *filter;
+  uint64_t keep_caps;
+  int last_cap;
+  bool isolate;
+  const char *const *read_only; // null-terminated
+  const char *const *hidden;    // null-terminated
+  int notify_sock;              // where the filter's listener goes (to the supervisor)
+};
+
+[[noreturn]] void child_fail(const char *what, const char *detail, int err)
+{
+  const char *msg = "vigil: cannot harden the launch: ";
+  (void)!::write(2, msg, std::strlen(msg));
+  (void)!::write(2, what, std::strlen(what));
+  if (detail && *detail) {
+    (void)!::write(2, ": ", 2);
+    (void)!::write(2, detail, std::strlen(detail));
+  }
+  const char *e = strerrorname_np(err);
+  if (e) {
+    (void)!::write(2, ": ", 2);
+    (void)!::write(2, e, std::strlen(e));
+  }
+  (void)!::write(2, "\n", 1);
+  ::_exit(126);
+}
+
+// The child: waits until the parent has put it in the agent cgroup, hardens itself (namespaces
+// first, while it still holds CAP_SYS_ADMIN; then capabilities; the seccomp filter last, since it
+// refuses calls the earlier steps make), then execs. Only async-signal-safe calls between fork
+// and exec.
 [[noreturn]] void child_exec(int gate_fd, const sigset_t &orig_mask, char **argv, char **envp,
-                             const sock_fprog &filter)
+                             const Launch &launch)
 {
   char go = 0;
   ::prctl(PR_SET_PDEATHSIG, SIGKILL); // an agent must not outlive its leash
   if (::read(gate_fd, &go, 1) != 1 || go != 'g')
     ::_exit(127);
   ::close(gate_fd);
-  ::sigprocmask(SIG_SETMASK, &orig_mask, nullptr);
-  if (enforce::apply_launch_filter(filter) != 0) {
-    const char *msg = "vigil: cannot install the launch seccomp filter\n";
-    (void)!::write(2, msg, std::strlen(msg));
-    ::_exit(126);
+  if (launch.isolate) {
+    const char *step = "";
+    if (int err = enforce::isolate_namespaces(launch.read_only, launch.hidden, &step); err != 0)
+      child_fail("namespaces", step, -err);
   }
+  if (int err = enforce::drop_capabilities(launch.keep_caps, launch.last_cap); err != 0)
+    child_fail("capabilities", "", -err);
+  ::sigprocmask(SIG_SETMASK, &orig_mask, nullptr);
+  int listener = -1;
+  if (int err = enforce::apply_launch_filter(*launch.filter, &listener); err != 0)
+    child_fail("seccomp filter", "", -err);
+  if (int err = enforce::send_fd(launch.notify_sock, listener); err != 0)
+    child_fail("seccomp listener", "", -err);
+  // vigil's own descriptors (BPF objects, the fanotify group, cgroup directories) stay behind,
+  // whether or not they were opened close-on-exec.
+  ::syscall(SYS_close_range, 3, ~0u, 0);
   ::environ = envp;
   ::execvp(argv[0], argv);
   const char *msg = "vigil: exec failed: ";
@@ -49,6 +94,53 @@ constexpr uint32_t kRunProfileId = 1;
   (void)!::write(2, argv[0], std::strlen(argv[0]));
   (void)!::write(2, "\n", 1);
   ::_exit(errno == ENOENT ? 127 : 126);
+}
+
+// One line per hardening step at start, so an operator (and the agent's own log) sees what the
+// agent was given and what it was not.
+void report_launch(const Launch &launch, const enforce::LaunchFilterOptions &fo)
+{
+  const uint64_t all =
+      launch.last_cap >= 63 ? ~uint64_t{0} : (uint64_t{1} << (launch.last_cap + 1)) - 1;
+  const uint64_t have = enforce::own_capabilities("CapBnd") & all;
+  spdlog::warn("launch: dropped capabilities {}; the agent keeps {}",
+               policy::capability_names(have & ~launch.keep_caps),
+               policy::capability_names(have & launch.keep_caps));
+  if (launch.isolate) {
+    std::string ro;
+    for (const char *const *p = launch.read_only; *p; ++p)
+      ro += (ro.empty() ? "" : ", ") + std::string(*p);
+    spdlog::info("launch: own cgroup and mount namespaces; read-only: {}; vigil's /proc "
+                 "entries are empty",
+                 ro);
+  } else {
+    spdlog::warn("launch: launch.isolate is false: the agent shares vigil's cgroup and mount "
+                 "namespaces, and a root agent can leave its cgroup through a writable cgroupfs");
+  }
+  spdlog::info("launch: no_new_privs; seccomp denies bpf, module and kexec loading, clone3, "
+               "32-bit entry points{}, and signals, ptrace and process_vm_* aimed at vigil (pid "
+               "{}, {} threads)",
+               fo.block_raw_sockets ? ", raw and packet sockets" : "", fo.launcher,
+               fo.launcher_threads.size());
+}
+
+// One alert per attempt the filter handed to the supervisor: the agent tried to signal, trace or
+// limit vigil, or to load kernel code or BPF.
+void report_tamper(daemon::Engine &engine, const enforce::TamperAttempt &a)
+{
+  std::string comm = "?";
+  if (std::FILE *f = std::fopen(("/proc/" + std::to_string(a.pid) + "/comm").c_str(), "r")) {
+    char buf[32] = {};
+    if (std::fgets(buf, sizeof(buf), f))
+      comm.assign(buf, strcspn(buf, "\n"));
+    std::fclose(f);
+  }
+  const std::string text =
+      "pid " + std::to_string(a.pid) + " (" + comm + ") tried " + enforce::syscall_name(a.nr) +
+      "(" + std::to_string(static_cast<int64_t>(static_cast<int32_t>(a.args[0]))) + ", " +
+      std::to_string(static_cast<int64_t>(static_cast<int32_t>(a.args[1]))) +
+      ", ...) against vigil or the kernel: denied by the launch filter";
+  engine.raise_internal("vigil-launch-tamper", policy::Severity::critical, text);
 }
 
 int exit_status(int wstatus)
@@ -104,6 +196,9 @@ int run_command(const RunArgs &args)
     return 2;
   }
 
+  // The agent may run as root: without the dumpable flag, /proc/<vigil>/mem, /proc/<vigil>/environ
+  // and ptrace need CAP_SYS_PTRACE, which the agent does not keep.
+  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   // Block the signals we handle before any thread exists, so every thread inherits the mask
   // and they are only ever taken by sigtimedwait below.
   sigset_t handled, orig;
@@ -111,6 +206,14 @@ int run_command(const RunArgs &args)
   for (int s : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD})
     sigaddset(&handled, s);
   ::sigprocmask(SIG_BLOCK, &handled, &orig);
+  // vigil never reads the terminal, and its alerts must reach it even when the agent has taken
+  // the terminal's foreground and set TOSTOP: blocked, SIGTTOU cannot stop vigil. The child gets
+  // orig back before exec.
+  sigset_t tty;
+  sigemptyset(&tty);
+  sigaddset(&tty, SIGTTOU);
+  sigaddset(&tty, SIGTTIN);
+  ::sigprocmask(SIG_BLOCK, &tty, nullptr);
 
   daemon::EngineOptions eo;
   daemon::Outputs outputs;
@@ -179,11 +282,44 @@ int run_command(const RunArgs &args)
                  "profile's launch.env_allow passes one through)",
                  env.removed.size(), names);
   }
+  // Attempts on vigil are suspended by the filter and answered (EPERM) by this thread, which
+  // raises an alert for each; it starts before the fork so that its id is among the launcher's.
+  int notify[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, notify) != 0) {
+    spdlog::error("socketpair: {}", std::strerror(errno));
+    return 1;
+  }
+  daemon::Engine *eng = engine->get();
+  enforce::SeccompSupervisor supervisor(notify[0], [eng](const enforce::TamperAttempt &a) {
+    report_tamper(*eng, a);
+  });
+  enforce::LaunchFilterOptions fo;
+  fo.notify = true;
   // Where BPF LSM decides socket creation it denies and alerts; elsewhere seccomp denies.
-  const bool block_raw = !profile->raw_sockets && (*engine)->net_tier() != loader::Tier::lsm;
-  const std::vector<sock_filter> filter_code = enforce::launch_filter(block_raw);
+  fo.block_raw_sockets = !profile->raw_sockets && (*engine)->net_tier() != loader::Tier::lsm;
+  fo.launcher = ::getpid();
+  fo.launcher_pgid = ::getpgrp();
+  fo.launcher_threads = enforce::own_threads(); // every thread vigil runs is started by now
+  const std::vector<sock_filter> filter_code = enforce::launch_filter(fo);
   const sock_fprog filter{static_cast<unsigned short>(filter_code.size()),
                           const_cast<sock_filter *>(filter_code.data())};
+  const std::vector<std::string> read_only = enforce::read_only_mounts();
+  std::vector<const char *> read_only_c;
+  for (const auto &p : read_only)
+    read_only_c.push_back(p.c_str());
+  read_only_c.push_back(nullptr);
+  std::vector<std::string> hidden;
+  for (pid_t t : fo.launcher_threads)
+    hidden.push_back("/proc/" + std::to_string(t));
+  std::vector<const char *> hidden_c;
+  for (const auto &p : hidden)
+    hidden_c.push_back(p.c_str());
+  hidden_c.push_back(nullptr);
+  const Launch launch{&filter,
+                      policy::kept_capabilities(*profile),
+                      enforce::kernel_last_cap(), profile->isolate, read_only_c.data(),
+                      hidden_c.data(), notify[1]};
+  report_launch(launch, fo);
   pid_t child = ::fork();
   if (child < 0) {
     spdlog::error("fork: {}", std::strerror(errno));
@@ -191,9 +327,10 @@ int run_command(const RunArgs &args)
   }
   if (child == 0) {
     ::close(gate[1]);
-    child_exec(gate[0], orig, argv.data(), envp.data(), filter);
+    child_exec(gate[0], orig, argv.data(), envp.data(), launch);
   }
   ::close(gate[0]);
+  ::close(notify[1]); // the child's end: the supervisor sees EOF if the child dies first
   int status = 1;
   if (auto r = cgroup::attach(cg, child); !r) {
     spdlog::error("{}", r.error().message());
@@ -224,6 +361,8 @@ int run_command(const RunArgs &args)
   // Leftover descendants die with the cgroup; their last events are drained before exit.
   if (auto r = cgroup::destroy(cg); !r)
     spdlog::warn("{}", r.error().message());
+  supervisor.stop();
+  ::close(notify[0]);
   (void)(*engine)->release(cg);
   (*engine)->stop();
   return status;

@@ -2,15 +2,28 @@
 // The agent's launch: environment scrubbing and the seccomp filter.
 #include "enforce/launch.h"
 
+#include <fcntl.h>
 #include <linux/audit.h>
+#include <linux/capability.h>
 #include <linux/seccomp.h>
+#include <linux/sockios.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <poll.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstddef>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 
 namespace vigil::enforce {
 
@@ -28,6 +41,41 @@ constexpr std::string_view kNotSecret[] = {
     "KEYTIMEOUT",       "XAUTHORITY"};
 
 constexpr uint32_t kX32Bit = 0x40000000u;
+
+// mount_setattr(2) (5.12); glibc 2.36 has no wrapper, and <linux/mount.h> clashes with
+// <sys/mount.h> there, so the few names it needs are spelled here.
+struct MountAttr {
+  uint64_t attr_set;
+  uint64_t attr_clr;
+  uint64_t propagation;
+  uint64_t userns_fd;
+};
+constexpr uint64_t kMountAttrRdonly = 0x00000001;
+constexpr unsigned kAtRecursive = 0x8000;
+
+// File systems through which root changes what the kernel runs or where a task belongs.
+constexpr std::string_view kControlFsTypes[] = {"cgroup",   "cgroup2",    "bpf",     "tracefs",
+                                                "debugfs",  "securityfs", "configfs", "efivarfs",
+                                                "pstore"};
+
+// mountinfo escapes space, tab, newline and backslash as \ooo.
+std::string unescape_mountinfo(const std::string &s)
+{
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\\' && i + 3 < s.size()) {
+      const std::string oct = s.substr(i + 1, 3);
+      if (oct.find_first_not_of("01234567") == std::string::npos) {
+        out += static_cast<char>(std::stoi(oct, nullptr, 8));
+        i += 3;
+        continue;
+      }
+    }
+    out += s[i];
+  }
+  return out;
+}
+
 
 sock_filter stmt(uint16_t code, uint32_t k)
 {
@@ -70,10 +118,50 @@ ScrubbedEnv scrub_environment(const char *const *envp, const std::vector<std::st
   return out;
 }
 
-std::vector<sock_filter> launch_filter(bool block_raw_sockets)
+SeccompBuilder::Rule &SeccompBuilder::rule(int nr, int err)
+{
+  for (auto &r : rules_)
+    if (r.nr == nr)
+      return r;
+  rules_.push_back(Rule{nr, err, {}});
+  return rules_.back();
+}
+
+SeccompBuilder &SeccompBuilder::deny(int nr, int err)
+{
+  Rule &r = rule(nr, err);
+  r.alternatives.clear();
+  r.alternatives.emplace_back(); // an empty conjunction always holds
+  return *this;
+}
+
+SeccompBuilder &SeccompBuilder::deny_if(int nr, std::vector<ArgEq> all, int err)
+{
+  Rule &r = rule(nr, err);
+  const bool always = std::any_of(r.alternatives.begin(), r.alternatives.end(),
+                                  [](const auto &a) { return a.empty(); });
+  if (!always)
+    r.alternatives.push_back(std::move(all));
+  return *this;
+}
+
+SeccompBuilder &SeccompBuilder::deny_if_any(int nr, uint8_t arg,
+                                            const std::vector<uint32_t> &values, int err)
+{
+  for (uint32_t v : values)
+    deny_if(nr, {ArgEq{arg, v}}, err);
+  return *this;
+}
+
+// Layout: arch check, x32 check, then one block per system call:
+//   JEQ nr ? block : next; JA past the block
+//   per alternative: per comparison LD arg; [AND mask]; JEQ value ? next : next-alternative
+//                    JA deny
+//   RET ALLOW; deny: RET ERRNO
+// The accumulator holds nr whenever a block is skipped; a block that is entered always returns.
+std::vector<sock_filter> SeccompBuilder::build() const
 {
   std::vector<sock_filter> f;
-  const uint32_t deny = SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA);
   const uint32_t nosys = SECCOMP_RET_ERRNO | (ENOSYS & SECCOMP_RET_DATA);
   // Only the native x86-64 entry point: int 0x80 from a 64-bit task arrives as i386.
   f.push_back(stmt(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)));
@@ -83,29 +171,352 @@ std::vector<sock_filter> launch_filter(bool block_raw_sockets)
   // x32 numbers share the architecture and carry bit 30.
   f.push_back(jump(BPF_JMP | BPF_JGE | BPF_K, kX32Bit, 0, 1));
   f.push_back(stmt(BPF_RET | BPF_K, nosys));
-  if (block_raw_sockets) {
-    f.push_back(jump(BPF_JMP | BPF_JEQ | BPF_K, SYS_socket, 0, 7));
-    // args[0] low word: the family.
-    f.push_back(stmt(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, args[0])));
-    f.push_back(jump(BPF_JMP | BPF_JEQ | BPF_K, AF_PACKET, 4, 0));
-    // args[1] low word: the type, without SOCK_NONBLOCK / SOCK_CLOEXEC.
-    f.push_back(stmt(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, args[1])));
-    f.push_back(stmt(BPF_ALU | BPF_AND | BPF_K, 0xf));
-    f.push_back(jump(BPF_JMP | BPF_JEQ | BPF_K, SOCK_RAW, 1, 0));
-    f.push_back(stmt(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
-    f.push_back(stmt(BPF_RET | BPF_K, deny));
+  for (const Rule &r : rules_) {
+    std::vector<sock_filter> body;
+    const bool always = std::any_of(r.alternatives.begin(), r.alternatives.end(),
+                                    [](const auto &a) { return a.empty(); });
+    if (!always) {
+      for (const auto &all : r.alternatives) {
+        // Each failed comparison jumps past the rest of this alternative (patched below).
+        std::vector<size_t> fails;
+        for (const ArgEq &eq : all) {
+          body.push_back(stmt(BPF_LD | BPF_W | BPF_ABS,
+                              static_cast<uint32_t>(offsetof(seccomp_data, args[eq.arg]))));
+          if (eq.mask != 0xffffffffu)
+            body.push_back(stmt(BPF_ALU | BPF_AND | BPF_K, eq.mask));
+          fails.push_back(body.size());
+          body.push_back(jump(BPF_JMP | BPF_JEQ | BPF_K, eq.value, 0, 0));
+        }
+        body.push_back(stmt(BPF_JMP | BPF_JA | BPF_K, 0)); // to deny, patched below
+        for (size_t at : fails)
+          body[at].jf = static_cast<uint8_t>(body.size() - at - 1);
+      }
+      body.push_back(stmt(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
+      const size_t deny_at = body.size();
+      for (size_t i = 0; i < body.size(); ++i)
+        if (body[i].code == (BPF_JMP | BPF_JA | BPF_K))
+          body[i].k = static_cast<uint32_t>(deny_at - i - 1);
+    }
+    body.push_back(stmt(BPF_RET | BPF_K,
+                        r.err == kNotify ? SECCOMP_RET_USER_NOTIF
+                                         : SECCOMP_RET_ERRNO | (r.err & SECCOMP_RET_DATA)));
+    // Conditional jumps reach 255 instructions; JA takes 32 bits, so a block of any length
+    // (vigil's thread list makes the signal blocks grow) is skipped with it.
+    f.push_back(jump(BPF_JMP | BPF_JEQ | BPF_K, static_cast<uint32_t>(r.nr), 1, 0));
+    f.push_back(stmt(BPF_JMP | BPF_JA | BPF_K, static_cast<uint32_t>(body.size())));
+    f.insert(f.end(), body.begin(), body.end());
   }
   f.push_back(stmt(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
   return f;
 }
 
-int apply_launch_filter(const sock_fprog &prog)
+std::vector<sock_filter> launch_filter(const LaunchFilterOptions &opts)
+{
+  SeccompBuilder b;
+  const int tamper = opts.notify ? kNotify : EPERM;
+  // Kernel code, vigil's own programs and raw hardware. The capabilities these need are dropped
+  // already; denying them here as well makes every attempt the same EPERM whatever a profile
+  // keeps, and closes bpf() where kernel.unprivileged_bpf_disabled is 0.
+  for (int nr : {SYS_bpf, SYS_init_module, SYS_finit_module, SYS_delete_module, SYS_kexec_load,
+                 SYS_kexec_file_load, SYS_iopl, SYS_ioperm, SYS_open_by_handle_at})
+    b.deny(nr, tamper);
+  // Go probes pidfd_send_signal(self, 0) at start and falls back to kill(); no alert for that.
+  b.deny(SYS_pidfd_send_signal);
+  // clone3 carries CLONE_INTO_CGROUP in a struct no filter can read, and without nsdelegate on
+  // the cgroup2 mount the cgroup namespace does not bound where a child may be placed. ENOSYS
+  // (not EPERM) makes glibc and the other runtimes fall back to clone(), which cannot place a
+  // child in another cgroup.
+  b.deny(SYS_clone3, ENOSYS);
+  b.deny_if(SYS_fcntl, {ArgEq{1, F_SETOWN_EX}});
+  b.deny_if_any(SYS_ioctl, 1, {FIOSETOWN, SIOCSPGRP});
+  if (opts.launcher > 0) {
+    std::vector<uint32_t> ids{static_cast<uint32_t>(opts.launcher)};
+    for (pid_t t : opts.launcher_threads)
+      if (t != opts.launcher)
+        ids.push_back(static_cast<uint32_t>(t));
+    std::vector<uint32_t> signal_targets = ids;
+    signal_targets.push_back(0);                       // the caller's process group
+    signal_targets.push_back(static_cast<uint32_t>(-1)); // every process it may signal
+    if (opts.launcher_pgid > 0)
+      signal_targets.push_back(static_cast<uint32_t>(-opts.launcher_pgid));
+    b.deny_if_any(SYS_kill, 0, signal_targets, tamper);
+    for (int nr : {SYS_tkill, SYS_tgkill, SYS_rt_sigqueueinfo, SYS_rt_tgsigqueueinfo,
+                   SYS_pidfd_open, SYS_process_vm_readv, SYS_process_vm_writev, SYS_prlimit64,
+                   SYS_sched_setscheduler, SYS_sched_setparam, SYS_sched_setattr,
+                   SYS_sched_setaffinity})
+      b.deny_if_any(nr, 0, ids, tamper);
+    for (int nr : {SYS_tgkill, SYS_rt_tgsigqueueinfo, SYS_ptrace, SYS_setpriority})
+      b.deny_if_any(nr, 1, ids, tamper);
+    for (uint32_t target : signal_targets)
+      if (target != 0)
+        b.deny_if(SYS_fcntl, {ArgEq{1, F_SETOWN}, ArgEq{2, target}}, tamper);
+  }
+  if (opts.block_raw_sockets) {
+    b.deny_if(SYS_socket, {ArgEq{0, AF_PACKET}});
+    // args[1]: the type, without SOCK_NONBLOCK / SOCK_CLOEXEC.
+    b.deny_if(SYS_socket, {ArgEq{1, SOCK_RAW, 0xf}});
+  }
+  return b.build();
+}
+
+int apply_launch_filter(const sock_fprog &prog, int *listener)
 {
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
     return -errno;
-  if (::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) != 0)
+  if (!listener) {
+    if (::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) != 0)
+      return -errno;
+    return 0;
+  }
+  const long fd = ::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+                            SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+  if (fd < 0)
+    return -errno;
+  *listener = static_cast<int>(fd);
+  return 0;
+}
+
+int send_fd(int sock, int fd)
+{
+  char byte = 'L';
+  iovec iov{&byte, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof(control);
+  cmsghdr *c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
+  if (::sendmsg(sock, &msg, MSG_NOSIGNAL) != 1)
     return -errno;
   return 0;
+}
+
+std::string syscall_name(int nr)
+{
+  static const std::pair<int, const char *> kNames[] = {
+      {SYS_kill, "kill"},
+      {SYS_tkill, "tkill"},
+      {SYS_tgkill, "tgkill"},
+      {SYS_rt_sigqueueinfo, "rt_sigqueueinfo"},
+      {SYS_rt_tgsigqueueinfo, "rt_tgsigqueueinfo"},
+      {SYS_pidfd_open, "pidfd_open"},
+      {SYS_process_vm_readv, "process_vm_readv"},
+      {SYS_process_vm_writev, "process_vm_writev"},
+      {SYS_prlimit64, "prlimit64"},
+      {SYS_sched_setscheduler, "sched_setscheduler"},
+      {SYS_sched_setparam, "sched_setparam"},
+      {SYS_sched_setattr, "sched_setattr"},
+      {SYS_sched_setaffinity, "sched_setaffinity"},
+      {SYS_ptrace, "ptrace"},
+      {SYS_setpriority, "setpriority"},
+      {SYS_fcntl, "fcntl"},
+      {SYS_bpf, "bpf"},
+      {SYS_init_module, "init_module"},
+      {SYS_finit_module, "finit_module"},
+      {SYS_delete_module, "delete_module"},
+      {SYS_kexec_load, "kexec_load"},
+      {SYS_kexec_file_load, "kexec_file_load"},
+      {SYS_iopl, "iopl"},
+      {SYS_ioperm, "ioperm"},
+      {SYS_open_by_handle_at, "open_by_handle_at"},
+  };
+  for (const auto &[n, name] : kNames)
+    if (n == nr)
+      return name;
+  return "syscall " + std::to_string(nr);
+}
+
+SeccompSupervisor::SeccompSupervisor(int sock,
+                                     std::function<void(const TamperAttempt &)> on_attempt)
+    : sock_(sock), on_attempt_(std::move(on_attempt)), thread_([this] { loop(); })
+{
+}
+
+SeccompSupervisor::~SeccompSupervisor()
+{
+  stop();
+}
+
+void SeccompSupervisor::stop()
+{
+  stop_.store(true);
+  if (thread_.joinable())
+    thread_.join();
+}
+
+void SeccompSupervisor::loop() noexcept
+{
+  // The listener arrives once the child has installed its filter; EOF means it never will.
+  int listener = -1;
+  while (!stop_.load() && listener < 0) {
+    pollfd p{sock_, POLLIN, 0};
+    if (::poll(&p, 1, 200) <= 0)
+      continue;
+    char byte = 0;
+    iovec iov{&byte, 1};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof(control);
+    if (::recvmsg(sock_, &msg, MSG_CMSG_CLOEXEC) <= 0)
+      return;
+    cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    if (!c || c->cmsg_type != SCM_RIGHTS)
+      return;
+    std::memcpy(&listener, CMSG_DATA(c), sizeof(int));
+  }
+  while (!stop_.load() && listener >= 0) {
+    pollfd p{listener, POLLIN, 0};
+    const int ready = ::poll(&p, 1, 200);
+    if (ready <= 0)
+      continue;
+    if (p.revents & (POLLHUP | POLLERR)) // every task under the filter is gone
+      break;
+    seccomp_notif req{};
+    if (::ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, &req) != 0)
+      continue; // ENOENT: the task died before we read it
+    seccomp_notif_resp resp{};
+    resp.id = req.id;
+    resp.error = -EPERM;
+    // ENOENT here too means the task is gone; the attempt is still reported.
+    (void)::ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+    answered_.fetch_add(1);
+    TamperAttempt a;
+    a.pid = static_cast<pid_t>(req.pid);
+    a.nr = req.data.nr;
+    std::copy(std::begin(req.data.args), std::end(req.data.args), std::begin(a.args));
+    if (on_attempt_)
+      on_attempt_(a);
+  }
+  if (listener >= 0)
+    ::close(listener);
+}
+
+std::vector<std::string> read_only_mounts(const std::string &mountinfo)
+{
+  std::vector<std::string> out(std::begin(kReadOnlyPaths), std::end(kReadOnlyPaths));
+  auto covered = [&](const std::string &path) {
+    for (const auto &o : out)
+      if (path == o || (path.starts_with(o) && path[o.size()] == '/'))
+        return true;
+    return false;
+  };
+  // mountinfo: id parent dev root mountpoint options [optional...] - fstype source superopts
+  std::ifstream in(mountinfo);
+  for (std::string line; std::getline(in, line);) {
+    const size_t dash = line.find(" - ");
+    if (dash == std::string::npos)
+      continue;
+    std::istringstream head(line.substr(0, dash)), tail(line.substr(dash + 3));
+    std::string id, parent, dev, root, point, type;
+    head >> id >> parent >> dev >> root >> point;
+    tail >> type;
+    if (std::find(std::begin(kControlFsTypes), std::end(kControlFsTypes), type) ==
+        std::end(kControlFsTypes))
+      continue;
+    const std::string path = unescape_mountinfo(point);
+    if (!covered(path))
+      out.push_back(path);
+  }
+  return out;
+}
+
+int isolate_namespaces(const char *const *read_only, const char *const *hidden, const char **step)
+{
+  *step = "unshare(CLONE_NEWCGROUP | CLONE_NEWNS)";
+  if (::unshare(CLONE_NEWCGROUP | CLONE_NEWNS) != 0)
+    return -errno;
+  // Host mounts (a new bpffs, a hot-plugged disk) still appear; nothing done here goes back.
+  *step = "make / a slave mount";
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) != 0)
+    return -errno;
+  for (; *read_only; ++read_only) {
+    const char *path = *read_only;
+    *step = path;
+    if (::mount(path, path, nullptr, MS_BIND | MS_REC, nullptr) != 0) {
+      if (errno == ENOENT)
+        continue;
+      return -errno;
+    }
+    // mount_setattr changes only the read-only bit, recursively, and keeps nosuid, noexec, ...
+    MountAttr attr{};
+    attr.attr_set = kMountAttrRdonly;
+    if (::syscall(SYS_mount_setattr, AT_FDCWD, path, kAtRecursive, &attr, sizeof(attr)) != 0)
+      return -errno;
+  }
+  // An empty read-only tmpfs over each: the directory stays (readdir of /proc still lists the
+  // pid) but nothing in it can be read or written any more.
+  for (; hidden && *hidden; ++hidden) {
+    *step = *hidden;
+    if (::mount("none", *hidden, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                "size=0,mode=0555") != 0) {
+      if (errno == ENOENT) // a thread that ended meanwhile
+        continue;
+      return -errno;
+    }
+  }
+  *step = "";
+  return 0;
+}
+
+int drop_capabilities(uint64_t keep, int last_cap)
+{
+  for (int cap = 0; cap <= last_cap && cap < 64; ++cap) {
+    if (keep & (uint64_t{1} << cap))
+      continue;
+    if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL)
+      return -errno;
+  }
+  if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL)
+    return -errno;
+  __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2]{};
+  if (::syscall(SYS_capget, &hdr, data) != 0)
+    return -errno;
+  for (int i = 0; i < 2; ++i) {
+    const uint32_t k = static_cast<uint32_t>(keep >> (32 * i));
+    data[i].permitted &= k;
+    data[i].effective = data[i].permitted;
+    data[i].inheritable = data[i].permitted;
+  }
+  if (::syscall(SYS_capset, &hdr, data) != 0)
+    return -errno;
+  return 0;
+}
+
+int kernel_last_cap()
+{
+  std::ifstream in("/proc/sys/kernel/cap_last_cap");
+  int last = 0;
+  if (in >> last && last > 0 && last < 64)
+    return last;
+  return 40;
+}
+
+uint64_t own_capabilities(std::string_view which)
+{
+  std::ifstream in("/proc/self/status");
+  const std::string prefix = std::string(which) + ":";
+  for (std::string line; std::getline(in, line);)
+    if (line.starts_with(prefix))
+      return std::strtoull(line.c_str() + prefix.size(), nullptr, 16);
+  return 0;
+}
+
+std::vector<pid_t> own_threads()
+{
+  std::vector<pid_t> out;
+  std::error_code ec;
+  for (const auto &e : std::filesystem::directory_iterator("/proc/self/task", ec))
+    out.push_back(static_cast<pid_t>(std::atoi(e.path().filename().c_str())));
+  return out;
 }
 
 } // namespace vigil::enforce

@@ -1,14 +1,25 @@
 // SPDX-License-Identifier: Apache-2.0
-// How `vigil run` starts an agent: without the caller's secrets in its environment (no file
-// policy can see a secret passed in the environment), with no_new_privs, and under a seccomp
-// filter that closes syscall doors the BPF tiers do not watch: the 32-bit entry points (int 0x80
-// and x32 numbers, which the 64-bit tracepoints and filters never see the same way), and, where
-// no BPF LSM decides socket creation, raw and packet sockets (which bypass the egress allowlist).
+// How `vigil run` starts an agent, which may run as root, know vigil is there and try to switch
+// it off: without the caller's secrets in its environment (no file policy can see a secret
+// passed in the environment); in its own cgroup and mount namespaces, where the cgroup tree,
+// bpffs, /proc/sys and the kernel's other control files are read-only; with only the
+// capabilities its profile keeps (never those that unload, blind or leave vigil); with
+// no_new_privs; and under a seccomp filter that closes the doors the BPF tiers and the dropped
+// capabilities leave open: the 32-bit entry points (int 0x80 and x32 numbers, which the 64-bit
+// tracepoints and filters never see the same way), bpf(), module and kexec loading, signals,
+// tracing and scheduling aimed at the launcher, and, where no BPF LSM decides socket creation,
+// raw and packet sockets (which bypass the egress allowlist).
 #pragma once
 
 #include <linux/filter.h>
+#include <sys/types.h>
 
+#include <atomic>
+#include <cerrno>
+#include <cstdint>
+#include <functional>
 #include <string>
+#include <thread>
 #include <string_view>
 #include <vector>
 
@@ -24,12 +35,140 @@ struct ScrubbedEnv {
 // The environment without secret-looking variables, except those named in allow.
 ScrubbedEnv scrub_environment(const char *const *envp, const std::vector<std::string> &allow);
 
-// The launch filter (classic BPF for seccomp). block_raw_sockets: socket(AF_PACKET, ...) and
-// socket(*, SOCK_RAW, ...) fail with EPERM.
-std::vector<sock_filter> launch_filter(bool block_raw_sockets);
+// One comparison on a system call argument: (low 32 bits of args[arg] & mask) == value. Only the
+// low half is compared because every argument matched here is an int (a pid, a command), which
+// the kernel truncates the same way, so the upper half cannot smuggle a different value past.
+struct ArgEq {
+  uint8_t arg = 0;
+  uint32_t value = 0;
+  uint32_t mask = 0xffffffffu;
+};
 
-// In the child between fork and exec (async-signal-safe): no_new_privs, then the filter.
-// Returns 0 or -errno.
-int apply_launch_filter(const sock_fprog &prog);
+// In place of an errno: the call is suspended and handed to the supervisor (the process holding
+// the filter's listener), which answers EPERM and raises an alert (SECCOMP_RET_USER_NOTIF).
+inline constexpr int kNotify = -1;
+
+// A seccomp program for x86-64 as a list of denials: every other call is allowed. Calls through
+// the 32-bit entry points fail with ENOSYS before any rule is looked at.
+class SeccompBuilder {
+public:
+  // Every call of nr fails with err.
+  SeccompBuilder &deny(int nr, int err = EPERM);
+  // Calls of nr where every comparison in all holds fail with err. Several deny_if() calls for
+  // one nr are alternatives.
+  SeccompBuilder &deny_if(int nr, std::vector<ArgEq> all, int err = EPERM);
+  // Shorthand: calls of nr whose argument arg equals one of values.
+  SeccompBuilder &deny_if_any(int nr, uint8_t arg, const std::vector<uint32_t> &values,
+                              int err = EPERM);
+  std::vector<sock_filter> build() const;
+
+private:
+  struct Rule {
+    int nr;
+    int err;
+    std::vector<std::vector<ArgEq>> alternatives; // empty: always
+  };
+  Rule &rule(int nr, int err);
+  std::vector<Rule> rules_;
+};
+
+struct LaunchFilterOptions {
+  // socket(AF_PACKET, ...) and socket(*, SOCK_RAW, ...) fail with EPERM.
+  bool block_raw_sockets = true;
+  // The process that must survive the agent: signals (kill, tkill, tgkill, rt_*sigqueueinfo,
+  // fcntl(F_SETOWN)), pidfd_open, ptrace, process_vm_*, prlimit and scheduler calls naming it or
+  // one of its threads fail with EPERM, as do kill(0), kill(-1) and kill(-pgid). 0: no such rules.
+  pid_t launcher = 0;
+  pid_t launcher_pgid = 0;
+  std::vector<pid_t> launcher_threads;
+  // Attempts on vigil (the launcher rules, bpf, module and kexec loading, iopl/ioperm,
+  // open_by_handle_at) go to the supervisor (kNotify) instead of failing silently.
+  bool notify = false;
+};
+
+// The launch filter (classic BPF for seccomp). Whatever the options, bpf(), module loading,
+// kexec, iopl/ioperm, open_by_handle_at, pidfd_send_signal (it also takes a /proc/PID directory,
+// which no argument check can see through) and the SIGIO owner commands that take a pointer
+// (F_SETOWN_EX, FIOSETOWN, SIOCSPGRP) fail with EPERM, and clone3 (CLONE_INTO_CGROUP) with
+// ENOSYS, so that runtimes fall back to clone().
+std::vector<sock_filter> launch_filter(const LaunchFilterOptions &opts);
+
+// The rest run in the child between fork and exec, so they are async-signal-safe.
+
+// In the child between fork and exec: no_new_privs, then the filter. With listener, the filter
+// is installed with a new user-notification listener, whose descriptor is stored there (the
+// caller hands it to the supervisor and closes its own copy before exec: an agent holding it
+// could answer for vigil). Returns 0 or -errno.
+int apply_launch_filter(const sock_fprog &prog, int *listener = nullptr);
+
+// Sends fd over a unix socket (SCM_RIGHTS). Async-signal-safe. Returns 0 or -errno.
+int send_fd(int sock, int fd);
+
+// Read-only (with everything mounted below them) in the agent's mount namespace: the cgroup
+// tree, bpffs pins, securityfs, debugfs and tracefs live under /sys; /proc/sys holds sysctls
+// such as kernel.modprobe and kernel.core_pattern, which a root agent could point at its own
+// program to run outside its cgroup; /proc/sysrq-trigger reboots or crashes the machine.
+inline constexpr const char *kReadOnlyPaths[] = {"/sys",      "/proc/sys", "/proc/sysrq-trigger",
+                                                 "/proc/irq", "/proc/bus", "/proc/fs"};
+
+// kReadOnlyPaths, plus every mount in mountinfo of a file system that controls the kernel
+// (cgroup, cgroup2, bpf, tracefs, debugfs, securityfs, configfs, efivarfs, pstore) wherever it
+// is mounted (a cgroup2 under /run, say) and not already below one of them.
+std::vector<std::string> read_only_mounts(const std::string &mountinfo = "/proc/self/mountinfo");
+
+// New cgroup namespace rooted at the caller's cgroup (call it once the task is in the agent
+// cgroup), new mount namespace whose root receives the host's mounts but sends none back, the
+// null-terminated read_only paths bound read-only there, recursively, and an empty read-only
+// file system over each of the null-terminated hidden paths (the launcher's /proc/PID and
+// /proc/TID directories: its oom_score_adj, which a root agent may raise without any
+// capability, its status, environment and memory). A path that does not exist is skipped.
+// Returns 0 or -errno, with *step naming what failed.
+int isolate_namespaces(const char *const *read_only, const char *const *hidden, const char **step);
+
+// Drops every capability not in keep (bit n = capability n) from the bounding set (0..last_cap),
+// clears the ambient set, and leaves permitted = effective = inheritable = keep (as far as the
+// caller holds them). After exec a root agent holds exactly keep ∩ its bounding set, and no
+// setuid or file-capability binary can give it more. Returns 0 or -errno.
+int drop_capabilities(uint64_t keep, int last_cap);
+
+// The highest capability number the running kernel knows (/proc/sys/kernel/cap_last_cap), or
+// 40 (CAP_CHECKPOINT_RESTORE) where that file cannot be read.
+int kernel_last_cap();
+// The capability sets of this process from /proc/self/status ("CapEff", "CapBnd", ...).
+uint64_t own_capabilities(std::string_view which);
+
+// Thread ids of this process (/proc/self/task).
+std::vector<pid_t> own_threads();
+
+// One suspended system call of the agent, as the supervisor saw it.
+struct TamperAttempt {
+  pid_t pid = 0;  // in vigil's pid namespace
+  int nr = 0;     // x86-64 system call number
+  uint64_t args[6] = {};
+};
+// "kill", "bpf", ...; "syscall N" for a number without a name here.
+std::string syscall_name(int nr);
+
+// The supervisor of a launch filter with kNotify rules: a thread started before the fork (so its
+// id is in the filter's launcher list), which receives the listener descriptor from the child over
+// sock, then answers every notification with EPERM and hands it to on_attempt. stop() (or the
+// destructor) ends the thread; a child that never sends a listener just ends it early.
+class SeccompSupervisor {
+public:
+  SeccompSupervisor(int sock, std::function<void(const TamperAttempt &)> on_attempt);
+  ~SeccompSupervisor();
+  SeccompSupervisor(const SeccompSupervisor &) = delete;
+  SeccompSupervisor &operator=(const SeccompSupervisor &) = delete;
+  void stop();
+  uint64_t answered() const { return answered_.load(); }
+
+private:
+  void loop() noexcept;
+  int sock_;
+  std::function<void(const TamperAttempt &)> on_attempt_;
+  std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> answered_{0};
+  std::thread thread_;
+};
 
 } // namespace vigil::enforce

@@ -12,6 +12,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "policy/capability.h"
 #include "policy/profile.h"
 #include "policy/yaml_read.h"
 
@@ -59,13 +60,56 @@ Status parse_credentials(const Ctx &ctx, const KeyValue &section, Profile &profi
   return {};
 }
 
-// launch: how `vigil run` starts the agent. env_allow: secret-looking variables passed anyway.
+// launch.capabilities: the capabilities the agent keeps. Names with or without CAP_; the ones
+// that would let a root agent switch vigil off are refused here, not silently dropped later.
+Status parse_capabilities(const Ctx &ctx, const KeyValue &kv, Profile &profile)
+{
+  const std::string field = "launch.capabilities";
+  auto list = read_list(ctx, kv, field);
+  if (!list)
+    return tl::unexpected(list.error());
+  CapSet keep = 0;
+  size_t i = 0;
+  for (const auto &item : *list) {
+    const std::string item_field = index_field(field, i++);
+    const std::optional<int> cap =
+        item.IsScalar() ? capability_from_name(item.Scalar()) : std::nullopt;
+    if (!cap)
+      return fail_at(ctx, item_mark(ctx, item), item_field,
+                     "expected a capability name (CHOWN, NET_BIND_SERVICE, ...), got " +
+                         describe(item));
+    if (forbidden_capabilities() & cap_bit(*cap))
+      return fail_at(ctx, item.Mark(), item_field,
+                     capability_name(*cap) +
+                         " cannot be kept: with it a root agent can switch vigil off");
+    keep |= cap_bit(*cap);
+  }
+  profile.keep_capabilities = keep;
+  return {};
+}
+
+// launch: how `vigil run` starts the agent. env_allow: secret-looking variables passed anyway;
+// capabilities: the ones the agent keeps; isolate: its own cgroup and mount namespaces.
 Status parse_launch(const Ctx &ctx, const KeyValue &section, Profile &profile)
 {
   const std::string field = "launch";
-  auto fields = read_map(ctx, section.value, value_mark(section), field, {"env_allow"});
+  auto fields = read_map(ctx, section.value, value_mark(section), field,
+                         {"env_allow", "capabilities", "isolate"});
   if (!fields)
     return tl::unexpected(fields.error());
+  if (const KeyValue *kv = find(*fields, "capabilities")) {
+    if (auto st = parse_capabilities(ctx, *kv, profile); !st)
+      return st;
+  }
+  if (const KeyValue *kv = find(*fields, "isolate")) {
+    auto isolate = read_string(ctx, *kv, field + ".isolate");
+    if (!isolate)
+      return tl::unexpected(isolate.error());
+    if (*isolate != "true" && *isolate != "false")
+      return fail_at(ctx, value_mark(*kv), field + ".isolate",
+                     quoted(*isolate) + " is not one of: true, false");
+    profile.isolate = *isolate == "true";
+  }
   if (const KeyValue *kv = find(*fields, "env_allow")) {
     auto list = read_list(ctx, *kv, field + ".env_allow");
     if (!list)

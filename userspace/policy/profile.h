@@ -101,6 +101,13 @@ struct Profile {
   // drops the rest of that second's (counted, THROTTLE event); 0: unlimited. Decisions are never
   // dropped.
   uint32_t events_per_second = 50000;
+  // launch.capabilities: what the agent keeps (bit n = capability n); nullopt: the default set.
+  // Never holds a policy::forbidden_capabilities() bit. policy::kept_capabilities() is the set
+  // a launch applies (it adds NET_RAW for raw_sockets).
+  std::optional<uint64_t> keep_capabilities;
+  // launch.isolate: the agent gets its own cgroup and mount namespaces, with /sys, /proc/sys and
+  // the kernel's control files read-only in them.
+  bool isolate = true;
 
   Mode file_mode() const { return credential_mode.value_or(mode); }
   Mode net_mode() const { return egress_mode.value_or(mode); }

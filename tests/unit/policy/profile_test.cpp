@@ -12,6 +12,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "policy/capability.h"
 #include "policy/profile.h"
 
 namespace vigil::policy {
@@ -455,6 +456,43 @@ TEST(ProfileLaunch, env_allow_names_and_mistakes)
   ASSERT_FALSE(bad);
   EXPECT_NE(bad.error().message().find("t.yaml:3:15: launch.env_allow[0]"), std::string::npos)
       << bad.error().message();
+}
+
+TEST(ProfileLaunch, capabilities_and_isolation)
+{
+  auto dflt = parse_profile("profile: p\n", "t.yaml");
+  ASSERT_TRUE(dflt) << dflt.error().message();
+  EXPECT_FALSE(dflt->keep_capabilities) << "no list: the default set";
+  EXPECT_TRUE(dflt->isolate);
+
+  auto p = parse_profile("profile: p\nlaunch:\n  capabilities: [CHOWN, cap_net_bind_service, "
+                         "CAP_KILL]\n  isolate: false\n",
+                         "t.yaml");
+  ASSERT_TRUE(p) << p.error().message();
+  EXPECT_EQ(p->keep_capabilities, cap_bit(0) | cap_bit(10) | cap_bit(5));
+  EXPECT_FALSE(p->isolate);
+
+  auto none = parse_profile("profile: p\nlaunch:\n  capabilities: []\n", "t.yaml");
+  ASSERT_TRUE(none) << none.error().message();
+  EXPECT_EQ(none->keep_capabilities, 0u) << "an empty list keeps nothing";
+
+  auto unknown = parse_profile("profile: p\nlaunch:\n  capabilities: [CHOWN, FLY]\n", "t.yaml");
+  ASSERT_FALSE(unknown);
+  EXPECT_NE(unknown.error().message().find("t.yaml:3:25: launch.capabilities[1]"),
+            std::string::npos)
+      << unknown.error().message();
+  for (const char *cap : {"SYS_ADMIN", "BPF", "PERFMON", "SYS_PTRACE", "SYS_MODULE", "NET_ADMIN",
+                          "DAC_READ_SEARCH"}) {
+    auto bad = parse_profile("profile: p\nlaunch:\n  capabilities: [" + std::string(cap) + "]\n",
+                             "t.yaml");
+    ASSERT_FALSE(bad) << cap;
+    EXPECT_NE(bad.error().message().find("cannot be kept"), std::string::npos)
+        << bad.error().message();
+  }
+  auto isolate = parse_profile("profile: p\nlaunch:\n  isolate: maybe\n", "t.yaml");
+  ASSERT_FALSE(isolate);
+  EXPECT_NE(isolate.error().message().find("launch.isolate"), std::string::npos)
+      << isolate.error().message();
 }
 
 } // namespace
