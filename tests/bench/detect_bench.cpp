@@ -300,6 +300,8 @@ BENCHMARK(BM_DecodeType)->DenseRange(VG_EV_EXEC, VG_EV_SOCKET);
 void BM_ProcessTableUpdate(benchmark::State &state)
 {
   pipeline::ProcessTable procs("/nonexistent-proc-for-bench");
+  // The agent itself is known (its exec was seen), so no fork misses the table and reads /proc.
+  procs.apply(*pipeline::decode(exec_rec(5000, 1, 1, "/usr/bin/node", {"node", "/opt/agent/cli.js"})));
   const auto resident = static_cast<uint32_t>(state.range(0));
   for (uint32_t pid = 100000; pid < 100000 + resident; ++pid) {
     auto ev = pipeline::decode(fork_rec(5000, pid, pid));
