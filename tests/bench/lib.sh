@@ -45,14 +45,19 @@ metric() {
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 # rss_kib PID [VmRSS|VmHWM]
 rss_kib() { awk -v f="${2:-VmRSS}:" '$1 == f { print $2 }' "/proc/$1/status"; }
-# bpf_map_kib PID: memory of the BPF maps PID holds (bpftool's bytes_memlock), KiB.
+# bpf_mapped_kib PID: the part of PID's RSS that is BPF map memory mapped into it (the ring
+# buffer's data pages, mapped twice for wrap-around; kernel memory counted again in the RSS).
+bpf_mapped_kib() {
+	awk '/^[0-9a-f]+-/ { m = $6 == "anon_inode:bpf-map" } m && $1 == "Rss:" { s += $2 } END { print s + 0 }' \
+		"/proc/$1/smaps"
+}
+# bpf_map_kib PID: memory of the BPF maps PID holds open (memlock in each map fd's fdinfo, the
+# figure bpftool shows), each map counted once, KiB.
 bpf_map_kib() {
-	bpftool -j map show 2>/dev/null | python3 -c '
-import json, sys
-pid = int(sys.argv[1])
-maps = json.load(sys.stdin)
-print(sum(m.get("bytes_memlock", 0) for m in maps
-          if any(p.get("pid") == pid for p in m.get("pids", []))) // 1024)' "$1"
+	local f
+	for f in /proc/"$1"/fdinfo/*; do
+		awk '$1 == "map_id:" { id = $2 } $1 == "memlock:" { m = $2 } END { if (id != "") print id, m }' "$f" 2>/dev/null
+	done | sort -u -k1,1 | awk '{ s += $2 } END { printf "%d\n", s / 1024 }'
 }
 # histogram_quantile FILE NAME Q [BEFORE]: Prometheus-style quantile (linear within the bucket)
 # of a histogram, over the increase since the BEFORE scrape when given.
