@@ -45,11 +45,12 @@ metric() {
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 # rss_kib PID [VmRSS|VmHWM]
 rss_kib() { awk -v f="${2:-VmRSS}:" '$1 == f { print $2 }' "/proc/$1/status"; }
-# bpf_mapped_kib PID: the part of PID's RSS that is BPF map memory mapped into it (the ring
-# buffer's data pages, mapped twice for wrap-around; kernel memory counted again in the RSS).
-bpf_mapped_kib() {
-	awk '/^[0-9a-f]+-/ { m = $6 == "anon_inode:bpf-map" } m && $1 == "Rss:" { s += $2 } END { print s + 0 }' \
-		"/proc/$1/smaps"
+# smaps_kib PID bpf|rest: resident memory of PID's mappings of BPF maps (the ring buffer's data
+# pages, mapped twice for wrap-around: kernel memory, which newer kernels count in VmRSS), or of
+# every other mapping (the daemon's own memory).
+smaps_kib() {
+	awk -v want="$2" '/^[0-9a-f]+-/ { m = ($6 == "anon_inode:bpf-map") == (want == "bpf") }
+		m && $1 == "Rss:" { s += $2 } END { print s + 0 }' "/proc/$1/smaps"
 }
 # bpf_map_kib PID: memory of the BPF maps PID holds open (memlock in each map fd's fdinfo, the
 # figure bpftool shows), each map counted once, KiB.
