@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // The userspace hot path on a realistic event mix: ring record -> decode -> normalize ->
-// process table -> every rule of the shipped packs. Records are built with the kernel's own ABI
-// structs, so decode does exactly the work it does live. Reports events/s and heap allocations
-// per event (a global operator new counts them).
+// process table -> every rule of the shipped packs -> metrics -> alert; each step alone too
+// (decode per event type, process-table update, metric update), and replay of a recorded log.
+// Records are built with the kernel's own ABI structs, so decode does exactly the work it does
+// live. Reports events/s and heap allocations per event (a global operator new counts them).
 //
 //   build/tests/bench/vg_detect_bench --benchmark_min_time=2
 #include <arpa/inet.h>
@@ -10,6 +11,7 @@
 #include <benchmark/benchmark.h>
 
 #include <atomic>
+#include <thread>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -18,6 +20,11 @@
 #include <vector>
 
 #include "detect/detector.h"
+#include "detect/enrich.h"
+#include "eventlog/codec.h"
+#include "eventlog/reader.h"
+#include "eventlog/writer.h"
+#include "export/metrics.h"
 #include "pipeline/event.h"
 #include "pipeline/process_table.h"
 #include "policy/profile.h"
@@ -136,6 +143,27 @@ Record exit_rec(uint32_t pid, uint64_t ts)
   return pack(e);
 }
 
+Record ptrace_rec(uint32_t pid, uint64_t ts, uint32_t target)
+{
+  vg_event_ptrace p{};
+  p.hdr = header(VG_EV_PTRACE, pid, ts);
+  p.target_tgid = target;
+  p.mode = 0x11; // PTRACE_MODE_READ | PTRACE_MODE_FSCREDS: /proc/PID/environ
+  p.target_cgroup = 1;
+  std::strncpy(p.target_comm, "sshd", sizeof(p.target_comm) - 1);
+  return pack(p);
+}
+
+Record socket_rec(uint32_t pid, uint64_t ts)
+{
+  vg_event_socket k{};
+  k.hdr = header(VG_EV_SOCKET, pid, ts);
+  k.family = 17; // AF_PACKET
+  k.type = 3;    // SOCK_RAW
+  k.ret = -1;
+  return pack(k);
+}
+
 // 200 events of what a coding agent does: mostly opens of project and library files, some
 // execs of git/node with their fork and exit, connects to allowed and (rarely) other places.
 // About 1 in 100 events raises an alert.
@@ -230,6 +258,188 @@ void BM_DecodeMatch(benchmark::State &state)
   state.counters["allocs_per_event"] = static_cast<double>(g_allocs.load() - allocs_before) / n;
 }
 BENCHMARK(BM_DecodeMatch);
+
+// decode() of one record of each kind (Arg: enum vg_event_type), with its allocations.
+Record one_of(int type)
+{
+  switch (type) {
+  case VG_EV_EXEC:
+    return exec_rec(5001, 5000, 1, "/usr/bin/git", {"git", "status", "--short"});
+  case VG_EV_FORK:
+    return fork_rec(5000, 5001, 1);
+  case VG_EV_EXIT:
+    return exit_rec(5001, 1);
+  case VG_EV_OPEN:
+    return open_rec(5001, 1, "/home/dev/project/src/main.cpp", 3);
+  case VG_EV_CONNECT:
+    return connect_rec(5001, 1, htonl(0x7f000001), 8080);
+  case VG_EV_PTRACE:
+    return ptrace_rec(5001, 1, 1);
+  default:
+    return socket_rec(5001, 1);
+  }
+}
+
+void BM_DecodeType(benchmark::State &state)
+{
+  const Record rec = one_of(static_cast<int>(state.range(0)));
+  const uint64_t allocs_before = g_allocs.load();
+  for (auto _ : state) {
+    auto ev = pipeline::decode(rec);
+    benchmark::DoNotOptimize(ev);
+  }
+  state.SetLabel(std::string(pipeline::to_string(static_cast<pipeline::EventType>(state.range(0)))));
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+  state.counters["allocs_per_event"] = static_cast<double>(g_allocs.load() - allocs_before) /
+                                       static_cast<double>(state.iterations());
+}
+BENCHMARK(BM_DecodeType)->DenseRange(VG_EV_EXEC, VG_EV_SOCKET);
+
+// ProcessTable::apply() on a lifecycle stream (fork, exec, exit of a child of a long-lived agent)
+// with Arg processes already in the table: what the pipeline pays per lifecycle event.
+void BM_ProcessTableUpdate(benchmark::State &state)
+{
+  pipeline::ProcessTable procs("/nonexistent-proc-for-bench");
+  // The agent itself is known (its exec was seen), so no fork misses the table and reads /proc.
+  procs.apply(*pipeline::decode(exec_rec(5000, 1, 1, "/usr/bin/node", {"node", "/opt/agent/cli.js"})));
+  const auto resident = static_cast<uint32_t>(state.range(0));
+  for (uint32_t pid = 100000; pid < 100000 + resident; ++pid) {
+    auto ev = pipeline::decode(fork_rec(5000, pid, pid));
+    procs.apply(*ev);
+  }
+  std::vector<pipeline::Event> cycle;
+  for (uint32_t i = 0; i < 64; ++i) {
+    const uint32_t child = 6000 + i;
+    cycle.push_back(*pipeline::decode(fork_rec(5000, child, 10 + i)));
+    cycle.push_back(*pipeline::decode(exec_rec(child, 5000, 11 + i, "/usr/bin/git",
+                                               {"git", "status", "--short"})));
+    cycle.push_back(*pipeline::decode(exit_rec(child, 12 + i)));
+  }
+  size_t i = 0;
+  const uint64_t allocs_before = g_allocs.load();
+  for (auto _ : state) {
+    procs.apply(cycle[i]);
+    i = (i + 1) % cycle.size();
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+  state.counters["allocs_per_event"] = static_cast<double>(g_allocs.load() - allocs_before) /
+                                       static_cast<double>(state.iterations());
+  state.counters["table_size"] = static_cast<double>(procs.size());
+}
+BENCHMARK(BM_ProcessTableUpdate)->Arg(100)->Arg(10000);
+
+// The metric updates the pipeline makes per event (vigil_events_total{type,profile}).
+void BM_MetricEvent(benchmark::State &state)
+{
+  exporter::Metrics metrics;
+  const std::string profile = "coding-agent";
+  metrics.profile_loaded(profile);
+  const std::string_view types[] = {"open", "open", "open", "exec", "connect", "fork", "exit"};
+  size_t i = 0;
+  const uint64_t allocs_before = g_allocs.load();
+  for (auto _ : state) {
+    metrics.event(types[i], profile);
+    i = (i + 1) % std::size(types);
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+  state.counters["allocs_per_event"] = static_cast<double>(g_allocs.load() - allocs_before) /
+                                       static_cast<double>(state.iterations());
+}
+BENCHMARK(BM_MetricEvent);
+
+// What the live pipeline thread does per event (daemon::Engine::process without the log):
+// decode, normalize, process table, events metric, every rule, and for each finding the
+// enriched alert, its metrics and the latency observation.
+void BM_Pipeline(benchmark::State &state)
+{
+  Fixture f;
+  exporter::Metrics metrics;
+  metrics.profile_loaded("coding-agent");
+  detect::Enricher enricher(*f.procs, "bench-host", [](uint64_t) { return std::string("/agent"); });
+  const policy::Profile *profile = f.detector->profile(1);
+  std::vector<detect::Finding> findings;
+  findings.reserve(16);
+  size_t i = 0;
+  uint64_t alerts = 0;
+  const uint64_t allocs_before = g_allocs.load();
+  for (auto _ : state) {
+    auto ev = pipeline::decode(f.mix[i]);
+    f.detector->normalize(*ev);
+    f.procs->apply(*ev);
+    metrics.event(pipeline::to_string(ev->hdr.type), profile->name);
+    findings.clear();
+    f.detector->evaluate(*ev, *f.procs, findings);
+    for (const auto &finding : findings) {
+      detect::Alert a = enricher.build(*ev, finding, *profile);
+      metrics.alert(a.rule, policy::to_string(a.severity), a.profile);
+      metrics.process_alert(a.profile, a.comm);
+      metrics.alert_latency(1e-4);
+      benchmark::DoNotOptimize(a);
+      ++alerts;
+    }
+    i = (i + 1) % f.mix.size();
+  }
+  const double n = static_cast<double>(state.iterations());
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+  state.counters["alerts_per_event"] = static_cast<double>(alerts) / n;
+  state.counters["allocs_per_event"] = static_cast<double>(g_allocs.load() - allocs_before) / n;
+}
+BENCHMARK(BM_Pipeline);
+
+// Replay: a recorded log of the mix (Arg events) read back with every check, each event
+// decoded and run through normalize, the process table and every rule (what `vigil replay`
+// does per event, without printing).
+void BM_Replay(benchmark::State &state)
+{
+  Fixture f;
+  const auto n = static_cast<size_t>(state.range(0));
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("vigil-bench-replay-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  {
+    eventlog::WriterOptions o;
+    o.dir = dir.string();
+    auto w = eventlog::Writer::open(o);
+    if (!w) {
+      state.SkipWithError(w.error().message().c_str());
+      return;
+    }
+    for (size_t k = 0; k < n; ++k) {
+      auto ev = pipeline::decode(f.mix[k % f.mix.size()]);
+      ev->hdr.ts_ns = 1'000'000'000 + k;
+      f.detector->normalize(*ev);
+      while (!(*w)->append_event(*ev))
+        std::this_thread::yield();
+    }
+    (*w)->close();
+  }
+  const auto files = *eventlog::segment_files({dir.string()});
+  std::vector<detect::Finding> findings;
+  uint64_t alerts = 0, events = 0;
+  for (auto _ : state) {
+    pipeline::ProcessTable procs("/nonexistent-proc-for-replay");
+    eventlog::Visitor v;
+    v.on_record = [&](const eventlog::RecordView &r) {
+      if (r.type != static_cast<uint16_t>(eventlog::RecordType::event))
+        return true;
+      auto ev = eventlog::decode(r.payload);
+      if (!ev)
+        return true;
+      ++events;
+      procs.apply(*ev);
+      findings.clear();
+      f.detector->evaluate(*ev, procs, findings);
+      alerts += findings.size();
+      return true;
+    };
+    if (!eventlog::read_log(files, v).clean())
+      state.SkipWithError("the log read back damaged");
+  }
+  std::filesystem::remove_all(dir);
+  state.SetItemsProcessed(static_cast<int64_t>(events));
+  state.counters["alerts_per_event"] = static_cast<double>(alerts) / static_cast<double>(events);
+}
+BENCHMARK(BM_Replay)->Arg(200000)->Unit(benchmark::kMillisecond);
 
 } // namespace
 } // namespace vigil

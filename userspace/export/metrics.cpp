@@ -271,7 +271,15 @@ void Metrics::profiles_loaded(size_t n)
 
 void Metrics::event(std::string_view type, const std::string &profile)
 {
-  events_.Add({{"type", std::string(type)}, {"profile", profile}}).Increment();
+  std::lock_guard lock(mu_);
+  auto &by_type = event_series_[profile];
+  auto it = by_type.find(type);
+  if (it == by_type.end())
+    it = by_type
+             .emplace(std::string(type),
+                      &events_.Add({{"type", std::string(type)}, {"profile", profile}}))
+             .first;
+  it->second->Increment();
 }
 
 void Metrics::alert(const std::string &rule, std::string_view severity, const std::string &profile)

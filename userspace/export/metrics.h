@@ -150,6 +150,11 @@ private:
   KernelStats last_{};
   std::set<std::string> process_labels_; // guarded by mu_
   std::set<std::string> namespace_labels_; // guarded by mu_
+  // vigil_events_total's series by profile, then type, so that the per-event update finds its
+  // counter without building a label set (Family::Add makes a std::map per call: 6 allocations).
+  // The family never removes a series, so the pointers stay valid. Guarded by mu_.
+  std::map<std::string, std::map<std::string, prometheus::Counter *, std::less<>>, std::less<>>
+      event_series_;
   std::mutex mu_;
 };
 
