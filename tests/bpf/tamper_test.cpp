@@ -233,7 +233,7 @@ TEST_F(SelfProtect, killing_the_daemon_fails_or_costs_the_agent_its_life)
       std::vector<std::string>{vigil_bin(), "daemon", "--config", tmp_ / "vigil.yaml"});
   ASSERT_TRUE(daemon_->wait_for_err("daemon running")) << daemon_->err_so_far();
   auto found = alerts_for("agent-signal-outside");
-  ASSERT_FALSE(found.empty()) << read_file(alerts_);
+  ASSERT_FALSE(found.empty()) << read_file(alerts_) << daemon_->err_so_far();
   EXPECT_EQ(found[0]["verdict"], "killed");
 }
 

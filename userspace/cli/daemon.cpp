@@ -177,6 +177,7 @@ int daemon_command(const DaemonArgs &args)
     spdlog::error("{}", r.error().message());
     return r.error().code == std::errc::not_supported ? kExitTierUnavailable : 2;
   }
+  (*engine)->policy_ready();
   if (config->kubernetes) {
     auto k = daemon::Kubernetes::start(*config->kubernetes, (*engine)->cgroup_mount());
     if (!k) {

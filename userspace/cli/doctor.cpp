@@ -47,6 +47,9 @@ void print_text(const Features &f)
               std::string(loader::tier_name(f.file_tier, true)).c_str(), f.file_reason.c_str());
   std::printf("network enforcement: tier %s (%s)\n",
               std::string(loader::tier_name(f.net_tier, false)).c_str(), f.net_reason.c_str());
+  std::printf("self-protection (an agent's attempts on vigil and its own boundary):\n");
+  for (const auto &p : loader::self_protection(f.file_tier == loader::Tier::lsm))
+    std::printf("  %-8s %-17s %s\n", p.by, p.attempt, p.detail);
 }
 
 void print_json(const Features &f)
@@ -57,6 +60,8 @@ void print_json(const Features &f)
   j["tiers"]["file"] = {{"tier", loader::tier_name(f.file_tier, true)}, {"reason", f.file_reason}};
   j["tiers"]["network"] = {{"tier", loader::tier_name(f.net_tier, false)},
                            {"reason", f.net_reason}};
+  for (const auto &p : loader::self_protection(f.file_tier == loader::Tier::lsm))
+    j["self_protection"][p.attempt] = {{"by", p.by}, {"detail", p.detail}};
   std::printf("%s\n", j.dump(2).c_str());
 }
 

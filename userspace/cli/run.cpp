@@ -59,22 +59,29 @@ struct Launch {
   ::_exit(126);
 }
 
-// The child: waits until the parent has put it in the agent cgroup, hardens itself (namespaces
-// first, while it still holds CAP_SYS_ADMIN; then capabilities; the seccomp filter last, since it
-// refuses calls the earlier steps make), then execs. Only async-signal-safe calls between fork
-// and exec.
-[[noreturn]] void child_exec(int gate_fd, const sigset_t &orig_mask, char **argv, char **envp,
-                             const Launch &launch)
+// The child: makes its mount namespace while it is not yet an agent (inside the agent cgroup
+// the kernel refuses such mounts), tells the parent, waits until the parent has put it in the
+// agent cgroup, then takes its cgroup namespace there, drops capabilities, and applies the
+// seccomp filter last (it refuses calls the earlier steps make), then execs. Only
+// async-signal-safe calls between fork and exec.
+[[noreturn]] void child_exec(int gate_fd, int ready_fd, const sigset_t &orig_mask, char **argv,
+                             char **envp, const Launch &launch)
 {
   char go = 0;
   ::prctl(PR_SET_PDEATHSIG, SIGKILL); // an agent must not outlive its leash
+  if (launch.isolate) {
+    const char *step = "";
+    if (int err = enforce::isolate_mounts(launch.read_only, launch.hidden, &step); err != 0)
+      child_fail("namespaces", step, -err);
+  }
+  (void)!::write(ready_fd, "r", 1);
+  ::close(ready_fd);
   if (::read(gate_fd, &go, 1) != 1 || go != 'g')
     ::_exit(127);
   ::close(gate_fd);
   if (launch.isolate) {
-    const char *step = "";
-    if (int err = enforce::isolate_namespaces(launch.read_only, launch.hidden, &step); err != 0)
-      child_fail("namespaces", step, -err);
+    if (int err = enforce::isolate_cgroup_namespace(); err != 0)
+      child_fail("namespaces", "unshare(CLONE_NEWCGROUP)", -err);
   }
   if (int err = enforce::drop_capabilities(launch.keep_caps, launch.last_cap); err != 0)
     child_fail("capabilities", "", -err);
@@ -246,6 +253,7 @@ int run_command(const RunArgs &args)
     spdlog::error("{}", r.error().message());
     return r.error().code == std::errc::not_supported ? kExitTierUnavailable : 2;
   }
+  (*engine)->policy_ready();
   const std::string cg = (*engine)->cgroup_mount() + "/vigil/run-" + std::to_string(::getpid());
   if (auto r = cgroup::create(cg); !r) {
     spdlog::error("{}", r.error().message());
@@ -258,8 +266,8 @@ int run_command(const RunArgs &args)
   }
   spdlog::info("profile '{}' ({}) confines cgroup {}", profile->name, profile_path, cg);
 
-  int gate[2];
-  if (::pipe2(gate, O_CLOEXEC) != 0) {
+  int gate[2], ready[2];
+  if (::pipe2(gate, O_CLOEXEC) != 0 || ::pipe2(ready, O_CLOEXEC) != 0) {
     spdlog::error("pipe: {}", std::strerror(errno));
     return 1;
   }
@@ -327,9 +335,17 @@ int run_command(const RunArgs &args)
   }
   if (child == 0) {
     ::close(gate[1]);
-    child_exec(gate[0], orig, argv.data(), envp.data(), launch);
+    ::close(ready[0]);
+    child_exec(gate[0], ready[1], orig, argv.data(), envp.data(), launch);
   }
   ::close(gate[0]);
+  ::close(ready[1]);
+  char ready_byte = 0;
+  // The child's mounts are made before it joins the agent cgroup; a child that failed there has
+  // exited, and the read sees EOF.
+  while (::read(ready[0], &ready_byte, 1) < 0 && errno == EINTR) {
+  }
+  ::close(ready[0]);
   ::close(notify[1]); // the child's end: the supervisor sees EOF if the child dies first
   int status = 1;
   if (auto r = cgroup::attach(cg, child); !r) {

@@ -93,6 +93,8 @@ Result<std::unique_ptr<Engine>> Engine::start(const EngineOptions &opts)
     e->metrics_->decisions_possible("file", loader::tier_name(e->file_tier_, true));
   if (e->net_tier_ != loader::Tier::monitor)
     e->metrics_->decisions_possible("network", loader::tier_name(e->net_tier_, false));
+  for (const auto &p : loader::self_protection(e->uses_lsm()))
+    e->metrics_->self_protection(p.attempt, p.by);
   e->log_tiers();
   if (opts.metrics_address) {
     if (auto r = e->metrics_->serve(*opts.metrics_address); !r)
@@ -132,7 +134,7 @@ Result<std::unique_ptr<Engine>> Engine::start(const EngineOptions &opts)
 
   loader::Options lo;
   lo.cgroup_net = e->net_tier_ == loader::Tier::fallback;
-  lo.lsm = e->file_tier_ == loader::Tier::lsm || e->net_tier_ == loader::Tier::lsm;
+  lo.lsm = e->uses_lsm();
   lo.pin_dir = opts.pin_dir;
   lo.lsm_cgroup = opts.lsm_attach == "cgroup" ||
                   (opts.lsm_attach == "auto" && e->features_.lsm_cgroup.ok);
@@ -152,6 +154,9 @@ Result<std::unique_ptr<Engine>> Engine::start(const EngineOptions &opts)
     return tl::unexpected(l.error());
   e->loader_ = std::move(*l);
   if (e->loader_->adopted()) {
+    // What the kernel wrote while no daemon ran waits in the pinned ring until the policy is in
+    // place (policy_ready()): read now, it would meet no profile and raise nothing.
+    e->hold_ring_.store(true);
     // Cgroups confined by an earlier daemon that vanished while none ran: forget them.
     std::vector<uint64_t> live;
     std::error_code ec;
@@ -221,6 +226,14 @@ void Engine::log_tiers() const
     spdlog::warn("NOTHING IS ENFORCED FOR THE NETWORK on this kernel: connects are only observed "
                  "and alerted ({})",
                  f.net_reason);
+  for (const auto &p : loader::self_protection(uses_lsm())) {
+    if (std::string_view(p.by) == "none")
+      spdlog::warn("self-protection: {} is NOT stopped by the kernel here (no BPF LSM): {}",
+                   p.attempt, p.detail);
+    else if (std::string_view(p.by) == "killed")
+      spdlog::warn("self-protection: {} cannot be refused here (no BPF LSM); {}", p.attempt,
+                   p.detail);
+  }
 }
 
 Result<> Engine::check_requirement(const policy::Profile &p) const
@@ -507,6 +520,10 @@ void Engine::publish_log_stats()
 void Engine::reader_loop() noexcept
 {
   auto last_stats = std::chrono::steady_clock::now();
+  while (hold_ring_.load() && !stopping_.load()) {
+    metrics_->health().beat(reader_beat_);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
   while (!stopping_.load()) {
     if (auto r = loader_->poll(100); !r)
       spdlog::warn("{}", r.error().message());

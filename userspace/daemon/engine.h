@@ -81,6 +81,8 @@ public:
   Result<> set_profile(uint32_t id, policy::Profile p);
   // Swaps the detection rules (and what the kernel reads of the environment at exec). The set
   // must be valid (policy::load_rules). On failure the old rules stay in force.
+  // Rules and profiles are installed: the reader may take the events an adopted ring holds.
+  void policy_ready() { hold_ring_.store(false); }
   Result<> set_rules(policy::RuleSet rules);
   // Whether a profile can be put in force here (required tier, compilable policy), without
   // installing it.
@@ -131,6 +133,11 @@ private:
   void count_decision(const pipeline::Event &ev, const std::string &profile);
   Result<> install_profile(uint32_t id, policy::Profile p);
   void finish_kill(const pipeline::Event &ev);
+  // BPF LSM programs are loaded (for files, the network, and self-protection).
+  bool uses_lsm() const
+  {
+    return file_tier_ == loader::Tier::lsm || net_tier_ == loader::Tier::lsm;
+  }
   void hosts_loop() noexcept;
   void sample_volume();
   void publish_log_stats();
@@ -180,6 +187,7 @@ private:
   std::vector<std::string> homes_;
 
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> hold_ring_{false}; // an adopted ring waits for policy_ready()
   std::atomic<uint64_t> alerts_{0};
   size_t reader_beat_ = 0; // Health thread ids
   size_t worker_beat_ = 0;

@@ -428,10 +428,15 @@ std::vector<std::string> read_only_mounts(const std::string &mountinfo)
   return out;
 }
 
-int isolate_namespaces(const char *const *read_only, const char *const *hidden, const char **step)
+int isolate_cgroup_namespace()
 {
-  *step = "unshare(CLONE_NEWCGROUP | CLONE_NEWNS)";
-  if (::unshare(CLONE_NEWCGROUP | CLONE_NEWNS) != 0)
+  return ::unshare(CLONE_NEWCGROUP) == 0 ? 0 : -errno;
+}
+
+int isolate_mounts(const char *const *read_only, const char *const *hidden, const char **step)
+{
+  *step = "unshare(CLONE_NEWNS)";
+  if (::unshare(CLONE_NEWNS) != 0)
     return -errno;
   // Host mounts (a new bpffs, a hot-plugged disk) still appear; nothing done here goes back.
   *step = "make / a slave mount";

@@ -116,14 +116,18 @@ inline constexpr const char *kReadOnlyPaths[] = {"/sys",      "/proc/sys", "/pro
 // is mounted (a cgroup2 under /run, say) and not already below one of them.
 std::vector<std::string> read_only_mounts(const std::string &mountinfo = "/proc/self/mountinfo");
 
-// New cgroup namespace rooted at the caller's cgroup (call it once the task is in the agent
-// cgroup), new mount namespace whose root receives the host's mounts but sends none back, the
+// New mount namespace (call it before the task joins the agent cgroup: there the kernel's
+// self-protection refuses every mount in a namespace not owned by a user namespace of the
+// agent's own) whose root receives the host's mounts but sends none back, the
 // null-terminated read_only paths bound read-only there, recursively, and an empty read-only
 // file system over each of the null-terminated hidden paths (the launcher's /proc/PID and
 // /proc/TID directories: its oom_score_adj, which a root agent may raise without any
 // capability, its status, environment and memory). A path that does not exist is skipped.
 // Returns 0 or -errno, with *step naming what failed.
-int isolate_namespaces(const char *const *read_only, const char *const *hidden, const char **step);
+int isolate_mounts(const char *const *read_only, const char *const *hidden, const char **step);
+// New cgroup namespace rooted at the caller's cgroup: call it once the task is in the agent
+// cgroup. Returns 0 or -errno.
+int isolate_cgroup_namespace();
 
 // Drops every capability not in keep (bit n = capability n) from the bounding set (0..last_cap),
 // clears the ambient set, and leaves permitted = effective = inheritable = keep (as far as the

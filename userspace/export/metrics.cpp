@@ -187,6 +187,11 @@ Metrics::Metrics()
                               "Paths cut short by the kernel-side path walk")),
       kernel_events_(counter(*registry_, "vigil_kernel_events_total",
                              "Events the kernel programs submitted to the ring buffer")),
+      protection_(family(*registry_, *exposition_, prometheus::BuildGauge(),
+                         "vigil_self_protection",
+                         "1 per kind of attempt on vigil (attempt) with how this kernel stops it "
+                         "(by: refused, killed, rate-limited, none)",
+                         prometheus::MetricType::Gauge)),
       throttled_(counter(*registry_, "vigil_kernel_throttled_events_total",
                          "Observation events dropped in the kernel by agent cgroups' rate "
                          "limits (limits.events_per_second); decisions are never dropped")),
@@ -402,6 +407,11 @@ void Metrics::kernel_stats(const KernelStats &s)
   follow(tamper_, s.tamper, last_.tamper);
   ringbuf_used_.Set(static_cast<double>(s.ring_used_bytes));
   ringbuf_size_.Set(static_cast<double>(s.ring_size_bytes));
+}
+
+void Metrics::self_protection(std::string_view attempt, std::string_view by)
+{
+  protection_.Add({{"attempt", std::string(attempt)}, {"by", std::string(by)}}).Set(1);
 }
 
 void Metrics::enforcement_tier(const std::string &kind, std::string_view tier)

@@ -88,6 +88,9 @@ public:
   void agent_cgroups(size_t n);
   // vigil_enforcement_tier{kind, tier} = 1 for the tier in force.
   void enforcement_tier(const std::string &kind, std::string_view tier);
+  // vigil_self_protection{attempt, by} = 1: how the kernel stops each kind of attempt on vigil
+  // ("refused", "killed", "rate-limited", or "none").
+  void self_protection(std::string_view attempt, std::string_view by);
 
   // Fed by the detection layer: rules in force, and failed reloads of rule files.
   void rules_loaded(size_t n);
@@ -132,6 +135,7 @@ private:
   prometheus::Counter &stash_drops_;
   prometheus::Counter &path_truncated_;
   prometheus::Counter &kernel_events_;
+  prometheus::Family<prometheus::Gauge> &protection_;
   prometheus::Counter &throttled_;
   prometheus::Counter &tamper_;
   prometheus::Gauge &agent_cgroups_;

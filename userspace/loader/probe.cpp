@@ -484,4 +484,38 @@ std::string_view tier_name(Tier t, bool file)
   return "monitor";
 }
 
+std::vector<Protection> self_protection(bool lsm)
+{
+  if (lsm)
+    return {
+        {"cgroup_escape", "refused", "cgroupfs writes and mkdir outside the agent's subtree"},
+        {"clone_into_cgroup", "refused", "clone3(CLONE_INTO_CGROUP) by an agent"},
+        {"bpf", "refused", "the bpf() syscall"},
+        {"bpffs", "refused", "writes, unlink and rename on a bpffs (pinned programs and maps)"},
+        {"signal", "refused", "signals to tasks outside the agent's subtree"},
+        {"mount", "refused", "mount, umount, move_mount, pivot_root outside the agent's own "
+                             "user and mount namespaces"},
+        {"module", "refused", "module, kexec and firmware loads"},
+        {"sysctl", "refused", "writes under /proc/sys and to /proc/sysrq-trigger"},
+        {"process_memory", "refused", "ptrace and /proc/PID/mem|environ of tasks outside"},
+        {"event_flood", "rate-limited", "observation events over limits.events_per_second"},
+    };
+  return {
+      {"cgroup_escape", "killed", "a move out of the subtree kills the mover (and the moved task)"},
+      {"clone_into_cgroup", "killed", "the parent and the child are killed"},
+      {"bpf", "killed", "the caller dies before bpf() returns; the call itself runs"},
+      {"bpffs", "none", "vigil run mounts /sys read-only for its agent; daemon mode: nothing"},
+      {"signal", "killed", "the sender dies, but the signal is delivered (SIGKILL of the daemon "
+                           "takes effect; pinned enforcement stays)"},
+      {"mount", "none", "vigil run drops CAP_SYS_ADMIN and locks its mounts; daemon mode: "
+                        "nothing"},
+      {"module", "none", "vigil run drops CAP_SYS_MODULE and filters the calls; daemon mode: "
+                         "nothing"},
+      {"sysctl", "none", "vigil run mounts /proc/sys read-only; daemon mode: nothing"},
+      {"process_memory", "none", "vigil is not dumpable and vigil run drops CAP_SYS_PTRACE; a "
+                                 "root agent with CAP_SYS_PTRACE in daemon mode reads it"},
+      {"event_flood", "rate-limited", "observation events over limits.events_per_second"},
+  };
+}
+
 } // namespace vigil::loader

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 #include <string_view>
 
 namespace vigil::loader {
@@ -40,6 +41,18 @@ struct Features {
   Tier net_tier = Tier::monitor;
   std::string net_reason;
 };
+
+// How one kind of attempt on vigil (or on the agent's boundary) is stopped on this kernel.
+struct Protection {
+  const char *attempt; // "cgroup_escape", "bpf", ... (the tamper actions of docs/RULES.md)
+  const char *by;      // "refused" (BPF LSM), "killed" (a tracepoint kills the agent before its
+                       // syscall returns), "rate-limited", or "none" (only the launcher's
+                       // hardening: capabilities, seccomp, read-only mounts)
+  const char *detail;
+};
+// Self-protection with BPF LSM in use (lsm) or not: what `vigil doctor`, the start-up log and
+// the vigil_self_protection metric report.
+std::vector<Protection> self_protection(bool lsm);
 
 // Probes the running kernel with real bpf(2), fanotify and cgroup calls. Never fails as a whole:
 // each probe records its own failure. Needs root (check_privileges() first; unprivileged, the
