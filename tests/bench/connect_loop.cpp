@@ -23,32 +23,13 @@
 #include <thread>
 #include <vector>
 
+#include "loadgen.h"
+
 namespace {
 
-long parse_count(const char *s, long min)
-{
-  char *end = nullptr;
-  errno = 0;
-  long v = std::strtol(s, &end, 10);
-  if (errno != 0 || end == s || *end != '\0' || v < min)
-    return -1;
-  return v;
-}
-
-int64_t now_ns(clockid_t clock = CLOCK_MONOTONIC)
-{
-  timespec ts{};
-  ::clock_gettime(clock, &ts);
-  return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
-}
-
-// The median (the lower middle for an even count): one slow round (a timer tick, a page fault)
-// does not move it.
-double median(std::vector<double> v)
-{
-  std::nth_element(v.begin(), v.begin() + static_cast<long>((v.size() - 1) / 2), v.end());
-  return v[(v.size() - 1) / 2];
-}
+using vigil::bench::now_ns;
+using vigil::bench::parse_count;
+using vigil::bench::median;
 
 [[noreturn]] void die(const char *what)
 {

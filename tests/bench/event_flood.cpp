@@ -22,7 +22,11 @@
 #include <thread>
 #include <vector>
 
+#include "loadgen.h"
+
 namespace {
+
+using vigil::bench::now_ns;
 
 double parse_num(const char *s)
 {
@@ -32,13 +36,6 @@ double parse_num(const char *s)
   if (errno != 0 || end == s || *end != '\0' || !(v > 0))
     return -1;
   return v;
-}
-
-int64_t now_ns()
-{
-  timespec ts{};
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
 }
 
 struct Totals {

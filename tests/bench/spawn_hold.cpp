@@ -15,17 +15,11 @@
 #include <cstring>
 #include <vector>
 
+#include "loadgen.h"
+
 namespace {
 
-long parse_count(const char *s)
-{
-  char *end = nullptr;
-  errno = 0;
-  long v = std::strtol(s, &end, 10);
-  if (errno != 0 || end == s || *end != '\0' || v <= 0)
-    return -1;
-  return v;
-}
+using vigil::bench::parse_count;
 
 void release(const std::vector<pid_t> &kids)
 {
