@@ -40,6 +40,16 @@ constexpr std::array<std::pair<std::string_view, EgressMatch>, 4> kEgressMatches
     {"volume", EgressMatch::volume},
 }};
 
+// "cgroup_write, cgroup_mkdir, ...": the tamper actions a rule may name, as the kernel numbers
+// them.
+std::string tamper_action_names()
+{
+  std::string out;
+  for (size_t i = 1; i < std::size(pipeline::kTamperNames); ++i)
+    out += (i > 1 ? ", " : "") + std::string(pipeline::kTamperNames[i]);
+  return out;
+}
+
 template <typename Table> std::string names_of(const Table &t)
 {
   std::string s;
@@ -577,10 +587,8 @@ void parse_rule(const Ctx &ctx, const YAML::Node &item, const std::string &field
           const uint16_t k = action.IsScalar() ? pipeline::tamper_kind_from(action.Scalar()) : 0;
           if (!k)
             c.add(fail_at(ctx, item_mark(ctx, action), item_field,
-                          describe(action) + " is not a self-protection action (one of: "
-                                           "cgroup_write, cgroup_mkdir, cgroup_escape, "
-                                           "clone_into_cgroup, bpf, bpffs, signal, mount, umount, "
-                                           "move_mount, pivot_root, module, sysctl)"));
+                          describe(action) + " is not a self-protection action (one of: " +
+                              tamper_action_names() + ")"));
           else
             r.actions.push_back(k);
         }
