@@ -6,9 +6,13 @@
 #ifndef VG_FILE_BPF_H
 #define VG_FILE_BPF_H
 
+#include "path.bpf.h"
 #include "task.bpf.h"
 
-#define VG_DIR_DEPTH 16 /* ancestors checked for directory rules */
+/* Ancestors checked for directory rules. A file deeper than this below its file system's root
+ * cannot be proven outside every protected directory, so the check fails closed
+ * (VG_RULE_TOO_DEEP): an agent cannot hide a protected subtree's file under 129 directories. */
+#define VG_DIR_DEPTH 128
 
 static __always_inline int vg_file_lookup(__u32 profile, struct dentry *d,
 					  struct vg_file_rule *out)
@@ -99,7 +103,7 @@ struct vg_dir_walk {
 	__u32 profile;
 	__u32 rule_id; /* out */
 	__u16 child_pat; /* out: a CHILDREN rule of the parent wants this name pattern checked */
-	__u16 pad;
+	__u16 top;       /* out: the walk reached the file system's root */
 	struct dentry *d;
 };
 
@@ -111,8 +115,10 @@ static long vg_dir_step(__u32 i, void *arg)
 	struct dentry *parent = BPF_CORE_READ(d, d_parent);
 	struct vg_file_rule rule;
 
-	if (!parent || parent == d)
+	if (!parent || parent == d) {
+		w->top = 1;
 		return 1;
+	}
 	w->d = parent;
 	if (!vg_file_lookup(w->profile, parent, &rule))
 		return 0;
@@ -130,7 +136,8 @@ static long vg_dir_step(__u32 i, void *arg)
 	return 0;
 }
 
-/* Rule id protecting the file's dentry for this profile, or 0. */
+/* Rule id protecting the file's dentry for this profile, 0 if none, or VG_RULE_TOO_DEEP when
+ * the dentry lies deeper than the walk reaches (fail closed). */
 static __always_inline __u32 vg_file_protected(__u32 profile, struct dentry *dentry)
 {
 	struct vg_scratch *s = vg_scratch_get();
@@ -148,6 +155,8 @@ static __always_inline __u32 vg_file_protected(__u32 profile, struct dentry *den
 	bpf_loop(VG_DIR_DEPTH, vg_dir_step, &w, 0);
 	if (w.rule_id)
 		return w.rule_id;
+	if (!w.top)
+		return VG_RULE_TOO_DEEP;
 	len = vg_name_load(s, dentry);
 	if (len < 0)
 		return 0;
@@ -162,6 +171,62 @@ static __always_inline __u32 vg_file_protected(__u32 profile, struct dentry *den
 	}
 	bpf_loop(VG_NAME_PATS, vg_name_step, &sc, 0);
 	return sc.rule_id;
+}
+
+/* Tier 1: an agent cannot give a protected file another name. A hard link or a rename of it
+ * (whether protected by its identity, a directory rule or a basename pattern) would leave a
+ * name that no pattern matches; inode rules would still follow it, basename rules would not.
+ * dir is the directory the new name goes into: the file lies on the same mount (the kernel
+ * refuses links and renames across mounts with EXDEV), so {dir->mnt, dentry} is its path.
+ * Reported as an open record with call = VG_OPEN_LINK or VG_OPEN_RENAME. Returns 1 to deny.
+ * Fails open: no profile, files off, or no scratch. */
+static __always_inline int vg_file_move_check(struct dentry *dentry, const struct path *dir,
+					      __u16 call)
+{
+	const struct vg_profile_cfg *cfg;
+	struct vg_event_open *ev;
+	struct vg_scratch *s;
+	struct path p = {};
+	__u16 flags = VG_F_PATH_RESOLVED;
+	__u32 profile, rule, n;
+	__u64 root;
+	int verdict;
+
+	profile = vg_agent_find(&root);
+	if (!profile)
+		return 0;
+	cfg = bpf_map_lookup_elem(&vg_profiles, &profile);
+	if (!cfg || cfg->file_mode == VG_MODE_OFF)
+		return 0;
+	rule = vg_file_protected(profile, dentry);
+	if (!rule)
+		return 0;
+	if (rule == VG_RULE_TOO_DEEP)
+		flags |= VG_F_PATH_TRUNC;
+	verdict = cfg->file_mode == VG_MODE_ENFORCE ? VG_VERDICT_DENY : VG_VERDICT_AUDIT;
+	vg_stat_inc(verdict == VG_VERDICT_DENY ? VG_STAT_FILE_DENY : VG_STAT_FILE_AUDIT);
+	s = vg_scratch_get();
+	if (!s)
+		return verdict == VG_VERDICT_DENY;
+	p.mnt = BPF_CORE_READ(dir, mnt);
+	p.dentry = dentry;
+	ev = (void *)s->ev;
+	vg_hdr_fill(&ev->hdr, VG_EV_OPEN, profile);
+	ev->hdr.verdict = verdict;
+	ev->hdr.tier = VG_TIER_LSM;
+	ev->hdr.rule_id = rule;
+	ev->ret = verdict == VG_VERDICT_DENY ? -VG_EPERM : 0;
+	vg_inode_id(BPF_CORE_READ(dentry, d_inode), &ev->dev, &ev->ino);
+	ev->flags = 0;
+	ev->mode = 0;
+	ev->dfd = 0;
+	ev->call = call;
+	ev->pad = 0;
+	n = vg_path_copy(s, &p, ev->tail, &flags);
+	ev->hdr.flags = flags;
+	ev->path_len = n;
+	vg_emit(ev, sizeof(*ev) + (n & (VG_PATH_MAX * 2 - 1)));
+	return verdict == VG_VERDICT_DENY;
 }
 
 #endif /* VG_FILE_BPF_H */

@@ -88,10 +88,17 @@ static __always_inline void vg_report_egress(__u32 profile, int verdict, __u8 ti
 	vg_emit(ev, sizeof(*ev));
 }
 
-/* A kernel copy of a caller's sockaddr (len bytes) into the IPv6 space; 0 when it is not an
- * IPv4 or IPv6 address. */
-static __always_inline int vg_sockaddr_read(const void *kaddr, int len, __u8 *addr, __u16 *port,
-					    __u16 *family)
+/* RFC 2133's sockaddr_in6, without sin6_scope_id: the kernel accepts it for IPv6 connect and
+ * sendmsg (SIN6_LEN_RFC2133 in inet6/tcp/udp/ping: "addr_len < SIN6_LEN_RFC2133" is the test). */
+#define VG_SIN6_LEN_RFC2133 24
+
+/* The destination the kernel will use for a caller's sockaddr copy (len bytes) on a socket of
+ * family sk_family, in the IPv6 space; 0 when the call names no IP destination. Mirrors the
+ * kernel's own parsing, not the address's claims: an IPv6 address needs only 24 bytes
+ * (RFC 2133), and udp_sendmsg() on an IPv4 socket takes an AF_UNSPEC address as IPv4 (a
+ * legacy of BSD), so checking sa_family alone would let both through unseen. */
+static __always_inline int vg_sockaddr_read(const void *kaddr, int len, __u16 sk_family,
+					    int sendmsg, __u8 *addr, __u16 *port, __u16 *family)
 {
 	struct sockaddr_in6 in6 = {}; /* large enough for both families */
 
@@ -99,6 +106,8 @@ static __always_inline int vg_sockaddr_read(const void *kaddr, int len, __u8 *ad
 		return 0;
 	bpf_probe_read_kernel(&in6, sizeof(struct sockaddr_in), kaddr);
 	*family = in6.sin6_family;
+	if (*family == VG_AF_UNSPEC && sendmsg && sk_family == VG_AF_INET)
+		*family = VG_AF_INET;
 	if (*family == VG_AF_INET) {
 		struct sockaddr_in *in = (void *)&in6;
 
@@ -108,8 +117,9 @@ static __always_inline int vg_sockaddr_read(const void *kaddr, int len, __u8 *ad
 		*port = bpf_ntohs(in->sin_port);
 		return 1;
 	}
-	if (*family == VG_AF_INET6 && len >= (int)sizeof(struct sockaddr_in6)) {
-		bpf_probe_read_kernel(&in6, sizeof(in6), kaddr);
+	if (*family == VG_AF_INET6 && len >= VG_SIN6_LEN_RFC2133) {
+		/* the 24 bytes every accepted length has: family, port, flowinfo, address */
+		bpf_probe_read_kernel(&in6, VG_SIN6_LEN_RFC2133, kaddr);
 		__builtin_memcpy(addr, &in6.sin6_addr, 16);
 		*port = bpf_ntohs(in6.sin6_port);
 		return 1;
@@ -119,7 +129,8 @@ static __always_inline int vg_sockaddr_read(const void *kaddr, int len, __u8 *ad
 
 /* The tier-1 egress check of one destination: decide, report a non-allow verdict, and return
  * -EPERM to deny or 0. */
-static __always_inline int vg_egress_check(const void *kaddr, int len, __u16 flags)
+static __always_inline int vg_egress_check(const void *kaddr, int len, __u16 sk_family,
+					   __u16 flags)
 {
 	__u8 addr[16] = {};
 	__u16 family = 0, port = 0;
@@ -127,7 +138,8 @@ static __always_inline int vg_egress_check(const void *kaddr, int len, __u16 fla
 	int verdict;
 
 	profile = vg_agent_profile();
-	if (!profile || !vg_sockaddr_read(kaddr, len, addr, &port, &family))
+	if (!profile || !vg_sockaddr_read(kaddr, len, sk_family, flags & VG_F_SENDMSG, addr, &port,
+					  &family))
 		return 0;
 	verdict = vg_egress_verdict(profile, addr, port);
 	if (verdict == VG_VERDICT_ALLOW)

@@ -5,27 +5,51 @@
 
 #include "maps.bpf.h"
 
+struct vg_agent_walk {
+	__u64 id;      /* out: the agent cgroup found (0: none) */
+	__u32 profile; /* out */
+	__u32 pad;
+};
+
+/* Step i looks at the ancestor at level i + 1 (the root, level 0, is never an agent). */
+static long vg_agent_step(__u32 i, void *arg)
+{
+	struct vg_agent_walk *w = arg;
+	struct vg_agent *agent;
+	__u64 id = bpf_get_current_ancestor_cgroup_id(i + 1);
+
+	if (!id) /* the task's cgroup is shallower than this level */
+		return 1;
+	agent = bpf_map_lookup_elem(&vg_agent_cgroups, &id);
+	if (!agent)
+		return 0;
+	w->id = id;
+	w->profile = agent->profile_id;
+	return 1;
+}
+
 /* Profile id of the current task (0: not an agent), and in *root the agent cgroup that matched
  * (the vg_agent_cgroups key; 0 when none). Checks the task's own cgroup first (the common case
- * for agent tasks), then each ancestor below the root, so sub-cgroups an agent creates inherit
- * its profile without userspace having to notice them. Uses only the cgroup-id helpers, which
- * every program type we use (tracing, cgroup sock_addr, LSM) may call. Bounded by
- * VG_CGROUP_DEPTH; an ancestor id of 0 means the task's cgroup is shallower than that level. */
+ * for agent tasks), then its ancestors from the top down, so sub-cgroups an agent creates, at
+ * any depth, inherit its profile without userspace having to notice them: the walk ends at the
+ * agent's own level, however deep below it the task went. Userspace refuses to confine a cgroup
+ * at level VG_CGROUP_DEPTH or deeper (the walk's bound), so no agent is out of its reach. Uses
+ * only the cgroup-id helpers, which every program type we use (tracing, cgroup sock_addr, LSM)
+ * may call. */
 static __always_inline __u32 vg_agent_find(__u64 *root)
 {
+	struct vg_agent_walk w = {};
 	struct vg_agent *agent;
 	__u64 id = bpf_get_current_cgroup_id();
-	int i;
 
 	agent = bpf_map_lookup_elem(&vg_agent_cgroups, &id);
-	for (i = 1; !agent && i < VG_CGROUP_DEPTH; i++) {
-		id = bpf_get_current_ancestor_cgroup_id(i);
-		if (!id)
-			break;
-		agent = bpf_map_lookup_elem(&vg_agent_cgroups, &id);
+	if (agent) {
+		*root = id;
+		return agent->profile_id;
 	}
-	*root = agent ? id : 0;
-	return agent ? agent->profile_id : 0;
+	bpf_loop(VG_CGROUP_DEPTH, vg_agent_step, &w, 0);
+	*root = w.id;
+	return w.profile;
 }
 
 static __always_inline __u32 vg_agent_profile(void)

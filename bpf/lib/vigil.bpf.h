@@ -14,6 +14,7 @@
 
 /* errno and address-family values, defined once with the kernel's numbers. */
 #define VG_EPERM 1
+#define VG_AF_UNSPEC 0
 #define VG_AF_UNIX 1
 #define VG_AF_INET 2
 #define VG_AF_INET6 10

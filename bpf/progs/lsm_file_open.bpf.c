@@ -50,7 +50,8 @@ static __always_inline int vg_file_open_check(struct file *file)
 		ev->hdr.verdict = verdict;
 		ev->hdr.tier = VG_TIER_LSM;
 		ev->hdr.rule_id = rule;
-		ev->hdr.flags = VG_F_PATH_RESOLVED | (ipc ? VG_F_IPC : 0);
+		ev->hdr.flags = VG_F_PATH_RESOLVED | (ipc ? VG_F_IPC : 0) |
+				(rule == VG_RULE_TOO_DEEP ? VG_F_PATH_TRUNC : 0);
 		ev->ret = verdict == VG_VERDICT_DENY ? -VG_EPERM : 0;
 		vg_inode_id(file->f_inode, &ev->dev, &ev->ino);
 		ev->flags = file->f_flags;
@@ -60,7 +61,8 @@ static __always_inline int vg_file_open_check(struct file *file)
 		ev->pad = 0;
 		/* f_path is const in newer kernels; bpf_d_path only reads it */
 		n = bpf_d_path((struct path *)&file->f_path, ev->tail, VG_PATH_MAX);
-		if (n < 0) {
+		if (n < 0) { /* longer than VG_PATH_MAX: say so rather than name nothing */
+			ev->hdr.flags |= VG_F_PATH_TRUNC;
 			ev->tail[0] = '\0';
 			n = 1;
 		}

@@ -6,7 +6,7 @@
 static __always_inline int vg_connect_check(struct socket *sock, struct sockaddr *address,
 					    int addrlen)
 {
-	return vg_egress_check(address, addrlen, 0);
+	return vg_egress_check(address, addrlen, BPF_CORE_READ(sock, sk, __sk_common.skc_family), 0);
 }
 
 SEC("lsm/socket_connect")

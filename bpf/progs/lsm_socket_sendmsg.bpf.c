@@ -18,6 +18,7 @@ static __always_inline int vg_sendmsg_check(struct socket *sock, struct msghdr *
 	if (type != VG_SOCK_STREAM && type != VG_SOCK_DGRAM)
 		return 0;
 	return vg_egress_check(BPF_CORE_READ(msg, msg_name), BPF_CORE_READ(msg, msg_namelen),
+			       BPF_CORE_READ(sock, sk, __sk_common.skc_family),
 			       type == VG_SOCK_DGRAM ? VG_F_SENDMSG : 0);
 }
 

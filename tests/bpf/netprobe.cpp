@@ -6,6 +6,12 @@
 //   netprobe udp ADDR PORT       sendto(2) on an unconnected UDP socket
 //   netprobe udpconn ADDR PORT   connect(2) then send(2) on a UDP socket
 //   netprobe v6mapped ADDR PORT  connect(2) from an AF_INET6 socket to ::ffff:ADDR
+//   netprobe udp6mapped ADDR PORT sendto(2) from an AF_INET6 UDP socket to ::ffff:ADDR
+//   netprobe tcp24|udp24|tfo24 ADDR PORT  as tcp/udp/tfo with an IPv6 address 24 bytes long
+//                                (RFC 2133's sockaddr_in6, no scope id: the kernel accepts it)
+//   netprobe udpunspec ADDR PORT sendto(2) on an IPv4 UDP socket with sin_family AF_UNSPEC
+//                                (udp_sendmsg takes it as IPv4)
+//   netprobe sendmmsg ADDR PORT  sendmmsg(2) of two datagrams on an unconnected UDP socket
 //   netprobe listen ADDR PORT    a TCP listener that accepts until killed
 //   netprobe unix-listen PATH 0  a unix stream listener (and a datagram socket at PATH.dgram)
 //   netprobe unix PATH 0         connect(2) to a unix stream socket
@@ -17,6 +23,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -79,7 +86,7 @@ int main(int argc, char **argv)
     return rc < 0 ? 1 : 0;
   }
   const int port = std::atoi(argv[3]);
-  if (op == "v6mapped")
+  if (op == "v6mapped" || op == "udp6mapped")
     addr = "::ffff:" + addr;
   sockaddr_storage ss{};
   socklen_t len = 0;
@@ -114,7 +121,19 @@ int main(int argc, char **argv)
         close(c);
     }
   }
-  const bool udp = op == "udp" || op == "udpconn";
+  const bool short6 = op == "tcp24" || op == "udp24" || op == "tfo24";
+  if (short6) {
+    if (family != AF_INET6)
+      return 2;
+    len = 24; // SIN6_LEN_RFC2133
+  }
+  if (op == "udpunspec") {
+    if (family != AF_INET)
+      return 2;
+    reinterpret_cast<sockaddr_in *>(&ss)->sin_family = AF_UNSPEC;
+  }
+  const bool udp = op == "udp" || op == "udpconn" || op == "udp24" || op == "udpunspec" ||
+                   op == "sendmmsg" || op == "udp6mapped";
   int fd = socket(family, udp ? SOCK_DGRAM : SOCK_STREAM, 0);
   if (fd < 0) {
     std::printf("%s\n", strerrorname_np(errno));
@@ -122,12 +141,28 @@ int main(int argc, char **argv)
   }
   auto *sa = reinterpret_cast<sockaddr *>(&ss);
   long rc;
-  if (op == "tcp" || op == "v6mapped")
+  if (op == "tcp" || op == "v6mapped" || op == "tcp24")
     rc = connect(fd, sa, len);
-  else if (op == "tfo")
+  else if (op == "tfo" || op == "tfo24")
     rc = sendto(fd, "x", 1, MSG_FASTOPEN, sa, len);
-  else if (op == "udp")
+  else if (op == "udp" || op == "udp24" || op == "udpunspec" || op == "udp6mapped")
     rc = sendto(fd, "x", 1, 0, sa, len);
+  else if (op == "sendmmsg") {
+    char payload[2] = {'x', 'y'};
+    iovec iov[2] = {{&payload[0], 1}, {&payload[1], 1}};
+    mmsghdr msgs[2]{};
+    for (int i = 0; i < 2; ++i) {
+      msgs[i].msg_hdr.msg_name = sa;
+      msgs[i].msg_hdr.msg_namelen = len;
+      msgs[i].msg_hdr.msg_iov = &iov[i];
+      msgs[i].msg_hdr.msg_iovlen = 1;
+    }
+    rc = sendmmsg(fd, msgs, 2, 0);
+    if (rc >= 0 && rc != 2) {
+      std::printf("partial\n");
+      return 1;
+    }
+  }
   else if (op == "udpconn")
     rc = connect(fd, sa, len) == 0 ? send(fd, "x", 1, 0) : -1;
   else

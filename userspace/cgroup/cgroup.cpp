@@ -58,6 +58,23 @@ Result<std::string> find_cgroup2_mount(const std::string &mounts_file)
               "); vigil needs cgroup v2: mount -t cgroup2 none /sys/fs/cgroup/unified");
 }
 
+size_t level_below(std::string_view mount, std::string_view dir)
+{
+  if (dir.starts_with(mount))
+    dir.remove_prefix(mount.size());
+  size_t level = 0;
+  for (size_t pos = 0; pos < dir.size();) {
+    size_t end = dir.find('/', pos);
+    if (end == std::string_view::npos)
+      end = dir.size();
+    const std::string_view c = dir.substr(pos, end - pos);
+    if (!c.empty() && c != ".")
+      ++level;
+    pos = end + 1;
+  }
+  return level;
+}
+
 Result<uint64_t> cgroup_id(const std::string &dir)
 {
   struct stat st{};

@@ -24,6 +24,10 @@ Result<std::string> find_cgroup2_mount(const std::string &mounts_file = "/proc/s
 // bpf_get_current_cgroup_id() returns.
 Result<uint64_t> cgroup_id(const std::string &dir);
 
+// The cgroup level of dir (a directory below the cgroup2 mount): the number of path components
+// below the mount, 0 for the mount (the root cgroup) itself. Purely lexical.
+size_t level_below(std::string_view mount, std::string_view dir);
+
 // The cgroup (relative to the cgroup2 mount, "/a/b") that pid is in, from /proc/PID/cgroup.
 Result<std::string> cgroup_of_pid(pid_t pid);
 // A path from /proc/PID/cgroup, read in a cgroup namespace rooted at ns_root (a path under the

@@ -223,6 +223,7 @@ int daemon_command(const DaemonArgs &args)
     return 1;
   }
   std::map<std::string, uint32_t> confined; // cgroup directory -> profile id
+  std::set<std::string> refused;             // selected, but confine() failed (said once)
   while (true) {
     std::map<std::string, uint32_t> wanted;
     for (const auto &sel : config->cgroups)
@@ -245,9 +246,10 @@ int daemon_command(const DaemonArgs &args)
       }
       if (auto r = (*engine)->confine(dir, profile); r) {
         confined.emplace(dir, profile);
+        refused.erase(dir);
         spdlog::info("confining {} (cgroup id {})", dir, *r);
-      } else {
-        spdlog::warn("{}", r.error().message());
+      } else if (refused.insert(dir).second) { // once per cgroup, not on every rescan
+        spdlog::error("not confining {}: {}", dir, r.error().message());
       }
     }
     for (auto it = confined.begin(); it != confined.end();) {

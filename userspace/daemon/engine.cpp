@@ -361,6 +361,10 @@ Result<> Engine::install_profile(uint32_t id, policy::Profile p)
     LsmFileRules rules = compile_lsm_files(all, homes_);
     if (auto r = loader_->set_file_rules(rules.inodes, rules.names, rules.ipc_allow); !r)
       return tl::unexpected(with_context(r.error(), "profile " + p.name));
+    if (rules.expanded_full)
+      spdlog::warn("profile '{}': glob and subtree patterns match more files than the kernel "
+                   "keys by identity; the rest are protected by name and directory only",
+                   p.name);
     for (const auto &u : rules.unsupported)
       spdlog::info("profile '{}': pattern {} is observed and alerted, not enforced, in the lsm "
                    "tier (only prefix*suffix names and a wildcard in the last component)",
@@ -434,6 +438,16 @@ void Engine::raise_internal(const std::string &rule, policy::Severity severity,
 
 Result<uint64_t> Engine::confine(const std::string &dir, uint32_t profile_id)
 {
+  // The kernel finds an agent among a task's cgroup ancestors down to level VG_CGROUP_DEPTH;
+  // an agent cgroup deeper than that would lose its confinement in its own sub-cgroups.
+  const size_t level = cgroup::level_below(cgroup_mount_, dir);
+  if (level >= VG_CGROUP_DEPTH)
+    return tl::unexpected(
+        Error{std::make_error_code(std::errc::invalid_argument),
+              "cgroup " + dir + " is " + std::to_string(level) +
+                  " levels deep: vigil confines cgroups above level " +
+                  std::to_string(VG_CGROUP_DEPTH) +
+                  " (deeper, an agent could leave its profile by moving into a sub-cgroup)"});
   auto id = cgroup::cgroup_id(dir);
   if (!id)
     return tl::unexpected(id.error());

@@ -11,6 +11,8 @@
 #include <algorithm>
 #include <cstring>
 #include <condition_variable>
+#include <fstream>
+#include <sstream>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -115,11 +117,67 @@ std::map<std::string, Resolution> resolve_hosts(const std::vector<std::string> &
   return shared->done;
 }
 
+std::vector<std::array<uint8_t, 16>> parse_resolv_conf(std::string_view text)
+{
+  std::vector<std::array<uint8_t, 16>> out;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string_view::npos)
+      end = text.size();
+    std::string_view line = text.substr(pos, end - pos);
+    pos = end + 1;
+    constexpr std::string_view kKey = "nameserver";
+    if (!line.starts_with(kKey) || line.size() == kKey.size() ||
+        (line[kKey.size()] != ' ' && line[kKey.size()] != '\t'))
+      continue;
+    line.remove_prefix(kKey.size());
+    const size_t from = line.find_first_not_of(" \t");
+    if (from == std::string_view::npos)
+      continue;
+    line.remove_prefix(from);
+    line = line.substr(0, line.find_first_of(" \t\r#;"));
+    // "fe80::1%eth0": the zone does not change the address the kernel sees.
+    line = line.substr(0, line.find('%'));
+    if (auto ip = policy::parse_ip(line);
+        ip && std::find(out.begin(), out.end(), *ip) == out.end())
+      out.push_back(*ip);
+  }
+  return out;
+}
+
+std::vector<std::array<uint8_t, 16>> system_resolvers(const std::string &resolv_conf)
+{
+  std::ifstream in(resolv_conf);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_resolv_conf(ss.str());
+}
+
 policy::Profile expand_hosts(const policy::Profile &p,
-                             const std::map<std::string, Resolution> &resolved)
+                             const std::map<std::string, Resolution> &resolved,
+                             const std::string &resolv_conf)
 {
   policy::Profile out = p;
   out.egress_allow.clear();
+  // DNS first: port 53 to the profile's resolvers, and to the host's own with "system".
+  std::vector<policy::Cidr> dns = p.dns;
+  if (p.dns_system)
+    for (const auto &addr : system_resolvers(resolv_conf)) {
+      policy::Cidr c;
+      c.addr = addr;
+      c.is_v4 = policy::is_v4_mapped(addr);
+      c.prefix_len = 128; // one address, in the IPv6 space
+      dns.push_back(c);
+    }
+  for (const auto &c : dns) {
+    policy::EgressAllow e;
+    e.cidr = c;
+    e.ports.push_back(policy::PortRange{53, 53});
+    out.egress_allow.push_back(e);
+  }
+  out.dns = std::move(dns);
+  out.dns_system = false; // expanded: what was installed is what the profile records
   for (const auto &a : p.egress_allow) {
     if (a.host.empty()) {
       out.egress_allow.push_back(a);

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "policy/profile.h"
@@ -32,8 +33,16 @@ std::map<std::string, Resolution> resolve_hosts(const std::vector<std::string> &
                                                 std::chrono::milliseconds deadline);
 
 // The profile with each host entry replaced by one /32 or /128 entry per resolved address
-// (same ports, same line). Hosts missing from `resolved` are left out: they allow nothing.
+// (same ports, same line). Hosts missing from `resolved` are left out: they allow nothing;
+// and with the DNS resolvers of egress.dns (dns_system: those of resolv_conf) as port-53
+// entries at the front. The result has dns_system cleared and dns listing what was added.
 policy::Profile expand_hosts(const policy::Profile &p,
-                             const std::map<std::string, Resolution> &resolved);
+                             const std::map<std::string, Resolution> &resolved,
+                             const std::string &resolv_conf = "/etc/resolv.conf");
+
+// The nameserver addresses of a resolv.conf (IPv6 space, IPv4 mapped; in order, unique).
+// Lines other than "nameserver ADDR" and addresses that do not parse are skipped.
+std::vector<std::array<uint8_t, 16>> parse_resolv_conf(std::string_view text);
+std::vector<std::array<uint8_t, 16>> system_resolvers(const std::string &resolv_conf);
 
 } // namespace vigil::daemon

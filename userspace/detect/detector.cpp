@@ -273,6 +273,9 @@ void Detector::eval_rule(CompiledRule &c, const pipeline::Event &ev,
   case RuleKind::egress: {
     if (r.egress == EgressMatch::volume) {
       const auto &v = std::get<pipeline::VolumeBody>(ev.body);
+      // destinations, when given, narrow a volume rule (port 53 everywhere: DNS tunnelling)
+      if (!r.destinations.empty() && !in_destinations(r.destinations, v.addr, v.port))
+        return;
       auto key = std::make_tuple(static_cast<size_t>(&c - compiled_.data()), ev.hdr.cgroup_id,
                                  v.addr, v.port);
       VolumeWindow &w = volume_[key];

@@ -197,11 +197,20 @@ Alert Enricher::build(const pipeline::Event &ev, const Finding &f, const policy:
   }();
 
   switch (f.kind) {
-  case RuleKind::credential_read:
-    a.output = "credential file " + a.path + " opened by " + who + " [" + how + ", " +
-               describe_errno(a.result) + ", matched " +
+  case RuleKind::credential_read: {
+    const auto *o = std::get_if<pipeline::OpenBody>(&ev.body);
+    const pipeline::OpenCall call = o ? o->call : pipeline::OpenCall::hook;
+    const char *what = call == pipeline::OpenCall::link     ? "hard link of credential file "
+                       : call == pipeline::OpenCall::rename ? "rename of credential file "
+                                                            : "credential file ";
+    a.output = what + a.path + (o && o->truncated ? " (path truncated)" : "") +
+               (call == pipeline::OpenCall::link || call == pipeline::OpenCall::rename
+                    ? " by "
+                    : " opened by ") +
+               who + " [" + how + ", " + describe_errno(a.result) + ", matched " +
                (f.pattern.empty() ? std::string("(protected object)") : f.pattern) + "]";
     break;
+  }
   case RuleKind::egress:
     if (std::holds_alternative<pipeline::VolumeBody>(ev.body))
       a.output = "egress volume from " + (a.cgroup.empty() ? who : a.cgroup) + ": " + f.detail;

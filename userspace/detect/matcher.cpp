@@ -7,6 +7,8 @@
 
 #include <cerrno>
 
+#include "vigil/abi.h"
+
 namespace vigil::detect {
 
 Matcher::Matcher(DirResolver dirs, HomeResolver homes)
@@ -62,6 +64,8 @@ std::optional<PolicyHit> Matcher::match_open(Compiled &c, const pipeline::Event 
     const uint32_t rule = ev.hdr.rule_id;
     if (pattern.empty() && rule > 0 && rule <= c.profile.credential_paths.size())
       pattern = c.profile.credential_paths[rule - 1];
+    if (pattern.empty() && rule == VG_RULE_TOO_DEEP)
+      pattern = "(deeper than the kernel's directory walk: refused, fail closed)";
     // The kernel names the file as it was opened (a hardlink, a bind mount); a literal pattern
     // names the protected file itself, which is what a responder wants to read first.
     if (ev.hdr.tier == pipeline::Tier::lsm && pattern.find('/') != std::string::npos &&

@@ -169,9 +169,25 @@ Result<> FanotifyGuard::guard(const ProtectedSet &set)
     next.push_back(Marked{dev_of(st), ino_of(st), path, dir, std::move(fd)});
     return &next.back();
   };
+  // A file guarded before keeps its pin: its name may have moved (a glob's file that was
+  // linked or renamed elsewhere), its inode has not.
+  std::unordered_map<std::string, const Marked *> held;
+  for (const Marked &old : marked_)
+    if (!old.dir && old.opath)
+      held.emplace(inode_key(old.dev, old.ino), &old);
+  auto pin_file = [&](const ProtectedFile &f) -> Marked * {
+    if (auto it = held.find(inode_key(f.dev, f.ino)); it != held.end()) {
+      UniqueFd fd(::fcntl(it->second->opath.get(), F_DUPFD_CLOEXEC, 0));
+      if (fd) {
+        next.push_back(Marked{f.dev, f.ino, f.path, false, std::move(fd)});
+        return &next.back();
+      }
+    }
+    return pin(f.path, false);
+  };
   next.reserve(set.files().size() + set.dirs().size());
   for (const ProtectedFile &f : set.files()) {
-    if (Marked *m = pin(f.path, false)) {
+    if (Marked *m = pin_file(f)) {
       snap->inodes[m->dev][m->ino] = InodeEntry{f.path, f.pattern};
       snap->files.push_back(ProtectedFile{m->dev, m->ino, f.path, f.pattern});
     }

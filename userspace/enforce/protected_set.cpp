@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <set>
 #include <utility>
 
 #include "policy/profile.h"
@@ -103,11 +104,12 @@ bool is_directory_entry(const std::string &dir, const struct dirent *de)
 } // namespace
 
 Result<ProtectedSet> ProtectedSet::create(std::vector<std::string> patterns, std::string home,
-                                          size_t max_dirs)
+                                          size_t max_dirs, size_t max_files)
 {
   ProtectedSet set;
   set.patterns_ = std::move(patterns);
   set.max_dirs_ = max_dirs;
+  set.max_files_ = max_files;
   set.home_ = home.empty() ? std::string() : policy::normalize_path(home);
   if (set.home_ == "/")
     set.home_.clear();
@@ -153,6 +155,14 @@ Result<> ProtectedSet::refresh()
     else
       resolve_literal(expanded, pattern);
   }
+  // Every inode a glob ever matched, under the name it had then (a literal file's own entry,
+  // resolved above, wins for the same inode).
+  std::set<std::pair<uint64_t, uint64_t>> literal;
+  for (const ProtectedFile &f : files_)
+    literal.emplace(f.dev, f.ino);
+  for (const auto &[id, f] : sticky_)
+    if (!literal.contains(id))
+      files_.push_back(f);
   sync_watches();
   return {};
 }
@@ -236,9 +246,7 @@ void ProtectedSet::resolve_glob(const std::string &expanded, const std::string &
       else
         dirs_[it->second].rules.push_back(rule);
     }
-    add_watch(dir, std::string(), descend);
-    if (!descend)
-      continue;
+    add_watch(dir, std::string(), descend, markable);
     DIR *d = ::opendir(dir.c_str());
     if (!d) {
       notes_.push_back(errno_note(errno, "opendir ", dir));
@@ -249,15 +257,40 @@ void ProtectedSet::resolve_glob(const std::string &expanded, const std::string &
       std::string_view name(de->d_name);
       if (name == "." || name == "..")
         continue;
+      const std::string child = base + "/" + std::string(name);
       // Symlinked subdirectories are not followed: opens through them report the target's
       // path, which the rule would not match anyway unless the target is itself inside.
-      if (!is_directory_entry(dir, de))
+      if (!is_directory_entry(dir, de)) {
+        if (markable && policy::glob_match(canonical, child))
+          key_file(child, pattern);
+        continue;
+      }
+      if (!descend)
         continue;
       if (depth < star && !policy::glob_match(rest[depth], name))
         continue;
-      queue.emplace_back(base + "/" + std::string(name), depth + 1);
+      queue.emplace_back(child, depth + 1);
     }
     ::closedir(d);
+  }
+}
+
+// A regular file a glob matches is guarded by its inode too: a hard link or a move of it out of
+// the guarded directory then still opens as the credential it is. Once keyed, an inode stays
+// guarded for the life of the set (sticky_), wherever it moves.
+void ProtectedSet::key_file(const std::string &path, const std::string &pattern)
+{
+  struct stat st{};
+  if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode))
+    return;
+  const auto id = std::make_pair(static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino));
+  if (!sticky_.contains(id)) {
+    if (sticky_.size() >= max_files_) {
+      if (std::find(truncated_.begin(), truncated_.end(), pattern) == truncated_.end())
+        truncated_.push_back(pattern);
+      return;
+    }
+    sticky_.emplace(id, ProtectedFile{id.first, id.second, path, pattern});
   }
 }
 
@@ -277,13 +310,15 @@ void ProtectedSet::watch_for(const std::string &lexical_path)
   }
 }
 
-void ProtectedSet::add_watch(const std::string &dir, const std::string &name, bool subdirs)
+void ProtectedSet::add_watch(const std::string &dir, const std::string &name, bool subdirs,
+                             bool files)
 {
   Watch &w = wanted_[dir];
   w.path = dir;
   if (!name.empty() && std::find(w.names.begin(), w.names.end(), name) == w.names.end())
     w.names.push_back(name);
   w.subdirs = w.subdirs || subdirs;
+  w.files = w.files || files;
 }
 
 void ProtectedSet::sync_watches()
@@ -304,6 +339,7 @@ void ProtectedSet::sync_watches()
             it->second.names.end())
           it->second.names.push_back(name);
       it->second.subdirs = it->second.subdirs || want.subdirs;
+      it->second.files = it->second.files || want.files;
     }
   }
   for (const auto &[wd, old] : watches_)
@@ -365,6 +401,8 @@ Result<bool> ProtectedSet::handle_watch()
         relevant = true;
       else if ((ev.mask & IN_ISDIR) && (ev.mask & (IN_CREATE | IN_MOVED_TO)) && w.subdirs)
         relevant = true;
+      else if (!(ev.mask & IN_ISDIR) && (ev.mask & (IN_CREATE | IN_MOVED_TO)) && w.files)
+        relevant = true; // a file a glob may match: key its inode
       else if (!name.empty() && std::find(w.names.begin(), w.names.end(), name) != w.names.end())
         relevant = true;
     }

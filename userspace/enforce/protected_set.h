@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -18,8 +19,10 @@
 
 namespace vigil::enforce {
 
-// An existing file named by a literal pattern. The inode is what gets marked, so every name of
-// it (hard links, symlinks to it, bind mounts) is covered.
+// An existing file named by a literal pattern, or matched by a glob. The inode is what gets
+// marked, so every name of it (hard links, symlinks to it, bind mounts, a moved file) is
+// covered. A glob's files stay in the set under the name they had when matched, wherever they
+// move later.
 struct ProtectedFile {
   uint64_t dev = 0;    // st_dev
   uint64_t ino = 0;    // st_ino
@@ -52,12 +55,14 @@ public:
   // By default at most this many directories are visited for all glob patterns together (a `**`
   // over a large tree must not mark the world); patterns cut short are listed in truncated().
   static constexpr size_t kMaxDirs = 1000;
+  // At most this many files matched by globs are guarded by their inode as well.
+  static constexpr size_t kMaxFiles = 10000;
 
   // Classifies patterns (profile syntax: absolute, "~/..." expanded against home, or a bare
   // basename pattern without '/') and resolves them against the file system (refresh()).
   // Fails only when inotify cannot be set up; problems with single paths are notes().
   static Result<ProtectedSet> create(std::vector<std::string> patterns, std::string home,
-                                     size_t max_dirs = kMaxDirs);
+                                     size_t max_dirs = kMaxDirs, size_t max_files = kMaxFiles);
 
   ProtectedSet(ProtectedSet &&) noexcept = default;
   ProtectedSet &operator=(ProtectedSet &&) noexcept = default;
@@ -77,7 +82,8 @@ public:
   const std::vector<std::string> &unguarded() const { return unguarded_; }
   // Literal patterns whose file does not exist (yet); the parent directory is watched.
   const std::vector<std::string> &missing() const { return missing_; }
-  // Glob patterns whose directory walk hit kMaxDirs: guarded only in the directories found first.
+  // Glob patterns whose directory walk hit kMaxDirs (guarded only in the directories found
+  // first), or whose files went past kMaxFiles (the rest guarded by directory marks only).
   const std::vector<std::string> &truncated() const { return truncated_; }
   // One line per path that could not be resolved or watched (EACCES, ELOOP, inotify limits).
   const std::vector<std::string> &notes() const { return notes_; }
@@ -111,17 +117,23 @@ private:
     std::string path;
     std::vector<std::string> names; // child names whose change calls for a refresh
     bool subdirs = false;           // a new subdirectory calls for a refresh
+    bool files = false;             // a new file calls for a refresh (a glob may match it)
   };
 
   void resolve_literal(const std::string &expanded, const std::string &pattern);
   void resolve_glob(const std::string &expanded, const std::string &pattern, size_t *dir_budget);
   void watch_for(const std::string &lexical_path);
-  void add_watch(const std::string &dir, const std::string &name, bool subdirs);
+  void add_watch(const std::string &dir, const std::string &name, bool subdirs,
+                 bool files = false);
+  void key_file(const std::string &path, const std::string &pattern);
   void sync_watches();
 
   std::vector<std::string> patterns_;
   std::string home_;
   size_t max_dirs_ = kMaxDirs;
+  size_t max_files_ = kMaxFiles;
+  // Files a glob matched, by (st_dev, st_ino): guarded by inode for the set's life.
+  std::map<std::pair<uint64_t, uint64_t>, ProtectedFile> sticky_;
   std::vector<ProtectedFile> files_;
   std::vector<GlobRule> globs_;
   std::vector<GuardedDir> dirs_;

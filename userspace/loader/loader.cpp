@@ -3,6 +3,7 @@
 #include "loader/loader.h"
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -26,6 +27,16 @@
 namespace vigil::loader {
 
 namespace {
+
+bool kernel_has_path_hooks()
+{
+  btf *vmlinux = btf__load_vmlinux_btf();
+  const bool found =
+      vmlinux && btf__find_by_name_kind(vmlinux, "bpf_lsm_path_link", BTF_KIND_FUNC) > 0 &&
+      btf__find_by_name_kind(vmlinux, "bpf_lsm_path_rename", BTF_KIND_FUNC) > 0;
+  btf__free(vmlinux);
+  return found;
+}
 
 int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
 {
@@ -131,6 +142,14 @@ Result<std::unique_ptr<Loader>> Loader::start(const Options &opts, SampleFn on_s
   for (bpf_program *prog : lsm_cgroup)
     bpf_program__set_autoload(prog, opts.lsm && opts.lsm_cgroup);
   bpf_program__set_autoload(p.vg_inode_init, opts.lsm); // observes only: always global
+  // Links and renames of protected files: global like the self-protection hooks. The path_*
+  // hooks exist with CONFIG_SECURITY_PATH (Debian's kernels have it: AppArmor selects it).
+  const bool path_hooks = opts.lsm && kernel_has_path_hooks();
+  if (opts.lsm && !path_hooks)
+    spdlog::warn("this kernel has no path_link/path_rename LSM hooks (CONFIG_SECURITY_PATH): "
+                 "hard links and renames of protected files are not refused, reads of them are");
+  bpf_program__set_autoload(p.vg_path_link, path_hooks);
+  bpf_program__set_autoload(p.vg_path_rename, path_hooks);
   // Egress volume: measured on every agent cgroup, whatever the enforcement tier.
   l->per_cgroup_.push_back(p.vg_skb_egress);
   if (opts.cgroup_net)

@@ -81,6 +81,10 @@ std::string_view to_string(OpenCall c)
     return "open_by_handle_at";
   case OpenCall::hook:
     return "file_open";
+  case OpenCall::link:
+    return "link";
+  case OpenCall::rename:
+    return "rename";
   }
   return "unknown";
 }

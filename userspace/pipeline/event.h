@@ -83,7 +83,9 @@ enum class OpenCall : uint16_t {
   openat = 2,
   openat2 = 3,
   open_by_handle_at = 4,
-  hook = 5, // reported by the file_open LSM hook, whatever the syscall
+  hook = 5,   // reported by the file_open LSM hook, whatever the syscall
+  link = 6,   // a hard link of the file (the path_link LSM hook)
+  rename = 7, // the file moved or renamed (the path_rename LSM hook)
 };
 std::string_view to_string(OpenCall c);
 

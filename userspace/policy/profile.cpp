@@ -158,11 +158,39 @@ Status parse_ipc(const Ctx &ctx, const KeyValue &section, Profile &profile)
   return {};
 }
 
+// egress.dns: where the agent may send DNS (port 53, TCP and UDP). "system": the resolvers
+// this host uses (/etc/resolv.conf, read when the profile is installed); a list of addresses or
+// CIDRs; "none". An allowlist entry that opens port 53 to everyone would be a channel to any
+// server of the agent's choosing.
+Status parse_dns(const Ctx &ctx, const KeyValue &kv, const std::string &field, Profile &profile)
+{
+  if (kv.value.IsScalar()) {
+    const std::string v = kv.value.Scalar();
+    if (v != "system" && v != "none")
+      return fail_at(ctx, value_mark(kv), field,
+                     quoted(v) + " is not one of: system, none, or a list of addresses");
+    profile.dns_system = v == "system";
+    return {};
+  }
+  auto list = read_list(ctx, kv, field);
+  if (!list)
+    return tl::unexpected(list.error());
+  size_t i = 0;
+  for (const auto &item : *list) {
+    const std::string item_field = index_field(field, i++);
+    auto cidr = read_cidr(ctx, item, item_mark(ctx, item), item_field);
+    if (!cidr)
+      return tl::unexpected(cidr.error());
+    profile.dns.push_back(*cidr);
+  }
+  return {};
+}
+
 Status parse_egress(const Ctx &ctx, const KeyValue &section, Profile &profile)
 {
   const std::string field = "egress";
   auto fields = read_map(ctx, section.value, value_mark(section), field,
-                         {"severity", "mode", "raw_sockets", "allow", "allow_files"});
+                         {"severity", "mode", "raw_sockets", "allow", "allow_files", "dns"});
   if (!fields)
     return tl::unexpected(fields.error());
   if (const KeyValue *kv = find(*fields, "mode")) {
@@ -185,6 +213,10 @@ Status parse_egress(const Ctx &ctx, const KeyValue &section, Profile &profile)
     if (!severity)
       return tl::unexpected(severity.error());
     profile.egress_severity = *severity;
+  }
+  if (const KeyValue *kv = find(*fields, "dns")) {
+    if (auto r = parse_dns(ctx, *kv, field + ".dns", profile); !r)
+      return r;
   }
   const KeyValue *allow_kv = find(*fields, "allow");
   const KeyValue *files_kv = find(*fields, "allow_files");

@@ -83,6 +83,10 @@ struct Profile {
   std::vector<std::string> credential_paths; // as written (may start with ~/)
   Severity egress_severity = Severity::warning;
   std::vector<EgressAllow> egress_allow;
+  // egress.dns: port 53 to these resolvers only. dns_system: the host's own (resolv.conf),
+  // added to the allowlist when the profile is installed (daemon::expand_hosts).
+  bool dns_system = false;
+  std::vector<Cidr> dns;
   // Unix sockets and FIFOs served from outside the agent that it may use anyway (absolute or
   // ~/ paths). Every other such side channel is denied where BPF LSM runs.
   std::vector<std::string> ipc_allow;

@@ -17,7 +17,7 @@
 #endif
 
 #define VG_ABI_MAJOR 1
-#define VG_ABI_MINOR 3
+#define VG_ABI_MINOR 4
 #define VG_ABI_VERSION ((VG_ABI_MAJOR << 8) | VG_ABI_MINOR)
 
 #define VG_COMM_LEN 16
@@ -28,7 +28,8 @@
 #define VG_ENV_NAME_MAX 28 /* watched variable names (and name prefixes) are shorter than this */
 #define VG_ENV_ITERS 4096  /* environment reads per exec (one per string or 255-byte piece) */
 #define VG_PATH_DEPTH 48  /* dentry components walked when the kernel resolves a path */
-#define VG_CGROUP_DEPTH 16 /* cgroup ancestry levels checked for the agent filter */
+#define VG_CGROUP_DEPTH 64 /* agent cgroups lie above this level (root = 0); sub-cgroups
+			     * an agent makes below it may go deeper */
 #define VG_MAX_PROFILES 256
 
 /* Record types. Values are never reused: retired types keep their number. */
@@ -94,6 +95,8 @@ enum vg_open_call {
 	VG_OPEN_OPENAT2 = 3,
 	VG_OPEN_BY_HANDLE_AT = 4,
 	VG_OPEN_HOOK = 5, /* reported by the LSM hook: any path into file_open (io_uring, exec, ...) */
+	VG_OPEN_LINK = 6,   /* path_link: a hard link of the file (link, linkat; ABI 1.4) */
+	VG_OPEN_RENAME = 7, /* path_rename: the file moved or renamed (rename*; ABI 1.4) */
 };
 
 /* vg_event_hdr.flags */
@@ -212,6 +215,11 @@ struct vg_file_key {
 	__u32 dev;        /* kernel dev_t of the super block: (major << 20) | minor */
 	__u32 profile_id;
 };
+
+/* vg_event_hdr.rule_id of a file decision taken because the file lies deeper than the kernel's
+ * directory walk reaches (VG_F_PATH_TRUNC is set too): no rule matched, the check failed closed
+ * (ABI 1.4). */
+#define VG_RULE_TOO_DEEP 0xffffffffu
 
 /* vg_file_rule.flags */
 #define VG_FILE_SELF (1u << 0)     /* the object itself is protected */

@@ -215,5 +215,12 @@ TEST(HostCgroupPath, resolves_namespace_relative_paths_under_the_mount)
   EXPECT_EQ(host_cgroup_path("/kubepods/pod1/ctr", "/sub"), "/kubepods/pod1/ctr/sub");
 }
 
+TEST(Cgroup, level_counts_components_below_the_mount)
+{
+  EXPECT_EQ(cgroup::level_below("/sys/fs/cgroup", "/sys/fs/cgroup"), 0u);
+  EXPECT_EQ(cgroup::level_below("/sys/fs/cgroup", "/sys/fs/cgroup/a"), 1u);
+  EXPECT_EQ(cgroup::level_below("/sys/fs/cgroup", "/sys/fs/cgroup/a//b/./c/"), 3u);
+}
+
 } // namespace
 } // namespace vigil::cgroup

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "daemon/lsm_files.h"
 
@@ -76,6 +77,53 @@ TEST_F(LsmFiles, globs_subtrees_and_basenames_become_the_right_rules)
     anywhere += n.anywhere;
   EXPECT_EQ(anywhere, 2) << "*.key and .env";
   EXPECT_EQ(r.unsupported, (std::vector<std::string>{"a?c", "~/x/*/y"}));
+}
+
+TEST_F(LsmFiles, files_a_glob_or_subtree_matches_are_keyed_by_identity)
+{
+  std::ofstream(home_ + "/.ssh/id_ed25519") << "k";
+  std::ofstream(home_ + "/.ssh/known_hosts") << "h";
+  std::ofstream(home_ + "/.config/gcloud/sub/adc.json") << "c";
+  auto r = compile("profile: p\ncredentials:\n  paths: [~/.ssh/id_*, ~/.config/gcloud/**]\n");
+  const vg_file_rule *key = rule_for(r, home_ + "/.ssh/id_ed25519");
+  ASSERT_TRUE(key) << "a hard link or a moved copy must still be the key";
+  EXPECT_TRUE(key->flags & VG_FILE_SELF);
+  const vg_file_rule *adc = rule_for(r, home_ + "/.config/gcloud/sub/adc.json");
+  ASSERT_TRUE(adc);
+  EXPECT_TRUE(adc->flags & VG_FILE_SELF);
+  EXPECT_FALSE(rule_for(r, home_ + "/.ssh/known_hosts")) << "not matched by id_*";
+  EXPECT_FALSE(r.expanded_full);
+}
+
+// Every home's ~/.ssh has the same child patterns: one group serves them all, so the 128-slot
+// name table does not overflow with the number of users (it did at about 8 homes).
+TEST_F(LsmFiles, the_name_table_does_not_grow_with_the_number_of_homes)
+{
+  std::vector<std::string> homes;
+  for (int i = 0; i < 50; ++i) {
+    const std::string h = home_ + "/u" + std::to_string(i);
+    fs::create_directories(h + "/.ssh");
+    fs::create_directories(h + "/.aws");
+    std::ofstream(h + "/.aws/credentials") << "x";
+    homes.push_back(h);
+  }
+  auto p = policy::parse_profile(
+      "profile: p\ncredentials:\n  paths: [~/.ssh/id_*, ~/.ssh/*_key, ~/.aws/credentials, "
+      "~/.aws/config, .env]\n",
+      "t.yaml");
+  ASSERT_TRUE(p) << p.error().message();
+  auto r = compile_lsm_files({{1, *p}, {2, *p}}, homes);
+  // Per profile: {id_*, *_key} for .ssh, {credentials, config} for .aws, and .env anywhere.
+  EXPECT_EQ(r.names.size(), 10u);
+  EXPECT_LE(r.names.size(), static_cast<size_t>(VG_NAME_PATS));
+  std::set<uint16_t> groups;
+  for (const auto &h : homes) {
+    const vg_file_rule *ssh = rule_for(r, h + "/.ssh");
+    ASSERT_TRUE(ssh) << h;
+    EXPECT_NE(ssh->name_pat, 0) << h;
+    groups.insert(ssh->name_pat);
+  }
+  EXPECT_EQ(groups.size(), 1u) << "one profile's .ssh directories share one group";
 }
 
 TEST_F(LsmFiles, ipc_allow_names_existing_sockets_only)

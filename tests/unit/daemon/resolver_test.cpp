@@ -3,6 +3,11 @@
 // per-address allow entries that keep the ports and the line.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+
 #include "daemon/resolver.h"
 
 namespace vigil::daemon {
@@ -41,6 +46,58 @@ TEST(Resolver, expansion_keeps_ports_and_drops_unresolved_hosts)
   EXPECT_EQ(e.egress_allow[1].line, 5);
   EXPECT_FALSE(policy::egress_allowed(*p, *policy::parse_ip("192.0.2.7"), 443))
       << "an unexpanded host entry allows nothing";
+}
+
+TEST(Resolver, resolv_conf_nameservers_in_order_without_repeats)
+{
+  auto ns = parse_resolv_conf("# generated\nsearch example\nnameserver 127.0.0.53\n"
+                              "nameserver\t10.0.0.2 # office\nnameserver fe80::1%eth0\n"
+                              "nameserver 127.0.0.53\nnameservers 1.2.3.4\nnameserver bogus\n"
+                              "options edns0\n");
+  ASSERT_EQ(ns.size(), 3u);
+  EXPECT_EQ(ns[0], *policy::parse_ip("127.0.0.53"));
+  EXPECT_EQ(ns[1], *policy::parse_ip("10.0.0.2"));
+  EXPECT_EQ(ns[2], *policy::parse_ip("fe80::1"));
+  EXPECT_TRUE(parse_resolv_conf("").empty());
+}
+
+TEST(Resolver, dns_allows_port_53_to_the_resolvers_only)
+{
+  const std::string conf =
+      ::testing::TempDir() + "/vg-resolv-" + std::to_string(::getpid()) + ".conf";
+  {
+    std::ofstream(conf) << "nameserver 127.0.0.53\n";
+  }
+  auto p = policy::parse_profile("profile: p\negress:\n  dns: system\n  allow: []\n", "t.yaml");
+  ASSERT_TRUE(p) << p.error().message();
+  policy::Profile e = expand_hosts(*p, {}, conf);
+  EXPECT_TRUE(policy::egress_allowed(e, *policy::parse_ip("127.0.0.53"), 53));
+  EXPECT_FALSE(policy::egress_allowed(e, *policy::parse_ip("127.0.0.53"), 80));
+  EXPECT_FALSE(policy::egress_allowed(e, *policy::parse_ip("8.8.8.8"), 53));
+  EXPECT_FALSE(e.dns_system) << "installed as the addresses it resolved to";
+  ASSERT_EQ(e.dns.size(), 1u);
+
+  auto q = policy::parse_profile("profile: q\negress:\n  dns: [192.0.2.53, \"2001:db8::53\"]\n"
+                                 "  allow: []\n",
+                                 "t.yaml");
+  ASSERT_TRUE(q) << q.error().message();
+  policy::Profile f = expand_hosts(*q, {}, conf);
+  EXPECT_TRUE(policy::egress_allowed(f, *policy::parse_ip("192.0.2.53"), 53));
+  EXPECT_TRUE(policy::egress_allowed(f, *policy::parse_ip("2001:db8::53"), 53));
+  EXPECT_FALSE(policy::egress_allowed(f, *policy::parse_ip("127.0.0.53"), 53))
+      << "a list replaces the system resolvers";
+  std::remove(conf.c_str());
+}
+
+TEST(Resolver, a_bad_dns_value_names_the_field)
+{
+  auto p = policy::parse_profile("profile: p\negress:\n  dns: anywhere\n  allow: []\n", "t.yaml");
+  ASSERT_FALSE(p);
+  EXPECT_NE(p.error().message().find("t.yaml:3"), std::string::npos) << p.error().message();
+  EXPECT_NE(p.error().message().find("egress.dns"), std::string::npos) << p.error().message();
+  auto q = policy::parse_profile("profile: p\negress:\n  dns: [not-an-ip]\n  allow: []\n", "t.yaml");
+  ASSERT_FALSE(q);
+  EXPECT_NE(q.error().message().find("egress.dns[0]"), std::string::npos) << q.error().message();
 }
 
 } // namespace

@@ -256,13 +256,14 @@ TEST_F(MatcherTest, reports_egress_outside_the_allowlist)
   EXPECT_TRUE(connect("1.1.1.1", 54));
 }
 
-TEST_F(MatcherTest, allows_loopback_and_dns)
+TEST_F(MatcherTest, allows_loopback_but_not_dns_to_any_server)
 {
   EXPECT_FALSE(connect("127.0.0.1", 8080));
   EXPECT_FALSE(connect("::1", 8080));
   EXPECT_FALSE(connect("::ffff:127.0.0.1", 80, 10)); // mapped address on an AF_INET6 socket
-  EXPECT_FALSE(connect("8.8.8.8", 53));
-  EXPECT_FALSE(connect("2001:4860:4860::8888", 53));
+  // The shipped profile allows DNS to the host's resolvers only (added at install).
+  EXPECT_TRUE(connect("8.8.8.8", 53));
+  EXPECT_TRUE(connect("2001:4860:4860::8888", 53));
 }
 
 TEST_F(MatcherTest, takes_the_kernel_verdict_of_enforcing_hooks)

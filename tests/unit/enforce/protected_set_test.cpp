@@ -111,7 +111,9 @@ TEST_F(ProtectedSetTest, last_component_globs_guard_the_parent_directory)
   put(".ssh/id_ed25519");
   put(".ssh/known_hosts");
   ProtectedSet set = make({"~/.ssh/id_*", "~/.ssh/*.key"});
-  EXPECT_TRUE(set.files().empty());
+  ASSERT_EQ(set.files().size(), 1u) << "id_ed25519 is guarded by its inode too";
+  EXPECT_EQ(set.files()[0].path, home_ + "/.ssh/id_ed25519");
+  EXPECT_EQ(set.files()[0].pattern, "~/.ssh/id_*");
   ASSERT_EQ(set.dirs().size(), 1u) << "two patterns, one directory";
   EXPECT_EQ(set.dirs()[0].path, home_ + "/.ssh");
   ASSERT_EQ(set.dirs()[0].rules.size(), 2u);
@@ -247,16 +249,46 @@ TEST_F(ProtectedSetTest, inotify_reports_new_subdirectories_under_double_star)
   mkdir(".config/gcloud");
   ProtectedSet set = make({"~/.config/gcloud/**"});
   ASSERT_EQ(set.dirs().size(), 1u);
-  put(".config/gcloud/file"); // covered by the directory mark already
-  auto r = set.handle_watch();
-  ASSERT_TRUE(r);
-  EXPECT_FALSE(*r);
   mkdir(".config/gcloud/sub");
-  r = set.handle_watch();
+  auto r = set.handle_watch();
   ASSERT_TRUE(r);
   EXPECT_TRUE(*r);
   ASSERT_TRUE(set.refresh());
   EXPECT_EQ(set.dirs().size(), 2u);
+}
+
+TEST_F(ProtectedSetTest, a_globs_file_stays_guarded_by_inode_after_it_moves)
+{
+  const std::string key = put(".ssh/id_rsa");
+  put(".config/gcloud/legacy/adc.json");
+  ProtectedSet set = make({"~/.ssh/id_*", "~/.config/gcloud/**"});
+  const Inode id = inode_of(key);
+  ASSERT_TRUE(set.lookup(id.dev, id.ino)) << "keyed by identity when matched";
+  EXPECT_EQ(set.files().size(), 2u);
+  // The agent moves it away (or a new file appears, which calls for a refresh): the moved
+  // inode is still guarded, under the name it was matched by.
+  mkdir("out");
+  fs::rename(key, home_ + "/out/moved");
+  put(".ssh/id_new");
+  auto r = set.handle_watch();
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(*r) << "a new file in a glob's directory calls for a refresh";
+  ASSERT_TRUE(set.refresh());
+  auto path = set.lookup(id.dev, id.ino);
+  ASSERT_TRUE(path);
+  EXPECT_EQ(*path, key);
+  EXPECT_EQ(set.files().size(), 3u) << "id_new joined; the moved file stayed";
+}
+
+TEST_F(ProtectedSetTest, files_keyed_by_globs_are_bounded)
+{
+  for (int i = 0; i < 5; ++i)
+    put(".ssh/id_" + std::to_string(i));
+  auto set = ProtectedSet::create({"~/.ssh/id_*"}, home_, ProtectedSet::kMaxDirs, 3);
+  ASSERT_TRUE(set) << set.error().message();
+  EXPECT_EQ(set->files().size(), 3u);
+  EXPECT_EQ(set->truncated(), (std::vector<std::string>{"~/.ssh/id_*"}));
+  EXPECT_EQ(set->dirs().size(), 1u) << "the directory mark still covers every name in it";
 }
 
 } // namespace

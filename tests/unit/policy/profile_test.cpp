@@ -65,20 +65,19 @@ TEST(Profile, parses_the_shipped_default_profile)
   EXPECT_EQ(p.credential_paths.front(), "~/.aws/credentials");
   EXPECT_THAT(p.credential_paths, testing::Contains("/etc/shadow"));
   EXPECT_THAT(p.credential_paths, testing::Contains("*-key.pem"));
-  // Its own four entries, then the coding-agent allowlist file's host names.
-  ASSERT_GT(p.egress_allow.size(), 4u);
+  // Its own two entries, then the coding-agent allowlist file's host names; DNS only to the
+  // host's resolvers (added when the profile is installed), never port 53 to everyone.
+  ASSERT_GT(p.egress_allow.size(), 2u);
   ASSERT_EQ(p.included.size(), 1u);
   EXPECT_TRUE(p.included[0].ends_with("allowlists/coding-agent.yaml")) << p.included[0];
-  EXPECT_EQ(p.egress_allow[4].host, "api.anthropic.com");
+  EXPECT_EQ(p.egress_allow[2].host, "api.anthropic.com");
   EXPECT_EQ(p.egress_allow[0].cidr.to_string(), "127.0.0.1/32");
   EXPECT_EQ(p.egress_allow[1].cidr.to_string(), "::1/128");
-  EXPECT_EQ(p.egress_allow[2].cidr.to_string(), "0.0.0.0/0");
-  ASSERT_EQ(p.egress_allow[2].ports.size(), 1u);
-  EXPECT_EQ(p.egress_allow[2].ports[0].lo, 53);
+  EXPECT_TRUE(p.dns_system);
 
   EXPECT_TRUE(egress_allowed(p, ip("127.0.0.1"), 8080));
-  EXPECT_TRUE(egress_allowed(p, ip("8.8.8.8"), 53));
-  EXPECT_TRUE(egress_allowed(p, ip("2001:4860:4860::8888"), 53));
+  EXPECT_FALSE(egress_allowed(p, ip("8.8.8.8"), 53));
+  EXPECT_FALSE(egress_allowed(p, ip("2001:4860:4860::8888"), 53));
   EXPECT_FALSE(egress_allowed(p, ip("8.8.8.8"), 443));
   EXPECT_FALSE(egress_allowed(p, ip("127.0.0.2"), 80));
 

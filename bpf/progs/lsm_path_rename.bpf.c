@@ -1,0 +1,22 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* lsm_path_rename.bpf.c - tier 1: an agent cannot move or rename a protected file (rename,
+ * renameat, renameat2; with RENAME_EXCHANGE the file at the new name moves too). Renaming a
+ * directory that holds protected files is allowed: directory and inode rules follow the
+ * directory's identity. Attached globally (lsm/), as path_link. Fails open. */
+#include "file.bpf.h"
+
+#define VG_RENAME_EXCHANGE (1 << 1)
+
+SEC("lsm/path_rename")
+int BPF_PROG(vg_path_rename, const struct path *old_dir, struct dentry *old_dentry,
+	     const struct path *new_dir, struct dentry *new_dentry, unsigned int flags, int ret)
+{
+	if (ret) /* an earlier LSM program already denied: keep its answer */
+		return ret;
+	if (vg_file_move_check(old_dentry, old_dir, VG_OPEN_RENAME))
+		return -VG_EPERM;
+	if ((flags & VG_RENAME_EXCHANGE) && BPF_CORE_READ(new_dentry, d_inode) &&
+	    vg_file_move_check(new_dentry, new_dir, VG_OPEN_RENAME))
+		return -VG_EPERM;
+	return 0;
+}
