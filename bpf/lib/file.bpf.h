@@ -178,8 +178,9 @@ static __always_inline __u32 vg_file_protected(__u32 profile, struct dentry *den
  * name that no pattern matches; inode rules would still follow it, basename rules would not.
  * dir is the directory the new name goes into: the file lies on the same mount (the kernel
  * refuses links and renames across mounts with EXDEV), so {dir->mnt, dentry} is its path.
- * Reported as an open record with call = VG_OPEN_LINK or VG_OPEN_RENAME. Returns 1 to deny.
- * Fails open: no profile, files off, or no scratch. */
+ * Reported as an open record with call = VG_OPEN_LINK or VG_OPEN_RENAME. Returns -EPERM to
+ * deny, else 0 (an errno, not a flag: clang turns "flag ? -EPERM : 0" into a negation whose
+ * range the 6.12 verifier cannot bound). Fails open: no profile, files off. */
 static __always_inline int vg_file_move_check(struct dentry *dentry, const struct path *dir,
 					      __u16 call)
 {
@@ -207,7 +208,7 @@ static __always_inline int vg_file_move_check(struct dentry *dentry, const struc
 	vg_stat_inc(verdict == VG_VERDICT_DENY ? VG_STAT_FILE_DENY : VG_STAT_FILE_AUDIT);
 	s = vg_scratch_get();
 	if (!s)
-		return verdict == VG_VERDICT_DENY;
+		goto out;
 	p.mnt = BPF_CORE_READ(dir, mnt);
 	p.dentry = dentry;
 	ev = (void *)s->ev;
@@ -226,7 +227,10 @@ static __always_inline int vg_file_move_check(struct dentry *dentry, const struc
 	ev->hdr.flags = flags;
 	ev->path_len = n;
 	vg_emit(ev, sizeof(*ev) + (n & (VG_PATH_MAX * 2 - 1)));
-	return verdict == VG_VERDICT_DENY;
+out:
+	if (verdict == VG_VERDICT_DENY)
+		return -VG_EPERM;
+	return 0;
 }
 
 #endif /* VG_FILE_BPF_H */

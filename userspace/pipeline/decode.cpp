@@ -221,7 +221,7 @@ Result<Event> decode(std::span<const std::byte> data)
     auto path = tail(data, sizeof(vg_event_open), r->path_len, "open path");
     if (!path)
       return tl::unexpected(path.error());
-    if (r->call < VG_OPEN_OPEN || r->call > VG_OPEN_HOOK)
+    if (r->call < VG_OPEN_OPEN || r->call > VG_OPEN_RENAME)
       return fail("open record has unknown call " + std::to_string(r->call));
     OpenBody b;
     b.ret = r->ret;

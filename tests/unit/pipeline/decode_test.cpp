@@ -507,8 +507,20 @@ TEST(DecodeErrors, rejects_unknown_open_call)
 {
   const std::string_view path("/etc/shadow\0", 12);
   EXPECT_EQ(error_of(record(make_open(path, 0), path)), "open record has unknown call 0");
-  EXPECT_EQ(error_of(record(make_open(path, VG_OPEN_HOOK + 1), path)),
-            "open record has unknown call " + std::to_string(VG_OPEN_HOOK + 1));
+  EXPECT_EQ(error_of(record(make_open(path, VG_OPEN_RENAME + 1), path)),
+            "open record has unknown call " + std::to_string(VG_OPEN_RENAME + 1));
+}
+
+TEST(Decode, link_and_rename_records_name_their_call)
+{
+  const std::string_view path("/home/u/.ssh/id_rsa\0", 20);
+  for (uint16_t call : {VG_OPEN_LINK, VG_OPEN_RENAME}) {
+    auto ev = decode(record(make_open(path, call), path));
+    ASSERT_TRUE(ev) << ev.error().message();
+    const auto &o = std::get<OpenBody>(ev->body);
+    EXPECT_EQ(to_string(o.call), call == VG_OPEN_LINK ? "link" : "rename");
+    EXPECT_EQ(o.path, "/home/u/.ssh/id_rsa");
+  }
 }
 
 TEST(EventNames, name_every_enumerator)
