@@ -169,13 +169,27 @@ static __always_inline int vg_rate_limited(struct vg_event_hdr *h)
 	return 1;
 }
 
+/* The reserved path: observation events may fill the ring only up to three quarters, so a flood
+ * of them (one agent, or many under their rate limits) leaves room for every decision (denials,
+ * audits, kills, tamper reports) that enforcement and its alerts depend on. Returns 1 to drop. */
+static __always_inline int vg_ring_reserved(void)
+{
+	__u64 size = bpf_ringbuf_query(&vg_events, BPF_RB_RING_SIZE);
+
+	if (bpf_ringbuf_query(&vg_events, BPF_RB_AVAIL_DATA) < size - size / 4)
+		return 0;
+	vg_stat_inc(VG_STAT_RESERVED);
+	return 1;
+}
+
 /* Copies size bytes of a built event to the ring. A full ring loses the event, counted. */
 static __always_inline void vg_emit(void *ev, __u32 size)
 {
 	struct vg_event_hdr *h = ev;
 
 	/* exits are exempt: they only ever shrink the process table */
-	if (h->verdict == VG_VERDICT_NONE && h->type != VG_EV_EXIT && vg_rate_limited(h))
+	if (h->verdict == VG_VERDICT_NONE && h->type != VG_EV_EXIT &&
+	    (vg_rate_limited(h) || vg_ring_reserved()))
 		return;
 	if (size > sizeof(((struct vg_scratch *)0)->ev))
 		size = sizeof(((struct vg_scratch *)0)->ev);

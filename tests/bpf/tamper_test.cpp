@@ -326,5 +326,50 @@ TEST_F(SelfProtect, an_event_flood_is_throttled_and_enforcement_holds)
   EXPECT_EQ(value_of("vigil_ringbuf_drops_total"), 0) << "the rate limit kept the ring from filling";
 }
 
+// The reserved path: with the daemon stopped (nobody reads the ring), an agent fills the ring
+// with observation events; its last quarter stays for decisions, so every denial made while it
+// is full is still alerted once the daemon reads again, and the drops are counted.
+TEST_F(SelfProtect, a_full_ring_still_carries_every_denial)
+{
+  start_daemon("limits:\n  events_per_second: 0\n"); // no rate limit to save the ring
+  const std::string dir = root_ + "/agent-1";
+  fs::create_directories(dir);
+  // A path of about 3,000 bytes: each open of it is a ~3 KiB event, so 8,000 opens (the shell's
+  // own redirection, no fork) are ~24 MiB, more than the 16 MiB ring holds.
+  std::string deep = tmp_.path();
+  for (int i = 0; i < 15; ++i)
+    deep += "/" + std::string(190, static_cast<char>('a' + i));
+  write_file(deep + "/f", "x\n");
+  const std::string go = tmp_ / "go-full", done = tmp_ / "done-full";
+  std::string denials;
+  for (int i = 0; i < 5; ++i)
+    denials += std::string(netprobe_bin()) + " tcp 127.0.0.2 " + std::to_string(free_port()) + "; ";
+  Proc agent({"sh", "-c",
+              "echo $$ > " + dir + "/cgroup.procs && while [ ! -e " + go +
+                  " ]; do sleep 0.02; done; i=0; while [ $i -lt 8000 ]; do : < " + deep +
+                  "/f; i=$((i+1)); done; " + denials + "touch " + done});
+  ASSERT_TRUE(daemon_->wait_for_err("confining " + dir)) << daemon_->err_so_far();
+  confined_ = true;
+  daemon_->signal(SIGSTOP);
+  write_file(go, "");
+  ProcResult r = agent.wait(300s);
+  daemon_->signal(SIGCONT);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "EPERM\nEPERM\nEPERM\nEPERM\nEPERM\n") << r.err;
+  EXPECT_EQ(alerts_for("egress-not-allowed", 5, 60s).size(), 5u) << read_file(alerts_);
+  // The kernel's counters reach /metrics once a second.
+  const std::string name = "\nvigil_kernel_reserved_drops_total ";
+  std::string m;
+  double reserved = 0;
+  for (auto end = std::chrono::steady_clock::now() + 20s;
+       reserved == 0 && std::chrono::steady_clock::now() < end;
+       std::this_thread::sleep_for(100ms)) {
+    m = http_get(metrics_, "/metrics");
+    const auto at = m.find(name);
+    reserved = at == std::string::npos ? 0 : std::atof(m.c_str() + at + name.size());
+  }
+  EXPECT_GT(reserved, 0) << "the flood reached the reserve\n" << m;
+}
+
 } // namespace
 } // namespace vigil::test

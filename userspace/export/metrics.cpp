@@ -195,6 +195,10 @@ Metrics::Metrics()
       throttled_(counter(*registry_, "vigil_kernel_throttled_events_total",
                          "Observation events dropped in the kernel by agent cgroups' rate "
                          "limits (limits.events_per_second); decisions are never dropped")),
+      reserved_(counter(*registry_, "vigil_kernel_reserved_drops_total",
+                        "Observation events dropped in the kernel because the ring was three "
+                        "quarters full: its last quarter is kept for decisions (denials, "
+                        "audits, kills, tamper reports)")),
       tamper_(counter(*registry_, "vigil_kernel_tamper_attempts_total",
                       "Attempts by agents to switch vigil off or leave their cgroup, as the "
                       "kernel counted them (denied, audited or killed)")),
@@ -404,6 +408,7 @@ void Metrics::kernel_stats(const KernelStats &s)
   follow(path_truncated_, s.path_truncated, last_.path_truncated);
   follow(kernel_events_, s.events, last_.events);
   follow(throttled_, s.throttled, last_.throttled);
+  follow(reserved_, s.reserved, last_.reserved);
   follow(tamper_, s.tamper, last_.tamper);
   ringbuf_used_.Set(static_cast<double>(s.ring_used_bytes));
   ringbuf_size_.Set(static_cast<double>(s.ring_size_bytes));

@@ -137,6 +137,7 @@ private:
   prometheus::Counter &kernel_events_;
   prometheus::Family<prometheus::Gauge> &protection_;
   prometheus::Counter &throttled_;
+  prometheus::Counter &reserved_;
   prometheus::Counter &tamper_;
   prometheus::Gauge &agent_cgroups_;
   prometheus::Gauge &profiles_;

@@ -520,6 +520,7 @@ KernelStats Loader::stats() const
   out.path_truncated = sum(VG_STAT_PATH_TRUNC);
   out.events = sum(VG_STAT_EVENTS);
   out.throttled = sum(VG_STAT_THROTTLED);
+  out.reserved = sum(VG_STAT_RESERVED);
   out.tamper = sum(VG_STAT_TAMPER);
   out.ring_size_bytes = ring_size_;
   if (ring_cons_ && ring_prod_) {

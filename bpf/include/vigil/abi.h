@@ -85,6 +85,8 @@ enum vg_stat {
 	VG_STAT_ENV_TRUNC = 10,   /* an exec's environment was longer than the scan budget */
 	VG_STAT_TAMPER = 11,      /* attempts to switch vigil off (denied, audited or killed) */
 	VG_STAT_THROTTLED = 12,   /* observation events an agent's rate limit suppressed */
+	VG_STAT_RESERVED = 13,    /* observation events dropped to keep the ring's last quarter
+				   * for decisions (ABI 1.4) */
 	VG_STAT_MAX = 16,
 };
 
