@@ -18,14 +18,22 @@ else()
     message(FATAL_ERROR "vigil: /sys/kernel/btf/vmlinux is missing: this kernel has no BTF "
             "(CONFIG_DEBUG_INFO_BTF). Build on a kernel with BTF or pass -DVIGIL_VMLINUX_H=<file>.")
   endif()
-  add_custom_command(OUTPUT "${VG_VMLINUX_DIR}/vmlinux.h"
-    COMMAND sh -c "'${VG_BPFTOOL}' btf dump file /sys/kernel/btf/vmlinux format c > vmlinux.h.tmp && mv vmlinux.h.tmp vmlinux.h"
-    WORKING_DIRECTORY "${VG_VMLINUX_DIR}"
-    COMMENT "vmlinux.h from /sys/kernel/btf/vmlinux" VERBATIM)
+  # At configure time, not as a build rule: the Makefile generators cannot depend on a file that
+  # a custom command of another directory makes (bpf/ compiles against it), and the kernel a
+  # build runs on does not change during the build. Rewritten only when it changed, so a
+  # re-configure does not rebuild every program.
+  execute_process(
+    COMMAND "${VG_BPFTOOL}" btf dump file /sys/kernel/btf/vmlinux format c
+    OUTPUT_FILE "${VG_VMLINUX_DIR}/vmlinux.h.tmp"
+    RESULT_VARIABLE _vg_dump)
+  if(NOT _vg_dump EQUAL 0)
+    message(FATAL_ERROR "vigil: bpftool btf dump of /sys/kernel/btf/vmlinux failed (${_vg_dump})")
+  endif()
+  file(COPY_FILE "${VG_VMLINUX_DIR}/vmlinux.h.tmp" "${VG_VMLINUX_DIR}/vmlinux.h" ONLY_IF_DIFFERENT)
+  file(REMOVE "${VG_VMLINUX_DIR}/vmlinux.h.tmp")
   execute_process(COMMAND uname -r OUTPUT_VARIABLE _vg_krel OUTPUT_STRIP_TRAILING_WHITESPACE)
-  message(STATUS "vigil: vmlinux.h will be generated from the BTF of kernel ${_vg_krel}")
+  message(STATUS "vigil: vmlinux.h generated from the BTF of kernel ${_vg_krel}")
 endif()
-add_custom_target(vg_vmlinux_h DEPENDS "${VG_VMLINUX_DIR}/vmlinux.h")
 
 if(CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64")
   set(VG_BPF_ARCH x86)
