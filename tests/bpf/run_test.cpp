@@ -245,5 +245,17 @@ TEST_F(RunTest, unprivileged_user_gets_a_clear_error)
   EXPECT_NE(r.err.find("needs root"), std::string::npos) << r.err;
 }
 
+TEST(RunCli, unknown_subcommands_and_options_are_usage_errors)
+{
+  ProcResult r = run({vigil_bin(), "bogus"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("not expected: bogus"), std::string::npos) << r.err;
+  r = run({vigil_bin(), "run", "--bogus", "--", "true"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("not expected"), std::string::npos) << r.err;
+  r = run({vigil_bin(), "--help"});
+  EXPECT_EQ(r.status, 0) << r.err;
+}
+
 } // namespace
 } // namespace vigil::test

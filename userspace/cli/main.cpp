@@ -122,7 +122,15 @@ int main(int argc, char **argv)
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError &e) {
-    return app.exit(e);
+    if (e.get_exit_code() == 0) // --help
+      return app.exit(e);
+    // "vigil bogus": CLI11 checks for the missing subcommand before it looks at the extra word;
+    // name the word, as for an unknown option.
+    if (dynamic_cast<const CLI::RequiredError *>(&e) && !app.remaining().empty())
+      (void)app.exit(CLI::ExtrasError(app.remaining()));
+    else
+      (void)app.exit(e);
+    return 2; // bad usage, like a bad profile or config
   }
   vigil::daemon::setup_logging(log_level);
 
