@@ -54,7 +54,7 @@ TEST(RunLaunch, secrets_are_scrubbed_and_the_launch_is_hardened)
   TempDir tmp;
   const std::vector<std::string> env{"SECRET_TOKEN=s3cret-1", "AWS_SECRET_ACCESS_KEY=s3cret-2",
                                      "GITHUB_TOKEN=s3cret-3", "AWS_REGION=eu-west-1"};
-  ProcResult r = run({vigil_bin(), "run", "--", "sh", "-c",
+  ProcResult r = run({vigil_bin(), "run", "-v", "--", "sh", "-c",
                       "env; grep -E '^(NoNewPrivs|Seccomp):' /proc/self/status; " +
                           std::string(netprobe_bin()) + " int80 getpid 0; " + netprobe_bin() +
                           " raw icmp 0; " + netprobe_bin() + " raw packet 0; true"},
@@ -92,7 +92,7 @@ TEST(RunLaunch, capabilities_are_dropped_to_the_profile_keep_list)
   VG_REQUIRE_ROOT();
   TempDir tmp;
   const std::string show = "grep -E '^Cap(Inh|Prm|Eff|Bnd|Amb):' /proc/self/status";
-  ProcResult r = run({vigil_bin(), "run", "--", "sh", "-c", show});
+  ProcResult r = run({vigil_bin(), "run", "-v", "--", "sh", "-c", show});
   ASSERT_EQ(r.status, 0) << r.err;
   const uint64_t kept = bit(CAP_CHOWN) | bit(CAP_DAC_OVERRIDE) | bit(CAP_FOWNER) |
                         bit(CAP_FSETID) | bit(CAP_KILL) | bit(CAP_SETGID) | bit(CAP_SETUID) |
@@ -178,7 +178,7 @@ TEST(RunLaunch, hostile_root_agent_cannot_switch_vigil_off)
       "printf 'T:cgroup %s\\n' \"$(grep '^0::' /proc/self/cgroup)\"; "
       "try cred read " + canary + "; "
       "true";
-  Proc vigil({vigil_bin(), "run", "--alerts-json", alerts, "--", "sh", "-c", script},
+  Proc vigil({vigil_bin(), "run", "-v", "--alerts-json", alerts, "--", "sh", "-c", script},
              {"HOME=" + home});
   ASSERT_TRUE(vigil.wait_for_err("confines cgroup")) << vigil.err_so_far();
   const std::string own = std::to_string(vigil.pid());
@@ -250,7 +250,7 @@ TEST(RunLaunch, isolation_can_be_switched_off)
   const std::string profile = tmp / "p.yaml";
   write_file(profile, "profile: p\nlaunch:\n  isolate: false\n");
   const std::string host_mnt = fs::read_symlink("/proc/self/ns/mnt").string();
-  ProcResult r = run({vigil_bin(), "run", "--profile", profile, "--", "sh", "-c",
+  ProcResult r = run({vigil_bin(), "run", "-v", "--profile", profile, "--", "sh", "-c",
                       "grep '^0::' /proc/self/cgroup; readlink /proc/self/ns/mnt"});
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find("0::/vigil/run-"), std::string::npos) << r.out;

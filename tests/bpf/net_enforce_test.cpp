@@ -197,7 +197,7 @@ TEST_F(NetEnforceTest, host_names_in_the_allowlist_are_resolved_by_the_daemon)
   write_file(p, "profile: hosts\negress:\n  allow:\n    - {host: localhost, ports: [" +
                     std::to_string(pa_) + "]}\n");
   const std::string np = netprobe_bin();
-  ProcResult r = run({vigil_bin(), "run", "--profile", p, "--", "sh", "-c",
+  ProcResult r = run({vigil_bin(), "run", "-v", "--profile", p, "--", "sh", "-c",
                       np + " tcp 127.0.0.1 " + std::to_string(pa_) + "; " + np + " tcp 127.0.0.1 " +
                           std::to_string(pd_) + "; true"});
   EXPECT_EQ(r.out, "ok\nEPERM\n") << r.err;

@@ -2,6 +2,8 @@
 // `vigil run` end to end on this host's kernel: real programs, real cgroups, real processes.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <filesystem>
 #include <thread>
 
@@ -255,6 +257,24 @@ TEST(RunCli, unknown_subcommands_and_options_are_usage_errors)
   EXPECT_NE(r.err.find("not expected"), std::string::npos) << r.err;
   r = run({vigil_bin(), "--help"});
   EXPECT_EQ(r.status, 0) << r.err;
+}
+
+// A developer wrapping an interactive agent sees at most three lines before its first one: the
+// tiers, the profile and its cgroup, and how many notes were held back (-v prints them all).
+TEST(RunCli, start_up_prints_at_most_three_lines)
+{
+  VG_REQUIRE_ROOT();
+  ProcResult r = run({vigil_bin(), "run", "--", "true"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto lines = std::count(r.err.begin(), r.err.end(), '\n');
+  EXPECT_LE(lines, 3) << r.err;
+  EXPECT_NE(r.err.find("confines cgroup"), std::string::npos) << r.err;
+  ProcResult v = run({vigil_bin(), "run", "-v", "--", "true"});
+  ASSERT_EQ(v.status, 0) << v.err;
+  EXPECT_GT(std::count(v.err.begin(), v.err.end(), '\n'), lines) << v.err;
+  ProcResult q = run({vigil_bin(), "run", "-q", "--", "true"});
+  ASSERT_EQ(q.status, 0) << q.err;
+  EXPECT_EQ(q.err, "") << "quiet: nothing but alerts and errors";
 }
 
 } // namespace

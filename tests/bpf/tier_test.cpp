@@ -14,7 +14,7 @@ TEST(TierTest, run_logs_and_exports_the_tiers_in_force)
 {
   VG_REQUIRE_ROOT();
   const std::string addr = "127.0.0.1:" + std::to_string(free_port());
-  Proc vigil({vigil_bin(), "run", "--metrics-address", addr, "--", "sleep", "2"});
+  Proc vigil({vigil_bin(), "run", "-v", "--metrics-address", addr, "--", "sleep", "2"});
   ASSERT_TRUE(vigil.wait_for_err("confines cgroup")) << vigil.err_so_far();
   const std::string err = vigil.err_so_far();
   EXPECT_NE(err.find("file enforcement: fanotify (lsm tier unavailable: EPERM"), std::string::npos)

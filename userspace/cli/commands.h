@@ -26,6 +26,8 @@ struct RunArgs {
   std::string state_dir;          // learned baselines; empty: memory only
   std::string max_tier = "lsm"; // lsm (no cap) | fallback | monitor
   std::string lsm_attach = "auto"; // auto | cgroup | global
+  bool verbose = false;            // every start-up note as it comes
+  bool quiet = false;              // no start-up summary either: alerts and errors only
   std::vector<std::string> command;
 };
 int run_command(const RunArgs &args);

@@ -58,6 +58,10 @@ int main(int argc, char **argv)
                    "BPF LSM attachment: auto, cgroup (lsm_cgroup per agent cgroup), global")
       ->check(CLI::IsMember({"auto", "cgroup", "global"}))
       ->capture_default_str();
+  auto *verbose = run_cmd->add_flag("-v,--verbose", run.verbose,
+                                    "Print every start-up note (by default: a three-line summary)");
+  run_cmd->add_flag("-q,--quiet", run.quiet, "Print nothing but alerts and errors")
+      ->excludes(verbose);
   run_cmd->add_option("command", run.command, "Command and arguments (after --)")->required();
   run_cmd->positionals_at_end();
 

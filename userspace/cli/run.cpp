@@ -19,6 +19,7 @@
 #include "cgroup/cgroup.h"
 #include "cli/commands.h"
 #include "daemon/engine.h"
+#include "daemon/startup_log.h"
 #include "enforce/launch.h"
 #include "policy/capability.h"
 #include "policy/profile.h"
@@ -183,12 +184,43 @@ std::string default_profile_path()
   return default_rules_dir() + "/profiles/default.yaml";
 }
 
+// The start-up summary: at most three lines (tiers, profile and cgroup, what was held back),
+// none with --quiet; --verbose printed everything as it came.
+static void summarize_start(const RunArgs &args, const daemon::Engine &engine,
+                            const std::string &name, const std::string &path,
+                            const std::string &cg)
+{
+  const size_t held = daemon::release_startup_log(false);
+  if (args.quiet)
+    return;
+  const loader::Tier file = engine.file_tier(), net = engine.net_tier();
+  const std::string files = file == loader::Tier::monitor
+                                ? "NOTHING IS ENFORCED FOR FILES (monitor only)"
+                                : "enforcing files by " + std::string(loader::tier_name(file, true));
+  const std::string network =
+      net == loader::Tier::monitor
+          ? "NOTHING IS ENFORCED FOR THE NETWORK (monitor only)"
+          : "network by " + std::string(loader::tier_name(net, false));
+  const bool lsm = file == loader::Tier::lsm || net == loader::Tier::lsm;
+  spdlog::log(file == loader::Tier::monitor || net == loader::Tier::monitor ? spdlog::level::warn
+                                                                            : spdlog::level::info,
+              "{}, {}{}", files, network, lsm ? "" : " (no BPF LSM on this kernel)");
+  spdlog::info("profile '{}' ({}) confines cgroup {}", name, path, cg);
+  if (held > 0 && !args.verbose)
+    spdlog::warn("{} start-up note(s) held back: what this kernel does not enforce, host names "
+                 "not yet resolved, the launch's dropped capabilities and removed variables "
+                 "(`vigil run -v` prints them, `vigil doctor` explains the kernel's part)",
+                 held);
+}
+
 int run_command(const RunArgs &args)
 {
   if (args.command.empty()) {
     spdlog::error("nothing to run: vigil run [options] -- CMD [ARGS...]");
     return 2;
   }
+  if (!args.verbose)
+    daemon::hold_startup_log();
   const std::string profile_path = args.profile.empty() ? default_profile_path() : args.profile;
   auto profile = policy::load_profile(profile_path);
   if (!profile) {
@@ -264,7 +296,6 @@ int run_command(const RunArgs &args)
     (void)cgroup::destroy(cg);
     return 1;
   }
-  spdlog::info("profile '{}' ({}) confines cgroup {}", profile->name, profile_path, cg);
 
   int gate[2], ready[2];
   if (::pipe2(gate, O_CLOEXEC) != 0 || ::pipe2(ready, O_CLOEXEC) != 0) {
@@ -328,6 +359,7 @@ int run_command(const RunArgs &args)
                       enforce::kernel_last_cap(), profile->isolate, read_only_c.data(),
                       hidden_c.data(), notify[1]};
   report_launch(launch, fo);
+  summarize_start(args, **engine, profile->name, profile_path, cg);
   pid_t child = ::fork();
   if (child < 0) {
     spdlog::error("fork: {}", std::strerror(errno));

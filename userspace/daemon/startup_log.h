@@ -1,0 +1,20 @@
+// SPDX-License-Identifier: Apache-2.0
+// Start-up detail held back: `vigil run` wraps an interactive agent, and a screen of notes before
+// the agent's first line (what this kernel cannot enforce, host names not yet resolved, the
+// capabilities dropped) buries it. While held, log lines below `error` are kept instead of
+// printed; errors always pass. vigil run then prints a summary of at most three lines, and
+// `-v` prints everything as it comes.
+#pragma once
+
+#include <cstddef>
+
+namespace vigil::daemon {
+
+// Starts holding the default logger's lines below `error` (setup_logging() must have run).
+void hold_startup_log();
+
+// Stops holding. print: write the held lines now (in order); otherwise drop them. Returns how
+// many were held.
+size_t release_startup_log(bool print);
+
+} // namespace vigil::daemon
