@@ -100,6 +100,9 @@ public:
 
   Stats stats() const;
   bool reports_tid() const { return report_tid_; }
+  // The group's descriptor, for a process that must keep the group alive (unanswered, so guarded
+  // opens wait instead of passing) should this one die: vigil run's watchdog. Owned here.
+  int group_fd() const { return fan_.get(); }
 
 private:
   struct Marked {
