@@ -6,8 +6,11 @@
 #include <gtest/gtest.h>
 
 #include <signal.h>
+#include <sys/ptrace.h>
+#include <sys/wait.h>
 
 #include <filesystem>
+#include <cstring>
 #include <functional>
 #include <sstream>
 #include <thread>
@@ -85,8 +88,8 @@ protected:
   }
   void TearDown() override
   {
-    if (stopped_watchdog_ > 0)
-      ::kill(stopped_watchdog_, SIGCONT);
+    if (held_watchdog_ > 0)
+      ::ptrace(PTRACE_DETACH, held_watchdog_, nullptr, nullptr);
     // Without a watchdog (the bug this tests) the agent and its cgroup outlive vigil: do not
     // leave them to the next test.
     if (!cgroup_.empty() && fs::exists(cgroup_)) {
@@ -109,7 +112,7 @@ protected:
 
   TempDir tmp_;
   std::string home_, canary_, alerts_, cgroup_;
-  pid_t stopped_watchdog_ = 0;
+  pid_t held_watchdog_ = 0; // in a ptrace stop of this thread's making
 };
 
 class RunFailClosedDeath : public RunFailClosed, public ::testing::WithParamInterface<int> {};
@@ -190,7 +193,9 @@ TEST_F(RunFailClosed, the_agent_cannot_kill_the_watchdog)
 
 // The file tier (fanotify here) after vigil's death: the watchdog holds the group, so an open of
 // a guarded file by the agent waits unanswered, and dies with the agent; the credential never
-// reaches it. The watchdog is stopped (by the test, from outside) to hold that window open.
+// reaches it. The test holds the watchdog (from outside) to keep that window open: in a ptrace
+// stop, not SIGSTOP, since vigil's death orphans its process group, and the kernel then sends
+// SIGHUP and SIGCONT to a group with a stopped member (the agent would die of the SIGHUP).
 TEST_F(RunFailClosed, a_credential_opened_after_vigils_death_is_never_read)
 {
   if (expected_file_tier() != "fanotify")
@@ -207,9 +212,12 @@ TEST_F(RunFailClosed, a_credential_opened_after_vigils_death_is_never_read)
   if (wd > 0) {
     ASSERT_NE(vigil->err_so_far().find("holds the fanotify group"), std::string::npos)
         << vigil->err_so_far();
-    stopped_watchdog_ = wd;
-    ASSERT_EQ(::kill(wd, SIGSTOP), 0);
-    ASSERT_TRUE(eventually([&] { return proc_state(wd) == 'T'; }));
+    ASSERT_EQ(::ptrace(PTRACE_SEIZE, wd, nullptr, nullptr), 0) << std::strerror(errno);
+    held_watchdog_ = wd;
+    ASSERT_EQ(::ptrace(PTRACE_INTERRUPT, wd, nullptr, nullptr), 0) << std::strerror(errno);
+    int st = 0;
+    ASSERT_EQ(::waitpid(wd, &st, __WALL), wd);
+    ASSERT_TRUE(WIFSTOPPED(st));
   }
   vigil->signal(SIGKILL);
   EXPECT_EQ(vigil->wait(10s).status, 128 + SIGKILL);
@@ -230,14 +238,21 @@ TEST_F(RunFailClosed, a_credential_opened_after_vigils_death_is_never_read)
       }
     return false;
   });
-  ASSERT_TRUE(settled) << "cat neither waits nor finished\n" << read_file(out);
+  auto show = [&] {
+    std::string s;
+    for (pid_t p : cgroup_pids(cgroup_))
+      s += std::to_string(p) + " " + read_file("/proc/" + std::to_string(p) + "/comm") +
+           read_file("/proc/" + std::to_string(p) + "/stack");
+    return s;
+  };
+  ASSERT_TRUE(settled) << "cat neither waits nor finished\n" << read_file(out) << show();
   EXPECT_EQ(read_file(out).find("canary-"), std::string::npos)
       << "the credential reached the agent after vigil died:\n" << read_file(out);
   ASSERT_GT(cat, 0) << "the open of the guarded file did not wait: " << read_file(out);
 
   // The watchdog goes on: kills the cgroup (the waiting cat with it), then lets the group go.
-  ASSERT_EQ(::kill(wd, SIGCONT), 0);
-  stopped_watchdog_ = 0;
+  ASSERT_EQ(::ptrace(PTRACE_DETACH, wd, nullptr, nullptr), 0) << std::strerror(errno);
+  held_watchdog_ = 0;
   EXPECT_TRUE(eventually([&] { return dead(cat); }, 5s));
   EXPECT_TRUE(eventually([&] { return !fs::exists(cgroup_); }, 5s)) << cgroup_;
   EXPECT_TRUE(eventually([&] { return dead(wd); }, 5s));
