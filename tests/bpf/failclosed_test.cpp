@@ -15,6 +15,7 @@
 #include <sstream>
 #include <thread>
 
+#include "enforce/watchdog.h"
 #include "harness.h"
 
 namespace vigil::test {
@@ -262,6 +263,68 @@ TEST_F(RunFailClosed, a_credential_opened_after_vigils_death_is_never_read)
   // With the group gone, the file opens for everyone else again.
   EXPECT_NE(run({"cat", canary_}, {}, 10s).out.find("canary-"), std::string::npos);
 }
+
+// The watchdog alone: a forked stand-in for vigil starts it and is SIGKILLed; the watchdog
+// empties the cgroup (a task in it and one in a sub-cgroup) and removes both. Once with
+// cgroup.kill, once the way kernels before 5.14 need (freeze, then SIGKILL every pid).
+class WatchdogAlone : public ::testing::TestWithParam<bool> {};
+
+TEST_P(WatchdogAlone, empties_and_removes_the_cgroup_when_its_caller_dies)
+{
+  VG_REQUIRE_ROOT();
+  const std::string dir = cgroup2_mount() + "/vigil-wd-test-" + std::to_string(::getpid());
+  const std::string sub = dir + "/sub";
+  fs::create_directories(sub);
+  struct Cleanup {
+    std::string dir, sub;
+    ~Cleanup()
+    {
+      if (!fs::exists(dir))
+        return;
+      write_file(dir + "/cgroup.kill", "1");
+      eventually([&] { return cgroup_pids(dir).empty(); }, 5s);
+      std::error_code ec;
+      fs::remove(sub, ec);
+      fs::remove(dir, ec);
+    }
+  } cleanup{dir, sub};
+  Proc a({"sh", "-c", "echo $$ > " + dir + "/cgroup.procs && exec sleep 300"});
+  Proc b({"sh", "-c", "echo $$ > " + sub + "/cgroup.procs && exec sleep 300"});
+  ASSERT_TRUE(eventually([&] { return cgroup_pids(dir).size() == 2; }));
+
+  int pipefd[2];
+  ASSERT_EQ(::pipe(pipefd), 0);
+  const pid_t standin = ::fork();
+  if (standin == 0) {
+    enforce::WatchdogOptions o;
+    o.cgroup_dir = dir;
+    o.use_cgroup_kill = GetParam();
+    auto w = enforce::Watchdog::start(o);
+    const pid_t wp = w ? w->pid() : -1;
+    (void)!::write(pipefd[1], &wp, sizeof(wp));
+    ::pause();
+    ::_exit(0);
+  }
+  ::close(pipefd[1]);
+  pid_t wd = -1;
+  ASSERT_EQ(::read(pipefd[0], &wd, sizeof(wd)), static_cast<ssize_t>(sizeof(wd)));
+  ::close(pipefd[0]);
+  ASSERT_GT(wd, 0);
+  EXPECT_FALSE(dead(a.pid()));
+  EXPECT_TRUE(fs::exists(dir)) << "nothing happens while its caller lives";
+  ::kill(standin, SIGKILL);
+  ::waitpid(standin, nullptr, 0);
+  EXPECT_TRUE(eventually([&] { return dead(a.pid()) && dead(b.pid()); }, 5s))
+      << cgroup_pids(dir).size();
+  EXPECT_TRUE(eventually([&] { return !fs::exists(dir); }, 5s)) << dir;
+  EXPECT_TRUE(eventually([&] { return dead(wd); }, 5s)) << "the watchdog exits after";
+  EXPECT_EQ(a.wait(5s).status, 128 + SIGKILL);
+  EXPECT_EQ(b.wait(5s).status, 128 + SIGKILL);
+}
+
+INSTANTIATE_TEST_SUITE_P(Kill, WatchdogAlone, ::testing::Bool(), [](const auto &p) {
+  return std::string(p.param ? "cgroup_kill" : "freeze_and_kill_each");
+});
 
 } // namespace
 } // namespace vigil::test

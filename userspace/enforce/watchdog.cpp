@@ -219,6 +219,14 @@ struct ChildFds {
   int hold;        // kept until the cgroup is empty, or -1
 };
 
+struct ChildArgs {
+  pid_t vigil;
+  const char *cgroup_dir;
+  const char *cgroup_name;
+  long drain_ms;
+  bool use_cgroup_kill;
+};
+
 // Closes every descriptor but keep[] (and 0-2), in ranges.
 void close_all_but(int *keep, int count)
 {
@@ -236,8 +244,7 @@ void close_all_but(int *keep, int count)
   ::syscall(SYS_close_range, next, ~0u, 0);
 }
 
-[[noreturn]] void child_main(ChildFds fds, pid_t vigil, const char *cgroup_dir,
-                             const char *cgroup_name, long drain_ms)
+[[noreturn]] void child_main(ChildFds fds, const ChildArgs &args)
 {
   sigset_t all;
   sigfillset(&all);
@@ -285,10 +292,10 @@ void close_all_but(int *keep, int count)
   if (events >= 0) {
     ::close(events);
     was_populated = populated(fds.cgroup);
-    const bool has_kill = write_at(fds.cgroup, "cgroup.kill", "1");
-    if (!has_kill)
+    const bool has_kill = args.use_cgroup_kill && write_at(fds.cgroup, "cgroup.kill", "1");
+    if (!has_kill) // frozen, nothing forks between reading cgroup.procs and the kill
       write_at(fds.cgroup, "cgroup.freeze", "1");
-    while (populated(fds.cgroup) && now_ms() - t0 < drain_ms) {
+    while (populated(fds.cgroup) && now_ms() - t0 < args.drain_ms) {
       if (!has_kill)
         kill_tree(fds.cgroup, 0);
       sleep_ms(5);
@@ -301,18 +308,19 @@ void close_all_but(int *keep, int count)
     ::close(fds.hold);
   remove_subtree(fds.cgroup, 0);
   ::close(fds.cgroup);
-  const bool removed = ::unlinkat(fds.parent, cgroup_name, AT_REMOVEDIR) == 0 || errno == ENOENT;
+  const bool removed =
+      ::unlinkat(fds.parent, args.cgroup_name, AT_REMOVEDIR) == 0 || errno == ENOENT;
   if (!asked) {
     Line l;
-    l.add("vigil watchdog: vigil (pid ").num(vigil).add(") is gone; ");
+    l.add("vigil watchdog: vigil (pid ").num(args.vigil).add(") is gone; ");
     if (was_populated)
       l.add(drained ? "killed its agent cgroup " : "killed, but could not empty, its agent cgroup ")
-          .add(cgroup_dir)
+          .add(args.cgroup_dir)
           .add(" in ")
           .num(static_cast<long>(now_ms() - t0))
           .add(" ms");
     else
-      l.add("its agent cgroup ").add(cgroup_dir).add(" was empty");
+      l.add("its agent cgroup ").add(args.cgroup_dir).add(" was empty");
     l.add(removed ? "; removed it" : "; could not remove it");
     l.emit();
   }
@@ -343,13 +351,13 @@ Result<Watchdog> Watchdog::start(const WatchdogOptions &opts)
   Watchdog w;
   w.control_.reset(pipefd[1]);
   const ChildFds fds{pidfd.get(), control_read.get(), cg.get(), parent.get(), opts.hold_fd};
-  const pid_t vigil = ::getpid();
-  const long drain_ms = static_cast<long>(opts.drain_timeout.count());
+  const ChildArgs args{::getpid(), opts.cgroup_dir.c_str(), name.c_str(),
+                       static_cast<long>(opts.drain_timeout.count()), opts.use_cgroup_kill};
   const pid_t pid = ::fork();
   if (pid < 0)
     return fail_errno(errno, "watchdog: fork");
   if (pid == 0)
-    child_main(fds, vigil, opts.cgroup_dir.c_str(), name.c_str(), drain_ms);
+    child_main(fds, args);
   w.pid_ = pid;
   return w;
 }

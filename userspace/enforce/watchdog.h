@@ -39,6 +39,9 @@ struct WatchdogOptions {
   // anyway: a task stuck in uninterruptible sleep must not keep every guarded open on the host
   // waiting forever. A task with SIGKILL pending never runs user code again.
   std::chrono::milliseconds drain_timeout{5000};
+  // false: take the path of kernels without cgroup.kill (before 5.14) even where it exists, so
+  // that tests reach it.
+  bool use_cgroup_kill = true;
 };
 
 class Watchdog {
