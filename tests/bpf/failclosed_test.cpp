@@ -192,6 +192,31 @@ TEST_F(RunFailClosed, the_agent_cannot_kill_the_watchdog)
                                                              << r.err;
 }
 
+// Someone outside the agent (root on the host) can still kill the watchdog: vigil says so in a
+// critical alert, and goes on confining the agent.
+TEST_F(RunFailClosed, a_lost_watchdog_is_alerted)
+{
+  const std::string go = tmp_ / "go";
+  auto vigil = start("while [ ! -e " + go + " ]; do sleep 0.02; done; cat " + canary_ +
+                     "; exit 0");
+  ASSERT_TRUE(vigil->wait_for_err("confines cgroup")) << vigil->err_so_far();
+  const pid_t wd = watchdog_pid(vigil->err_so_far());
+  ASSERT_GT(wd, 0) << vigil->err_so_far();
+  ASSERT_EQ(::kill(wd, SIGKILL), 0);
+  auto lost = [&] {
+    for (auto &a : read_json_lines(alerts_))
+      if (a["rule"] == "vigil-watchdog-lost")
+        return true;
+    return false;
+  };
+  EXPECT_TRUE(eventually(lost)) << read_file(alerts_) << vigil->err_so_far();
+  write_file(go, "");
+  ProcResult r = vigil->wait();
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out.find("canary-"), std::string::npos) << "still enforcing: " << r.out;
+  EXPECT_FALSE(fs::exists(cgroup_));
+}
+
 // The file tier (fanotify here) after vigil's death: the watchdog holds the group, so an open of
 // a guarded file by the agent waits unanswered, and dies with the agent; the credential never
 // reaches it. The test holds the watchdog (from outside) to keep that window open: in a ptrace
