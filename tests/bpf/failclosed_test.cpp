@@ -184,7 +184,8 @@ TEST_F(RunFailClosed, the_agent_cannot_kill_the_watchdog)
   }
   EXPECT_EQ(kills, 2) << read_file(alerts_);
   EXPECT_EQ(others, 3) << read_file(alerts_);
-  EXPECT_EQ(read_json_lines(alerts_).size(), 5u) << "no watchdog-lost alert\n" << read_file(alerts_);
+  EXPECT_EQ(read_json_lines(alerts_).size(), 5u) << "no watchdog-lost alert\n"
+                                                 << read_file(alerts_);
   // A normal exit: vigil removed the cgroup, told the watchdog, and reaped it.
   EXPECT_TRUE(dead(wd)) << "the watchdog exits with vigil (state " << proc_state(wd) << ")";
   EXPECT_FALSE(fs::exists(cgroup_));
