@@ -260,7 +260,8 @@ void close_all_but(int *keep, int count)
     if (null > 2)
       ::close(null);
   }
-  // The OOM killer must not pick the watchdog over the agent it watches.
+  // The OOM killer must not pick the watchdog over the agent it watches (needs
+  // CAP_SYS_RESOURCE; without it the score stays as it was).
   write_at(AT_FDCWD, "/proc/self/oom_score_adj", "-1000");
 
   bool asked = false; // a normal exit: vigil has removed the cgroup itself
