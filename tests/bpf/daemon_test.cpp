@@ -198,6 +198,36 @@ TEST_F(DaemonTest, enforcement_survives_sigkill_is_adopted_and_unload_removes_it
   EXPECT_EQ(after, "ok\n") << "unload removed enforcement";
 }
 
+// Tier 2's file tier is the daemon's fanotify group, which is not pinned: it goes with the
+// daemon, and the kernel then lets every open pass until the next daemon guards the set again
+// (docs/SECURITY.md, "When vigil dies"). This pins down that documented window.
+TEST_F(DaemonTest, the_fanotify_tier_does_not_outlive_the_daemon)
+{
+  if (expected_file_tier() != "fanotify")
+    GTEST_SKIP() << "the lsm tier enforces from pinned programs (the test above)";
+  const std::string agent = root_ + "/agent-1";
+  fs::create_directories(agent);
+  auto cat = [&] {
+    return run({"sh", "-c", "echo $$ > " + agent + "/cgroup.procs && exec cat " + secret_});
+  };
+  Proc first({vigil_bin(), "daemon", "--config", tmp_ / "vigil.yaml"});
+  ASSERT_TRUE(first.wait_for_err("confining " + agent)) << first.err_so_far();
+  ProcResult before = cat();
+  EXPECT_NE(before.status, 0) << "denied while the daemon runs\n" << before.out;
+  first.signal(SIGKILL);
+  first.wait();
+  ProcResult gap = cat();
+  EXPECT_EQ(gap.status, 0) << gap.err;
+  EXPECT_NE(gap.out.find("PRIVATE KEY"), std::string::npos) << "the read passes in the gap";
+  Proc second({vigil_bin(), "daemon", "--config", tmp_ / "vigil.yaml"});
+  ASSERT_TRUE(second.wait_for_err("confining " + agent)) << second.err_so_far();
+  ProcResult after = cat();
+  EXPECT_NE(after.status, 0) << "the next daemon denies it again\n" << after.out;
+  EXPECT_EQ(after.out.find("PRIVATE KEY"), std::string::npos);
+  second.signal(SIGTERM);
+  EXPECT_EQ(second.wait().status, 0);
+}
+
 TEST_F(DaemonTest, an_adopting_daemon_prunes_cgroups_that_vanished_meanwhile)
 {
   const std::string agent = root_ + "/agent-1";

@@ -21,6 +21,7 @@
 #include "daemon/engine.h"
 #include "daemon/startup_log.h"
 #include "enforce/launch.h"
+#include "enforce/watchdog.h"
 #include "policy/capability.h"
 #include "policy/profile.h"
 #include "policy/rules.h"
@@ -291,6 +292,24 @@ int run_command(const RunArgs &args)
     spdlog::error("{}", r.error().message());
     return 1;
   }
+  // From here on the agent does not outlive vigil, however vigil ends: a crash or a SIGKILL
+  // leaves the watchdog (enforce/watchdog.h says why a process of its own) to kill and remove
+  // the cgroup. It is forked before the agent, so it also covers a vigil killed between the
+  // agent's fork and its exec (the agent's first process also has PR_SET_PDEATHSIG and exits on
+  // the gate pipe's EOF, before it joins the cgroup). Holding the fanotify group makes the file
+  // tier fail closed meanwhile: the agent's opens of guarded files wait, and die with it.
+  enforce::WatchdogOptions wo;
+  wo.cgroup_dir = cg;
+  wo.hold_fd = (*engine)->file_group_fd();
+  auto watchdog = enforce::Watchdog::start(wo);
+  if (!watchdog) {
+    spdlog::error("{}", watchdog.error().message());
+    (void)cgroup::destroy(cg);
+    return 1;
+  }
+  spdlog::info("launch: watchdog pid {} kills cgroup {} if vigil dies{}", watchdog->pid(), cg,
+               wo.hold_fd >= 0 ? "; it holds the fanotify group, so guarded opens wait meanwhile"
+                               : "");
   if (auto r = (*engine)->confine(cg, kRunProfileId); !r) {
     spdlog::error("{}", r.error().message());
     (void)cgroup::destroy(cg);
@@ -339,6 +358,7 @@ int run_command(const RunArgs &args)
   fo.launcher = ::getpid();
   fo.launcher_pgid = ::getpgrp();
   fo.launcher_threads = enforce::own_threads(); // every thread vigil runs is started by now
+  fo.guardians = {watchdog->pid()};
   const std::vector<sock_filter> filter_code = enforce::launch_filter(fo);
   const sock_fprog filter{static_cast<unsigned short>(filter_code.size()),
                           const_cast<sock_filter *>(filter_code.data())};
@@ -350,6 +370,8 @@ int run_command(const RunArgs &args)
   std::vector<std::string> hidden;
   for (pid_t t : fo.launcher_threads)
     hidden.push_back("/proc/" + std::to_string(t));
+  for (pid_t g : fo.guardians)
+    hidden.push_back("/proc/" + std::to_string(g));
   std::vector<const char *> hidden_c;
   for (const auto &p : hidden)
     hidden_c.push_back(p.c_str());
@@ -389,6 +411,7 @@ int run_command(const RunArgs &args)
     ::close(gate[1]);
     int wstatus = 0;
     bool done = false;
+    bool watchdog_lost = false;
     while (!done) {
       siginfo_t si{};
       timespec tick{0, 200 * 1000 * 1000};
@@ -404,11 +427,23 @@ int run_command(const RunArgs &args)
         done = true;
         status = exit_status(wstatus);
       }
+      // The agent cannot signal it; someone outside can. vigil still confines the agent, but
+      // its own death would now leave the agent running.
+      if (!done && !watchdog_lost && !watchdog->alive()) {
+        watchdog_lost = true;
+        eng->raise_internal(
+            "vigil-watchdog-lost", policy::Severity::critical,
+            "the watchdog (pid " + std::to_string(watchdog->pid()) +
+                ") is gone: if vigil dies now, its agent in " + cg + " runs on unconfined");
+      }
     }
   }
   // Leftover descendants die with the cgroup; their last events are drained before exit.
   if (auto r = cgroup::destroy(cg); !r)
     spdlog::warn("{}", r.error().message());
+  // The agent is gone: the watchdog lets go of the fanotify group before the engine closes it
+  // (while the watchdog holds it, closing ours would not answer what is still queued).
+  watchdog->finish();
   supervisor.stop();
   ::close(notify[0]);
   (void)(*engine)->release(cg);

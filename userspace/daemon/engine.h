@@ -103,6 +103,9 @@ public:
   void raise_internal(const std::string &rule, policy::Severity severity,
                       const std::string &output);
   loader::Tier file_tier() const { return file_tier_; }
+  // The fanotify group of the file tier, or -1 where the file tier is not fanotify. Owned here;
+  // vigil run's watchdog holds a duplicate so that vigil's death does not open guarded files.
+  int file_group_fd() const { return files_ ? files_->group_fd() : -1; }
   loader::Tier net_tier() const { return net_tier_; }
   // Confine a cgroup directory (absolute path) under profile id; release undoes it.
   Result<uint64_t> confine(const std::string &dir, uint32_t profile_id);

@@ -42,6 +42,8 @@ public:
   // The agent cgroups (paths relative to the cgroup2 mount) and their profiles.
   void set_agents(const std::map<std::string, uint32_t> &agents);
   enforce::Stats stats() const { return guard_->stats(); }
+  // The fanotify group (see enforce::FanotifyGuard::group_fd). Owned here.
+  int group_fd() const { return guard_->group_fd(); }
 
 private:
   struct Snapshot {

@@ -20,7 +20,8 @@
 //    openers sleep killably (TASK_KILLABLE in fanotify_get_response()) until it answers or dies;
 //    the fs.fanotify.watchdog_timeout sysctl (6.x) only logs "failed to respond". The group fd is
 //    close-on-exec but survives fork(): a forked child keeps the group (and its pending events)
-//    alive after the parent dies.
+//    alive after the parent dies. vigil run's watchdog (watchdog.h) does so on purpose, to fail
+//    closed until it has killed the agent.
 // Fail-closed points: if the kernel cannot create the event's fd during read() (EMFILE, ENFILE)
 // it answers the event FAN_DENY itself (fanotify_read()). A queue overflow would let permission
 // events pass silently (fanotify_handle_event() treats "not queued" as allowed), so the group is
@@ -100,6 +101,9 @@ public:
 
   Stats stats() const;
   bool reports_tid() const { return report_tid_; }
+  // The group's descriptor, for a process that must keep the group alive (unanswered, so guarded
+  // opens wait instead of passing) should this one die: vigil run's watchdog. Owned here.
+  int group_fd() const { return fan_.get(); }
 
 private:
   struct Marked {

@@ -234,6 +234,9 @@ std::vector<sock_filter> launch_filter(const LaunchFilterOptions &opts)
     for (pid_t t : opts.launcher_threads)
       if (t != opts.launcher)
         ids.push_back(static_cast<uint32_t>(t));
+    for (pid_t g : opts.guardians)
+      if (g > 0)
+        ids.push_back(static_cast<uint32_t>(g));
     std::vector<uint32_t> signal_targets = ids;
     signal_targets.push_back(0);                       // the caller's process group
     signal_targets.push_back(static_cast<uint32_t>(-1)); // every process it may signal

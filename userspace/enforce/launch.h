@@ -81,6 +81,9 @@ struct LaunchFilterOptions {
   pid_t launcher = 0;
   pid_t launcher_pgid = 0;
   std::vector<pid_t> launcher_threads;
+  // Other processes of vigil that must survive the agent (the watchdog, which kills the agent
+  // cgroup if vigil dies): the same rules as the launcher's pid. Used only with launcher.
+  std::vector<pid_t> guardians;
   // Attempts on vigil (the launcher rules, bpf, module and kexec loading, iopl/ioperm,
   // open_by_handle_at) go to the supervisor (kNotify) instead of failing silently.
   bool notify = false;

@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <sys/ptrace.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -153,6 +154,39 @@ TEST(Seccomp, launch_filter_protects_the_launcher)
               return fd < 0 ? errno : (::close(fd), 0);
             }),
             0);
+}
+
+// The watchdog (a guardian) gets the launcher's rules: a process of its own, outside the agent.
+TEST(Seccomp, launch_filter_protects_the_guardians)
+{
+  const pid_t guardian = ::fork();
+  if (guardian == 0) {
+    ::pause();
+    ::_exit(0);
+  }
+  ASSERT_GT(guardian, 0);
+  LaunchFilterOptions o;
+  o.block_raw_sockets = false;
+  o.launcher = ::getpid();
+  o.launcher_pgid = ::getpgrp();
+  o.launcher_threads = own_threads();
+  o.guardians = {guardian};
+  const auto code = launch_filter(o);
+  EXPECT_EQ(under_filter(code, [=] { return errno_of(::kill(guardian, SIGKILL)); }), EPERM);
+  EXPECT_EQ(under_filter(code, [=] { return errno_of(::syscall(SYS_tkill, guardian, 0)); }),
+            EPERM);
+  EXPECT_EQ(under_filter(code, [=] { return errno_of(::syscall(SYS_pidfd_open, guardian, 0)); }),
+            EPERM);
+  EXPECT_EQ(under_filter(code, [=] { return errno_of(::fcntl(0, F_SETOWN, guardian)); }), EPERM);
+  EXPECT_EQ(under_filter(code,
+                         [=] { return errno_of(::ptrace(PTRACE_ATTACH, guardian, nullptr,
+                                                        nullptr)); }),
+            EPERM);
+  // Without it in the list, the same child may signal it (same user).
+  o.guardians.clear();
+  EXPECT_EQ(under_filter(launch_filter(o), [=] { return errno_of(::kill(guardian, 0)); }), 0);
+  ::kill(guardian, SIGKILL);
+  ::waitpid(guardian, nullptr, 0);
 }
 
 TEST(Seccomp, supervisor_answers_eperm_and_reports_each_attempt)
