@@ -105,8 +105,8 @@ protected:
   std::unique_ptr<Proc> start(const std::string &script)
   {
     auto p = std::make_unique<Proc>(
-        std::vector<std::string>{vigil_bin(), "run", "--alerts-json", alerts_, "--", "sh", "-c",
-                                 script},
+        std::vector<std::string>{vigil_bin(), "run", "-v", "--alerts-json", alerts_, "--", "sh",
+                                 "-c", script},
         std::vector<std::string>{"HOME=" + home_});
     cgroup_ = cgroup2_mount() + "/vigil/run-" + std::to_string(p->pid());
     return p;
