@@ -50,6 +50,10 @@ Result<std::unique_ptr<FileEnforcer>> FileEnforcer::start(std::string cgroup_mou
 {
   std::unique_ptr<FileEnforcer> e(new FileEnforcer());
   e->cgroup_mount_ = std::move(cgroup_mount);
+  // One descriptor per guarded file (directories are not held); the rest of the limit stays for
+  // the daemon itself.
+  const size_t limit = enforce::raise_fd_limit();
+  e->file_budget_ = std::min(enforce::ProtectedSet::kMaxFiles, limit > 2048 ? limit - 1024 : 512);
   e->report_ = std::move(report);
   FileEnforcer *self = e.get();
   auto guard =
@@ -124,15 +128,26 @@ Result<> FileEnforcer::rebuild()
       next->owners[pat].insert(id);
     }
   next->modes = modes_;
-  auto set = enforce::ProtectedSet::create(all, "");
+  auto set = enforce::ProtectedSet::create(all, "", enforce::ProtectedSet::kMaxDirs, file_budget_);
   if (!set)
     return tl::unexpected(set.error());
+  // Inodes the old set keyed stay keyed: a credential moved out of its directory is found by no
+  // walk, and a rebuild (a profile reinstalled because an allowlist host moved) must not free it.
+  if (set_) {
+    set->keep_keyed(*set_);
+    if (auto r = set->refresh(); !r)
+      return tl::unexpected(r.error());
+  }
   publish(next);
   set_.emplace(std::move(*set));
   uint64_t one = 1;
   (void)!::write(wake_fd_.get(), &one, sizeof(one));
   for (const auto &n : set_->notes())
     spdlog::debug("file guard: {}", n);
+  for (const auto &t : set_->truncated())
+    spdlog::warn("file guard: pattern {} matches more than the guard's budget ({} files, {} "
+                 "directories): the rest are guarded by their directory's mark only",
+                 t, file_budget_, enforce::ProtectedSet::kMaxDirs);
   return guard_current();
 }
 

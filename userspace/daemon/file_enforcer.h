@@ -67,6 +67,7 @@ private:
 
   std::mutex set_mu_; // guards set_, profiles_ (main thread and the watch thread)
   std::optional<enforce::ProtectedSet> set_;
+  size_t file_budget_ = enforce::ProtectedSet::kMaxFiles; // files keyed by inode, fd-bound
   std::map<uint32_t, std::vector<std::string>> patterns_; // profile -> expanded patterns
   std::map<uint32_t, policy::Mode> modes_;
 

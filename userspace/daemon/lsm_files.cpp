@@ -92,7 +92,8 @@ struct Builder {
   void key_file(const std::string &path, uint32_t profile, uint32_t rule_id, bool *full)
   {
     struct stat st{};
-    if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode))
+    // stat, not lstat: a credential that is a symlink (dotfile managers) is its target
+    if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode))
       return;
     if (expanded >= kMaxExpanded) {
       *full = true;

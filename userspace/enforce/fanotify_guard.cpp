@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/fanotify.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -76,6 +77,19 @@ FanotifyGuard::FanotifyGuard(Decider decide, UniqueFd fan, UniqueFd stop, bool r
     : decide_(std::move(decide)), fan_(std::move(fan)), stop_(std::move(stop)),
       report_tid_(report_tid), self_(::getpid()), snap_(std::make_shared<const Snapshot>())
 {
+}
+
+size_t raise_fd_limit()
+{
+  struct rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0)
+    return 1024;
+  if (rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    (void)::setrlimit(RLIMIT_NOFILE, &rl);
+    (void)::getrlimit(RLIMIT_NOFILE, &rl);
+  }
+  return rl.rlim_cur == RLIM_INFINITY ? SIZE_MAX : static_cast<size_t>(rl.rlim_cur);
 }
 
 Result<std::unique_ptr<FanotifyGuard>> FanotifyGuard::start(Decider decide)
@@ -169,31 +183,47 @@ Result<> FanotifyGuard::guard(const ProtectedSet &set)
     next.push_back(Marked{dev_of(st), ino_of(st), path, dir, std::move(fd)});
     return &next.back();
   };
-  // A file guarded before keeps its pin: its name may have moved (a glob's file that was
-  // linked or renamed elsewhere), its inode has not.
-  std::unordered_map<std::string, const Marked *> held;
-  for (const Marked &old : marked_)
+  // An object whose pin fails for lack of descriptors (EMFILE, ENFILE) keeps its old mark, if it
+  // had one: a failed refresh must not unguard what was guarded.
+  std::unordered_set<std::string> unpinned;
+  size_t pin_failures = 0;
+  int pin_errno = 0;
+  auto pin_failed = [&](const std::string &path) {
+    pin_errno = errno;
+    ++pin_failures;
+    errors_.fetch_add(1, std::memory_order_relaxed);
+    struct stat st{};
+    if (::stat(path.c_str(), &st) == 0)
+      unpinned.insert(inode_key(dev_of(st), ino_of(st)));
+  };
+  // Directories first: they guard every name in them, so they are the last to go short.
+  next.reserve(set.files().size() + set.dirs().size());
+  for (const GuardedDir &d : set.dirs())
+    if (!pin(d.path, true) && errno != ENOENT && errno != ENOTDIR)
+      pin_failed(d.path);
+  // A file guarded before keeps its pin (moved over, not duplicated: the descriptors a set needs
+  // stay one per file): its name may have moved (a glob's file that was linked or renamed
+  // elsewhere), its inode has not.
+  std::unordered_map<std::string, Marked *> held;
+  for (Marked &old : marked_)
     if (!old.dir && old.opath)
       held.emplace(inode_key(old.dev, old.ino), &old);
   auto pin_file = [&](const ProtectedFile &f) -> Marked * {
-    if (auto it = held.find(inode_key(f.dev, f.ino)); it != held.end()) {
-      UniqueFd fd(::fcntl(it->second->opath.get(), F_DUPFD_CLOEXEC, 0));
-      if (fd) {
-        next.push_back(Marked{f.dev, f.ino, f.path, false, std::move(fd)});
-        return &next.back();
-      }
+    if (auto it = held.find(inode_key(f.dev, f.ino)); it != held.end() && it->second->opath) {
+      next.push_back(Marked{f.dev, f.ino, f.path, false, std::move(it->second->opath)});
+      return &next.back();
     }
-    return pin(f.path, false);
+    Marked *m = pin(f.path, false);
+    if (!m && errno != ENOENT && errno != ENOTDIR)
+      pin_failed(f.path);
+    return m;
   };
-  next.reserve(set.files().size() + set.dirs().size());
   for (const ProtectedFile &f : set.files()) {
     if (Marked *m = pin_file(f)) {
       snap->inodes[m->dev][m->ino] = InodeEntry{f.path, f.pattern};
       snap->files.push_back(ProtectedFile{m->dev, m->ino, f.path, f.pattern});
     }
   }
-  for (const GuardedDir &d : set.dirs())
-    pin(d.path, true);
 
   // 2. Publish the set before the marks exist: an event from a new mark always finds its inode.
   {
@@ -213,7 +243,7 @@ Result<> FanotifyGuard::guard(const ProtectedSet &set)
   // 4. Unmark what is no longer guarded. Files are unmarked through the fd kept from their
   //    guard() call, which works after an unlink or rename (a marked inode is pinned until its
   //    mark goes); directories through their path if it still names the same inode.
-  std::unordered_set<std::string> keep;
+  std::unordered_set<std::string> keep = std::move(unpinned);
   for (const Marked &m : next)
     keep.insert(inode_key(m.dev, m.ino));
   for (Marked &old : marked_) {
@@ -234,6 +264,10 @@ Result<> FanotifyGuard::guard(const ProtectedSet &set)
     if (m.dir)
       m.opath.reset();
   marked_ = std::move(next);
+  if (result && pin_failures > 0)
+    return fail_errno(pin_errno, std::to_string(pin_failures) +
+                                     " guarded object(s) could not be pinned (their old marks, "
+                                     "if any, stay)");
   if (!result)
     return fail(result.error().message() + (failed > 1 ? " (and " + std::to_string(failed - 1) +
                                                              " more)"

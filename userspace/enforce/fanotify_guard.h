@@ -77,6 +77,10 @@ struct Stats {
   uint64_t handle_ns = 0; // total time from reading an event to writing its answer
 };
 
+// Raises the soft RLIMIT_NOFILE to the hard limit (a guard holds a descriptor per guarded file)
+// and returns the soft limit in force.
+size_t raise_fd_limit();
+
 class FanotifyGuard {
 public:
   // Creates the fanotify group (FAN_CLASS_CONTENT, unlimited queue; FAN_REPORT_TID when the

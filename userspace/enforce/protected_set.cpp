@@ -121,6 +121,14 @@ Result<ProtectedSet> ProtectedSet::create(std::vector<std::string> patterns, std
   return set;
 }
 
+void ProtectedSet::keep_keyed(const ProtectedSet &old)
+{
+  for (const auto &[id, f] : old.sticky_)
+    if (std::find(patterns_.begin(), patterns_.end(), f.pattern) != patterns_.end() &&
+        sticky_.size() < max_files_)
+      sticky_.emplace(id, f);
+}
+
 Result<> ProtectedSet::refresh()
 {
   files_.clear();
@@ -281,7 +289,9 @@ void ProtectedSet::resolve_glob(const std::string &expanded, const std::string &
 void ProtectedSet::key_file(const std::string &path, const std::string &pattern)
 {
   struct stat st{};
-  if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode))
+  // stat, not lstat: a credential that is a symlink (dotfile managers) is its target, which the
+  // guard marks (it pins the path, following the link)
+  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode))
     return;
   const auto id = std::make_pair(static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino));
   if (!sticky_.contains(id)) {

@@ -97,6 +97,10 @@ public:
     return match_protected(files_, globs_, abs_path);
   }
 
+  // Takes over the inodes old keyed for patterns this set still has (a file a glob matched
+  // stays guarded when the set is rebuilt, wherever it has moved since). Call refresh() after.
+  void keep_keyed(const ProtectedSet &old);
+
   // inotify fd (non-blocking) to poll for POLLIN.
   int watch_fd() const { return inotify_.get(); }
   // Drains the inotify fd. True when something happened that calls for refresh() + guard(): a
