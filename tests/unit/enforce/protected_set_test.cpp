@@ -291,5 +291,25 @@ TEST_F(ProtectedSetTest, files_keyed_by_globs_are_bounded)
   EXPECT_EQ(set->dirs().size(), 1u) << "the directory mark still covers every name in it";
 }
 
+// A rebuilt set (a profile reinstalled) must not free a credential that moved out of the
+// glob's directory: no walk finds it again, only the old set knew it.
+TEST_F(ProtectedSetTest, a_rebuilt_set_keeps_the_inodes_the_old_one_keyed)
+{
+  const std::string key = put(".ssh/id_rsa");
+  ProtectedSet old = make({"~/.ssh/id_*"});
+  const Inode id = inode_of(key);
+  mkdir("out");
+  fs::rename(key, home_ + "/out/moved");
+  ProtectedSet fresh = make({"~/.ssh/id_*"});
+  EXPECT_FALSE(fresh.lookup(id.dev, id.ino)) << "a walk alone no longer finds it";
+  fresh.keep_keyed(old);
+  ASSERT_TRUE(fresh.refresh());
+  EXPECT_TRUE(fresh.lookup(id.dev, id.ino));
+  ProtectedSet other = make({"~/.aws/credentials"});
+  other.keep_keyed(old);
+  ASSERT_TRUE(other.refresh());
+  EXPECT_FALSE(other.lookup(id.dev, id.ino)) << "only for patterns the new set still has";
+}
+
 } // namespace
 } // namespace vigil::enforce
