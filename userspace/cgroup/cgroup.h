@@ -58,10 +58,20 @@ public:
   // "/vigil/run-1234/sub" relative to the mount, or "" when not found.
   std::string name(uint64_t id);
 
+  // An agent may create cgroups below its own: beyond this many names the cache starts over
+  // (the roots' names are kept), and the names dropped are counted.
+  static constexpr size_t kMaxCached = 16384;
+  size_t size() const { return cache_.size(); }
+  uint64_t evictions() const { return evictions_; }
+
 private:
+  void remember(uint64_t id, std::string name);
+
   std::string mount_;
   std::vector<std::string> roots_;
   std::unordered_map<uint64_t, std::string> cache_;
+  std::unordered_map<uint64_t, std::string> root_names_;
+  uint64_t evictions_ = 0;
 };
 
 } // namespace vigil::cgroup

@@ -140,6 +140,7 @@ private:
   }
   void hosts_loop() noexcept;
   void sample_volume();
+  void publish_tables();
   void publish_log_stats();
   void emit(const pipeline::Event &ev, const detect::Finding &f, const policy::Profile *profile);
   Result<> check_requirement(const policy::Profile &p) const;
@@ -162,6 +163,9 @@ private:
   // Egress byte counters as last read, per (cgroup, destination, port, protocol).
   std::map<std::tuple<uint64_t, std::array<uint8_t, 16>, uint16_t, uint8_t>, uint64_t> flows_;
   std::chrono::steady_clock::time_point next_volume_{};
+  std::chrono::steady_clock::time_point next_sweep_{};
+  std::chrono::steady_clock::time_point tables_logged_at_{};
+  uint64_t tables_evicted_logged_ = 0;
   struct {
     uint64_t bytes = 0, dropped = 0, deleted = 0, errors = 0;
   } log_seen_; // event log counters already published (reader thread only)

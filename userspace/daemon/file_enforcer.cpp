@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // File tier 2: fanotify decisions by cgroup, re-guarding on inotify, decision reports.
 #include "daemon/file_enforcer.h"
+#include "common/text.h"
 
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -132,7 +133,7 @@ Result<> FileEnforcer::rebuild()
   uint64_t one = 1;
   (void)!::write(wake_fd_.get(), &one, sizeof(one));
   for (const auto &n : set_->notes())
-    spdlog::debug("file guard: {}", n);
+    spdlog::debug("file guard: {}", escape_text(n));
   return guard_current();
 }
 
@@ -218,11 +219,11 @@ void FileEnforcer::watch_loop() noexcept
     if (!changed || !*changed)
       continue;
     if (auto r = set_->refresh(); !r) {
-      spdlog::warn("file guard refresh: {}", r.error().message());
+      spdlog::warn("file guard refresh: {}", escape_text(r.error().message()));
       continue;
     }
     if (auto r = guard_current(); !r)
-      spdlog::warn("file guard re-mark: {}", r.error().message());
+      spdlog::warn("file guard re-mark: {}", escape_text(r.error().message()));
     else
       spdlog::debug("file guard: protected files changed on disk, marks refreshed");
   }

@@ -36,7 +36,8 @@ using Clock = std::chrono::steady_clock;
 
 std::string note_json(const std::string &text)
 {
-  return nlohmann::json{{"text", text}}.dump();
+  return nlohmann::json{{"text", text}}.dump(-1, ' ', false,
+                                            nlohmann::json::error_handler_t::replace);
 }
 
 struct CctxFree {

@@ -10,6 +10,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/text.h"
 #include "export/formats.h"
 
 namespace vigil::exporter {
@@ -25,7 +26,7 @@ nlohmann::json to_json(const detect::Alert &a)
     j["description"] = a.rule_description;
   j["tags"] = a.tags;
   j["severity"] = std::string(policy::to_string(a.severity));
-  j["output"] = a.output;
+  j["output"] = escape_text(a.output); // the sentence is for people; the fields below are raw
   j["event"] = std::string(pipeline::to_string(a.event_type));
   j["verdict"] = std::string(pipeline::to_string(a.verdict));
   j["tier"] = std::string(pipeline::to_string(a.tier));
@@ -62,13 +63,27 @@ nlohmann::json to_json(const detect::Alert &a)
   return j;
 }
 
-void StderrSink::write(const detect::Alert &a)
+std::string stderr_line(const detect::Alert &a)
 {
   std::string sev(policy::to_string(a.severity));
   for (auto &ch : sev)
     ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
-  std::fprintf(stderr, "vigil: %s %s [%s] %s\n", sev.c_str(), a.rule.c_str(), a.profile.c_str(),
-               a.output.c_str());
+  // The sentence holds paths, names and argv the agent chose: one line per alert, whatever bytes
+  // they hold, and nothing that talks to the terminal.
+  std::string line = "vigil: " + sev + " ";
+  append_escaped(line, a.rule);
+  line += " [";
+  append_escaped(line, a.profile);
+  line += "] ";
+  append_escaped(line, a.output);
+  line += '\n';
+  return line;
+}
+
+void StderrSink::write(const detect::Alert &a)
+{
+  const std::string line = stderr_line(a);
+  std::fwrite(line.data(), 1, line.size(), stderr);
 }
 
 Result<std::unique_ptr<JsonLinesSink>> JsonLinesSink::open(const std::string &path, Shape shape)

@@ -23,7 +23,14 @@
 
 namespace vigil::exporter {
 
+// The alert as vigil's JSON object. Strings are the bytes the kernel reported (a dump must use
+// error_handler_t::replace: they need not be UTF-8), except "output", the readable sentence,
+// which is escaped (common/text.h).
 nlohmann::json to_json(const detect::Alert &a);
+
+// The StderrSink's line: "vigil: SEVERITY rule [profile] sentence\n", every part escaped
+// (common/text.h), so the line is exactly one line of printable UTF-8.
+std::string stderr_line(const detect::Alert &a);
 
 class AlertSink {
 public:

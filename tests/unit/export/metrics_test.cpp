@@ -7,6 +7,7 @@
 
 #include <thread>
 
+#include "common/text.h"
 #include "export/metrics.h"
 #include "export/sinks.h"
 #include "support/http_receiver.h"
@@ -149,6 +150,36 @@ TEST_F(ServedMetrics, process_names_are_capped)
   EXPECT_EQ(sample(body, R"(vigil_process_alerts_total{process="other",profile="p"})"), 10);
   EXPECT_EQ(sample(body, R"(vigil_process_alerts_total{process="proc0",profile="p"})"), 1);
   EXPECT_EQ(sample(body, R"(vigil_process_alerts_total{process="proc70",profile="p"})"), -1);
+}
+
+// A process name is the agent's choice: an escape or bytes that are not UTF-8 would make the
+// exposition unparseable (Prometheus rejects invalid UTF-8 label values).
+TEST_F(ServedMetrics, process_names_are_escaped_in_labels)
+{
+  m_.process_alert("p", "x\n\x1b[31m\xff");
+  const std::string body = scrape();
+  EXPECT_TRUE(valid_utf8(body));
+  EXPECT_EQ(sample(body, R"(vigil_process_alerts_total{process="x\\n\\x1b[31m\\xff",profile="p"})"),
+            1)
+      << body;
+}
+
+TEST_F(ServedMetrics, bounded_tables_export_size_and_evictions)
+{
+  const std::string start = scrape();
+  for (std::string_view t : Metrics::kTables) {
+    const std::string &body = start;
+    EXPECT_EQ(sample(body, "vigil_table_entries{table=\"" + std::string(t) + "\"}"), 0) << t;
+    EXPECT_EQ(sample(body, "vigil_table_evictions_total{table=\"" + std::string(t) + "\"}"), 0)
+        << t;
+  }
+  m_.table("volume", 65536, 10);
+  m_.table("volume", 65536, 25); // cumulative: the counter follows
+  m_.exits_missed(3);
+  const std::string body = scrape();
+  EXPECT_EQ(sample(body, R"(vigil_table_entries{table="volume"})"), 65536);
+  EXPECT_EQ(sample(body, R"(vigil_table_evictions_total{table="volume"})"), 25);
+  EXPECT_EQ(sample(body, "vigil_process_exits_missed_total"), 3);
 }
 
 TEST_F(ServedMetrics, readiness_needs_programs_and_profiles)
