@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <sstream>
+#include <thread>
 
 #include "harness.h"
 
@@ -142,6 +143,81 @@ TEST_F(HostileTest, invalid_utf8_program_connects_and_vigil_keeps_enforcing)
   for (std::string line; std::getline(lines, line); ++n)
     ASSERT_FALSE(nlohmann::json::parse(line, nullptr, false).is_discarded()) << line;
   EXPECT_GT(n, 0u);
+}
+
+// The same under `vigil daemon` with a state_dir: the daemon confines a cgroup, the agent in it
+// runs the programs, and the daemon stays up, enforcing, alerting and serving its metrics.
+TEST_F(HostileTest, invalid_utf8_program_under_the_daemon)
+{
+  const std::string id = std::to_string(::getpid());
+  const std::string root = cgroup2_mount() + "/vigil-hostile-" + id;
+  const std::string agent_dir = root + "/agent-1";
+  const std::string secret = tmp_ / "secret.pem";
+  write_file(secret, "-----BEGIN PRIVATE KEY----- canary-" + id + "\n");
+  write_file(tmp_ / "profile.yaml", "profile: hostile-agent\ncredentials:\n  paths:\n    - " +
+                                        secret + "\negress:\n  allow:\n    - 127.0.0.1/32\n");
+  const std::string metrics = "127.0.0.1:" + std::to_string(free_port());
+  write_file(tmp_ / "vigil.yaml",
+             "profiles: [profile.yaml]\nrules: [" + std::string(VG_SOURCE_DIR) +
+                 "/rules]\ncgroups:\n  - path: /vigil-hostile-" + id +
+                 "/agent-*\n    profile: hostile-agent\nalerts_json: " + alerts_ +
+                 "\nmetrics_address: " + metrics + "\nrescan_ms: 100\npin_dir: \"\"\nstate_dir: " +
+                 state_ + "\n");
+  fs::create_directories(agent_dir);
+  struct Cleanup {
+    std::string root, agent;
+    ~Cleanup()
+    {
+      std::error_code ec;
+      fs::remove(agent, ec);
+      fs::remove(root, ec);
+    }
+  } cleanup{root, agent_dir};
+
+  Proc daemon({vigil_bin(), "daemon", "--config", tmp_ / "vigil.yaml"});
+  ASSERT_TRUE(daemon.wait_for_err("daemon running")) << daemon.err_so_far();
+  const std::string go = tmp_ / "go";
+  const std::string baseline = state_ + "/baseline/hostile-agent.json";
+  Proc agent({"bash", "-c",
+              "echo $$ > " + agent_dir + "/cgroup.procs && while [ ! -e " + go +
+                  " ]; do sleep 0.02; done; P=" + bash_bytes(probe_) + "; C=" + bash_bytes(cat_) +
+                  "; \"$P\" udpconn 127.0.0.1 9 >/dev/null 2>&1; "
+                  "for i in $(seq 300); do [ -s " + baseline + " ] && break; sleep 0.1; done; "
+                  "[ -s " + baseline + " ] && echo saved; \"$C\" " + secret +
+                  " 2>/dev/null; echo \"cat=$?\""});
+  ASSERT_TRUE(daemon.wait_for_err("confining " + agent_dir)) << daemon.err_so_far();
+  write_file(go, "");
+  ProcResult a = agent.wait();
+  EXPECT_EQ(a.out, "saved\ncat=1\n") << "the baseline was saved and the read refused\n"
+                                     << daemon.err_so_far();
+
+  // The daemon is alive: its alert arrives and its metrics count the baseline.
+  std::vector<nlohmann::json> found;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (found.empty() && std::chrono::steady_clock::now() < deadline) {
+    for (auto &j : read_json_lines(alerts_))
+      if (j["rule"] == "credential-read")
+        found.push_back(j);
+    if (found.empty())
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_EQ(found.size(), 1u) << read_file(alerts_) << daemon.err_so_far();
+  EXPECT_EQ(found[0]["verdict"], "denied");
+  EXPECT_EQ(found[0]["exe"], dir_ + "/cat\xef\xbf\xbd(");
+  std::string scraped;
+  while (std::chrono::steady_clock::now() < deadline + std::chrono::seconds(5)) {
+    scraped = http_get(metrics, "/metrics");
+    if (scraped.find("vigil_table_entries{table=\"baseline\"} 1") != std::string::npos)
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_NE(scraped.find("vigil_table_entries{table=\"baseline\"} 1"), std::string::npos)
+      << scraped;
+
+  daemon.signal(SIGTERM);
+  ProcResult r = daemon.wait(std::chrono::seconds(15));
+  EXPECT_EQ(r.status, 0) << r.err;
+  expect_no_injection(r.err, "vigil daemon stderr");
 }
 
 } // namespace
