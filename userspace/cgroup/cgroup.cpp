@@ -271,8 +271,8 @@ void Namer::add_root(const std::string &dir)
 
 void Namer::remember(uint64_t id, std::string name)
 {
-  if (cache_.size() >= kMaxCached) {
-    evictions_ += cache_.size();
+  if (cache_.size() >= max_cached_) {
+    evictions_ += cache_.size() - std::min(cache_.size(), root_names_.size());
     cache_ = root_names_;
   }
   cache_[id] = std::move(name);

@@ -713,6 +713,7 @@ void Engine::publish_tables()
   metrics_->table("baseline", d.baseline.size, d.baseline.evictions);
   metrics_->table("dedup", dedup_.size(), dedup_.evictions());
   metrics_->table("cgroup_names", namer_->size(), namer_->evictions());
+  metrics_->baseline_save_errors(d.baseline_save_errors);
   const uint64_t evicted = procs_.evictions() + d.sequence.evictions + d.volume.evictions +
                            d.baseline.evictions + dedup_.evictions() + namer_->evictions();
   if (evicted > tables_evicted_logged_ && now - tables_logged_at_ > std::chrono::seconds(60)) {

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // File tier 2: fanotify decisions by cgroup, re-guarding on inotify, decision reports.
 #include "daemon/file_enforcer.h"
-#include "common/text.h"
 
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -19,6 +18,7 @@
 
 #include "cgroup/cgroup.h"
 #include "common/kernel_ids.h"
+#include "common/text.h"
 
 namespace vigil::daemon {
 

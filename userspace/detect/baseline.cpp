@@ -78,6 +78,17 @@ Baseline::Seen Baseline::observe(const std::string &exe, const std::array<uint8_
   return learning ? Seen::learning : Seen::fresh;
 }
 
+// save() runs every second while something changed: a full disk is logged once, when it starts.
+void Baseline::save_failed(const std::string &what)
+{
+  ++save_errors_;
+  if (!save_failing_)
+    spdlog::warn("cannot {} (egress baseline; retried every second, logged again after a "
+                 "success)",
+                 escape_text(what));
+  save_failing_ = true;
+}
+
 void Baseline::save()
 {
   if (!dirty_ || file_.empty())
@@ -107,15 +118,16 @@ void Baseline::save()
     // on the worker thread, would end the process).
     out << j.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
     if (!out) {
-      spdlog::warn("cannot write egress baseline {}", escape_text(tmp));
+      save_failed("write " + tmp);
       return;
     }
   }
   if (std::rename(tmp.c_str(), file_.c_str()) != 0) {
-    spdlog::warn("cannot replace egress baseline {}", escape_text(file_));
+    save_failed("replace " + file_);
     return;
   }
   dirty_ = false;
+  save_failing_ = false;
 }
 
 } // namespace vigil::detect

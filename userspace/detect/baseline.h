@@ -39,6 +39,7 @@ public:
   size_t size() const { return entries_.size(); }
   bool full() const { return entries_.size() >= max_entries_; }
   uint64_t evictions() const { return evictions_; }
+  uint64_t save_errors() const { return save_errors_; }
   // Writes the file if anything changed since the last save. Never throws: an executable name
   // that is not UTF-8 is stored as hex ("exe_hex"), so the file round-trips every byte; a
   // write that fails is logged and retried at the next save.
@@ -48,6 +49,7 @@ private:
   using Key = std::tuple<std::string, std::array<uint8_t, 16>, uint16_t>;
   using Entries = std::map<Key, bool>; // value: first seen after learning
   void insert(Key key, bool fresh);
+  void save_failed(const std::string &what);
 
   std::string file_;
   size_t max_entries_ = kMaxEntries;
@@ -57,6 +59,8 @@ private:
   std::deque<Entries::iterator> learned_order_;
   std::deque<Entries::iterator> fresh_order_;
   uint64_t evictions_ = 0;
+  uint64_t save_errors_ = 0;
+  bool save_failing_ = false;
   bool dirty_ = false;
 };
 

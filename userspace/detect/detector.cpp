@@ -578,6 +578,7 @@ Detector::Stats Detector::stats() const
   for (const auto &[name, b] : baselines_) {
     s.baseline.size += b.size();
     s.baseline.evictions += b.evictions();
+    s.baseline_save_errors += b.save_errors();
   }
   return s;
 }

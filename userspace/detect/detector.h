@@ -65,6 +65,7 @@ public:
     TableStats sequence; // pending first steps
     TableStats volume;   // egress volume windows
     TableStats baseline; // new_destination tuples, all profiles
+    uint64_t baseline_save_errors = 0; // failed writes of baseline files, all profiles
   };
   explicit Detector(Options opts);
 

@@ -231,7 +231,9 @@ Metrics::Metrics()
                               "seen first), by table",
                               prometheus::MetricType::Counter)),
       exits_missed_(counter(*registry_, "vigil_process_exits_missed_total",
-                            "Processes found gone from /proc whose exit event never arrived"))
+                            "Processes found gone from /proc whose exit event never arrived")),
+      baseline_save_errors_(counter(*registry_, "vigil_baseline_save_errors_total",
+                                    "Failed writes of learned egress baselines (state_dir)"))
 {
   for (std::string_view t : kTables) {
     table_entries_.Add({{"table", std::string(t)}});
@@ -363,6 +365,14 @@ void Metrics::exits_missed(uint64_t total)
   if (total > exits_missed_seen_)
     exits_missed_.Increment(static_cast<double>(total - exits_missed_seen_));
   exits_missed_seen_ = total;
+}
+
+void Metrics::baseline_save_errors(uint64_t total)
+{
+  std::lock_guard lock(mu_);
+  if (total > baseline_save_errors_seen_)
+    baseline_save_errors_.Increment(static_cast<double>(total - baseline_save_errors_seen_));
+  baseline_save_errors_seen_ = total;
 }
 
 void Metrics::process_alert(const std::string &profile, const std::string &comm)

@@ -102,6 +102,8 @@ public:
   void table(std::string_view name, size_t entries, uint64_t evictions_total);
   // Processes found gone from /proc whose exit event never arrived (cumulative).
   void exits_missed(uint64_t total);
+  // Failed writes of learned egress baselines (cumulative).
+  void baseline_save_errors(uint64_t total);
 
   // Fed by the detection layer: rules in force, and failed reloads of rule files.
   void rules_loaded(size_t n);
@@ -164,9 +166,11 @@ private:
   prometheus::Family<prometheus::Gauge> &table_entries_;
   prometheus::Family<prometheus::Counter> &table_evictions_;
   prometheus::Counter &exits_missed_;
+  prometheus::Counter &baseline_save_errors_;
   uint64_t k8s_relists_seen_ = 0, k8s_errors_seen_ = 0; // guarded by mu_
   std::map<std::string, uint64_t, std::less<>> table_evictions_seen_; // guarded by mu_
   uint64_t exits_missed_seen_ = 0;                                    // guarded by mu_
+  uint64_t baseline_save_errors_seen_ = 0;                            // guarded by mu_
   KernelStats last_{};
   std::set<std::string> process_labels_; // guarded by mu_
   std::set<std::string> namespace_labels_; // guarded by mu_

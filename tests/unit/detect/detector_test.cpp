@@ -1576,6 +1576,26 @@ TEST(BaselineBound, a_flood_of_new_destinations_stays_at_the_bound)
             Baseline::Seen::known);
 }
 
+// A baseline that cannot be written (a full disk, a file where its directory should be): save()
+// neither throws nor gives up the state; the failure is counted, and a later save succeeds.
+TEST(BaselineSave, a_failed_write_is_counted_and_retried)
+{
+  TempDir state;
+  const std::string blocker = state.path() + "/baseline";
+  { std::ofstream(blocker) << "not a directory"; }
+  Baseline b(blocker + "/agent.json");
+  b.observe("/tmp/\xff", hostile::v4(1), 443, 1000 * kSec, kSec);
+  EXPECT_NO_THROW(b.save());
+  EXPECT_NO_THROW(b.save());
+  EXPECT_EQ(b.save_errors(), 2u);
+  std::filesystem::remove(blocker);
+  b.save();
+  EXPECT_EQ(b.save_errors(), 2u);
+  Baseline again(blocker + "/agent.json");
+  EXPECT_EQ(again.observe("/tmp/\xff", hostile::v4(1), 443, 1001 * kSec, kSec),
+            Baseline::Seen::known);
+}
+
 // An agent under the volume threshold sends to ever new destinations: every window used to be
 // kept (only an alert pruned them).
 TEST_F(DetectorHostile, volume_windows_of_millions_of_destinations_stay_bounded)

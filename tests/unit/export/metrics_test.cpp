@@ -176,10 +176,12 @@ TEST_F(ServedMetrics, bounded_tables_export_size_and_evictions)
   m_.table("volume", 65536, 10);
   m_.table("volume", 65536, 25); // cumulative: the counter follows
   m_.exits_missed(3);
+  m_.baseline_save_errors(2);
   const std::string body = scrape();
   EXPECT_EQ(sample(body, R"(vigil_table_entries{table="volume"})"), 65536);
   EXPECT_EQ(sample(body, R"(vigil_table_evictions_total{table="volume"})"), 25);
   EXPECT_EQ(sample(body, "vigil_process_exits_missed_total"), 3);
+  EXPECT_EQ(sample(body, "vigil_baseline_save_errors_total"), 2);
 }
 
 TEST_F(ServedMetrics, readiness_needs_programs_and_profiles)
