@@ -14,8 +14,17 @@
 
 namespace vigil::detect {
 
-Baseline::Baseline(std::string file, size_t max_entries)
-    : file_(std::move(file)), max_entries_(max_entries ? max_entries : 1)
+namespace {
+
+size_t entry_bytes(const std::string &exe)
+{
+  return 96 + exe.size(); // map node, key, and the two order queues' share
+}
+
+} // namespace
+
+Baseline::Baseline(std::string file, size_t max_entries, size_t max_bytes)
+    : file_(std::move(file)), max_entries_(max_entries ? max_entries : 1), max_bytes_(max_bytes)
 {
   std::ifstream in(file_);
   if (!in)
@@ -43,6 +52,7 @@ Baseline::Baseline(std::string file, size_t max_entries)
     entries_.clear();
     learned_order_.clear();
     fresh_order_.clear();
+    bytes_ = 0;
     dirty_ = true;
   }
 }
@@ -53,9 +63,11 @@ void Baseline::insert(Key key, bool fresh)
   if (!added)
     return;
   (fresh ? fresh_order_ : learned_order_).push_back(it);
-  while (entries_.size() > max_entries_) {
-    // Never the entry just added (the newest of its kind): over a bound >= 1 there is another.
+  bytes_ += entry_bytes(std::get<0>(it->first));
+  while (entries_.size() > 1 && (entries_.size() > max_entries_ || bytes_ > max_bytes_)) {
+    // Never the entry just added (the newest of its kind): with two or more there is another.
     auto &order = fresh_order_.size() > (fresh ? 1u : 0u) ? fresh_order_ : learned_order_;
+    bytes_ -= entry_bytes(std::get<0>(order.front()->first));
     entries_.erase(order.front());
     order.pop_front();
     ++evictions_;

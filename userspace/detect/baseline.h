@@ -20,10 +20,13 @@ public:
   // oldest learned one), counted in evictions(): a tuple forgotten alerts again when it comes
   // back, so a flood costs alerts, never silence.
   static constexpr size_t kMaxEntries = 16384;
+  // Executable names are up to 4 KiB each: the tuples' bytes are bounded as well.
+  static constexpr size_t kMaxBytes = 16u << 20;
 
   Baseline() = default;
   // Loads file when it exists; an unreadable or corrupt file is reported (spdlog) and replaced.
-  explicit Baseline(std::string file, size_t max_entries = kMaxEntries);
+  explicit Baseline(std::string file, size_t max_entries = kMaxEntries,
+                    size_t max_bytes = kMaxBytes);
   // Movable (a moved std::map keeps its nodes, so the order queues stay valid), not copyable.
   Baseline(Baseline &&) = default;
   Baseline &operator=(Baseline &&) = default;
@@ -53,6 +56,8 @@ private:
 
   std::string file_;
   size_t max_entries_ = kMaxEntries;
+  size_t max_bytes_ = kMaxBytes;
+  size_t bytes_ = 0; // the entries' heap bytes, roughly
   uint64_t learning_started_ns_ = 0;
   Entries entries_;
   // Insertion order of each kind, for eviction and for a stable file.

@@ -40,27 +40,61 @@ std::vector<std::string> split_nul(const std::string &s)
 
 } // namespace
 
-ProcessTable::ProcessTable(std::string proc_root, size_t max_exited, size_t max_entries)
+ProcessTable::ProcessTable(std::string proc_root, size_t max_exited, size_t max_entries,
+                           size_t max_bytes)
     : proc_root_(std::move(proc_root)), max_exited_(max_exited),
-      max_entries_(max_entries ? max_entries : 1)
+      max_entries_(max_entries ? max_entries : 1), max_bytes_(max_bytes)
 {
 }
 
+namespace {
+
+// Heap bytes an entry holds, roughly: the node, and the bytes of its strings.
+size_t footprint(const ProcessInfo &p)
+{
+  size_t n = sizeof(ProcessInfo) + 32 + p.comm.size() + p.exe.size();
+  for (const auto *v : {&p.argv, &p.env, &p.env_before})
+    for (const auto &s : *v)
+      n += sizeof(std::string) + s.size();
+  return n;
+}
+
+} // namespace
+
 ProcessInfo &ProcessTable::touch(ProcessInfo &p)
 {
+  bytes_ -= p.bytes;
+  p.bytes = footprint(p);
+  bytes_ += p.bytes;
   p.seen_seq = next_seen_seq_++;
   seen_.emplace_back(p.pid, p.seen_seq);
   return p;
 }
 
+ProcessInfo &ProcessTable::put(ProcessInfo p)
+{
+  auto [it, added] = procs_.try_emplace(p.pid);
+  if (!added)
+    bytes_ -= it->second.bytes;
+  it->second = std::move(p);
+  it->second.bytes = 0; // a copy (a forked child) carries its source's count
+  return touch(it->second);
+}
+
+void ProcessTable::erase(std::unordered_map<uint32_t, ProcessInfo>::iterator it)
+{
+  bytes_ -= it->second.bytes;
+  procs_.erase(it);
+}
+
 void ProcessTable::trim()
 {
-  while (procs_.size() > max_entries_ && !seen_.empty()) {
+  while ((procs_.size() > max_entries_ || bytes_ > max_bytes_) && !seen_.empty()) {
     auto [pid, seq] = seen_.front();
     seen_.pop_front();
     auto it = procs_.find(pid);
     if (it != procs_.end() && it->second.seen_seq == seq) {
-      procs_.erase(it);
+      erase(it);
       ++evictions_;
     }
   }
@@ -74,8 +108,7 @@ void ProcessTable::trim()
 
 void ProcessTable::insert(ProcessInfo p)
 {
-  const uint32_t pid = p.pid;
-  touch(procs_[pid] = std::move(p));
+  put(std::move(p));
   trim();
 }
 
@@ -121,7 +154,7 @@ size_t ProcessTable::seed()
     if (!end || *end != '\0' || pid == 0)
       continue;
     if (auto p = read_proc(static_cast<uint32_t>(pid))) {
-      touch(procs_[p->pid] = std::move(*p));
+      put(std::move(*p));
       ++count;
     }
   }
@@ -156,7 +189,7 @@ const ProcessInfo *ProcessTable::find(uint32_t pid)
   auto p = read_proc(pid);
   if (!p)
     return nullptr;
-  return &touch(procs_[pid] = std::move(*p));
+  return &put(std::move(*p));
 }
 
 void ProcessTable::retire(uint32_t pid)
@@ -170,7 +203,7 @@ void ProcessTable::retire(uint32_t pid)
     // Only the exit that queued this slot: a reused pid that exited later has its own.
     auto it = procs_.find(old);
     if (it != procs_.end() && it->second.exited && it->second.exit_seq == old_seq)
-      procs_.erase(it);
+      erase(it);
   }
 }
 
@@ -194,13 +227,12 @@ void ProcessTable::apply_event(const Event &ev)
     child.start_ns = h.ts_ns;
     child.exited = false;
     child.exit_seq = 0;
-    touch(procs_[child.pid] = std::move(child));
+    put(std::move(child));
     return;
   }
   if (const auto *x = std::get_if<ExecBody>(&ev.body)) {
     ProcessInfo &p = procs_[h.tgid];
     p.pid = h.tgid;
-    touch(p);
     p.ppid = x->ppid;
     p.uid = h.uid;
     p.cgroup_id = h.cgroup_id;
@@ -212,6 +244,7 @@ void ProcessTable::apply_event(const Event &ev)
     p.env = x->env;
     p.start_ns = h.ts_ns;
     p.exited = false;
+    touch(p);
     return;
   }
   if (std::holds_alternative<ExitBody>(ev.body)) {

@@ -33,18 +33,22 @@ struct ProcessInfo {
   bool exited = false;
   uint64_t exit_seq = 0; // which retirement queued this exit (a pid can be reused and exit again)
   uint64_t seen_seq = 0; // which entry of the table's recency queue is its own
+  size_t bytes = 0;      // heap bytes counted against the table's byte bound
 };
 
 class ProcessTable {
 public:
   // An agent forks, and its exits can be lost (a full ring), so the table is bounded: beyond
-  // max_entries the least recently seen process goes (a live one is read again from /proc when
-  // asked for). Exited processes are kept, at most max_exited of them, for late events.
+  // max_entries processes, or max_bytes of their names, argv and environment (an exec carries
+  // up to ~11 KiB of them), the least recently seen process goes (a live one is read again from
+  // /proc when asked for). Exited processes are kept, at most max_exited of them, for late
+  // events.
   static constexpr size_t kMaxEntries = 65536;
+  static constexpr size_t kMaxBytes = 128u << 20;
 
   // proc_root lets tests point at a fake tree; production uses "/proc".
   explicit ProcessTable(std::string proc_root = "/proc", size_t max_exited = 4096,
-                        size_t max_entries = kMaxEntries);
+                        size_t max_entries = kMaxEntries, size_t max_bytes = kMaxBytes);
 
   // Reads every process under proc_root. Returns how many were read.
   size_t seed();
@@ -68,6 +72,7 @@ public:
   // that is not known, or max_depth.
   std::vector<const ProcessInfo *> ancestry(uint32_t pid, size_t max_depth = 32);
   size_t size() const { return procs_.size(); }
+  size_t bytes() const { return bytes_; }
   // Calls f(const ProcessInfo &) for every process in the table (the event log's snapshot).
   template <typename F>
   void for_each(F &&f) const
@@ -81,11 +86,15 @@ private:
   void retire(uint32_t pid);
   void apply_event(const Event &ev);
   ProcessInfo &touch(ProcessInfo &p);
+  ProcessInfo &put(ProcessInfo p);
+  void erase(std::unordered_map<uint32_t, ProcessInfo>::iterator it);
   void trim();
 
   std::string proc_root_;
   size_t max_exited_;
   size_t max_entries_;
+  size_t max_bytes_;
+  size_t bytes_ = 0;
   std::unordered_map<uint32_t, ProcessInfo> procs_;
   // Recency: (pid, seen_seq), least recently seen first. An entry whose process was seen again
   // since (its seen_seq moved on) is stale and skipped.

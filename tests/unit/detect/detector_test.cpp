@@ -1576,6 +1576,18 @@ TEST(BaselineBound, a_flood_of_new_destinations_stays_at_the_bound)
             Baseline::Seen::known);
 }
 
+// Long executable names (the kernel reports up to 4 KiB): the bytes bound holds before the count.
+TEST(BaselineBound, long_names_are_bounded_by_bytes)
+{
+  Baseline b("", Baseline::kMaxEntries, 1u << 20);
+  const std::string dir = "/tmp/" + std::string(4000, 'd') + "/";
+  for (uint32_t n = 0; n < 20'000; ++n)
+    b.observe(dir + std::to_string(n), hostile::v4(n), 443, 1000 * kSec, kSec);
+  EXPECT_LT(b.size(), 300u) << "about 1 MiB of 4 KiB names";
+  EXPECT_GT(b.size(), 200u);
+  EXPECT_EQ(b.evictions(), 20'000u - b.size());
+}
+
 // A baseline that cannot be written (a full disk, a file where its directory should be): save()
 // neither throws nor gives up the state; the failure is counted, and a later save succeeds.
 TEST(BaselineSave, a_failed_write_is_counted_and_retried)

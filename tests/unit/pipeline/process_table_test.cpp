@@ -402,6 +402,22 @@ TEST_F(FakeProc, a_million_lost_exits_stay_bounded)
   EXPECT_EQ(table.find(2), nullptr) << "the oldest child went (and /proc does not know it)";
 }
 
+// Execs with the longest exe, argv and environment the kernel reports: the byte bound holds
+// before the count does.
+TEST_F(FakeProc, big_execs_are_bounded_by_bytes)
+{
+  ProcessTable table(root(), 16, 65536, 4u << 20);
+  const std::string exe = "/tmp/" + std::string(4000, 'x');
+  const std::vector<std::string> argv(8, std::string(120, 'a'));
+  for (uint32_t pid = 100; pid < 100'000; ++pid)
+    table.apply(exec_event(pid, 1, exe, argv));
+  EXPECT_LE(table.bytes(), 4u << 20);
+  EXPECT_LT(table.size(), 1000u);
+  EXPECT_EQ(table.evictions(), 99'900u - table.size());
+  ASSERT_NE(table.find(99'999), nullptr);
+  EXPECT_EQ(table.find(99'999)->exe, exe);
+}
+
 TEST_F(FakeProc, an_evicted_live_process_is_read_again_from_proc)
 {
   add(7, "bash", 1, "/usr/bin/bash", std::string("bash\0", 5), 1000);
