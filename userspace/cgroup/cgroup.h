@@ -53,7 +53,7 @@ class Namer {
 public:
   // An agent may create cgroups below its own: beyond this many names the cache starts over
   // (the roots' names are kept), and the names dropped are counted.
-  static constexpr size_t kMaxCached = 16384;
+  static constexpr size_t kMaxCached = 4096;
 
   explicit Namer(std::string mount, size_t max_cached = kMaxCached)
       : mount_(std::move(mount)), max_cached_(max_cached)

@@ -15,6 +15,8 @@ using policy::RuleKind;
 
 namespace {
 
+constexpr size_t kMaxPendingText = 512;
+
 // Which event body each rule kind looks at (index into pipeline::Event::body).
 constexpr size_t kExec = 0, kOpen = 3, kConnect = 4, kPtrace = 5, kSocket = 6, kVolume = 7,
                  kTamper = 8, kThrottle = 9;
@@ -476,6 +478,10 @@ void Detector::eval_sequences(const pipeline::Event &ev, const policy::Profile &
         if (p.ts_ns == ev.hdr.ts_ns && !p.what.empty() && f.fallback)
           continue;
         p = Pending{ev.hdr.ts_ns, summarize(f, ev), ++pending_seq_};
+        // Kept for the second step's alert text only: a 4 KiB path need not be kept whole in
+        // each of max_sequence_state entries.
+        if (p.what.size() > kMaxPendingText)
+          p.what.resize(kMaxPendingText);
         pending_order_.emplace_back(std::make_pair(i, key), p.seq);
         // Bounded: the oldest first steps go. A queue entry whose step was refreshed, fired or
         // replaced since is stale and only dropped from the queue.
