@@ -130,7 +130,8 @@ Result<std::unique_ptr<Engine>> Engine::start(const EngineOptions &opts)
       e->procs_, detect::local_hostname(), [self](uint64_t id) { return self->namer_->name(id); });
   if (opts.workloads)
     e->enricher_->set_workloads(opts.workloads);
-  e->queue_ = std::make_unique<BoundedQueue<pipeline::Event>>(opts.queue_capacity);
+  e->queue_ = std::make_unique<BoundedQueue<pipeline::Event>>(
+      opts.queue_capacity, opts.queue_max_bytes, &pipeline::footprint);
 
   loader::Options lo;
   lo.cgroup_net = e->net_tier_ == loader::Tier::fallback;

@@ -55,6 +55,7 @@ struct EngineOptions {
   // the kernel attaches lsm_cgroup programs).
   std::string lsm_attach = "auto";
   size_t queue_capacity = 65536;
+  size_t queue_max_bytes = 64u << 20; // the queued events' bytes (an exec carries up to ~11 KiB)
   // Where learned state (egress baselines) is kept across restarts; empty: memory only.
   std::string state_dir;
   // How often the egress byte counters are read into egress_volume events.

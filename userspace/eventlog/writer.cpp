@@ -116,7 +116,10 @@ struct Writer::State {
 };
 
 Writer::Writer(WriterOptions opts)
-    : opts_(std::move(opts)), queue_(opts_.queue_capacity), st_(std::make_unique<State>())
+    : opts_(std::move(opts)),
+      queue_(opts_.queue_capacity, opts_.queue_max_bytes,
+             [](const Item &i) { return sizeof(Item) + i.payload.size(); }),
+      st_(std::make_unique<State>())
 {
 }
 
