@@ -296,6 +296,33 @@ TEST(HttpSinkTest, alertmanager_batches_to_the_v2_alerts_path)
   EXPECT_EQ(m.sink("alertmanager").delivered->Value(), 2);
 }
 
+// Alerts naming long paths and argv (the agent chooses them): the queue is bounded by bytes too.
+TEST(HttpSinkTest, the_queue_is_bounded_by_bytes)
+{
+  Metrics m;
+  int dead_port = 0;
+  {
+    HttpReceiver gone;
+    dead_port = gone.port();
+  }
+  HttpSinkOptions o = fast(HttpSinkOptions::Kind::webhook,
+                           "http://127.0.0.1:" + std::to_string(dead_port) + "/");
+  o.queue_capacity = 100000;
+  o.queue_max_bytes = 1u << 20;
+  o.max_attempts = 0;
+  auto sink = HttpSink::start(o, m.sink("webhook"));
+  ASSERT_TRUE(sink);
+  detect::Alert big = alert();
+  big.argv.assign(100, std::string(1000, 'a'));
+  ASSERT_GT(footprint(big), 100000u);
+  for (int i = 0; i < 100; ++i)
+    (*sink)->write(big);
+  // ~100 KiB each in 1 MiB: about ten queue (and one in flight), the rest are dropped.
+  EXPECT_GE(m.sink("webhook").dropped->Value(), 85);
+  EXPECT_LE(m.sink("webhook").queue->Value(), 10);
+  (*sink)->drain(std::chrono::milliseconds(0));
+}
+
 TEST(HttpSinkTest, a_full_queue_drops_and_counts_without_blocking)
 {
   Metrics m;
