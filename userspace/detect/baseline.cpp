@@ -46,8 +46,8 @@ Baseline::Baseline(std::string file, size_t max_entries, size_t max_bytes)
       insert(Key(std::move(exe), *ip, e.at("port").get<uint16_t>()), e.value("fresh", false));
     }
   } catch (const std::exception &e) {
-    spdlog::warn("egress baseline {} is unreadable ({}): learning starts again",
-                 escape_text(file_), escape_text(e.what()));
+    spdlog::warn("egress baseline {} is unreadable ({}): learning starts again", escape_text(file_),
+                 escape_text(e.what()));
     learning_started_ns_ = 0;
     entries_.clear();
     learned_order_.clear();

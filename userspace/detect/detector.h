@@ -62,9 +62,9 @@ public:
     uint64_t evictions = 0;
   };
   struct Stats {
-    TableStats sequence; // pending first steps
-    TableStats volume;   // egress volume windows
-    TableStats baseline; // new_destination tuples, all profiles
+    TableStats sequence;               // pending first steps
+    TableStats volume;                 // egress volume windows
+    TableStats baseline;               // new_destination tuples, all profiles
     uint64_t baseline_save_errors = 0; // failed writes of baseline files, all profiles
   };
   explicit Detector(Options opts);

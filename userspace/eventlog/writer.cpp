@@ -37,7 +37,7 @@ using Clock = std::chrono::steady_clock;
 std::string note_json(const std::string &text)
 {
   return nlohmann::json{{"text", text}}.dump(-1, ' ', false,
-                                            nlohmann::json::error_handler_t::replace);
+                                             nlohmann::json::error_handler_t::replace);
 }
 
 struct CctxFree {
