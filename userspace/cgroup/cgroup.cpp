@@ -228,7 +228,8 @@ std::vector<pid_t> procs(const std::string &dir)
 
 Result<> destroy(const std::string &dir, int timeout_ms)
 {
-  if (!fs::exists(dir))
+  std::error_code ec;
+  if (!fs::exists(dir, ec))
     return {};
   const auto dirs = subtree_deepest_first(dir);
   auto populated = [&] {
@@ -280,8 +281,18 @@ void Namer::add_root(const std::string &dir)
   roots_.push_back(dir);
   if (auto id = cgroup_id(dir)) {
     std::string rel = dir.substr(std::min(mount_.size(), dir.size()));
-    cache_[*id] = rel.empty() ? "/" : rel;
+    root_names_[*id] = rel.empty() ? "/" : rel;
+    cache_[*id] = root_names_[*id];
   }
+}
+
+void Namer::remember(uint64_t id, std::string name)
+{
+  if (cache_.size() >= max_cached_) {
+    evictions_ += cache_.size() - std::min(cache_.size(), root_names_.size());
+    cache_ = root_names_;
+  }
+  cache_[id] = std::move(name);
 }
 
 std::string Namer::name(uint64_t id)
@@ -299,8 +310,10 @@ std::string Namer::name(uint64_t id)
       auto cid = cgroup_id(d);
       if (cid && *cid == id) {
         std::string rel = d.substr(std::min(mount_.size(), d.size()));
-        cache_[id] = rel.empty() ? "/" : rel;
-        return cache_[id];
+        if (rel.empty())
+          rel = "/";
+        remember(id, rel);
+        return rel;
       }
     }
   }

@@ -55,17 +55,32 @@ std::vector<std::string> glob_dirs(const std::string &mount, const std::string &
 // Names cgroup ids for alerts by walking the trees below the given roots; caches answers.
 class Namer {
 public:
-  explicit Namer(std::string mount) : mount_(std::move(mount)) {}
+  // An agent may create cgroups below its own: beyond this many names the cache starts over
+  // (the roots' names are kept), and the names dropped are counted.
+  static constexpr size_t kMaxCached = 4096;
+
+  explicit Namer(std::string mount, size_t max_cached = kMaxCached)
+      : mount_(std::move(mount)), max_cached_(max_cached)
+  {
+  }
   // Adds a tree to search and names its root at once (the root may be gone by the time its
   // last events are read).
   void add_root(const std::string &dir);
   // "/vigil/run-1234/sub" relative to the mount, or "" when not found.
   std::string name(uint64_t id);
 
+  size_t size() const { return cache_.size(); }
+  uint64_t evictions() const { return evictions_; }
+
 private:
+  void remember(uint64_t id, std::string name);
+
   std::string mount_;
+  size_t max_cached_;
   std::vector<std::string> roots_;
   std::unordered_map<uint64_t, std::string> cache_;
+  std::unordered_map<uint64_t, std::string> root_names_;
+  uint64_t evictions_ = 0;
 };
 
 } // namespace vigil::cgroup

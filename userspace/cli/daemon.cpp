@@ -20,6 +20,7 @@
 
 #include "cgroup/cgroup.h"
 #include "cli/commands.h"
+#include "common/text.h"
 #include "common/unique_fd.h"
 #include "daemon/config.h"
 #include "daemon/engine.h"
@@ -247,9 +248,9 @@ int daemon_command(const DaemonArgs &args)
       if (auto r = (*engine)->confine(dir, profile); r) {
         confined.emplace(dir, profile);
         refused.erase(dir);
-        spdlog::info("confining {} (cgroup id {})", dir, *r);
+        spdlog::info("confining {} (cgroup id {})", escape_text(dir), *r);
       } else if (refused.insert(dir).second) { // once per cgroup, not on every rescan
-        spdlog::error("not confining {}: {}", dir, r.error().message());
+        spdlog::error("not confining {}: {}", escape_text(dir), escape_text(r.error().message()));
       }
     }
     for (auto it = confined.begin(); it != confined.end();) {
@@ -258,7 +259,7 @@ int daemon_command(const DaemonArgs &args)
         continue;
       }
       (void)(*engine)->release(it->first);
-      spdlog::info("released {} ({})", it->first,
+      spdlog::info("released {} ({})", escape_text(it->first),
                    ::access(it->first.c_str(), F_OK) == 0 ? "no longer selected" : "gone");
       it = confined.erase(it);
     }

@@ -62,7 +62,8 @@ void print_json(const Features &f)
                            {"reason", f.net_reason}};
   for (const auto &p : loader::self_protection(f.file_tier == loader::Tier::lsm))
     j["self_protection"][p.attempt] = {{"by", p.by}, {"detail", p.detail}};
-  std::printf("%s\n", j.dump(2).c_str());
+  std::printf("%s\n",
+              j.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace).c_str());
 }
 
 } // namespace

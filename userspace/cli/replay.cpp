@@ -14,6 +14,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/commands.h"
+#include "common/text.h"
 #include "daemon/dedup.h"
 #include "detect/detector.h"
 #include "detect/enrich.h"
@@ -207,8 +208,9 @@ int replay_command(const ReplayArgs &args)
                                                          json::error_handler_t::replace).c_str());
         } else if (args.format == "table") {
           std::printf("%s  %-9s %-32s %7u %-15s %s\n", detect::format_time(a.time_ns).c_str(),
-                      std::string(policy::to_string(a.severity)).c_str(), a.rule.c_str(), a.pid,
-                      a.comm.c_str(), a.output.c_str());
+                      std::string(policy::to_string(a.severity)).c_str(),
+                      escape_text(a.rule).c_str(), a.pid, escape_text(a.comm).c_str(),
+                      escape_text(a.output).c_str());
         } else {
           timeline.by_cgroup[ev->hdr.cgroup_id].push_back(
               {a.time_ns, a.pid,
@@ -310,7 +312,7 @@ int replay_command(const ReplayArgs &args)
     for (auto &[id, lines] : timeline.by_cgroup) {
       auto it = cgroups.find(id);
       std::printf("== cgroup %s (id %llu)\n",
-                  it == cgroups.end() ? "(unknown)" : it->second.c_str(),
+                  it == cgroups.end() ? "(unknown)" : escape_text(it->second).c_str(),
                   static_cast<unsigned long long>(id));
       std::stable_sort(lines.begin(), lines.end(),
                        [](const auto &a, const auto &b) { return a.time_ns < b.time_ns; });
@@ -326,8 +328,9 @@ int replay_command(const ReplayArgs &args)
             break;
           ++depth;
         }
+        // Lines hold what the agent named (paths, argv, environment): escaped, one per line.
         std::printf("%s %*s[%u] %s\n", detect::format_time(l.time_ns).c_str(),
-                    static_cast<int>(2 * depth), "", l.pid, l.text.c_str());
+                    static_cast<int>(2 * depth), "", l.pid, escape_text(l.text).c_str());
       }
     }
   }

@@ -18,6 +18,7 @@
 
 #include "cgroup/cgroup.h"
 #include "cli/commands.h"
+#include "common/text.h"
 #include "daemon/engine.h"
 #include "daemon/startup_log.h"
 #include "enforce/launch.h"
@@ -338,7 +339,7 @@ int run_command(const RunArgs &args)
       names += (names.empty() ? "" : ", ") + n;
     spdlog::warn("removed {} secret-looking variable(s) from the agent's environment: {} (a "
                  "profile's launch.env_allow passes one through)",
-                 env.removed.size(), names);
+                 env.removed.size(), escape_text(names));
   }
   // Attempts on vigil are suspended by the filter and answered (EPERM) by this thread, which
   // raises an alert for each; it starts before the fork so that its id is among the launcher's.

@@ -130,7 +130,8 @@ Result<std::unique_ptr<Engine>> Engine::start(const EngineOptions &opts)
       e->procs_, detect::local_hostname(), [self](uint64_t id) { return self->namer_->name(id); });
   if (opts.workloads)
     e->enricher_->set_workloads(opts.workloads);
-  e->queue_ = std::make_unique<BoundedQueue<pipeline::Event>>(opts.queue_capacity);
+  e->queue_ = std::make_unique<BoundedQueue<pipeline::Event>>(
+      opts.queue_capacity, opts.queue_max_bytes, &pipeline::footprint);
 
   loader::Options lo;
   lo.cgroup_net = e->net_tier_ == loader::Tier::fallback;
@@ -570,6 +571,7 @@ void Engine::worker_loop() noexcept
       next_volume_ = std::chrono::steady_clock::now() + opts_.volume_interval;
       std::lock_guard lock(state_mu_);
       sample_volume();
+      publish_tables();
     }
     auto ev = queue_->pop(std::chrono::milliseconds(50));
     metrics_->health().beat(worker_beat_);
@@ -705,6 +707,38 @@ void Engine::count_decision(const pipeline::Event &ev, const std::string &profil
   if (kind.empty() || ev.hdr.verdict == pipeline::Verdict::none)
     return;
   metrics_->decision(kind, pipeline::to_string(ev.hdr.tier), pipeline::to_string(ev.hdr.verdict));
+}
+
+// The tables an agent can grow, for /metrics; every kSweepInterval the process table drops the
+// processes whose exit event was lost. Under state_mu_.
+void Engine::publish_tables()
+{
+  constexpr auto kSweepInterval = std::chrono::seconds(30);
+  const auto now = std::chrono::steady_clock::now();
+  if (now >= next_sweep_) {
+    next_sweep_ = now + kSweepInterval;
+    if (const size_t n = procs_.sweep())
+      spdlog::debug("process table: {} process(es) gone without an exit event", n);
+    metrics_->exits_missed(procs_.swept());
+  }
+  const detect::Detector::Stats d = detector_->stats();
+  metrics_->table("process", procs_.size(), procs_.evictions());
+  metrics_->table("sequence", d.sequence.size, d.sequence.evictions);
+  metrics_->table("volume", d.volume.size, d.volume.evictions);
+  metrics_->table("baseline", d.baseline.size, d.baseline.evictions);
+  metrics_->table("dedup", dedup_.size(), dedup_.evictions());
+  metrics_->table("cgroup_names", namer_->size(), namer_->evictions());
+  metrics_->baseline_save_errors(d.baseline_save_errors);
+  const uint64_t evicted = procs_.evictions() + d.sequence.evictions + d.volume.evictions +
+                           d.baseline.evictions + dedup_.evictions() + namer_->evictions();
+  if (evicted > tables_evicted_logged_ && now - tables_logged_at_ > std::chrono::seconds(60)) {
+    spdlog::warn("bounded tables pushed out {} entries so far (process {}, sequence {}, volume {}, "
+                 "baseline {}, dedup {}, cgroup names {}): an agent may be flooding them",
+                 evicted, procs_.evictions(), d.sequence.evictions, d.volume.evictions,
+                 d.baseline.evictions, dedup_.evictions(), namer_->evictions());
+    tables_evicted_logged_ = evicted;
+    tables_logged_at_ = now;
+  }
 }
 
 // Egress byte counters -> egress_volume events: one per flow that sent bytes since the last

@@ -55,6 +55,7 @@ struct EngineOptions {
   // the kernel attaches lsm_cgroup programs).
   std::string lsm_attach = "auto";
   size_t queue_capacity = 65536;
+  size_t queue_max_bytes = 64u << 20; // the queued events' bytes (an exec carries up to ~11 KiB)
   // Where learned state (egress baselines) is kept across restarts; empty: memory only.
   std::string state_dir;
   // How often the egress byte counters are read into egress_volume events.
@@ -143,6 +144,7 @@ private:
   }
   void hosts_loop() noexcept;
   void sample_volume();
+  void publish_tables();
   void publish_log_stats();
   void emit(const pipeline::Event &ev, const detect::Finding &f, const policy::Profile *profile);
   Result<> check_requirement(const policy::Profile &p) const;
@@ -165,6 +167,9 @@ private:
   // Egress byte counters as last read, per (cgroup, destination, port, protocol).
   std::map<std::tuple<uint64_t, std::array<uint8_t, 16>, uint16_t, uint8_t>, uint64_t> flows_;
   std::chrono::steady_clock::time_point next_volume_{};
+  std::chrono::steady_clock::time_point next_sweep_{};
+  std::chrono::steady_clock::time_point tables_logged_at_{};
+  uint64_t tables_evicted_logged_ = 0;
   struct {
     uint64_t bytes = 0, dropped = 0, deleted = 0, errors = 0;
   } log_seen_; // event log counters already published (reader thread only)

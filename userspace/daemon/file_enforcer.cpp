@@ -18,6 +18,7 @@
 
 #include "cgroup/cgroup.h"
 #include "common/kernel_ids.h"
+#include "common/text.h"
 
 namespace vigil::daemon {
 
@@ -143,11 +144,11 @@ Result<> FileEnforcer::rebuild()
   uint64_t one = 1;
   (void)!::write(wake_fd_.get(), &one, sizeof(one));
   for (const auto &n : set_->notes())
-    spdlog::debug("file guard: {}", n);
+    spdlog::debug("file guard: {}", escape_text(n));
   for (const auto &t : set_->truncated())
     spdlog::warn("file guard: pattern {} matches more than the guard's budget ({} files, {} "
                  "directories): the rest are guarded by their directory's mark only",
-                 t, file_budget_, enforce::ProtectedSet::kMaxDirs);
+                 escape_text(t), file_budget_, enforce::ProtectedSet::kMaxDirs);
   return guard_current();
 }
 
@@ -233,11 +234,11 @@ void FileEnforcer::watch_loop() noexcept
     if (!changed || !*changed)
       continue;
     if (auto r = set_->refresh(); !r) {
-      spdlog::warn("file guard refresh: {}", r.error().message());
+      spdlog::warn("file guard refresh: {}", escape_text(r.error().message()));
       continue;
     }
     if (auto r = guard_current(); !r)
-      spdlog::warn("file guard re-mark: {}", r.error().message());
+      spdlog::warn("file guard re-mark: {}", escape_text(r.error().message()));
     else
       spdlog::debug("file guard: protected files changed on disk, marks refreshed");
   }

@@ -15,6 +15,8 @@ using policy::RuleKind;
 
 namespace {
 
+constexpr size_t kMaxPendingText = 512;
+
 // Which event body each rule kind looks at (index into pipeline::Event::body).
 constexpr size_t kExec = 0, kOpen = 3, kConnect = 4, kPtrace = 5, kSocket = 6, kVolume = 7,
                  kTamper = 8, kThrottle = 9;
@@ -105,6 +107,7 @@ void Detector::set_rules(policy::RuleSet rules)
   pending_.clear();
   pending_order_.clear();
   volume_.clear();
+  volume_order_.clear();
 }
 
 void Detector::set_profile(uint32_t id, policy::Profile p)
@@ -257,6 +260,8 @@ void Detector::eval_rule(CompiledRule &c, const pipeline::Event &ev,
       event_home_ = home_of(ev.hdr.uid);
     if (!c.last || c.last_home != *event_home_) {
       auto it = c.by_home.find(*event_home_);
+      if (it == c.by_home.end() && c.by_home.size() >= Matcher::kMaxHomes)
+        c.by_home.clear(); // c.last is replaced below
       if (it == c.by_home.end())
         it = c.by_home.emplace(*event_home_, policy::PathMatcher(r.paths, *event_home_)).first;
       c.last = &it->second;
@@ -276,11 +281,10 @@ void Detector::eval_rule(CompiledRule &c, const pipeline::Event &ev,
       // destinations, when given, narrow a volume rule (port 53 everywhere: DNS tunnelling)
       if (!r.destinations.empty() && !in_destinations(r.destinations, v.addr, v.port))
         return;
-      auto key = std::make_tuple(static_cast<size_t>(&c - compiled_.data()), ev.hdr.cgroup_id,
-                                 v.addr, v.port);
-      VolumeWindow &w = volume_[key];
+      VolumeWindow &w = volume_window(
+          VolumeKey(static_cast<size_t>(&c - compiled_.data()), ev.hdr.cgroup_id, v.addr, v.port));
       if (w.start_ns == 0 || ev.hdr.ts_ns >= w.start_ns + r.window_ns)
-        w = VolumeWindow{ev.hdr.ts_ns, 0, false};
+        w = VolumeWindow{ev.hdr.ts_ns, 0, false, w.seq};
       w.bytes += v.bytes;
       if (w.alerted || w.bytes < r.volume_bytes)
         return;
@@ -291,10 +295,6 @@ void Detector::eval_rule(CompiledRule &c, const pipeline::Event &ev,
                   " port " + std::to_string(v.port) + " within " +
                   std::to_string(r.window_ns / 1'000'000'000ull) + " s (threshold " +
                   std::to_string(r.volume_bytes) + ")";
-      if (volume_.size() > 65536) // forget windows long closed
-        std::erase_if(volume_, [&](const auto &kv) {
-          return kv.second.start_ns + 2 * r.window_ns < ev.hdr.ts_ns;
-        });
       break;
     }
     const auto &b = std::get<pipeline::ConnectBody>(ev.body);
@@ -318,10 +318,11 @@ void Detector::eval_rule(CompiledRule &c, const pipeline::Event &ev,
       auto it = baselines_.find(profile.name);
       if (it == baselines_.end())
         it = baselines_
-                 .emplace(profile.name, opts_.state_dir.empty()
-                                            ? Baseline()
-                                            : Baseline(opts_.state_dir + "/baseline/" +
-                                                       profile.name + ".json"))
+                 .emplace(profile.name,
+                          Baseline(opts_.state_dir.empty()
+                                       ? std::string()
+                                       : opts_.state_dir + "/baseline/" + profile.name + ".json",
+                                   opts_.max_baseline_entries))
                  .first;
       const pipeline::ProcessInfo *p = procs.find(ev.hdr.tgid);
       const std::string exe = p && !p->exe.empty() ? p->exe : ev.hdr.comm;
@@ -480,6 +481,10 @@ void Detector::eval_sequences(const pipeline::Event &ev, const policy::Profile &
         if (p.ts_ns == ev.hdr.ts_ns && !p.what.empty() && f.fallback)
           continue;
         p = Pending{ev.hdr.ts_ns, summarize(f, ev), ++pending_seq_};
+        // Kept for the second step's alert text only: a 4 KiB path need not be kept whole in
+        // each of max_sequence_state entries.
+        if (p.what.size() > kMaxPendingText)
+          p.what.resize(kMaxPendingText);
         pending_order_.emplace_back(std::make_pair(i, key), p.seq);
         // Bounded: the oldest first steps go. A queue entry whose step was refreshed, fired or
         // replaced since is stale and only dropped from the queue.
@@ -487,8 +492,10 @@ void Detector::eval_sequences(const pipeline::Event &ev, const policy::Profile &
           auto [old_key, seq] = pending_order_.front();
           pending_order_.pop_front();
           auto it = pending_.find(old_key);
-          if (it != pending_.end() && it->second.seq == seq)
+          if (it != pending_.end() && it->second.seq == seq) {
             pending_.erase(it);
+            ++pending_evictions_;
+          }
         }
         if (pending_order_.size() > 4 * opts_.max_sequence_state + 64)
           std::erase_if(pending_order_, [&](const auto &q) {
@@ -544,6 +551,45 @@ void Detector::flush()
 {
   for (auto &[name, b] : baselines_)
     b.save();
+}
+
+// The window of key, made the most recently used. A new key over the bound pushes out the least
+// recently updated window; queue entries of windows updated since are stale and skipped.
+Detector::VolumeWindow &Detector::volume_window(const VolumeKey &key)
+{
+  auto [it, added] = volume_.try_emplace(key);
+  it->second.seq = ++volume_seq_;
+  volume_order_.emplace_back(key, it->second.seq);
+  if (added) {
+    while (volume_.size() > opts_.max_volume_state && !volume_order_.empty()) {
+      auto [old_key, seq] = volume_order_.front();
+      volume_order_.pop_front();
+      auto old = volume_.find(old_key);
+      if (old != volume_.end() && old->second.seq == seq && old != it) {
+        volume_.erase(old);
+        ++volume_evictions_;
+      }
+    }
+  }
+  if (volume_order_.size() > 2 * opts_.max_volume_state + 64)
+    std::erase_if(volume_order_, [&](const auto &q) {
+      auto w = volume_.find(q.first);
+      return w == volume_.end() || w->second.seq != q.second;
+    });
+  return it->second;
+}
+
+Detector::Stats Detector::stats() const
+{
+  Stats s;
+  s.sequence = {pending_.size(), pending_evictions_};
+  s.volume = {volume_.size(), volume_evictions_};
+  for (const auto &[name, b] : baselines_) {
+    s.baseline.size += b.size();
+    s.baseline.evictions += b.evictions();
+    s.baseline_save_errors += b.save_errors();
+  }
+  return s;
 }
 
 } // namespace vigil::detect

@@ -51,6 +51,21 @@ public:
     // Where new_destination baselines live across restarts; empty: in memory only (replay).
     std::string state_dir;
     size_t max_sequence_state = 65536; // pending first steps kept across all sequences
+    // Egress volume windows kept across all rules, cgroups and destinations; at the bound the
+    // least recently updated window goes (its bytes are forgotten).
+    size_t max_volume_state = 65536;
+    size_t max_baseline_entries = Baseline::kMaxEntries; // per profile
+  };
+  // The size of a table the agent can grow, and how many entries its bound pushed out.
+  struct TableStats {
+    size_t size = 0;
+    uint64_t evictions = 0;
+  };
+  struct Stats {
+    TableStats sequence;               // pending first steps
+    TableStats volume;                 // egress volume windows
+    TableStats baseline;               // new_destination tuples, all profiles
+    uint64_t baseline_save_errors = 0; // failed writes of baseline files, all profiles
   };
   explicit Detector(Options opts);
 
@@ -72,6 +87,7 @@ public:
 
   // Writes learned baselines that changed (atomically). Cheap when nothing changed.
   void flush();
+  Stats stats() const;
 
 private:
   struct CompiledRule {
@@ -89,7 +105,9 @@ private:
     uint64_t start_ns = 0;
     uint64_t bytes = 0;
     bool alerted = false;
+    uint64_t seq = 0; // which volume_order_ entry is its own (the latest update)
   };
+  using VolumeKey = std::tuple<size_t, uint64_t, std::array<uint8_t, 16>, uint16_t>;
 
   bool excepted(const policy::Rule &r, const pipeline::Event &ev, pipeline::ProcessTable &procs,
                 const Finding &f) const;
@@ -98,6 +116,7 @@ private:
                  std::vector<Finding> &out);
   void eval_sequences(const pipeline::Event &ev, const policy::Profile &profile,
                       pipeline::ProcessTable &procs, std::vector<Finding> &found);
+  VolumeWindow &volume_window(const VolumeKey &key);
   uint64_t scope_key(policy::SequenceScope s, const pipeline::Event &ev,
                      pipeline::ProcessTable &procs) const;
   Finding make(const policy::Rule &r, uint32_t profile_id) const;
@@ -112,9 +131,13 @@ private:
   std::map<std::pair<size_t, uint64_t>, Pending> pending_;
   std::deque<std::pair<std::pair<size_t, uint64_t>, uint64_t>> pending_order_; // (key, seq)
   uint64_t pending_seq_ = 0;
+  uint64_t pending_evictions_ = 0;
   std::map<std::string, Baseline> baselines_; // per profile name
   // (rule index, cgroup, destination, port) -> the current window
-  std::map<std::tuple<size_t, uint64_t, std::array<uint8_t, 16>, uint16_t>, VolumeWindow> volume_;
+  std::map<VolumeKey, VolumeWindow> volume_;
+  std::deque<std::pair<VolumeKey, uint64_t>> volume_order_; // (key, seq), least recent first
+  uint64_t volume_seq_ = 0;
+  uint64_t volume_evictions_ = 0;
 };
 
 } // namespace vigil::detect

@@ -96,6 +96,8 @@ std::optional<PolicyHit> Matcher::match_open(Compiled &c, const pipeline::Event 
   }
   std::string home = homes_ ? homes_(ev.hdr.uid) : std::string();
   auto mit = c.by_home.find(home);
+  if (mit == c.by_home.end() && c.by_home.size() >= kMaxHomes)
+    c.by_home.clear(); // homes come from passwd, so this is a cache of a handful; a bound anyway
   if (mit == c.by_home.end())
     mit = c.by_home.emplace(home, policy::PathMatcher(c.profile.credential_paths, home)).first;
   auto idx = mit->second.match(path);

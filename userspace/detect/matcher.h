@@ -47,6 +47,8 @@ public:
 
   std::optional<PolicyHit> match(const pipeline::Event &ev);
 
+  static constexpr size_t kMaxHomes = 256; // compiled matchers kept per profile, one per home
+
 private:
   struct Compiled {
     policy::Profile profile;

@@ -7,6 +7,8 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <cstddef>
+#include <cstdint>
 #include <mutex>
 #include <vector>
 
@@ -14,15 +16,22 @@ namespace vigil::eventlog {
 
 template <typename T> class BatchQueue {
 public:
-  explicit BatchQueue(size_t capacity) : capacity_(capacity) {}
+  // Bounded by items and, given a weight function, by bytes (records are up to ~11 KiB each).
+  using Weigh = size_t (*)(const T &);
+  explicit BatchQueue(size_t capacity, size_t max_bytes = SIZE_MAX, Weigh weigh = nullptr)
+      : capacity_(capacity), max_bytes_(max_bytes), weigh_(weigh)
+  {
+  }
 
-  // Never blocks; false when full (capacity items not yet taken) or closed.
+  // Never blocks; false when full (capacity items or max_bytes not yet taken) or closed.
   bool try_push(T &&v)
   {
+    const size_t w = weigh_ ? weigh_(v) : 0;
     std::unique_lock lock(mu_);
-    if (closed_ || items_.size() >= capacity_)
+    if (closed_ || items_.size() >= capacity_ || (w && bytes_ + w > max_bytes_))
       return false;
     items_.push_back(std::move(v));
+    bytes_ += w;
     const bool wake = waiting_;
     lock.unlock();
     if (wake)
@@ -42,6 +51,7 @@ public:
       waiting_ = false;
     }
     out.swap(items_);
+    bytes_ = 0;
     return !(closed_ && out.empty());
   }
 
@@ -56,6 +66,9 @@ public:
 
 private:
   const size_t capacity_;
+  const size_t max_bytes_;
+  const Weigh weigh_;
+  size_t bytes_ = 0; // guarded by mu_
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<T> items_;

@@ -36,7 +36,8 @@ using Clock = std::chrono::steady_clock;
 
 std::string note_json(const std::string &text)
 {
-  return nlohmann::json{{"text", text}}.dump();
+  return nlohmann::json{{"text", text}}.dump(-1, ' ', false,
+                                             nlohmann::json::error_handler_t::replace);
 }
 
 struct CctxFree {
@@ -115,7 +116,10 @@ struct Writer::State {
 };
 
 Writer::Writer(WriterOptions opts)
-    : opts_(std::move(opts)), queue_(opts_.queue_capacity), st_(std::make_unique<State>())
+    : opts_(std::move(opts)),
+      queue_(opts_.queue_capacity, opts_.queue_max_bytes,
+             [](const Item &i) { return sizeof(Item) + i.payload.size(); }),
+      st_(std::make_unique<State>())
 {
 }
 

@@ -39,6 +39,7 @@ struct WriterOptions {
   size_t block_bytes = 64u << 10;        // uncompressed records per block (target)
   std::chrono::milliseconds flush_interval{200};
   size_t queue_capacity = 65536;        // records queued and not yet taken by the writer thread
+  size_t queue_max_bytes = 64u << 20;   // and their payload bytes
   size_t pending_max_bytes = 16u << 20; // compressed blocks held across write failures
   int zstd_level = 1;
   std::string host;   // empty: gethostname()

@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <set>
 
+#include "common/text.h"
+
 namespace vigil::exporter {
 
 namespace {
@@ -201,7 +203,9 @@ nlohmann::json to_falco_json(const detect::Alert &a)
   j["priority"] = priority;
   j["source"] = "syscall";
   j["hostname"] = a.hostname;
-  j["output"] = time_of_day(a.time_ns) + ": " + priority + " " + a.output;
+  // Falco consumers show "output" to people (Slack, a terminal): the sentence is escaped; the
+  // output_fields keep the bytes the kernel reported.
+  j["output"] = time_of_day(a.time_ns) + ": " + priority + " " + escape_text(a.output);
   j["tags"] = json(std::vector<std::string>(tags.begin(), tags.end()));
   j["output_fields"] = std::move(f);
   return j;
@@ -211,15 +215,18 @@ nlohmann::json to_alertmanager_alert(const detect::Alert &a, std::chrono::second
 {
   using nlohmann::json;
   json labels = json::object();
-  labels["alertname"] = a.rule;
-  labels["rule"] = a.rule;
+  // Labels identify an alert (and group, route, silence): short printable values only. The
+  // process name is the agent's choice.
+  auto label = [](const std::string &v) { return escape_bounded(v, kMaxAlertmanagerLabelBytes); };
+  labels["alertname"] = label(a.rule);
+  labels["rule"] = label(a.rule);
   labels["severity"] = std::string(policy::to_string(a.severity));
   labels["priority"] = std::string(falco_priority(a.severity));
-  labels["profile"] = a.profile;
-  labels["hostname"] = a.hostname;
+  labels["profile"] = label(a.profile);
+  labels["hostname"] = label(a.hostname);
   labels["verdict"] = std::string(pipeline::to_string(a.verdict));
-  labels["process"] = a.comm;
-  labels["namespace"] = a.workload.ns;
+  labels["process"] = label(a.comm);
+  labels["namespace"] = label(a.workload.ns);
   labels["source"] = "vigil";
   // Alertmanager drops labels with empty values; leave them out rather than send "".
   for (auto it = labels.begin(); it != labels.end();)
@@ -252,8 +259,15 @@ nlohmann::json to_alertmanager_alert(const detect::Alert &a, std::chrono::second
       t += (t.empty() ? "" : ",") + tag;
     ann["tags"] = t;
   }
-  for (auto it = ann.begin(); it != ann.end();)
-    it = it->get<std::string>().empty() ? ann.erase(it) : std::next(it);
+  // Annotations are what a person reads in Alertmanager and its receivers' messages.
+  for (auto it = ann.begin(); it != ann.end();) {
+    if (it->get<std::string>().empty()) {
+      it = ann.erase(it);
+      continue;
+    }
+    *it = escape_text(it->get<std::string>());
+    ++it;
+  }
 
   const uint64_t hold_ns = static_cast<uint64_t>(hold.count()) * 1000000000ull;
   json j = json::object();

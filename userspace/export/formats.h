@@ -31,11 +31,17 @@ std::string_view falco_priority(policy::Severity s);
 //   output_fields  object of scalars keyed by Falco field names (evt.time is an integer of
 //                  epoch nanoseconds, pids and uids integers, names and paths strings); what
 //                  Falco has no field for is under "vigil.".
+// "output" is escaped (common/text.h); output_fields hold the reported bytes (dump with
+// error_handler_t::replace).
 nlohmann::json to_falco_json(const detect::Alert &a);
+
+// Longest Alertmanager label value; longer values are cut (escape_bounded()).
+constexpr size_t kMaxAlertmanagerLabelBytes = 128;
 
 // One alert in Alertmanager's v2 API shape (postableAlert: labels, annotations, startsAt,
 // endsAt; POST /api/v2/alerts takes an array of them). Labels hold bounded values only (rule,
-// severity, profile, hostname, verdict, process name); the rest goes to annotations. An alert is
+// severity, profile, hostname, verdict, process name; escaped and cut to
+// kMaxAlertmanagerLabelBytes); the rest goes to annotations, escaped. An alert is
 // a point event: it stays active for `hold` after its time, then Alertmanager resolves it.
 nlohmann::json to_alertmanager_alert(const detect::Alert &a, std::chrono::seconds hold);
 

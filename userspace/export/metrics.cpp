@@ -12,6 +12,7 @@
 #include <CivetServer.h>
 #include <civetweb.h>
 
+#include "common/text.h"
 #include "vigil/abi.h"
 
 namespace vigil::exporter {
@@ -222,8 +223,26 @@ Metrics::Metrics()
       k8s_relists_(counter(*registry_, "vigil_k8s_api_relists_total",
                            "Pod lists repeated because the watch's resourceVersion expired")),
       k8s_errors_(counter(*registry_, "vigil_k8s_api_errors_total",
-                          "Failed Kubernetes API requests and undecodable answers"))
+                          "Failed Kubernetes API requests and undecodable answers")),
+      table_entries_(family(*registry_, *exposition_, prometheus::BuildGauge(),
+                            "vigil_table_entries",
+                            "Entries in a table agents can grow (process, sequence, volume, "
+                            "baseline, dedup, cgroup_names), each bounded",
+                            prometheus::MetricType::Gauge)),
+      table_evictions_(family(*registry_, *exposition_, prometheus::BuildCounter(),
+                              "vigil_table_evictions_total",
+                              "Entries a table's bound pushed out (the oldest or least recently "
+                              "seen first), by table",
+                              prometheus::MetricType::Counter)),
+      exits_missed_(counter(*registry_, "vigil_process_exits_missed_total",
+                            "Processes found gone from /proc whose exit event never arrived")),
+      baseline_save_errors_(counter(*registry_, "vigil_baseline_save_errors_total",
+                                    "Failed writes of learned egress baselines (state_dir)"))
 {
+  for (std::string_view t : kTables) {
+    table_entries_.Add({{"table", std::string(t)}});
+    table_evictions_.Add({{"table", std::string(t)}});
+  }
   prometheus::BuildGauge()
       .Name("vigil_build_info")
       .Help("Build information; the value is always 1")
@@ -300,7 +319,7 @@ void Metrics::alert(const std::string &rule, std::string_view severity, const st
 void Metrics::namespace_alert(const std::string &ns, const std::string &profile,
                               const std::string &rule)
 {
-  std::string name = ns;
+  std::string name = escape_bounded(ns, kMaxLabelBytes);
   {
     std::lock_guard lock(mu_);
     if (!namespace_labels_.count(name)) {
@@ -330,9 +349,41 @@ void Metrics::kubernetes(size_t pods, uint64_t relists_total, uint64_t errors_to
   k8s_errors_seen_ = errors_total;
 }
 
+void Metrics::table(std::string_view name, size_t entries, uint64_t evictions_total)
+{
+  const std::string t(name);
+  table_entries_.Add({{"table", t}}).Set(static_cast<double>(entries));
+  std::lock_guard lock(mu_);
+  auto it = table_evictions_seen_.find(name);
+  if (it == table_evictions_seen_.end())
+    it = table_evictions_seen_.emplace(t, 0).first;
+  if (evictions_total > it->second)
+    table_evictions_.Add({{"table", t}})
+        .Increment(static_cast<double>(evictions_total - it->second));
+  it->second = evictions_total;
+}
+
+void Metrics::exits_missed(uint64_t total)
+{
+  std::lock_guard lock(mu_);
+  if (total > exits_missed_seen_)
+    exits_missed_.Increment(static_cast<double>(total - exits_missed_seen_));
+  exits_missed_seen_ = total;
+}
+
+void Metrics::baseline_save_errors(uint64_t total)
+{
+  std::lock_guard lock(mu_);
+  if (total > baseline_save_errors_seen_)
+    baseline_save_errors_.Increment(static_cast<double>(total - baseline_save_errors_seen_));
+  baseline_save_errors_seen_ = total;
+}
+
 void Metrics::process_alert(const std::string &profile, const std::string &comm)
 {
-  std::string name = comm.empty() ? "unknown" : comm;
+  // A label value must be UTF-8 and should be short: the kernel's comm is 15 bytes of whatever
+  // the agent chose.
+  std::string name = comm.empty() ? "unknown" : escape_bounded(comm, kMaxLabelBytes);
   {
     std::lock_guard lock(mu_);
     if (!process_labels_.count(name)) {

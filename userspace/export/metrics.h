@@ -43,6 +43,8 @@ public:
   static constexpr size_t kMaxProcessLabels = 64;
   // Likewise for namespaces in vigil_namespace_alerts_total.
   static constexpr size_t kMaxNamespaceLabels = 64;
+  // Longest label value taken from agent-controlled text (escaped, see common/text.h).
+  static constexpr size_t kMaxLabelBytes = 64;
 
   Metrics();
   ~Metrics();
@@ -91,6 +93,17 @@ public:
   // vigil_self_protection{attempt, by} = 1: how the kernel stops each kind of attempt on vigil
   // ("refused", "killed", "rate-limited", or "none").
   void self_protection(std::string_view attempt, std::string_view by);
+
+  // Tables the agent can grow (kTables): entries now
+  // (vigil_table_entries{table}) and entries pushed out by their bound since the start
+  // (vigil_table_evictions_total{table}; evictions_total is cumulative, the counter follows it).
+  static constexpr std::string_view kTables[] = {"process", "sequence", "volume", "baseline",
+                                                 "dedup", "cgroup_names"};
+  void table(std::string_view name, size_t entries, uint64_t evictions_total);
+  // Processes found gone from /proc whose exit event never arrived (cumulative).
+  void exits_missed(uint64_t total);
+  // Failed writes of learned egress baselines (cumulative).
+  void baseline_save_errors(uint64_t total);
 
   // Fed by the detection layer: rules in force, and failed reloads of rule files.
   void rules_loaded(size_t n);
@@ -151,7 +164,14 @@ private:
   prometheus::Gauge &k8s_pods_;
   prometheus::Counter &k8s_relists_;
   prometheus::Counter &k8s_errors_;
+  prometheus::Family<prometheus::Gauge> &table_entries_;
+  prometheus::Family<prometheus::Counter> &table_evictions_;
+  prometheus::Counter &exits_missed_;
+  prometheus::Counter &baseline_save_errors_;
   uint64_t k8s_relists_seen_ = 0, k8s_errors_seen_ = 0; // guarded by mu_
+  std::map<std::string, uint64_t, std::less<>> table_evictions_seen_; // guarded by mu_
+  uint64_t exits_missed_seen_ = 0;                                    // guarded by mu_
+  uint64_t baseline_save_errors_seen_ = 0;                            // guarded by mu_
   KernelStats last_{};
   std::set<std::string> process_labels_; // guarded by mu_
   std::set<std::string> namespace_labels_; // guarded by mu_

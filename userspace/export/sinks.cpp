@@ -10,6 +10,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/text.h"
 #include "export/formats.h"
 
 namespace vigil::exporter {
@@ -25,7 +26,7 @@ nlohmann::json to_json(const detect::Alert &a)
     j["description"] = a.rule_description;
   j["tags"] = a.tags;
   j["severity"] = std::string(policy::to_string(a.severity));
-  j["output"] = a.output;
+  j["output"] = escape_text(a.output); // the sentence is for people; the fields below are raw
   j["event"] = std::string(pipeline::to_string(a.event_type));
   j["verdict"] = std::string(pipeline::to_string(a.verdict));
   j["tier"] = std::string(pipeline::to_string(a.tier));
@@ -62,13 +63,46 @@ nlohmann::json to_json(const detect::Alert &a)
   return j;
 }
 
-void StderrSink::write(const detect::Alert &a)
+std::string stderr_line(const detect::Alert &a)
 {
   std::string sev(policy::to_string(a.severity));
   for (auto &ch : sev)
     ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
-  std::fprintf(stderr, "vigil: %s %s [%s] %s\n", sev.c_str(), a.rule.c_str(), a.profile.c_str(),
-               a.output.c_str());
+  // The sentence holds paths, names and argv the agent chose: one line per alert, whatever bytes
+  // they hold, and nothing that talks to the terminal.
+  std::string line = "vigil: " + sev + " ";
+  append_escaped(line, a.rule);
+  line += " [";
+  append_escaped(line, a.profile);
+  line += "] ";
+  append_escaped(line, a.output);
+  line += '\n';
+  return line;
+}
+
+size_t footprint(const detect::Alert &a)
+{
+  auto strings = [](const std::vector<std::string> &v) {
+    size_t n = 0;
+    for (const auto &s : v)
+      n += sizeof(std::string) + s.size();
+    return n;
+  };
+  size_t n = sizeof(detect::Alert) + a.hostname.size() + a.profile.size() + a.rule.size() +
+             a.rule_description.size() + a.output.size() + a.comm.size() + a.exe.size() +
+             a.cgroup.size() + a.path.size() + a.dest_ip.size() + a.detail.size() +
+             strings(a.tags) + strings(a.argv) + strings(a.env);
+  for (const auto &p : a.ancestry)
+    n += sizeof(p) + p.exe.size() + strings(p.argv);
+  const detect::Workload &w = a.workload;
+  return n + w.ns.size() + w.pod.size() + w.pod_uid.size() + w.container.size() +
+         w.container_id.size() + w.image.size();
+}
+
+void StderrSink::write(const detect::Alert &a)
+{
+  const std::string line = stderr_line(a);
+  std::fwrite(line.data(), 1, line.size(), stderr);
 }
 
 Result<std::unique_ptr<JsonLinesSink>> JsonLinesSink::open(const std::string &path, Shape shape)
@@ -155,23 +189,29 @@ HttpSink::~HttpSink()
 void HttpSink::write(const detect::Alert &a)
 {
   bool log = false;
+  size_t held = 0, held_bytes = 0;
+  const size_t bytes = footprint(a);
   {
     std::lock_guard lock(mu_);
-    if (stopping_ || queue_.size() >= opts_.queue_capacity) {
+    if (stopping_ || queue_.size() >= opts_.queue_capacity ||
+        queued_bytes_ + bytes > opts_.queue_max_bytes) {
       counters_.dropped->Increment();
       const auto now = std::chrono::steady_clock::now();
       if (now - last_log_ > std::chrono::seconds(10)) {
         last_log_ = now;
         log = true;
+        held = queue_.size();
+        held_bytes = queued_bytes_;
       }
     } else {
       queue_.push_back(a);
+      queued_bytes_ += bytes;
       counters_.queue->Set(static_cast<double>(queue_.size()));
     }
   }
   if (log)
-    spdlog::warn("{} sink: queue full ({} alerts), dropping alerts until {} answers",
-                 sink_name(opts_), opts_.queue_capacity, endpoint_);
+    spdlog::warn("{} sink: queue full ({} alerts, {} bytes), dropping alerts until {} answers",
+                 sink_name(opts_), held, held_bytes, endpoint_);
   cv_.notify_all();
 }
 
@@ -250,6 +290,7 @@ void HttpSink::run() noexcept
       if (abandon_ || queue_.empty()) {
         counters_.dropped->Increment(static_cast<double>(queue_.size()));
         queue_.clear();
+        queued_bytes_ = 0;
         counters_.queue->Set(0);
         done_ = true;
         cv_.notify_all();
@@ -259,6 +300,7 @@ void HttpSink::run() noexcept
           opts_.kind == HttpSinkOptions::Kind::alertmanager ? std::min(opts_.batch, queue_.size())
                                                             : 1;
       for (size_t i = 0; i < n; ++i) {
+        queued_bytes_ -= std::min(queued_bytes_, footprint(queue_.front()));
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }

@@ -23,7 +23,17 @@
 
 namespace vigil::exporter {
 
+// The alert as vigil's JSON object. Strings are the bytes the kernel reported (a dump must use
+// error_handler_t::replace: they need not be UTF-8), except "output", the readable sentence,
+// which is escaped (common/text.h).
 nlohmann::json to_json(const detect::Alert &a);
+
+// Heap bytes an alert holds, roughly (its strings): what a queued alert costs.
+size_t footprint(const detect::Alert &a);
+
+// The StderrSink's line: "vigil: SEVERITY rule [profile] sentence\n", every part escaped
+// (common/text.h), so the line is exactly one line of printable UTF-8.
+std::string stderr_line(const detect::Alert &a);
 
 class AlertSink {
 public:
@@ -66,6 +76,8 @@ struct HttpSinkOptions {
   std::string url;
   JsonLinesSink::Shape shape = JsonLinesSink::Shape::vigil; // webhook body
   size_t queue_capacity = 1024;
+  // and the queued alerts' bytes: an alert names up to 32 ancestors with their paths and argv.
+  size_t queue_max_bytes = 64u << 20;
   size_t batch = 64; // alerts per Alertmanager request
   std::chrono::milliseconds timeout{5000};
   std::chrono::milliseconds backoff_initial{250};
@@ -102,6 +114,7 @@ private:
   std::mutex mu_; // guards the five below and last_log_
   std::condition_variable cv_;
   std::deque<detect::Alert> queue_;
+  size_t queued_bytes_ = 0;
   bool stopping_ = false;
   bool abandon_ = false; // drain's budget ran out: give up retrying
   bool done_ = false;    // the thread has finished

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Ring-buffer record -> pipeline::Event. Every failure names what was wrong with the record.
 #include <cstring>
+#include <type_traits>
+#include <variant>
 
 #include "pipeline/event.h"
 #include "vigil/abi.h"
@@ -151,6 +153,31 @@ Result<std::span<const std::byte>> tail(std::span<const std::byte> data, size_t 
 }
 
 } // namespace
+
+size_t footprint(const Event &ev)
+{
+  size_t n = sizeof(Event) + ev.hdr.comm.size();
+  std::visit(
+      [&](const auto &b) {
+        using B = std::decay_t<decltype(b)>;
+        if constexpr (std::is_same_v<B, ExecBody>) {
+          n += b.exe.size();
+          for (const auto *v : {&b.argv, &b.env})
+            for (const auto &s : *v)
+              n += sizeof(std::string) + s.size();
+        } else if constexpr (std::is_same_v<B, OpenBody>) {
+          n += b.path.size() + b.pattern.size();
+        } else if constexpr (std::is_same_v<B, ConnectBody>) {
+          n += b.unix_path.size();
+        } else if constexpr (std::is_same_v<B, PtraceBody>) {
+          n += b.target_comm.size();
+        } else if constexpr (std::is_same_v<B, TamperBody>) {
+          n += b.name.size();
+        }
+      },
+      ev.body);
+  return n;
+}
 
 Result<Event> decode(std::span<const std::byte> data)
 {

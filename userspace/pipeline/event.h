@@ -191,6 +191,10 @@ struct Event {
       body;
 };
 
+// Heap bytes the event holds (its strings), roughly, plus its own size: what a queue of events
+// costs.
+size_t footprint(const Event &ev);
+
 // Decodes one ring-buffer record. The bytes are untrusted: sizes are checked against the record
 // and the ABI before every copy, strings are bounded, and a record from an object with another
 // ABI major version is refused. Never reads in place (records may be unaligned).

@@ -5,6 +5,8 @@
 #include <dirent.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -38,9 +40,76 @@ std::vector<std::string> split_nul(const std::string &s)
 
 } // namespace
 
-ProcessTable::ProcessTable(std::string proc_root, size_t max_exited)
-    : proc_root_(std::move(proc_root)), max_exited_(max_exited)
+ProcessTable::ProcessTable(std::string proc_root, size_t max_exited, size_t max_entries,
+                           size_t max_bytes)
+    : proc_root_(std::move(proc_root)), max_exited_(max_exited),
+      max_entries_(max_entries ? max_entries : 1), max_bytes_(max_bytes)
 {
+}
+
+namespace {
+
+// Heap bytes an entry holds, roughly: the node, and the bytes of its strings.
+size_t footprint(const ProcessInfo &p)
+{
+  size_t n = sizeof(ProcessInfo) + 32 + p.comm.size() + p.exe.size();
+  for (const auto *v : {&p.argv, &p.env, &p.env_before})
+    for (const auto &s : *v)
+      n += sizeof(std::string) + s.size();
+  return n;
+}
+
+} // namespace
+
+ProcessInfo &ProcessTable::touch(ProcessInfo &p)
+{
+  bytes_ -= p.bytes;
+  p.bytes = footprint(p);
+  bytes_ += p.bytes;
+  p.seen_seq = next_seen_seq_++;
+  seen_.emplace_back(p.pid, p.seen_seq);
+  return p;
+}
+
+ProcessInfo &ProcessTable::put(ProcessInfo p)
+{
+  auto [it, added] = procs_.try_emplace(p.pid);
+  if (!added)
+    bytes_ -= it->second.bytes;
+  it->second = std::move(p);
+  it->second.bytes = 0; // a copy (a forked child) carries its source's count
+  return touch(it->second);
+}
+
+void ProcessTable::erase(std::unordered_map<uint32_t, ProcessInfo>::iterator it)
+{
+  bytes_ -= it->second.bytes;
+  procs_.erase(it);
+}
+
+void ProcessTable::trim()
+{
+  while ((procs_.size() > max_entries_ || bytes_ > max_bytes_) && !seen_.empty()) {
+    auto [pid, seq] = seen_.front();
+    seen_.pop_front();
+    auto it = procs_.find(pid);
+    if (it != procs_.end() && it->second.seen_seq == seq) {
+      erase(it);
+      ++evictions_;
+    }
+  }
+  // Every apply() adds one queue entry; the stale ones go when they outnumber the live ones.
+  if (seen_.size() > 2 * max_entries_ + 64)
+    std::erase_if(seen_, [&](const auto &q) {
+      auto it = procs_.find(q.first);
+      return it == procs_.end() || it->second.seen_seq != q.second;
+    });
+}
+
+void ProcessTable::insert(ProcessInfo p)
+{
+  put(std::move(p));
+  trim();
 }
 
 std::optional<ProcessInfo> ProcessTable::read_proc(uint32_t pid) const
@@ -85,12 +154,32 @@ size_t ProcessTable::seed()
     if (!end || *end != '\0' || pid == 0)
       continue;
     if (auto p = read_proc(static_cast<uint32_t>(pid))) {
-      procs_[p->pid] = std::move(*p);
+      put(std::move(*p));
       ++count;
     }
   }
   ::closedir(d);
+  trim();
   return count;
+}
+
+size_t ProcessTable::sweep()
+{
+  std::vector<uint32_t> gone;
+  for (const auto &[pid, p] : procs_) {
+    if (p.exited)
+      continue;
+    const std::string dir = proc_root_ + "/" + std::to_string(pid);
+    if (::access(dir.c_str(), F_OK) != 0 && errno == ENOENT)
+      gone.push_back(pid);
+  }
+  std::sort(gone.begin(), gone.end()); // retired in a stable order
+  for (uint32_t pid : gone) {
+    procs_[pid].exited = true;
+    retire(pid); // kept a while like any exited process: its last events may still be queued
+  }
+  swept_ += gone.size();
+  return gone.size();
 }
 
 const ProcessInfo *ProcessTable::find(uint32_t pid)
@@ -100,7 +189,7 @@ const ProcessInfo *ProcessTable::find(uint32_t pid)
   auto p = read_proc(pid);
   if (!p)
     return nullptr;
-  return &(procs_[pid] = std::move(*p));
+  return &put(std::move(*p));
 }
 
 void ProcessTable::retire(uint32_t pid)
@@ -114,23 +203,31 @@ void ProcessTable::retire(uint32_t pid)
     // Only the exit that queued this slot: a reused pid that exited later has its own.
     auto it = procs_.find(old);
     if (it != procs_.end() && it->second.exited && it->second.exit_seq == old_seq)
-      procs_.erase(it);
+      erase(it);
   }
 }
 
 void ProcessTable::apply(const Event &ev)
 {
+  trim(); // what find() read since the last event
+  apply_event(ev);
+  trim();
+}
+
+void ProcessTable::apply_event(const Event &ev)
+{
   const Header &h = ev.hdr;
   if (const auto *f = std::get_if<ForkBody>(&ev.body)) {
     ProcessInfo child;
-    if (const ProcessInfo *parent = find(h.tgid))
-      child = *parent; // a forked child runs the parent's image until it execs
+    if (find(h.tgid)) // the fork is also an event of the parent: it was seen now
+      child = touch(procs_[h.tgid]); // a forked child runs the parent's image until it execs
     child.pid = f->child_tgid;
     child.ppid = h.tgid;
     child.profile_id = h.profile_id;
     child.start_ns = h.ts_ns;
     child.exited = false;
-    procs_[child.pid] = std::move(child);
+    child.exit_seq = 0;
+    put(std::move(child));
     return;
   }
   if (const auto *x = std::get_if<ExecBody>(&ev.body)) {
@@ -147,6 +244,7 @@ void ProcessTable::apply(const Event &ev)
     p.env = x->env;
     p.start_ns = h.ts_ns;
     p.exited = false;
+    touch(p);
     return;
   }
   if (std::holds_alternative<ExitBody>(ev.body)) {
@@ -158,6 +256,7 @@ void ProcessTable::apply(const Event &ev)
   }
   // Any other event refreshes what the kernel says about the process right now.
   if (auto it = procs_.find(h.tgid); it != procs_.end()) {
+    touch(it->second);
     it->second.cgroup_id = h.cgroup_id;
     it->second.profile_id = h.profile_id;
     it->second.uid = h.uid;

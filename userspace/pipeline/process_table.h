@@ -32,25 +32,47 @@ struct ProcessInfo {
   std::vector<std::string> env_before;
   bool exited = false;
   uint64_t exit_seq = 0; // which retirement queued this exit (a pid can be reused and exit again)
+  uint64_t seen_seq = 0; // which entry of the table's recency queue is its own
+  size_t bytes = 0;      // heap bytes counted against the table's byte bound
 };
 
 class ProcessTable {
 public:
+  // An agent forks, and its exits can be lost (a full ring), so the table is bounded: beyond
+  // max_entries processes, or max_bytes of their names, argv and environment (an exec carries
+  // up to ~11 KiB of them), the least recently seen process goes (a live one is read again from
+  // /proc when asked for). Exited processes are kept, at most max_exited of them, for late
+  // events.
+  static constexpr size_t kMaxEntries = 65536;
+  static constexpr size_t kMaxBytes = 128u << 20;
+
   // proc_root lets tests point at a fake tree; production uses "/proc".
-  explicit ProcessTable(std::string proc_root = "/proc", size_t max_exited = 4096);
+  explicit ProcessTable(std::string proc_root = "/proc", size_t max_exited = 4096,
+                        size_t max_entries = kMaxEntries, size_t max_bytes = kMaxBytes);
 
   // Reads every process under proc_root. Returns how many were read.
   size_t seed();
   // A process known from elsewhere (a log's snapshot of the table at its start).
-  void insert(ProcessInfo p) { procs_[p.pid] = std::move(p); }
+  void insert(ProcessInfo p);
   // Updates the table from an exec, fork or exit event; records comm/uid/cgroup from any event.
+  // Applies the bound: pointers from find() and ancestry() are valid until the next apply(),
+  // insert(), seed() or sweep().
   void apply(const Event &ev);
-  // The process, reading /proc on a miss. nullptr when it is gone and was never seen.
+  // The process, reading /proc on a miss. nullptr when it is gone and was never seen. Never
+  // evicts (the table may exceed its bound by what one event looks up, until the next apply()).
   const ProcessInfo *find(uint32_t pid);
+  // Retires the processes the table holds as running whose pid no longer exists under
+  // proc_root: their exit event was lost. A pid reused since is a process that exists, so its
+  // entry stays (its own fork or exec event replaces it). Returns how many were retired.
+  size_t sweep();
+  // Processes pushed out by the bound, and found gone by sweep(), since the start.
+  uint64_t evictions() const { return evictions_; }
+  uint64_t swept() const { return swept_; }
   // pid's parent chain, nearest first, excluding pid itself; stops at pid 0, a loop, a process
   // that is not known, or max_depth.
   std::vector<const ProcessInfo *> ancestry(uint32_t pid, size_t max_depth = 32);
   size_t size() const { return procs_.size(); }
+  size_t bytes() const { return bytes_; }
   // Calls f(const ProcessInfo &) for every process in the table (the event log's snapshot).
   template <typename F>
   void for_each(F &&f) const
@@ -62,10 +84,24 @@ public:
 private:
   std::optional<ProcessInfo> read_proc(uint32_t pid) const;
   void retire(uint32_t pid);
+  void apply_event(const Event &ev);
+  ProcessInfo &touch(ProcessInfo &p);
+  ProcessInfo &put(ProcessInfo p);
+  void erase(std::unordered_map<uint32_t, ProcessInfo>::iterator it);
+  void trim();
 
   std::string proc_root_;
   size_t max_exited_;
+  size_t max_entries_;
+  size_t max_bytes_;
+  size_t bytes_ = 0;
   std::unordered_map<uint32_t, ProcessInfo> procs_;
+  // Recency: (pid, seen_seq), least recently seen first. An entry whose process was seen again
+  // since (its seen_seq moved on) is stale and skipped.
+  std::deque<std::pair<uint32_t, uint64_t>> seen_;
+  uint64_t next_seen_seq_ = 1;
+  uint64_t evictions_ = 0;
+  uint64_t swept_ = 0;
   // Exited processes are kept for a while: events of a process can arrive after its exit
   // (other CPUs' ring records), and children's alerts name it in their ancestry.
   std::deque<std::pair<uint32_t, uint64_t>> exited_; // (pid, exit_seq)

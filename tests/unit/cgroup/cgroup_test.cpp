@@ -175,6 +175,29 @@ TEST_F(CgroupTest, namer_names_ids_below_its_roots)
   EXPECT_EQ(namer.name(*root), "/agents");
 }
 
+// An agent creating cgroup after cgroup below its own: the name cache starts over at its bound,
+// keeping the roots' names, and counts what it dropped.
+TEST_F(CgroupTest, namer_cache_is_bounded_and_keeps_its_roots)
+{
+  const std::string agents = mount_ + "/agents";
+  fs::create_directories(agents);
+  for (int i = 0; i < 40; ++i)
+    fs::create_directories(agents + "/c" + std::to_string(i));
+  Namer namer(mount_, 8);
+  namer.add_root(agents);
+  auto root = cgroup_id(agents);
+  ASSERT_TRUE(root);
+  for (int i = 0; i < 40; ++i) {
+    auto id = cgroup_id(agents + "/c" + std::to_string(i));
+    ASSERT_TRUE(id);
+    EXPECT_EQ(namer.name(*id), "/agents/c" + std::to_string(i));
+    EXPECT_LE(namer.size(), 8u);
+  }
+  EXPECT_GE(namer.evictions(), 32u);
+  fs::remove_all(agents);
+  EXPECT_EQ(namer.name(*root), "/agents") << "the root's name survives every restart";
+}
+
 TEST_F(CgroupTest, cgroup_id_is_the_directory_inode)
 {
   fs::create_directories(mount_);

@@ -19,8 +19,10 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "common/text.h"
 #include "detect/detector.h"
 #include "detect/enrich.h"
+#include "support/heap.h"
 #include "pipeline/event.h"
 #include "pipeline/process_table.h"
 #include "policy/profile.h"
@@ -1476,6 +1478,207 @@ TEST_F(DetectorRules, shipped_packs_on_a_typical_agent)
   EXPECT_THAT(rule_ids(spawn(104, 100, "/usr/bin/git", {"git", "fetch"},
                              {"GIT_SSH_COMMAND=ssh -i /home/dev/.ssh/deploy"})),
               ElementsAre("exec-git-ssh-command"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// hostile input: names that are not text, and tables an agent grows
+
+namespace hostile {
+
+// Every JSON string in the file is valid UTF-8: nlohmann parses only that (strict by default).
+nlohmann::json parse_file(const std::string &path)
+{
+  return nlohmann::json::parse(read_all(path), nullptr, false);
+}
+
+std::array<uint8_t, 16> v4(uint32_t n)
+{
+  std::array<uint8_t, 16> a{};
+  a[10] = a[11] = 0xff;
+  a[12] = static_cast<uint8_t>(n >> 24);
+  a[13] = static_cast<uint8_t>(n >> 16);
+  a[14] = static_cast<uint8_t>(n >> 8);
+  a[15] = static_cast<uint8_t>(n);
+  return a;
+}
+
+} // namespace hostile
+
+using DetectorHostile = DetectorTest;
+
+// An executable whose file name is not UTF-8 connects: the baseline save used to throw
+// (nlohmann's dump of invalid UTF-8) on the engine's worker thread, which ended the daemon.
+TEST_F(DetectorHostile, baseline_with_an_invalid_utf8_exe_saves_and_round_trips)
+{
+  TempDir state;
+  make_detector(state.path());
+  rules(kNewDestination);
+  agent_shell();
+  const std::string exe = "/tmp/\xff\xfe\n vigil: INFO fake\x1b[31m";
+  spawn(101, 100, exe, {"x"});
+  ts_ = kStart + 10 * kSec;
+  EXPECT_THAT(run(ev_connect(101, "1.1.1.1", 443)), IsEmpty()) << "learning";
+  EXPECT_NO_THROW(det_->flush());
+  const std::string file = state.path() + "/baseline/agent.json";
+  nlohmann::json j = hostile::parse_file(file);
+  ASSERT_FALSE(j.is_discarded()) << read_all(file);
+  ASSERT_EQ(j.at("entries").size(), 1u);
+  EXPECT_FALSE(j.at("entries")[0].contains("exe"));
+  EXPECT_EQ(j.at("entries")[0].at("exe_hex"), to_hex(exe));
+
+  // A restart reads the name back byte for byte: the tuple is known, not new.
+  make_detector(state.path());
+  ts_ = kStart + 30 * kSec;
+  EXPECT_THAT(run(ev_connect(101, "1.1.1.1", 443)), IsEmpty()) << "known from the file";
+  auto fresh = run(ev_connect(101, "9.9.9.9", 443));
+  ASSERT_EQ(fresh.size(), 1u);
+  EXPECT_NO_THROW(det_->flush());
+  nlohmann::json k = hostile::parse_file(file);
+  ASSERT_FALSE(k.is_discarded()) << read_all(file);
+  EXPECT_EQ(k.at("entries").size(), 2u);
+}
+
+TEST(BaselineBound, a_flood_of_new_destinations_stays_at_the_bound)
+{
+  TempDir state;
+  const std::string file = state.path() + "/b.json";
+  const uint64_t learning = 10 * kSec, t0 = 1'000 * kSec;
+  Baseline b(file);
+  // Learned: what the agent used while learning.
+  for (uint32_t i = 0; i < 100; ++i)
+    EXPECT_EQ(b.observe("/usr/bin/curl", hostile::v4(i), 443, t0, learning),
+              Baseline::Seen::learning);
+  const uint64_t after = t0 + 2 * learning;
+  uint32_t n = 0;
+  for (; n < 2 * Baseline::kMaxEntries; ++n)
+    b.observe("/tmp/x" + std::to_string(n % 7), hostile::v4(1'000'000 + n), 443, after, learning);
+  const size_t heap = test::heap_in_use();
+  for (; n < 1'000'000; ++n)
+    EXPECT_EQ(b.observe("/tmp/x" + std::to_string(n % 7), hostile::v4(1'000'000 + n), 443, after,
+                        learning),
+              Baseline::Seen::fresh);
+  EXPECT_EQ(b.size(), Baseline::kMaxEntries);
+  EXPECT_EQ(b.evictions(), 1'000'000u + 100u - Baseline::kMaxEntries);
+  const size_t now = test::heap_in_use();
+  EXPECT_LT(now > heap ? now - heap : 0, 2u << 20) << "heap " << heap << " -> " << now;
+  // The flood pushed out flood entries, never the learned baseline.
+  for (uint32_t i = 0; i < 100; ++i)
+    EXPECT_EQ(b.observe("/usr/bin/curl", hostile::v4(i), 443, after, learning),
+              Baseline::Seen::known);
+  EXPECT_EQ(b.observe("/tmp/x" + std::to_string((n - 1) % 7), hostile::v4(1'000'000 + n - 1), 443,
+                      after, learning),
+            Baseline::Seen::known)
+      << "the newest stay";
+  b.save();
+  Baseline again(file);
+  EXPECT_EQ(again.size(), Baseline::kMaxEntries) << "the file holds what the bound kept";
+  EXPECT_EQ(again.observe("/usr/bin/curl", hostile::v4(7), 443, after, learning),
+            Baseline::Seen::known);
+}
+
+// Long executable names (the kernel reports up to 4 KiB): the bytes bound holds before the count.
+TEST(BaselineBound, long_names_are_bounded_by_bytes)
+{
+  Baseline b("", Baseline::kMaxEntries, 1u << 20);
+  const std::string dir = "/tmp/" + std::string(4000, 'd') + "/";
+  for (uint32_t n = 0; n < 20'000; ++n)
+    b.observe(dir + std::to_string(n), hostile::v4(n), 443, 1000 * kSec, kSec);
+  EXPECT_LT(b.size(), 300u) << "about 1 MiB of 4 KiB names";
+  EXPECT_GT(b.size(), 200u);
+  EXPECT_EQ(b.evictions(), 20'000u - b.size());
+}
+
+// A baseline that cannot be written (a full disk, a file where its directory should be): save()
+// neither throws nor gives up the state; the failure is counted, and a later save succeeds.
+TEST(BaselineSave, a_failed_write_is_counted_and_retried)
+{
+  TempDir state;
+  const std::string blocker = state.path() + "/baseline";
+  { std::ofstream(blocker) << "not a directory"; }
+  Baseline b(blocker + "/agent.json");
+  b.observe("/tmp/\xff", hostile::v4(1), 443, 1000 * kSec, kSec);
+  EXPECT_NO_THROW(b.save());
+  EXPECT_NO_THROW(b.save());
+  EXPECT_EQ(b.save_errors(), 2u);
+  std::filesystem::remove(blocker);
+  b.save();
+  EXPECT_EQ(b.save_errors(), 2u);
+  Baseline again(blocker + "/agent.json");
+  EXPECT_EQ(again.observe("/tmp/\xff", hostile::v4(1), 443, 1001 * kSec, kSec),
+            Baseline::Seen::known);
+}
+
+// An agent under the volume threshold sends to ever new destinations: every window used to be
+// kept (only an alert pruned them).
+TEST_F(DetectorHostile, volume_windows_of_millions_of_destinations_stay_bounded)
+{
+  rules(kVolume);
+  agent_shell();
+  const size_t bound = Detector::Options().max_volume_state;
+  auto send = [&](uint32_t n) {
+    pipeline::Event ev = base(pipeline::EventType::egress_volume, 100);
+    pipeline::VolumeBody b;
+    b.addr = hostile::v4(0x0b000000u + n);
+    b.port = static_cast<uint16_t>(1 + n % 60000);
+    b.proto = 6;
+    b.bytes = 10;
+    ev.body = b;
+    return run(std::move(ev));
+  };
+  uint32_t n = 0;
+  for (; n < 2 * bound; ++n)
+    send(n);
+  const size_t heap = test::heap_in_use();
+  constexpr uint32_t kTotal = 1'500'000;
+  for (; n < kTotal; ++n)
+    ASSERT_THAT(send(n), IsEmpty());
+  const Detector::Stats s = det_->stats();
+  EXPECT_EQ(s.volume.size, bound);
+  EXPECT_EQ(s.volume.evictions, kTotal - bound);
+  const size_t now = test::heap_in_use();
+  EXPECT_LT(now > heap ? now - heap : 0, 8u << 20) << "heap " << heap << " -> " << now;
+  // Recent windows still count: the newest destination goes over the threshold.
+  n = kTotal - 1;
+  pipeline::Event ev = base(pipeline::EventType::egress_volume, 100);
+  pipeline::VolumeBody b;
+  b.addr = hostile::v4(0x0b000000u + n);
+  b.port = static_cast<uint16_t>(1 + n % 60000);
+  b.proto = 6;
+  b.bytes = 995;
+  ev.body = b;
+  EXPECT_THAT(rule_ids(run(std::move(ev))), ElementsAre("egress-volume"));
+}
+
+// First steps of a sequence from a quarter million processes (each looked up in /proc): the
+// oldest go, and are counted.
+TEST_F(DetectorHostile, sequence_state_of_many_processes_stays_bounded)
+{
+  Detector::Options o;
+  o.homes = [](uint32_t) { return std::string("/home/dev"); };
+  o.max_sequence_state = 4096;
+  det_ = std::make_unique<Detector>(std::move(o));
+  det_->set_profile(kAgent, make_profile("agent"));
+  std::string yaml = kSequenceRules;
+  yaml.replace(yaml.find("within: 60s"), 11, "within: 60s\n    scope: process");
+  rules(yaml);
+  agent_shell(100);
+  uint32_t pid = 1000;
+  for (; pid < 1000 + 2 * 4096; ++pid)
+    run(ev_open(pid, "/home/dev/.aws/credentials"));
+  const size_t heap = test::heap_in_use();
+  constexpr uint32_t kEnd = 1000 + 250'000;
+  for (; pid < kEnd; ++pid)
+    run(ev_open(pid, "/home/dev/.aws/credentials"));
+  const Detector::Stats s = det_->stats();
+  EXPECT_EQ(s.sequence.size, 4096u);
+  EXPECT_EQ(s.sequence.evictions, 250'000u - 4096u);
+  const size_t now = test::heap_in_use();
+  EXPECT_LT(now > heap ? now - heap : 0, 8u << 20) << "heap " << heap << " -> " << now;
+  EXPECT_THAT(rule_ids(run(ev_connect(kEnd - 1, "8.8.8.8", 443))),
+              UnorderedElementsAre("egress-not-allowed", "exfil"))
+      << "the newest first step is kept";
+  EXPECT_THAT(rule_ids(run(ev_connect(1000, "8.8.8.8", 443))), ElementsAre("egress-not-allowed"))
+      << "the oldest was pushed out";
 }
 
 } // namespace

@@ -8,6 +8,7 @@
 
 #include <regex>
 
+#include "common/text.h"
 #include "export/formats.h"
 #include "export/sinks.h"
 
@@ -257,6 +258,59 @@ TEST(HttpSinkBody, alertmanager_posts_an_array_and_the_webhook_one_object)
   hook.shape = JsonLinesSink::Shape::falco;
   const json falco_shape = json::parse(HttpSink::body(hook, {credential_alert()}));
   EXPECT_EQ(falco_shape["priority"], "Critical");
+}
+
+const std::string kHostilePath = "/tmp/d\n vigil: INFO fake\x1b[31m/\xff\xfe.pem";
+const std::string kHostileEscaped = "/tmp/d\\n vigil: INFO fake\\x1b[31m/\\xff\\xfe.pem";
+
+detect::Alert hostile_alert()
+{
+  detect::Alert a = credential_alert();
+  a.path = kHostilePath;
+  a.exe = "/tmp/\xc3\x28";
+  a.argv = {"cat", kHostilePath};
+  a.comm = "c\x1b]0;pwned\x07";
+  a.output = "credential file " + kHostilePath + " opened by cat";
+  return a;
+}
+
+std::string dump(const json &j)
+{
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+TEST(FalcoShape, output_is_escaped_and_fields_are_valid_utf8)
+{
+  const json j = to_falco_json(hostile_alert());
+  EXPECT_EQ(j["output"], "02:15:04.123456789: Critical credential file " + kHostileEscaped +
+                             " opened by cat");
+  std::string text;
+  ASSERT_NO_THROW(text = dump(j));
+  EXPECT_TRUE(valid_utf8(text));
+  const json back = json::parse(text);
+  EXPECT_EQ(back["output_fields"]["fd.name"],
+            "/tmp/d\n vigil: INFO fake\x1b[31m/\xef\xbf\xbd\xef\xbf\xbd.pem");
+  EXPECT_EQ(back["output_fields"]["proc.exepath"], "/tmp/\xef\xbf\xbd(");
+}
+
+TEST(AlertmanagerPayload, labels_and_annotations_are_escaped_and_bounded)
+{
+  detect::Alert a = hostile_alert();
+  const json j = to_alertmanager_alert(a, std::chrono::seconds(60));
+  EXPECT_EQ(j["labels"]["process"], "c\\x1b]0;pwned\\x07");
+  EXPECT_EQ(j["annotations"]["summary"], "credential file " + kHostileEscaped + " opened by cat");
+  EXPECT_EQ(j["annotations"]["object"], kHostileEscaped);
+  EXPECT_EQ(j["annotations"]["exe"], "/tmp/\\xc3(");
+  const std::string text = dump(j);
+  EXPECT_TRUE(valid_utf8(text));
+  for (char c : text)
+    EXPECT_FALSE(static_cast<unsigned char>(c) < 0x20) << text;
+
+  a.comm = std::string(100000, 'x') + "\x1b";
+  const json big = to_alertmanager_alert(a, std::chrono::seconds(60));
+  const std::string process = big["labels"]["process"];
+  EXPECT_LE(process.size(), kMaxAlertmanagerLabelBytes);
+  EXPECT_TRUE(process.ends_with("..."));
 }
 
 } // namespace

@@ -7,6 +7,7 @@
 
 #include <thread>
 
+#include "common/text.h"
 #include "export/metrics.h"
 #include "export/sinks.h"
 #include "support/http_receiver.h"
@@ -151,6 +152,38 @@ TEST_F(ServedMetrics, process_names_are_capped)
   EXPECT_EQ(sample(body, R"(vigil_process_alerts_total{process="proc70",profile="p"})"), -1);
 }
 
+// A process name is the agent's choice: an escape or bytes that are not UTF-8 would make the
+// exposition unparseable (Prometheus rejects invalid UTF-8 label values).
+TEST_F(ServedMetrics, process_names_are_escaped_in_labels)
+{
+  m_.process_alert("p", "x\n\x1b[31m\xff");
+  const std::string body = scrape();
+  EXPECT_TRUE(valid_utf8(body));
+  EXPECT_EQ(sample(body, R"(vigil_process_alerts_total{process="x\\n\\x1b[31m\\xff",profile="p"})"),
+            1)
+      << body;
+}
+
+TEST_F(ServedMetrics, bounded_tables_export_size_and_evictions)
+{
+  const std::string start = scrape();
+  for (std::string_view t : Metrics::kTables) {
+    const std::string &body = start;
+    EXPECT_EQ(sample(body, "vigil_table_entries{table=\"" + std::string(t) + "\"}"), 0) << t;
+    EXPECT_EQ(sample(body, "vigil_table_evictions_total{table=\"" + std::string(t) + "\"}"), 0)
+        << t;
+  }
+  m_.table("volume", 65536, 10);
+  m_.table("volume", 65536, 25); // cumulative: the counter follows
+  m_.exits_missed(3);
+  m_.baseline_save_errors(2);
+  const std::string body = scrape();
+  EXPECT_EQ(sample(body, R"(vigil_table_entries{table="volume"})"), 65536);
+  EXPECT_EQ(sample(body, R"(vigil_table_evictions_total{table="volume"})"), 25);
+  EXPECT_EQ(sample(body, "vigil_process_exits_missed_total"), 3);
+  EXPECT_EQ(sample(body, "vigil_baseline_save_errors_total"), 2);
+}
+
 TEST_F(ServedMetrics, readiness_needs_programs_and_profiles)
 {
   auto live = http_get_local(port_, "/healthz");
@@ -261,6 +294,33 @@ TEST(HttpSinkTest, alertmanager_batches_to_the_v2_alerts_path)
   }
   EXPECT_EQ(alerts, 2u);
   EXPECT_EQ(m.sink("alertmanager").delivered->Value(), 2);
+}
+
+// Alerts naming long paths and argv (the agent chooses them): the queue is bounded by bytes too.
+TEST(HttpSinkTest, the_queue_is_bounded_by_bytes)
+{
+  Metrics m;
+  int dead_port = 0;
+  {
+    HttpReceiver gone;
+    dead_port = gone.port();
+  }
+  HttpSinkOptions o = fast(HttpSinkOptions::Kind::webhook,
+                           "http://127.0.0.1:" + std::to_string(dead_port) + "/");
+  o.queue_capacity = 100000;
+  o.queue_max_bytes = 1u << 20;
+  o.max_attempts = 0;
+  auto sink = HttpSink::start(o, m.sink("webhook"));
+  ASSERT_TRUE(sink);
+  detect::Alert big = alert();
+  big.argv.assign(100, std::string(1000, 'a'));
+  ASSERT_GT(footprint(big), 100000u);
+  for (int i = 0; i < 100; ++i)
+    (*sink)->write(big);
+  // ~100 KiB each in 1 MiB: about ten queue (and one in flight), the rest are dropped.
+  EXPECT_GE(m.sink("webhook").dropped->Value(), 85);
+  EXPECT_LE(m.sink("webhook").queue->Value(), 10);
+  (*sink)->drain(std::chrono::milliseconds(0));
 }
 
 TEST(HttpSinkTest, a_full_queue_drops_and_counts_without_blocking)

@@ -13,6 +13,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "common/text.h"
 #include "export/sinks.h"
 
 namespace vigil::exporter {
@@ -215,6 +216,88 @@ TEST(StderrSink, writes_one_readable_line)
   std::string out = ::testing::internal::GetCapturedStderr();
   EXPECT_EQ(out, "vigil: CRITICAL credential-read [coding-agent] credential file "
                  "/home/dev/.aws/credentials opened by cat\n");
+}
+
+// What an agent names: a directory with a newline and an ANSI escape in its name (a forged
+// "vigil: INFO" line, a recoloured terminal), and bytes that are not UTF-8.
+const std::string kHostilePath = "/tmp/d\n vigil: INFO fake\x1b[31m/\xff\xfe.pem";
+const std::string kHostileEscaped = "/tmp/d\\n vigil: INFO fake\\x1b[31m/\\xff\\xfe.pem";
+
+detect::Alert hostile_alert()
+{
+  detect::Alert a = credential_alert();
+  a.path = kHostilePath;
+  a.argv = {"cat", kHostilePath};
+  a.output = "credential file " + kHostilePath + " opened by cat";
+  return a;
+}
+
+// No byte a terminal acts on (C0 but the final newline, DEL, C1), and valid UTF-8 throughout.
+void expect_terminal_safe(const std::string &text, size_t newlines)
+{
+  size_t nl = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c == '\n') {
+      ++nl;
+      continue;
+    }
+    EXPECT_FALSE(c < 0x20 || c == 0x7f) << "raw byte " << int(c) << " at " << i;
+    if (c == 0xc2 && i + 1 < text.size()) {
+      EXPECT_FALSE(static_cast<unsigned char>(text[i + 1]) <= 0x9f) << "C1 control at " << i;
+    }
+  }
+  EXPECT_EQ(nl, newlines);
+  EXPECT_TRUE(valid_utf8(text));
+}
+
+TEST(StderrSink, escapes_what_the_agent_named)
+{
+  StderrSink sink;
+  ::testing::internal::CaptureStderr();
+  sink.write(hostile_alert());
+  const std::string out = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(out, "vigil: CRITICAL credential-read [coding-agent] credential file " +
+                     kHostileEscaped + " opened by cat\n");
+  expect_terminal_safe(out, 1);
+}
+
+TEST_F(JsonLinesSinkTest, hostile_names_give_valid_utf8_json_on_one_line)
+{
+  const fs::path file = dir_ / "alerts.json";
+  auto sink = JsonLinesSink::open(file.string());
+  ASSERT_TRUE(sink) << sink.error().message();
+  (*sink)->write(hostile_alert());
+  std::ifstream in(file, std::ios::binary);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  expect_terminal_safe(text, 1);
+  json j = json::parse(text);
+  // The fields keep the bytes (the newline and ESC, JSON-escaped on the wire); what is not UTF-8
+  // becomes U+FFFD.
+  EXPECT_EQ(j["path"], "/tmp/d\n vigil: INFO fake\x1b[31m/\xef\xbf\xbd\xef\xbf\xbd.pem");
+  EXPECT_EQ(j["argv"][1], j["path"]);
+  // The sentence is for people: escaped.
+  EXPECT_EQ(j["output"], "credential file " + kHostileEscaped + " opened by cat");
+}
+
+TEST(HttpSinkBody, hostile_names_give_valid_utf8_for_every_http_shape)
+{
+  for (auto kind : {HttpSinkOptions::Kind::webhook, HttpSinkOptions::Kind::alertmanager})
+    for (auto shape : {JsonLinesSink::Shape::vigil, JsonLinesSink::Shape::falco}) {
+      HttpSinkOptions o;
+      o.kind = kind;
+      o.shape = shape;
+      std::string body;
+      ASSERT_NO_THROW(body = HttpSink::body(o, {hostile_alert()}));
+      expect_terminal_safe(body, 0);
+      EXPECT_FALSE(json::parse(body, nullptr, false).is_discarded()) << body;
+      // The webhook carries the fields (U+FFFD for what is not UTF-8); Alertmanager carries
+      // only labels and annotations, which are escaped.
+      const std::string expected = kind == HttpSinkOptions::Kind::webhook
+                                       ? std::string("\xef\xbf\xbd")
+                                       : std::string("\\\\xff\\\\xfe.pem");
+      EXPECT_NE(body.find(expected), std::string::npos) << body;
+    }
 }
 
 } // namespace

@@ -13,6 +13,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "support/heap.h"
 #include "pipeline/process_table.h"
 
 namespace vigil::pipeline {
@@ -375,6 +376,87 @@ TEST_F(FakeProc, keeps_the_latest_exit_of_a_reused_pid)
   const ProcessInfo *p = table.find(101);
   ASSERT_NE(p, nullptr) << "the newer exit of pid 101 was retired by its older queue entry";
   EXPECT_EQ(p->exe, "/bin/second");
+}
+
+// A million children whose exit events were lost (a full ring): the table stays at its bound,
+// the least recently seen go first and are counted, and the heap does not grow.
+TEST_F(FakeProc, a_million_lost_exits_stay_bounded)
+{
+  add(1, "agent", 0, "/usr/bin/agent", std::string("agent\0", 6), 0);
+  constexpr size_t kBound = 65536;
+  ProcessTable table(root(), 4096, kBound);
+  uint32_t child = 2;
+  for (; child < 2 + 2 * kBound; ++child)
+    table.apply(fork_event(1, child));
+  const size_t heap = test::heap_in_use();
+  constexpr uint32_t kEnd = 2 + 1'000'000;
+  for (; child < kEnd; ++child)
+    table.apply(fork_event(1, child));
+  EXPECT_EQ(table.size(), kBound);
+  EXPECT_EQ(table.evictions(), 1'000'000u + 1u - kBound);
+  const size_t now = test::heap_in_use();
+  EXPECT_LT(now > heap ? now - heap : 0, 8u << 20) << "heap " << heap << " -> " << now;
+  ASSERT_NE(table.find(1), nullptr) << "the parent is seen with every fork";
+  ASSERT_NE(table.find(kEnd - 1), nullptr) << "the newest child stays";
+  EXPECT_EQ(table.find(kEnd - 1)->ppid, 1u);
+  EXPECT_EQ(table.find(2), nullptr) << "the oldest child went (and /proc does not know it)";
+}
+
+// Execs with the longest exe, argv and environment the kernel reports: the byte bound holds
+// before the count does.
+TEST_F(FakeProc, big_execs_are_bounded_by_bytes)
+{
+  ProcessTable table(root(), 16, 65536, 4u << 20);
+  const std::string exe = "/tmp/" + std::string(4000, 'x');
+  const std::vector<std::string> argv(8, std::string(120, 'a'));
+  for (uint32_t pid = 100; pid < 100'000; ++pid)
+    table.apply(exec_event(pid, 1, exe, argv));
+  EXPECT_LE(table.bytes(), 4u << 20);
+  EXPECT_LT(table.size(), 1000u);
+  EXPECT_EQ(table.evictions(), 99'900u - table.size());
+  ASSERT_NE(table.find(99'999), nullptr);
+  EXPECT_EQ(table.find(99'999)->exe, exe);
+}
+
+TEST_F(FakeProc, an_evicted_live_process_is_read_again_from_proc)
+{
+  add(7, "bash", 1, "/usr/bin/bash", std::string("bash\0", 5), 1000);
+  ProcessTable table(root(), 16, 4);
+  ASSERT_NE(table.find(7), nullptr);
+  for (uint32_t pid = 100; pid < 110; ++pid)
+    table.apply(exec_event(pid, 1, "/bin/sh", {"sh"}));
+  EXPECT_EQ(table.size(), 4u);
+  EXPECT_GE(table.evictions(), 7u);
+  const ProcessInfo *p = table.find(7);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(p->exe, "/usr/bin/bash");
+}
+
+// Processes the table holds as running whose pid is gone from /proc lost their exit event: the
+// sweep retires them; a pid that exists (a live process, or a reused pid) stays.
+TEST_F(FakeProc, sweep_retires_processes_whose_exit_was_lost)
+{
+  add(10, "a", 1, "/a", "", 0);
+  add(11, "b", 1, "/b", "", 0);
+  ProcessTable table(root(), 2);
+  for (uint32_t pid : {10u, 11u, 12u, 13u, 14u})
+    table.apply(exec_event(pid, 1, "/bin/sh", {"sh"}));
+  table.apply(exit_event(14)); // its exit arrived: not the sweep's business
+  EXPECT_EQ(table.sweep(), 2u);
+  EXPECT_EQ(table.swept(), 2u);
+  ASSERT_NE(table.find(10), nullptr);
+  EXPECT_FALSE(table.find(10)->exited);
+  EXPECT_FALSE(table.find(11)->exited);
+  // Retired like any exit: kept while max_exited allows (late events still name them).
+  EXPECT_EQ(table.find(14), nullptr) << "the oldest of three exits beyond max_exited 2";
+  ASSERT_NE(table.find(12), nullptr);
+  EXPECT_TRUE(table.find(12)->exited);
+  ASSERT_NE(table.find(13), nullptr);
+  EXPECT_TRUE(table.find(13)->exited);
+  EXPECT_EQ(table.sweep(), 0u) << "an exited process is not swept twice";
+  // The pid comes back (reused): its fork makes it a running process again.
+  table.apply(fork_event(10, 13));
+  EXPECT_FALSE(table.find(13)->exited);
 }
 
 } // namespace
