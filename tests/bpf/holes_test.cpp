@@ -181,6 +181,31 @@ TEST_F(HoleTest, dns_goes_only_to_the_profiles_resolvers)
   }
 }
 
+// Source routing: an IPv6 routing header (no privilege needed) or IPv4 options send a packet on
+// past the allowed address the connect and sendmsg hooks saw. The packet program drops an
+// agent's such packets in every tier and reports them; the same send without them goes out.
+TEST_F(HoleTest, source_routed_packets_are_dropped_and_alerted)
+{
+  const std::string p = tmp_ / "srh.yaml";
+  write_file(p, "profile: srh\negress:\n  allow: [127.0.0.1/32, \"::1/128\"]\n");
+  const std::string np = netprobe_bin(), port = std::to_string(free_port());
+  ProcResult r = agent(np + " udp ::1 " + port + "; " + np + " udp6srh ::1 " + port + "; " + np +
+                           " udp4opt 127.0.0.1 " + port + "; true",
+                       p);
+  EXPECT_EQ(r.out, "ok\nEPERM\nEPERM\n") << r.err;
+  auto list = read_json_lines(alerts_);
+  ASSERT_EQ(list.size(), 2u) << read_file(alerts_);
+  for (const auto &a : list) {
+    EXPECT_EQ(a["rule"], "egress-not-allowed");
+    EXPECT_EQ(a["verdict"], "denied");
+    EXPECT_NE(a["output"].get<std::string>().find("source-routed"), std::string::npos)
+        << a["output"];
+  }
+  // Outside the agent the same packets go out: the drop is vigil's.
+  ProcResult out = run({"sh", "-c", np + " udp6srh ::1 " + port + "; " + np + " udp4opt 127.0.0.1 " + port});
+  EXPECT_EQ(out.out, "ok\nok\n") << out.err;
+}
+
 // The shipped profile allows DNS to this host's resolvers (resolv.conf), not to 127.0.0.8.
 TEST_F(HoleTest, the_default_profile_does_not_allow_dns_to_any_server)
 {

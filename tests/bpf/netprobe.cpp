@@ -12,6 +12,9 @@
 //   netprobe udpunspec ADDR PORT sendto(2) on an IPv4 UDP socket with sin_family AF_UNSPEC
 //                                (udp_sendmsg takes it as IPv4)
 //   netprobe sendmmsg ADDR PORT  sendmmsg(2) of two datagrams on an unconnected UDP socket
+//   netprobe udp6srh ADDR PORT   UDP sendto with an IPv6 segment routing header (IPV6_RTHDR,
+//                                type 4) whose segments are ADDR: source routing
+//   netprobe udp4opt ADDR PORT   UDP sendto with IPv4 options (IP_OPTIONS: record route)
 //   netprobe listen ADDR PORT    a TCP listener that accepts until killed
 //   netprobe unix-listen PATH 0  a unix stream listener (and a datagram socket at PATH.dgram)
 //   netprobe unix PATH 0         connect(2) to a unix stream socket
@@ -21,6 +24,7 @@
 //   netprobe int80 getpid 0      getpid through the 32-bit entry point (int 0x80): "ok" or errno
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/ip.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -133,8 +137,27 @@ int main(int argc, char **argv)
     reinterpret_cast<sockaddr_in *>(&ss)->sin_family = AF_UNSPEC;
   }
   const bool udp = op == "udp" || op == "udpconn" || op == "udp24" || op == "udpunspec" ||
-                   op == "sendmmsg" || op == "udp6mapped";
+                   op == "sendmmsg" || op == "udp6mapped" || op == "udp6srh" || op == "udp4opt";
   int fd = socket(family, udp ? SOCK_DGRAM : SOCK_STREAM, 0);
+  if (fd >= 0 && op == "udp6srh") {
+    // ipv6_sr_hdr with two segments (both ADDR): nexthdr, hdrlen (8-byte units past the first
+    // 8), type 4, segments_left 1, last_entry 1, flags, tag, then the segments.
+    uint8_t srh[8 + 2 * 16] = {0, 4, 4, 1, 1, 0, 0, 0};
+    const auto *in6 = reinterpret_cast<const sockaddr_in6 *>(&ss);
+    std::memcpy(srh + 8, &in6->sin6_addr, 16);
+    std::memcpy(srh + 24, &in6->sin6_addr, 16);
+    if (setsockopt(fd, IPPROTO_IPV6, IPV6_RTHDR, srh, sizeof(srh)) != 0) {
+      std::printf("setsockopt:%s\n", strerrorname_np(errno));
+      return 1;
+    }
+  }
+  if (fd >= 0 && op == "udp4opt") {
+    const uint8_t rr[8] = {7 /* IPOPT_RR */, 7, 4, 0, 0, 0, 0, 1 /* IPOPT_NOOP */};
+    if (setsockopt(fd, IPPROTO_IP, IP_OPTIONS, rr, sizeof(rr)) != 0) {
+      std::printf("setsockopt:%s\n", strerrorname_np(errno));
+      return 1;
+    }
+  }
   if (fd < 0) {
     std::printf("%s\n", strerrorname_np(errno));
     return 1;
@@ -145,7 +168,8 @@ int main(int argc, char **argv)
     rc = connect(fd, sa, len);
   else if (op == "tfo" || op == "tfo24")
     rc = sendto(fd, "x", 1, MSG_FASTOPEN, sa, len);
-  else if (op == "udp" || op == "udp24" || op == "udpunspec" || op == "udp6mapped")
+  else if (op == "udp" || op == "udp24" || op == "udpunspec" || op == "udp6mapped" ||
+           op == "udp6srh" || op == "udp4opt")
     rc = sendto(fd, "x", 1, 0, sa, len);
   else if (op == "sendmmsg") {
     char payload[2] = {'x', 'y'};

@@ -381,14 +381,17 @@ TEST_F(RulesTest, cloud_metadata_egress_alerts_unless_the_cloud_agent_connects)
   EXPECT_EQ(outside[0]["exe"], agent_tool);
 }
 
-TEST_F(RulesTest, egress_outside_allowlist_excepts_dns)
+// DNS to a server that is not the profile's resolver is a channel out like any other: no
+// exception for port 53.
+TEST_F(RulesTest, egress_outside_allowlist_alerts_dns_to_any_server_too)
 {
   ProcResult r = agent(std::string(netprobe_bin()) + " udpconn 127.0.0.2 53; " + netprobe_bin() +
                        " udpconn 127.0.0.2 54; true");
   EXPECT_EQ(r.status, 0) << r.err;
   auto found = alerts("egress-not-allowed");
-  ASSERT_EQ(found.size(), 1u) << read_file(alerts_);
-  EXPECT_EQ(found[0]["destination"]["port"], 54);
+  ASSERT_EQ(found.size(), 2u) << read_file(alerts_);
+  EXPECT_EQ(found[0]["destination"]["port"], 53);
+  EXPECT_EQ(found[1]["destination"]["port"], 54);
 }
 
 TEST_F(RulesTest, new_destination_alerts_after_learning_and_the_baseline_persists)

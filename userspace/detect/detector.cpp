@@ -298,7 +298,7 @@ void Detector::eval_rule(CompiledRule &c, const pipeline::Event &ev,
       break;
     }
     const auto &b = std::get<pipeline::ConnectBody>(ev.body);
-    if (b.ipc || (b.family != 2 && b.family != 10) || b.port == 0)
+    if (b.ipc || (b.family != 2 && b.family != 10) || (b.port == 0 && !b.srcroute))
       return;
     switch (r.egress) {
     case EgressMatch::outside_allowlist:

@@ -193,6 +193,8 @@ Alert Enricher::build(const pipeline::Event &ev, const Finding &f, const policy:
   const std::string dest = a.dest_ip + " port " + std::to_string(a.dest_port);
   const std::string verb = [&] {
     const auto *c = std::get_if<pipeline::ConnectBody>(&ev.body);
+    if (c && c->srcroute)
+      return std::string("source-routed send (IPv6 routing header or IPv4 options) via ");
     return std::string(c && c->sendmsg ? "send to " : "connect to ");
   }();
 

@@ -115,6 +115,9 @@ std::optional<PolicyHit> Matcher::match_connect(Compiled &c, const pipeline::Eve
                    b.unix_path, {}};
   if (b.family != 2 && b.family != 10)
     return std::nullopt;
+  // A source-routed packet goes past its first hop: denied whatever the address and port.
+  if (b.srcroute)
+    return PolicyHit{kRuleEgressNotAllowed, c.profile.egress_severity, ev.hdr.profile_id, {}, {}};
   // AF_UNSPEC-style disconnects of UDP sockets pass an all-zero address with port 0.
   if (b.port == 0)
     return std::nullopt;

@@ -55,7 +55,7 @@ struct BodyEncoder {
   void operator()(const pipeline::ConnectBody &b)
   {
     put_u64(out, static_cast<uint64_t>(b.ret));
-    put_u8(out, static_cast<uint8_t>((b.sendmsg ? 1 : 0) | (b.ipc ? 2 : 0)));
+    put_u8(out, static_cast<uint8_t>((b.sendmsg ? 1 : 0) | (b.ipc ? 2 : 0) | (b.srcroute ? 4 : 0)));
     put_u16(out, b.family);
     put_u16(out, b.port);
     put_u32(out, static_cast<uint32_t>(b.fd));
@@ -157,6 +157,7 @@ bool decode_body(pipeline::EventType t, Cursor &c, pipeline::Event &ev)
     b.ret = c.i64();
     const uint8_t bits = c.u8();
     b.sendmsg = bits & 1;
+    b.srcroute = (bits & 4) != 0;
     b.ipc = bits & 2;
     b.family = c.u16();
     b.port = c.u16();

@@ -73,6 +73,8 @@ struct BodyJson {
     j["ret"] = b.ret;
     j["fd"] = b.fd;
     j["sendmsg"] = b.sendmsg;
+    if (b.srcroute)
+      j["source_routed"] = true;
     j["ipc"] = b.ipc;
   }
   void operator()(const pipeline::PtraceBody &b)

@@ -273,6 +273,7 @@ Result<Event> decode(std::span<const std::byte> data)
     ConnectBody b;
     b.ret = r->ret;
     b.sendmsg = (h.flags & VG_F_SENDMSG) != 0;
+    b.srcroute = (h.flags & VG_F_SRCROUTE) != 0;
     b.ipc = (h.flags & VG_F_IPC) != 0;
     b.family = r->family;
     b.port = r->port;

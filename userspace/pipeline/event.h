@@ -107,6 +107,8 @@ struct OpenBody {
 struct ConnectBody {
   int64_t ret = 0;
   bool sendmsg = false; // a sendto/sendmsg destination, not a connect
+  bool srcroute = false; // a source-routed packet (IPv6 routing header, IPv4 options); addr is
+                         // its first hop
   bool ipc = false;     // a unix socket served from outside the agent
   uint16_t family = 0;
   uint16_t port = 0;

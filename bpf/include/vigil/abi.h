@@ -105,6 +105,8 @@ enum vg_open_call {
 #define VG_F_PATH_RESOLVED (1u << 0) /* path came from the kernel's dentries, not the user's string */
 #define VG_F_PATH_TRUNC (1u << 1)    /* path was cut short */
 #define VG_F_SENDMSG (1u << 2)       /* connect record describes a sendto/sendmsg destination */
+#define VG_F_SRCROUTE (1u << 5)      /* connect record: a source-routed packet (IPv6 routing
+				      * header, IPv4 options) to addr, the first hop (ABI 1.4) */
 #define VG_F_ENV_TRUNC (1u << 4)     /* exec: the environment was not scanned to its end, or more
 				      * watched variables were set than the record holds */
 #define VG_F_IPC (1u << 3)           /* a side channel out of the agent: a unix socket or FIFO
