@@ -176,12 +176,14 @@ static __always_inline __u32 vg_file_protected(__u32 profile, struct dentry *den
 /* Tier 1: an agent cannot give a protected file another name. A hard link or a rename of it
  * (whether protected by its identity, a directory rule or a basename pattern) would leave a
  * name that no pattern matches; inode rules would still follow it, basename rules would not.
- * dir is the directory the new name goes into: the file lies on the same mount (the kernel
- * refuses links and renames across mounts with EXDEV), so {dir->mnt, dentry} is its path.
+ * mnt is the mount the file lies on (path hooks: the new name's directory's, since the kernel
+ * refuses links and renames across mounts with EXDEV), so {mnt, dentry} is its path. The inode
+ * hooks, which also see links and renames that no syscall made (overlayfs copying up, nfsd),
+ * pass NULL: the report's path is then taken from the file system's root.
  * Reported as an open record with call = VG_OPEN_LINK or VG_OPEN_RENAME. Returns -EPERM to
  * deny, else 0 (an errno, not a flag: clang turns "flag ? -EPERM : 0" into a negation whose
  * range the 6.12 verifier cannot bound). Fails open: no profile, files off. */
-static __always_inline int vg_file_move_check(struct dentry *dentry, const struct path *dir,
+static __always_inline int vg_file_move_check(struct dentry *dentry, struct vfsmount *mnt,
 					      __u16 call)
 {
 	const struct vg_profile_cfg *cfg;
@@ -209,7 +211,12 @@ static __always_inline int vg_file_move_check(struct dentry *dentry, const struc
 	s = vg_scratch_get();
 	if (!s)
 		goto out;
-	p.mnt = BPF_CORE_READ(dir, mnt);
+	if (!mnt) {
+		struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+
+		mnt = BPF_CORE_READ(task, fs, root.mnt);
+	}
+	p.mnt = mnt;
 	p.dentry = dentry;
 	ev = (void *)s->ev;
 	vg_hdr_fill(&ev->hdr, VG_EV_OPEN, profile);

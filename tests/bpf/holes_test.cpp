@@ -128,6 +128,39 @@ TEST_F(HoleTest, links_and_moves_of_glob_and_subtree_credentials_are_denied)
   }
 }
 
+// Below an overlay mount the agent owns (in a user namespace of its own), a link is made by
+// overlayfs on the real file system: the path hook sees only overlay dentries, which carry no
+// rule, so inode_link decides. A credential written after vigil started (no inode key) must not
+// get a readable name this way. Tier 1 only: the fanotify tier cannot refuse links (a read of a
+// file keyed at start is refused; one created later is the documented race).
+TEST_F(HoleTest, a_link_made_below_an_overlay_is_refused_in_the_kernel)
+{
+  if (!lsm_files())
+    GTEST_SKIP() << "links are refused by the BPF LSM tier only";
+  for (const char *d : {"lower", "work", "ov"})
+    fs::create_directories(tmp_ / d);
+  const std::string go = tmp_ / "go", late = home_ + "/.ssh/id_late";
+  Proc vigil({vigil_bin(), "run", "--profile", profile_, "--alerts-json", alerts_, "--", "sh",
+              "-c",
+              "while [ ! -e " + go + " ]; do sleep 0.05; done; unshare -Urm sh -c 'mount -t "
+              "overlay overlay -o lowerdir=" + tmp_ / "lower" + ",upperdir=" + home_ +
+                  ",workdir=" + tmp_ / "work" + " " + tmp_ / "ov" + " && ln " + tmp_ / "ov" +
+                  "/.ssh/id_late " + tmp_ / "ov" + "/stolen && echo linked'; cat " + home_ +
+                  "/stolen 2>/dev/null || echo unread"},
+             {"HOME=" + home_});
+  ASSERT_TRUE(vigil.wait_for_err("confines cgroup")) << vigil.err_so_far();
+  write_file(late, "secret-late\n");
+  write_file(go, "");
+  ProcResult r = vigil.wait(std::chrono::seconds(120));
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "unread\n") << r.err;
+  auto list = read_json_lines(alerts_);
+  ASSERT_EQ(list.size(), 1u) << read_file(alerts_);
+  EXPECT_NE(list[0]["output"].get<std::string>().find("hard link of credential file"),
+            std::string::npos)
+      << list[0]["output"];
+}
+
 // A file 24 directories below a subtree rule's directory is protected (the kernel's walk used to
 // stop at 16); a file deeper than the kernel's walk (128) is refused in the LSM tier, fail
 // closed, with an alert that says so. The fanotify tier decides by the whole path: no limit.

@@ -147,9 +147,12 @@ Result<std::unique_ptr<Loader>> Loader::start(const Options &opts, SampleFn on_s
   const bool path_hooks = opts.lsm && kernel_has_path_hooks();
   if (opts.lsm && !path_hooks)
     spdlog::warn("this kernel has no path_link/path_rename LSM hooks (CONFIG_SECURITY_PATH): "
-                 "hard links and renames of protected files are not refused, reads of them are");
+                 "inode_link/inode_rename refuse links and renames of protected files, and "
+                 "report them with the path from the file's own file system");
   bpf_program__set_autoload(p.vg_path_link, path_hooks);
   bpf_program__set_autoload(p.vg_path_rename, path_hooks);
+  bpf_program__set_autoload(p.vg_inode_link, opts.lsm);
+  bpf_program__set_autoload(p.vg_inode_rename, opts.lsm);
   // Egress volume: measured on every agent cgroup, whatever the enforcement tier.
   l->per_cgroup_.push_back(p.vg_skb_egress);
   if (opts.cgroup_net)

@@ -1,0 +1,198 @@
+// SPDX-License-Identifier: Apache-2.0
+// Engine, policy side: profiles and rules in, compiled to the kernel's maps (egress allowlist,
+// file rules for the LSM tier, the fanotify guard's set), and the egress host names they name,
+// resolved and refreshed on their TTL by the hosts thread.
+#include "daemon/engine.h"
+
+#include <spdlog/spdlog.h>
+
+#include "daemon/lsm_files.h"
+#include "policy/compile.h"
+#include "vigil/abi.h"
+
+namespace vigil::daemon {
+
+Result<> Engine::check_requirement(const policy::Profile &p) const
+{
+  auto short_of = [&](loader::Tier t) {
+    return p.require == policy::Requirement::lsm ? t != loader::Tier::lsm
+                                                 : t == loader::Tier::monitor;
+  };
+  if (p.require == policy::Requirement::none ||
+      (!short_of(file_tier_) && !short_of(net_tier_)))
+    return {};
+  std::string why;
+  if (short_of(file_tier_))
+    why += "files get tier " + std::string(loader::tier_name(file_tier_, true)) + " (" +
+           features_.file_reason + ")";
+  if (short_of(net_tier_))
+    why += std::string(why.empty() ? "" : "; ") + "the network gets tier " +
+           std::string(loader::tier_name(net_tier_, false)) + " (" + features_.net_reason + ")";
+  return tl::unexpected(Error{std::make_error_code(std::errc::not_supported),
+                              p.source + ": profile '" + p.name + "' requires '" +
+                                  std::string(policy::to_string(p.require)) +
+                                  "' enforcement, which this kernel cannot give: " + why});
+}
+
+Result<> Engine::set_profile(uint32_t id, policy::Profile p)
+{
+  if (auto r = check_requirement(p); !r)
+    return r;
+  std::lock_guard lock(hosts_mu_);
+  std::vector<std::string> unknown;
+  for (const auto &a : p.egress_allow)
+    if (!a.host.empty() && !resolved_.count(a.host) &&
+        std::find(unknown.begin(), unknown.end(), a.host) == unknown.end())
+      unknown.push_back(a.host);
+  auto answers = resolve_hosts(unknown, std::chrono::milliseconds(1000));
+  const auto now = std::chrono::steady_clock::now();
+  for (const auto &host : unknown) {
+    auto it = answers.find(host);
+    if (it == answers.end()) {
+      // No answer in time: allows nothing until the hosts thread gets one.
+      resolved_[host] = Resolution{{}, kMinTtl};
+      expires_[host] = now + std::chrono::seconds(kMinTtl);
+      spdlog::warn("egress host {}: no DNS answer yet; it allows nothing until one comes", host);
+      continue;
+    }
+    resolved_[host] = it->second;
+    expires_[host] = now + std::chrono::seconds(it->second.ttl_s);
+    spdlog::info("egress host {}: {} address(es), refreshed every {} s", host,
+                 it->second.addrs.size(), it->second.ttl_s);
+  }
+  written_[id] = p;
+  auto installed = install_profile(id, expand_hosts(p, resolved_));
+  if (!installed)
+    return installed;
+  metrics_->profile_loaded(p.name);
+  metrics_->profiles_loaded(written_.size());
+  return {};
+}
+
+void Engine::hosts_loop() noexcept
+{
+  while (!stopping_.load()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    std::lock_guard lock(hosts_mu_);
+    const auto now = std::chrono::steady_clock::now();
+    std::vector<std::string> due, changed;
+    for (const auto &[host, when] : expires_)
+      if (when <= now)
+        due.push_back(host);
+    if (due.empty())
+      continue;
+    auto answers = resolve_hosts(due, std::chrono::seconds(3));
+    for (const auto &host : due) {
+      auto it = answers.find(host);
+      if (it == answers.end()) {
+        expires_[host] = now + std::chrono::seconds(kMinTtl);
+        continue;
+      }
+      expires_[host] = now + std::chrono::seconds(it->second.ttl_s);
+      if (it->second.addrs != resolved_[host].addrs) {
+        spdlog::info("egress host {} now resolves to {} address(es)", host,
+                     it->second.addrs.size());
+        changed.push_back(host);
+      }
+      resolved_[host] = std::move(it->second);
+    }
+    if (changed.empty())
+      continue;
+    for (const auto &[id, p] : written_) {
+      const bool uses = std::any_of(p.egress_allow.begin(), p.egress_allow.end(), [&](auto &a) {
+        return std::find(changed.begin(), changed.end(), a.host) != changed.end();
+      });
+      if (uses)
+        if (auto r = install_profile(id, expand_hosts(p, resolved_)); !r)
+          spdlog::warn("reinstall profile {}: {}", p.name, r.error().message());
+    }
+  }
+}
+
+Result<> Engine::install_profile(uint32_t id, policy::Profile p)
+{
+  auto egress = policy::compile_egress(p, id);
+  if (!egress)
+    return tl::unexpected(egress.error());
+  std::vector<std::pair<vg_egress_key, vg_egress_val>> entries;
+  for (const auto &e : *egress)
+    entries.emplace_back(e.key, e.val);
+  auto kernel_mode = [](policy::Mode m) -> uint8_t {
+    return m == policy::Mode::enforce ? VG_MODE_ENFORCE : VG_MODE_AUDIT;
+  };
+  loader::ProfileSwitches sw;
+  sw.net_mode = net_tier_ != loader::Tier::monitor ? kernel_mode(p.net_mode())
+                                                   : static_cast<uint8_t>(VG_MODE_OFF);
+  sw.file_mode = file_tier_ == loader::Tier::lsm ? kernel_mode(p.file_mode())
+                                                 : static_cast<uint8_t>(VG_MODE_OFF);
+  sw.raw_ok = p.raw_sockets;
+  // Self-protection needs no tier: LSM programs refuse, tracepoints kill.
+  sw.tamper_mode = p.self_protection ? kernel_mode(*p.self_protection)
+                                     : static_cast<uint8_t>(VG_MODE_OFF);
+  sw.rate = p.events_per_second;
+  if (file_tier_ == loader::Tier::lsm) {
+    // The name table is shared by every profile: recompile all of them together.
+    auto all = profiles_;
+    all[id] = p;
+    LsmFileRules rules = compile_lsm_files(all, homes_);
+    if (auto r = loader_->set_file_rules(rules.inodes, rules.names, rules.ipc_allow); !r)
+      return tl::unexpected(with_context(r.error(), "profile " + p.name));
+    if (rules.expanded_full)
+      spdlog::warn("profile '{}': glob and subtree patterns match more files than the kernel "
+                   "keys by identity; the rest are protected by name and directory only",
+                   p.name);
+    for (const auto &u : rules.unsupported)
+      spdlog::info("profile '{}': pattern {} is observed and alerted, not enforced, in the lsm "
+                   "tier (only prefix*suffix names and a wildcard in the last component)",
+                   p.name, u);
+    profiles_ = std::move(all);
+  }
+  if (auto r = loader_->set_profile(id, sw, entries); !r)
+    return tl::unexpected(with_context(r.error(), "profile " + p.name));
+  if (files_) {
+    auto unguarded = files_->set_profile(id, p, homes_);
+    if (!unguarded)
+      return tl::unexpected(with_context(unguarded.error(), "guard the files of " + p.name));
+    if (!unguarded->empty()) {
+      std::string list;
+      for (const auto &u : *unguarded)
+        list += (list.empty() ? "" : ", ") + u;
+      spdlog::info("profile '{}': basename patterns are observed and alerted, not enforced, in "
+                   "the fanotify tier: {}",
+                   p.name, list);
+    }
+  }
+  if (recorder_)
+    recorder_->policy(id, p); // as installed: hosts resolved (a refresh records again)
+  std::lock_guard lock(state_mu_);
+  detector_->set_profile(id, std::move(p));
+  return {};
+}
+
+Result<> Engine::check_profile(const policy::Profile &p) const
+{
+  if (auto r = check_requirement(p); !r)
+    return r;
+  if (auto e = policy::compile_egress(p, 1); !e)
+    return tl::unexpected(e.error());
+  return {};
+}
+
+Result<> Engine::set_rules(policy::RuleSet rules)
+{
+  if (auto r = loader_->set_env_watch(rules.env_names(), rules.env_prefixes()); !r)
+    return tl::unexpected(with_context(r.error(), "rules"));
+  size_t enabled = 0;
+  for (const auto &r : rules.rules)
+    enabled += r.enabled ? 1 : 0;
+  spdlog::info("{} rule(s) loaded ({} enabled) from {} file(s)", rules.rules.size(), enabled,
+               rules.files.size());
+  metrics_->rules_loaded(enabled);
+  std::lock_guard lock(state_mu_);
+  if (recorder_)
+    recorder_->rules(rules);
+  detector_->set_rules(std::move(rules));
+  return {};
+}
+
+} // namespace vigil::daemon
