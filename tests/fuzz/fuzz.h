@@ -32,7 +32,8 @@ public:
   {
     T v{};
     const size_t k = sizeof(T) < n_ ? sizeof(T) : n_;
-    std::memcpy(&v, p_, k);
+    if (k > 0)
+      std::memcpy(&v, p_, k);
     p_ += k;
     n_ -= k;
     return v;

@@ -7,12 +7,16 @@
 // The text seeds (profiles, rules, allowlists, k8s JSON) are copied by hand; see README.md.
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <stdexcept>
 #include <string>
 #include <string_view>
-#include <thread>
+#include <utility>
+#include <vector>
 
 #include "eventlog/codec.h"
 #include "eventlog/crc32c.h"
@@ -166,12 +170,10 @@ void decode_seeds(const fs::path &dir)
 
 void codec_seeds(const fs::path &dir)
 {
-  int i = 0;
   for (const auto &ev : eventlog::test::one_of_each(7)) {
     std::string out(1, '\0'); // mode byte: a payload
     eventlog::encode(ev, out);
     write_file(dir / ("payload-" + std::string(pipeline::to_string(ev.hdr.type))), out);
-    ++i;
   }
 }
 

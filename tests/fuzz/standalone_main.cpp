@@ -26,7 +26,8 @@ bool run_file(const std::filesystem::path &p)
   std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   // A copy of exactly the input's size, so that ASan sees a read one past the end.
   std::vector<uint8_t> data(bytes.begin(), bytes.end());
-  LLVMFuzzerTestOneInput(data.empty() ? nullptr : data.data(), data.size());
+  static const uint8_t kEmpty = 0; // libFuzzer never passes a null pointer, even for no bytes
+  LLVMFuzzerTestOneInput(data.empty() ? &kEmpty : data.data(), data.size());
   return true;
 }
 
