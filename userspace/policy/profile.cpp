@@ -435,14 +435,23 @@ Result<Profile> parse_profile(std::string_view yaml_text, const std::string &sou
   const std::string source = source_name.empty() ? "<string>" : source_name;
   Ctx ctx{yaml_text, source};
   try {
-    std::vector<YAML::Node> docs = YAML::LoadAll(std::string(yaml_text));
-    if (docs.empty())
+    // Not YAML::LoadAll: it never returns on some malformed text (see scan_documents).
+    const DocumentScan scan = scan_documents(yaml_text, 2);
+    if (scan.stuck) {
+      const auto at = static_cast<size_t>(std::max(scan.stuck_at.pos, 0));
+      return fail_at(ctx, scan.stuck_at, "syntax",
+                     at < yaml_text.size()
+                         ? "unexpected " + quoted(yaml_text.substr(at, 1)) +
+                               " where a document should start"
+                         : std::string("no document could start here"));
+    }
+    if (scan.starts.empty())
       return fail_at(ctx, YAML::Mark::null_mark(), "profile",
                      "missing (the file holds no YAML document)");
-    if (docs.size() > 1)
-      return fail_at(ctx, docs[1].Mark(), "(top level)",
+    if (scan.starts.size() > 1)
+      return fail_at(ctx, scan.starts[1], "(top level)",
                      "a profile file holds exactly one YAML document");
-    return parse_document(ctx, docs[0]);
+    return parse_document(ctx, YAML::Load(std::string(yaml_text)));
   } catch (const YAML::Exception &e) {
     return fail_at(ctx, e.mark, "syntax", e.msg);
   }

@@ -7,6 +7,9 @@
 #include <charconv>
 #include <cstdio>
 #include <memory>
+#include <sstream>
+
+#include <yaml-cpp/eventhandler.h>
 
 namespace vigil::policy::yaml {
 
@@ -317,6 +320,78 @@ Result<std::string> read_text_file(const std::string &path, const std::string &w
   if (std::ferror(file.get()))
     return fail_errno(errno != 0 ? errno : EIO, "cannot read " + what + " " + path);
   return text;
+}
+
+namespace {
+
+// Records where each document and its first node start; builds nothing.
+class DocumentMarks : public YAML::EventHandler {
+public:
+  std::vector<YAML::Mark> docs;  // OnDocumentStart, in order
+  std::vector<YAML::Mark> first; // the first node of each document (docs' mark if it had none)
+
+  void OnDocumentStart(const YAML::Mark &mark) override
+  {
+    docs.push_back(mark);
+    want_node_ = true;
+  }
+  void OnDocumentEnd() override
+  {
+    if (want_node_)
+      first.push_back(docs.back());
+    want_node_ = false;
+  }
+  void OnNull(const YAML::Mark &mark, YAML::anchor_t) override { node(mark); }
+  void OnAlias(const YAML::Mark &mark, YAML::anchor_t) override { node(mark); }
+  void OnScalar(const YAML::Mark &mark, const std::string &, YAML::anchor_t,
+                const std::string &) override
+  {
+    node(mark);
+  }
+  void OnSequenceStart(const YAML::Mark &mark, const std::string &, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override
+  {
+    node(mark);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark &mark, const std::string &, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override
+  {
+    node(mark);
+  }
+  void OnMapEnd() override {}
+
+private:
+  void node(const YAML::Mark &mark)
+  {
+    if (want_node_)
+      first.push_back(mark);
+    want_node_ = false;
+  }
+  bool want_node_ = false;
+};
+
+} // namespace
+
+DocumentScan scan_documents(std::string_view text, size_t max)
+{
+  std::istringstream in{std::string(text)};
+  YAML::Parser parser(in);
+  DocumentMarks marks;
+  DocumentScan out;
+  while (marks.first.size() < max && parser.HandleNextDocument(marks)) {
+    const size_t n = marks.docs.size();
+    if (n >= 2 && marks.docs[n - 1].pos == marks.docs[n - 2].pos) {
+      // A second document at the same offset: the parser did not move (see the header).
+      out.stuck = true;
+      out.stuck_at = marks.docs[n - 1];
+      break;
+    }
+  }
+  out.starts = std::move(marks.first);
+  if (out.starts.size() > max)
+    out.starts.resize(max);
+  return out;
 }
 
 } // namespace vigil::policy::yaml

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <yaml-cpp/yaml.h>
 
@@ -64,5 +65,17 @@ Result<Cidr> read_cidr(const Ctx &ctx, const YAML::Node &node, const YAML::Mark 
 Result<EgressAllow> parse_allow_item(const Ctx &ctx, const YAML::Node &item,
                                      const std::string &field);
 Result<std::string> read_text_file(const std::string &path, const std::string &what);
+
+// Where the YAML documents of text start (each one's first node), counting at most `max`.
+// yaml-cpp's LoadAll must never see untrusted text: at a ',' where a document may start, its
+// parser makes no progress and LoadAll appends an empty document per turn until memory runs out
+// (yaml-cpp 0.7). This scan stops there instead: `stuck` is set, with the mark of the character
+// the parser cannot start a document with. Throws YAML::Exception on a syntax error, as Load does.
+struct DocumentScan {
+  std::vector<YAML::Mark> starts;
+  bool stuck = false;
+  YAML::Mark stuck_at;
+};
+DocumentScan scan_documents(std::string_view text, size_t max);
 
 } // namespace vigil::policy::yaml

@@ -204,6 +204,16 @@ TEST(ProfileErrors, rejects_second_document)
             "t.yaml:3:1: (top level): a profile file holds exactly one YAML document");
 }
 
+// yaml-cpp's LoadAll never returns on these (it appends empty documents until memory runs out);
+// found by tests/fuzz (profile target).
+TEST(ProfileErrors, rejects_a_stray_comma_where_a_document_starts)
+{
+  EXPECT_EQ(error_of(","), "t.yaml:1:1: syntax: unexpected ',' where a document should start");
+  EXPECT_EQ(error_of("# c\n, x\n"),
+            "t.yaml:2:1: syntax: unexpected ',' where a document should start");
+  EXPECT_THAT(error_of("profile: a\n---\n,\n"), StartsWith("t.yaml:3:1: "));
+}
+
 TEST(ProfileErrors, reports_yaml_syntax_errors_in_the_same_form)
 {
   EXPECT_THAT(error_of("profile: p\ncredentials:\n  paths: [/a, /b\negress: {}\n"),
