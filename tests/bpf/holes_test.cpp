@@ -144,16 +144,19 @@ TEST_F(HoleTest, a_link_made_below_an_overlay_is_refused_in_the_kernel)
               "-c",
               "while [ ! -e " + go + " ]; do sleep 0.05; done; unshare -Urm sh -c 'mount -t "
               "overlay overlay -o lowerdir=" + tmp_ / "lower" + ",upperdir=" + home_ +
-                  ",workdir=" + tmp_ / "work" + " " + tmp_ / "ov" + " && ln " + tmp_ / "ov" +
-                  "/.ssh/id_late " + tmp_ / "ov" + "/stolen && echo linked'; cat " + home_ +
-                  "/stolen 2>/dev/null || echo unread"},
+                  ",workdir=" + tmp_ / "work" + " " + tmp_ / "ov" + " && echo mounted && ln " +
+                  tmp_ / "ov" + "/.ssh/id_late " + tmp_ / "ov" +
+                  "/stolen && echo linked'; cat " + home_ + "/stolen 2>/dev/null || echo unread"},
              {"HOME=" + home_});
   ASSERT_TRUE(vigil.wait_for_err("confines cgroup")) << vigil.err_so_far();
   write_file(late, "secret-late\n");
   write_file(go, "");
   ProcResult r = vigil.wait(std::chrono::seconds(120));
   ASSERT_EQ(r.status, 0) << r.err;
-  EXPECT_EQ(r.out, "unread\n") << r.err;
+  if (r.out.find("mounted") == std::string::npos)
+    GTEST_SKIP() << "this kernel gives the agent no overlay mount in its user namespace:\n"
+                 << r.err;
+  EXPECT_EQ(r.out, "mounted\nunread\n") << r.err;
   auto list = read_json_lines(alerts_);
   ASSERT_EQ(list.size(), 1u) << read_file(alerts_);
   EXPECT_NE(list[0]["output"].get<std::string>().find("hard link of credential file"),
