@@ -94,6 +94,40 @@ static __always_inline int vg_cgroup_within(struct cgroup *cg, __u64 root)
 	return w.found;
 }
 
+struct vg_cg_find {
+	struct cgroup *cg;
+	__u64 root; /* out: the nearest agent cgroup at or above cg (0: none) */
+};
+
+static long vg_cg_find_step(__u32 i, void *arg)
+{
+	struct vg_cg_find *w = arg;
+	struct cgroup *cg = w->cg;
+	struct cgroup_subsys_state *parent;
+	__u64 id;
+
+	if (!cg)
+		return 1;
+	id = BPF_CORE_READ(cg, kn, id);
+	if (bpf_map_lookup_elem(&vg_agent_cgroups, &id)) {
+		w->root = id;
+		return 1;
+	}
+	parent = BPF_CORE_READ(cg, self.parent);
+	w->cg = parent ? (void *)parent - bpf_core_field_offset(struct cgroup, self) : NULL;
+	return 0;
+}
+
+/* The agent cgroup cg lies in (itself or its nearest agent ancestor), or 0. */
+static __always_inline __u64 vg_cgroup_agent_root(struct cgroup *cg)
+{
+	struct vg_cg_find w = {};
+
+	w.cg = cg;
+	bpf_loop(VG_CGROUP_DEPTH, vg_cg_find_step, &w, 0);
+	return w.root;
+}
+
 static __always_inline void vg_hdr_fill(struct vg_event_hdr *h, __u16 type, __u32 profile_id)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();

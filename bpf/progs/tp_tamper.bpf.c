@@ -20,8 +20,14 @@ int BPF_PROG(vg_cg_attach, struct cgroup *dst_cgrp, const char *path, struct tas
 	__u32 profile;
 	int verdict;
 
-	if (!root)
+	if (!root) {
+		/* A task that joins an agent cgroup after it was confined, and has not forked or
+		 * exec'd since, is the agent's from now on: its next move out is an escape. */
+		r = vg_cgroup_agent_root(dst_cgrp);
+		if (r)
+			bpf_map_update_elem(&vg_agent_tasks, &tgid, &r, BPF_ANY);
 		return 0;
+	}
 	r = *root;
 	if (vg_cgroup_within(dst_cgrp, r))
 		return 0;

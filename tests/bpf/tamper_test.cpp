@@ -158,6 +158,23 @@ TEST_F(SelfProtect, a_sibling_cgroup_cannot_be_made_or_entered)
   EXPECT_NE(own.out.find("moved"), std::string::npos);
 }
 
+// A task that joins the agent cgroup after it was confined (and neither forks nor execs there)
+// is the agent's too: its move out is an escape.
+TEST_F(SelfProtect, a_task_that_joined_after_confinement_cannot_leave)
+{
+  start_daemon();
+  const std::string dir = root_ + "/agent-1", evil = root_ + "/evil";
+  fs::create_directories(dir);
+  fs::create_directories(evil);
+  ASSERT_TRUE(daemon_->wait_for_err("confining " + dir)) << daemon_->err_so_far();
+  confined_ = true;
+  ProcResult r = run({"sh", "-c",
+                      "echo $$ > " + dir + "/cgroup.procs && echo $$ > " + evil +
+                          "/cgroup.procs || exit 3; exit 0"});
+  expect_stopped(r, 3);
+  EXPECT_FALSE(alerts_for("agent-cgroup-escape").empty()) << read_file(alerts_);
+}
+
 TEST_F(SelfProtect, a_child_cloned_into_another_cgroup_never_runs_on)
 {
   start_daemon();
