@@ -115,8 +115,7 @@ protected:
   {
     VG_REQUIRE_ROOT();
     home_ = tmp_.path() + "/home";
-    canary_ = home_ + "/.aws/credentials";
-    write_file(canary_, "aws_secret_access_key = canary-" + std::to_string(::getpid()) + "\n");
+    canary_ = plant_aws_canary(home_);
     flag_ = tmp_ / "go";
     metrics_ = "127.0.0.1:" + std::to_string(free_port());
   }

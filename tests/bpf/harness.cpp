@@ -198,4 +198,11 @@ int free_port()
   return ntohs(a.sin_port);
 }
 
+std::string plant_aws_canary(const std::string &home)
+{
+  const std::string path = home + "/.aws/credentials";
+  write_file(path, "aws_secret_access_key = canary-" + std::to_string(::getpid()) + "\n");
+  return path;
+}
+
 } // namespace vigil::test

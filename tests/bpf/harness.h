@@ -69,6 +69,9 @@ std::string cgroup2_mount();
 std::string http_get(const std::string &address, const std::string &path);
 // A TCP port that was free a moment ago on 127.0.0.1.
 int free_port();
+// Writes home/.aws/credentials with a canary secret (unique to this test process) and returns
+// its path: the credential an agent must not read.
+std::string plant_aws_canary(const std::string &home);
 
 // Paths of the binaries under test: the build's, or $VIGIL_BIN etc. where the tests run away
 // from the build tree (inside the VM).

@@ -66,8 +66,7 @@ protected:
   {
     VG_REQUIRE_ROOT();
     home_ = tmp_.path() + "/home";
-    canary_ = home_ + "/.aws/credentials";
-    write_file(canary_, "aws_secret_access_key = canary-" + std::to_string(::getpid()) + "\n");
+    canary_ = plant_aws_canary(home_);
     alerts_ = tmp_ / "alerts.jsonl";
     state_ = tmp_ / "state";
     log_ = tmp_ / "log";
