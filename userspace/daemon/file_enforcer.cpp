@@ -129,16 +129,12 @@ Result<> FileEnforcer::rebuild()
       next->owners[pat].insert(id);
     }
   next->modes = modes_;
-  auto set = enforce::ProtectedSet::create(all, "", enforce::ProtectedSet::kMaxDirs, file_budget_);
-  if (!set)
-    return tl::unexpected(set.error());
   // Inodes the old set keyed stay keyed: a credential moved out of its directory is found by no
   // walk, and a rebuild (a profile reinstalled because an allowlist host moved) must not free it.
-  if (set_) {
-    set->keep_keyed(*set_);
-    if (auto r = set->refresh(); !r)
-      return tl::unexpected(r.error());
-  }
+  auto set = enforce::ProtectedSet::create(all, "", enforce::ProtectedSet::kMaxDirs, file_budget_,
+                                           set_ ? &*set_ : nullptr);
+  if (!set)
+    return tl::unexpected(set.error());
   publish(next);
   set_.emplace(std::move(*set));
   uint64_t one = 1;

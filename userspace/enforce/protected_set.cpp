@@ -104,7 +104,8 @@ bool is_directory_entry(const std::string &dir, const struct dirent *de)
 } // namespace
 
 Result<ProtectedSet> ProtectedSet::create(std::vector<std::string> patterns, std::string home,
-                                          size_t max_dirs, size_t max_files)
+                                          size_t max_dirs, size_t max_files,
+                                          const ProtectedSet *keep)
 {
   ProtectedSet set;
   set.patterns_ = std::move(patterns);
@@ -116,6 +117,8 @@ Result<ProtectedSet> ProtectedSet::create(std::vector<std::string> patterns, std
   set.inotify_ = UniqueFd(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
   if (!set.inotify_)
     return fail_errno(errno, "inotify_init1");
+  if (keep)
+    set.keep_keyed(*keep);
   if (auto r = set.refresh(); !r)
     return tl::unexpected(r.error());
   return set;

@@ -61,8 +61,11 @@ public:
   // Classifies patterns (profile syntax: absolute, "~/..." expanded against home, or a bare
   // basename pattern without '/') and resolves them against the file system (refresh()).
   // Fails only when inotify cannot be set up; problems with single paths are notes().
+  // keep: a set this one replaces; the inodes it keyed for patterns this set still has stay
+  // keyed (a file a glob matched stays guarded wherever it has moved since).
   static Result<ProtectedSet> create(std::vector<std::string> patterns, std::string home,
-                                     size_t max_dirs = kMaxDirs, size_t max_files = kMaxFiles);
+                                     size_t max_dirs = kMaxDirs, size_t max_files = kMaxFiles,
+                                     const ProtectedSet *keep = nullptr);
 
   ProtectedSet(ProtectedSet &&) noexcept = default;
   ProtectedSet &operator=(ProtectedSet &&) noexcept = default;
@@ -97,10 +100,6 @@ public:
     return match_protected(files_, globs_, abs_path);
   }
 
-  // Takes over the inodes old keyed for patterns this set still has (a file a glob matched
-  // stays guarded when the set is rebuilt, wherever it has moved since). Call refresh() after.
-  void keep_keyed(const ProtectedSet &old);
-
   // inotify fd (non-blocking) to poll for POLLIN.
   int watch_fd() const { return inotify_.get(); }
   // Drains the inotify fd. True when something happened that calls for refresh() + guard(): a
@@ -130,6 +129,7 @@ private:
   void add_watch(const std::string &dir, const std::string &name, bool subdirs,
                  bool files = false);
   void key_file(const std::string &path, const std::string &pattern);
+  void keep_keyed(const ProtectedSet &old);
   void sync_watches();
 
   std::vector<std::string> patterns_;

@@ -300,15 +300,16 @@ TEST_F(ProtectedSetTest, a_rebuilt_set_keeps_the_inodes_the_old_one_keyed)
   const Inode id = inode_of(key);
   mkdir("out");
   fs::rename(key, home_ + "/out/moved");
-  ProtectedSet fresh = make({"~/.ssh/id_*"});
-  EXPECT_FALSE(fresh.lookup(id.dev, id.ino)) << "a walk alone no longer finds it";
-  fresh.keep_keyed(old);
-  ASSERT_TRUE(fresh.refresh());
-  EXPECT_TRUE(fresh.lookup(id.dev, id.ino));
-  ProtectedSet other = make({"~/.aws/credentials"});
-  other.keep_keyed(old);
-  ASSERT_TRUE(other.refresh());
-  EXPECT_FALSE(other.lookup(id.dev, id.ino)) << "only for patterns the new set still has";
+  ProtectedSet walked = make({"~/.ssh/id_*"});
+  EXPECT_FALSE(walked.lookup(id.dev, id.ino)) << "a walk alone no longer finds it";
+  auto fresh = ProtectedSet::create({"~/.ssh/id_*"}, home_, ProtectedSet::kMaxDirs,
+                                    ProtectedSet::kMaxFiles, &old);
+  ASSERT_TRUE(fresh) << fresh.error().message();
+  EXPECT_TRUE(fresh->lookup(id.dev, id.ino));
+  auto other = ProtectedSet::create({"~/.aws/credentials"}, home_, ProtectedSet::kMaxDirs,
+                                    ProtectedSet::kMaxFiles, &old);
+  ASSERT_TRUE(other) << other.error().message();
+  EXPECT_FALSE(other->lookup(id.dev, id.ino)) << "only for patterns the new set still has";
 }
 
 } // namespace
