@@ -61,20 +61,24 @@ static __always_inline __u32 vg_agent_profile(void)
 
 struct vg_cg_walk {
 	struct cgroup *cg;
-	__u64 root; /* the agent root cgroup id to find among the target's ancestors */
-	__u32 found;
+	__u64 root; /* the cgroup id to find among cg's ancestors; 0: any agent cgroup */
+	__u64 found; /* out: the id found (0: none) */
 };
 
+/* One level up from w->cg, stopping at the cgroup w->root names (or, with root 0, at the first
+ * agent cgroup). */
 static long vg_cg_step(__u32 i, void *arg)
 {
 	struct vg_cg_walk *w = arg;
 	struct cgroup *cg = w->cg;
 	struct cgroup_subsys_state *parent;
+	__u64 id;
 
 	if (!cg)
 		return 1;
-	if (BPF_CORE_READ(cg, kn, id) == w->root) {
-		w->found = 1;
+	id = BPF_CORE_READ(cg, kn, id);
+	if (w->root ? id == w->root : bpf_map_lookup_elem(&vg_agent_cgroups, &id) != NULL) {
+		w->found = id;
 		return 1;
 	}
 	parent = BPF_CORE_READ(cg, self.parent);
@@ -83,8 +87,8 @@ static long vg_cg_step(__u32 i, void *arg)
 	return 0;
 }
 
-/* True when cg is the cgroup with id root or lies below it. */
-static __always_inline int vg_cgroup_within(struct cgroup *cg, __u64 root)
+/* The id found walking up from cg, at most VG_CGROUP_DEPTH levels (see vg_cg_step). */
+static __always_inline __u64 vg_cgroup_walk(struct cgroup *cg, __u64 root)
 {
 	struct vg_cg_walk w = {};
 
@@ -94,38 +98,16 @@ static __always_inline int vg_cgroup_within(struct cgroup *cg, __u64 root)
 	return w.found;
 }
 
-struct vg_cg_find {
-	struct cgroup *cg;
-	__u64 root; /* out: the nearest agent cgroup at or above cg (0: none) */
-};
-
-static long vg_cg_find_step(__u32 i, void *arg)
+/* True when cg is the cgroup with id root or lies below it. */
+static __always_inline int vg_cgroup_within(struct cgroup *cg, __u64 root)
 {
-	struct vg_cg_find *w = arg;
-	struct cgroup *cg = w->cg;
-	struct cgroup_subsys_state *parent;
-	__u64 id;
-
-	if (!cg)
-		return 1;
-	id = BPF_CORE_READ(cg, kn, id);
-	if (bpf_map_lookup_elem(&vg_agent_cgroups, &id)) {
-		w->root = id;
-		return 1;
-	}
-	parent = BPF_CORE_READ(cg, self.parent);
-	w->cg = parent ? (void *)parent - bpf_core_field_offset(struct cgroup, self) : NULL;
-	return 0;
+	return vg_cgroup_walk(cg, root) != 0;
 }
 
 /* The agent cgroup cg lies in (itself or its nearest agent ancestor), or 0. */
 static __always_inline __u64 vg_cgroup_agent_root(struct cgroup *cg)
 {
-	struct vg_cg_find w = {};
-
-	w.cg = cg;
-	bpf_loop(VG_CGROUP_DEPTH, vg_cg_find_step, &w, 0);
-	return w.root;
+	return vg_cgroup_walk(cg, 0);
 }
 
 static __always_inline void vg_hdr_fill(struct vg_event_hdr *h, __u16 type, __u32 profile_id)
