@@ -98,6 +98,32 @@ struct {
 	__type(value, struct vg_flow_val);
 } vg_egress_bytes __weak SEC(".maps");
 
+/* Inbound connections per profile (enum vg_mode), read by the ingress packet program. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, VG_MAX_PROFILES);
+	__type(key, __u32);
+	__type(value, struct vg_ingress_cfg);
+} vg_ingress __weak SEC(".maps");
+
+/* Peers each agent UDP socket sent to: their datagrams back are replies (vg_udp_peer). LRU: an
+ * agent spraying peers evicts its own oldest, whose replies then count as inbound. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct vg_udp_peer);
+	__type(value, __u8);
+} vg_udp_peers __weak SEC(".maps");
+
+/* Inbound flows already reported (vg_inbound_key -> report time): one alert per refused
+ * connection, not one per retransmitted SYN. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct vg_inbound_key);
+	__type(value, __u64);
+} vg_inbound_seen __weak SEC(".maps");
+
 /* Processes that were agents: tgid -> agent root cgroup id. Written at fork and exec in an agent
  * cgroup (and by userspace for processes already in a cgroup when it is confined), removed at
  * exit. A task moved out of its cgroup is no longer found by vg_agent_find; this map still

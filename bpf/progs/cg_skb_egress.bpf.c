@@ -5,7 +5,8 @@
  * (setsockopt IPV6_RTHDR or a sendmsg control message, neither needs a privilege) or IPv4
  * options (LSRR/SSRR) send the packet on to an address the connect and sendmsg hooks never saw:
  * an agent's such packets are dropped (the send fails with EPERM) and reported. Everything else
- * passes: enforcement stays with the connect/sendmsg hooks.
+ * passes: enforcement stays with the connect/sendmsg hooks. It also notes the peers each UDP
+ * socket sends to, so that cg_skb_ingress.bpf.c takes their answers for replies.
  *
  * The packet starts at its network header. The destination port is read for TCP and UDP right
  * after a fixed IPv6 header or an IPv4 header of any length; other protocols (and IPv6 extension
@@ -88,6 +89,20 @@ static __always_inline void vg_report_srcroute(struct __sk_buff *skb, const __u8
 		vg_stat_inc(VG_STAT_EVENTS);
 }
 
+/* Remembers that the sending socket sent to this UDP peer, so the ingress program takes the
+ * peer's datagrams back to it for replies (DNS answers to an unconnected socket), not inbound. */
+static __always_inline void vg_note_udp_peer(struct __sk_buff *skb, const struct vg_flow_key *k)
+{
+	struct vg_udp_peer peer = {};
+	__u8 one = 1;
+
+	peer.cookie = bpf_get_socket_cookie(skb);
+	__builtin_memcpy(peer.addr, k->addr, 16);
+	peer.port = k->port;
+	if (!bpf_map_lookup_elem(&vg_udp_peers, &peer))
+		bpf_map_update_elem(&vg_udp_peers, &peer, &one, BPF_ANY);
+}
+
 SEC("cgroup_skb/egress")
 int vg_skb_egress(struct __sk_buff *skb)
 {
@@ -131,10 +146,16 @@ int vg_skb_egress(struct __sk_buff *skb)
 		return 0;
 	}
 
+	if (key.proto == VG_IPPROTO_UDP)
+		vg_note_udp_peer(skb, &key);
+
 	val = bpf_map_lookup_elem(&vg_egress_bytes, &key);
 	if (!val) {
 		bpf_map_update_elem(&vg_egress_bytes, &key, &init, BPF_NOEXIST);
-		val = bpf_map_lookup_elem(&vg_egress_bytes, &key);
+		if (key.proto == VG_IPPROTO_UDP)
+		vg_note_udp_peer(skb, &key);
+
+	val = bpf_map_lookup_elem(&vg_egress_bytes, &key);
 		if (!val)
 			return 1;
 	}

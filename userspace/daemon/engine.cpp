@@ -509,8 +509,8 @@ void Engine::count_decision(const pipeline::Event &ev, const std::string &profil
   if (const auto *o = std::get_if<pipeline::OpenBody>(&ev.body)) {
     kind = o->ipc ? "ipc" : "file";
   } else if (const auto *c = std::get_if<pipeline::ConnectBody>(&ev.body)) {
-    kind = c->ipc ? "ipc" : "network";
-    if (!c->ipc) {
+    kind = c->ipc ? "ipc" : c->inbound ? "inbound" : "network";
+    if (!c->ipc && !c->inbound) {
       const std::string_view family = c->family == 2 ? "ipv4" : c->family == 10 ? "ipv6" : "unix";
       metrics_->egress_connection(profile,
                                   exporter::scope_of(family, policy::ip_to_string(c->addr)),

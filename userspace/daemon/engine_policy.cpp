@@ -130,6 +130,9 @@ Result<> Engine::install_profile(uint32_t id, policy::Profile p)
   sw.tamper_mode = p.self_protection ? kernel_mode(*p.self_protection)
                                      : static_cast<uint8_t>(VG_MODE_OFF);
   sw.rate = p.events_per_second;
+  // Inbound needs no tier either: the packet program runs on every agent cgroup.
+  sw.ingress_mode = p.inbound_mode() ? kernel_mode(*p.inbound_mode())
+                                     : static_cast<uint8_t>(VG_MODE_OFF);
   if (file_tier_ == loader::Tier::lsm) {
     // The name table is shared by every profile: recompile all of them together.
     auto all = profiles_;

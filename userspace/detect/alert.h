@@ -56,6 +56,11 @@ struct Alert {
   std::string dest_ip;
   uint16_t dest_port = 0;
   std::string dest_family; // "ipv4" | "ipv6" | "unix"
+  // inbound-not-allowed: where the connection came from (dest_port is the agent's port,
+  // dest_ip empty) and "tcp" or "udp".
+  std::string source_ip;
+  uint16_t source_port = 0;
+  std::string protocol;
   int64_t result = 0;      // syscall result: fd/0 or -errno
   uint32_t target_pid = 0; // foreign-process-access: the process reached for
   std::vector<std::string> env; // exec_context: the NAME=VALUE variables that fired

@@ -41,6 +41,8 @@ bool kind_reads(RuleKind k, const Rule &r, size_t body)
     return body == kTamper;
   case RuleKind::throttle:
     return body == kThrottle;
+  case RuleKind::inbound:
+    return body == kConnect;
   case RuleKind::sequence:
     return false;
   }
@@ -298,7 +300,7 @@ void Detector::eval_rule(CompiledRule &c, const pipeline::Event &ev,
       break;
     }
     const auto &b = std::get<pipeline::ConnectBody>(ev.body);
-    if (b.ipc || (b.family != 2 && b.family != 10) || (b.port == 0 && !b.srcroute))
+    if (b.ipc || b.inbound || (b.family != 2 && b.family != 10) || (b.port == 0 && !b.srcroute))
       return;
     switch (r.egress) {
     case EgressMatch::outside_allowlist:
@@ -399,6 +401,11 @@ void Detector::eval_rule(CompiledRule &c, const pipeline::Event &ev,
     break;
   case RuleKind::raw_socket:
     if (!hit || hit->rule != kRuleRawSocket)
+      return;
+    f = found();
+    break;
+  case RuleKind::inbound:
+    if (!hit || hit->rule != kRuleInbound)
       return;
     f = found();
     break;

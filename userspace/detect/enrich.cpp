@@ -171,7 +171,13 @@ Alert Enricher::build(const pipeline::Event &ev, const Finding &f, const policy:
     a.result = o->ret;
   } else if (const auto *c = std::get_if<pipeline::ConnectBody>(&ev.body)) {
     a.result = c->ret;
-    if (c->family == 2 || c->family == 10) {
+    if (c->inbound) {
+      a.source_ip = policy::ip_to_string(c->addr);
+      a.source_port = c->port;
+      a.dest_port = c->lport;
+      a.dest_family = c->family == 2 ? "ipv4" : "ipv6";
+      a.protocol = c->proto == 17 ? "udp" : "tcp";
+    } else if (c->family == 2 || c->family == 10) {
       a.dest_ip = policy::ip_to_string(c->addr);
       a.dest_port = c->port;
       a.dest_family = c->family == 2 ? "ipv4" : "ipv6";
@@ -226,6 +232,17 @@ Alert Enricher::build(const pipeline::Event &ev, const Finding &f, const policy:
     a.output = "side channel " + (a.path.empty() ? std::string("(unnamed)") : a.path) +
                " served from outside the agent, used by " + who + " [" + how + ", " +
                describe_errno(a.result) + "]";
+    break;
+  case RuleKind::inbound:
+    a.output = (a.protocol == "udp" ? std::string("inbound UDP datagram from ")
+                                    : std::string("inbound TCP connection from ")) +
+               (a.dest_family == "ipv6" ? "[" + a.source_ip + "]" : a.source_ip) + " port " +
+               std::to_string(a.source_port) + " to port " + std::to_string(a.dest_port) +
+               " of " + (a.cgroup.empty() ? who : a.cgroup) + ", from outside the agent [" +
+               how + " ingress packet program" +
+               (a.verdict == pipeline::Verdict::deny ? std::string(": dropped")
+                                                     : std::string(": let in (audit)")) +
+               "]";
     break;
   case RuleKind::raw_socket:
     if (const auto *k = std::get_if<pipeline::SocketBody>(&ev.body))

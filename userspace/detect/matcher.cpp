@@ -110,6 +110,12 @@ std::optional<PolicyHit> Matcher::match_open(Compiled &c, const pipeline::Event 
 std::optional<PolicyHit> Matcher::match_connect(Compiled &c, const pipeline::Event &ev,
                                               const pipeline::ConnectBody &b)
 {
+  // Only the ingress packet program reports inbound flows, and only refused or audited ones.
+  if (b.inbound)
+    return ev.hdr.verdict == pipeline::Verdict::deny || ev.hdr.verdict == pipeline::Verdict::audit
+               ? std::optional<PolicyHit>(PolicyHit{kRuleInbound, c.profile.ingress_severity,
+                                                    ev.hdr.profile_id, {}, {}})
+               : std::nullopt;
   if (b.ipc && ev.hdr.verdict != pipeline::Verdict::none)
     return PolicyHit{kRuleIpcNotAllowed, c.profile.egress_severity, ev.hdr.profile_id,
                    b.unix_path, {}};

@@ -22,6 +22,7 @@ inline constexpr std::string_view kRuleEgressNotAllowed = "egress-not-allowed";
 inline constexpr std::string_view kRuleForeignProcess = "foreign-process-access";
 inline constexpr std::string_view kRuleIpcNotAllowed = "ipc-not-allowed";
 inline constexpr std::string_view kRuleRawSocket = "raw-socket";
+inline constexpr std::string_view kRuleInbound = "inbound-not-allowed";
 
 struct PolicyHit {
   std::string_view rule;

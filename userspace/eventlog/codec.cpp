@@ -101,6 +101,7 @@ struct BodyEncoder {
 
 // Extension tags (see the bump rule in codec.h).
 constexpr uint64_t kTagExecEnv = 1; // exec: u8 truncated | varint n | n x str "NAME=VALUE"
+constexpr uint64_t kTagInbound = 2; // connect: u16 lport | u8 proto (an inbound connection)
 
 // The variant alternative a type's body decodes into; false for a type this version lacks.
 bool decode_body(pipeline::EventType t, Cursor &c, pipeline::Event &ev)
@@ -259,6 +260,14 @@ void encode(const pipeline::Event &ev, std::string &out)
     put_varint(out, ext.size());
     out += ext;
   }
+  if (const auto *x = std::get_if<pipeline::ConnectBody>(&ev.body); x && x->inbound) {
+    std::string ext;
+    put_u16(ext, x->lport);
+    put_u8(ext, x->proto);
+    put_varint(out, kTagInbound);
+    put_varint(out, ext.size());
+    out += ext;
+  }
 }
 
 Result<pipeline::Event> decode(std::span<const std::byte> payload)
@@ -318,6 +327,14 @@ Result<pipeline::Event> decode(std::span<const std::byte> payload)
         x->env.push_back(e.str(kMaxString));
       if (!e.ok())
         return fail("event record: corrupt exec environment");
+    }
+    if (auto *cb = std::get_if<pipeline::ConnectBody>(&ev.body); tag == kTagInbound && cb) {
+      Cursor e(bytes);
+      cb->lport = e.u16();
+      cb->proto = e.u8();
+      if (!e.ok())
+        return fail("event record: corrupt inbound connection");
+      cb->inbound = true;
     }
     // Unknown tags are skipped by design.
   }

@@ -75,6 +75,11 @@ struct BodyJson {
     j["sendmsg"] = b.sendmsg;
     if (b.srcroute)
       j["source_routed"] = true;
+    if (b.inbound) {
+      j["inbound"] = true;
+      j["local_port"] = b.lport;
+      j["protocol"] = b.proto == 17 ? "udp" : "tcp";
+    }
     j["ipc"] = b.ipc;
   }
   void operator()(const pipeline::PtraceBody &b)

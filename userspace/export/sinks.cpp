@@ -54,6 +54,10 @@ nlohmann::json to_json(const detect::Alert &a)
     j["target_pid"] = a.target_pid;
   if (!a.dest_ip.empty())
     j["destination"] = {{"ip", a.dest_ip}, {"port", a.dest_port}, {"family", a.dest_family}};
+  if (!a.source_ip.empty()) {
+    j["source"] = {{"ip", a.source_ip}, {"port", a.source_port}, {"family", a.dest_family}};
+    j["destination"] = {{"port", a.dest_port}, {"protocol", a.protocol}};
+  }
   if (!a.env.empty())
     j["env"] = a.env;
   if (!a.detail.empty())

@@ -153,8 +153,10 @@ Result<std::unique_ptr<Loader>> Loader::start(const Options &opts, SampleFn on_s
   bpf_program__set_autoload(p.vg_path_rename, path_hooks);
   bpf_program__set_autoload(p.vg_inode_link, opts.lsm);
   bpf_program__set_autoload(p.vg_inode_rename, opts.lsm);
-  // Egress volume: measured on every agent cgroup, whatever the enforcement tier.
+  // Egress volume and source routing, and connections in from outside the agent: packet
+  // programs on every agent cgroup, whatever the tier (cgroup_skb needs no BPF LSM).
   l->per_cgroup_.push_back(p.vg_skb_egress);
+  l->per_cgroup_.push_back(p.vg_skb_ingress);
   if (opts.cgroup_net)
     l->per_cgroup_.insert(l->per_cgroup_.end(), sock_addr.begin(), sock_addr.end());
   if (opts.lsm && opts.lsm_cgroup)
@@ -416,6 +418,11 @@ Result<> Loader::set_profile(uint32_t profile_id, const ProfileSwitches &sw,
   if (bpf_map__update_elem(skel_->maps.vg_profiles, &profile_id, sizeof(profile_id), &cfg,
                            sizeof(cfg), BPF_ANY))
     return fail_errno(errno, "write switches of profile " + std::to_string(profile_id));
+  vg_ingress_cfg in{};
+  in.mode = sw.ingress_mode;
+  if (bpf_map__update_elem(skel_->maps.vg_ingress, &profile_id, sizeof(profile_id), &in,
+                           sizeof(in), BPF_ANY))
+    return fail_errno(errno, "write inbound switch of profile " + std::to_string(profile_id));
   return {};
 }
 

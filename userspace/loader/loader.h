@@ -56,6 +56,7 @@ struct ProfileSwitches {
   bool raw_ok = false;   // raw and packet sockets allowed
   uint8_t tamper_mode = 0; // enum vg_mode: self-protection
   uint32_t rate = 0;       // observation events per second per agent cgroup; 0: unlimited
+  uint8_t ingress_mode = 0; // enum vg_mode: connections into the agent from outside it
 };
 
 // Bytes an agent cgroup sent to one destination since the flow was first seen (map

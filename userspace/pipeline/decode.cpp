@@ -275,6 +275,11 @@ Result<Event> decode(std::span<const std::byte> data)
     b.sendmsg = (h.flags & VG_F_SENDMSG) != 0;
     b.srcroute = (h.flags & VG_F_SRCROUTE) != 0;
     b.ipc = (h.flags & VG_F_IPC) != 0;
+    b.inbound = (h.flags & VG_F_INBOUND) != 0;
+    if (b.inbound) {
+      b.lport = r->lport;
+      b.proto = r->proto;
+    }
     b.family = r->family;
     b.port = r->port;
     b.fd = r->fd;

@@ -110,8 +110,12 @@ struct ConnectBody {
   bool srcroute = false; // a source-routed packet (IPv6 routing header, IPv4 options); addr is
                          // its first hop
   bool ipc = false;     // a unix socket served from outside the agent
+  bool inbound = false; // a connection or datagram into the agent from outside it: addr/port is
+                        // the source, lport the agent's port, proto IPPROTO_TCP or _UDP
   uint16_t family = 0;
   uint16_t port = 0;
+  uint16_t lport = 0;
+  uint8_t proto = 0;
   int32_t fd = 0;
   std::array<uint8_t, 16> addr{}; // IPv4 as IPv4-mapped IPv6
   std::string unix_path;

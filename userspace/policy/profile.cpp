@@ -266,6 +266,36 @@ Status parse_egress(const Ctx &ctx, const KeyValue &section, Profile &profile)
   return {};
 }
 
+// ingress: {mode: enforce | audit | off, severity}
+Status parse_ingress(const Ctx &ctx, const KeyValue &section, Profile &profile)
+{
+  const std::string field = "ingress";
+  auto fields = read_map(ctx, section.value, value_mark(section), field, {"mode", "severity"});
+  if (!fields)
+    return tl::unexpected(fields.error());
+  if (const KeyValue *kv = find(*fields, "mode")) {
+    auto mode = read_string(ctx, *kv, field + ".mode");
+    if (!mode)
+      return tl::unexpected(mode.error());
+    if (*mode == "enforce")
+      profile.ingress_mode = Mode::enforce;
+    else if (*mode == "audit")
+      profile.ingress_mode = Mode::audit;
+    else if (*mode == "off")
+      profile.ingress_off = true;
+    else
+      return fail_at(ctx, value_mark(*kv), field + ".mode",
+                     quoted(*mode) + " is not a mode (one of: enforce, audit, off)");
+  }
+  if (const KeyValue *kv = find(*fields, "severity")) {
+    auto severity = read_severity(ctx, *kv, field + ".severity");
+    if (!severity)
+      return tl::unexpected(severity.error());
+    profile.ingress_severity = *severity;
+  }
+  return {};
+}
+
 // self_protection: {mode: enforce | audit | off}
 Status parse_self_protection(const Ctx &ctx, const KeyValue &section, Profile &profile)
 {
@@ -315,8 +345,8 @@ Result<Profile> parse_document(const Ctx &ctx, const YAML::Node &root)
 {
   auto fields =
       read_map(ctx, root, root.Mark(), "",
-               {"profile", "description", "mode", "require", "credentials", "egress", "ipc",
-                "launch", "self_protection", "limits"});
+               {"profile", "description", "mode", "require", "credentials", "egress", "ingress",
+                "ipc", "launch", "self_protection", "limits"});
   if (!fields)
     return tl::unexpected(fields.error());
 
@@ -364,6 +394,10 @@ Result<Profile> parse_document(const Ctx &ctx, const YAML::Node &root)
   }
   if (const KeyValue *kv = find(*fields, "egress")) {
     if (auto st = parse_egress(ctx, *kv, profile); !st)
+      return tl::unexpected(st.error());
+  }
+  if (const KeyValue *kv = find(*fields, "ingress")) {
+    if (auto st = parse_ingress(ctx, *kv, profile); !st)
       return tl::unexpected(st.error());
   }
   if (const KeyValue *kv = find(*fields, "launch")) {

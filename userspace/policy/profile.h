@@ -93,6 +93,13 @@ struct Profile {
   // Per-kind modes override the profile's mode: credentials.mode, egress.mode.
   std::optional<Mode> credential_mode;
   std::optional<Mode> egress_mode;
+  // ingress: connections (TCP) and datagrams (UDP) into the agent's sockets from outside the
+  // agent (host processes over loopback, other hosts). ingress.mode overrides the profile's mode;
+  // ingress_off (mode: off) lets them in. A client inside the agent, and replies to what the
+  // agent sent, are never inbound.
+  std::optional<Mode> ingress_mode;
+  bool ingress_off = false;
+  Severity ingress_severity = Severity::error;
   bool raw_sockets = false; // egress.raw_sockets: allow: raw and packet sockets may be created
   // launch.env_allow: variables that look like secrets but `vigil run` passes to the agent.
   std::vector<std::string> env_allow;
@@ -115,6 +122,11 @@ struct Profile {
 
   Mode file_mode() const { return credential_mode.value_or(mode); }
   Mode net_mode() const { return egress_mode.value_or(mode); }
+  // nullopt: inbound connections are let in.
+  std::optional<Mode> inbound_mode() const
+  {
+    return ingress_off ? std::nullopt : std::optional<Mode>(ingress_mode.value_or(mode));
+  }
 };
 
 // Parses a profile. Every error names the file, line and column and the field that is wrong:

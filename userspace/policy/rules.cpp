@@ -20,7 +20,7 @@ using namespace yaml;
 
 namespace {
 
-constexpr std::array<std::pair<std::string_view, RuleKind>, 10> kKinds = {{
+constexpr std::array<std::pair<std::string_view, RuleKind>, 11> kKinds = {{
     {"credential_read", RuleKind::credential_read},
     {"egress", RuleKind::egress},
     {"sequence", RuleKind::sequence},
@@ -31,6 +31,7 @@ constexpr std::array<std::pair<std::string_view, RuleKind>, 10> kKinds = {{
     {"raw_socket", RuleKind::raw_socket},
     {"tamper", RuleKind::tamper},
     {"throttle", RuleKind::throttle},
+    {"inbound", RuleKind::inbound},
 }};
 
 constexpr std::array<std::pair<std::string_view, EgressMatch>, 4> kEgressMatches = {{
@@ -320,6 +321,7 @@ const std::map<RuleKind, std::vector<std::string_view>> &kind_keys()
       {RuleKind::raw_socket, {}},
       {RuleKind::tamper, {"actions"}},
       {RuleKind::throttle, {}},
+      {RuleKind::inbound, {}},
   };
   return keys;
 }
@@ -599,6 +601,7 @@ void parse_rule(const Ctx &ctx, const YAML::Node &item, const std::string &field
   case RuleKind::ipc:
   case RuleKind::raw_socket:
   case RuleKind::throttle:
+  case RuleKind::inbound:
     break;
   }
   if (!c.failed)

@@ -17,7 +17,7 @@
 #endif
 
 #define VG_ABI_MAJOR 1
-#define VG_ABI_MINOR 4
+#define VG_ABI_MINOR 5
 #define VG_ABI_VERSION ((VG_ABI_MAJOR << 8) | VG_ABI_MINOR)
 
 #define VG_COMM_LEN 16
@@ -87,6 +87,8 @@ enum vg_stat {
 	VG_STAT_THROTTLED = 12,   /* observation events an agent's rate limit suppressed */
 	VG_STAT_RESERVED = 13,    /* observation events dropped to keep the ring's last quarter
 				   * for decisions (ABI 1.4) */
+	VG_STAT_INBOUND = 14,     /* packets of connections or datagrams from outside an agent
+				   * refused (or audited) at its sockets (ABI 1.5) */
 	VG_STAT_MAX = 16,
 };
 
@@ -109,6 +111,9 @@ enum vg_open_call {
 				      * header, IPv4 options) to addr, the first hop (ABI 1.4) */
 #define VG_F_ENV_TRUNC (1u << 4)     /* exec: the environment was not scanned to its end, or more
 				      * watched variables were set than the record holds */
+#define VG_F_INBOUND (1u << 6)      /* connect record: a connection (TCP) or datagram (UDP) from
+				      * outside the agent to one of its sockets; addr/port is the
+				      * source, lport the agent's port (ABI 1.5) */
 #define VG_F_IPC (1u << 3)           /* a side channel out of the agent: a unix socket or FIFO
 				      * served by a process outside the agent's cgroup */
 
@@ -188,7 +193,10 @@ struct vg_event_connect {
 	__s32 fd;
 	__u8 addr[16];  /* IPv4 in the first 4 bytes, network order; IPv6 as is */
 	char unix_path[108]; /* AF_UNIX: sun_path (abstract names keep their leading NUL) */
-	__u32 pad;
+	__u16 lport;    /* VG_F_INBOUND: the agent's (destination) port, host order (ABI 1.5;
+			 * was padding) */
+	__u8 proto;     /* VG_F_INBOUND: IPPROTO_TCP (6) or IPPROTO_UDP (17) (ABI 1.5) */
+	__u8 pad;
 };
 
 /* Key of map vg_egress (LPM trie): the profile id and the address are both prefix bits, so one
@@ -367,6 +375,33 @@ struct vg_event_socket {
 	__s32 ret;      /* 0 or -EPERM */
 };
 
+/* Value of map vg_ingress (array indexed by profile id): connections into an agent from outside
+ * it (ABI 1.5). */
+struct vg_ingress_cfg {
+	__u8 mode;   /* enum vg_mode: off lets everything in; audit reports; enforce drops */
+	__u8 pad[7];
+};
+
+/* Key of map vg_udp_peers: an agent UDP socket sent a datagram to addr:port, so datagrams from
+ * there to that socket are replies, not inbound (ABI 1.5). Written by the egress packet program. */
+struct vg_udp_peer {
+	__u64 cookie;  /* socket cookie of the agent's socket */
+	__u8 addr[16]; /* the peer, IPv4 as IPv4-mapped IPv6 */
+	__u16 port;    /* the peer's port, host order */
+	__u16 pad[3];
+};
+
+/* Key of map vg_inbound_seen: one refused inbound flow, so its retransmitted SYNs or further
+ * datagrams raise no second report (ABI 1.5). Value: __u64 CLOCK_BOOTTIME of the report. */
+struct vg_inbound_key {
+	__u64 cgroup_id; /* the agent root cgroup */
+	__u8 addr[16];   /* source, IPv4 as IPv4-mapped IPv6 */
+	__u16 sport;     /* host order */
+	__u16 dport;     /* host order */
+	__u8 proto;
+	__u8 pad[3];
+};
+
 /* Value of map vg_agent_cgroups (key: __u64 cgroup id). */
 struct vg_agent {
 	__u32 profile_id;
@@ -396,6 +431,9 @@ VG_ABI_ASSERT(sizeof(struct vg_flow_val) == 16, "ABI break: vg_flow_val");
 VG_ABI_ASSERT(sizeof(struct vg_event_tamper) == 160, "ABI break: vg_event_tamper");
 VG_ABI_ASSERT(sizeof(struct vg_event_throttle) == 88, "ABI break: vg_event_throttle");
 VG_ABI_ASSERT(sizeof(struct vg_rate_state) == 24, "ABI break: vg_rate_state");
+VG_ABI_ASSERT(sizeof(struct vg_ingress_cfg) == 8, "ABI break: vg_ingress_cfg");
+VG_ABI_ASSERT(sizeof(struct vg_udp_peer) == 32, "ABI break: vg_udp_peer");
+VG_ABI_ASSERT(sizeof(struct vg_inbound_key) == 32, "ABI break: vg_inbound_key");
 
 /* Largest record: exec with a full path and argv. Sizes the per-CPU scratch buffer. */
 #define VG_EVENT_MAX (sizeof(struct vg_event_exec) + VG_PATH_MAX + VG_ARGS_MAX + VG_ENV_MAX)

@@ -1,0 +1,281 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* cg_skb_ingress.bpf.c - connections into an agent from outside it. Attached to every agent
+ * cgroup (inherited by its sub-cgroups), whatever the tier: it runs for each packet delivered to
+ * a socket an agent created. A server the agent starts (python3 -m http.server) is a channel out
+ * that no egress hook sees: the agent never connects anywhere, a process outside connects in.
+ *
+ * Only packets that open something are judged: a SYN (or the handshake's last ACK, or a SYN
+ * cookie ACK) reaching an agent's TCP listener, and a datagram reaching an agent's unconnected
+ * UDP socket. Everything else a socket receives belongs to a connection that was accepted past
+ * this check or that the agent opened itself (through the egress hooks). Such a packet passes
+ * when its sender is a socket of the same agent, found by looking up the reply direction of the
+ * packet's 4-tuple in this network namespace (a client's socket is hashed in SYN_SENT before its
+ * SYN leaves; a UDP sender is bound before its datagram leaves); a datagram also passes when it
+ * answers one the agent's socket sent to that address and port (vg_udp_peers, DNS replies). The
+ * rest is dropped (profile ingress mode enforce) and reported once per flow (vg_inbound_seen).
+ *
+ * Fails closed for what it judges: a listener's packet whose addresses cannot be read is dropped.
+ * Fails open for sockets that are not agents' (no agent cgroup, no profile, mode off). */
+#include "vigil.bpf.h"
+#include "maps.bpf.h"
+
+#define VG_ETH_P_IP 0x0800
+#define VG_ETH_P_IPV6 0x86DD
+#define VG_IPPROTO_TCP 6
+#define VG_IPPROTO_UDP 17
+#define VG_NEXTHDR_HOP 0
+#define VG_NEXTHDR_ROUTING 43
+#define VG_NEXTHDR_FRAGMENT 44
+#define VG_NEXTHDR_DEST 60
+/* A flow reported longer ago than this is reported again (a client port reused later is a new
+ * attempt); longer than a TCP client's default SYN retries (about 127 s). */
+#define VG_INBOUND_REPORT_NS (300ull * 1000000000ull)
+
+struct vg_pkt {
+	__u8 saddr[16]; /* IPv4 mapped into the IPv6 space */
+	__u8 daddr[16];
+	__be16 sport;
+	__be16 dport;
+	__u16 family;   /* of the packet: VG_AF_INET or VG_AF_INET6 */
+	__u8 proto;
+};
+
+/* Addresses, protocol and ports of the packet (it starts at its network header). IPv6 extension
+ * headers are skipped, at most 4 (a first fragment still carries the ports; later fragments do
+ * not and fail). Returns 0 on success. */
+static __always_inline int vg_pkt_read(struct __sk_buff *skb, struct vg_pkt *p)
+{
+	__u32 l4;
+	__be16 ports[2];
+
+	if (skb->protocol == bpf_htons(VG_ETH_P_IP)) {
+		struct iphdr ip;
+
+		if (bpf_skb_load_bytes(skb, 0, &ip, sizeof(ip)))
+			return -1;
+		p->saddr[10] = p->saddr[11] = 0xff;
+		p->daddr[10] = p->daddr[11] = 0xff;
+		__builtin_memcpy(&p->saddr[12], &ip.saddr, 4);
+		__builtin_memcpy(&p->daddr[12], &ip.daddr, 4);
+		p->proto = ip.protocol;
+		p->family = VG_AF_INET;
+		if (ip.frag_off & bpf_htons(0x1fff)) /* not the first fragment: no ports */
+			return -1;
+		l4 = ip.ihl * 4;
+	} else if (skb->protocol == bpf_htons(VG_ETH_P_IPV6)) {
+		struct ipv6hdr ip6;
+		__u8 next, h[2];
+		int i;
+
+		if (bpf_skb_load_bytes(skb, 0, &ip6, sizeof(ip6)))
+			return -1;
+		__builtin_memcpy(p->saddr, &ip6.saddr, 16);
+		__builtin_memcpy(p->daddr, &ip6.daddr, 16);
+		p->family = VG_AF_INET6;
+		next = ip6.nexthdr;
+		l4 = sizeof(ip6);
+		for (i = 0; i < 4; i++) {
+			if (next != VG_NEXTHDR_HOP && next != VG_NEXTHDR_DEST &&
+			    next != VG_NEXTHDR_ROUTING && next != VG_NEXTHDR_FRAGMENT)
+				break;
+			if (bpf_skb_load_bytes(skb, l4, h, sizeof(h)))
+				return -1;
+			l4 += next == VG_NEXTHDR_FRAGMENT ? 8 : (h[1] + 1) * 8;
+			next = h[0];
+		}
+		p->proto = next;
+	} else {
+		return -1;
+	}
+	if (p->proto != VG_IPPROTO_TCP && p->proto != VG_IPPROTO_UDP)
+		return -1;
+	if (bpf_skb_load_bytes(skb, l4, ports, sizeof(ports)))
+		return -1;
+	p->sport = ports[0];
+	p->dport = ports[1];
+	return 0;
+}
+
+/* The agent cgroup the receiving socket lies in (itself or its nearest agent ancestor, from the
+ * top down as vg_agent_find walks): 0 when none. */
+static __always_inline __u64 vg_skb_agent(struct __sk_buff *skb, __u32 *profile)
+{
+	struct vg_agent *agent;
+	__u64 id = bpf_skb_cgroup_id(skb);
+	int i;
+
+	agent = bpf_map_lookup_elem(&vg_agent_cgroups, &id);
+	for (i = 1; i < VG_CGROUP_DEPTH && !agent; i++) {
+		id = bpf_skb_ancestor_cgroup_id(skb, i);
+		if (!id)
+			return 0;
+		agent = bpf_map_lookup_elem(&vg_agent_cgroups, &id);
+	}
+	if (!agent)
+		return 0;
+	*profile = agent->profile_id;
+	return id;
+}
+
+/* True when socket sk lies in agent cgroup root or below it. */
+static __always_inline int vg_sk_within(struct bpf_sock *sk, __u64 root)
+{
+	__u64 id = bpf_sk_cgroup_id(sk);
+	int i;
+
+	if (id == root)
+		return 1;
+	for (i = 1; i < VG_CGROUP_DEPTH; i++) {
+		id = bpf_sk_ancestor_cgroup_id(sk, i);
+		if (!id)
+			return 0;
+		if (id == root)
+			return 1;
+	}
+	return 0;
+}
+
+/* True when the packet's sender is a socket of this host's network namespace that lies in agent
+ * cgroup root: the socket the reply direction of the 4-tuple finds, holding exactly that
+ * 4-tuple (a lookup that misses the connected sockets falls back to listeners and unconnected
+ * sockets on the source port; a TCP listener found so is not the sender). A UDP sender is
+ * unconnected as often as not, so its bound address and port are what identify it. */
+static __always_inline int vg_sender_within(struct __sk_buff *skb, const struct vg_pkt *p,
+					    __u64 root)
+{
+	struct bpf_sock_tuple t = {};
+	struct bpf_sock *sk;
+	__u32 len;
+	int ok;
+
+	if (p->family == VG_AF_INET) {
+		__builtin_memcpy(&t.ipv4.saddr, &p->daddr[12], 4);
+		__builtin_memcpy(&t.ipv4.daddr, &p->saddr[12], 4);
+		t.ipv4.sport = p->dport;
+		t.ipv4.dport = p->sport;
+		len = sizeof(t.ipv4);
+	} else {
+		__builtin_memcpy(t.ipv6.saddr, p->daddr, 16);
+		__builtin_memcpy(t.ipv6.daddr, p->saddr, 16);
+		t.ipv6.sport = p->dport;
+		t.ipv6.dport = p->sport;
+		len = sizeof(t.ipv6);
+	}
+	if (p->proto == VG_IPPROTO_TCP)
+		sk = bpf_sk_lookup_tcp(skb, &t, len, BPF_F_CURRENT_NETNS, 0);
+	else
+		sk = bpf_sk_lookup_udp(skb, &t, len, BPF_F_CURRENT_NETNS, 0);
+	if (!sk)
+		return 0;
+	ok = 1;
+	if (p->proto == VG_IPPROTO_TCP &&
+	    (sk->state == BPF_TCP_LISTEN || (__u16)sk->dst_port != p->dport))
+		ok = 0;
+	if (ok)
+		ok = vg_sk_within(sk, root);
+	bpf_sk_release(sk);
+	return ok;
+}
+
+/* True when the receiving UDP socket sent to the packet's source before: a reply. */
+static __always_inline int vg_udp_reply(struct __sk_buff *skb, const struct vg_pkt *p)
+{
+	struct vg_udp_peer key = {};
+
+	key.cookie = bpf_get_socket_cookie(skb);
+	__builtin_memcpy(key.addr, p->saddr, 16);
+	key.port = bpf_ntohs(p->sport);
+	return bpf_map_lookup_elem(&vg_udp_peers, &key) != NULL;
+}
+
+/* Reports a refused (or audited) inbound flow, once per flow per VG_INBOUND_REPORT_NS. Runs in
+ * softirq (or the sender's context): no task of the agent, so the header names the receiving
+ * socket's cgroup and no process. */
+static __always_inline void vg_report_inbound(struct __sk_buff *skb, const struct vg_pkt *p,
+					      __u64 root, __u32 profile, int verdict)
+{
+	struct vg_event_connect e, *ev = &e; /* on the stack: softirq may interrupt a scratch user */
+	struct vg_inbound_key key = {};
+	__u64 now = bpf_ktime_get_boot_ns(), *seen;
+
+	vg_stat_inc(VG_STAT_INBOUND);
+	key.cgroup_id = root;
+	__builtin_memcpy(key.addr, p->saddr, 16);
+	key.sport = bpf_ntohs(p->sport);
+	key.dport = bpf_ntohs(p->dport);
+	key.proto = p->proto;
+	seen = bpf_map_lookup_elem(&vg_inbound_seen, &key);
+	if (seen && now - *seen < VG_INBOUND_REPORT_NS)
+		return;
+	/* Two CPUs may both miss and both report a flow's first two packets; SYN retransmits are
+	 * a second apart, so in practice one report. */
+	bpf_map_update_elem(&vg_inbound_seen, &key, &now, BPF_ANY);
+
+	__builtin_memset(ev, 0, sizeof(*ev));
+	ev->hdr.type = VG_EV_CONNECT;
+	ev->hdr.size = sizeof(*ev);
+	ev->hdr.version = VG_ABI_VERSION;
+	ev->hdr.flags = VG_F_INBOUND;
+	ev->hdr.ts_ns = now;
+	ev->hdr.cgroup_id = bpf_skb_cgroup_id(skb);
+	ev->hdr.profile_id = profile;
+	ev->hdr.verdict = verdict;
+	ev->hdr.tier = VG_TIER_CGROUP;
+	ev->ret = verdict == VG_VERDICT_DENY ? -VG_EPERM : 0;
+	ev->family = p->family;
+	ev->port = bpf_ntohs(p->sport);
+	ev->lport = bpf_ntohs(p->dport);
+	ev->proto = p->proto;
+	ev->fd = -1;
+	if (p->family == VG_AF_INET)
+		__builtin_memcpy(ev->addr, &p->saddr[12], 4);
+	else
+		__builtin_memcpy(ev->addr, p->saddr, 16);
+	if (bpf_ringbuf_output(&vg_events, ev, sizeof(*ev), 0))
+		vg_stat_inc(VG_STAT_RINGBUF_FULL);
+	else
+		vg_stat_inc(VG_STAT_EVENTS);
+}
+
+SEC("cgroup_skb/ingress")
+int vg_skb_ingress(struct __sk_buff *skb)
+{
+	struct bpf_sock *sk = skb->sk;
+	const struct vg_ingress_cfg *cfg;
+	struct vg_pkt p = {};
+	__u32 profile = 0;
+	__u64 root;
+	int verdict;
+
+	if (!sk)
+		return 1;
+	sk = bpf_sk_fullsock(sk);
+	if (!sk)
+		return 1;
+	/* The fast path: established connections and connected UDP sockets (the kernel hands
+	 * those only what comes from their peer, which the agent chose). */
+	if (sk->protocol == VG_IPPROTO_TCP) {
+		if (sk->state != BPF_TCP_LISTEN)
+			return 1;
+	} else if (sk->protocol == VG_IPPROTO_UDP) {
+		if (sk->dst_port)
+			return 1;
+	} else {
+		return 1;
+	}
+	root = vg_skb_agent(skb, &profile);
+	if (!root)
+		return 1;
+	cfg = bpf_map_lookup_elem(&vg_ingress, &profile);
+	if (!cfg || cfg->mode == VG_MODE_OFF)
+		return 1;
+	if (vg_pkt_read(skb, &p))
+		return cfg->mode == VG_MODE_ENFORCE ? 0 : 1;
+	if (p.proto == VG_IPPROTO_UDP && vg_udp_reply(skb, &p))
+		return 1;
+	if (vg_sender_within(skb, &p, root))
+		return 1;
+	verdict = cfg->mode == VG_MODE_ENFORCE ? VG_VERDICT_DENY : VG_VERDICT_AUDIT;
+	vg_report_inbound(skb, &p, root, profile, verdict);
+	return verdict == VG_VERDICT_DENY ? 0 : 1;
+}
