@@ -83,6 +83,9 @@ TEST_F(DoctorTest, json_reports_this_hosts_probes_and_tiers)
 
   EXPECT_EQ(j["tiers"]["file"]["tier"], "fanotify");
   EXPECT_EQ(j["tiers"]["network"]["tier"], "cgroup");
+  EXPECT_TRUE(j["inbound"]["enforced"].get<bool>()) << j["inbound"];
+  EXPECT_NE(j["inbound"]["detail"].get<std::string>().find("cgroup_skb/ingress"), std::string::npos)
+      << j["inbound"];
   for (const char *kind : {"file", "network"}) {
     const std::string reason = j["tiers"][kind]["reason"].get<std::string>();
     EXPECT_NE(reason.find("lsm tier unavailable"), std::string::npos) << kind << ": " << reason;

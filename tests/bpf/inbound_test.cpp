@@ -71,6 +71,13 @@ try:
     print('reply-connected', q.recv(512).decode())
 except OSError as e:
     print('reply-connected none', e)
+def dns():
+    try:
+        socket.getaddrinfo('vigil-inbound-test.invalid', 80)
+        return 'answered'
+    except socket.gaierror as e:
+        return 'answered' if e.errno == socket.EAI_NONAME else 'unanswered %d' % e.errno
+print('dns', dns())
 try:
     t = socket.create_connection(('127.0.0.1', oport), timeout=5)
     print('outbound', t.recv(64).decode())
@@ -88,10 +95,18 @@ for p in servers:
 // The outside side. "serve PORT": a UDP answerer ("answer:" + datagram) on 127.0.0.1 and ::1
 // and a TCP server that greets ("hello") on 127.0.0.1, until killed. "tcp HOST PORT": connect
 // with a 3 s deadline and GET /workspace.txt ("connected:<body>" or "refused"/"timeout").
-// "udp HOST PORT": three datagrams, an answer awaited for 3 s after each.
+// "udp HOST PORT": three datagrams, an answer awaited for 3 s after each. "dns": whether this
+// host's resolver answers a lookup (NXDOMAIN counts).
 constexpr const char *kOutsidePy = R"PY(
 import socket, sys, threading
 op = sys.argv[1]
+if op == 'dns':
+    try:
+        socket.getaddrinfo('vigil-inbound-test.invalid', 80)
+        print('answered')
+    except socket.gaierror as e:
+        print('answered' if e.errno == socket.EAI_NONAME else 'unanswered')
+    sys.exit(0)
 if op == 'serve':
     port = int(sys.argv[2])
     def answer(s):
@@ -138,12 +153,18 @@ elif op == 'udp':
     print(got)
 )PY";
 
+// A python3 that uid 65534 may run (root's PATH can lead to a per-user install).
+std::string agent_python()
+{
+  return fs::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+}
+
 class InboundTest : public ::testing::TestWithParam<bool> {
 protected:
   void SetUp() override
   {
     VG_REQUIRE_ROOT();
-    if (run({"python3", "-c", "import http.server"}).status != 0)
+    if (run({agent_python(), "-c", "import http.server"}).status != 0)
       GTEST_SKIP() << "python3 with http.server is needed to serve from inside the agent";
     ::chmod(tmp_.path().c_str(), 0777); // the agent may run as uid 65534
     agent_py_ = tmp_ / "agent.py";
@@ -152,7 +173,10 @@ protected:
     write_file(outside_py_, kOutsidePy);
     write_file(tmp_ / "workspace.txt", "workspace-contents\n");
     profile_ = tmp_ / "profile.yaml";
-    write_file(profile_, "profile: inbound\negress:\n  allow: [127.0.0.1/32, \"::1/128\"]\n");
+    // dns: system: the agent's lookups go to this host's resolvers, and their answers must
+    // come back in (replies, not inbound).
+    write_file(profile_, "profile: inbound\negress:\n  dns: system\n  allow: [127.0.0.1/32, "
+                         "\"::1/128\"]\n");
     alerts_ = tmp_ / "alerts.jsonl";
   }
 
@@ -174,6 +198,7 @@ TEST_P(InboundTest, connections_from_outside_the_agent_are_dropped_and_alerted_o
   const std::string tport = std::to_string(free_port());
   const std::string uport = std::to_string(free_port() + 1);
   const std::string oport = std::to_string(free_port() + 2);
+  const std::string dns_outside = outside({"dns"});
   Proc server({"python3", outside_py_, "serve", oport});
   ASSERT_TRUE([&] {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
@@ -189,7 +214,7 @@ TEST_P(InboundTest, connections_from_outside_the_agent_are_dropped_and_alerted_o
                                 "--"};
   if (unprivileged)
     argv.insert(argv.end(), {"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"});
-  argv.insert(argv.end(), {"python3", agent_py_, tmp_.path(), tport, uport, oport});
+  argv.insert(argv.end(), {agent_python(), agent_py_, tmp_.path(), tport, uport, oport});
   Proc agent(argv);
   const std::string ready = tmp_ / "ready";
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(90);
@@ -219,6 +244,8 @@ TEST_P(InboundTest, connections_from_outside_the_agent_are_dropped_and_alerted_o
   EXPECT_NE(r.out.find("reply-unconnected answer:query"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("reply-connected answer:query"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("outbound hello"), std::string::npos) << r.out;
+  if (dns_outside == "answered\n")
+    EXPECT_NE(r.out.find("dns answered"), std::string::npos) << r.out;
 
   EXPECT_EQ(tcp4, "timeout\n");
   EXPECT_EQ(tcp6, "timeout\n");
@@ -272,7 +299,7 @@ TEST_P(InboundTest, mode_off_lets_connections_in)
                                 "--"};
   if (unprivileged)
     argv.insert(argv.end(), {"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"});
-  argv.insert(argv.end(), {"python3", agent_py_, tmp_.path(), tport, uport, oport});
+  argv.insert(argv.end(), {agent_python(), agent_py_, tmp_.path(), tport, uport, oport});
   Proc agent(argv);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(90);
   while (!fs::exists(tmp_ / "ready") && std::chrono::steady_clock::now() < deadline)

@@ -39,6 +39,14 @@ std::vector<std::pair<const char *, Probe>> probe_rows(const Features &f)
           {"fanotify_perm", f.fanotify_perm}};
 }
 
+// Connections into an agent from outside it: the cgroup_skb/ingress program, whatever the tier.
+std::string inbound_detail(const Features &f)
+{
+  return f.cgroup_skb.ok ? "dropped by the cgroup_skb/ingress program on each agent cgroup (any tier)"
+                         : "not enforced: cgroup_skb programs do not load here (" +
+                               f.cgroup_skb.detail + ")";
+}
+
 void print_text(const Features &f)
 {
   for (const auto &[key, probe] : probe_rows(f))
@@ -47,6 +55,7 @@ void print_text(const Features &f)
               std::string(loader::tier_name(f.file_tier, true)).c_str(), f.file_reason.c_str());
   std::printf("network enforcement: tier %s (%s)\n",
               std::string(loader::tier_name(f.net_tier, false)).c_str(), f.net_reason.c_str());
+  std::printf("inbound connections: %s\n", inbound_detail(f).c_str());
   std::printf("self-protection (an agent's attempts on vigil and its own boundary):\n");
   for (const auto &p : loader::self_protection(f.file_tier == loader::Tier::lsm))
     std::printf("  %-8s %-17s %s\n", p.by, p.attempt, p.detail);
@@ -60,6 +69,7 @@ void print_json(const Features &f)
   j["tiers"]["file"] = {{"tier", loader::tier_name(f.file_tier, true)}, {"reason", f.file_reason}};
   j["tiers"]["network"] = {{"tier", loader::tier_name(f.net_tier, false)},
                            {"reason", f.net_reason}};
+  j["inbound"] = {{"enforced", f.cgroup_skb.ok}, {"detail", inbound_detail(f)}};
   for (const auto &p : loader::self_protection(f.file_tier == loader::Tier::lsm))
     j["self_protection"][p.attempt] = {{"by", p.by}, {"detail", p.detail}};
   std::printf("%s\n",

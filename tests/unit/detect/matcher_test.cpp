@@ -287,6 +287,34 @@ TEST_F(MatcherTest, ignores_port_zero_and_unix_sockets)
   EXPECT_FALSE(connect("8.8.8.8", 443, 0xffff)); // neither IPv4 nor IPv6
 }
 
+// An inbound record's address is its source, which the egress allowlist has nothing to say
+// about: it is the inbound rule's, and only when the kernel refused (or audited) it.
+TEST_F(MatcherTest, inbound_connections_are_the_inbound_rule_never_egress)
+{
+  for (auto verdict : {pipeline::Verdict::deny, pipeline::Verdict::audit, pipeline::Verdict::allow}) {
+    pipeline::Event ev;
+    ev.hdr.type = pipeline::EventType::connect;
+    ev.hdr.verdict = verdict;
+    ev.hdr.profile_id = kProfileId;
+    pipeline::ConnectBody b;
+    b.inbound = true;
+    b.family = 2;
+    b.addr = policy::parse_ip("203.0.113.9").value();
+    b.port = 40000;
+    b.lport = 8123;
+    b.proto = 6;
+    ev.body = b;
+    auto hit = matcher_.match(ev);
+    if (verdict == pipeline::Verdict::allow) {
+      EXPECT_FALSE(hit);
+      continue;
+    }
+    ASSERT_TRUE(hit);
+    EXPECT_EQ(hit->rule, kRuleInbound);
+    EXPECT_EQ(hit->severity, policy::Severity::error);
+  }
+}
+
 TEST(MatcherResolvers, passwd_home_finds_root_and_proc_dir_of_finds_own_cwd)
 {
   EXPECT_EQ(passwd_home(0), "/root");

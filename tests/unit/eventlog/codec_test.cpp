@@ -125,6 +125,28 @@ TEST(EventCodec, round_trips_every_body_type)
   }
 }
 
+TEST(EventCodec, round_trips_an_inbound_connection)
+{
+  Event ev{test::sample_header(EventType::connect, 1), ConnectBody{}};
+  auto &b = std::get<ConnectBody>(ev.body);
+  b.inbound = true;
+  b.family = 2;
+  b.port = 41540;
+  b.lport = 8123;
+  b.proto = 17;
+  b.addr = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, 1};
+  std::string buf;
+  encode(ev, buf);
+  auto back = decode(bytes(buf));
+  ASSERT_TRUE(back) << back.error().message();
+  const auto &g = std::get<ConnectBody>(back->body);
+  EXPECT_TRUE(g.inbound);
+  EXPECT_EQ(g.port, 41540);
+  EXPECT_EQ(g.lport, 8123);
+  EXPECT_EQ(g.proto, 17);
+  EXPECT_EQ(g.addr, b.addr);
+}
+
 TEST(EventCodec, type_follows_the_body_not_the_header)
 {
   Event ev{test::sample_header(EventType::exec, 0), ForkBody{5}}; // header says exec

@@ -143,7 +143,7 @@ TEST(ProfileErrors, rejects_unknown_top_level_key)
 {
   EXPECT_EQ(error_of("profile: p\negres:\n  allow: []\n"),
             "t.yaml:2:1: egres: unknown key (expected one of: profile, description, mode, require, "
-            "credentials, egress, ipc, launch, self_protection, limits)");
+            "credentials, egress, ingress, ipc, launch, self_protection, limits)");
 }
 
 TEST(ProfileErrors, rejects_unknown_nested_key)
@@ -509,6 +509,18 @@ TEST(ProfileLaunch, capabilities_and_isolation)
 
 namespace vigil::policy {
 namespace {
+
+TEST(Profile, ingress_defaults_to_the_profile_mode_and_can_be_switched_off)
+{
+  EXPECT_EQ(parse_ok("profile: p\n").inbound_mode(), Mode::enforce);
+  EXPECT_EQ(parse_ok("profile: p\nmode: audit\n").inbound_mode(), Mode::audit);
+  Profile p = parse_ok("profile: p\nmode: audit\ningress:\n  mode: enforce\n  severity: critical\n");
+  EXPECT_EQ(p.inbound_mode(), Mode::enforce);
+  EXPECT_EQ(p.ingress_severity, Severity::critical);
+  EXPECT_FALSE(parse_ok("profile: p\ningress:\n  mode: off\n").inbound_mode());
+  EXPECT_EQ(error_of("profile: p\ningress:\n  mode: open\n"),
+            "t.yaml:3:9: ingress.mode: 'open' is not a mode (one of: enforce, audit, off)");
+}
 
 TEST(Profile, self_protection_and_limits)
 {
