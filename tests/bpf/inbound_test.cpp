@@ -95,7 +95,7 @@ for p in servers:
 // The outside side. "serve PORT": a UDP answerer ("answer:" + datagram) on 127.0.0.1 and ::1
 // and a TCP server that greets ("hello") on 127.0.0.1, until killed. "tcp HOST PORT": connect
 // with a 3 s deadline and GET /workspace.txt ("connected:<body>" or "refused"/"timeout").
-// "udp HOST PORT": three datagrams, an answer awaited for 3 s after each. "dns": whether this
+// "udp HOST PORT": three datagrams, an answer awaited for 1 s after each. "dns": whether this
 // host's resolver answers a lookup (NXDOMAIN counts).
 constexpr const char *kOutsidePy = R"PY(
 import socket, sys, threading
@@ -141,7 +141,7 @@ if op == 'tcp':
         print('refused')
 elif op == 'udp':
     s = socket.socket(fam, socket.SOCK_DGRAM)
-    s.settimeout(3)
+    s.settimeout(1)
     got = 'no answer'
     for i in range(3):
         s.sendto(b'x%d' % i, (host, port))
@@ -244,8 +244,9 @@ TEST_P(InboundTest, connections_from_outside_the_agent_are_dropped_and_alerted_o
   EXPECT_NE(r.out.find("reply-unconnected answer:query"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("reply-connected answer:query"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("outbound hello"), std::string::npos) << r.out;
-  if (dns_outside == "answered\n")
+  if (dns_outside == "answered\n") {
     EXPECT_NE(r.out.find("dns answered"), std::string::npos) << r.out;
+  }
 
   EXPECT_EQ(tcp4, "timeout\n");
   EXPECT_EQ(tcp6, "timeout\n");
@@ -317,7 +318,9 @@ TEST_P(InboundTest, mode_off_lets_connections_in)
 }
 
 INSTANTIATE_TEST_SUITE_P(Agent, InboundTest, ::testing::Values(false, true),
-                         [](const auto &info) { return info.param ? "uid65534" : "root"; });
+                         [](const ::testing::TestParamInfo<bool> &p) {
+                           return p.param ? "uid65534" : "root";
+                         });
 
 } // namespace
 } // namespace vigil::test
