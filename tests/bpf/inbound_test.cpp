@@ -134,7 +134,16 @@ if op == 'tcp':
     try:
         s.connect((host, port))
         s.sendall(b'GET /workspace.txt HTTP/1.0\r\n\r\n')
-        print('connected:' + s.recv(4096).decode().split('\r\n\r\n')[-1].strip())
+        reply = b''
+        while True:  # to the server's close: headers and body may come apart
+            try:
+                chunk = s.recv(4096)
+            except ConnectionResetError:  # a server that greets and closes
+                break
+            if not chunk:
+                break
+            reply += chunk
+        print('connected:' + reply.decode().split('\r\n\r\n')[-1].strip())
     except socket.timeout:
         print('timeout')
     except ConnectionRefusedError:
