@@ -269,8 +269,12 @@ int vg_skb_ingress(struct __sk_buff *skb)
 	cfg = bpf_map_lookup_elem(&vg_ingress, &profile);
 	if (!cfg || cfg->mode == VG_MODE_OFF)
 		return 1;
-	if (vg_pkt_read(skb, &p))
+	if (vg_pkt_read(skb, &p)) {
+		/* Unreadable ports (more than 4 IPv6 extension headers): no flow to name, so
+		 * counted, not reported. */
+		vg_stat_inc(VG_STAT_INBOUND);
 		return cfg->mode == VG_MODE_ENFORCE ? 0 : 1;
+	}
 	if (p.proto == VG_IPPROTO_UDP && vg_udp_reply(skb, &p))
 		return 1;
 	if (vg_sender_within(skb, &p, root))

@@ -200,6 +200,10 @@ Metrics::Metrics()
                         "Observation events dropped in the kernel because the ring was three "
                         "quarters full: its last quarter is kept for decisions (denials, "
                         "audits, kills, tamper reports)")),
+      inbound_(counter(*registry_, "vigil_kernel_inbound_packets_total",
+                       "Packets from outside an agent that opened (or tried to open) a connection "
+                       "to one of its sockets, dropped or audited by the ingress packet program; "
+                       "each flow is alerted once")),
       tamper_(counter(*registry_, "vigil_kernel_tamper_attempts_total",
                       "Attempts by agents to switch vigil off or leave their cgroup, as the "
                       "kernel counted them (denied, audited or killed)")),
@@ -460,6 +464,7 @@ void Metrics::kernel_stats(const KernelStats &s)
   follow(kernel_events_, s.events, last_.events);
   follow(throttled_, s.throttled, last_.throttled);
   follow(reserved_, s.reserved, last_.reserved);
+  follow(inbound_, s.inbound, last_.inbound);
   follow(tamper_, s.tamper, last_.tamper);
   ringbuf_used_.Set(static_cast<double>(s.ring_used_bytes));
   ringbuf_size_.Set(static_cast<double>(s.ring_size_bytes));

@@ -151,6 +151,7 @@ private:
   prometheus::Family<prometheus::Gauge> &protection_;
   prometheus::Counter &throttled_;
   prometheus::Counter &reserved_;
+  prometheus::Counter &inbound_;
   prometheus::Counter &tamper_;
   prometheus::Gauge &agent_cgroups_;
   prometheus::Gauge &profiles_;

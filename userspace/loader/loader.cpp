@@ -532,6 +532,7 @@ KernelStats Loader::stats() const
   out.throttled = sum(VG_STAT_THROTTLED);
   out.reserved = sum(VG_STAT_RESERVED);
   out.tamper = sum(VG_STAT_TAMPER);
+  out.inbound = sum(VG_STAT_INBOUND);
   out.ring_size_bytes = ring_size_;
   if (ring_cons_ && ring_prod_) {
     const auto cons = __atomic_load_n(static_cast<const unsigned long *>(ring_cons_),
