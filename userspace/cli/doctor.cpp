@@ -42,9 +42,9 @@ std::vector<std::pair<const char *, Probe>> probe_rows(const Features &f)
 // Connections into an agent from outside it: the cgroup_skb/ingress program, whatever the tier.
 std::string inbound_detail(const Features &f)
 {
-  return f.cgroup_skb.ok ? "dropped by the cgroup_skb/ingress program on each agent cgroup (any tier)"
-                         : "not enforced: cgroup_skb programs do not load here (" +
-                               f.cgroup_skb.detail + ")";
+  if (f.cgroup_skb.ok)
+    return "dropped by the cgroup_skb/ingress program on each agent cgroup (any tier)";
+  return "not enforced: cgroup_skb programs do not load here (" + f.cgroup_skb.detail + ")";
 }
 
 void print_text(const Features &f)

@@ -291,7 +291,8 @@ TEST_F(MatcherTest, ignores_port_zero_and_unix_sockets)
 // about: it is the inbound rule's, and only when the kernel refused (or audited) it.
 TEST_F(MatcherTest, inbound_connections_are_the_inbound_rule_never_egress)
 {
-  for (auto verdict : {pipeline::Verdict::deny, pipeline::Verdict::audit, pipeline::Verdict::allow}) {
+  for (auto verdict :
+       {pipeline::Verdict::deny, pipeline::Verdict::audit, pipeline::Verdict::allow}) {
     pipeline::Event ev;
     ev.hdr.type = pipeline::EventType::connect;
     ev.hdr.verdict = verdict;

@@ -514,7 +514,8 @@ TEST(Profile, ingress_defaults_to_the_profile_mode_and_can_be_switched_off)
 {
   EXPECT_EQ(parse_ok("profile: p\n").inbound_mode(), Mode::enforce);
   EXPECT_EQ(parse_ok("profile: p\nmode: audit\n").inbound_mode(), Mode::audit);
-  Profile p = parse_ok("profile: p\nmode: audit\ningress:\n  mode: enforce\n  severity: critical\n");
+  Profile p =
+      parse_ok("profile: p\nmode: audit\ningress:\n  mode: enforce\n  severity: critical\n");
   EXPECT_EQ(p.inbound_mode(), Mode::enforce);
   EXPECT_EQ(p.ingress_severity, Severity::critical);
   EXPECT_FALSE(parse_ok("profile: p\ningress:\n  mode: off\n").inbound_mode());
