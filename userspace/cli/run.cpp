@@ -274,6 +274,7 @@ int run_command(const RunArgs &args)
   eo.state_dir = args.state_dir;
   if (const char *home = std::getenv("HOME"))
     eo.home = home;
+  eo.agent_mounts = profile->isolate;
   auto engine = daemon::Engine::start(eo);
   if (!engine) {
     spdlog::error("{}", engine.error().message());
@@ -403,8 +404,14 @@ int run_command(const RunArgs &args)
   ::close(ready[0]);
   ::close(notify[1]); // the child's end: the supervisor sees EOF if the child dies first
   int status = 1;
-  if (auto r = cgroup::attach(cg, child); !r) {
-    spdlog::error("{}", r.error().message());
+  Result<> placed = cgroup::attach(cg, child);
+  // Every open the agent makes is decided from its first exec on: its namespace's mounts are
+  // marked while it waits at the gate. A guard that cannot see them fails the launch.
+  if (placed && profile->isolate)
+    if (auto m = eng->guard_agent_mounts(child); !m)
+      placed = tl::unexpected(with_context(m.error(), "mark the agent's mounts"));
+  if (!placed) {
+    spdlog::error("{}", placed.error().message());
     ::kill(child, SIGKILL);
     ::waitpid(child, nullptr, 0);
   } else {

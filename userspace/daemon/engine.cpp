@@ -142,10 +142,13 @@ Result<std::unique_ptr<Engine>> Engine::start(const EngineOptions &opts)
                   (opts.lsm_attach == "auto" && e->features_.lsm_cgroup.ok);
   e->homes_ = opts.home ? std::vector<std::string>{*opts.home} : login_homes();
   if (e->file_tier_ == loader::Tier::fallback) {
-    auto fe = FileEnforcer::start(*mount, [self](pipeline::Event &&ev) {
-      if (!self->queue_->try_push(std::move(ev)))
-        self->metrics_->queue_drop();
-    });
+    auto fe = FileEnforcer::start(
+        *mount,
+        [self](pipeline::Event &&ev) {
+          if (!self->queue_->try_push(std::move(ev)))
+            self->metrics_->queue_drop();
+        },
+        opts.agent_mounts);
     if (!fe)
       return tl::unexpected(with_context(fe.error(), "start the fanotify file guard"));
     e->files_ = std::move(*fe);
@@ -254,6 +257,13 @@ void Engine::raise_internal(const std::string &rule, policy::Severity severity,
   alerts_.fetch_add(1);
   for (auto &sink : sinks_)
     sink->write(a);
+}
+
+Result<size_t> Engine::guard_agent_mounts(pid_t pid)
+{
+  if (!files_)
+    return size_t{0};
+  return files_->watch_agent_mounts(pid);
 }
 
 Result<uint64_t> Engine::confine(const std::string &dir, uint32_t profile_id)

@@ -25,6 +25,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/text.h"
+
 namespace vigil::enforce {
 
 namespace {
@@ -57,25 +59,6 @@ constexpr unsigned kAtRecursive = 0x8000;
 constexpr std::string_view kControlFsTypes[] = {"cgroup",   "cgroup2",    "bpf",     "tracefs",
                                                 "debugfs",  "securityfs", "configfs", "efivarfs",
                                                 "pstore"};
-
-// mountinfo escapes space, tab, newline and backslash as \ooo.
-std::string unescape_mountinfo(const std::string &s)
-{
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '\\' && i + 3 < s.size()) {
-      const std::string oct = s.substr(i + 1, 3);
-      if (oct.find_first_not_of("01234567") == std::string::npos) {
-        out += static_cast<char>(std::stoi(oct, nullptr, 8));
-        i += 3;
-        continue;
-      }
-    }
-    out += s[i];
-  }
-  return out;
-}
-
 
 sock_filter stmt(uint16_t code, uint32_t k)
 {
