@@ -167,7 +167,10 @@ Result<> FileEnforcer::guard_current()
   for (const auto &f : set_->files())
     next->files[{f.dev, f.ino}] = f.path;
   publish(next);
-  return guard_->guard(*set_);
+  std::vector<std::pair<uint64_t, uint64_t>> unlinked;
+  auto r = guard_->guard(*set_, &unlinked);
+  set_->forget(unlinked);
+  return r;
 }
 
 void FileEnforcer::set_agents(const std::map<std::string, uint32_t> &agents)

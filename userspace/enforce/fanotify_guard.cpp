@@ -171,7 +171,8 @@ Result<> FanotifyGuard::mark(int opath_fd, uint64_t mask, const std::string &pat
   return {};
 }
 
-Result<> FanotifyGuard::guard(const ProtectedSet &set)
+Result<> FanotifyGuard::guard(const ProtectedSet &set,
+                             std::vector<std::pair<uint64_t, uint64_t>> *unlinked)
 {
   std::lock_guard<std::mutex> lock(mark_mutex_);
   constexpr uint64_t kFileMask = FAN_OPEN_PERM | FAN_OPEN_EXEC_PERM | FAN_ONDIR;
@@ -221,6 +222,13 @@ Result<> FanotifyGuard::guard(const ProtectedSet &set)
       held.emplace(inode_key(old.dev, old.ino), &old);
   auto pin_file = [&](const ProtectedFile &f) -> Marked * {
     if (auto it = held.find(inode_key(f.dev, f.ino)); it != held.end() && it->second->opath) {
+      struct stat st{};
+      if (::fstat(it->second->opath.get(), &st) == 0 && st.st_nlink == 0) {
+        if (unlinked)
+          unlinked->emplace_back(f.dev, f.ino);
+        errno = ENOENT; // no name left: unmarked below, with the old entries; not a failure
+        return nullptr;
+      }
       next.push_back(Marked{f.dev, f.ino, f.path, false, std::move(it->second->opath)});
       return &next.back();
     }

@@ -108,7 +108,10 @@ public:
   // meanwhile. The new set is recognised by the event thread before its marks exist, so no event
   // from a new mark is misjudged. Objects that vanished since the set was resolved are skipped.
   // Error when a mark fails (ENOSPC: fs.fanotify.max_user_marks); the other objects stay marked.
-  Result<> guard(const ProtectedSet &set);
+  // Files of the set marked before whose inode has no name left (deleted, or replaced by a
+  // rename over it) are unmarked and listed in *unlinked, for ProtectedSet::forget().
+  Result<> guard(const ProtectedSet &set,
+                 std::vector<std::pair<uint64_t, uint64_t>> *unlinked = nullptr);
   // Removes every inode mark of the group (FAN_MARK_FLUSH) and forgets the set.
   Result<> unguard_all();
 

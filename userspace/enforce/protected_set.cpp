@@ -382,6 +382,16 @@ void ProtectedSet::sync_watches()
   watches_ = std::move(next);
 }
 
+void ProtectedSet::forget(const std::vector<std::pair<uint64_t, uint64_t>> &gone)
+{
+  if (gone.empty())
+    return;
+  const std::set<std::pair<uint64_t, uint64_t>> drop(gone.begin(), gone.end());
+  for (const auto &id : drop)
+    sticky_.erase(id);
+  std::erase_if(files_, [&](const ProtectedFile &f) { return drop.contains({f.dev, f.ino}); });
+}
+
 std::optional<std::string> ProtectedSet::lookup(uint64_t dev, uint64_t ino) const
 {
   for (const ProtectedFile &f : files_)

@@ -99,6 +99,11 @@ public:
   // One line per path that could not be resolved or watched (EACCES, ELOOP, inotify limits).
   const std::vector<std::string> &notes() const { return notes_; }
 
+  // Drops files keyed by inode that no longer exist under any name (the guard, which holds each
+  // marked inode, sees its link count reach zero): a credential replaced by an editor's rename
+  // or deleted is not kept forever. A file that was only moved is not passed here: it stays.
+  void forget(const std::vector<std::pair<uint64_t, uint64_t>> &gone);
+
   // The canonical path of a protected file with this inode, or nullopt.
   std::optional<std::string> lookup(uint64_t dev, uint64_t ino) const;
   // The pattern (as written) that an absolute, canonical path matches: a literal file's path or a
