@@ -336,6 +336,14 @@ void Engine::on_sample(std::span<const std::byte> data) noexcept
 }
 
 // The event log's counters are cumulative; the metrics take what changed since the last look.
+void Engine::publish_guard_stats()
+{
+  if (!files_)
+    return;
+  const enforce::Stats s = files_->stats();
+  metrics_->file_guard({s.events, s.denied, s.errors, s.cached, s.cache_full, s.mounts});
+}
+
 void Engine::publish_log_stats()
 {
   if (!recorder_)
@@ -375,6 +383,7 @@ void Engine::reader_loop() noexcept
     auto now = std::chrono::steady_clock::now();
     if (now - last_stats > std::chrono::seconds(1)) {
       metrics_->kernel_stats(loader_->stats());
+      publish_guard_stats();
       publish_log_stats();
       metrics_->queue_depth(queue_->size(), opts_.queue_capacity);
       last_stats = now;

@@ -153,6 +153,7 @@ private:
   void sample_volume();
   void publish_tables();
   void publish_log_stats();
+  void publish_guard_stats();
   void emit(const pipeline::Event &ev, const detect::Finding &f, const policy::Profile *profile);
   Result<> check_requirement(const policy::Profile &p) const;
 
