@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Tier 2 at parity with tier 1 for files: what an agent under `vigil run` reads is decided by
 // what the file is, not by the name it is opened by. Basename patterns in any directory (files
-// that appear after the start too) and a protected directory renamed away. Each attempt runs as root and as uid 65534 and expects the read to fail and
+// that appear after the start too), a protected directory renamed away, and a FIFO served from
+// outside the agent. Each attempt runs as root and as uid 65534 and expects the read to fail and
 // one alert naming the tier; controls in the same runs keep working.
 #include <gtest/gtest.h>
 
@@ -149,6 +150,37 @@ TEST_P(ParityFiles, a_renamed_directory_still_protects_its_credentials)
   for (const char *want : {"denied:aws", "denied:gcp", "denied:late", "readme-text"})
     EXPECT_NE(r.out.find(want), std::string::npos) << want << "\n" << r.out << r.err;
   EXPECT_EQ(denied_paths().size(), 3u) << read_file(alerts_);
+}
+
+// A FIFO that a process outside the agent made and reads is a channel out of the agent (the
+// kernel gives fanotify no event for a FIFO's open: vigil run covers the FIFOs that exist at the
+// start with a stand-in file whose opens the guard refuses); a FIFO the agent makes for itself
+// is its own business.
+TEST_P(ParityFiles, a_fifo_served_from_outside_is_refused_and_the_agents_own_works)
+{
+  const std::string fifo = tmp_ / "outside.fifo", got = tmp_ / "got";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0666), 0);
+  ::chmod(fifo.c_str(), 0666);
+  // The reader outside: whatever reaches the FIFO lands in got.
+  Proc reader({"sh", "-c", "cat " + fifo + " > " + got});
+  Proc vigil(agent_argv("(echo leaked > " + fifo + ") 2>/dev/null || echo denied:fifo; "
+                        "mkfifo own.fifo && (cat own.fifo &) && echo own-text > own.fifo; "
+                        "wait; rm -f own.fifo"),
+             {"HOME=" + home_});
+  ProcResult r = vigil.wait(std::chrono::seconds(120));
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("denied:fifo"), std::string::npos) << r.out << r.err;
+  EXPECT_NE(r.out.find("own-text"), std::string::npos) << r.out << r.err;
+  auto list = read_json_lines(alerts_);
+  ASSERT_EQ(list.size(), 1u) << read_file(alerts_);
+  EXPECT_EQ(list[0]["rule"], "ipc-not-allowed") << list[0].dump();
+  EXPECT_EQ(list[0]["verdict"], "denied") << list[0].dump();
+  EXPECT_EQ(list[0]["tier"], expected_file_tier()) << list[0].dump();
+  EXPECT_EQ(list[0].value("path", std::string()), fifo) << list[0].dump();
+  // Nothing reached the reader; a writer that closes at once lets it finish.
+  write_file(fifo, "");
+  reader.wait(std::chrono::seconds(10));
+  EXPECT_EQ(read_file(got), "");
 }
 
 std::string user_name(const ::testing::TestParamInfo<User> &p)

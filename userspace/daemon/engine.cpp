@@ -266,6 +266,13 @@ Result<size_t> Engine::guard_agent_mounts(pid_t pid)
   return files_->watch_agent_mounts(pid);
 }
 
+Result<std::string> Engine::fifo_stand_in()
+{
+  if (!files_)
+    return std::string();
+  return files_->fifo_stand_in();
+}
+
 Result<uint64_t> Engine::confine(const std::string &dir, uint32_t profile_id)
 {
   // The kernel finds an agent among a task's cgroup ancestors down to level VG_CGROUP_DEPTH;

@@ -114,6 +114,9 @@ public:
   // agent's first process, before it runs), see FileEnforcer::watch_agent_mounts. Nothing to do
   // (0) in other tiers.
   Result<size_t> guard_agent_mounts(pid_t pid);
+  // With the fanotify file tier: the file to bind over FIFOs made outside an agent (see
+  // FileEnforcer::fifo_stand_in); "" in other tiers (BPF LSM decides FIFOs itself).
+  Result<std::string> fifo_stand_in();
   loader::Tier net_tier() const { return net_tier_; }
   // Confine a cgroup directory (absolute path) under profile id; release undoes it.
   Result<uint64_t> confine(const std::string &dir, uint32_t profile_id);

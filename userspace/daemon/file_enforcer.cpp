@@ -91,6 +91,26 @@ FileEnforcer::~FileEnforcer()
     watcher_.join();
   }
   guard_.reset(); // closes the group: the kernel answers anything pending with allow
+  if (!stand_in_.empty())
+    ::unlink(stand_in_.c_str());
+}
+
+Result<std::string> FileEnforcer::fifo_stand_in()
+{
+  if (!stand_in_.empty())
+    return stand_in_;
+  std::error_code ec;
+  std::filesystem::create_directories("/run/vigil", ec);
+  const std::string path = "/run/vigil/fifo-stand-in-" + std::to_string(::getpid());
+  // Writable by everyone like the FIFOs it covers: an open that file permissions refused would
+  // never reach the guard, so it would be refused silently. Nothing ever reads it.
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  struct stat st{};
+  if (!fd || ::fchmod(fd.get(), 0666) != 0 || ::fstat(fd.get(), &st) != 0)
+    return fail_errno(errno, "create " + path);
+  guard_->set_fifo_stand_in(static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino));
+  stand_in_ = path;
+  return stand_in_;
 }
 
 std::shared_ptr<const FileEnforcer::Snapshot> FileEnforcer::snapshot() const

@@ -49,6 +49,10 @@ public:
   // enforce::FanotifyGuard::mark_mounts), and marks the mounts that appear there later
   // (mountinfo is polled). Call it before the agent runs.
   Result<size_t> watch_agent_mounts(pid_t pid);
+  // A regular file of this process's own (created on first call, removed with the enforcer) to
+  // bind over FIFOs made outside the agent (enforce::cover_fifos); opens of it are refused to
+  // agents and reported as the FIFO.
+  Result<std::string> fifo_stand_in();
   enforce::Stats stats() const { return guard_->stats(); }
   // The fanotify group (see enforce::FanotifyGuard::group_fd). Owned here.
   int group_fd() const { return guard_->group_fd(); }
@@ -84,6 +88,7 @@ private:
   std::shared_ptr<const Snapshot> snap_ = std::make_shared<Snapshot>();
 
   bool agent_mounts_ = false;
+  std::string stand_in_; // fifo_stand_in()'s file, removed by the destructor
   std::mutex mounts_mu_; // guards mountinfo_ (callers and the watch thread)
   std::map<pid_t, UniqueFd> mountinfo_; // agents' namespaces whose new mounts get marked
 

@@ -389,6 +389,12 @@ std::optional<std::string> FanotifyGuard::agent_match(const Snapshot &snap, pid_
   return std::nullopt;
 }
 
+void FanotifyGuard::set_fifo_stand_in(uint64_t dev, uint64_t ino)
+{
+  std::lock_guard<std::mutex> lock(snap_mutex_);
+  stand_in_ = {dev, ino};
+}
+
 // Allowed in the kernel from now on, for every opener, until a guard() marks the inode as
 // protected: an ignore mark that survives modification (KERNEL-FACTS: one event per inode).
 void FanotifyGuard::cache_allow(int event_fd)
@@ -504,9 +510,11 @@ bool FanotifyGuard::decide(int event_fd, uint64_t mask, pid_t pid)
   req.exec = (mask & FAN_OPEN_EXEC_PERM) != 0;
   req.path = fd_path(event_fd);
   std::shared_ptr<const Snapshot> snap;
+  bool stand_in = false;
   {
     std::lock_guard<std::mutex> lock(snap_mutex_);
     snap = snap_;
+    stand_in = stand_in_.second != 0 && stand_in_ == std::make_pair(req.dev, req.ino);
   }
   auto by_dev = snap->inodes.find(req.dev);
   const InodeEntry *entry = nullptr;
@@ -518,6 +526,8 @@ bool FanotifyGuard::decide(int event_fd, uint64_t mask, pid_t pid)
   const bool agent_mounts = agent_mounts_.load(std::memory_order_relaxed);
   if (entry) {
     req.pattern = entry->pattern;
+  } else if (stand_in) {
+    req.fifo = true; // a FIFO that existed before the agent: birth_ns 0
   } else {
     // Through a directory mark, an agent's mount, or a stale mark on a replaced inode: the
     // path the file was opened by and, on an agent mount, its basename and ancestors decide.

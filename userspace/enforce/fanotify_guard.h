@@ -129,6 +129,9 @@ public:
   // At most this many inodes are cached as allowed; past it, opens of further unprotected inodes
   // still reach the guard each time (counted in Stats::cache_full).
   static constexpr uint64_t kMaxCached = 100000;
+  // The regular file bound over FIFOs made outside the agent (enforce::cover_fifos): an open of
+  // this inode goes to the Decider as a FIFO (Request::fifo, birth 0), by the FIFO's path.
+  void set_fifo_stand_in(uint64_t dev, uint64_t ino);
 
   Stats stats() const;
   bool reports_tid() const { return report_tid_; }
@@ -182,6 +185,7 @@ private:
 
   mutable std::mutex snap_mutex_; // guards snap_, read by the event thread per event
   std::shared_ptr<const Snapshot> snap_;
+  std::pair<uint64_t, uint64_t> stand_in_{0, 0}; // guarded by snap_mutex_
 
   std::atomic<uint64_t> events_{0}, allowed_{0}, denied_{0}, errors_{0}, skipped_{0},
       handle_ns_{0}, cached_{0}, cache_full_{0}, mounts_{0};
