@@ -42,6 +42,8 @@ struct Launch {
   const char *const *read_only; // null-terminated
   const char *const *hidden;    // null-terminated
   int notify_sock;              // where the filter's listener goes (to the supervisor)
+  const char *fifo_stand_in;    // bound over each of fifos (null-terminated); null: none
+  const char *const *fifos;
 };
 
 [[noreturn]] void child_fail(const char *what, const char *detail, int err)
@@ -76,6 +78,9 @@ struct Launch {
     const char *step = "";
     if (int err = enforce::isolate_mounts(launch.read_only, launch.hidden, &step); err != 0)
       child_fail("namespaces", step, -err);
+    if (launch.fifo_stand_in)
+      if (int err = enforce::cover_fifos(launch.fifo_stand_in, launch.fifos, &step); err != 0)
+        child_fail("FIFOs", step, -err);
   }
   (void)!::write(ready_fd, "r", 1);
   ::close(ready_fd);
@@ -274,6 +279,7 @@ int run_command(const RunArgs &args)
   eo.state_dir = args.state_dir;
   if (const char *home = std::getenv("HOME"))
     eo.home = home;
+  eo.agent_mounts = profile->isolate;
   auto engine = daemon::Engine::start(eo);
   if (!engine) {
     spdlog::error("{}", engine.error().message());
@@ -377,10 +383,44 @@ int run_command(const RunArgs &args)
   for (const auto &p : hidden)
     hidden_c.push_back(p.c_str());
   hidden_c.push_back(nullptr);
+  // FIFOs made outside the agent before it starts: the kernel gives fanotify no event for a
+  // FIFO's open, so each is covered with a regular stand-in whose opens the file guard refuses
+  // (BPF LSM decides FIFOs in file_open itself). Where agents and developers leave them: /run,
+  // /tmp, /var/tmp, /dev/shm, the home and the project.
+  std::vector<std::string> fifos;
+  std::string stand_in;
+  if (profile->isolate) {
+    auto s = eng->fifo_stand_in();
+    if (!s) {
+      spdlog::error("{}", s.error().message());
+      return 1;
+    }
+    stand_in = *s;
+  }
+  if (!stand_in.empty()) {
+    std::vector<std::string> roots = {"/run", "/tmp", "/var/tmp", "/dev/shm"};
+    if (eo.home)
+      roots.push_back(*eo.home);
+    std::error_code ec;
+    roots.push_back(std::filesystem::current_path(ec).string());
+    fifos = enforce::find_fifos(roots, 8, 100000);
+    spdlog::info("launch: {} FIFO(s) made outside the agent are refused to it (a stand-in file "
+                 "covers each in its mount namespace)",
+                 fifos.size());
+  }
+  std::vector<const char *> fifos_c;
+  for (const auto &f : fifos)
+    fifos_c.push_back(f.c_str());
+  fifos_c.push_back(nullptr);
   const Launch launch{&filter,
                       policy::kept_capabilities(*profile),
-                      enforce::kernel_last_cap(), profile->isolate, read_only_c.data(),
-                      hidden_c.data(), notify[1]};
+                      enforce::kernel_last_cap(),
+                      profile->isolate,
+                      read_only_c.data(),
+                      hidden_c.data(),
+                      notify[1],
+                      stand_in.empty() ? nullptr : stand_in.c_str(),
+                      fifos_c.data()};
   report_launch(launch, fo);
   summarize_start(args, **engine, profile->name, profile_path, cg);
   pid_t child = ::fork();
@@ -403,8 +443,14 @@ int run_command(const RunArgs &args)
   ::close(ready[0]);
   ::close(notify[1]); // the child's end: the supervisor sees EOF if the child dies first
   int status = 1;
-  if (auto r = cgroup::attach(cg, child); !r) {
-    spdlog::error("{}", r.error().message());
+  Result<> placed = cgroup::attach(cg, child);
+  // Every open the agent makes is decided from its first exec on: its namespace's mounts are
+  // marked while it waits at the gate. A guard that cannot see them fails the launch.
+  if (placed && profile->isolate)
+    if (auto m = eng->guard_agent_mounts(child); !m)
+      placed = tl::unexpected(with_context(m.error(), "mark the agent's mounts"));
+  if (!placed) {
+    spdlog::error("{}", placed.error().message());
     ::kill(child, SIGKILL);
     ::waitpid(child, nullptr, 0);
   } else {

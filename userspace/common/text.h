@@ -34,4 +34,8 @@ bool valid_utf8(std::string_view s);
 std::string to_hex(std::string_view s);
 bool from_hex(std::string_view hex, std::string &out);
 
+// A field of /proc/PID/mountinfo as the path it names: the kernel writes space, tab, newline and
+// backslash as \ooo (octal).
+std::string unescape_mountinfo(std::string_view s);
+
 } // namespace vigil

@@ -142,10 +142,13 @@ Result<std::unique_ptr<Engine>> Engine::start(const EngineOptions &opts)
                   (opts.lsm_attach == "auto" && e->features_.lsm_cgroup.ok);
   e->homes_ = opts.home ? std::vector<std::string>{*opts.home} : login_homes();
   if (e->file_tier_ == loader::Tier::fallback) {
-    auto fe = FileEnforcer::start(*mount, [self](pipeline::Event &&ev) {
-      if (!self->queue_->try_push(std::move(ev)))
-        self->metrics_->queue_drop();
-    });
+    auto fe = FileEnforcer::start(
+        *mount,
+        [self](pipeline::Event &&ev) {
+          if (!self->queue_->try_push(std::move(ev)))
+            self->metrics_->queue_drop();
+        },
+        opts.agent_mounts);
     if (!fe)
       return tl::unexpected(with_context(fe.error(), "start the fanotify file guard"));
     e->files_ = std::move(*fe);
@@ -256,6 +259,20 @@ void Engine::raise_internal(const std::string &rule, policy::Severity severity,
     sink->write(a);
 }
 
+Result<size_t> Engine::guard_agent_mounts(pid_t pid)
+{
+  if (!files_)
+    return size_t{0};
+  return files_->watch_agent_mounts(pid);
+}
+
+Result<std::string> Engine::fifo_stand_in()
+{
+  if (!files_)
+    return std::string();
+  return files_->fifo_stand_in();
+}
+
 Result<uint64_t> Engine::confine(const std::string &dir, uint32_t profile_id)
 {
   // The kernel finds an agent among a task's cgroup ancestors down to level VG_CGROUP_DEPTH;
@@ -326,6 +343,14 @@ void Engine::on_sample(std::span<const std::byte> data) noexcept
 }
 
 // The event log's counters are cumulative; the metrics take what changed since the last look.
+void Engine::publish_guard_stats()
+{
+  if (!files_)
+    return;
+  const enforce::Stats s = files_->stats();
+  metrics_->file_guard({s.events, s.denied, s.errors, s.cached, s.cache_full, s.mounts});
+}
+
 void Engine::publish_log_stats()
 {
   if (!recorder_)
@@ -365,6 +390,7 @@ void Engine::reader_loop() noexcept
     auto now = std::chrono::steady_clock::now();
     if (now - last_stats > std::chrono::seconds(1)) {
       metrics_->kernel_stats(loader_->stats());
+      publish_guard_stats();
       publish_log_stats();
       metrics_->queue_depth(queue_->size(), opts_.queue_capacity);
       last_stats = now;

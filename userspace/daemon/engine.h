@@ -45,6 +45,9 @@ struct EngineOptions {
   std::chrono::milliseconds drain_budget{3000};
   std::optional<std::string> metrics_address; // HOST:PORT for /metrics
   std::optional<std::string> home;            // "~/" of every agent (vigil run); else passwd
+  // The agents run in mount namespaces of their own (vigil run): the fanotify tier marks their
+  // mounts (guard_agent_mounts) and decides every open they make, basename patterns included.
+  bool agent_mounts = false;
   bool alerts_to_stderr = true;
   // What the kernel offers; probed at start when not given (tests force a tier this way).
   std::optional<loader::Features> features;
@@ -107,6 +110,13 @@ public:
   // The fanotify group of the file tier, or -1 where the file tier is not fanotify. Owned here;
   // vigil run's watchdog holds a duplicate so that vigil's death does not open guarded files.
   int file_group_fd() const { return files_ ? files_->group_fd() : -1; }
+  // With agent_mounts and the fanotify file tier: marks the mounts of pid's mount namespace (the
+  // agent's first process, before it runs), see FileEnforcer::watch_agent_mounts. Nothing to do
+  // (0) in other tiers.
+  Result<size_t> guard_agent_mounts(pid_t pid);
+  // With the fanotify file tier: the file to bind over FIFOs made outside an agent (see
+  // FileEnforcer::fifo_stand_in); "" in other tiers (BPF LSM decides FIFOs itself).
+  Result<std::string> fifo_stand_in();
   loader::Tier net_tier() const { return net_tier_; }
   // Confine a cgroup directory (absolute path) under profile id; release undoes it.
   Result<uint64_t> confine(const std::string &dir, uint32_t profile_id);
@@ -146,6 +156,7 @@ private:
   void sample_volume();
   void publish_tables();
   void publish_log_stats();
+  void publish_guard_stats();
   void emit(const pipeline::Event &ev, const detect::Finding &f, const policy::Profile *profile);
   Result<> check_requirement(const policy::Profile &p) const;
 

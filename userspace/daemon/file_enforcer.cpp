@@ -2,6 +2,7 @@
 // File tier 2: fanotify decisions by cgroup, re-guarding on inotify, decision reports.
 #include "daemon/file_enforcer.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
@@ -24,6 +25,12 @@ namespace vigil::daemon {
 
 namespace {
 
+int64_t realtime_ns()
+{
+  struct timespec ts{};
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
 
 } // namespace
 
@@ -47,10 +54,12 @@ std::vector<std::string> login_homes(const std::string &passwd_file)
   return homes;
 }
 
-Result<std::unique_ptr<FileEnforcer>> FileEnforcer::start(std::string cgroup_mount, Report report)
+Result<std::unique_ptr<FileEnforcer>> FileEnforcer::start(std::string cgroup_mount, Report report,
+                                                          bool agent_mounts)
 {
   std::unique_ptr<FileEnforcer> e(new FileEnforcer());
   e->cgroup_mount_ = std::move(cgroup_mount);
+  e->agent_mounts_ = agent_mounts;
   // One descriptor per guarded file (directories are not held); the rest of the limit stays for
   // the daemon itself.
   const size_t limit = enforce::raise_fd_limit();
@@ -82,6 +91,26 @@ FileEnforcer::~FileEnforcer()
     watcher_.join();
   }
   guard_.reset(); // closes the group: the kernel answers anything pending with allow
+  if (!stand_in_.empty())
+    ::unlink(stand_in_.c_str());
+}
+
+Result<std::string> FileEnforcer::fifo_stand_in()
+{
+  if (!stand_in_.empty())
+    return stand_in_;
+  std::error_code ec;
+  std::filesystem::create_directories("/run/vigil", ec);
+  const std::string path = "/run/vigil/fifo-stand-in-" + std::to_string(::getpid());
+  // Writable by everyone like the FIFOs it covers: an open that file permissions refused would
+  // never reach the guard, so it would be refused silently. Nothing ever reads it.
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  struct stat st{};
+  if (!fd || ::fchmod(fd.get(), 0666) != 0 || ::fstat(fd.get(), &st) != 0)
+    return fail_errno(errno, "create " + path);
+  guard_->set_fifo_stand_in(static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino));
+  stand_in_ = path;
+  return stand_in_;
 }
 
 std::shared_ptr<const FileEnforcer::Snapshot> FileEnforcer::snapshot() const
@@ -109,8 +138,10 @@ Result<std::vector<std::string>> FileEnforcer::set_profile(uint32_t id, const po
   if (auto r = rebuild(); !r)
     return tl::unexpected(r.error());
   std::vector<std::string> unguarded;
+  const auto &base = set_->basenames();
   for (const auto &u : set_->unguarded())
-    if (std::find(patterns_[id].begin(), patterns_[id].end(), u) != patterns_[id].end())
+    if (std::find(patterns_[id].begin(), patterns_[id].end(), u) != patterns_[id].end() &&
+        !(agent_mounts_ && std::find(base.begin(), base.end(), u) != base.end()))
       unguarded.push_back(u);
   return unguarded;
 }
@@ -156,14 +187,45 @@ Result<> FileEnforcer::guard_current()
   for (const auto &f : set_->files())
     next->files[{f.dev, f.ino}] = f.path;
   publish(next);
-  return guard_->guard(*set_);
+  std::vector<std::pair<uint64_t, uint64_t>> unlinked;
+  auto r = guard_->guard(*set_, &unlinked);
+  set_->forget(unlinked);
+  return r;
 }
 
 void FileEnforcer::set_agents(const std::map<std::string, uint32_t> &agents)
 {
   auto next = std::make_shared<Snapshot>(*snapshot());
   next->agents = agents;
+  std::map<std::string, int64_t> since;
+  for (const auto &[cg, id] : agents) {
+    auto old = next->since.find(cg);
+    since[cg] = old != next->since.end() ? old->second : realtime_ns();
+  }
+  next->since = std::move(since);
   publish(next);
+}
+
+Result<size_t> FileEnforcer::watch_agent_mounts(pid_t pid)
+{
+  // Opened before the marks are made: a mount that appears in between is reported by poll.
+  UniqueFd fd(::open(("/proc/" + std::to_string(pid) + "/mountinfo").c_str(),
+                     O_RDONLY | O_CLOEXEC));
+  if (!fd)
+    return fail_errno(errno, "open /proc/" + std::to_string(pid) + "/mountinfo");
+  std::vector<std::string> refused;
+  auto marked = guard_->mark_mounts(pid, &refused);
+  if (!marked)
+    return marked;
+  for (const auto &r : refused)
+    spdlog::debug("file guard: agent mount {} not marked", escape_text(r));
+  {
+    std::lock_guard lock(mounts_mu_);
+    mountinfo_[pid] = std::move(fd);
+  }
+  uint64_t one = 1;
+  (void)!::write(wake_fd_.get(), &one, sizeof(one));
+  return marked;
 }
 
 enforce::Decision FileEnforcer::decide(const enforce::Request &req)
@@ -175,9 +237,20 @@ enforce::Decision FileEnforcer::decide(const enforce::Request &req)
   const uint32_t profile = cgroup::nearest_agent(snap->agents, *cg);
   if (profile == 0)
     return {false};
-  auto owners = snap->owners.find(req.pattern);
-  if (owners == snap->owners.end() || !owners->second.count(profile))
-    return {false};
+  if (req.fifo) {
+    // A FIFO that existed before the agent was confined was made by someone outside it, who
+    // may hold the other end: the same side channel as a unix socket served from outside.
+    int64_t since = INT64_MAX;
+    for (const auto &[root, t] : snap->since)
+      if (*cg == root || (cg->starts_with(root) && (*cg)[root.size()] == '/') || root == "/")
+        since = std::min(since, t);
+    if (req.birth_ns >= since)
+      return {false};
+  } else {
+    auto owners = snap->owners.find(req.pattern);
+    if (owners == snap->owners.end() || !owners->second.count(profile))
+      return {false};
+  }
   auto mode = snap->modes.find(profile);
   const bool enforce = mode == snap->modes.end() || mode->second == policy::Mode::enforce;
 
@@ -200,6 +273,7 @@ enforce::Decision FileEnforcer::decide(const enforce::Request &req)
   auto known = snap->files.find({req.dev, req.ino});
   body.path = known != snap->files.end() ? known->second : req.path;
   body.pattern = req.pattern;
+  body.ipc = req.fifo;
   ev.body = std::move(body);
   report_(std::move(ev)); // before the answer: the report precedes the syscall's own exit event
   return {enforce};
@@ -213,8 +287,18 @@ void FileEnforcer::watch_loop() noexcept
       std::lock_guard lock(set_mu_);
       wfd = set_->watch_fd();
     }
-    pollfd fds[3] = {{stop_fd_.get(), POLLIN, 0}, {wake_fd_.get(), POLLIN, 0}, {wfd, POLLIN, 0}};
-    if (::poll(fds, 3, -1) < 0 && errno != EINTR)
+    std::vector<pollfd> fds = {
+        {stop_fd_.get(), POLLIN, 0}, {wake_fd_.get(), POLLIN, 0}, {wfd, POLLIN, 0}};
+    std::vector<pid_t> pids;
+    {
+      // mountinfo signals a change of the namespace's mounts with POLLPRI (and POLLERR).
+      std::lock_guard lock(mounts_mu_);
+      for (const auto &[pid, fd] : mountinfo_) {
+        fds.push_back({fd.get(), POLLPRI, 0});
+        pids.push_back(pid);
+      }
+    }
+    if (::poll(fds.data(), fds.size(), -1) < 0 && errno != EINTR)
       return;
     if (fds[0].revents & POLLIN)
       return;
@@ -222,6 +306,21 @@ void FileEnforcer::watch_loop() noexcept
       uint64_t n;
       (void)!::read(wake_fd_.get(), &n, sizeof(n));
       continue; // poll the new set's inotify fd
+    }
+    for (size_t i = 0; i < pids.size(); ++i) {
+      if (!fds[3 + i].revents)
+        continue;
+      // New mounts (propagated from the host, or the agent's /proc) are marked now; a namespace
+      // whose process is gone is dropped (its mounts and their marks die with it).
+      auto marked = guard_->mark_mounts(pids[i]);
+      std::lock_guard lock(mounts_mu_);
+      if (!marked || (fds[3 + i].revents & (POLLNVAL | POLLHUP))) {
+        mountinfo_.erase(pids[i]);
+        continue;
+      }
+      // poll() itself re-arms: the next change is reported once more.
+      if (*marked > 0)
+        spdlog::debug("file guard: {} new mount(s) of agent pid {} marked", *marked, pids[i]);
     }
     if (!(fds[2].revents & POLLIN))
       continue;

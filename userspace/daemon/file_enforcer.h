@@ -32,15 +32,27 @@ public:
   // Receives decision events (OpenBody with hdr.tier == fanotify) from the guard thread.
   using Report = std::function<void(pipeline::Event &&)>;
 
-  static Result<std::unique_ptr<FileEnforcer>> start(std::string cgroup_mount, Report report);
+  // agent_mounts: the agents run in mount namespaces of their own (vigil run), whose mounts
+  // watch_agent_mounts() marks; basename patterns are then enforced, not only observed.
+  static Result<std::unique_ptr<FileEnforcer>> start(std::string cgroup_mount, Report report,
+                                                     bool agent_mounts = false);
   ~FileEnforcer();
 
   // Installs (or replaces) a profile's patterns; "~/" patterns are expanded for each home.
   // Re-guards the whole set. Patterns this tier cannot guard are returned for the caller to log.
   Result<std::vector<std::string>> set_profile(uint32_t id, const policy::Profile &p,
                                                const std::vector<std::string> &homes);
-  // The agent cgroups (paths relative to the cgroup2 mount) and their profiles.
+  // The agent cgroups (paths relative to the cgroup2 mount) and their profiles. A cgroup new
+  // to the map is confined from now on: a FIFO born before that is not the agent's own.
   void set_agents(const std::map<std::string, uint32_t> &agents);
+  // Decides every open of the agent whose process pid has a mount namespace of its own (see
+  // enforce::FanotifyGuard::mark_mounts), and marks the mounts that appear there later
+  // (mountinfo is polled). Call it before the agent runs.
+  Result<size_t> watch_agent_mounts(pid_t pid);
+  // A regular file of this process's own (created on first call, removed with the enforcer) to
+  // bind over FIFOs made outside the agent (enforce::cover_fifos); opens of it are refused to
+  // agents and reported as the FIFO.
+  Result<std::string> fifo_stand_in();
   enforce::Stats stats() const { return guard_->stats(); }
   // The fanotify group (see enforce::FanotifyGuard::group_fd). Owned here.
   int group_fd() const { return guard_->group_fd(); }
@@ -51,6 +63,7 @@ private:
     std::map<std::string, std::set<uint32_t>> owners;  // expanded pattern -> profiles
     std::map<uint32_t, policy::Mode> modes;
     std::map<std::pair<uint64_t, uint64_t>, std::string> files; // (st_dev, ino) -> canonical path
+    std::map<std::string, int64_t> since; // agent cgroup -> when confined (CLOCK_REALTIME ns)
   };
   FileEnforcer() = default;
   enforce::Decision decide(const enforce::Request &req);
@@ -74,8 +87,13 @@ private:
   mutable std::mutex snap_mu_; // held only to copy the pointer
   std::shared_ptr<const Snapshot> snap_ = std::make_shared<Snapshot>();
 
+  bool agent_mounts_ = false;
+  std::string stand_in_; // fifo_stand_in()'s file, removed by the destructor
+  std::mutex mounts_mu_; // guards mountinfo_ (callers and the watch thread)
+  std::map<pid_t, UniqueFd> mountinfo_; // agents' namespaces whose new mounts get marked
+
   UniqueFd stop_fd_;
-  UniqueFd wake_fd_; // set_ was replaced: the watcher must poll the new set's inotify fd
+  UniqueFd wake_fd_; // set_ or mountinfo_ changed: the watcher must poll the new fds
   std::thread watcher_;
 };
 

@@ -17,8 +17,13 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 #include <system_error>
 #include <unordered_set>
+
+#include "common/text.h"
+#include "policy/profile.h"
 
 namespace vigil::enforce {
 
@@ -142,6 +147,9 @@ Stats FanotifyGuard::stats() const
   s.errors = errors_.load(std::memory_order_relaxed);
   s.skipped = skipped_.load(std::memory_order_relaxed);
   s.handle_ns = handle_ns_.load(std::memory_order_relaxed);
+  s.cached = cached_.load(std::memory_order_relaxed);
+  s.cache_full = cache_full_.load(std::memory_order_relaxed);
+  s.mounts = mounts_.load(std::memory_order_relaxed);
   return s;
 }
 
@@ -163,7 +171,8 @@ Result<> FanotifyGuard::mark(int opath_fd, uint64_t mask, const std::string &pat
   return {};
 }
 
-Result<> FanotifyGuard::guard(const ProtectedSet &set)
+Result<> FanotifyGuard::guard(const ProtectedSet &set,
+                             std::vector<std::pair<uint64_t, uint64_t>> *unlinked)
 {
   std::lock_guard<std::mutex> lock(mark_mutex_);
   constexpr uint64_t kFileMask = FAN_OPEN_PERM | FAN_OPEN_EXEC_PERM | FAN_ONDIR;
@@ -173,6 +182,9 @@ Result<> FanotifyGuard::guard(const ProtectedSet &set)
   //    the inode actually held.
   auto snap = std::make_shared<Snapshot>();
   snap->globs = set.globs();
+  snap->basenames = set.basenames();
+  for (const ProtectedFile &t : set.trees())
+    snap->trees[t.dev][t.ino] = t.pattern;
   std::vector<Marked> next;
   auto pin = [&](const std::string &path, bool dir) -> Marked * {
     int flags = O_PATH | O_CLOEXEC | (dir ? O_DIRECTORY : 0);
@@ -210,6 +222,13 @@ Result<> FanotifyGuard::guard(const ProtectedSet &set)
       held.emplace(inode_key(old.dev, old.ino), &old);
   auto pin_file = [&](const ProtectedFile &f) -> Marked * {
     if (auto it = held.find(inode_key(f.dev, f.ino)); it != held.end() && it->second->opath) {
+      struct stat st{};
+      if (::fstat(it->second->opath.get(), &st) == 0 && st.st_nlink == 0) {
+        if (unlinked)
+          unlinked->emplace_back(f.dev, f.ino);
+        errno = ENOENT; // no name left: unmarked below, with the old entries; not a failure
+        return nullptr;
+      }
       next.push_back(Marked{f.dev, f.ino, f.path, false, std::move(it->second->opath)});
       return &next.back();
     }
@@ -226,15 +245,28 @@ Result<> FanotifyGuard::guard(const ProtectedSet &set)
   }
 
   // 2. Publish the set before the marks exist: an event from a new mark always finds its inode.
+  //    Where inodes are cached as allowed, a set that protects other names or trees than before
+  //    drops the whole cache (and with it every inode mark, re-added below): what was allowed
+  //    under the old patterns is decided again. Meanwhile the agent's opens still arrive through
+  //    its mount marks, and the published snapshot knows every protected inode.
+  bool flushed = false;
   {
     std::lock_guard<std::mutex> snap_lock(snap_mutex_);
+    flushed = agent_mounts_.load() &&
+              (snap_->basenames != snap->basenames || snap_->trees != snap->trees);
     snap_ = std::move(snap);
   }
+  if (flushed && ::fanotify_mark(fan_.get(), FAN_MARK_FLUSH, 0, AT_FDCWD, nullptr) == 0)
+    cached_.store(0);
 
-  // 3. Mark.
+  // 3. Mark. A file allowed (cached) while it was unprotected loses its ignore mask first: it is
+  //    decided again from now on (renamed into a protected tree, matched by a new pattern).
   Result<> result;
   size_t failed = 0;
   for (Marked &m : next) {
+    if (!m.dir && agent_mounts_.load(std::memory_order_relaxed))
+      ::fanotify_mark(fan_.get(), FAN_MARK_REMOVE | FAN_MARK_IGNORED_MASK,
+                      kPermEvents | FAN_ONDIR, AT_FDCWD, proc_fd_path(m.opath.get()).c_str());
     auto r = mark(m.opath.get(), m.dir ? kDirMask : kFileMask, m.path);
     if (!r && failed++ == 0)
       result = r;
@@ -284,6 +316,102 @@ Result<> FanotifyGuard::unguard_all()
   std::lock_guard<std::mutex> snap_lock(snap_mutex_);
   snap_ = std::make_shared<const Snapshot>();
   return {};
+}
+
+Result<size_t> FanotifyGuard::mark_mounts(pid_t pid, std::vector<std::string> *refused)
+{
+  std::lock_guard<std::mutex> lock(mark_mutex_);
+  const std::string proc = "/proc/" + std::to_string(pid);
+  std::ifstream in(proc + "/mountinfo");
+  if (!in)
+    return fail_errno(ESRCH, "read " + proc + "/mountinfo");
+  std::unordered_set<uint64_t> &seen = mount_ids_[pid];
+  const uint64_t mask = FAN_OPEN_PERM | (exec_perm_ ? FAN_OPEN_EXEC_PERM : 0);
+  // The cache and the wider decision go live before the first mark raises an event.
+  agent_mounts_.store(true);
+  size_t added = 0;
+  bool any = false;
+  for (std::string line; std::getline(in, line);) {
+    any = true;
+    // id parent major:minor root mount-point options ... - fstype source superoptions
+    std::istringstream fields(line);
+    uint64_t id = 0;
+    std::string parent, devno, root, point;
+    if (!(fields >> id >> parent >> devno >> root >> point) || seen.contains(id))
+      continue;
+    const std::string target = proc + "/root" + unescape_mountinfo(point);
+    if (::fanotify_mark(fan_.get(), FAN_MARK_ADD | FAN_MARK_MOUNT, mask, AT_FDCWD,
+                        target.c_str()) != 0) {
+      // EINVAL: procfs and other file systems that take no permission events. ENOENT/EACCES:
+      // a mount point hidden under another mount (reached through it, the upper mount is
+      // marked).
+      if (refused)
+        refused->push_back(unescape_mountinfo(point) + ": " + std::strerror(errno));
+      continue;
+    }
+    seen.insert(id);
+    ++added;
+  }
+  if (!any)
+    return fail_errno(ESRCH, "read " + proc + "/mountinfo");
+  mounts_.fetch_add(added, std::memory_order_relaxed);
+  return added;
+}
+
+std::optional<std::string> FanotifyGuard::agent_match(const Snapshot &snap, pid_t pid,
+                                                      const std::string &path) const
+{
+  std::string_view name(path);
+  constexpr std::string_view kDeleted = " (deleted)";
+  if (name.ends_with(kDeleted))
+    name.remove_suffix(kDeleted.size());
+  const size_t slash = name.rfind('/');
+  const std::string_view base = slash == std::string_view::npos ? name : name.substr(slash + 1);
+  for (const std::string &b : snap.basenames)
+    if (policy::glob_match(b, base))
+      return b;
+  if (snap.trees.empty() || slash == std::string_view::npos)
+    return std::nullopt;
+  // The file's current ancestors, by identity, as the opener's mount namespace resolves them: a
+  // protected tree renamed anywhere (or a renamed parent of it) is still the tree.
+  const std::string root = "/proc/" + std::to_string(pid) + "/root";
+  std::string dir(name.substr(0, slash));
+  while (!dir.empty()) {
+    struct stat st{};
+    if (::lstat((root + dir).c_str(), &st) == 0) {
+      auto by_dev = snap.trees.find(dev_of(st));
+      if (by_dev != snap.trees.end())
+        if (auto it = by_dev->second.find(ino_of(st)); it != by_dev->second.end())
+          return it->second;
+    }
+    dir.resize(dir.rfind('/'));
+  }
+  return std::nullopt;
+}
+
+void FanotifyGuard::set_fifo_stand_in(uint64_t dev, uint64_t ino)
+{
+  std::lock_guard<std::mutex> lock(snap_mutex_);
+  stand_in_ = {dev, ino};
+}
+
+// Allowed in the kernel from now on, for every opener, until a guard() marks the inode as
+// protected: an ignore mark that survives modification (KERNEL-FACTS: one event per inode).
+void FanotifyGuard::cache_allow(int event_fd)
+{
+  if (cached_.load(std::memory_order_relaxed) >= kMaxCached) {
+    cache_full_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  constexpr unsigned kIgnore = FAN_MARK_ADD | FAN_MARK_IGNORED_MASK | FAN_MARK_IGNORED_SURV_MODIFY;
+  int r = ::fanotify_mark(fan_.get(), kIgnore, FAN_OPEN_PERM | FAN_OPEN_EXEC_PERM, event_fd,
+                          nullptr);
+  if (r != 0 && errno == EINVAL) // before 5.0: no FAN_OPEN_EXEC_PERM
+    r = ::fanotify_mark(fan_.get(), kIgnore, FAN_OPEN_PERM, event_fd, nullptr);
+  if (r == 0)
+    cached_.fetch_add(1, std::memory_order_relaxed);
+  else
+    cache_full_.fetch_add(1, std::memory_order_relaxed); // ENOSPC: fs.fanotify.max_user_marks
 }
 
 void FanotifyGuard::run() noexcept
@@ -382,9 +510,11 @@ bool FanotifyGuard::decide(int event_fd, uint64_t mask, pid_t pid)
   req.exec = (mask & FAN_OPEN_EXEC_PERM) != 0;
   req.path = fd_path(event_fd);
   std::shared_ptr<const Snapshot> snap;
+  bool stand_in = false;
   {
     std::lock_guard<std::mutex> lock(snap_mutex_);
     snap = snap_;
+    stand_in = stand_in_.second != 0 && stand_in_ == std::make_pair(req.dev, req.ino);
   }
   auto by_dev = snap->inodes.find(req.dev);
   const InodeEntry *entry = nullptr;
@@ -393,21 +523,38 @@ bool FanotifyGuard::decide(int event_fd, uint64_t mask, pid_t pid)
     if (it != by_dev->second.end())
       entry = &it->second;
   }
+  const bool agent_mounts = agent_mounts_.load(std::memory_order_relaxed);
   if (entry) {
     req.pattern = entry->pattern;
+  } else if (stand_in) {
+    req.fifo = true; // a FIFO that existed before the agent: birth_ns 0
   } else {
-    // Through a directory mark (or a stale mark on a replaced inode): the child's path decides.
+    // Through a directory mark, an agent's mount, or a stale mark on a replaced inode: the
+    // path the file was opened by and, on an agent mount, its basename and ancestors decide.
     if (req.path.empty()) {
       errors_.fetch_add(1, std::memory_order_relaxed); // readlink failed: fail open
       return false;
     }
     auto pattern = match_protected(snap->files, snap->globs, req.path);
-    if (!pattern) {
+    if (!pattern && agent_mounts)
+      pattern = agent_match(*snap, pid, req.path);
+    if (pattern) {
+      req.pattern = std::move(*pattern);
+      req.via_dir_mark = true;
+    } else if (agent_mounts && S_ISFIFO(st.st_mode)) {
+      req.fifo = true;
+      struct statx sx{};
+      if (::statx(event_fd, "", AT_EMPTY_PATH, STATX_BTIME | STATX_CTIME, &sx) == 0) {
+        const struct statx_timestamp &t = (sx.stx_mask & STATX_BTIME) ? sx.stx_btime
+                                                                         : sx.stx_ctime;
+        req.birth_ns = t.tv_sec * 1000000000LL + t.tv_nsec;
+      }
+    } else {
       skipped_.fetch_add(1, std::memory_order_relaxed);
+      if (agent_mounts)
+        cache_allow(event_fd);
       return false;
     }
-    req.pattern = std::move(*pattern);
-    req.via_dir_mark = true;
   }
   req.tid_or_pid = pid;
   req.pid = pid;

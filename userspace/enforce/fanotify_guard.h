@@ -37,7 +37,9 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <optional>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "common/result.h"
@@ -56,6 +58,10 @@ struct Request {
   std::string pattern;  // the profile pattern that protects it (as written)
   bool via_dir_mark = false; // matched by path under a guarded directory, not by a marked inode
   bool exec = false;         // FAN_OPEN_EXEC_PERM: opened for execve/uselib
+  // A named FIFO (pattern empty), seen through an agent mount: the Decider asks whether the
+  // agent made it (birth_ns, CLOCK_REALTIME: statx btime, else ctime) or someone outside did.
+  bool fifo = false;
+  int64_t birth_ns = 0;
 };
 
 struct Decision {
@@ -75,6 +81,9 @@ struct Stats {
   uint64_t errors = 0;    // internal errors (each such event was allowed), failed reads/writes
   uint64_t skipped = 0;   // allowed without the Decider: own process, or an unprotected child
   uint64_t handle_ns = 0; // total time from reading an event to writing its answer
+  uint64_t cached = 0;    // inodes allowed in the kernel from now on (ignore marks)
+  uint64_t cache_full = 0; // allowed but not cached: kMaxCached reached, or the kernel's limit
+  uint64_t mounts = 0;    // agent mounts marked
 };
 
 // Raises the soft RLIMIT_NOFILE to the hard limit (a guard holds a descriptor per guarded file)
@@ -99,9 +108,30 @@ public:
   // meanwhile. The new set is recognised by the event thread before its marks exist, so no event
   // from a new mark is misjudged. Objects that vanished since the set was resolved are skipped.
   // Error when a mark fails (ENOSPC: fs.fanotify.max_user_marks); the other objects stay marked.
-  Result<> guard(const ProtectedSet &set);
+  // Files of the set marked before whose inode has no name left (deleted, or replaced by a
+  // rename over it) are unmarked and listed in *unlinked, for ProtectedSet::forget().
+  Result<> guard(const ProtectedSet &set,
+                 std::vector<std::pair<uint64_t, uint64_t>> *unlinked = nullptr);
   // Removes every inode mark of the group (FAN_MARK_FLUSH) and forgets the set.
   Result<> unguard_all();
+
+  // Sees every open the agent whose process pid lives in its own mount namespace makes, and no
+  // other process's: a mount mark (FAN_OPEN_PERM | FAN_OPEN_EXEC_PERM) on each mount of that
+  // namespace, reached through /proc/PID/root (KERNEL-FACTS: the mark lands on the namespace's
+  // copy of the mount). Call it before the agent runs; call it again when the namespace's
+  // mountinfo changes: mounts marked before are skipped. Then basename patterns and the
+  // directories of "dir/**" rules (by inode, whatever they are renamed to) decide too, FIFOs go
+  // to the Decider, and every file found unprotected is allowed in the kernel from then on (an
+  // inode ignore mark, which survives writes: one event per distinct inode, not per open).
+  // Returns the number of mounts newly marked; mounts the kernel refuses a permission mark on
+  // (procfs refuses them) are listed in *refused.
+  Result<size_t> mark_mounts(pid_t pid, std::vector<std::string> *refused = nullptr);
+  // At most this many inodes are cached as allowed; past it, opens of further unprotected inodes
+  // still reach the guard each time (counted in Stats::cache_full).
+  static constexpr uint64_t kMaxCached = 100000;
+  // The regular file bound over FIFOs made outside the agent (enforce::cover_fifos): an open of
+  // this inode goes to the Decider as a FIFO (Request::fifo, birth 0), by the FIFO's path.
+  void set_fifo_stand_in(uint64_t dev, uint64_t ino);
 
   Stats stats() const;
   bool reports_tid() const { return report_tid_; }
@@ -125,7 +155,14 @@ private:
     std::unordered_map<uint64_t, std::unordered_map<uint64_t, InodeEntry>> inodes; // dev, ino
     std::vector<ProtectedFile> files;
     std::vector<GlobRule> globs;
+    std::vector<std::string> basenames;
+    std::unordered_map<uint64_t, std::unordered_map<uint64_t, std::string>> trees; // -> pattern
   };
+  // Which pattern protects a file opened through an agent mount (not found by inode or path):
+  // a basename pattern, or a protected tree among the ancestors of its current name.
+  std::optional<std::string> agent_match(const Snapshot &snap, pid_t pid,
+                                         const std::string &path) const;
+  void cache_allow(int event_fd);
 
   FanotifyGuard(Decider decide, UniqueFd fan, UniqueFd stop, bool report_tid);
   void run() noexcept;
@@ -140,15 +177,18 @@ private:
   const bool report_tid_;
   const pid_t self_ = 0;
   bool exec_perm_ = true; // FAN_OPEN_EXEC_PERM is 5.0+: dropped after the first EINVAL
+  std::atomic<bool> agent_mounts_{false}; // mark_mounts() marked something: cache and decide all
+  std::unordered_map<pid_t, std::unordered_set<uint64_t>> mount_ids_; // per pid: marked ids
 
   std::mutex mark_mutex_; // serialises guard()/unguard_all()
   std::vector<Marked> marked_;
 
   mutable std::mutex snap_mutex_; // guards snap_, read by the event thread per event
   std::shared_ptr<const Snapshot> snap_;
+  std::pair<uint64_t, uint64_t> stand_in_{0, 0}; // guarded by snap_mutex_
 
   std::atomic<uint64_t> events_{0}, allowed_{0}, denied_{0}, errors_{0}, skipped_{0},
-      handle_ns_{0};
+      handle_ns_{0}, cached_{0}, cache_full_{0}, mounts_{0};
   std::thread thread_;
 };
 

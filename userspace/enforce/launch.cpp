@@ -2,6 +2,7 @@
 // The agent's launch: environment scrubbing and the seccomp filter.
 #include "enforce/launch.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/audit.h>
 #include <linux/capability.h>
@@ -13,6 +14,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -24,6 +26,8 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+
+#include "common/text.h"
 
 namespace vigil::enforce {
 
@@ -57,25 +61,6 @@ constexpr unsigned kAtRecursive = 0x8000;
 constexpr std::string_view kControlFsTypes[] = {"cgroup",   "cgroup2",    "bpf",     "tracefs",
                                                 "debugfs",  "securityfs", "configfs", "efivarfs",
                                                 "pstore"};
-
-// mountinfo escapes space, tab, newline and backslash as \ooo.
-std::string unescape_mountinfo(const std::string &s)
-{
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '\\' && i + 3 < s.size()) {
-      const std::string oct = s.substr(i + 1, 3);
-      if (oct.find_first_not_of("01234567") == std::string::npos) {
-        out += static_cast<char>(std::stoi(oct, nullptr, 8));
-        i += 3;
-        continue;
-      }
-    }
-    out += s[i];
-  }
-  return out;
-}
-
 
 sock_filter stmt(uint16_t code, uint32_t k)
 {
@@ -429,6 +414,71 @@ std::vector<std::string> read_only_mounts(const std::string &mountinfo)
       out.push_back(path);
   }
   return out;
+}
+
+std::vector<std::string> find_fifos(const std::vector<std::string> &roots, int max_depth,
+                                    size_t max_entries)
+{
+  std::vector<std::string> found;
+  size_t budget = max_entries;
+  struct Dir {
+    std::string path;
+    int depth;
+    dev_t dev;
+  };
+  std::vector<Dir> stack;
+  for (const auto &r : roots) {
+    struct stat st{};
+    if (::lstat(r.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+      stack.push_back({r == "/" ? std::string() : r, 0, st.st_dev});
+  }
+  while (!stack.empty() && budget > 0) {
+    Dir d = std::move(stack.back());
+    stack.pop_back();
+    DIR *dir = ::opendir(d.path.empty() ? "/" : d.path.c_str());
+    if (!dir)
+      continue;
+    while (const struct dirent *de = ::readdir(dir)) {
+      if (budget == 0)
+        break;
+      --budget;
+      const std::string_view name(de->d_name);
+      if (name == "." || name == "..")
+        continue;
+      const std::string child = d.path + "/" + std::string(name);
+      if (de->d_type == DT_FIFO) {
+        found.push_back(child);
+        continue;
+      }
+      if (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN)
+        continue;
+      struct stat st{};
+      if (::lstat(child.c_str(), &st) != 0)
+        continue;
+      if (S_ISFIFO(st.st_mode))
+        found.push_back(child);
+      else if (S_ISDIR(st.st_mode) && d.depth + 1 < max_depth && st.st_dev == d.dev)
+        stack.push_back({child, d.depth + 1, d.dev});
+    }
+    ::closedir(dir);
+  }
+  std::sort(found.begin(), found.end());
+  found.erase(std::unique(found.begin(), found.end()), found.end());
+  return found;
+}
+
+int cover_fifos(const char *stand_in, const char *const *fifos, const char **step)
+{
+  for (; fifos && *fifos; ++fifos) {
+    *step = *fifos;
+    if (::mount(stand_in, *fifos, nullptr, MS_BIND, nullptr) != 0) {
+      if (errno == ENOENT)
+        continue;
+      return -errno;
+    }
+  }
+  *step = "";
+  return 0;
 }
 
 int isolate_cgroup_namespace()

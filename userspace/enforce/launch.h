@@ -128,6 +128,18 @@ std::vector<std::string> read_only_mounts(const std::string &mountinfo = "/proc/
 // capability, its status, environment and memory). A path that does not exist is skipped.
 // Returns 0 or -errno, with *step naming what failed.
 int isolate_mounts(const char *const *read_only, const char *const *hidden, const char **step);
+// Named FIFOs that exist now below roots (each walked to max_depth levels, without crossing into
+// other file systems' mounts below it; at most max_entries directory entries are looked at in
+// all): each is a channel to whoever holds its other end, outside the agent. Sorted, unique.
+std::vector<std::string> find_fifos(const std::vector<std::string> &roots, int max_depth,
+                                    size_t max_entries);
+// In the agent's mount namespace (after isolate_mounts): binds the regular file stand_in over
+// each of the null-terminated fifos. The kernel sends no fanotify permission event for a FIFO's
+// open (6.14+), but it does for a regular file's: an open of one of these names reaches the file
+// guard as the stand-in's inode, by the FIFO's path, and is refused. A FIFO that is gone is
+// skipped. Returns 0 or -errno, with *step naming the FIFO.
+int cover_fifos(const char *stand_in, const char *const *fifos, const char **step);
+
 // New cgroup namespace rooted at the caller's cgroup: call it once the task is in the agent
 // cgroup. Returns 0 or -errno.
 int isolate_cgroup_namespace();

@@ -130,11 +130,16 @@ void ProtectedSet::keep_keyed(const ProtectedSet &old)
     if (std::find(patterns_.begin(), patterns_.end(), f.pattern) != patterns_.end() &&
         sticky_.size() < max_files_)
       sticky_.emplace(id, f);
+  for (const auto &[id, t] : old.sticky_trees_)
+    if (std::find(patterns_.begin(), patterns_.end(), t.pattern) != patterns_.end())
+      sticky_trees_.emplace(id, t);
 }
 
 Result<> ProtectedSet::refresh()
 {
   files_.clear();
+  trees_.clear();
+  basenames_.clear();
   globs_.clear();
   dirs_.clear();
   unguarded_.clear();
@@ -158,6 +163,8 @@ Result<> ProtectedSet::refresh()
     // and that would route every open on the machine through this process.
     if (expanded.empty() || expanded.front() != '/') {
       unguarded_.push_back(pattern);
+      if (!expanded.empty() && expanded.find('/') == std::string::npos)
+        basenames_.push_back(pattern);
       continue;
     }
     expanded = policy::normalize_path(expanded);
@@ -174,6 +181,8 @@ Result<> ProtectedSet::refresh()
   for (const auto &[id, f] : sticky_)
     if (!literal.contains(id))
       files_.push_back(f);
+  for (const auto &[id, t] : sticky_trees_)
+    trees_.push_back(t);
   sync_watches();
   return {};
 }
@@ -202,6 +211,9 @@ void ProtectedSet::resolve_literal(const std::string &expanded, const std::strin
     watch_for(*canonical);
   files_.push_back(ProtectedFile{static_cast<uint64_t>(st.st_dev),
                                  static_cast<uint64_t>(st.st_ino), *canonical, pattern});
+  // Keyed for the set's life like a glob's files: `mv ~/.aws ~/x` leaves the literal path
+  // missing, and the credential must stay guarded under its new name.
+  key_file(*canonical, pattern);
 }
 
 // The directories to mark for a glob: below the pattern's literal prefix, every directory whose
@@ -238,6 +250,15 @@ void ProtectedSet::resolve_glob(const std::string &expanded, const std::string &
     canonical.append("/").append(c);
   const GlobRule rule{canonical, pattern};
   globs_.push_back(rule);
+  if (rest.size() == 1 && rest[0] == "**") {
+    struct stat st{};
+    if (::stat(real_prefix->c_str(), &st) == 0 && S_ISDIR(st.st_mode) &&
+        sticky_trees_.size() < max_dirs_)
+      sticky_trees_.try_emplace({static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)},
+                                ProtectedFile{static_cast<uint64_t>(st.st_dev),
+                                              static_cast<uint64_t>(st.st_ino), *real_prefix,
+                                              pattern});
+  }
 
   std::deque<std::pair<std::string, size_t>> queue{{*real_prefix, 0}};
   while (!queue.empty()) {
@@ -359,6 +380,16 @@ void ProtectedSet::sync_watches()
     if (!next.contains(wd))
       ::inotify_rm_watch(inotify_.get(), wd); // its IN_IGNORED finds no entry and is dropped
   watches_ = std::move(next);
+}
+
+void ProtectedSet::forget(const std::vector<std::pair<uint64_t, uint64_t>> &gone)
+{
+  if (gone.empty())
+    return;
+  const std::set<std::pair<uint64_t, uint64_t>> drop(gone.begin(), gone.end());
+  for (const auto &id : drop)
+    sticky_.erase(id);
+  std::erase_if(files_, [&](const ProtectedFile &f) { return drop.contains({f.dev, f.ino}); });
 }
 
 std::optional<std::string> ProtectedSet::lookup(uint64_t dev, uint64_t ino) const

@@ -21,8 +21,8 @@ namespace vigil::enforce {
 
 // An existing file named by a literal pattern, or matched by a glob. The inode is what gets
 // marked, so every name of it (hard links, symlinks to it, bind mounts, a moved file) is
-// covered. A glob's files stay in the set under the name they had when matched, wherever they
-// move later.
+// covered. Files stay in the set under the name they had when matched, wherever they (or their
+// directories) move later.
 struct ProtectedFile {
   uint64_t dev = 0;    // st_dev
   uint64_t ino = 0;    // st_ino
@@ -81,8 +81,16 @@ public:
   const std::vector<GlobRule> &globs() const { return globs_; }
   // Patterns this tier cannot guard with inode or directory marks: basename patterns (".env",
   // "*.pem": any directory of the file system), relative patterns, "~/" patterns without a home,
-  // and globs whose literal prefix is "/". The caller logs them as observed, not enforced.
+  // and globs whose literal prefix is "/". The caller logs them as observed, not enforced, unless
+  // the guard sees every open of the agent (mount marks), which decides basename patterns too.
   const std::vector<std::string> &unguarded() const { return unguarded_; }
+  // The basename patterns among them (no '/'): matched against the last component of the name a
+  // file was opened by, where the guard sees every open (FanotifyGuard::mark_mounts).
+  const std::vector<std::string> &basenames() const { return basenames_; }
+  // Directories whose whole subtree a pattern protects ("~/.azure/**"), by inode: where the
+  // guard sees every open, a file below one of them is protected wherever the directory (or one
+  // of its parents) has been renamed to.
+  const std::vector<ProtectedFile> &trees() const { return trees_; }
   // Literal patterns whose file does not exist (yet); the parent directory is watched.
   const std::vector<std::string> &missing() const { return missing_; }
   // Glob patterns whose directory walk hit kMaxDirs (guarded only in the directories found
@@ -90,6 +98,11 @@ public:
   const std::vector<std::string> &truncated() const { return truncated_; }
   // One line per path that could not be resolved or watched (EACCES, ELOOP, inotify limits).
   const std::vector<std::string> &notes() const { return notes_; }
+
+  // Drops files keyed by inode that no longer exist under any name (the guard, which holds each
+  // marked inode, sees its link count reach zero): a credential replaced by an editor's rename
+  // or deleted is not kept forever. A file that was only moved is not passed here: it stays.
+  void forget(const std::vector<std::pair<uint64_t, uint64_t>> &gone);
 
   // The canonical path of a protected file with this inode, or nullopt.
   std::optional<std::string> lookup(uint64_t dev, uint64_t ino) const;
@@ -138,7 +151,11 @@ private:
   size_t max_files_ = kMaxFiles;
   // Files a glob matched, by (st_dev, st_ino): guarded by inode for the set's life.
   std::map<std::pair<uint64_t, uint64_t>, ProtectedFile> sticky_;
+  // Directories a "dir/**" pattern named, by inode, kept the same way (a renamed tree).
+  std::map<std::pair<uint64_t, uint64_t>, ProtectedFile> sticky_trees_;
   std::vector<ProtectedFile> files_;
+  std::vector<ProtectedFile> trees_;
+  std::vector<std::string> basenames_;
   std::vector<GlobRule> globs_;
   std::vector<GuardedDir> dirs_;
   std::vector<std::string> unguarded_, missing_, truncated_, notes_;

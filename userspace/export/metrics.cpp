@@ -241,7 +241,22 @@ Metrics::Metrics()
       exits_missed_(counter(*registry_, "vigil_process_exits_missed_total",
                             "Processes found gone from /proc whose exit event never arrived")),
       baseline_save_errors_(counter(*registry_, "vigil_baseline_save_errors_total",
-                                    "Failed writes of learned egress baselines (state_dir)"))
+                                    "Failed writes of learned egress baselines (state_dir)")),
+      guard_events_(counter(*registry_, "vigil_fanotify_events_total",
+                            "Permission events the fanotify file guard answered (tier 2)")),
+      guard_denied_(counter(*registry_, "vigil_fanotify_denied_total",
+                            "Permission events the fanotify file guard answered with a denial")),
+      guard_errors_(counter(*registry_, "vigil_fanotify_errors_total",
+                            "Internal errors of the fanotify file guard (each such open was "
+                            "allowed)")),
+      guard_uncached_(counter(*registry_, "vigil_fanotify_uncached_total",
+                              "Allowed opens of an agent that could not be cached in the kernel "
+                              "(the cache's bound or fs.fanotify.max_user_marks)")),
+      guard_cached_(gauge(*registry_, "vigil_fanotify_cached_inodes",
+                          "Inodes the kernel allows without asking vigil (ignore marks)")),
+      guard_mounts_(gauge(*registry_, "vigil_fanotify_agent_mounts",
+                          "Mounts of agents' own mount namespaces whose every open vigil "
+                          "decides"))
 {
   for (std::string_view t : kTables) {
     table_entries_.Add({{"table", std::string(t)}});
@@ -373,6 +388,22 @@ void Metrics::exits_missed(uint64_t total)
   if (total > exits_missed_seen_)
     exits_missed_.Increment(static_cast<double>(total - exits_missed_seen_));
   exits_missed_seen_ = total;
+}
+
+void Metrics::file_guard(const FileGuard &g)
+{
+  std::lock_guard lock(mu_);
+  auto add = [](prometheus::Counter &c, uint64_t now, uint64_t &seen) {
+    if (now > seen)
+      c.Increment(static_cast<double>(now - seen));
+    seen = now;
+  };
+  add(guard_events_, g.events, guard_seen_.events);
+  add(guard_denied_, g.denied, guard_seen_.denied);
+  add(guard_errors_, g.errors, guard_seen_.errors);
+  add(guard_uncached_, g.uncached, guard_seen_.uncached);
+  guard_cached_.Set(static_cast<double>(g.cached));
+  guard_mounts_.Set(static_cast<double>(g.mounts));
 }
 
 void Metrics::baseline_save_errors(uint64_t total)

@@ -104,6 +104,13 @@ public:
   void exits_missed(uint64_t total);
   // Failed writes of learned egress baselines (cumulative).
   void baseline_save_errors(uint64_t total);
+  // The fanotify file guard's running totals (tier 2): permission events answered, internal
+  // errors (each allowed), inodes cached as allowed in the kernel, allowed opens that could not
+  // be cached, agent mounts marked.
+  struct FileGuard {
+    uint64_t events = 0, denied = 0, errors = 0, cached = 0, uncached = 0, mounts = 0;
+  };
+  void file_guard(const FileGuard &g);
 
   // Fed by the detection layer: rules in force, and failed reloads of rule files.
   void rules_loaded(size_t n);
@@ -169,6 +176,13 @@ private:
   prometheus::Family<prometheus::Counter> &table_evictions_;
   prometheus::Counter &exits_missed_;
   prometheus::Counter &baseline_save_errors_;
+  prometheus::Counter &guard_events_;
+  prometheus::Counter &guard_denied_;
+  prometheus::Counter &guard_errors_;
+  prometheus::Counter &guard_uncached_;
+  prometheus::Gauge &guard_cached_;
+  prometheus::Gauge &guard_mounts_;
+  FileGuard guard_seen_{}; // guarded by mu_
   uint64_t k8s_relists_seen_ = 0, k8s_errors_seen_ = 0; // guarded by mu_
   std::map<std::string, uint64_t, std::less<>> table_evictions_seen_; // guarded by mu_
   uint64_t exits_missed_seen_ = 0;                                    // guarded by mu_

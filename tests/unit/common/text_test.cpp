@@ -113,4 +113,14 @@ TEST(Hex, round_trips_every_byte)
 }
 
 } // namespace
+TEST(UnescapeMountinfo, turns_octal_escapes_back_into_bytes_and_leaves_the_rest)
+{
+  EXPECT_EQ(unescape_mountinfo("/mnt/a\\040b\\011c\\012d\\134e"), "/mnt/a b\tc\nd\\e");
+  EXPECT_EQ(unescape_mountinfo("/plain"), "/plain");
+  // Not an escape: too short, not octal, above \377.
+  EXPECT_EQ(unescape_mountinfo("/x\\04"), "/x\\04");
+  EXPECT_EQ(unescape_mountinfo("/x\\09a"), "/x\\09a");
+  EXPECT_EQ(unescape_mountinfo("/x\\400"), "/x\\400");
+}
+
 } // namespace vigil

@@ -201,7 +201,14 @@ TEST_F(ProtectedSetTest, refresh_after_rename_replace_picks_up_the_new_inode)
 
   ASSERT_TRUE(set.refresh());
   EXPECT_EQ(set.lookup(after.dev, after.ino), creds);
+  // The old inode stays keyed (it might have been moved, not replaced) until the guard, which
+  // holds it, reports that it has no name left.
+  EXPECT_EQ(set.lookup(before.dev, before.ino), creds);
+  set.forget({{before.dev, before.ino}});
   EXPECT_EQ(set.lookup(before.dev, before.ino), std::nullopt);
+  ASSERT_TRUE(set.refresh());
+  EXPECT_EQ(set.lookup(before.dev, before.ino), std::nullopt) << "forgotten for good";
+  EXPECT_EQ(set.lookup(after.dev, after.ino), creds);
 }
 
 TEST_F(ProtectedSetTest, inotify_reports_the_replacement_and_ignores_unrelated_names)

@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: Apache-2.0
+// Tier 2 at parity with tier 1 for files: what an agent under `vigil run` reads is decided by
+// what the file is, not by the name it is opened by. Basename patterns in any directory (files
+// that appear after the start too), a protected directory renamed away, and a FIFO served from
+// outside the agent. Each attempt runs as root and as uid 65534 and expects the read to fail and
+// one alert naming the tier; controls in the same runs keep working.
+#include <gtest/gtest.h>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <set>
+
+#include "harness.h"
+
+namespace vigil::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct User {
+  const char *name;
+  std::vector<std::string> prefix; // argv in front of the agent's shell
+};
+
+const User kUsers[] = {
+    {"root", {}},
+    {"nobody", {"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"}},
+};
+
+class ParityFiles : public ::testing::TestWithParam<User> {
+protected:
+  void SetUp() override
+  {
+    VG_REQUIRE_ROOT();
+    // Readable (and, where the agent moves things, writable) for uid 65534 too: a read refused
+    // by file permissions raises no event and would pass this test for the wrong reason.
+    ::chmod(tmp_.path().c_str(), 0755);
+    home_ = tmp_ / "home";
+    proj_ = tmp_ / "proj";
+    put(home_ + "/.aws/credentials", "password=secret-aws\n");
+    put(home_ + "/.config/gcloud/adc.json", "password=secret-adc\n");
+    put(home_ + "/other/.env", "password=secret-nested\n");
+    put(proj_ + "/.env", "password=secret-dotenv\n");
+    put(proj_ + "/services/api/.env.production", "password=secret-prod\n");
+    put(proj_ + "/README", "readme-text\n");
+    put(proj_ + "/.envrc", "envrc-text\n");
+    for (const std::string &d : {home_, proj_})
+      ::chmod(d.c_str(), 0777);
+    profile_ = tmp_ / "profile.yaml";
+    write_file(profile_, "profile: parity\ncredentials:\n  paths: [~/.aws/credentials, "
+                         "~/.ssh/id_*, ~/.config/gcloud/**, .env, .env.*]\negress:\n"
+                         "  allow: [127.0.0.1/32]\n");
+    alerts_ = tmp_ / "alerts.jsonl";
+  }
+
+  // Writes a file readable by everyone; directories it creates are 0755 (existing ones keep
+  // their mode).
+  void put(const std::string &path, const std::string &content)
+  {
+    std::vector<fs::path> made;
+    for (fs::path p = fs::path(path).parent_path(); !fs::exists(p); p = p.parent_path())
+      made.push_back(p);
+    fs::create_directories(fs::path(path).parent_path());
+    for (const auto &p : made)
+      ::chmod(p.c_str(), 0755);
+    write_file(path, content);
+    ::chmod(path.c_str(), 0644);
+  }
+
+  std::vector<std::string> agent_argv(const std::string &script) const
+  {
+    std::vector<std::string> argv = {vigil_bin(), "run",        "--profile", profile_,
+                                     "--alerts-json", alerts_, "--"};
+    for (const auto &a : GetParam().prefix)
+      argv.push_back(a);
+    for (const char *a : {"sh", "-c"})
+      argv.push_back(a);
+    argv.push_back("cd " + proj_ + " && " + script);
+    return argv;
+  }
+
+  // The alerts, each checked to be a denial by the expected tier; returns their paths.
+  std::multiset<std::string> denied_paths() const
+  {
+    std::multiset<std::string> paths;
+    for (const auto &a : read_json_lines(alerts_)) {
+      EXPECT_EQ(a["verdict"], "denied") << a.dump();
+      EXPECT_EQ(a["tier"], expected_file_tier()) << a.dump();
+      paths.insert(a.value("path", std::string()));
+    }
+    return paths;
+  }
+
+  TempDir tmp_;
+  std::string home_, proj_, profile_, alerts_;
+};
+
+// .env and .env.* protect every file of that name, wherever it is and whenever it appeared: in
+// the project, nested below it, created after the agent started, and reached by a recursive
+// grep of the home directory. A .envrc (not a pattern), the project's files and an install into
+// node_modules read as always.
+TEST_P(ParityFiles, basename_patterns_are_denied_in_every_directory)
+{
+  const std::string go = tmp_ / "go";
+  Proc vigil(agent_argv("cat .env || echo denied:env; "
+                        "cat services/api/.env.production || echo denied:prod; "
+                        "while [ ! -e " + go + " ]; do sleep 0.05; done; "
+                        "cat newdir/.env.local || echo denied:local; "
+                        "grep -ri password \"$HOME\" 2>/dev/null; echo grep-done; "
+                        "cat README .envrc; mkdir -p node_modules/pkg && "
+                        "echo module-text > node_modules/pkg/index.js && "
+                        "cat node_modules/pkg/index.js"),
+             {"HOME=" + home_});
+  ASSERT_TRUE(vigil.wait_for_err("confines cgroup")) << vigil.err_so_far();
+  put(proj_ + "/newdir/.env.local", "password=secret-local\n");
+  write_file(go, "");
+  ProcResult r = vigil.wait(std::chrono::seconds(120));
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out.find("secret"), std::string::npos) << r.out;
+  for (const char *want : {"denied:env", "denied:prod", "denied:local", "grep-done",
+                           "readme-text", "envrc-text", "module-text"})
+    EXPECT_NE(r.out.find(want), std::string::npos) << want << "\n" << r.out << r.err;
+  const std::multiset<std::string> want = {
+      proj_ + "/.env",          proj_ + "/services/api/.env.production",
+      proj_ + "/newdir/.env.local", home_ + "/.aws/credentials",
+      home_ + "/.config/gcloud/adc.json", home_ + "/other/.env"};
+  EXPECT_EQ(denied_paths(), want) << read_file(alerts_);
+}
+
+// Renaming a protected directory, or a parent of it, gives its files no new, unprotected name:
+// a literal credential keeps its inode's guard, and a file that appears later in a renamed
+// "dir/**" tree is below the same directory.
+TEST_P(ParityFiles, a_renamed_directory_still_protects_its_credentials)
+{
+  const std::string go = tmp_ / "go";
+  Proc vigil(agent_argv("mv \"$HOME/.aws\" \"$HOME/x\" && cat \"$HOME/x/credentials\" || "
+                        "echo denied:aws; mv \"$HOME/.config\" \"$HOME/cfg2\" && echo tree-renamed >&2 "
+                        "&& cat \"$HOME/cfg2/gcloud/adc.json\" || echo denied:gcp; "
+                        "while [ ! -e " + go + " ]; do sleep 0.05; done; "
+                        "cat \"$HOME/cfg2/gcloud/late.json\" || echo denied:late; cat README"),
+             {"HOME=" + home_});
+  ASSERT_TRUE(vigil.wait_for_err("tree-renamed", std::chrono::seconds(60))) << vigil.err_so_far();
+  put(home_ + "/cfg2/gcloud/late.json", "password=secret-late\n");
+  write_file(go, "");
+  ProcResult r = vigil.wait(std::chrono::seconds(120));
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out.find("secret"), std::string::npos) << r.out;
+  for (const char *want : {"denied:aws", "denied:gcp", "denied:late", "readme-text"})
+    EXPECT_NE(r.out.find(want), std::string::npos) << want << "\n" << r.out << r.err;
+  EXPECT_EQ(denied_paths().size(), 3u) << read_file(alerts_);
+}
+
+// A FIFO that a process outside the agent made and reads is a channel out of the agent (the
+// kernel gives fanotify no event for a FIFO's open: vigil run covers the FIFOs that exist at the
+// start with a stand-in file whose opens the guard refuses); a FIFO the agent makes for itself
+// is its own business.
+TEST_P(ParityFiles, a_fifo_served_from_outside_is_refused_and_the_agents_own_works)
+{
+  const std::string fifo = tmp_ / "outside.fifo", got = tmp_ / "got";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0666), 0);
+  ::chmod(fifo.c_str(), 0666);
+  // The reader outside: whatever reaches the FIFO lands in got.
+  Proc reader({"sh", "-c", "cat " + fifo + " > " + got});
+  Proc vigil(agent_argv("(echo leaked > " + fifo + ") 2>/dev/null || echo denied:fifo; "
+                        "mkfifo own.fifo && (cat own.fifo &) && echo own-text > own.fifo; "
+                        "wait; rm -f own.fifo"),
+             {"HOME=" + home_});
+  ProcResult r = vigil.wait(std::chrono::seconds(120));
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("denied:fifo"), std::string::npos) << r.out << r.err;
+  EXPECT_NE(r.out.find("own-text"), std::string::npos) << r.out << r.err;
+  auto list = read_json_lines(alerts_);
+  ASSERT_EQ(list.size(), 1u) << read_file(alerts_);
+  EXPECT_EQ(list[0]["rule"], "ipc-not-allowed") << list[0].dump();
+  EXPECT_EQ(list[0]["verdict"], "denied") << list[0].dump();
+  EXPECT_EQ(list[0]["tier"], expected_file_tier()) << list[0].dump();
+  EXPECT_EQ(list[0].value("path", std::string()), fifo) << list[0].dump();
+  // Nothing reached the reader; a writer that closes at once lets it finish.
+  write_file(fifo, "");
+  reader.wait(std::chrono::seconds(10));
+  EXPECT_EQ(read_file(got), "");
+}
+
+std::string user_name(const ::testing::TestParamInfo<User> &p)
+{
+  return p.param.name;
+}
+
+INSTANTIATE_TEST_SUITE_P(AsUser, ParityFiles, ::testing::ValuesIn(kUsers), user_name);
+
+} // namespace
+} // namespace vigil::test
