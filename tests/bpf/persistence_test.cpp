@@ -44,8 +44,9 @@ protected:
                "profile: persist\npersistence:\n  paths:\n    - .git/hooks/**\n"
                "    - .git/config\n    - ~/.bashrc\n    - ~/.profile\negress:\n  allow: []\n");
     alerts_ = tmp_ / "alerts.jsonl";
-    if (unprivileged()) // the agent owns everything it attacks: only the guard stops it
+    if (unprivileged()) { // the agent owns everything it attacks: only the guard stops it
       ASSERT_EQ(run({"chown", "-R", "65534:65534", home_, proj_, tmp_ / "payload"}).status, 0);
+    }
     ::chmod(tmp_.path().c_str(), 0755);
   }
 
@@ -126,7 +127,12 @@ TEST_P(PersistenceGuard, every_way_of_planting_fails_and_nothing_runs_later)
   // The developer, outside vigil: status (fsmonitor), commit (hooks), a login shell (bashrc).
   const std::string dev = std::string("cd ") + proj_ + " && " + kGit + "status >/dev/null; " +
                           kGit + "commit -q --allow-empty -m dev; bash -l -c true";
-  const ProcResult d = run({"sh", "-c", dev}, {"HOME=" + home_});
+  // The developer owns the files: uid 65534 in the unprivileged case.
+  std::vector<std::string> dev_argv{"sh", "-c", dev};
+  if (unprivileged())
+    dev_argv.insert(dev_argv.begin(), {"setpriv", "--reuid=65534", "--regid=65534",
+                                       "--clear-groups"});
+  const ProcResult d = run(dev_argv, {"HOME=" + home_});
   EXPECT_EQ(d.status, 0) << d.err;
   EXPECT_FALSE(fs::exists(mark_)) << "a planted payload ran outside vigil";
 }
@@ -144,14 +150,14 @@ TEST_P(PersistenceGuard, the_agents_git_work_and_its_own_repositories_keep_worki
   const ProcResult r = agent(s);
   EXPECT_EQ(r.status, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("controls-ok"), std::string::npos) << r.out << r.err;
-  const ProcResult log = run({"git", "-C", proj_, "log", "--all", "--format=%s"});
+  const ProcResult log = run({"git", "-c", "safe.directory=*", "-C", proj_, "log", "--all", "--format=%s"});
   EXPECT_NE(log.out.find("two"), std::string::npos) << log.out;
   EXPECT_NE(log.out.find("f\n"), std::string::npos) << log.out;
   EXPECT_TRUE(fs::exists(proj_ + "/mine/.git/hooks/pre-commit"));
 }
 
 INSTANTIATE_TEST_SUITE_P(Agent, PersistenceGuard, ::testing::Values(false, true),
-                         [](const auto &info) { return info.param ? "uid65534" : "root"; });
+                         [](const auto &param_info) { return param_info.param ? "uid65534" : "root"; });
 
 } // namespace
 } // namespace vigil::test
