@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <map>
 
 #include "harness.h"
 
@@ -123,6 +124,29 @@ TEST_P(PersistenceGuard, every_way_of_planting_fails_and_nothing_runs_later)
   EXPECT_FALSE(fs::exists(proj_ + "/" + hook));
   EXPECT_EQ(read_file(proj_ + "/" + cfg).find("fsmonitor"), std::string::npos);
   EXPECT_EQ(read_file(proj_ + "/" + cfg).find("hooksPath"), std::string::npos);
+
+  // Each refused open for writing is one alert naming the file, the rule and what stopped it
+  // (renames, links, chmod and unlink are refused silently on this kernel: docs/SECURITY.md).
+  std::map<std::string, int> alerts; // "rule path" -> count
+  for (const auto &a : read_json_lines(alerts_)) {
+    const std::string rule = a.value("rule", "");
+    if (!rule.starts_with("persist-"))
+      continue;
+    const std::string path = a.value("path", "");
+    alerts[rule + " " + path]++;
+    EXPECT_NE(a.value("output", "").find("denied by the read-only mount"), std::string::npos)
+        << a.dump();
+    EXPECT_EQ(a.value("result_name", ""), "EROFS") << a.dump();
+  }
+  // A failed open carries only the caller's string; a relative one is resolved against the
+  // opener's /proc/PID/cwd, which a process that already exited (cp, a forked redirection) no
+  // longer has. The shell's own redirections (echo is a builtin) are always named.
+  std::string seen;
+  for (const auto &[k, n] : alerts)
+    seen += k + " x" + std::to_string(n) + "\n";
+  EXPECT_GE(alerts["persist-git-hook " + proj_ + "/" + hook], 2) << seen; // echo >, echo >>
+  EXPECT_GE(alerts["persist-git-config " + proj_ + "/" + cfg], 1) << seen;
+  EXPECT_GE(alerts["persist-shell-startup " + rc], 1) << seen;
 
   // The developer, outside vigil: status (fsmonitor), commit (hooks), a login shell (bashrc).
   const std::string dev = std::string("cd ") + proj_ + " && " + kGit + "status >/dev/null; " +

@@ -20,7 +20,7 @@ using namespace yaml;
 
 namespace {
 
-constexpr std::array<std::pair<std::string_view, RuleKind>, 10> kKinds = {{
+constexpr std::array<std::pair<std::string_view, RuleKind>, 11> kKinds = {{
     {"credential_read", RuleKind::credential_read},
     {"egress", RuleKind::egress},
     {"sequence", RuleKind::sequence},
@@ -31,6 +31,7 @@ constexpr std::array<std::pair<std::string_view, RuleKind>, 10> kKinds = {{
     {"raw_socket", RuleKind::raw_socket},
     {"tamper", RuleKind::tamper},
     {"throttle", RuleKind::throttle},
+    {"persistence_write", RuleKind::persistence_write},
 }};
 
 constexpr std::array<std::pair<std::string_view, EgressMatch>, 4> kEgressMatches = {{
@@ -320,6 +321,7 @@ const std::map<RuleKind, std::vector<std::string_view>> &kind_keys()
       {RuleKind::raw_socket, {}},
       {RuleKind::tamper, {"actions"}},
       {RuleKind::throttle, {}},
+      {RuleKind::persistence_write, {"paths"}},
   };
   return keys;
 }
@@ -455,6 +457,16 @@ void parse_rule(const Ctx &ctx, const YAML::Node &item, const std::string &field
     }
     if (!find(*fields, "paths") && !r.profile_paths)
       c.add(fail_at(ctx, mark, where + ".paths", "missing (or profile_paths: true)"));
+    break;
+  }
+  case RuleKind::persistence_write: {
+    if (const KeyValue *kv = find(*fields, "paths")) {
+      auto p = read_paths(ctx, *kv, where + ".paths");
+      if (c.ok(p))
+        r.paths = std::move(*p);
+    } else {
+      c.add(fail_at(ctx, mark, where + ".paths", "missing (a list of path patterns)"));
+    }
     break;
   }
   case RuleKind::egress: {

@@ -25,6 +25,7 @@ enum class RuleKind : uint8_t {
   raw_socket,      // a raw or packet socket
   tamper,          // an agent reached for vigil or its own boundary (the kernel's report)
   throttle,        // an agent cgroup went over its event rate (observation events dropped)
+  persistence_write, // a file the developer runs later opened for writing (or refused)
 };
 std::string_view to_string(RuleKind k);
 
