@@ -91,6 +91,12 @@ public:
     add_git_dir(git_dir);
   }
 
+  void add_work_tree(const std::string &dir)
+  {
+    if (tree_seen_.insert(dir).second)
+      out_.work_trees.push_back(dir);
+  }
+
   void add_git_dir(const std::string &raw)
   {
     const std::string d = policy::normalize_path(raw);
@@ -172,13 +178,6 @@ private:
   const GitWalkLimits &limits_;
   size_t seen_ = 0;
   std::set<std::string> git_seen_, tree_seen_;
-
-public:
-  void add_work_tree(const std::string &dir)
-  {
-    if (tree_seen_.insert(dir).second)
-      out_.work_trees.push_back(dir);
-  }
 };
 
 bool has_wildcard(std::string_view s)
