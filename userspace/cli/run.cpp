@@ -22,6 +22,7 @@
 #include "daemon/engine.h"
 #include "daemon/startup_log.h"
 #include "enforce/launch.h"
+#include "enforce/persistence.h"
 #include "enforce/watchdog.h"
 #include "policy/capability.h"
 #include "policy/profile.h"
@@ -41,6 +42,9 @@ struct Launch {
   bool isolate;
   const char *const *read_only; // null-terminated
   const char *const *hidden;    // null-terminated
+  const char *const *pinned;    // persistence guard: null-terminated, or null
+  const char *const *guarded;   // persistence guard: null-terminated, or null
+  const char *cwd;              // re-entered after the guard's binds
   int notify_sock;              // where the filter's listener goes (to the supervisor)
   const char *fifo_stand_in;    // bound over each of fifos (null-terminated); null: none
   const char *const *fifos;
@@ -78,6 +82,9 @@ struct Launch {
     const char *step = "";
     if (int err = enforce::isolate_mounts(launch.read_only, launch.hidden, &step); err != 0)
       child_fail("namespaces", step, -err);
+    if (int err = enforce::guard_persistence(launch.pinned, launch.guarded, launch.cwd, &step);
+        err != 0)
+      child_fail("persistence guard", step, -err);
     if (launch.fifo_stand_in)
       if (int err = enforce::cover_fifos(launch.fifo_stand_in, launch.fifos, &step); err != 0)
         child_fail("FIFOs", step, -err);
@@ -109,6 +116,45 @@ struct Launch {
   (void)!::write(2, argv[0], std::strlen(argv[0]));
   (void)!::write(2, "\n", 1);
   ::_exit(errno == ENOENT ? 127 : 126);
+}
+
+// The persistence guard of this launch: the profile's persistence paths for this agent (its HOME,
+// the project at cwd and the repositories git finds there), as read-only binds in the agent's
+// mount namespace. The kernel decides; vigil does not watch these paths afterwards.
+enforce::GuardMounts plan_persistence_guard(const policy::Profile &profile, const std::string &home,
+                                            const std::string &cwd)
+{
+  if (profile.persistence_paths.empty())
+    return {};
+  const enforce::GitLayout layout = enforce::discover_git(cwd);
+  if (layout.truncated)
+    spdlog::warn("persistence: the walk of {} for repositories stopped at its bound; nested "
+                 "repositories deeper down are not protected",
+                 cwd);
+  for (const auto &made : enforce::create_missing_hook_dirs(layout))
+    spdlog::info("persistence: created the missing hooks directory {} so that it can be "
+                 "protected",
+                 made);
+  const auto targets = enforce::resolve_guard_targets(profile, home, cwd, layout);
+  size_t audit = 0;
+  for (const auto &t : targets)
+    audit += t.mode == policy::Mode::audit;
+  enforce::GuardMounts m = enforce::guard_mounts(targets);
+  spdlog::info("persistence: {} git directories; {} paths read-only for the agent{}",
+               layout.git_dirs.size(), m.read_only.size(),
+               audit ? fmt::format(" ({} in audit mode stay writable)", audit) : std::string());
+  for (const auto &p : m.read_only)
+    spdlog::debug("persistence: read-only {}", p);
+  return m;
+}
+
+std::vector<const char *> c_list(const std::vector<std::string> &v)
+{
+  std::vector<const char *> out;
+  for (const auto &s : v)
+    out.push_back(s.c_str());
+  out.push_back(nullptr);
+  return out;
 }
 
 // One line per hardening step at start, so an operator (and the agent's own log) sees what the
@@ -383,6 +429,16 @@ int run_command(const RunArgs &args)
   for (const auto &p : hidden)
     hidden_c.push_back(p.c_str());
   hidden_c.push_back(nullptr);
+  std::error_code cwd_ec;
+  const std::string cwd = std::filesystem::current_path(cwd_ec).string();
+  const enforce::GuardMounts guard =
+      profile->isolate ? plan_persistence_guard(*profile, eo.home.value_or(""), cwd)
+                       : enforce::GuardMounts{};
+  if (!profile->isolate && !profile->persistence_paths.empty())
+    spdlog::warn("persistence: launch.isolate is false: no read-only binds protect the "
+                 "profile's persistence paths");
+  const std::vector<const char *> pinned_c = c_list(guard.pinned);
+  const std::vector<const char *> guarded_c = c_list(guard.read_only);
   // FIFOs made outside the agent before it starts: the kernel gives fanotify no event for a
   // FIFO's open, so each is covered with a regular stand-in whose opens the file guard refuses
   // (BPF LSM decides FIFOs in file_open itself). Where agents and developers leave them: /run,
@@ -401,23 +457,22 @@ int run_command(const RunArgs &args)
     std::vector<std::string> roots = {"/run", "/tmp", "/var/tmp", "/dev/shm"};
     if (eo.home)
       roots.push_back(*eo.home);
-    std::error_code ec;
-    roots.push_back(std::filesystem::current_path(ec).string());
+    roots.push_back(cwd);
     fifos = enforce::find_fifos(roots, 8, 100000);
     spdlog::info("launch: {} FIFO(s) made outside the agent are refused to it (a stand-in file "
                  "covers each in its mount namespace)",
                  fifos.size());
   }
-  std::vector<const char *> fifos_c;
-  for (const auto &f : fifos)
-    fifos_c.push_back(f.c_str());
-  fifos_c.push_back(nullptr);
+  const std::vector<const char *> fifos_c = c_list(fifos);
   const Launch launch{&filter,
                       policy::kept_capabilities(*profile),
                       enforce::kernel_last_cap(),
                       profile->isolate,
                       read_only_c.data(),
                       hidden_c.data(),
+                      pinned_c.data(),
+                      guarded_c.data(),
+                      cwd.c_str(),
                       notify[1],
                       stand_in.empty() ? nullptr : stand_in.c_str(),
                       fifos_c.data()};

@@ -2,6 +2,8 @@
 // Rule evaluation per event; see detector.h.
 #include "detect/detector.h"
 
+#include <fcntl.h>
+
 #include <algorithm>
 #include <cerrno>
 
@@ -25,6 +27,7 @@ bool kind_reads(RuleKind k, const Rule &r, size_t body)
 {
   switch (k) {
   case RuleKind::credential_read:
+  case RuleKind::persistence_write:
     return body == kOpen;
   case RuleKind::egress:
     return r.egress == EgressMatch::volume ? body == kVolume : body == kConnect;
@@ -264,6 +267,34 @@ void Detector::eval_rule(CompiledRule &c, const pipeline::Event &ev,
       auto it = c.by_home.find(*event_home_);
       if (it == c.by_home.end() && c.by_home.size() >= Matcher::kMaxHomes)
         c.by_home.clear(); // c.last is replaced below
+      if (it == c.by_home.end())
+        it = c.by_home.emplace(*event_home_, policy::PathMatcher(r.paths, *event_home_)).first;
+      c.last = &it->second;
+      c.last_home = *event_home_;
+    }
+    auto idx = c.last->match(o.path);
+    if (!idx)
+      return;
+    f = found();
+    f->path = o.path;
+    f->pattern = r.paths[*idx];
+    break;
+  }
+  case RuleKind::persistence_write: {
+    const auto &o = std::get<pipeline::OpenBody>(ev.body);
+    constexpr uint32_t kWriteFlags = O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND;
+    if (o.ipc || !(o.flags & kWriteFlags) || o.path.empty() || o.path.front() != '/')
+      return;
+    // A write that happened, or one the kernel refused (a read-only bind: EROFS; a permission
+    // check: EPERM, EACCES). Other failures (ENOENT of a missing directory) wrote nothing.
+    if (o.ret < 0 && o.ret != -EROFS && o.ret != -EPERM && o.ret != -EACCES)
+      return;
+    if (!event_home_)
+      event_home_ = home_of(ev.hdr.uid);
+    if (!c.last || c.last_home != *event_home_) {
+      auto it = c.by_home.find(*event_home_);
+      if (it == c.by_home.end() && c.by_home.size() >= Matcher::kMaxHomes)
+        c.by_home.clear();
       if (it == c.by_home.end())
         it = c.by_home.emplace(*event_home_, policy::PathMatcher(r.paths, *event_home_)).first;
       c.last = &it->second;

@@ -3,6 +3,7 @@
 #include "detect/enrich.h"
 
 #include <arpa/inet.h>
+#include <cerrno>
 #include <unistd.h>
 
 #include <algorithm>
@@ -217,6 +218,15 @@ Alert Enricher::build(const pipeline::Event &ev, const Finding &f, const policy:
                     : " opened by ") +
                who + " [" + how + ", " + describe_errno(a.result) + ", matched " +
                (f.pattern.empty() ? std::string("(protected object)") : f.pattern) + "]";
+    break;
+  }
+  case RuleKind::persistence_write: {
+    // A read-only bind of the persistence guard refuses in the VFS, before any program of
+    // vigil's decides: the open's EROFS is what says who stopped it.
+    const std::string stopped =
+        a.result == -EROFS ? ", denied by the read-only mount of the persistence guard" : "";
+    a.output = "write to persistence path " + a.path + " by " + who + " [" + how + ", " +
+               describe_errno(a.result) + stopped + ", matched " + f.pattern + "]";
     break;
   }
   case RuleKind::egress:

@@ -60,6 +60,85 @@ Status parse_credentials(const Ctx &ctx, const KeyValue &section, Profile &profi
   return {};
 }
 
+// A persistence pattern: what check_path_pattern accepts, plus paths relative to the project or
+// to each git directory (".git/..."), which must be normalised too.
+std::optional<std::string> check_persistence_pattern(const std::string &pat)
+{
+  if (pat.empty() || pat.front() == '/' || pat.front() == '~' ||
+      pat.find('/') == std::string::npos)
+    return check_path_pattern(pat);
+  size_t pos = 0;
+  while (true) {
+    const size_t end = pat.find('/', pos);
+    const std::string comp = pat.substr(pos, end == std::string::npos ? end : end - pos);
+    if (comp.empty() || comp == "." || comp == "..")
+      return quoted(pat) + " is not a normalised relative path (empty, '.' or '..' component)";
+    if (end == std::string::npos)
+      return std::nullopt;
+    pos = end + 1;
+  }
+}
+
+// persistence: {severity, mode, paths: [pattern | {path: pattern, mode: enforce|audit}]}
+Status parse_persistence(const Ctx &ctx, const KeyValue &section, Profile &profile)
+{
+  const std::string field = "persistence";
+  auto fields =
+      read_map(ctx, section.value, value_mark(section), field, {"severity", "mode", "paths"});
+  if (!fields)
+    return tl::unexpected(fields.error());
+  if (const KeyValue *kv = find(*fields, "mode")) {
+    auto mode = read_mode(ctx, *kv, field + ".mode");
+    if (!mode)
+      return tl::unexpected(mode.error());
+    profile.persistence_mode = *mode;
+  }
+  if (const KeyValue *kv = find(*fields, "severity")) {
+    auto severity = read_severity(ctx, *kv, field + ".severity");
+    if (!severity)
+      return tl::unexpected(severity.error());
+    profile.persistence_severity = *severity;
+  }
+  const KeyValue *paths_kv = find(*fields, "paths");
+  if (!paths_kv)
+    return fail_at(ctx, value_mark(section), field + ".paths", "missing (a list of patterns)");
+  auto paths = read_list(ctx, *paths_kv, field + ".paths");
+  if (!paths)
+    return tl::unexpected(paths.error());
+  size_t i = 0;
+  for (const auto &item : *paths) {
+    const std::string item_field = index_field(field + ".paths", i++);
+    PersistencePath entry;
+    YAML::Node pattern_node = item;
+    std::string pattern_field = item_field;
+    if (item.IsMap()) {
+      auto entry_fields = read_map(ctx, item, item.Mark(), item_field, {"path", "mode"});
+      if (!entry_fields)
+        return tl::unexpected(entry_fields.error());
+      const KeyValue *path_kv = find(*entry_fields, "path");
+      if (!path_kv)
+        return fail_at(ctx, item.Mark(), item_field + ".path", "missing (a path pattern)");
+      if (const KeyValue *kv = find(*entry_fields, "mode")) {
+        auto mode = read_mode(ctx, *kv, item_field + ".mode");
+        if (!mode)
+          return tl::unexpected(mode.error());
+        entry.mode = *mode;
+      }
+      pattern_node = path_kv->value;
+      pattern_field = item_field + ".path";
+    }
+    if (!pattern_node.IsScalar())
+      return fail_at(ctx, item_mark(ctx, pattern_node), pattern_field,
+                     "expected a path pattern or {path, mode}, got " + describe(pattern_node));
+    if (auto wrong = check_persistence_pattern(pattern_node.Scalar()))
+      return fail_at(ctx, pattern_node.Mark(), pattern_field, *wrong);
+    entry.pattern = pattern_node.Scalar();
+    entry.line = pattern_node.Mark().line + 1;
+    profile.persistence_paths.push_back(std::move(entry));
+  }
+  return {};
+}
+
 // launch.capabilities: the capabilities the agent keeps. Names with or without CAP_; the ones
 // that would let a root agent switch vigil off are refused here, not silently dropped later.
 Status parse_capabilities(const Ctx &ctx, const KeyValue &kv, Profile &profile)
@@ -345,7 +424,7 @@ Result<Profile> parse_document(const Ctx &ctx, const YAML::Node &root)
 {
   auto fields =
       read_map(ctx, root, root.Mark(), "",
-               {"profile", "description", "mode", "require", "credentials", "egress", "ingress",
+               {"profile", "description", "mode", "require", "credentials", "persistence", "egress", "ingress",
                 "ipc", "launch", "self_protection", "limits"});
   if (!fields)
     return tl::unexpected(fields.error());
@@ -392,6 +471,10 @@ Result<Profile> parse_document(const Ctx &ctx, const YAML::Node &root)
     if (auto st = parse_credentials(ctx, *kv, profile); !st)
       return tl::unexpected(st.error());
   }
+  if (const KeyValue *kv = find(*fields, "persistence")) {
+    if (auto st = parse_persistence(ctx, *kv, profile); !st)
+      return tl::unexpected(st.error());
+  }
   if (const KeyValue *kv = find(*fields, "egress")) {
     if (auto st = parse_egress(ctx, *kv, profile); !st)
       return tl::unexpected(st.error());
@@ -424,6 +507,19 @@ Result<Profile> parse_document(const Ctx &ctx, const YAML::Node &root)
 std::string_view to_string(Mode m)
 {
   return m == Mode::enforce ? "enforce" : "audit";
+}
+
+PersistenceScope persistence_scope(std::string_view pattern)
+{
+  if (pattern.starts_with("/"))
+    return PersistenceScope::absolute;
+  if (pattern.starts_with("~/"))
+    return PersistenceScope::home;
+  if (pattern.find('/') == std::string_view::npos)
+    return PersistenceScope::basename;
+  if (pattern.starts_with(".git/"))
+    return PersistenceScope::git_dir;
+  return PersistenceScope::project;
 }
 
 std::string_view to_string(Requirement r)

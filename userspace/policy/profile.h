@@ -66,6 +66,26 @@ struct EgressAllow {
 enum class Mode : uint8_t { enforce, audit };
 std::string_view to_string(Mode m);
 
+// persistence.paths: one path an agent must not change, because something outside vigil runs or
+// trusts it later (a git hook, a shell start-up file, an editor's task list).
+struct PersistencePath {
+  std::string pattern;      // as written: see PersistenceScope for how it is anchored
+  std::optional<Mode> mode; // the entry's own mode; nullopt: persistence.mode, else the profile's
+  int line = 0;             // 1-based line in the profile file, for messages
+};
+
+// Where a persistence pattern is anchored.
+//   absolute  "/var/spool/cron/crontabs/*"
+//   home      "~/.bashrc"                      (the agent's home, as for credentials)
+//   basename  ".envrc"                         (that name in any directory)
+//   git_dir   ".git/hooks/**"                  (inside each git directory git would use for the
+//                                               project: .git dirs, gitdir: targets, worktrees'
+//                                               common dirs, submodules' git dirs, nested repos)
+//   project   ".vscode/**", ".claude/commands/**" (relative to the project directory and to the
+//                                               work tree of each repository found in it)
+enum class PersistenceScope : uint8_t { absolute, home, basename, git_dir, project };
+PersistenceScope persistence_scope(std::string_view pattern);
+
 // The weakest enforcement a profile accepts; vigil refuses to start it on a kernel that cannot
 // give it. none: monitor-only is acceptable; enforce: some enforcing tier (BPF LSM, or the
 // fanotify / cgroup sock_addr fallbacks); lsm: BPF LSM only.
@@ -81,6 +101,10 @@ struct Profile {
   std::vector<std::string> included; // allowlist files read through egress.allow_files
   Severity credential_severity = Severity::critical;
   std::vector<std::string> credential_paths; // as written (may start with ~/)
+  // persistence: paths the agent must not write, create, rename, link, chmod or unlink.
+  Severity persistence_severity = Severity::critical;
+  std::optional<Mode> persistence_mode;
+  std::vector<PersistencePath> persistence_paths;
   Severity egress_severity = Severity::warning;
   std::vector<EgressAllow> egress_allow;
   // egress.dns: port 53 to these resolvers only. dns_system: the host's own (resolv.conf),
@@ -126,6 +150,10 @@ struct Profile {
   std::optional<Mode> inbound_mode() const
   {
     return ingress_off ? std::nullopt : std::optional<Mode>(ingress_mode.value_or(mode));
+  }
+  Mode persistence_mode_of(const PersistencePath &p) const
+  {
+    return p.mode.value_or(persistence_mode.value_or(mode));
   }
 };
 

@@ -32,6 +32,7 @@ constexpr std::array<std::pair<std::string_view, RuleKind>, 11> kKinds = {{
     {"tamper", RuleKind::tamper},
     {"throttle", RuleKind::throttle},
     {"inbound", RuleKind::inbound},
+    {"persistence_write", RuleKind::persistence_write},
 }};
 
 constexpr std::array<std::pair<std::string_view, EgressMatch>, 4> kEgressMatches = {{
@@ -322,6 +323,7 @@ const std::map<RuleKind, std::vector<std::string_view>> &kind_keys()
       {RuleKind::tamper, {"actions"}},
       {RuleKind::throttle, {}},
       {RuleKind::inbound, {}},
+      {RuleKind::persistence_write, {"paths"}},
   };
   return keys;
 }
@@ -457,6 +459,16 @@ void parse_rule(const Ctx &ctx, const YAML::Node &item, const std::string &field
     }
     if (!find(*fields, "paths") && !r.profile_paths)
       c.add(fail_at(ctx, mark, where + ".paths", "missing (or profile_paths: true)"));
+    break;
+  }
+  case RuleKind::persistence_write: {
+    if (const KeyValue *kv = find(*fields, "paths")) {
+      auto p = read_paths(ctx, *kv, where + ".paths");
+      if (c.ok(p))
+        r.paths = std::move(*p);
+    } else {
+      c.add(fail_at(ctx, mark, where + ".paths", "missing (a list of path patterns)"));
+    }
     break;
   }
   case RuleKind::egress: {

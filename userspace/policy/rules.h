@@ -26,6 +26,7 @@ enum class RuleKind : uint8_t {
   tamper,          // an agent reached for vigil or its own boundary (the kernel's report)
   throttle,        // an agent cgroup went over its event rate (observation events dropped)
   inbound,         // a connection or datagram into the agent from outside it (the kernel's report)
+  persistence_write, // a file the developer runs later opened for writing (or refused)
 };
 std::string_view to_string(RuleKind k);
 

@@ -17,6 +17,8 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <fcntl.h>
 #include <nlohmann/json.hpp>
 
 #include "common/text.h"
@@ -1679,6 +1681,93 @@ TEST_F(DetectorHostile, sequence_state_of_many_processes_stays_bounded)
       << "the newest first step is kept";
   EXPECT_THAT(rule_ids(run(ev_connect(1000, "8.8.8.8", 443))), ElementsAre("egress-not-allowed"))
       << "the oldest was pushed out";
+}
+
+} // namespace
+} // namespace vigil::detect
+
+// ---------------------------------------------------------------------------------------------
+// persistence_write
+
+namespace vigil::detect {
+namespace {
+
+const std::string kPersistRules = R"(rules:
+  - id: persist-shell-startup
+    description: shell start-up file written
+    kind: persistence_write
+    severity: critical
+    tags: [T1546.004]
+    paths: [~/.bashrc]
+  - id: persist-git-hook
+    description: git hook written
+    kind: persistence_write
+    severity: critical
+    tags: [T1546]
+    paths: ["/**/.git/hooks/*"]
+    exceptions:
+      - paths: ["*.sample"]
+  - id: egress-not-allowed
+    description: outside
+    kind: egress
+    severity: error
+    tags: [T1041]
+    match: outside_allowlist
+    fallback: true
+  - id: exfil
+    description: credential read or persistence write then egress
+    kind: sequence
+    severity: critical
+    tags: [T1041]
+    first: {kinds: [credential_read, persistence_write]}
+    then: {rules: [egress-not-allowed]}
+    within: 60s
+)";
+
+using DetectorPersistence = DetectorTest;
+
+pipeline::Event with_flags(pipeline::Event ev, uint32_t flags)
+{
+  std::get<pipeline::OpenBody>(ev.body).flags = flags;
+  return ev;
+}
+
+TEST_F(DetectorPersistence, refused_and_allowed_writes_alert_reads_and_other_failures_do_not)
+{
+  rules(kPersistRules);
+  agent_shell();
+  const std::string rc = "/home/dev/.bashrc";
+  // Refused by a read-only bind: one finding naming the file.
+  auto fs = run(with_flags(ev_open(100, rc, -EROFS), O_WRONLY | O_APPEND));
+  ASSERT_EQ(fs.size(), 1u);
+  EXPECT_EQ(fs[0].rule, "persist-shell-startup");
+  EXPECT_EQ(fs[0].path, rc);
+  EXPECT_EQ(fs[0].kind, RuleKind::persistence_write);
+  // Allowed (audit mode): alerted too.
+  EXPECT_THAT(rule_ids(run(with_flags(ev_open(100, rc, 3), O_WRONLY | O_TRUNC))),
+              ElementsAre("persist-shell-startup"));
+  // A read is not a write; a failure that wrote nothing is not an attempt on the file.
+  EXPECT_THAT(run(with_flags(ev_open(100, rc, 3), O_RDONLY)), IsEmpty());
+  EXPECT_THAT(run(with_flags(ev_open(100, rc, -ENOENT), O_WRONLY | O_CREAT)), IsEmpty());
+  // Hooks of any repository; git init's samples are not hooks.
+  EXPECT_THAT(rule_ids(run(with_flags(ev_open(100, "/src/p/.git/hooks/pre-commit", -EROFS),
+                                      O_WRONLY | O_CREAT))),
+              ElementsAre("persist-git-hook"));
+  EXPECT_THAT(run(with_flags(ev_open(100, "/src/p/.git/hooks/pre-commit.sample", 3),
+                             O_WRONLY | O_CREAT)),
+              IsEmpty());
+}
+
+TEST_F(DetectorPersistence, a_persistence_write_then_egress_is_the_exfil_sequence)
+{
+  rules(kPersistRules);
+  agent_shell(100);
+  spawn(101, 100, "/usr/bin/sh", {"sh"});
+  spawn(102, 100, "/usr/bin/curl", {"curl"});
+  EXPECT_THAT(rule_ids(run(with_flags(ev_open(101, "/home/dev/.bashrc", -EROFS), O_WRONLY))),
+              ElementsAre("persist-shell-startup"));
+  EXPECT_THAT(rule_ids(run(ev_connect(102, "8.8.8.8", 443))),
+              UnorderedElementsAre("egress-not-allowed", "exfil"));
 }
 
 } // namespace

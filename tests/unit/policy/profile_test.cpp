@@ -143,7 +143,7 @@ TEST(ProfileErrors, rejects_unknown_top_level_key)
 {
   EXPECT_EQ(error_of("profile: p\negres:\n  allow: []\n"),
             "t.yaml:2:1: egres: unknown key (expected one of: profile, description, mode, require, "
-            "credentials, egress, ingress, ipc, launch, self_protection, limits)");
+            "credentials, persistence, egress, ingress, ipc, launch, self_protection, limits)");
 }
 
 TEST(ProfileErrors, rejects_unknown_nested_key)
@@ -538,6 +538,69 @@ TEST(Profile, self_protection_and_limits)
   EXPECT_EQ(error_of("profile: p\nlimits:\n  events_per_second: lots\n"),
             "t.yaml:3:22: limits.events_per_second: 'lots' is not a whole number of events (0: "
             "unlimited)");
+}
+
+} // namespace
+} // namespace vigil::policy
+
+namespace vigil::policy {
+namespace {
+
+TEST(ProfilePersistence, parses_patterns_and_per_entry_modes)
+{
+  Profile p = parse_ok("profile: p\nmode: enforce\npersistence:\n  mode: audit\n  paths:\n"
+                       "    - ~/.bashrc\n    - {path: .git/hooks/**, mode: enforce}\n"
+                       "    - .vscode/**\n    - .envrc\n    - /var/spool/cron/crontabs/*\n");
+  ASSERT_EQ(p.persistence_paths.size(), 5u);
+  EXPECT_EQ(p.persistence_paths[0].pattern, "~/.bashrc");
+  EXPECT_EQ(p.persistence_paths[0].line, 6);
+  EXPECT_EQ(p.persistence_mode_of(p.persistence_paths[0]), Mode::audit);
+  EXPECT_EQ(p.persistence_paths[1].pattern, ".git/hooks/**");
+  EXPECT_EQ(p.persistence_mode_of(p.persistence_paths[1]), Mode::enforce);
+  EXPECT_EQ(persistence_scope("~/.bashrc"), PersistenceScope::home);
+  EXPECT_EQ(persistence_scope(".git/hooks/**"), PersistenceScope::git_dir);
+  EXPECT_EQ(persistence_scope(".vscode/**"), PersistenceScope::project);
+  EXPECT_EQ(persistence_scope(".envrc"), PersistenceScope::basename);
+  EXPECT_EQ(persistence_scope("/var/spool/cron/crontabs/*"), PersistenceScope::absolute);
+}
+
+TEST(ProfilePersistence, shipped_default_protects_hooks_config_and_shell_startup)
+{
+  auto r = load_profile(std::string(VG_SOURCE_DIR) + "/rules/profiles/default.yaml");
+  ASSERT_TRUE(r) << r.error().message();
+  std::vector<std::string> pats;
+  for (const auto &e : r->persistence_paths) {
+    pats.push_back(e.pattern);
+    EXPECT_EQ(r->persistence_mode_of(e), Mode::enforce) << e.pattern;
+  }
+  for (const char *want : {".git/hooks/**", ".git/config", ".gitmodules", ".git/info/attributes",
+                           "~/.bashrc", "~/.profile", "~/.zshrc", "~/.config/fish/**",
+                           "~/.ssh/authorized_keys", "~/.gitconfig", "/var/spool/cron/crontabs/*",
+                           "~/.config/systemd/user/**", ".vscode/**", ".mcp.json", ".envrc"})
+    EXPECT_NE(std::find(pats.begin(), pats.end(), want), pats.end()) << want;
+  // What git writes in everyday work is not protected.
+  for (const char *never : {".git/index", ".git/objects/**", ".git/refs/**", ".git/FETCH_HEAD",
+                            ".git/ORIG_HEAD", ".git/COMMIT_EDITMSG", ".git/packed-refs"})
+    EXPECT_EQ(std::find(pats.begin(), pats.end(), never), pats.end()) << never;
+}
+
+TEST(ProfilePersistence, errors_name_file_line_and_field)
+{
+  EXPECT_EQ(error_of("profile: p\npersistence:\n  severity: alert\n"),
+            "t.yaml:3:3: persistence.paths: missing (a list of patterns)");
+  EXPECT_EQ(error_of("profile: p\npersistence:\n  paths: [.git/../hooks]\n"),
+            "t.yaml:3:11: persistence.paths[0]: '.git/../hooks' is not a normalised relative "
+            "path (empty, '.' or '..' component)");
+  EXPECT_EQ(error_of("profile: p\npersistence:\n  paths:\n    - {path: ~/.bashrc, mode: off}\n"),
+            "t.yaml:4:31: persistence.paths[0].mode: 'off' is not a mode (one of: enforce, "
+            "audit)");
+  EXPECT_EQ(error_of("profile: p\npersistence:\n  paths:\n    - {mode: audit}\n"),
+            "t.yaml:4:7: persistence.paths[0].path: missing (a path pattern)");
+  EXPECT_EQ(error_of("profile: p\npersistence:\n  paths:\n    - {path: ~/.bashrc, when: x}\n"),
+            "t.yaml:4:25: persistence.paths[0].when: unknown key (expected one of: path, mode)");
+  EXPECT_EQ(error_of("profile: p\npersistence:\n  paths: [~x/.bashrc]\n"),
+            "t.yaml:3:11: persistence.paths[0]: '~x/.bashrc': only '~/' is expanded (to the "
+            "agent's home)");
 }
 
 } // namespace
