@@ -20,7 +20,7 @@ using namespace yaml;
 
 namespace {
 
-constexpr std::array<std::pair<std::string_view, RuleKind>, 11> kKinds = {{
+constexpr std::array<std::pair<std::string_view, RuleKind>, 12> kKinds = {{
     {"credential_read", RuleKind::credential_read},
     {"egress", RuleKind::egress},
     {"sequence", RuleKind::sequence},
