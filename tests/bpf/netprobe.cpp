@@ -22,6 +22,7 @@
 //   netprobe raw icmp 0          socket(AF_INET, SOCK_RAW, IPPROTO_ICMP)
 //   netprobe raw packet 0        socket(AF_PACKET, SOCK_RAW, 0)
 //   netprobe int80 getpid 0      getpid through the 32-bit entry point (int 0x80): "ok" or errno
+//   netprobe int80 socketcall 0  socketcall(SYS_SOCKET) there: the errno
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
@@ -46,8 +47,11 @@ int main(int argc, char **argv)
   const std::string op = argv[1];
   std::string addr = argv[2];
   if (op == "int80") {
-    long ret = 20; // __NR_getpid on i386
-    asm volatile("int $0x80" : "+a"(ret) : : "memory");
+    // __NR_getpid on i386, or socketcall(SYS_SOCKET, args): the 32-bit multiplexer that the
+    // 64-bit socket filters never see.
+    long ret = addr == "socketcall" ? 102 : 20;
+    long call = 1;
+    asm volatile("int $0x80" : "+a"(ret) : "b"(call), "c"(0L) : "memory");
     if (ret == getpid()) {
       std::printf("ok\n");
       return 0;

@@ -20,6 +20,17 @@
 //   tamperprobe userns-remount-rw PATH  the same, then a read-write bind remount of PATH
 //   tamperprobe userns-mount-cgroup2 DIR  the same, then mount(2) a cgroup2 on DIR
 //   tamperprobe ptrace PID              ptrace(PTRACE_ATTACH)
+//   tamperprobe ptrace-peek PID         ptrace(PTRACE_ATTACH), wait, PTRACE_PEEKDATA at the first
+//                                       mapping, detach (PID's maps are read from /proc, or at
+//                                       0x400000 where they cannot be)
+//   tamperprobe vm-read PID             process_vm_readv(2) 16 bytes at PID's first mapping
+//   tamperprobe pidfd-open PID          pidfd_open(2)
+//   tamperprobe mount DIR               mount(2) a tmpfs on DIR
+//   tamperprobe unshare-user            unshare(CLONE_NEWUSER)
+//   tamperprobe unshare-mnt             unshare(CLONE_NEWNS)
+//   tamperprobe setns NSFILE            setns(2) into the namespace of an open NSFILE
+//   tamperprobe child OP                forks a child that sleeps, runs OP (ptrace-peek, vm-read,
+//                                       pidfd-open) on it, then kills it: the agent's own process
 #include <fcntl.h>
 #include <linux/bpf.h>
 #include <sched.h>
@@ -28,6 +39,7 @@
 #include <sys/ptrace.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -61,6 +73,55 @@ int report(const std::string &op, long rc)
 long in_userns_mountns()
 {
   return ::unshare(CLONE_NEWUSER | CLONE_NEWNS);
+}
+
+// The first mapping's start: an address that is surely mapped (0x400000 where maps is hidden).
+unsigned long first_mapping(const std::string &pid)
+{
+  std::FILE *maps = std::fopen(("/proc/" + pid + "/maps").c_str(), "r");
+  unsigned long addr = 0x400000;
+  if (maps) {
+    if (std::fscanf(maps, "%lx", &addr) != 1)
+      addr = 0x400000;
+    std::fclose(maps);
+  }
+  return addr;
+}
+
+long ptrace_peek(pid_t pid, const std::string &spid)
+{
+  const unsigned long addr = first_mapping(spid);
+  if (::ptrace(PTRACE_ATTACH, pid, nullptr, nullptr) != 0)
+    return -1;
+  ::waitpid(pid, nullptr, __WALL);
+  errno = 0;
+  const long word = ::ptrace(PTRACE_PEEKDATA, pid, reinterpret_cast<void *>(addr), nullptr);
+  const int err = errno;
+  ::ptrace(PTRACE_DETACH, pid, nullptr, nullptr);
+  errno = err;
+  (void)word;
+  return err != 0 ? -1 : 0;
+}
+
+long vm_read(pid_t pid, const std::string &spid)
+{
+  char buf[16];
+  iovec local{buf, sizeof(buf)};
+  iovec remote{reinterpret_cast<void *>(first_mapping(spid)), sizeof(buf)};
+  return ::process_vm_readv(pid, &local, 1, &remote, 1, 0);
+}
+
+long on_process(const std::string &op, pid_t pid)
+{
+  const std::string spid = std::to_string(pid);
+  if (op == "ptrace-peek")
+    return ptrace_peek(pid, spid);
+  if (op == "vm-read")
+    return vm_read(pid, spid);
+  if (op == "pidfd-open")
+    return ::syscall(SYS_pidfd_open, pid, 0);
+  errno = EINVAL;
+  return -1;
 }
 
 } // namespace
@@ -163,6 +224,33 @@ int main(int argc, char **argv)
   }
   if (op == "ptrace")
     return report(op, ::ptrace(PTRACE_ATTACH, n2, nullptr, nullptr));
+  if (op == "ptrace-peek" || op == "vm-read" || op == "pidfd-open")
+    return report(op, on_process(op, n2));
+  if (op == "child") {
+    const pid_t child = ::fork();
+    if (child == 0) {
+      ::pause();
+      ::_exit(0);
+    }
+    const long rc = on_process(arg(2), child);
+    const int err = errno;
+    ::kill(child, SIGKILL);
+    ::waitpid(child, nullptr, 0);
+    errno = err;
+    return report(op + "-" + arg(2), rc);
+  }
+  if (op == "mount")
+    return report(op, ::mount("none", arg(2), "tmpfs", 0, nullptr));
+  if (op == "unshare-user")
+    return report(op, ::unshare(CLONE_NEWUSER));
+  if (op == "unshare-mnt")
+    return report(op, ::unshare(CLONE_NEWNS));
+  if (op == "setns") {
+    const int fd = ::open(arg(2), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+      return report(op + " (open)", -1);
+    return report(op, ::setns(fd, 0));
+  }
   std::fprintf(stderr, "tamperprobe: unknown op %s\n", op.c_str());
   return 2;
 }

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // `vigil run -- CMD...`: confine one command in a fresh agent cgroup for its lifetime.
 #include <fcntl.h>
+#include <linux/capability.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -12,7 +14,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <algorithm>
+#include <atomic>
 #include <filesystem>
+#include <set>
 
 #include <spdlog/spdlog.h>
 
@@ -48,6 +53,7 @@ struct Launch {
   int notify_sock;              // where the filter's listener goes (to the supervisor)
   const char *fifo_stand_in;    // bound over each of fifos (null-terminated); null: none
   const char *const *fifos;
+  bool pid_namespace;           // the child is the first process of a new pid namespace
 };
 
 [[noreturn]] void child_fail(const char *what, const char *detail, int err)
@@ -68,11 +74,56 @@ struct Launch {
   ::_exit(126);
 }
 
+// Exit status of the init for the agent's wait status: the same number vigil reports (128 + the
+// signal for a killed agent; an init cannot be killed by its own signal to pass it on as such).
+int init_status(int wstatus)
+{
+  if (WIFEXITED(wstatus))
+    return WEXITSTATUS(wstatus);
+  if (WIFSIGNALED(wstatus))
+    return 128 + WTERMSIG(wstatus);
+  return 1;
+}
+
+// pid 1 of the agent's pid namespace: vigil's code, not the agent's (the agent as pid 1 would
+// ignore every signal it has no handler for, vigil's forwarded SIGTERM included, and would have
+// to reap the orphans of the whole namespace, which a shell or an agent runtime does not do).
+// It reaps every child, passes to the agent what reaches it from outside the namespace (vigil
+// forwarding a signal it was sent: si_pid reads 0 there) and ignores signals from inside, and
+// exits with the agent's status when the agent exits, which ends the namespace (the kernel
+// kills what is left). It is not dumpable (a fork of vigil), so the agent cannot trace it or
+// read its memory, and its /proc directory is an empty mount in the agent's /proc.
+[[noreturn]] void run_init(pid_t agent, int last_cap)
+{
+  ::syscall(SYS_close_range, 3, ~0u, 0); // vigil's descriptors: the init needs none of them
+  // CAP_KILL only: the agent may change its uid (setpriv), and signals must still reach it.
+  (void)enforce::drop_capabilities(uint64_t{1} << CAP_KILL, last_cap);
+  sigset_t all;
+  sigfillset(&all);
+  for (;;) {
+    siginfo_t si{};
+    const int sig = ::sigwaitinfo(&all, &si);
+    if (sig < 0)
+      continue;
+    if (sig == SIGCHLD) {
+      int ws = 0;
+      pid_t w;
+      while ((w = ::waitpid(-1, &ws, WNOHANG)) > 0)
+        if (w == agent)
+          ::_exit(init_status(ws));
+      continue;
+    }
+    if (si.si_pid == 0 && (si.si_code == SI_USER || si.si_code == SI_QUEUE))
+      ::kill(agent, sig);
+  }
+}
+
 // The child: makes its mount namespace while it is not yet an agent (inside the agent cgroup
 // the kernel refuses such mounts), tells the parent, waits until the parent has put it in the
 // agent cgroup, then takes its cgroup namespace there, drops capabilities, and applies the
-// seccomp filter last (it refuses calls the earlier steps make), then execs. Only
-// async-signal-safe calls between fork and exec.
+// seccomp filter last (it refuses calls the earlier steps make), then execs. With a pid
+// namespace the child is its pid 1: it forks the agent (pid 2) after the cgroup steps and stays
+// as the namespace's init (run_init). Only async-signal-safe calls between fork and exec.
 [[noreturn]] void child_exec(int gate_fd, int ready_fd, const sigset_t &orig_mask, char **argv,
                              char **envp, const Launch &launch)
 {
@@ -80,7 +131,9 @@ struct Launch {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL); // an agent must not outlive its leash
   if (launch.isolate) {
     const char *step = "";
-    if (int err = enforce::isolate_mounts(launch.read_only, launch.hidden, &step); err != 0)
+    if (int err = enforce::isolate_mounts(launch.read_only, launch.hidden, launch.pid_namespace,
+                                          &step);
+        err != 0)
       child_fail("namespaces", step, -err);
     if (int err = enforce::guard_persistence(launch.pinned, launch.guarded, launch.cwd, &step);
         err != 0)
@@ -97,6 +150,17 @@ struct Launch {
   if (launch.isolate) {
     if (int err = enforce::isolate_cgroup_namespace(); err != 0)
       child_fail("namespaces", "unshare(CLONE_NEWCGROUP)", -err);
+  }
+  if (launch.pid_namespace) {
+    sigset_t all;
+    sigfillset(&all);
+    ::sigprocmask(SIG_SETMASK, &all, nullptr); // the init takes every signal by sigwaitinfo
+    const pid_t agent = ::_Fork();
+    if (agent < 0)
+      child_fail("pid namespace", "fork", errno);
+    if (agent > 0)
+      run_init(agent, launch.last_cap);
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   }
   if (int err = enforce::drop_capabilities(launch.keep_caps, launch.last_cap); err != 0)
     child_fail("capabilities", "", -err);
@@ -171,23 +235,37 @@ void report_launch(const Launch &launch, const enforce::LaunchFilterOptions &fo)
     std::string ro;
     for (const char *const *p = launch.read_only; *p; ++p)
       ro += (ro.empty() ? "" : ", ") + std::string(*p);
-    spdlog::info("launch: own cgroup and mount namespaces; read-only: {}; vigil's /proc "
-                 "entries are empty",
-                 ro);
+    if (launch.pid_namespace)
+      spdlog::info("launch: own cgroup, mount and pid namespaces (its /proc lists only its own "
+                   "processes; pid 1 is vigil's init); read-only: {}",
+                   ro);
+    else
+      spdlog::info("launch: own cgroup and mount namespaces; read-only: {}; vigil's /proc "
+                   "entries are empty (launch.pid_namespace is false: the agent sees every "
+                   "process of the machine)",
+                   ro);
   } else {
     spdlog::warn("launch: launch.isolate is false: the agent shares vigil's cgroup and mount "
                  "namespaces, and a root agent can leave its cgroup through a writable cgroupfs");
   }
   spdlog::info("launch: no_new_privs; seccomp denies bpf, module and kexec loading, clone3, "
-               "32-bit entry points{}, and signals, ptrace and process_vm_* aimed at vigil (pid "
-               "{}, {} threads)",
-               fo.block_raw_sockets ? ", raw and packet sockets" : "", fo.launcher,
+               "32-bit entry points{}{}, signals aimed at vigil (pid {}, {} threads), and "
+               "ptrace, process_vm_* and pidfds aimed outside the agent; each attempt raises an "
+               "alert",
+               fo.block_raw_sockets ? ", raw and packet sockets" : "",
+               fo.nested_namespaces ? "" : ", mounts and new namespaces", fo.launcher,
                fo.launcher_threads.size());
+  if (fo.nested_namespaces)
+    spdlog::warn("launch: launch.nested_namespaces is allow: the agent may create user and mount "
+                 "namespaces, whose copies of its mounts the file tier's mount marks do not "
+                 "follow");
 }
 
-// One alert per attempt the filter handed to the supervisor: the agent tried to signal, trace or
-// limit vigil, or to load kernel code or BPF.
-void report_tamper(daemon::Engine &engine, const enforce::TamperAttempt &a)
+// One alert per attempt the filter handed to the supervisor and did not let run: the agent tried
+// to signal, trace or limit vigil, to load kernel code or BPF, to reach into a process outside
+// it, to mount or make namespaces, to open a raw socket or to use a 32-bit entry point.
+void report_attempt(daemon::Engine &engine, const enforce::TamperAttempt &a,
+                    const enforce::AttemptVerdict &v)
 {
   std::string comm = "?";
   if (std::FILE *f = std::fopen(("/proc/" + std::to_string(a.pid) + "/comm").c_str(), "r")) {
@@ -196,12 +274,62 @@ void report_tamper(daemon::Engine &engine, const enforce::TamperAttempt &a)
       comm.assign(buf, strcspn(buf, "\n"));
     std::fclose(f);
   }
-  const std::string text =
-      "pid " + std::to_string(a.pid) + " (" + comm + ") tried " + enforce::syscall_name(a.nr) +
-      "(" + std::to_string(static_cast<int64_t>(static_cast<int32_t>(a.args[0]))) + ", " +
-      std::to_string(static_cast<int64_t>(static_cast<int32_t>(a.args[1]))) +
-      ", ...) against vigil or the kernel: denied by the launch filter";
-  engine.raise_internal("vigil-launch-tamper", policy::Severity::critical, text);
+  using enforce::AttemptClass;
+  const policy::Severity severity =
+      v.cls == AttemptClass::vigil || v.cls == AttemptClass::process ? policy::Severity::critical
+      : v.ordinary                                                     ? policy::Severity::warning
+                                                                       : policy::Severity::error;
+  engine.raise_internal(v.rule, severity,
+                        "pid " + std::to_string(a.pid) + " (" + comm + ") " + v.text);
+}
+
+// "NSpid:" of /proc/<tid>/status: the last number is the task's pid in its own namespace.
+pid_t innermost_pid(pid_t tid)
+{
+  std::FILE *f = std::fopen(("/proc/" + std::to_string(tid) + "/status").c_str(), "r");
+  if (!f)
+    return 0;
+  char line[256];
+  pid_t out = 0;
+  while (std::fgets(line, sizeof(line), f)) {
+    if (std::strncmp(line, "NSpid:", 6) != 0)
+      continue;
+    char *save = nullptr;
+    for (char *tok = ::strtok_r(line + 6, " \t\n", &save); tok;
+         tok = ::strtok_r(nullptr, " \t\n", &save))
+      out = static_cast<pid_t>(std::atoi(tok));
+    break;
+  }
+  std::fclose(f);
+  return out;
+}
+
+// The host tids of the agent cgroup (its cgroup tree is read-only to it: no sub-cgroups).
+std::vector<pid_t> agent_threads(const std::string &cg)
+{
+  std::vector<pid_t> out;
+  if (std::FILE *f = std::fopen((cg + "/cgroup.threads").c_str(), "r")) {
+    for (int tid = 0; std::fscanf(f, "%d", &tid) == 1;)
+      out.push_back(tid);
+    std::fclose(f);
+  }
+  return out;
+}
+
+// The pid a pidfd of task caller refers to, as vigil sees it ("Pid:" of its fdinfo); 0: none.
+pid_t pidfd_target(pid_t caller, int fd)
+{
+  std::FILE *f = std::fopen(
+      ("/proc/" + std::to_string(caller) + "/fdinfo/" + std::to_string(fd)).c_str(), "r");
+  if (!f)
+    return 0;
+  char line[128];
+  pid_t out = 0;
+  while (std::fgets(line, sizeof(line), f))
+    if (std::strncmp(line, "Pid:", 4) == 0)
+      out = static_cast<pid_t>(std::atoi(line + 4));
+  std::fclose(f);
+  return out;
 }
 
 int exit_status(int wstatus)
@@ -393,25 +521,69 @@ int run_command(const RunArgs &args)
                  "profile's launch.env_allow passes one through)",
                  env.removed.size(), escape_text(names));
   }
-  // Attempts on vigil are suspended by the filter and answered (EPERM) by this thread, which
-  // raises an alert for each; it starts before the fork so that its id is among the launcher's.
+  // Attempts on vigil, and the rare calls the launch stops for other reasons, are suspended by
+  // the filter and answered by this thread, which raises an alert for each it does not let run;
+  // it starts before the fork so that its id is among the launcher's.
   int notify[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, notify) != 0) {
     spdlog::error("socketpair: {}", std::strerror(errno));
     return 1;
   }
-  daemon::Engine *eng = engine->get();
-  enforce::SeccompSupervisor supervisor(notify[0], [eng](const enforce::TamperAttempt &a) {
-    report_tamper(*eng, a);
-  });
+  // With a pid namespace the agent sees none of vigil's processes; its pid 1 is vigil's init.
+  const bool pid_ns = profile->isolate && profile->pid_namespace;
+  const std::vector<pid_t> vigil_threads = enforce::own_threads();
+  enforce::AttemptContext actx;
+  actx.pid_namespace = pid_ns;
+  std::atomic<pid_t> init_pid{0}; // the host pid of the agent's init, once forked
+  actx.agent_process = [&cg, &init_pid](pid_t, pid_t target) {
+    for (pid_t tid : agent_threads(cg))
+      if (innermost_pid(tid) == target)
+        return tid == init_pid.load() ? 0 : 1;
+    return 0;
+  };
+  actx.agent_pidfd = [&cg, &init_pid](pid_t caller, int fd) {
+    const pid_t target = pidfd_target(caller, fd);
+    if (target <= 0 || target == init_pid.load())
+      return 0;
+    const auto tids = agent_threads(cg);
+    return std::find(tids.begin(), tids.end(), target) != tids.end() ? 1 : 0;
+  };
   enforce::LaunchFilterOptions fo;
   fo.notify = true;
+  fo.nested_namespaces = profile->nested_namespaces;
   // Where BPF LSM decides socket creation it denies and alerts; elsewhere seccomp denies.
   fo.block_raw_sockets = !profile->raw_sockets && (*engine)->net_tier() != loader::Tier::lsm;
-  fo.launcher = ::getpid();
-  fo.launcher_pgid = ::getpgrp();
-  fo.launcher_threads = enforce::own_threads(); // every thread vigil runs is started by now
-  fo.guardians = {watchdog->pid()};
+  if (pid_ns) {
+    // vigil's pids mean nothing (or another of the agent's processes) in the agent's namespace:
+    // the rules name its init, pid 1, and kill(0), which reaches the process group the agent
+    // shares with vigil across the namespace.
+    fo.launcher = 1;
+  } else {
+    fo.launcher = ::getpid();
+    fo.launcher_pgid = ::getpgrp();
+    fo.launcher_threads = vigil_threads; // every thread vigil runs is started by now
+    fo.guardians = {watchdog->pid()};
+  }
+  actx.vigil_ids = fo.launcher_threads;
+  actx.vigil_ids.push_back(fo.launcher);
+  actx.vigil_ids.insert(actx.vigil_ids.end(), fo.guardians.begin(), fo.guardians.end());
+  daemon::Engine *eng = engine->get();
+  std::set<pid_t> entry32_reported;
+  enforce::SeccompSupervisor supervisor(
+      notify[0], [eng, &actx, &entry32_reported](const enforce::TamperAttempt &a) {
+        const enforce::AttemptVerdict v = enforce::judge_attempt(a, actx);
+        if (v.run)
+          return 0;
+        // A 32-bit program fails at its first call, and may make a few more: one alert each.
+        if (v.cls == enforce::AttemptClass::entry_32bit) {
+          if (entry32_reported.size() > 4096)
+            entry32_reported.clear();
+          if (!entry32_reported.insert(a.pid).second)
+            return v.error;
+        }
+        report_attempt(*eng, a, v);
+        return v.error;
+      });
   const std::vector<sock_filter> filter_code = enforce::launch_filter(fo);
   const sock_fprog filter{static_cast<unsigned short>(filter_code.size()),
                           const_cast<sock_filter *>(filter_code.data())};
@@ -421,10 +593,14 @@ int run_command(const RunArgs &args)
     read_only_c.push_back(p.c_str());
   read_only_c.push_back(nullptr);
   std::vector<std::string> hidden;
-  for (pid_t t : fo.launcher_threads)
-    hidden.push_back("/proc/" + std::to_string(t));
-  for (pid_t g : fo.guardians)
-    hidden.push_back("/proc/" + std::to_string(g));
+  if (pid_ns) {
+    hidden.push_back("/proc/1"); // the init: vigil's memory image, vigil's environment
+  } else {
+    for (pid_t t : fo.launcher_threads)
+      hidden.push_back("/proc/" + std::to_string(t));
+    for (pid_t g : fo.guardians)
+      hidden.push_back("/proc/" + std::to_string(g));
+  }
   std::vector<const char *> hidden_c;
   for (const auto &p : hidden)
     hidden_c.push_back(p.c_str());
@@ -475,10 +651,14 @@ int run_command(const RunArgs &args)
                       cwd.c_str(),
                       notify[1],
                       stand_in.empty() ? nullptr : stand_in.c_str(),
-                      fifos_c.data()};
+                      fifos_c.data(),
+                      pid_ns};
   report_launch(launch, fo);
   summarize_start(args, **engine, profile->name, profile_path, cg);
-  pid_t child = ::fork();
+  // With a pid namespace the child is its pid 1 (clone(CLONE_NEWPID), which fork() cannot do);
+  // until exec it runs only system calls, as after fork().
+  pid_t child = pid_ns ? static_cast<pid_t>(::syscall(SYS_clone, CLONE_NEWPID | SIGCHLD, 0, 0, 0, 0))
+                       : ::fork();
   if (child < 0) {
     spdlog::error("fork: {}", std::strerror(errno));
     return 1;
@@ -488,6 +668,7 @@ int run_command(const RunArgs &args)
     ::close(ready[0]);
     child_exec(gate[0], ready[1], orig, argv.data(), envp.data(), launch);
   }
+  init_pid.store(pid_ns ? child : 0);
   ::close(gate[0]);
   ::close(ready[1]);
   char ready_byte = 0;

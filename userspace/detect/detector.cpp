@@ -35,7 +35,8 @@ bool kind_reads(RuleKind k, const Rule &r, size_t body)
   case RuleKind::process:
     return body == kExec;
   case RuleKind::process_access:
-    return body == kPtrace;
+    // kOpen: a /proc/PID/environ or mem that the agent cannot see (its PID namespace).
+    return body == kPtrace || body == kOpen;
   case RuleKind::ipc:
     return body == kOpen || body == kConnect;
   case RuleKind::raw_socket:

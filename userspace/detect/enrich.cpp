@@ -264,6 +264,11 @@ Alert Enricher::build(const pipeline::Event &ev, const Finding &f, const policy:
     if (const auto *t = std::get_if<pipeline::PtraceBody>(&ev.body))
       a.output = "access to the memory or environment of pid " + std::to_string(t->target_tgid) +
                  " (" + t->target_comm + "), outside the agent, by " + who + " [" + how + "]";
+    else if (std::holds_alternative<pipeline::OpenBody>(ev.body))
+      a.output = "open of " + a.path + ", the memory or environment of a process the agent "
+                 "cannot see, by " + who + " [" + describe_errno(a.result) +
+                 ": no such process in the agent's view; stopped by the agent's PID namespace "
+                 "(vigil run), or the process is gone]";
     break;
   case RuleKind::tamper:
     if (const auto *t = std::get_if<pipeline::TamperBody>(&ev.body))

@@ -11,6 +11,22 @@
 
 namespace vigil::detect {
 
+bool foreign_proc_file(std::string_view path)
+{
+  constexpr std::string_view kProc = "/proc/";
+  if (!path.starts_with(kProc))
+    return false;
+  path.remove_prefix(kProc.size());
+  const size_t digits = path.find_first_not_of("0123456789");
+  if (digits == 0 || digits == std::string_view::npos || path[digits] != '/')
+    return false;
+  const std::string_view file = path.substr(digits + 1);
+  for (std::string_view f : {"environ", "mem", "auxv", "pagemap"})
+    if (file == f)
+      return true;
+  return false;
+}
+
 Matcher::Matcher(DirResolver dirs, HomeResolver homes)
     : dirs_(std::move(dirs)), homes_(std::move(homes))
 {
@@ -55,6 +71,12 @@ std::optional<PolicyHit> Matcher::match(const pipeline::Event &ev)
 std::optional<PolicyHit> Matcher::match_open(Compiled &c, const pipeline::Event &ev,
                                            const pipeline::OpenBody &o)
 {
+  // Another process's environment or memory, named by a pid that does not exist where the agent
+  // looks: outside its PID namespace (vigil run), or gone. Refusals the kernel itself reports
+  // (EACCES from its ptrace check) come from the BPF LSM's ptrace hook where it runs.
+  if (o.ret == -ENOENT && !o.resolved && foreign_proc_file(o.path))
+    return PolicyHit{kRuleForeignProcess, c.profile.credential_severity, ev.hdr.profile_id,
+                     o.path, {}};
   if (o.ipc && ev.hdr.verdict != pipeline::Verdict::none)
     return PolicyHit{kRuleIpcNotAllowed, c.profile.egress_severity, ev.hdr.profile_id, o.path, {}};
   // An enforcing tier decided on a protected object: report its decision as it stands.

@@ -24,6 +24,9 @@ inline constexpr std::string_view kRuleIpcNotAllowed = "ipc-not-allowed";
 inline constexpr std::string_view kRuleRawSocket = "raw-socket";
 inline constexpr std::string_view kRuleInbound = "inbound-not-allowed";
 
+// "/proc/<digits>/environ", "mem", "auxv" or "pagemap": another process's environment or memory.
+bool foreign_proc_file(std::string_view path);
+
 struct PolicyHit {
   std::string_view rule;
   policy::Severity severity;

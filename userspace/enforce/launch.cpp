@@ -46,6 +46,15 @@ constexpr std::string_view kNotSecret[] = {
 
 constexpr uint32_t kX32Bit = 0x40000000u;
 
+// CLONE_NEWNS, CLONE_NEWCGROUP, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWUSER, CLONE_NEWPID,
+// CLONE_NEWNET, CLONE_NEWTIME.
+constexpr uint32_t kCloneNewTime = 0x00000080u;
+constexpr uint32_t kCloneNewFlags[] = {0x00020000u, 0x02000000u, 0x04000000u, 0x08000000u,
+                                       0x10000000u, 0x20000000u, 0x40000000u, kCloneNewTime};
+constexpr uint32_t kOpenTreeClone = 1;
+constexpr uint32_t kPtraceAttach = 16, kPtraceSeize = 0x4206;
+constexpr uint32_t kAfInet = 2, kAfInet6 = 10, kAfPacket = 17;
+
 // mount_setattr(2) (5.12); glibc 2.36 has no wrapper, and <linux/mount.h> clashes with
 // <sys/mount.h> there, so the few names it needs are spelled here.
 struct MountAttr {
@@ -149,13 +158,14 @@ std::vector<sock_filter> SeccompBuilder::build() const
   std::vector<sock_filter> f;
   const uint32_t nosys = SECCOMP_RET_ERRNO | (ENOSYS & SECCOMP_RET_DATA);
   // Only the native x86-64 entry point: int 0x80 from a 64-bit task arrives as i386.
+  const uint32_t other_entry = notify_other_entries_ ? SECCOMP_RET_USER_NOTIF : nosys;
   f.push_back(stmt(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)));
   f.push_back(jump(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0));
-  f.push_back(stmt(BPF_RET | BPF_K, nosys));
+  f.push_back(stmt(BPF_RET | BPF_K, other_entry));
   f.push_back(stmt(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)));
   // x32 numbers share the architecture and carry bit 30.
   f.push_back(jump(BPF_JMP | BPF_JGE | BPF_K, kX32Bit, 0, 1));
-  f.push_back(stmt(BPF_RET | BPF_K, nosys));
+  f.push_back(stmt(BPF_RET | BPF_K, other_entry));
   for (const Rule &r : rules_) {
     std::vector<sock_filter> body;
     const bool always = std::any_of(r.alternatives.begin(), r.alternatives.end(),
@@ -240,9 +250,39 @@ std::vector<sock_filter> launch_filter(const LaunchFilterOptions &opts)
         b.deny_if(SYS_fcntl, {ArgEq{1, F_SETOWN}, ArgEq{2, target}}, tamper);
   }
   if (opts.block_raw_sockets) {
-    b.deny_if(SYS_socket, {ArgEq{0, AF_PACKET}});
-    // args[1]: the type, without SOCK_NONBLOCK / SOCK_CLOEXEC.
-    b.deny_if(SYS_socket, {ArgEq{1, SOCK_RAW, 0xf}});
+    // Raw IP and packet sockets bypass the egress allowlist. args[1]: the type, without
+    // SOCK_NONBLOCK / SOCK_CLOEXEC. Netlink's SOCK_RAW (glibc's getifaddrs, iproute) is not IP.
+    const int err = opts.notify ? kNotify : EPERM;
+    b.deny_if(SYS_socket, {ArgEq{0, AF_PACKET}}, err);
+    b.deny_if(SYS_socket, {ArgEq{0, AF_INET}, ArgEq{1, SOCK_RAW, 0xf}}, err);
+    b.deny_if(SYS_socket, {ArgEq{0, AF_INET6}, ArgEq{1, SOCK_RAW, 0xf}}, err);
+  }
+  if (!opts.nested_namespaces) {
+    const int err = opts.notify ? kNotify : EPERM;
+    // Without CAP_SYS_ADMIN these fail anyway; here they fail the same way whatever a user
+    // namespace would grant, and each raises an alert.
+    for (int nr : {SYS_mount, SYS_umount2, SYS_pivot_root, SYS_move_mount, SYS_fsopen,
+                   SYS_fsconfig, SYS_fsmount, SYS_fspick, SYS_mount_setattr, SYS_setns})
+      b.deny(nr, err);
+    // open_tree without OPEN_TREE_CLONE is an O_PATH open; with it, a copy of a mount tree.
+    b.deny_if(SYS_open_tree, {ArgEq{2, kOpenTreeClone, kOpenTreeClone}}, err);
+    // One test of a bit per namespace type: a thread's or a fork's clone carries none of them,
+    // so it passes after a few instructions and never reaches the supervisor.
+    for (uint32_t ns : kCloneNewFlags) {
+      b.deny_if(SYS_unshare, {ArgEq{0, ns, ns}}, err);
+      if (ns != kCloneNewTime) // clone's low byte is the exit signal
+        b.deny_if(SYS_clone, {ArgEq{0, ns, ns}}, err);
+    }
+  }
+  if (opts.notify) {
+    // Calls that reach into another process: the supervisor lets them run when the target is a
+    // process of the agent (a debugger or strace inside it), and fails them with an alert
+    // otherwise. Only ptrace's attaching requests: every other request needs a tracee already.
+    b.deny_if(SYS_ptrace, {ArgEq{0, kPtraceAttach}}, kNotify);
+    b.deny_if(SYS_ptrace, {ArgEq{0, kPtraceSeize}}, kNotify);
+    for (int nr : {SYS_process_vm_readv, SYS_process_vm_writev, SYS_pidfd_open, SYS_pidfd_getfd})
+      b.deny(nr, kNotify);
+    b.notify_other_entries();
   }
   return b.build();
 }
@@ -284,8 +324,25 @@ int send_fd(int sock, int fd)
   return 0;
 }
 
-std::string syscall_name(int nr)
+std::string syscall_name(int nr, uint32_t arch)
 {
+  // The 32-bit entry point's numbers (arch/x86/entry/syscalls/syscall_32.tbl) of the calls an
+  // agent tries there to get past the 64-bit filter.
+  static const std::pair<int, const char *> kNames32[] = {
+      {1, "exit"},         {11, "execve"},       {20, "getpid"},     {21, "mount"},
+      {26, "ptrace"},      {37, "kill"},         {52, "umount2"},    {102, "socketcall"},
+      {120, "clone"},      {310, "unshare"},     {346, "setns"},     {347, "process_vm_readv"},
+      {348, "process_vm_writev"}, {357, "bpf"},  {359, "socket"},    {362, "connect"},
+  };
+  if (arch != AUDIT_ARCH_X86_64) {
+    for (const auto &[n, name] : kNames32)
+      if (n == nr)
+        return name;
+    return "32-bit syscall " + std::to_string(nr);
+  }
+  if (static_cast<uint32_t>(nr) & kX32Bit)
+    return "x32 syscall " + std::to_string(static_cast<uint32_t>(nr) & ~kX32Bit);
+
   static const std::pair<int, const char *> kNames[] = {
       {SYS_kill, "kill"},
       {SYS_tkill, "tkill"},
@@ -312,6 +369,21 @@ std::string syscall_name(int nr)
       {SYS_iopl, "iopl"},
       {SYS_ioperm, "ioperm"},
       {SYS_open_by_handle_at, "open_by_handle_at"},
+      {SYS_pidfd_getfd, "pidfd_getfd"},
+      {SYS_mount, "mount"},
+      {SYS_umount2, "umount2"},
+      {SYS_pivot_root, "pivot_root"},
+      {SYS_move_mount, "move_mount"},
+      {SYS_fsopen, "fsopen"},
+      {SYS_fsconfig, "fsconfig"},
+      {SYS_fsmount, "fsmount"},
+      {SYS_fspick, "fspick"},
+      {SYS_open_tree, "open_tree"},
+      {SYS_mount_setattr, "mount_setattr"},
+      {SYS_setns, "setns"},
+      {SYS_unshare, "unshare"},
+      {SYS_clone, "clone"},
+      {SYS_socket, "socket"},
   };
   for (const auto &[n, name] : kNames)
     if (n == nr)
@@ -319,8 +391,145 @@ std::string syscall_name(int nr)
   return "syscall " + std::to_string(nr);
 }
 
+namespace {
+
+std::string clone_flag_names(uint64_t flags)
+{
+  static const std::pair<uint32_t, const char *> kNs[] = {
+      {0x00020000u, "CLONE_NEWNS"},  {0x02000000u, "CLONE_NEWCGROUP"}, {0x04000000u, "CLONE_NEWUTS"},
+      {0x08000000u, "CLONE_NEWIPC"}, {0x10000000u, "CLONE_NEWUSER"},   {0x20000000u, "CLONE_NEWPID"},
+      {0x40000000u, "CLONE_NEWNET"}, {kCloneNewTime, "CLONE_NEWTIME"}};
+  std::string out;
+  for (const auto &[bit, name] : kNs)
+    if (flags & bit)
+      out += (out.empty() ? "" : "|") + std::string(name);
+  return out.empty() ? "0" : out;
+}
+
+std::string as_int(uint64_t v)
+{
+  return std::to_string(static_cast<int64_t>(static_cast<int32_t>(v)));
+}
+
+bool is_vigil_id(const AttemptContext &ctx, pid_t target)
+{
+  return std::find(ctx.vigil_ids.begin(), ctx.vigil_ids.end(), target) != ctx.vigil_ids.end();
+}
+
+} // namespace
+
+AttemptVerdict judge_attempt(const TamperAttempt &a, const AttemptContext &ctx)
+{
+  AttemptVerdict v;
+  const std::string call = syscall_name(a.nr, a.arch);
+  if (a.arch != AUDIT_ARCH_X86_64 || (static_cast<uint32_t>(a.nr) & kX32Bit)) {
+    v.cls = AttemptClass::entry_32bit;
+    v.error = ENOSYS;
+    v.rule = "vigil-launch-32bit";
+    v.text = "tried " + call + " through the " +
+             std::string(a.arch != AUDIT_ARCH_X86_64 ? "32-bit entry point (int 0x80)"
+                                                     : "x32 entry point") +
+             ", which the 64-bit filters and tracepoints do not see: denied by the launch filter";
+    return v;
+  }
+  const std::string stopper = ctx.pid_namespace ? "stopped by the agent's PID namespace"
+                                                : "denied by the launch filter";
+  auto on_process = [&](pid_t target, const std::string &what) {
+    if (is_vigil_id(ctx, target)) {
+      v.cls = AttemptClass::vigil;
+      v.rule = "vigil-launch-tamper";
+      v.text = "tried " + what + " against vigil or the kernel: denied by the launch filter";
+      return;
+    }
+    const int inside = ctx.agent_process ? ctx.agent_process(a.pid, target) : 0;
+    if (inside == 1) {
+      v.run = true;
+      return;
+    }
+    v.cls = AttemptClass::process;
+    v.rule = "vigil-launch-process";
+    v.text = "tried " + what + " on pid " + std::to_string(target) +
+             ", not a process of the agent: " + stopper + " (launch filter)";
+  };
+  switch (a.nr) {
+  case SYS_ptrace: {
+    const std::string req = a.args[0] == kPtraceAttach  ? "PTRACE_ATTACH"
+                            : a.args[0] == kPtraceSeize ? "PTRACE_SEIZE"
+                                                        : as_int(a.args[0]);
+    const pid_t target = static_cast<pid_t>(a.args[1]);
+    on_process(target, "ptrace(" + req + ", " + as_int(a.args[1]) + ")");
+    return v;
+  }
+  case SYS_process_vm_readv:
+  case SYS_process_vm_writev:
+  case SYS_pidfd_open:
+    on_process(static_cast<pid_t>(a.args[0]), call + "(" + as_int(a.args[0]) + ", ...)");
+    return v;
+  case SYS_pidfd_getfd: {
+    const int fd = static_cast<int>(a.args[0]);
+    if (ctx.agent_pidfd && ctx.agent_pidfd(a.pid, fd) == 1) {
+      v.run = true;
+      return v;
+    }
+    v.cls = AttemptClass::process;
+    v.rule = "vigil-launch-process";
+    v.text = "tried pidfd_getfd(" + as_int(a.args[0]) + ", " + as_int(a.args[1]) +
+             ") on a process that is not the agent's: denied by the launch filter";
+    return v;
+  }
+  case SYS_mount:
+  case SYS_umount2:
+  case SYS_pivot_root:
+  case SYS_move_mount:
+  case SYS_fsopen:
+  case SYS_fsconfig:
+  case SYS_fsmount:
+  case SYS_fspick:
+  case SYS_open_tree:
+  case SYS_mount_setattr:
+  case SYS_setns:
+    v.cls = AttemptClass::namespaces;
+    v.rule = "vigil-launch-namespace";
+    v.text = "tried " + call + ": mounts and namespaces are vigil's in the agent; denied by the "
+             "launch filter (launch.nested_namespaces: deny)";
+    return v;
+  case SYS_unshare:
+  case SYS_clone:
+    v.cls = AttemptClass::namespaces;
+    v.rule = "vigil-launch-namespace";
+    v.text = "tried " + call + "(" + clone_flag_names(a.args[0]) +
+             "): a new namespace inside the agent (a mount namespace copies the mounts the file "
+             "tier watches); denied by the launch filter (launch.nested_namespaces: deny)";
+    return v;
+  case SYS_socket: {
+    const uint32_t family = static_cast<uint32_t>(a.args[0]);
+    const uint32_t proto = static_cast<uint32_t>(a.args[2]);
+    v.cls = AttemptClass::raw_socket;
+    v.rule = "vigil-launch-raw-socket";
+    // ping's ICMP echo socket is what ordinary programs open.
+    v.ordinary = (family == kAfInet && proto == 1) || (family == kAfInet6 && proto == 58);
+    v.text = "tried socket(" +
+             std::string(family == kAfPacket ? "AF_PACKET"
+                         : family == kAfInet ? "AF_INET"
+                         : family == kAfInet6 ? "AF_INET6"
+                                              : as_int(a.args[0])) +
+             ", SOCK_RAW, " + as_int(a.args[2]) +
+             "): raw and packet sockets bypass the egress allowlist; denied by the launch filter "
+             "(egress.raw_sockets: deny)";
+    return v;
+  }
+  default:
+    break;
+  }
+  v.cls = AttemptClass::vigil;
+  v.rule = "vigil-launch-tamper";
+  v.text = "tried " + call + "(" + as_int(a.args[0]) + ", " + as_int(a.args[1]) +
+           ", ...) against vigil or the kernel: denied by the launch filter";
+  return v;
+}
+
 SeccompSupervisor::SeccompSupervisor(int sock,
-                                     std::function<void(const TamperAttempt &)> on_attempt)
+                                     std::function<int(const TamperAttempt &)> on_attempt)
     : sock_(sock), on_attempt_(std::move(on_attempt)), thread_([this] { loop(); })
 {
 }
@@ -370,18 +579,24 @@ void SeccompSupervisor::loop() noexcept
     seccomp_notif req{};
     if (::ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, &req) != 0)
       continue; // ENOENT: the task died before we read it
-    seccomp_notif_resp resp{};
-    resp.id = req.id;
-    resp.error = -EPERM;
-    // ENOENT here too means the task is gone; the attempt is still reported.
-    (void)::ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &resp);
-    answered_.fetch_add(1);
     TamperAttempt a;
     a.pid = static_cast<pid_t>(req.pid);
     a.nr = req.data.nr;
+    a.arch = req.data.arch;
     std::copy(std::begin(req.data.args), std::end(req.data.args), std::begin(a.args));
-    if (on_attempt_)
-      on_attempt_(a);
+    const int err = on_attempt_ ? on_attempt_(a) : EPERM;
+    seccomp_notif_resp resp{};
+    resp.id = req.id;
+    if (err == 0) {
+      // The target was checked as the agent's; the kernel's own checks still apply. A pid
+      // reused in between can only be another of the agent's where it has a PID namespace.
+      resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+    } else {
+      resp.error = -err;
+    }
+    // ENOENT here means the task is gone; the attempt is still reported.
+    (void)::ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+    answered_.fetch_add(1);
   }
   if (listener >= 0)
     ::close(listener);
@@ -486,7 +701,8 @@ int isolate_cgroup_namespace()
   return ::unshare(CLONE_NEWCGROUP) == 0 ? 0 : -errno;
 }
 
-int isolate_mounts(const char *const *read_only, const char *const *hidden, const char **step)
+int isolate_mounts(const char *const *read_only, const char *const *hidden, bool new_proc,
+                   const char **step)
 {
   *step = "unshare(CLONE_NEWNS)";
   if (::unshare(CLONE_NEWNS) != 0)
@@ -494,6 +710,11 @@ int isolate_mounts(const char *const *read_only, const char *const *hidden, cons
   // Host mounts (a new bpffs, a hot-plugged disk) still appear; nothing done here goes back.
   *step = "make / a slave mount";
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) != 0)
+    return -errno;
+  // The host's /proc (and what is mounted below it) stays underneath, out of reach: the agent
+  // has no CAP_SYS_ADMIN to unmount the new one, and no mount calls at all under the filter.
+  *step = "mount a /proc of the new pid namespace";
+  if (new_proc && ::mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0)
     return -errno;
   for (; *read_only; ++read_only) {
     const char *path = *read_only;

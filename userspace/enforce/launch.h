@@ -60,9 +60,17 @@ public:
   // Shorthand: calls of nr whose argument arg equals one of values.
   SeccompBuilder &deny_if_any(int nr, uint8_t arg, const std::vector<uint32_t> &values,
                               int err = EPERM);
+  // Calls through the 32-bit entry points go to the supervisor (kNotify) instead of failing
+  // with ENOSYS at once.
+  SeccompBuilder &notify_other_entries()
+  {
+    notify_other_entries_ = true;
+    return *this;
+  }
   std::vector<sock_filter> build() const;
 
 private:
+  bool notify_other_entries_ = false;
   struct Rule {
     int nr;
     int err;
@@ -85,8 +93,18 @@ struct LaunchFilterOptions {
   // cgroup if vigil dies): the same rules as the launcher's pid. Used only with launcher.
   std::vector<pid_t> guardians;
   // Attempts on vigil (the launcher rules, bpf, module and kexec loading, iopl/ioperm,
-  // open_by_handle_at) go to the supervisor (kNotify) instead of failing silently.
+  // open_by_handle_at) go to the supervisor (kNotify) instead of failing silently, and so do the
+  // rare calls that the launch stops for other reasons, so that each raises an alert: the 32-bit
+  // entry points (answered ENOSYS), raw and packet sockets, the mount calls, setns, unshare and
+  // clone creating namespaces (unless nested_namespaces), and ptrace attach, process_vm_*,
+  // pidfd_open and pidfd_getfd, which the supervisor lets through when their target is a process
+  // of the agent. Common calls (openat, clone for threads and forks) never wait for it.
   bool notify = false;
+  // The agent may create namespaces (user and mount namespaces among them) and mount inside
+  // them. Off: the mount calls, setns, and unshare and clone with any CLONE_NEW* flag fail with
+  // EPERM (with notify: an alert each). A mount namespace made inside the agent copies its
+  // mounts, and the file tier's marks on the agent's mounts do not follow copies.
+  bool nested_namespaces = false;
 };
 
 // The launch filter (classic BPF for seccomp). Whatever the options, bpf(), module loading,
@@ -126,8 +144,11 @@ std::vector<std::string> read_only_mounts(const std::string &mountinfo = "/proc/
 // file system over each of the null-terminated hidden paths (the launcher's /proc/PID and
 // /proc/TID directories: its oom_score_adj, which a root agent may raise without any
 // capability, its status, environment and memory). A path that does not exist is skipped.
-// Returns 0 or -errno, with *step naming what failed.
-int isolate_mounts(const char *const *read_only, const char *const *hidden, const char **step);
+// With new_proc (the caller is the first process of a new pid namespace), a fresh /proc of
+// that namespace is mounted over /proc first, so read_only and hidden paths under /proc name
+// its entries. Returns 0 or -errno, with *step naming what failed.
+int isolate_mounts(const char *const *read_only, const char *const *hidden, bool new_proc,
+                   const char **step);
 // Named FIFOs that exist now below roots (each walked to max_depth levels, without crossing into
 // other file systems' mounts below it; at most max_entries directory entries are looked at in
 // all): each is a channel to whoever holds its other end, outside the agent. Sorted, unique.
@@ -162,19 +183,54 @@ std::vector<pid_t> own_threads();
 // One suspended system call of the agent, as the supervisor saw it.
 struct TamperAttempt {
   pid_t pid = 0;  // in vigil's pid namespace
-  int nr = 0;     // x86-64 system call number
+  int nr = 0;     // system call number of arch
+  uint32_t arch = 0; // AUDIT_ARCH_X86_64 or AUDIT_ARCH_I386 (int 0x80); x32 numbers carry bit 30
   uint64_t args[6] = {};
 };
-// "kill", "bpf", ...; "syscall N" for a number without a name here.
-std::string syscall_name(int nr);
+// "kill", "bpf", ...; "syscall N" for a number without a name here. arch: as in TamperAttempt
+// (the i386 table names the 32-bit entry points: socketcall, ...).
+std::string syscall_name(int nr, uint32_t arch = 0xc000003eu /* AUDIT_ARCH_X86_64 */);
+
+// What the supervisor makes of an attempt.
+enum class AttemptClass : uint8_t {
+  vigil,           // aimed at vigil (its pids, its init, its process group) or the kernel
+  process,         // ptrace attach, process_vm_*, pidfd_open/pidfd_getfd on another process
+  namespaces,      // mount calls, setns, unshare/clone with CLONE_NEW* flags
+  raw_socket,      // raw IP or packet socket
+  entry_32bit,     // int 0x80 or an x32 number
+};
+struct AttemptVerdict {
+  AttemptClass cls = AttemptClass::vigil;
+  bool run = false;  // let the call run (its target is a process of the agent)
+  int error = EPERM; // answered when !run
+  // The alert: rule id, whether the attempt is what ordinary programs do (ping's raw socket,
+  // lower severity), and the text "tried X: denied by Y" (empty with run).
+  std::string rule;
+  bool ordinary = false;
+  std::string text;
+};
+// How the supervisor asks where a process is. target: a pid as the caller named it (in the
+// agent's pid namespace where it has one). Returns 1: a process of the agent (not vigil's init);
+// 0: not (outside the agent, vigil's, or no such process); the hooks are called only for the
+// process calls.
+struct AttemptContext {
+  std::function<int(pid_t caller, pid_t target)> agent_process;
+  // A pidfd of the caller -> 1: refers to a process of the agent, 0: not, as above.
+  std::function<int(pid_t caller, int pidfd)> agent_pidfd;
+  bool pid_namespace = false; // "the agent's PID namespace" is what stops outside targets
+  std::vector<pid_t> vigil_ids; // pids the launch filter names as vigil's (as the agent sees them)
+};
+// Decides one notification of the launch filter. Pure apart from ctx's hooks.
+AttemptVerdict judge_attempt(const TamperAttempt &a, const AttemptContext &ctx);
 
 // The supervisor of a launch filter with kNotify rules: a thread started before the fork (so its
 // id is in the filter's launcher list), which receives the listener descriptor from the child over
-// sock, then answers every notification with EPERM and hands it to on_attempt. stop() (or the
-// destructor) ends the thread; a child that never sends a listener just ends it early.
+// sock, then hands every notification to on_attempt and answers what it returns: 0 lets the call
+// run as the kernel decides (SECCOMP_USER_NOTIF_FLAG_CONTINUE), a positive errno fails it. stop()
+// (or the destructor) ends the thread; a child that never sends a listener just ends it early.
 class SeccompSupervisor {
 public:
-  SeccompSupervisor(int sock, std::function<void(const TamperAttempt &)> on_attempt);
+  SeccompSupervisor(int sock, std::function<int(const TamperAttempt &)> on_attempt);
   ~SeccompSupervisor();
   SeccompSupervisor(const SeccompSupervisor &) = delete;
   SeccompSupervisor &operator=(const SeccompSupervisor &) = delete;
@@ -184,7 +240,7 @@ public:
 private:
   void loop() noexcept;
   int sock_;
-  std::function<void(const TamperAttempt &)> on_attempt_;
+  std::function<int(const TamperAttempt &)> on_attempt_;
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> answered_{0};
   std::thread thread_;

@@ -168,12 +168,14 @@ Status parse_capabilities(const Ctx &ctx, const KeyValue &kv, Profile &profile)
 }
 
 // launch: how `vigil run` starts the agent. env_allow: secret-looking variables passed anyway;
-// capabilities: the ones the agent keeps; isolate: its own cgroup and mount namespaces.
+// capabilities: the ones the agent keeps; isolate: its own cgroup and mount namespaces;
+// pid_namespace: and its own pid namespace; nested_namespaces: whether it may make namespaces.
 Status parse_launch(const Ctx &ctx, const KeyValue &section, Profile &profile)
 {
   const std::string field = "launch";
   auto fields = read_map(ctx, section.value, value_mark(section), field,
-                         {"env_allow", "capabilities", "isolate"});
+                         {"env_allow", "capabilities", "isolate", "pid_namespace",
+                          "nested_namespaces"});
   if (!fields)
     return tl::unexpected(fields.error());
   if (const KeyValue *kv = find(*fields, "capabilities")) {
@@ -188,6 +190,24 @@ Status parse_launch(const Ctx &ctx, const KeyValue &section, Profile &profile)
       return fail_at(ctx, value_mark(*kv), field + ".isolate",
                      quoted(*isolate) + " is not one of: true, false");
     profile.isolate = *isolate == "true";
+  }
+  if (const KeyValue *kv = find(*fields, "pid_namespace")) {
+    auto v = read_string(ctx, *kv, field + ".pid_namespace");
+    if (!v)
+      return tl::unexpected(v.error());
+    if (*v != "true" && *v != "false")
+      return fail_at(ctx, value_mark(*kv), field + ".pid_namespace",
+                     quoted(*v) + " is not one of: true, false");
+    profile.pid_namespace = *v == "true";
+  }
+  if (const KeyValue *kv = find(*fields, "nested_namespaces")) {
+    auto v = read_string(ctx, *kv, field + ".nested_namespaces");
+    if (!v)
+      return tl::unexpected(v.error());
+    if (*v != "allow" && *v != "deny")
+      return fail_at(ctx, value_mark(*kv), field + ".nested_namespaces",
+                     quoted(*v) + " is not one of: allow, deny");
+    profile.nested_namespaces = *v == "allow";
   }
   if (const KeyValue *kv = find(*fields, "env_allow")) {
     auto list = read_list(ctx, *kv, field + ".env_allow");

@@ -143,6 +143,13 @@ struct Profile {
   // launch.isolate: the agent gets its own cgroup and mount namespaces, with /sys, /proc/sys and
   // the kernel's control files read-only in them.
   bool isolate = true;
+  // launch.pid_namespace (with isolate): the agent gets its own pid namespace and a /proc of its
+  // own, where no process outside it is visible.
+  bool pid_namespace = true;
+  // launch.nested_namespaces: allow lets the agent create namespaces (user and mount ones among
+  // them) and mount inside them; deny (default) fails those calls with an alert. Allowing weakens
+  // tier 2: a mount namespace made inside the agent copies the mounts the file tier marks.
+  bool nested_namespaces = false;
 
   Mode file_mode() const { return credential_mode.value_or(mode); }
   Mode net_mode() const { return egress_mode.value_or(mode); }

@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
+#include <linux/audit.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <linux/capability.h>
 #include <sys/ptrace.h>
 #include <sys/resource.h>
@@ -12,6 +15,7 @@
 #include <unistd.h>
 
 #include <functional>
+#include <thread>
 #include <mutex>
 
 #include "enforce/launch.h"
@@ -198,6 +202,7 @@ TEST(Seccomp, supervisor_answers_eperm_and_reports_each_attempt)
   SeccompSupervisor supervisor(sv[0], [&](const TamperAttempt &a) {
     std::lock_guard lock(mu);
     seen.push_back(a);
+    return EPERM;
   });
   const auto code = SeccompBuilder().deny_if_any(SYS_kill, 0, {0}, kNotify).build();
   const sock_fprog prog{static_cast<unsigned short>(code.size()),
@@ -250,6 +255,124 @@ TEST(Seccomp, raw_sockets_only_when_asked)
               return fd < 0 ? errno : (::close(fd), 0);
             }),
             0);
+}
+
+// Namespaces and mounts: every CLONE_NEW* flag of unshare and clone fails, while clone for a
+// fork or a thread (no such flag) still works under the same filter.
+TEST(Seccomp, nested_namespaces_are_denied_but_forks_and_threads_are_not)
+{
+  LaunchFilterOptions o;
+  const auto code = launch_filter(o);
+  for (int flag : {CLONE_NEWUSER, CLONE_NEWNS, CLONE_NEWNET, CLONE_NEWUSER | CLONE_NEWPID})
+    EXPECT_EQ(under_filter(code, [=] { return errno_of(::unshare(flag)); }), EPERM) << flag;
+  EXPECT_EQ(under_filter(code,
+                         [] {
+                           return errno_of(
+                               ::syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, 0, 0, 0, 0));
+                         }),
+            EPERM);
+  EXPECT_EQ(under_filter(code, [] { return errno_of(::mount("none", "/nonexistent-vg-test", "tmpfs", 0, nullptr)); }),
+            EPERM);
+  EXPECT_EQ(under_filter(code,
+                         [] {
+                           const pid_t p = ::fork();
+                           if (p == 0)
+                             ::_exit(0);
+                           return p < 0 ? errno : (::waitpid(p, nullptr, 0), 0);
+                         }),
+            0);
+  EXPECT_EQ(under_filter(code,
+                         [] {
+                           std::thread t([] {});
+                           t.join();
+                           return 0;
+                         }),
+            0);
+  // Unprivileged users may make a user namespace on this kernel; the switch gives it back.
+  o.nested_namespaces = true;
+  const int allowed = under_filter(launch_filter(o), [] { return errno_of(::unshare(CLONE_NEWUSER)); });
+  EXPECT_NE(allowed, -2);
+}
+
+// The supervisor's verdicts: a process of the agent runs, one outside fails with an alert naming
+// what stopped it, vigil's ids are tampering, and the ordinary raw socket is the lower class.
+TEST(Seccomp, judge_attempt_classifies_each_notification)
+{
+  AttemptContext ctx;
+  ctx.pid_namespace = true;
+  ctx.vigil_ids = {1};
+  ctx.agent_process = [](pid_t, pid_t target) { return target == 5 ? 1 : 0; };
+  ctx.agent_pidfd = [](pid_t, int fd) { return fd == 3 ? 1 : 0; };
+  auto at = [](int nr, std::initializer_list<uint64_t> args, uint32_t arch = AUDIT_ARCH_X86_64) {
+    TamperAttempt a;
+    a.pid = 4242;
+    a.nr = nr;
+    a.arch = arch;
+    std::copy(args.begin(), args.end(), a.args);
+    return a;
+  };
+  EXPECT_TRUE(judge_attempt(at(SYS_ptrace, {PTRACE_ATTACH, 5}), ctx).run);
+  AttemptVerdict v = judge_attempt(at(SYS_ptrace, {PTRACE_ATTACH, 777}), ctx);
+  EXPECT_FALSE(v.run);
+  EXPECT_EQ(v.error, EPERM);
+  EXPECT_EQ(v.rule, "vigil-launch-process");
+  EXPECT_NE(v.text.find("ptrace(PTRACE_ATTACH, 777)"), std::string::npos) << v.text;
+  EXPECT_NE(v.text.find("the agent's PID namespace"), std::string::npos) << v.text;
+  v = judge_attempt(at(SYS_process_vm_readv, {1}), ctx);
+  EXPECT_EQ(v.rule, "vigil-launch-tamper") << "pid 1 is vigil's init";
+  EXPECT_TRUE(judge_attempt(at(SYS_pidfd_getfd, {3, 0}), ctx).run);
+  EXPECT_EQ(judge_attempt(at(SYS_pidfd_getfd, {4, 0}), ctx).rule, "vigil-launch-process");
+  v = judge_attempt(at(SYS_unshare, {CLONE_NEWUSER | CLONE_NEWNS}), ctx);
+  EXPECT_EQ(v.rule, "vigil-launch-namespace");
+  EXPECT_NE(v.text.find("unshare(CLONE_NEWNS|CLONE_NEWUSER)"), std::string::npos) << v.text;
+  v = judge_attempt(at(SYS_socket, {AF_INET, SOCK_RAW, 1}), ctx);
+  EXPECT_TRUE(v.ordinary) << "ping";
+  v = judge_attempt(at(SYS_socket, {17, SOCK_RAW, 0}), ctx);
+  EXPECT_FALSE(v.ordinary);
+  EXPECT_EQ(v.rule, "vigil-launch-raw-socket");
+  v = judge_attempt(at(102, {1, 0}, AUDIT_ARCH_I386), ctx);
+  EXPECT_EQ(v.error, ENOSYS);
+  EXPECT_NE(v.text.find("socketcall"), std::string::npos) << v.text;
+  ctx.pid_namespace = false;
+  v = judge_attempt(at(SYS_process_vm_readv, {777}), ctx);
+  EXPECT_NE(v.text.find("denied by the launch filter"), std::string::npos) << v.text;
+}
+
+// An answer of 0 lets the suspended call run as the kernel decides.
+TEST(Seccomp, supervisor_lets_allowed_calls_run)
+{
+  int sv[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+  SeccompSupervisor supervisor(sv[0], [](const TamperAttempt &a) {
+    return a.args[0] == 0 ? 0 : EPERM;
+  });
+  const auto code = SeccompBuilder().deny(SYS_getpriority, kNotify).build();
+  const sock_fprog prog{static_cast<unsigned short>(code.size()),
+                        const_cast<sock_filter *>(code.data())};
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  const pid_t child = ::fork();
+  if (child == 0) {
+    int listener = -1;
+    if (apply_launch_filter(prog, &listener) != 0 || send_fd(sv[1], listener) != 0)
+      ::_exit(1);
+    ::close(listener);
+    errno = 0;
+    int result[2] = {errno_of(::syscall(SYS_getpriority, PRIO_PROCESS, 0)),
+                     errno_of(::syscall(SYS_getpriority, 1, 0))};
+    (void)!::write(fds[1], result, sizeof(result));
+    ::_exit(0);
+  }
+  ::close(sv[1]);
+  ::close(fds[1]);
+  int result[2] = {-1, -1};
+  ASSERT_EQ(::read(fds[0], result, sizeof(result)), static_cast<ssize_t>(sizeof(result)));
+  ::waitpid(child, nullptr, 0);
+  EXPECT_EQ(result[0], 0) << "let run";
+  EXPECT_EQ(result[1], EPERM) << "answered";
+  supervisor.stop();
+  ::close(sv[0]);
+  ::close(fds[0]);
 }
 
 TEST(Capabilities, names_round_trip)
