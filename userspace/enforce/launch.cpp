@@ -490,8 +490,8 @@ AttemptVerdict judge_attempt(const TamperAttempt &a, const AttemptContext &ctx)
   case SYS_setns:
     v.cls = AttemptClass::namespaces;
     v.rule = "vigil-launch-namespace";
-    v.text = "tried " + call + ": mounts and namespaces are vigil's in the agent; denied by the "
-             "launch filter (launch.nested_namespaces: deny)";
+    v.text = "tried " + call + "(...): mounts and namespaces are vigil's in the agent; denied by "
+             "the launch filter (launch.nested_namespaces: deny)";
     return v;
   case SYS_unshare:
   case SYS_clone:
