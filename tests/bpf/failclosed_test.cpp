@@ -101,12 +101,25 @@ protected:
     }
   }
 
-  std::unique_ptr<Proc> start(const std::string &script)
+  // without_pid_namespace: the shipped profile with launch.pid_namespace: false, for the tests
+  // of what stands when the agent can name vigil's processes and outlive vigil's init (with its
+  // pid namespace the agent cannot name the watchdog at all, and dies with the init, whose
+  // parent-death signal ends the namespace, even while the watchdog is held).
+  std::unique_ptr<Proc> start(const std::string &script, bool without_pid_namespace = false)
   {
-    auto p = std::make_unique<Proc>(
-        std::vector<std::string>{vigil_bin(), "run", "-v", "--alerts-json", alerts_, "--", "sh",
-                                 "-c", script},
-        std::vector<std::string>{"HOME=" + home_});
+    std::vector<std::string> argv{vigil_bin(), "run", "-v", "--alerts-json", alerts_};
+    if (without_pid_namespace) {
+      std::string profile = read_file(std::string(VG_SOURCE_DIR) + "/rules/profiles/default.yaml");
+      const std::string on = "  pid_namespace: true\n";
+      profile.replace(profile.find(on), on.size(), "  pid_namespace: false\n");
+      // Its relative paths name files next to the shipped profile.
+      for (size_t at; (at = profile.find("../allowlists/")) != std::string::npos;)
+        profile.replace(at, 3, std::string(VG_SOURCE_DIR) + "/rules/");
+      write_file(tmp_ / "no-pidns.yaml", profile);
+      argv.insert(argv.end(), {"--profile", tmp_ / "no-pidns.yaml"});
+    }
+    argv.insert(argv.end(), {"--", "sh", "-c", script});
+    auto p = std::make_unique<Proc>(argv, std::vector<std::string>{"HOME=" + home_});
     cgroup_ = cgroup2_mount() + "/vigil/run-" + std::to_string(p->pid());
     return p;
   }
@@ -161,7 +174,8 @@ TEST_F(RunFailClosed, the_agent_cannot_kill_the_watchdog)
   const std::string p = tamperprobe_bin();
   auto vigil = start("while [ ! -s " + wd_file + " ]; do sleep 0.02; done; w=$(cat " + wd_file +
                      "); " + p + " kill $w 9; " + p + " kill $w 19; " + p + " tkill $w 9; " + p +
-                     " ptrace $w; " + p + " prlimit-cpu $w; true");
+                     " ptrace $w; " + p + " prlimit-cpu $w; true",
+                     true);
   ASSERT_TRUE(vigil->wait_for_err("confines cgroup")) << vigil->err_so_far();
   const pid_t wd = watchdog_pid(vigil->err_so_far());
   ASSERT_GT(wd, 0) << "vigil names its watchdog\n" << vigil->err_so_far();
@@ -253,7 +267,8 @@ TEST_F(RunFailClosed, a_credential_opened_after_vigils_death_is_never_read)
   const std::string go = tmp_ / "go";
   const std::string out = tmp_ / "out";
   auto vigil = start("(while [ ! -e " + go + " ]; do sleep 0.02; done; cat " + canary_ + " >" +
-                     out + " 2>&1; echo rc=$? >>" + out + ") & while :; do sleep 1; done");
+                     out + " 2>&1; echo rc=$? >>" + out + ") & while :; do sleep 1; done",
+                     true);
   ASSERT_TRUE(vigil->wait_for_err("confines cgroup")) << vigil->err_so_far();
   ASSERT_TRUE(eventually([&] { return cgroup_pids(cgroup_).size() >= 2; }))
       << vigil->err_so_far();

@@ -122,7 +122,8 @@ TEST(RunLaunch, capabilities_are_dropped_to_the_profile_keep_list)
 }
 
 // The acceptance list of issue #9 for `vigil run`, tier 2 (this host): the agent runs as root,
-// knows vigil's pid ($PPID of its shell) and tries each way out. Every attempt fails, vigil
+// knows vigil's pid ($PPID of its shell: 1, vigil's init in the agent's pid namespace; a thread
+// of vigil by its host tid) and tries each way out. Every attempt fails, vigil
 // survives all of them, keeps enforcing (the credential read at the end is denied and alerted),
 // the bpffs pin is still there, and the agent is still in its own cgroup.
 TEST(RunLaunch, hostile_root_agent_cannot_switch_vigil_off)
@@ -197,7 +198,7 @@ TEST(RunLaunch, hostile_root_agent_cannot_switch_vigil_off)
       {"clone-into", "ENOSYS"},   // seccomp: clone3 (CLONE_INTO_CGROUP), so runtimes use clone
       {"bpf-next-id", "EPERM"},   // seccomp
       {"kill-9", "EPERM"},        // seccomp: the launcher's pid
-      {"kill-thread", "EPERM"},   // ... and its threads
+      {"kill-thread", "ESRCH"},   // its threads: no such pid in the agent's pid namespace
       {"kill-group", "EPERM"},    // ... and its process group
       {"kill-all", "EPERM"},      // ... and kill(-1)
       {"pidfd-signal", "EPERM"},  // seccomp: pidfd_send_signal
@@ -236,9 +237,9 @@ TEST(RunLaunch, hostile_root_agent_cannot_switch_vigil_off)
   EXPECT_TRUE(alerted) << read_file(alerts);
   // Each attempt on vigil the filter refused is an alert of its own.
   for (const auto &[call, n] : std::map<std::string, int>{
-           {"kill", 3}, {"tkill", 1}, {"prlimit64", 1}, {"ptrace", 1}, {"bpf", 1}})
+           {"kill", 3}, {"tkill", 0}, {"prlimit64", 1}, {"ptrace", 1}, {"bpf", 1}})
     EXPECT_EQ(tamper[call], n) << call << "\n" << read_file(alerts);
-  EXPECT_NE(r.err.find("own cgroup and mount namespaces"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("own cgroup, mount and pid namespaces"), std::string::npos) << r.err;
 }
 
 // launch.isolate: false leaves the agent in vigil's namespaces (and says so), which is what makes

@@ -457,7 +457,7 @@ AttemptVerdict judge_attempt(const TamperAttempt &a, const AttemptContext &ctx)
                             : a.args[0] == kPtraceSeize ? "PTRACE_SEIZE"
                                                         : as_int(a.args[0]);
     const pid_t target = static_cast<pid_t>(a.args[1]);
-    on_process(target, "ptrace(" + req + ", " + as_int(a.args[1]) + ")");
+    on_process(target, "ptrace(" + req + ", " + as_int(a.args[1]) + ", ...)");
     return v;
   }
   case SYS_process_vm_readv:
