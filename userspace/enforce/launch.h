@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // How `vigil run` starts an agent, which may run as root, know vigil is there and try to switch
 // it off: without the caller's secrets in its environment (no file policy can see a secret
-// passed in the environment); in its own cgroup and mount namespaces, where the cgroup tree,
+// passed in the environment); in its own cgroup, mount and pid namespaces (a /proc of its own,
+// where no process outside it is visible), where the cgroup tree,
 // bpffs, /proc/sys and the kernel's other control files are read-only; with only the
 // capabilities its profile keeps (never those that unload, blind or leave vigil); with
 // no_new_privs; and under a seccomp filter that closes the doors the BPF tiers and the dropped

@@ -467,6 +467,29 @@ TEST(ProfileLaunch, env_allow_names_and_mistakes)
       << bad.error().message();
 }
 
+// The pid namespace is on and nested namespaces are denied unless a profile says otherwise.
+TEST(ProfileLaunch, pid_namespace_and_nested_namespaces)
+{
+  auto dflt = parse_profile("profile: p\n", "t.yaml");
+  ASSERT_TRUE(dflt) << dflt.error().message();
+  EXPECT_TRUE(dflt->pid_namespace);
+  EXPECT_FALSE(dflt->nested_namespaces);
+  auto p = parse_profile(
+      "profile: p\nlaunch:\n  pid_namespace: false\n  nested_namespaces: allow\n", "t.yaml");
+  ASSERT_TRUE(p) << p.error().message();
+  EXPECT_FALSE(p->pid_namespace);
+  EXPECT_TRUE(p->nested_namespaces);
+  auto bad = parse_profile("profile: p\nlaunch:\n  nested_namespaces: yes\n", "t.yaml");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message().find("t.yaml:3:22: launch.nested_namespaces"),
+            std::string::npos)
+      << bad.error().message();
+  auto bad2 = parse_profile("profile: p\nlaunch:\n  pid_namespace: maybe\n", "t.yaml");
+  ASSERT_FALSE(bad2);
+  EXPECT_NE(bad2.error().message().find("not one of: true, false"), std::string::npos)
+      << bad2.error().message();
+}
+
 TEST(ProfileLaunch, capabilities_and_isolation)
 {
   auto dflt = parse_profile("profile: p\n", "t.yaml");
