@@ -65,6 +65,34 @@ struct {
 	__type(value, __u32);
 } vg_ipc_allow __weak SEC(".maps");
 
+/* Unix socket names a profile lets its agents reach by name where the kernel shows the cgroup
+ * programs only the address (tier 2): the system's logging and name-service sockets, and the
+ * profile's ipc.allow paths. Key owner: profile id; value unused. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct vg_unix_key);
+	__type(value, __u8);
+} vg_unix_allow __weak SEC(".maps");
+
+/* Unix socket names bound by agent processes (recorded at a successful bind(2)); key owner: the
+ * agent root cgroup; value: the bound struct sock, re-checked at every use (still bound to this
+ * name, still in the agent, still at this path), so a stale or forged entry allows nothing. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct vg_unix_key);
+	__type(value, __u64);
+} vg_unix_bound __weak SEC(".maps");
+
+/* bind(2) in progress in an agent: the socket fd, by pid_tgid. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u64);
+	__type(value, __s32);
+} vg_bind_stash __weak SEC(".maps");
+
 /* FIFOs created by agents: the agent root cgroup that made each one. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);

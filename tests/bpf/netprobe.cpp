@@ -19,6 +19,8 @@
 //   netprobe unix-listen PATH 0  a unix stream listener (and a datagram socket at PATH.dgram)
 //   netprobe unix PATH 0         connect(2) to a unix stream socket
 //   netprobe unixdgram PATH 0    sendto(2) to a unix datagram socket
+//   netprobe unix-dgram-listen PATH 0  a unix datagram socket printing what it receives (stderr)
+//   (every unix PATH: "@name" is the abstract name "name")
 //   netprobe raw icmp 0          socket(AF_INET, SOCK_RAW, IPPROTO_ICMP)
 //   netprobe raw packet 0        socket(AF_PACKET, SOCK_RAW, 0)
 //   netprobe int80 getpid 0      getpid through the 32-bit entry point (int 0x80): "ok" or errno
@@ -29,10 +31,13 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -66,21 +71,54 @@ int main(int argc, char **argv)
     return fd < 0 ? 1 : 0;
   }
   if (op.rfind("unix", 0) == 0) {
+    // "@name": an abstract address, exactly as long as its name (no trailing NUL).
+    const bool abstract = !addr.empty() && addr[0] == '@';
+    auto make = [&](const std::string &a, sockaddr_un &u) {
+      u = sockaddr_un{};
+      u.sun_family = AF_UNIX;
+      if (!abstract) {
+        std::snprintf(u.sun_path, sizeof(u.sun_path), "%s", a.c_str());
+        unlink(u.sun_path);
+        return static_cast<socklen_t>(sizeof(u));
+      }
+      const size_t n = std::min(a.size() - 1, sizeof(u.sun_path) - 1);
+      std::memcpy(u.sun_path + 1, a.data() + 1, n);
+      return static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + n);
+    };
     sockaddr_un un{};
-    un.sun_family = AF_UNIX;
-    std::snprintf(un.sun_path, sizeof(un.sun_path), "%s", addr.c_str());
     auto *sa = reinterpret_cast<sockaddr *>(&un);
-    if (op == "unix-listen") {
-      int lfd = socket(AF_UNIX, SOCK_STREAM, 0);
-      unlink(un.sun_path);
-      if (bind(lfd, sa, sizeof(un)) != 0 || listen(lfd, 16) != 0)
-        return 1;
-      sockaddr_un dg = un;
-      std::snprintf(dg.sun_path, sizeof(dg.sun_path), "%s.dgram", addr.c_str());
+    socklen_t unlen = 0;
+    if (op == "unix-dgram-listen") { // prints each datagram received on PATH, one a line
+      unlen = make(addr, un);
       int dfd = socket(AF_UNIX, SOCK_DGRAM, 0);
-      unlink(dg.sun_path);
-      if (bind(dfd, reinterpret_cast<sockaddr *>(&dg), sizeof(dg)) != 0)
+      if (bind(dfd, sa, unlen) != 0)
         return 1;
+      if (!abstract)
+        chmod(un.sun_path, 0666);
+      char buf[4096];
+      for (;;) {
+        ssize_t n = recv(dfd, buf, sizeof(buf), 0);
+        if (n > 0) {
+          std::fwrite(buf, 1, static_cast<size_t>(n), stderr);
+          std::fputc('\n', stderr);
+          std::fflush(stderr);
+        }
+      }
+    }
+    if (op == "unix-listen") {
+      unlen = make(addr, un);
+      int lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+      if (bind(lfd, sa, unlen) != 0 || listen(lfd, 16) != 0)
+        return 1;
+      sockaddr_un dg{};
+      socklen_t dglen = make(addr + ".dgram", dg);
+      int dfd = socket(AF_UNIX, SOCK_DGRAM, 0);
+      if (bind(dfd, reinterpret_cast<sockaddr *>(&dg), dglen) != 0)
+        return 1;
+      if (!abstract) { // reachable by any uid: only vigil may stand in the way
+        chmod(un.sun_path, 0666);
+        chmod(dg.sun_path, 0666);
+      }
       for (;;) {
         int c = accept(lfd, nullptr, nullptr);
         if (c >= 0)
@@ -88,8 +126,18 @@ int main(int argc, char **argv)
       }
     }
     const bool dgram = op == "unixdgram";
+    un = sockaddr_un{};
+    un.sun_family = AF_UNIX;
+    if (abstract) {
+      const size_t n = std::min(addr.size() - 1, sizeof(un.sun_path) - 1);
+      std::memcpy(un.sun_path + 1, addr.data() + 1, n);
+      unlen = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + n);
+    } else {
+      std::snprintf(un.sun_path, sizeof(un.sun_path), "%s", addr.c_str());
+      unlen = sizeof(un);
+    }
     int fd = socket(AF_UNIX, dgram ? SOCK_DGRAM : SOCK_STREAM, 0);
-    long rc = dgram ? sendto(fd, "x", 1, 0, sa, sizeof(un)) : connect(fd, sa, sizeof(un));
+    long rc = dgram ? sendto(fd, "x", 1, 0, sa, unlen) : connect(fd, sa, unlen);
     std::printf("%s\n", rc < 0 ? strerrorname_np(errno) : "ok");
     return rc < 0 ? 1 : 0;
   }

@@ -21,6 +21,23 @@ namespace {
 using loader::Features;
 using loader::Probe;
 
+// Unix sockets served outside an agent (docker, git-credential-cache, ssh-agent): who decides
+// on this host, and why.
+std::pair<std::string, std::string> unix_coverage(const Features &f)
+{
+  if (f.net_tier == loader::Tier::lsm)
+    return {"lsm", "unix_stream_connect and unix_may_send decide by the peer socket's cgroup"};
+  if (f.net_tier == loader::Tier::monitor)
+    return {"none", "no network enforcement tier on this host: observed only"};
+  if (auto types = loader::kernel_cgroup_unix_hooks())
+    return {"cgroup", "connect_unix and sendmsg_unix programs (attach types " +
+                          std::to_string(types->connect) + ", " + std::to_string(types->sendmsg) +
+                          ") decide by the address: names bound by the agent's own sockets, the "
+                          "system's logging and nscd sockets and ipc.allow pass"};
+  return {"none", "kernel before 6.7 (no cgroup unix socket hooks): connects and datagrams to "
+                  "unix sockets served outside the agent are neither denied nor reported"};
+}
+
 // The report's keys, in the order they are printed; the same names in text and JSON.
 std::vector<std::pair<const char *, Probe>> probe_rows(const Features &f)
 {
@@ -56,6 +73,8 @@ void print_text(const Features &f)
   std::printf("network enforcement: tier %s (%s)\n",
               std::string(loader::tier_name(f.net_tier, false)).c_str(), f.net_reason.c_str());
   std::printf("inbound connections: %s\n", inbound_detail(f).c_str());
+  const auto [unix_tier, unix_reason] = unix_coverage(f);
+  std::printf("unix socket side channels: tier %s (%s)\n", unix_tier.c_str(), unix_reason.c_str());
   std::printf("self-protection (an agent's attempts on vigil and its own boundary):\n");
   for (const auto &p : loader::self_protection(f.file_tier == loader::Tier::lsm))
     std::printf("  %-8s %-17s %s\n", p.by, p.attempt, p.detail);
@@ -70,6 +89,8 @@ void print_json(const Features &f)
   j["tiers"]["network"] = {{"tier", loader::tier_name(f.net_tier, false)},
                            {"reason", f.net_reason}};
   j["inbound"] = {{"enforced", f.cgroup_skb.ok}, {"detail", inbound_detail(f)}};
+  const auto [unix_tier, unix_reason] = unix_coverage(f);
+  j["tiers"]["unix"] = {{"tier", unix_tier}, {"reason", unix_reason}};
   for (const auto &p : loader::self_protection(f.file_tier == loader::Tier::lsm))
     j["self_protection"][p.attempt] = {{"by", p.by}, {"detail", p.detail}};
   std::printf("%s\n",

@@ -150,6 +150,9 @@ Result<> Engine::install_profile(uint32_t id, policy::Profile p)
                    p.name, u);
     profiles_ = std::move(all);
   }
+  if (net_tier_ == loader::Tier::fallback)
+    if (auto r = loader_->set_unix_allow(id, policy::unix_allow_paths(p, homes_)); !r)
+      return tl::unexpected(with_context(r.error(), "profile " + p.name));
   if (auto r = loader_->set_profile(id, sw, entries); !r)
     return tl::unexpected(with_context(r.error(), "profile " + p.name));
   if (files_) {

@@ -214,8 +214,8 @@ LsmFileRules compile_lsm_files(const std::map<uint32_t, policy::Profile> &profil
     }
   }
   for (const auto &[profile, p] : profiles) {
-    for (const auto &pat : p.ipc_allow) {
-      for (const auto &path : policy::expand_home(pat, homes)) {
+    {
+      for (const auto &path : policy::unix_allow_paths(p, homes)) {
         struct stat st{};
         if (::stat(path.c_str(), &st) != 0)
           continue; // not there (yet): nothing to allow

@@ -238,11 +238,19 @@ Alert Enricher::build(const pipeline::Event &ev, const Finding &f, const policy:
                  " by " + who + " [" + how + ", " + describe_errno(a.result) + "]" +
                  (f.detail.empty() ? std::string() : ": " + f.detail);
     break;
-  case RuleKind::ipc:
+  case RuleKind::ipc: {
+    // Which program decided: the unix hooks say it in the alert, the tier name alone does not.
+    const auto *c = std::get_if<pipeline::ConnectBody>(&ev.body);
+    std::string hook;
+    if (c && c->family == 1 && a.tier == pipeline::Tier::cgroup)
+      hook = c->sendmsg ? " sendmsg_unix program" : " connect_unix program";
+    else if (c && c->family == 1 && a.tier == pipeline::Tier::lsm)
+      hook = c->sendmsg ? " unix_may_send" : " unix_stream_connect";
     a.output = "side channel " + (a.path.empty() ? std::string("(unnamed)") : a.path) +
-               " served from outside the agent, used by " + who + " [" + how + ", " +
+               " served from outside the agent, used by " + who + " [" + how + hook + ", " +
                describe_errno(a.result) + "]";
     break;
+  }
   case RuleKind::inbound:
     a.output = (a.protocol == "udp" ? std::string("inbound UDP datagram from ")
                                     : std::string("inbound TCP connection from ")) +

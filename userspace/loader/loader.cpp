@@ -38,6 +38,20 @@ bool kernel_has_path_hooks()
   return found;
 }
 
+// Value of enumerator `name` of the kernel's enum bpf_attach_type, or -1.
+int kernel_attach_type(const btf *vmlinux, const char *name)
+{
+  const int id = btf__find_by_name_kind(vmlinux, "bpf_attach_type", BTF_KIND_ENUM);
+  if (id <= 0)
+    return -1;
+  const btf_type *t = btf__type_by_id(vmlinux, id);
+  const btf_enum *e = btf_enum(t);
+  for (int i = 0; i < btf_vlen(t); ++i, ++e)
+    if (std::strcmp(btf__name_by_offset(vmlinux, e->name_off), name) == 0)
+      return e->val;
+  return -1;
+}
+
 int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
 {
   // Whole messages: a verifier log arrives as one message of many kilobytes, and its end (the
@@ -85,6 +99,19 @@ void drop_stale_keys(bpf_map *map, std::vector<KeyBytes> &old, std::vector<KeyBy
 }
 
 } // namespace
+
+std::optional<UnixAttachTypes> kernel_cgroup_unix_hooks()
+{
+  btf *vmlinux = btf__load_vmlinux_btf();
+  if (!vmlinux)
+    return std::nullopt;
+  const int connect = kernel_attach_type(vmlinux, "BPF_CGROUP_UNIX_CONNECT");
+  const int sendmsg = kernel_attach_type(vmlinux, "BPF_CGROUP_UNIX_SENDMSG");
+  btf__free(vmlinux);
+  if (connect < 0 || sendmsg < 0)
+    return std::nullopt;
+  return UnixAttachTypes{connect, sendmsg};
+}
 
 Result<size_t> unload_pinned(const std::string &pin_dir)
 {
@@ -137,6 +164,25 @@ Result<std::unique_ptr<Loader>> Loader::start(const Options &opts, SampleFn on_s
   // Programs of tiers not in use are not loaded: an older kernel's verifier never sees them.
   for (bpf_program *prog : sock_addr)
     bpf_program__set_autoload(prog, opts.cgroup_net);
+  // Unix sockets in tier 2: the cgroup unix hooks (6.7+). libbpf 1.1 does not know their
+  // section names, so the programs are declared as connect4/sendmsg4 and given the kernel's
+  // attach type numbers here, read from its BTF.
+  const auto unix_hooks = opts.cgroup_net ? kernel_cgroup_unix_hooks() : std::nullopt;
+  const std::vector<bpf_program *> cg_unix{p.vg_cg_conn_unix, p.vg_cg_send_unix};
+  for (bpf_program *prog : cg_unix)
+    bpf_program__set_autoload(prog, unix_hooks.has_value());
+  for (bpf_program *prog : {p.vg_enter_bind, p.vg_exit_bind})
+    bpf_program__set_autoload(prog, unix_hooks.has_value());
+  if (unix_hooks) {
+    bpf_program__set_expected_attach_type(
+        p.vg_cg_conn_unix, static_cast<enum bpf_attach_type>(unix_hooks->connect));
+    bpf_program__set_expected_attach_type(
+        p.vg_cg_send_unix, static_cast<enum bpf_attach_type>(unix_hooks->sendmsg));
+  } else if (opts.cgroup_net) {
+    spdlog::warn("this kernel has no cgroup unix socket hooks (6.7+): connects and datagrams "
+                 "from agents to unix sockets served outside them are neither denied nor "
+                 "reported");
+  }
   for (bpf_program *prog : lsm_global)
     bpf_program__set_autoload(prog, opts.lsm && !opts.lsm_cgroup);
   for (bpf_program *prog : lsm_cgroup)
@@ -159,6 +205,8 @@ Result<std::unique_ptr<Loader>> Loader::start(const Options &opts, SampleFn on_s
   l->per_cgroup_.push_back(p.vg_skb_ingress);
   if (opts.cgroup_net)
     l->per_cgroup_.insert(l->per_cgroup_.end(), sock_addr.begin(), sock_addr.end());
+  if (unix_hooks)
+    l->per_cgroup_.insert(l->per_cgroup_.end(), cg_unix.begin(), cg_unix.end());
   if (opts.lsm && opts.lsm_cgroup)
     l->per_cgroup_.insert(l->per_cgroup_.end(), lsm_cgroup.begin(), lsm_cgroup.end());
   const std::string links_dir = opts.pin_dir + "/links";
@@ -423,6 +471,26 @@ Result<> Loader::set_profile(uint32_t profile_id, const ProfileSwitches &sw,
   if (bpf_map__update_elem(skel_->maps.vg_ingress, &profile_id, sizeof(profile_id), &in,
                            sizeof(in), BPF_ANY))
     return fail_errno(errno, "write inbound switch of profile " + std::to_string(profile_id));
+  return {};
+}
+
+Result<> Loader::set_unix_allow(uint32_t profile_id, const std::vector<std::string> &paths)
+{
+  std::vector<KeyBytes> fresh;
+  for (const auto &path : paths) {
+    if (path.empty() || path.size() >= VG_UNIX_NAME_MAX)
+      continue; // no socket can be bound to it
+    vg_unix_key key{};
+    key.owner = profile_id;
+    key.len = static_cast<uint32_t>(path.size());
+    std::memcpy(key.name, path.data(), path.size());
+    const uint8_t one = 1;
+    if (bpf_map__update_elem(skel_->maps.vg_unix_allow, &key, sizeof(key), &one, sizeof(one),
+                             BPF_ANY))
+      return fail_errno(errno, "write unix allowlist of profile " + std::to_string(profile_id));
+    fresh.push_back(key_bytes(key));
+  }
+  drop_stale_keys(skel_->maps.vg_unix_allow, unix_keys_[profile_id], std::move(fresh));
   return {};
 }
 

@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <map>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -44,6 +45,14 @@ struct Options {
   // Empty: nothing is pinned, everything detaches on exit (vigil run).
   std::string pin_dir;
 };
+
+// The kernel's numbers for the cgroup unix socket hooks (BPF_CGROUP_UNIX_CONNECT/SENDMSG,
+// 6.7+), from its BTF; nullopt where it has none.
+struct UnixAttachTypes {
+  int connect;
+  int sendmsg;
+};
+std::optional<UnixAttachTypes> kernel_cgroup_unix_hooks();
 
 // Removes everything pinned under pin_dir: links detach (once no process holds them), maps go.
 // Returns how many pins were removed.
@@ -92,6 +101,10 @@ public:
   // and pinned per-cgroup links). Returns how many were pruned.
   size_t prune_agents(const std::vector<uint64_t> &live_cgroup_ids);
 
+  // Tier 2 unix allowlist of a profile: socket names its agents may reach although an outside
+  // process serves them (replaces the profile's earlier list). Names longer than sun_path are
+  // skipped.
+  Result<> set_unix_allow(uint32_t profile_id, const std::vector<std::string> &paths);
   // Replaces a profile's kernel policy: its switches and its egress allowlist entries.
   Result<> set_profile(uint32_t profile_id, const ProfileSwitches &sw,
                        const std::vector<std::pair<vg_egress_key, vg_egress_val>> &egress);
@@ -136,6 +149,7 @@ private:
   std::map<uint64_t, std::vector<bpf_link *>> cgroup_links_;
   std::vector<bpf_program *> per_cgroup_; // attached to every agent cgroup
   std::map<uint32_t, std::vector<std::vector<uint8_t>>> egress_keys_; // per profile, for removal
+  std::map<uint32_t, std::vector<std::vector<uint8_t>>> unix_keys_; // vg_unix_allow, per profile
   std::vector<std::vector<uint8_t>> file_keys_;
   std::vector<std::vector<uint8_t>> ipc_keys_;
   size_t name_slots_ = 0;

@@ -221,6 +221,15 @@ std::string normalize_path(std::string_view path, std::string_view cwd)
   return out.empty() ? "/" : out;
 }
 
+std::vector<std::string> unix_allow_paths(const Profile &p, const std::vector<std::string> &homes)
+{
+  std::vector<std::string> out(std::begin(kSystemUnixSockets), std::end(kSystemUnixSockets));
+  for (const auto &pat : p.ipc_allow)
+    for (auto &path : expand_home(pat, homes))
+      out.push_back(std::move(path));
+  return out;
+}
+
 std::vector<std::string> expand_home(const std::string &pattern,
                                      const std::vector<std::string> &homes)
 {

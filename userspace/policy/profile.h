@@ -216,6 +216,22 @@ private:
   std::vector<size_t> globs_;
 };
 
+// Unix sockets of the system that ordinary programs reach and that every agent may use, on top
+// of ipc.allow: journald's sockets (syslog(3) writes to /dev/log, sd_journal_* and systemd-cat
+// to the others) and nscd's (glibc's name service cache). Root-owned names.
+inline constexpr std::string_view kSystemUnixSockets[] = {
+    "/dev/log",
+    "/run/systemd/journal/dev-log",
+    "/run/systemd/journal/socket",
+    "/run/systemd/journal/stdout",
+    "/run/nscd/socket",
+    "/var/run/nscd/socket",
+};
+
+// The unix socket names a profile lets its agents reach: the system's, then ipc.allow with ~/
+// expanded for every home in homes (see expand_home).
+std::vector<std::string> unix_allow_paths(const Profile &p, const std::vector<std::string> &homes);
+
 // A profile path for each home: "~/x" -> "<home>/x" per home; any other pattern as it is.
 std::vector<std::string> expand_home(const std::string &pattern,
                                      const std::vector<std::string> &homes);

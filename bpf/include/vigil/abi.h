@@ -366,6 +366,22 @@ struct vg_event_ptrace {
 	char target_comm[VG_COMM_LEN];
 };
 
+/* Longest unix socket name: sizeof(sun_path). */
+#define VG_UNIX_NAME_MAX 108
+
+/* Key of maps vg_unix_allow and vg_unix_bound: a unix socket address as the cgroup
+ * connect_unix / sendmsg_unix programs see it. A path name is its bytes up to the first NUL (len
+ * = strlen); an abstract name keeps its leading NUL and is len bytes long (addrlen - 2: embedded
+ * NULs count). name is zero-padded. owner is a profile id (vg_unix_allow: the profile's
+ * allowlist) or an agent root cgroup id (vg_unix_bound: a name an agent's own socket holds). */
+struct vg_unix_key {
+	__u64 owner;
+	__u32 len;
+	__u32 pad;
+	char name[VG_UNIX_NAME_MAX];
+	__u32 pad2;
+};
+
 /* A raw or packet socket an agent tried to create (they bypass every address check). */
 struct vg_event_socket {
 	struct vg_event_hdr hdr;
@@ -421,6 +437,7 @@ VG_ABI_ASSERT(sizeof(struct vg_profile_cfg) == 8, "ABI break: vg_profile_cfg");
 VG_ABI_ASSERT(sizeof(struct vg_file_key) == 16, "ABI break: vg_file_key");
 VG_ABI_ASSERT(sizeof(struct vg_inode_key) == 16, "ABI break: vg_inode_key");
 VG_ABI_ASSERT(sizeof(struct vg_event_socket) == 88, "ABI break: vg_event_socket");
+VG_ABI_ASSERT(sizeof(struct vg_unix_key) == 128, "ABI break: vg_unix_key");
 VG_ABI_ASSERT(sizeof(struct vg_event_ptrace) == 104, "ABI break: vg_event_ptrace");
 VG_ABI_ASSERT(sizeof(struct vg_file_rule) == 8, "ABI break: vg_file_rule");
 VG_ABI_ASSERT(sizeof(struct vg_name_pat) == 80, "ABI break: vg_name_pat");

@@ -1,0 +1,233 @@
+// SPDX-License-Identifier: Apache-2.0
+// Unix socket side channels out of an agent: a socket file and an abstract name served by a
+// process outside the agent (a Docker-Desktop-like API socket, a `git credential-cache` daemon,
+// a datagram socket), reached from inside `vigil run` as root and as uid 65534. Each attempt
+// fails with EPERM and raises exactly one alert naming the address and the tier (cgroup here,
+// lsm in the VM). Controls: sockets the agent binds itself, the system's logging socket, and
+// processes outside the agent.
+#include <gtest/gtest.h>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "harness.h"
+
+namespace vigil::test {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+// Polls until pred() holds or the deadline passes.
+template <typename Pred> bool wait_until(Pred pred, std::chrono::milliseconds limit = 10s)
+{
+  const auto end = std::chrono::steady_clock::now() + limit;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > end)
+      return false;
+    std::this_thread::sleep_for(20ms);
+  }
+  return true;
+}
+
+// Whether an abstract unix name is bound in this network namespace.
+bool abstract_bound(const std::string &name)
+{
+  std::ifstream in("/proc/net/unix");
+  for (std::string line; std::getline(in, line);)
+    if (line.size() > name.size() && line.ends_with(" @" + name))
+      return true;
+  return false;
+}
+
+struct User {
+  const char *label;
+  std::vector<std::string> prefix; // run inside the agent before sh
+};
+
+const User kUsers[] = {
+    {"root", {}},
+    {"uid 65534", {"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"}},
+};
+
+class UnixSideChannelTest : public ::testing::Test {
+protected:
+  void SetUp() override
+  {
+    VG_REQUIRE_ROOT();
+    if (expected_net_tier() == "cgroup" && !kernel_has_unix_hooks())
+      GTEST_SKIP() << "this kernel has no cgroup unix socket hooks (6.7+): tier 2 does not "
+                      "cover unix sockets here (vigil doctor says so)";
+    fs::permissions(tmp_.path(), fs::perms::all); // every uid reaches the sockets in it
+  }
+  static bool kernel_has_unix_hooks()
+  {
+    ProcResult r = run({"sh", "-c", "grep -qw BPF_CGROUP_UNIX_CONNECT /sys/kernel/btf/vmlinux"});
+    return r.status == 0;
+  }
+  ProcResult agent(const User &u, const std::string &script, const std::string &alerts,
+                   const std::vector<std::string> &env = {})
+  {
+    std::vector<std::string> argv{vigil_bin(), "run", "--alerts-json", alerts, "--"};
+    argv.insert(argv.end(), u.prefix.begin(), u.prefix.end());
+    argv.insert(argv.end(), {"sh", "-c", script});
+    return run(argv, env);
+  }
+  // The ipc alerts of one run, after checking that every alert of the run is one.
+  static std::vector<nlohmann::json> ipc_alerts(const std::string &file)
+  {
+    std::vector<nlohmann::json> out;
+    for (auto &a : read_json_lines(file)) {
+      EXPECT_EQ(a["rule"], "ipc-not-allowed") << a.dump();
+      out.push_back(a);
+    }
+    return out;
+  }
+
+  TempDir tmp_;
+};
+
+TEST_F(UnixSideChannelTest, sockets_served_outside_the_agent_are_denied_once_each_root_and_nobody)
+{
+  const std::string np = netprobe_bin();
+  const std::string path = tmp_ / "docker.sock";
+  const std::string abs = "vg-helper-" + std::to_string(::getpid());
+  Proc file_server({np, "unix-listen", path, "0"});
+  Proc abstract_server({np, "unix-listen", "@" + abs, "0"});
+  ASSERT_TRUE(wait_until([&] { return fs::exists(path + ".dgram") && abstract_bound(abs + ".dgram"); }))
+      << "servers did not bind";
+
+  for (const User &u : kUsers) {
+    SCOPED_TRACE(u.label);
+    const std::string alerts = tmp_ / (std::string("alerts-") + u.label[0] + ".jsonl");
+    const std::string script = np + " unix " + path + " 0; " + np + " unixdgram " + path +
+                               ".dgram 0; " + np + " unix @" + abs + " 0; " + np +
+                               " unixdgram @" + abs + ".dgram 0; true";
+    ProcResult r = agent(u, script, alerts);
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.out, "EPERM\nEPERM\nEPERM\nEPERM\n") << r.err;
+    auto list = ipc_alerts(alerts);
+    ASSERT_EQ(list.size(), 4u) << read_file(alerts);
+    const std::vector<std::string> want{path, path + ".dgram", "@" + abs, "@" + abs + ".dgram"};
+    for (size_t i = 0; i < list.size(); ++i) {
+      EXPECT_EQ(list[i]["path"], want[i]) << list[i].dump();
+      EXPECT_EQ(list[i]["tier"], expected_net_tier()) << list[i].dump();
+      EXPECT_EQ(list[i]["verdict"], "denied") << list[i].dump();
+      EXPECT_NE(list[i]["output"].get<std::string>().find(want[i]), std::string::npos)
+          << list[i].dump();
+    }
+  }
+  // Outside the agent the same sockets answer: the denials were vigil's.
+  EXPECT_EQ(run({np, "unix", path, "0"}).out, "ok\n");
+  EXPECT_EQ(run({np, "unix", "@" + abs, "0"}).out, "ok\n");
+  EXPECT_EQ(run({np, "unixdgram", "@" + abs + ".dgram", "0"}).out, "ok\n");
+}
+
+TEST_F(UnixSideChannelTest, sockets_the_agent_binds_itself_stay_reachable_from_the_agent)
+{
+  const std::string np = netprobe_bin();
+  for (const User &u : kUsers) {
+    SCOPED_TRACE(u.label);
+    const std::string dir = tmp_ / (std::string("own-") + u.label[0]);
+    fs::create_directories(dir);
+    fs::permissions(dir, fs::perms::all);
+    const std::string own = dir + "/dev.sock";
+    const std::string abs = "vg-own-" + std::to_string(::getpid()) + "-" + u.label[0];
+    const std::string alerts = dir + "/alerts.jsonl";
+    // Servers started by the agent; the client waits (polling, bounded) until they are bound.
+    const std::string wait_file = "i=0; while [ ! -S " + own + ".dgram ] && [ $i -lt 200 ]; do "
+                                  "sleep 0.05; i=$((i+1)); done; ";
+    const std::string wait_abs = "i=0; while ! grep -q ' @" + abs +
+                                 ".dgram$' /proc/net/unix && [ $i -lt 200 ]; do sleep 0.05; "
+                                 "i=$((i+1)); done; ";
+    const std::string script = np + " unix-listen " + own + " 0 & s1=$!; " + np +
+                               " unix-listen @" + abs + " 0 & s2=$!; " + wait_file + wait_abs +
+                               np + " unix " + own + " 0; " + np + " unixdgram " + own +
+                               ".dgram 0; " + np + " unix @" + abs + " 0; " + np +
+                               " unixdgram @" + abs + ".dgram 0; kill $s1 $s2; true";
+    ProcResult r = agent(u, script, alerts);
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.out, "ok\nok\nok\nok\n") << r.err;
+    EXPECT_TRUE(read_json_lines(alerts).empty()) << read_file(alerts);
+  }
+}
+
+TEST_F(UnixSideChannelTest, syslog_to_dev_log_from_the_agent_still_works)
+{
+  // journald (or a syslog daemon) serves /dev/log from outside every agent. Where the host runs
+  // none, the test stands in for it, outside the agent, and removes its socket afterwards.
+  std::unique_ptr<Proc> standin;
+  bool ours = false;
+  if (!fs::exists("/dev/log")) {
+    standin = std::make_unique<Proc>(std::vector<std::string>{netprobe_bin(), "unix-dgram-listen",
+                                                              "/dev/log", "0"});
+    ours = true;
+    ASSERT_TRUE(wait_until([] { return fs::exists("/dev/log"); }));
+  }
+  const std::string tag = "vigil-unix-test-" + std::to_string(::getpid());
+  for (const User &u : kUsers) {
+    SCOPED_TRACE(u.label);
+    const std::string alerts = tmp_ / (std::string("log-") + u.label[0] + ".jsonl");
+    ProcResult r = agent(u, "logger -t " + tag + " hello && echo logged", alerts);
+    EXPECT_EQ(r.out, "logged\n") << r.err;
+    EXPECT_TRUE(read_json_lines(alerts).empty()) << read_file(alerts);
+  }
+  if (ours) {
+    // What the agents logged arrived at the socket outside.
+    EXPECT_TRUE(standin->wait_for_err(tag)) << standin->err_so_far();
+    standin->signal(SIGKILL);
+    standin->wait(5s);
+    fs::remove("/dev/log");
+  }
+}
+
+TEST_F(UnixSideChannelTest, git_credential_fill_gets_nothing_from_the_developers_cache_daemon)
+{
+  if (run({"git", "--version"}).status != 0)
+    GTEST_SKIP() << "git is not installed";
+  for (const User &u : kUsers) {
+    SCOPED_TRACE(u.label);
+    // The developer's cache daemon: same uid as the agent, outside it, socket in its own
+    // 0700 directory as git wants.
+    const std::string home = tmp_ / (std::string("dev-") + u.label[0]);
+    fs::create_directories(home + "/.cache/git/credential");
+    if (!u.prefix.empty())
+      ASSERT_EQ(run({"chown", "-R", "65534:65534", home}).status, 0);
+    fs::permissions(home + "/.cache/git/credential", fs::perms::owner_all);
+    const std::string sock = home + "/.cache/git/credential/socket";
+    const std::string helper = "cache --timeout=120 --socket=" + sock;
+    std::vector<std::string> approve = u.prefix;
+    approve.insert(approve.end(),
+                   {"sh", "-c",
+                    "printf 'protocol=https\\nhost=example.com\\nusername=dev\\npassword="
+                    "s3cret-canary\\n\\n' | git -c credential.helper='" +
+                        helper + "' credential approve"});
+    ASSERT_EQ(run(approve, {"HOME=" + home}).status, 0);
+    ASSERT_TRUE(wait_until([&] { return fs::exists(sock); }));
+    const std::string fill = "printf 'protocol=https\\nhost=example.com\\n\\n' | "
+                             "GIT_TERMINAL_PROMPT=0 git -c credential.helper='" +
+                             helper + "' credential fill; true";
+    // Outside the agent the daemon answers: the canary is there to be stolen.
+    std::vector<std::string> outside = u.prefix;
+    outside.insert(outside.end(), {"sh", "-c", fill});
+    EXPECT_NE(run(outside, {"HOME=" + home}).out.find("s3cret-canary"), std::string::npos);
+    const std::string alerts = home + "-alerts.jsonl";
+    ProcResult r = agent(u, fill, alerts, {"HOME=" + home});
+    EXPECT_EQ(r.out.find("s3cret-canary"), std::string::npos) << r.out;
+    auto list = ipc_alerts(alerts);
+    ASSERT_EQ(list.size(), 1u) << read_file(alerts);
+    EXPECT_EQ(list[0]["path"], sock);
+    EXPECT_EQ(list[0]["tier"], expected_net_tier());
+    EXPECT_EQ(list[0]["verdict"], "denied");
+    std::vector<std::string> stop = u.prefix;
+    stop.insert(stop.end(), {"git", "credential-cache", "--socket=" + sock, "exit"});
+    run(stop, {"HOME=" + home});
+  }
+}
+
+} // namespace
+} // namespace vigil::test
