@@ -45,7 +45,7 @@ int kernel_attach_type(const btf *vmlinux, const char *name)
   if (id <= 0)
     return -1;
   const btf_type *t = btf__type_by_id(vmlinux, id);
-  const btf_enum *e = btf_enum(t);
+  const struct btf_enum *e = btf_enum(t);
   for (int i = 0; i < btf_vlen(t); ++i, ++e)
     if (std::strcmp(btf__name_by_offset(vmlinux, e->name_off), name) == 0)
       return e->val;
