@@ -156,6 +156,59 @@ TEST_F(UnixSideChannelTest, sockets_the_agent_binds_itself_stay_reachable_from_t
   }
 }
 
+// Tier 2 decides by name, so a name the agent bound must not stay allowed once it leads
+// elsewhere: the socket file replaced by a symlink to an outside socket, or a relative name
+// bound in one directory and connected from the outside socket's directory.
+TEST_F(UnixSideChannelTest, a_name_the_agent_bound_then_re_pointed_outside_is_denied)
+{
+  if (!fs::exists("/usr/bin/python3"))
+    GTEST_SKIP() << "needs /usr/bin/python3";
+  const std::string np = netprobe_bin();
+  const std::string outside = tmp_ / "docker.sock";
+  Proc server({np, "unix-listen", outside, "0"});
+  ASSERT_TRUE(wait_until([&] { return fs::exists(outside + ".dgram"); }));
+  for (const User &u : kUsers) {
+    SCOPED_TRACE(u.label);
+    const std::string dir = tmp_ / (std::string("re-") + u.label[0]);
+    fs::create_directories(dir + "/elsewhere");
+    fs::permissions(dir, fs::perms::all);
+    fs::permissions(dir + "/elsewhere", fs::perms::all);
+    const std::string mine = dir + "/mine.sock";
+    const std::string py =
+        "import socket, os\n"
+        "def tryc(a):\n"
+        "    s = socket.socket(socket.AF_UNIX)\n"
+        "    try:\n"
+        "        s.connect(a); print('ok')\n"
+        "    except OSError as e:\n"
+        "        print(os.strerror(e.errno))\n"
+        "b = socket.socket(socket.AF_UNIX); b.bind('" + mine + "'); b.listen(1)\n"
+        "tryc('" + mine + "')\n"
+        "os.unlink('" + mine + "'); os.symlink('" + outside + "', '" + mine + "')\n"
+        "tryc('" + mine + "')\n"
+        "os.chdir('" + dir + "/elsewhere')\n"
+        "r = socket.socket(socket.AF_UNIX); r.bind('docker.sock'); r.listen(1)\n"
+        "tryc('docker.sock')\n"
+        "os.chdir('" + tmp_.path() + "')\n"
+        "tryc('docker.sock')\n";
+    const std::string alerts = dir + "/alerts.jsonl";
+    std::vector<std::string> argv{vigil_bin(), "run", "--alerts-json", alerts, "--"};
+    argv.insert(argv.end(), u.prefix.begin(), u.prefix.end());
+    argv.insert(argv.end(), {"/usr/bin/python3", "-c", py});
+    ProcResult r = run(argv);
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.out, "ok\nOperation not permitted\nok\nOperation not permitted\n") << r.err;
+    auto list = ipc_alerts(alerts);
+    ASSERT_EQ(list.size(), 2u) << read_file(alerts);
+    // Tier 2 names the address the agent used; tier 1 the peer it reached.
+    const bool lsm = expected_net_tier() == "lsm";
+    EXPECT_EQ(list[0]["path"], lsm ? outside : mine);
+    EXPECT_EQ(list[1]["path"], lsm ? outside : std::string("docker.sock"));
+    for (const auto &a : list)
+      EXPECT_EQ(a["tier"], expected_net_tier()) << a.dump();
+  }
+}
+
 TEST_F(UnixSideChannelTest, syslog_to_dev_log_from_the_agent_still_works)
 {
   // journald (or a syslog daemon) serves /dev/log from outside every agent. Where the host runs
