@@ -77,18 +77,48 @@ protected:
     argv.insert(argv.end(), {"sh", "-c", script});
     return run(argv, env);
   }
-  // The ipc alerts of one run, after checking that every alert of the run is one.
-  static std::vector<nlohmann::json> ipc_alerts(const std::string &file)
+  // The ipc alerts of one run; with only_ipc, checks that every alert of the run is one.
+  static std::vector<nlohmann::json> ipc_alerts(const std::string &file, bool only_ipc = true)
   {
     std::vector<nlohmann::json> out;
     for (auto &a : read_json_lines(file)) {
-      EXPECT_EQ(a["rule"], "ipc-not-allowed") << a.dump();
-      out.push_back(a);
+      if (only_ipc) {
+        EXPECT_EQ(a["rule"], "ipc-not-allowed") << a.dump();
+      }
+      if (a["rule"] == "ipc-not-allowed")
+        out.push_back(a);
     }
     return out;
   }
 
   TempDir tmp_;
+};
+
+// Stands in for journald at /dev/log, outside every agent, where the host runs no syslog daemon
+// (this one does not); removes its socket when done.
+class DevLog {
+public:
+  DevLog()
+  {
+    if (fs::exists("/dev/log"))
+      return;
+    proc_ = std::make_unique<Proc>(
+        std::vector<std::string>{netprobe_bin(), "unix-dgram-listen", "/dev/log", "0"});
+    wait_until([] { return fs::exists("/dev/log"); });
+  }
+  ~DevLog()
+  {
+    if (!proc_)
+      return;
+    proc_->signal(SIGKILL);
+    proc_->wait(std::chrono::seconds(5));
+    fs::remove("/dev/log");
+  }
+  // Whether a message with tag reached it (true when the host's own daemon serves /dev/log).
+  bool received(const std::string &tag) const { return !proc_ || proc_->wait_for_err(tag); }
+
+private:
+  std::unique_ptr<Proc> proc_;
 };
 
 TEST_F(UnixSideChannelTest, sockets_served_outside_the_agent_are_denied_once_each_root_and_nobody)
@@ -98,18 +128,36 @@ TEST_F(UnixSideChannelTest, sockets_served_outside_the_agent_are_denied_once_eac
   const std::string abs = "vg-helper-" + std::to_string(::getpid());
   Proc file_server({np, "unix-listen", path, "0"});
   Proc abstract_server({np, "unix-listen", "@" + abs, "0"});
-  ASSERT_TRUE(wait_until([&] { return fs::exists(path + ".dgram") && abstract_bound(abs + ".dgram"); }))
-      << "servers did not bind";
+  DevLog devlog;
+  ASSERT_TRUE(wait_until([&] {
+    return fs::exists(path + ".dgram") && abstract_bound(abs + ".dgram") && fs::exists("/dev/log");
+  })) << "servers did not bind";
 
   for (const User &u : kUsers) {
     SCOPED_TRACE(u.label);
-    const std::string alerts = tmp_ / (std::string("alerts-") + u.label[0] + ".jsonl");
-    const std::string script = np + " unix " + path + " 0; " + np + " unixdgram " + path +
-                               ".dgram 0; " + np + " unix @" + abs + " 0; " + np +
-                               " unixdgram @" + abs + ".dgram 0; true";
-    ProcResult r = agent(u, script, alerts);
+    const std::string dir = tmp_ / (std::string("own-") + u.label[0]);
+    fs::create_directories(dir);
+    fs::permissions(dir, fs::perms::all);
+    const std::string alerts = dir + "/alerts.jsonl";
+    // The attempts: a path socket and an abstract name served outside, stream and datagram.
+    const std::string attempts = np + " unix " + path + " 0; " + np + " unixdgram " + path +
+                                 ".dgram 0; " + np + " unix @" + abs + " 0; " + np +
+                                 " unixdgram @" + abs + ".dgram 0; ";
+    // The controls: servers the agent starts (a path and an abstract name, reached once they
+    // are bound: polled, bounded), and syslog through /dev/log.
+    const std::string own = dir + "/dev.sock";
+    const std::string own_abs = "vg-own-" + std::to_string(::getpid()) + "-" + u.label[0];
+    const std::string tag = "vigil-unix-test-" + std::to_string(::getpid()) + "-" + u.label[0];
+    const std::string controls =
+        np + " unix-listen " + own + " 0 & s1=$!; " + np + " unix-listen @" + own_abs +
+        " 0 & s2=$!; i=0; while { [ ! -S " + own + ".dgram ] || ! grep -q ' @" + own_abs +
+        ".dgram$' /proc/net/unix; } && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; " + np +
+        " unix " + own + " 0; " + np + " unixdgram " + own + ".dgram 0; " + np + " unix @" +
+        own_abs + " 0; " + np + " unixdgram @" + own_abs + ".dgram 0; kill $s1 $s2; logger -t " +
+        tag + " hello && echo logged; true";
+    ProcResult r = agent(u, attempts + controls, alerts);
     ASSERT_EQ(r.status, 0) << r.err;
-    EXPECT_EQ(r.out, "EPERM\nEPERM\nEPERM\nEPERM\n") << r.err;
+    EXPECT_EQ(r.out, "EPERM\nEPERM\nEPERM\nEPERM\nok\nok\nok\nok\nlogged\n") << r.err;
     auto list = ipc_alerts(alerts);
     ASSERT_EQ(list.size(), 4u) << read_file(alerts);
     const std::vector<std::string> want{path, path + ".dgram", "@" + abs, "@" + abs + ".dgram"};
@@ -120,40 +168,12 @@ TEST_F(UnixSideChannelTest, sockets_served_outside_the_agent_are_denied_once_eac
       EXPECT_NE(list[i]["output"].get<std::string>().find(want[i]), std::string::npos)
           << list[i].dump();
     }
+    EXPECT_TRUE(devlog.received(tag)) << "the agent's syslog message did not arrive";
   }
   // Outside the agent the same sockets answer: the denials were vigil's.
   EXPECT_EQ(run({np, "unix", path, "0"}).out, "ok\n");
   EXPECT_EQ(run({np, "unix", "@" + abs, "0"}).out, "ok\n");
   EXPECT_EQ(run({np, "unixdgram", "@" + abs + ".dgram", "0"}).out, "ok\n");
-}
-
-TEST_F(UnixSideChannelTest, sockets_the_agent_binds_itself_stay_reachable_from_the_agent)
-{
-  const std::string np = netprobe_bin();
-  for (const User &u : kUsers) {
-    SCOPED_TRACE(u.label);
-    const std::string dir = tmp_ / (std::string("own-") + u.label[0]);
-    fs::create_directories(dir);
-    fs::permissions(dir, fs::perms::all);
-    const std::string own = dir + "/dev.sock";
-    const std::string abs = "vg-own-" + std::to_string(::getpid()) + "-" + u.label[0];
-    const std::string alerts = dir + "/alerts.jsonl";
-    // Servers started by the agent; the client waits (polling, bounded) until they are bound.
-    const std::string wait_file = "i=0; while [ ! -S " + own + ".dgram ] && [ $i -lt 200 ]; do "
-                                  "sleep 0.05; i=$((i+1)); done; ";
-    const std::string wait_abs = "i=0; while ! grep -q ' @" + abs +
-                                 ".dgram$' /proc/net/unix && [ $i -lt 200 ]; do sleep 0.05; "
-                                 "i=$((i+1)); done; ";
-    const std::string script = np + " unix-listen " + own + " 0 & s1=$!; " + np +
-                               " unix-listen @" + abs + " 0 & s2=$!; " + wait_file + wait_abs +
-                               np + " unix " + own + " 0; " + np + " unixdgram " + own +
-                               ".dgram 0; " + np + " unix @" + abs + " 0; " + np +
-                               " unixdgram @" + abs + ".dgram 0; kill $s1 $s2; true";
-    ProcResult r = agent(u, script, alerts);
-    ASSERT_EQ(r.status, 0) << r.err;
-    EXPECT_EQ(r.out, "ok\nok\nok\nok\n") << r.err;
-    EXPECT_TRUE(read_json_lines(alerts).empty()) << read_file(alerts);
-  }
 }
 
 // Tier 2 decides by name, so a name the agent bound must not stay allowed once it leads
@@ -209,35 +229,6 @@ TEST_F(UnixSideChannelTest, a_name_the_agent_bound_then_re_pointed_outside_is_de
   }
 }
 
-TEST_F(UnixSideChannelTest, syslog_to_dev_log_from_the_agent_still_works)
-{
-  // journald (or a syslog daemon) serves /dev/log from outside every agent. Where the host runs
-  // none, the test stands in for it, outside the agent, and removes its socket afterwards.
-  std::unique_ptr<Proc> standin;
-  bool ours = false;
-  if (!fs::exists("/dev/log")) {
-    standin = std::make_unique<Proc>(std::vector<std::string>{netprobe_bin(), "unix-dgram-listen",
-                                                              "/dev/log", "0"});
-    ours = true;
-    ASSERT_TRUE(wait_until([] { return fs::exists("/dev/log"); }));
-  }
-  const std::string tag = "vigil-unix-test-" + std::to_string(::getpid());
-  for (const User &u : kUsers) {
-    SCOPED_TRACE(u.label);
-    const std::string alerts = tmp_ / (std::string("log-") + u.label[0] + ".jsonl");
-    ProcResult r = agent(u, "logger -t " + tag + " hello && echo logged", alerts);
-    EXPECT_EQ(r.out, "logged\n") << r.err;
-    EXPECT_TRUE(read_json_lines(alerts).empty()) << read_file(alerts);
-  }
-  if (ours) {
-    // What the agents logged arrived at the socket outside.
-    EXPECT_TRUE(standin->wait_for_err(tag)) << standin->err_so_far();
-    standin->signal(SIGKILL);
-    standin->wait(5s);
-    fs::remove("/dev/log");
-  }
-}
-
 TEST_F(UnixSideChannelTest, git_credential_fill_gets_nothing_from_the_developers_cache_daemon)
 {
   if (run({"git", "--version"}).status != 0)
@@ -248,22 +239,32 @@ TEST_F(UnixSideChannelTest, git_credential_fill_gets_nothing_from_the_developers
     // 0700 directory as git wants.
     const std::string home = tmp_ / (std::string("dev-") + u.label[0]);
     fs::create_directories(home + "/.cache/git/credential");
-    if (!u.prefix.empty())
+    if (!u.prefix.empty()) {
       ASSERT_EQ(run({"chown", "-R", "65534:65534", home}).status, 0);
+    }
     fs::permissions(home + "/.cache/git/credential", fs::perms::owner_all);
     const std::string sock = home + "/.cache/git/credential/socket";
-    const std::string helper = "cache --timeout=120 --socket=" + sock;
+    // The helper as a developer configures it, in ~/.gitconfig.
+    write_file(home + "/.gitconfig",
+               "[credential]\n\thelper = cache --timeout=120 --socket=" + sock + "\n");
+    if (!u.prefix.empty()) {
+      ASSERT_EQ(run({"chown", "65534:65534", home + "/.gitconfig"}).status, 0);
+    }
     std::vector<std::string> approve = u.prefix;
     approve.insert(approve.end(),
                    {"sh", "-c",
                     "printf 'protocol=https\\nhost=example.com\\nusername=dev\\npassword="
-                    "s3cret-canary\\n\\n' | git -c credential.helper='" +
-                        helper + "' credential approve"});
+                    "s3cret-canary\\n\\n' | git credential approve"});
     ASSERT_EQ(run(approve, {"HOME=" + home}).status, 0);
+    struct StopDaemon {
+      std::vector<std::string> argv;
+      std::string home;
+      ~StopDaemon() { run(argv, {"HOME=" + home}); }
+    } stop{u.prefix, home};
+    stop.argv.insert(stop.argv.end(), {"git", "credential-cache", "--socket=" + sock, "exit"});
     ASSERT_TRUE(wait_until([&] { return fs::exists(sock); }));
     const std::string fill = "printf 'protocol=https\\nhost=example.com\\n\\n' | "
-                             "GIT_TERMINAL_PROMPT=0 git -c credential.helper='" +
-                             helper + "' credential fill; true";
+                             "GIT_TERMINAL_PROMPT=0 git credential fill; true";
     // Outside the agent the daemon answers: the canary is there to be stolen.
     std::vector<std::string> outside = u.prefix;
     outside.insert(outside.end(), {"sh", "-c", fill});
@@ -271,14 +272,13 @@ TEST_F(UnixSideChannelTest, git_credential_fill_gets_nothing_from_the_developers
     const std::string alerts = home + "-alerts.jsonl";
     ProcResult r = agent(u, fill, alerts, {"HOME=" + home});
     EXPECT_EQ(r.out.find("s3cret-canary"), std::string::npos) << r.out;
-    auto list = ipc_alerts(alerts);
+    // git's own exec of its helper may raise exec rules of its own (GIT_EXEC_PATH): the
+    // attempt on the socket is the one ipc alert.
+    auto list = ipc_alerts(alerts, false);
     ASSERT_EQ(list.size(), 1u) << read_file(alerts);
     EXPECT_EQ(list[0]["path"], sock);
     EXPECT_EQ(list[0]["tier"], expected_net_tier());
     EXPECT_EQ(list[0]["verdict"], "denied");
-    std::vector<std::string> stop = u.prefix;
-    stop.insert(stop.end(), {"git", "credential-cache", "--socket=" + sock, "exit"});
-    run(stop, {"HOME=" + home});
   }
 }
 
