@@ -167,6 +167,12 @@ TEST_F(UnixSideChannelTest, sockets_served_outside_the_agent_are_denied_once_eac
       EXPECT_EQ(list[i]["verdict"], "denied") << list[i].dump();
       EXPECT_NE(list[i]["output"].get<std::string>().find(want[i]), std::string::npos)
           << list[i].dump();
+      // ... and the program that decided: stream connects, then datagram sends.
+      const bool lsm = expected_net_tier() == "lsm";
+      const std::string hook = i % 2 == 0 ? (lsm ? "unix_stream_connect" : "connect_unix program")
+                                          : (lsm ? "unix_may_send" : "sendmsg_unix program");
+      EXPECT_NE(list[i]["output"].get<std::string>().find(hook), std::string::npos)
+          << list[i].dump();
     }
     EXPECT_TRUE(devlog.received(tag)) << "the agent's syslog message did not arrive";
   }

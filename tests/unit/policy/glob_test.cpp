@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "policy/profile.h"
 
 namespace vigil::policy {
@@ -135,6 +137,28 @@ TEST(NormalizePath, joins_relative_paths_to_cwd)
   EXPECT_EQ(normalize_path("x"), "/x");
   EXPECT_EQ(normalize_path("", "/srv/app"), "/srv/app");
   EXPECT_EQ(normalize_path("/etc/passwd", "/srv"), "/etc/passwd");
+}
+
+} // namespace
+} // namespace vigil::policy
+
+namespace vigil::policy {
+namespace {
+
+// The unix names every agent may reach: the system's logging and name-service sockets first,
+// then ipc.allow with ~/ expanded for every home.
+TEST(UnixAllow, system_sockets_then_the_profiles_paths_per_home)
+{
+  Profile p;
+  p.ipc_allow = {"~/.docker/run/docker.sock", "/run/user/1000/helper.sock"};
+  const auto paths = unix_allow_paths(p, {"/home/a", "/home/b/"});
+  const size_t n = std::size(kSystemUnixSockets);
+  ASSERT_EQ(paths.size(), n + 3);
+  EXPECT_EQ(paths[0], "/dev/log");
+  EXPECT_NE(std::find(paths.begin(), paths.end(), "/run/systemd/journal/socket"), paths.end());
+  EXPECT_EQ(paths[n], "/home/a/.docker/run/docker.sock");
+  EXPECT_EQ(paths[n + 1], "/home/b/.docker/run/docker.sock");
+  EXPECT_EQ(paths[n + 2], "/run/user/1000/helper.sock");
 }
 
 } // namespace
