@@ -214,17 +214,17 @@ LsmFileRules compile_lsm_files(const std::map<uint32_t, policy::Profile> &profil
     }
   }
   for (const auto &[profile, p] : profiles) {
-    {
-      for (const auto &path : policy::unix_allow_paths(p, homes)) {
-        struct stat st{};
-        if (::stat(path.c_str(), &st) != 0)
-          continue; // not there (yet): nothing to allow
-        vg_file_key k{};
-        k.ino = st.st_ino;
-        k.dev = kernel_dev(st.st_dev);
-        k.profile_id = profile;
-        out.ipc_allow.push_back(k);
-      }
+    // The system's logging and nscd sockets, then ipc.allow: by the inode each name leads to
+    // now (/dev/log is a symlink to journald's socket).
+    for (const auto &path : policy::unix_allow_paths(p, homes)) {
+      struct stat st{};
+      if (::stat(path.c_str(), &st) != 0)
+        continue; // not there (yet): nothing to allow
+      vg_file_key k{};
+      k.ino = st.st_ino;
+      k.dev = kernel_dev(st.st_dev);
+      k.profile_id = profile;
+      out.ipc_allow.push_back(k);
     }
   }
   b.finish_groups();
