@@ -167,7 +167,8 @@ Result<std::unique_ptr<Loader>> Loader::start(const Options &opts, SampleFn on_s
   // Unix sockets in tier 2: the cgroup unix hooks (6.7+). libbpf 1.1 does not know their
   // section names, so the programs are declared as connect4/sendmsg4 and given the kernel's
   // attach type numbers here, read from its BTF.
-  const auto unix_hooks = opts.cgroup_net ? kernel_cgroup_unix_hooks() : std::nullopt;
+  const auto unix_hooks =
+      opts.cgroup_net && opts.cgroup_unix ? kernel_cgroup_unix_hooks() : std::nullopt;
   const std::vector<bpf_program *> cg_unix{p.vg_cg_conn_unix, p.vg_cg_send_unix};
   for (bpf_program *prog : cg_unix)
     bpf_program__set_autoload(prog, unix_hooks.has_value());
@@ -178,7 +179,7 @@ Result<std::unique_ptr<Loader>> Loader::start(const Options &opts, SampleFn on_s
         p.vg_cg_conn_unix, static_cast<enum bpf_attach_type>(unix_hooks->connect));
     bpf_program__set_expected_attach_type(
         p.vg_cg_send_unix, static_cast<enum bpf_attach_type>(unix_hooks->sendmsg));
-  } else if (opts.cgroup_net) {
+  } else if (opts.cgroup_net && opts.cgroup_unix) {
     spdlog::warn("this kernel has no cgroup unix socket hooks (6.7+): connects and datagrams "
                  "from agents to unix sockets served outside them are neither denied nor "
                  "reported");
@@ -233,6 +234,14 @@ Result<std::unique_ptr<Loader>> Loader::start(const Options &opts, SampleFn on_s
       Options global = opts;
       global.lsm_cgroup = false;
       return start(global, std::move(l->sample_));
+    }
+    if (unix_hooks) {
+      spdlog::warn("the cgroup unix socket programs did not load ({}): unix sockets served "
+                   "outside agents are neither denied nor reported",
+                   std::strerror(-err));
+      Options without = opts;
+      without.cgroup_unix = false;
+      return start(without, std::move(l->sample_));
     }
     return fail_errno(-err, "load BPF programs (run with --log-level debug for the verifier log; "
                             "a pinned map of another vigil version: vigil unload)");

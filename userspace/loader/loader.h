@@ -33,6 +33,9 @@ struct Options {
   // Network enforcement through cgroup sock_addr programs attached to every agent cgroup (the
   // fallback where BPF LSM is unavailable). Off: those programs are not even loaded.
   bool cgroup_net = false;
+  // With cgroup_net: also the cgroup unix socket programs (connect_unix, sendmsg_unix) where the
+  // kernel has the hooks (6.7+). Cleared by start() itself when they fail to load.
+  bool cgroup_unix = true;
   // BPF LSM enforcement (file_open, socket_connect/sendmsg, ptrace_access_check), attached
   // globally and filtered by the agent map. Off: not loaded (kernels that refuse them).
   bool lsm = false;
