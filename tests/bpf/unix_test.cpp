@@ -288,5 +288,18 @@ TEST_F(UnixSideChannelTest, git_credential_fill_gets_nothing_from_the_developers
   }
 }
 
+TEST_F(UnixSideChannelTest, doctor_says_who_decides_unix_sockets)
+{
+  ProcResult r = run({vigil_bin(), "doctor", "--json"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["tiers"]["unix"]["tier"], expected_net_tier()) << r.out;
+  if (expected_net_tier() == "cgroup") {
+    EXPECT_NE(j["tiers"]["unix"]["reason"].get<std::string>().find("connect_unix"),
+              std::string::npos)
+        << r.out;
+  }
+}
+
 } // namespace
 } // namespace vigil::test
