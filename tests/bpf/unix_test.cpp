@@ -288,6 +288,48 @@ TEST_F(UnixSideChannelTest, git_credential_fill_gets_nothing_from_the_developers
   }
 }
 
+// The developer's ssh-agent and tmux server (same uid as the agent, outside it): the agent can
+// neither sign with the developer's keys nor type into the developer's shells.
+TEST_F(UnixSideChannelTest, the_developers_ssh_agent_and_tmux_are_out_of_reach)
+{
+  if (run({"sh", "-c", "command -v ssh-agent && command -v ssh-add && command -v tmux"}).status != 0)
+    GTEST_SKIP() << "needs ssh-agent, ssh-add and tmux";
+  for (const User &u : kUsers) {
+    SCOPED_TRACE(u.label);
+    const std::string dir = tmp_ / (std::string("dev-") + u.label[0]);
+    fs::create_directories(dir);
+    if (!u.prefix.empty()) {
+      ASSERT_EQ(run({"chown", "65534:65534", dir}).status, 0);
+    }
+    fs::permissions(dir, fs::perms::owner_all);
+    const std::string ssh = dir + "/ssh-agent.sock", tmux = dir + "/tmux.sock";
+    std::vector<std::string> agent_argv = u.prefix, tmux_argv = u.prefix;
+    agent_argv.insert(agent_argv.end(), {"ssh-agent", "-D", "-a", ssh});
+    tmux_argv.insert(tmux_argv.end(), {"tmux", "-S", tmux, "-D"});
+    Proc ssh_agent(agent_argv, {"HOME=" + dir});
+    Proc tmux_server(tmux_argv, {"HOME=" + dir});
+    ASSERT_TRUE(wait_until([&] { return fs::exists(ssh) && fs::exists(tmux); }));
+    const std::string script = "SSH_AUTH_SOCK=" + ssh + " ssh-add -l; echo ssh-add=$?; tmux -S " +
+                               tmux + " list-sessions; echo tmux=$?";
+    // Outside the agent both answer (no identities, no sessions: but no connection error).
+    std::vector<std::string> outside = u.prefix;
+    outside.insert(outside.end(), {"sh", "-c", "{ " + script + "; } 2>&1"});
+    ProcResult out = run(outside, {"HOME=" + dir});
+    EXPECT_EQ(out.out.find("Operation not permitted"), std::string::npos) << out.out;
+    const std::string alerts = dir + "-alerts.jsonl";
+    ProcResult r = agent(u, "{ " + script + "; } 2>&1", alerts, {"HOME=" + dir});
+    EXPECT_NE(r.out.find("ssh-add=2"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("tmux=1"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("Operation not permitted"), std::string::npos) << r.out;
+    auto list = ipc_alerts(alerts);
+    ASSERT_EQ(list.size(), 2u) << read_file(alerts);
+    EXPECT_EQ(list[0]["path"], ssh);
+    EXPECT_EQ(list[1]["path"], tmux);
+    for (const auto &a : list)
+      EXPECT_EQ(a["tier"], expected_net_tier()) << a.dump();
+  }
+}
+
 TEST_F(UnixSideChannelTest, doctor_says_who_decides_unix_sockets)
 {
   ProcResult r = run({vigil_bin(), "doctor", "--json"});
