@@ -82,7 +82,6 @@ static __always_inline void vg_report_unix(__u32 profile, int verdict, struct so
 	vg_emit(ev, sizeof(*ev));
 }
 
-
 /* Tier 2: the cgroup connect_unix / sendmsg_unix programs (6.7+) run before the kernel looks
  * the address up, so they see a name, never the peer. A name passes when the profile allows it
  * (vg_unix_allow) or when a socket of this agent holds it (vg_unix_bound), checked again here on
