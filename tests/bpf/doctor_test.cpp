@@ -86,6 +86,21 @@ TEST_F(DoctorTest, json_reports_this_hosts_probes_and_tiers)
   EXPECT_TRUE(j["inbound"]["enforced"].get<bool>()) << j["inbound"];
   EXPECT_NE(j["inbound"]["detail"].get<std::string>().find("cgroup_skb/ingress"), std::string::npos)
       << j["inbound"];
+  // Per attempt class, for vigil run and daemon mode, as this kernel (tier 2) serves it.
+  for (const char *attempt :
+       {"credential_by_name", "renamed_directory", "basename_pattern", "hard_link", "foreign_fifo",
+        "unix_socket", "inbound_connection", "foreign_process_memory", "raw_socket",
+        "nested_namespace", "persistence_write"}) {
+    ASSERT_TRUE(j["confinement"].contains(attempt)) << attempt << " missing in " << r.out;
+    EXPECT_FALSE(j["confinement"][attempt]["vigil_run"].get<std::string>().empty()) << attempt;
+    EXPECT_FALSE(j["confinement"][attempt]["daemon"].get<std::string>().empty()) << attempt;
+  }
+  EXPECT_NE(j["confinement"]["basename_pattern"]["vigil_run"].get<std::string>().find("refused"),
+            std::string::npos)
+      << j["confinement"]["basename_pattern"];
+  EXPECT_NE(j["confinement"]["basename_pattern"]["daemon"].get<std::string>().find("not refused"),
+            std::string::npos)
+      << j["confinement"]["basename_pattern"];
   for (const char *kind : {"file", "network"}) {
     const std::string reason = j["tiers"][kind]["reason"].get<std::string>();
     EXPECT_NE(reason.find("lsm tier unavailable"), std::string::npos) << kind << ": " << reason;

@@ -139,8 +139,12 @@ TEST_F(HoleTest, a_link_made_below_an_overlay_is_refused_in_the_kernel)
     GTEST_SKIP() << "links are refused by the BPF LSM tier only";
   for (const char *d : {"lower", "work", "ov"})
     fs::create_directories(tmp_ / d);
+  // The agent needs a user and mount namespace of its own for the overlay: the launch refuses
+  // them by default, this profile lets them be (the LSM decides what happens inside).
+  const std::string profile = tmp_ / "nested.yaml";
+  write_file(profile, read_file(profile_) + "launch:\n  nested_namespaces: allow\n");
   const std::string go = tmp_ / "go", late = home_ + "/.ssh/id_late";
-  Proc vigil({vigil_bin(), "run", "--profile", profile_, "--alerts-json", alerts_, "--", "sh",
+  Proc vigil({vigil_bin(), "run", "--profile", profile, "--alerts-json", alerts_, "--", "sh",
               "-c",
               "while [ ! -e " + go + " ]; do sleep 0.05; done; unshare -Urm sh -c 'mount -t "
               "overlay overlay -o lowerdir=" + tmp_ / "lower" + ",upperdir=" + home_ +

@@ -64,6 +64,68 @@ std::string inbound_detail(const Features &f)
   return "not enforced: cgroup_skb programs do not load here (" + f.cgroup_skb.detail + ")";
 }
 
+// One attempt class of an agent and how this kernel stops it: under `vigil run` (own mount
+// and pid namespaces, launch filter) and in daemon mode (a cgroup the daemon confines, no
+// launch). docs/SECURITY.md has the same rows with the tests that hold them.
+struct Coverage {
+  const char *attempt;
+  std::string run;
+  std::string daemon;
+};
+
+std::vector<Coverage> coverage(const Features &f)
+{
+  using loader::Tier;
+  const bool lsm = f.file_tier == Tier::lsm, fan = f.file_tier == Tier::fallback;
+  const bool net_lsm = f.net_tier == Tier::lsm;
+  const std::string none = "observed only (no enforcement tier for files on this host)";
+  auto files = [&](std::string l, std::string run, std::string daemon) {
+    return lsm ? std::pair{l, l} : fan ? std::pair{run, daemon} : std::pair{none, none};
+  };
+  std::vector<Coverage> rows;
+  auto add = [&](const char *attempt, std::pair<std::string, std::string> how) {
+    rows.push_back({attempt, std::move(how.first), std::move(how.second)});
+  };
+  add("credential_by_name",
+      files("refused: BPF LSM file_open (inode, directory and name rules)",
+            "refused: fanotify inode marks and the agent's mount marks",
+            "refused: fanotify inode and directory marks"));
+  add("renamed_directory",
+      files("refused: inode rules move with the files",
+            "refused: files keyed by inode, protected trees by their directory's inode",
+            "refused for files present when the profile was installed (inode keys)"));
+  add("basename_pattern",
+      files("refused: BPF LSM name rules",
+            "refused: every open of the agent is decided (mount marks)",
+            "observed and alerted, not refused (no agent mount namespace to mark)"));
+  add("hard_link",
+      files("refused: path_link, inode_link",
+            "the link is made; its read refused for inode-keyed files, allowed for files "
+            "protected only by a basename pattern",
+            "as vigil run"));
+  add("foreign_fifo",
+      files("refused: file_open (FIFOs the agent did not create)",
+            "refused for FIFOs present at the start (stand-in binds); later ones open",
+            "not decided"));
+  const auto [unix_tier, unix_reason] = unix_coverage(f);
+  add("unix_socket", {unix_tier + ": " + unix_reason, unix_tier + ": " + unix_reason});
+  add("inbound_connection", {inbound_detail(f), inbound_detail(f)});
+  add("foreign_process_memory",
+      {lsm ? std::string("refused: ptrace_access_check")
+           : "refused: the agent's pid namespace and the launch filter",
+       lsm ? std::string("refused: ptrace_access_check")
+           : "not decided (the runtime's own pid namespace and capabilities)"});
+  add("raw_socket", {net_lsm ? std::string("refused: socket_create") : "refused: launch filter",
+                     net_lsm ? std::string("refused: socket_create")
+                             : "not decided (CAP_NET_RAW of the runtime)"});
+  add("nested_namespace", {"refused: launch filter (launch.nested_namespaces)",
+                           "not decided (capabilities of the runtime)"});
+  add("persistence_write", {"refused: read-only binds in the agent's mount namespace (opens for "
+                            "writing alerted; renames, links, chmod refused silently)",
+                            "alerted on opens for writing, not refused"});
+  return rows;
+}
+
 void print_text(const Features &f)
 {
   for (const auto &[key, probe] : probe_rows(f))
@@ -78,6 +140,9 @@ void print_text(const Features &f)
   std::printf("self-protection (an agent's attempts on vigil and its own boundary):\n");
   for (const auto &p : loader::self_protection(f.file_tier == loader::Tier::lsm))
     std::printf("  %-8s %-17s %s\n", p.by, p.attempt, p.detail);
+  std::printf("confinement by attempt (vigil run | daemon mode):\n");
+  for (const auto &c : coverage(f))
+    std::printf("  %-22s %s | %s\n", c.attempt, c.run.c_str(), c.daemon.c_str());
 }
 
 void print_json(const Features &f)
@@ -93,6 +158,8 @@ void print_json(const Features &f)
   j["tiers"]["unix"] = {{"tier", unix_tier}, {"reason", unix_reason}};
   for (const auto &p : loader::self_protection(f.file_tier == loader::Tier::lsm))
     j["self_protection"][p.attempt] = {{"by", p.by}, {"detail", p.detail}};
+  for (const auto &c : coverage(f))
+    j["confinement"][c.attempt] = {{"vigil_run", c.run}, {"daemon", c.daemon}};
   std::printf("%s\n",
               j.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace).c_str());
 }
