@@ -229,6 +229,23 @@ bool Detector::excepted(const Rule &r, const pipeline::Event &ev, pipeline::Proc
   return false;
 }
 
+std::optional<size_t> Detector::match_rule_paths(CompiledRule &c, const pipeline::Event &ev,
+                                                 const std::string &path)
+{
+  if (!event_home_)
+    event_home_ = home_of(ev.hdr.uid);
+  if (!c.last || c.last_home != *event_home_) {
+    auto it = c.by_home.find(*event_home_);
+    if (it == c.by_home.end() && c.by_home.size() >= Matcher::kMaxHomes)
+      c.by_home.clear(); // c.last is replaced below
+    if (it == c.by_home.end())
+      it = c.by_home.emplace(*event_home_, policy::PathMatcher(c.rule->paths, *event_home_)).first;
+    c.last = &it->second;
+    c.last_home = *event_home_;
+  }
+  return c.last->match(path);
+}
+
 void Detector::eval_rule(CompiledRule &c, const pipeline::Event &ev,
                          const policy::Profile &profile, const std::optional<PolicyHit> &hit,
                          pipeline::ProcessTable &procs, std::vector<Finding> &out)
@@ -261,19 +278,7 @@ void Detector::eval_rule(CompiledRule &c, const pipeline::Event &ev,
       return;
     if (o.path.empty() || o.path.front() != '/')
       return;
-    // The home is asked once per event, and each rule keeps the matcher of the last home.
-    if (!event_home_)
-      event_home_ = home_of(ev.hdr.uid);
-    if (!c.last || c.last_home != *event_home_) {
-      auto it = c.by_home.find(*event_home_);
-      if (it == c.by_home.end() && c.by_home.size() >= Matcher::kMaxHomes)
-        c.by_home.clear(); // c.last is replaced below
-      if (it == c.by_home.end())
-        it = c.by_home.emplace(*event_home_, policy::PathMatcher(r.paths, *event_home_)).first;
-      c.last = &it->second;
-      c.last_home = *event_home_;
-    }
-    auto idx = c.last->match(o.path);
+    auto idx = match_rule_paths(c, ev, o.path);
     if (!idx)
       return;
     f = found();
@@ -290,18 +295,7 @@ void Detector::eval_rule(CompiledRule &c, const pipeline::Event &ev,
     // check: EPERM, EACCES). Other failures (ENOENT of a missing directory) wrote nothing.
     if (o.ret < 0 && o.ret != -EROFS && o.ret != -EPERM && o.ret != -EACCES)
       return;
-    if (!event_home_)
-      event_home_ = home_of(ev.hdr.uid);
-    if (!c.last || c.last_home != *event_home_) {
-      auto it = c.by_home.find(*event_home_);
-      if (it == c.by_home.end() && c.by_home.size() >= Matcher::kMaxHomes)
-        c.by_home.clear();
-      if (it == c.by_home.end())
-        it = c.by_home.emplace(*event_home_, policy::PathMatcher(r.paths, *event_home_)).first;
-      c.last = &it->second;
-      c.last_home = *event_home_;
-    }
-    auto idx = c.last->match(o.path);
+    auto idx = match_rule_paths(c, ev, o.path);
     if (!idx)
       return;
     f = found();

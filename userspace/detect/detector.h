@@ -121,6 +121,10 @@ private:
                      pipeline::ProcessTable &procs) const;
   Finding make(const policy::Rule &r, uint32_t profile_id) const;
   std::string home_of(uint32_t uid) const;
+  // The index of the rule's path pattern that path matches, "~/" expanded against the home of
+  // the event's uid (asked once per event; each rule keeps the matcher of the last home).
+  std::optional<size_t> match_rule_paths(CompiledRule &c, const pipeline::Event &ev,
+                                         const std::string &path);
 
   Options opts_;
   Matcher matcher_;

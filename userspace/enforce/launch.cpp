@@ -631,6 +631,17 @@ std::vector<std::string> read_only_mounts(const std::string &mountinfo)
   return out;
 }
 
+int bind_read_only(const char *path)
+{
+  if (::mount(path, path, nullptr, MS_BIND | MS_REC, nullptr) != 0)
+    return -errno;
+  MountAttr attr{};
+  attr.attr_set = kMountAttrRdonly;
+  if (::syscall(SYS_mount_setattr, AT_FDCWD, path, kAtRecursive, &attr, sizeof(attr)) != 0)
+    return -errno;
+  return 0;
+}
+
 std::vector<std::string> find_fifos(const std::vector<std::string> &roots, int max_depth,
                                     size_t max_entries)
 {
@@ -717,18 +728,9 @@ int isolate_mounts(const char *const *read_only, const char *const *hidden, bool
   if (new_proc && ::mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0)
     return -errno;
   for (; *read_only; ++read_only) {
-    const char *path = *read_only;
-    *step = path;
-    if (::mount(path, path, nullptr, MS_BIND | MS_REC, nullptr) != 0) {
-      if (errno == ENOENT)
-        continue;
-      return -errno;
-    }
-    // mount_setattr changes only the read-only bit, recursively, and keeps nosuid, noexec, ...
-    MountAttr attr{};
-    attr.attr_set = kMountAttrRdonly;
-    if (::syscall(SYS_mount_setattr, AT_FDCWD, path, kAtRecursive, &attr, sizeof(attr)) != 0)
-      return -errno;
+    *step = *read_only;
+    if (int err = bind_read_only(*read_only); err != 0 && err != -ENOENT)
+      return err;
   }
   // An empty read-only tmpfs over each: the directory stays (readdir of /proc still lists the
   // pid) but nothing in it can be read or written any more.

@@ -150,6 +150,11 @@ std::vector<std::string> read_only_mounts(const std::string &mountinfo = "/proc/
 // its entries. Returns 0 or -errno, with *step naming what failed.
 int isolate_mounts(const char *const *read_only, const char *const *hidden, bool new_proc,
                    const char **step);
+// Binds path onto itself, with everything mounted below it, and makes the whole bind read-only
+// (mount_setattr: only the read-only bit changes; nosuid, noexec, ... stay). Async-signal-safe.
+// Returns 0, -ENOENT when path does not exist, or -errno.
+int bind_read_only(const char *path);
+
 // Named FIFOs that exist now below roots (each walked to max_depth levels, without crossing into
 // other file systems' mounts below it; at most max_entries directory entries are looked at in
 // all): each is a channel to whoever holds its other end, outside the agent. Sorted, unique.

@@ -16,19 +16,11 @@
 #include <set>
 #include <string_view>
 
+#include "enforce/launch.h"
+
 namespace vigil::enforce {
 
 namespace {
-
-// mount_setattr(2), spelled here as in launch.cpp (glibc 2.36 has no wrapper).
-struct MountAttr {
-  uint64_t attr_set;
-  uint64_t attr_clr;
-  uint64_t propagation;
-  uint64_t userns_fd;
-};
-constexpr uint64_t kMountAttrRdonly = 0x00000001;
-constexpr unsigned kAtRecursive = 0x8000;
 
 bool is_dir(const std::string &p, bool follow = true)
 {
@@ -351,17 +343,9 @@ int guard_persistence(const char *const *pinned, const char *const *read_only, c
       return -errno;
   }
   for (; read_only && *read_only; ++read_only) {
-    const char *path = *read_only;
-    *step = path;
-    if (::mount(path, path, nullptr, MS_BIND | MS_REC, nullptr) != 0) {
-      if (errno == ENOENT)
-        continue;
-      return -errno;
-    }
-    MountAttr attr{};
-    attr.attr_set = kMountAttrRdonly;
-    if (::syscall(SYS_mount_setattr, AT_FDCWD, path, kAtRecursive, &attr, sizeof(attr)) != 0)
-      return -errno;
+    *step = *read_only;
+    if (int err = bind_read_only(*read_only); err != 0 && err != -ENOENT)
+      return err;
   }
   *step = "chdir";
   if (cwd && *cwd && ::chdir(cwd) != 0)

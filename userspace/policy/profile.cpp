@@ -22,6 +22,30 @@ using namespace yaml;
 
 namespace {
 
+// The mode, severity and paths keys that the credentials and persistence sections share: mode
+// and severity into *mode and *severity when given; the paths list (required) returned.
+Result<YAML::Node> read_path_section(const Ctx &ctx, const KeyValue &section, const Fields &fields,
+                                     const std::string &field, std::optional<Mode> &mode,
+                                     Severity &severity)
+{
+  if (const KeyValue *kv = find(fields, "mode")) {
+    auto m = read_mode(ctx, *kv, field + ".mode");
+    if (!m)
+      return tl::unexpected(m.error());
+    mode = *m;
+  }
+  if (const KeyValue *kv = find(fields, "severity")) {
+    auto sev = read_severity(ctx, *kv, field + ".severity");
+    if (!sev)
+      return tl::unexpected(sev.error());
+    severity = *sev;
+  }
+  const KeyValue *paths_kv = find(fields, "paths");
+  if (!paths_kv)
+    return fail_at(ctx, value_mark(section), field + ".paths", "missing (a list of patterns)");
+  return read_list(ctx, *paths_kv, field + ".paths");
+}
+
 Status parse_credentials(const Ctx &ctx, const KeyValue &section, Profile &profile)
 {
   const std::string field = "credentials";
@@ -29,22 +53,8 @@ Status parse_credentials(const Ctx &ctx, const KeyValue &section, Profile &profi
       read_map(ctx, section.value, value_mark(section), field, {"severity", "mode", "paths"});
   if (!fields)
     return tl::unexpected(fields.error());
-  if (const KeyValue *kv = find(*fields, "mode")) {
-    auto mode = read_mode(ctx, *kv, field + ".mode");
-    if (!mode)
-      return tl::unexpected(mode.error());
-    profile.credential_mode = *mode;
-  }
-  if (const KeyValue *kv = find(*fields, "severity")) {
-    auto severity = read_severity(ctx, *kv, field + ".severity");
-    if (!severity)
-      return tl::unexpected(severity.error());
-    profile.credential_severity = *severity;
-  }
-  const KeyValue *paths_kv = find(*fields, "paths");
-  if (!paths_kv)
-    return fail_at(ctx, value_mark(section), field + ".paths", "missing (a list of patterns)");
-  auto paths = read_list(ctx, *paths_kv, field + ".paths");
+  auto paths = read_path_section(ctx, section, *fields, field, profile.credential_mode,
+                                 profile.credential_severity);
   if (!paths)
     return tl::unexpected(paths.error());
   size_t i = 0;
@@ -87,22 +97,8 @@ Status parse_persistence(const Ctx &ctx, const KeyValue &section, Profile &profi
       read_map(ctx, section.value, value_mark(section), field, {"severity", "mode", "paths"});
   if (!fields)
     return tl::unexpected(fields.error());
-  if (const KeyValue *kv = find(*fields, "mode")) {
-    auto mode = read_mode(ctx, *kv, field + ".mode");
-    if (!mode)
-      return tl::unexpected(mode.error());
-    profile.persistence_mode = *mode;
-  }
-  if (const KeyValue *kv = find(*fields, "severity")) {
-    auto severity = read_severity(ctx, *kv, field + ".severity");
-    if (!severity)
-      return tl::unexpected(severity.error());
-    profile.persistence_severity = *severity;
-  }
-  const KeyValue *paths_kv = find(*fields, "paths");
-  if (!paths_kv)
-    return fail_at(ctx, value_mark(section), field + ".paths", "missing (a list of patterns)");
-  auto paths = read_list(ctx, *paths_kv, field + ".paths");
+  auto paths = read_path_section(ctx, section, *fields, field, profile.persistence_mode,
+                                 profile.persistence_severity);
   if (!paths)
     return tl::unexpected(paths.error());
   size_t i = 0;
