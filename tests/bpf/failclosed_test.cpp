@@ -101,7 +101,7 @@ protected:
     }
   }
 
-  // without_pid_namespace: the shipped profile with launch.pid_namespace: false, for the tests
+  // without_pid_namespace: a profile protecting the canary, with launch.pid_namespace: false, for the tests
   // of what stands when the agent can name vigil's processes and outlive vigil's init (with its
   // pid namespace the agent cannot name the watchdog at all, and dies with the init, whose
   // parent-death signal ends the namespace, even while the watchdog is held).
@@ -109,13 +109,11 @@ protected:
   {
     std::vector<std::string> argv{vigil_bin(), "run", "-v", "--alerts-json", alerts_};
     if (without_pid_namespace) {
-      std::string profile = read_file(std::string(VG_SOURCE_DIR) + "/rules/profiles/default.yaml");
-      const std::string on = "  pid_namespace: true\n";
-      profile.replace(profile.find(on), on.size(), "  pid_namespace: false\n");
-      // Its relative paths name files next to the shipped profile.
-      for (size_t at; (at = profile.find("../allowlists/")) != std::string::npos;)
-        profile.replace(at, 3, std::string(VG_SOURCE_DIR) + "/rules/");
-      write_file(tmp_ / "no-pidns.yaml", profile);
+      // A profile of its own (the tests also run in the VM, away from the source tree): the
+      // canary protected, and no pid namespace, so that the watchdog's pid is the agent's to try.
+      write_file(tmp_ / "no-pidns.yaml",
+                 "profile: no-pidns\ncredentials:\n  paths: [~/.aws/credentials]\negress:\n"
+                 "  allow: [127.0.0.1/32]\nlaunch:\n  pid_namespace: false\n");
       argv.insert(argv.end(), {"--profile", tmp_ / "no-pidns.yaml"});
     }
     argv.insert(argv.end(), {"--", "sh", "-c", script});

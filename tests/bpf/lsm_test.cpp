@@ -27,10 +27,14 @@ protected:
     write_file(creds_, "secret-creds\n");
     alerts_ = tmp_ / "alerts.jsonl";
   }
-  ProcResult agent(const std::string &script)
+  // With the shipped profile, or with profile (a file) when given.
+  ProcResult agent(const std::string &script, const std::string &profile = "")
   {
-    return run({vigil_bin(), "run", "--alerts-json", alerts_, "--", "sh", "-c", script},
-               {"HOME=" + home_});
+    std::vector<std::string> argv{vigil_bin(), "run", "--alerts-json", alerts_};
+    if (!profile.empty())
+      argv.insert(argv.end(), {"--profile", profile});
+    argv.insert(argv.end(), {"--", "sh", "-c", script});
+    return run(argv, {"HOME=" + home_});
   }
   std::string probe(const std::string &op, const std::string &arg) const
   {
@@ -88,8 +92,14 @@ TEST_F(LsmTest, environ_of_a_process_outside_the_agent_is_denied_its_own_child_r
   // agent lacks, silently. A capability-less root process is what only vigil stands between.
   Proc outsider({"setpriv", "--bounding-set=-all", "--", "sleep", "30"});
   const std::string pid = std::to_string(outsider.pid());
+  // Without its own pid namespace, so that the outsider is visible and the LSM decides (vigil
+  // run's namespace would hide it: RunLaunchPidns covers that layer).
+  const std::string profile = tmp_ / "no-pidns.yaml";
+  write_file(profile, "profile: no-pidns\ncredentials:\n  paths: [~/.aws/credentials]\n"
+                      "egress:\n  allow: [127.0.0.1/32]\nlaunch:\n  pid_namespace: false\n");
   ProcResult r = agent(probe("environ", pid) + "sleep 5 & " + fileprobe_bin() +
-                       " environ $!; kill $!; true");
+                       " environ $!; kill $!; true",
+                       profile);
   ASSERT_EQ(r.status, 0) << r.err;
   std::istringstream out(r.out);
   std::string first, second;
