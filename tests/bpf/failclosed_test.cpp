@@ -101,10 +101,10 @@ protected:
     }
   }
 
-  // without_pid_namespace: a profile protecting the canary, with launch.pid_namespace: false, for the tests
-  // of what stands when the agent can name vigil's processes and outlive vigil's init (with its
-  // pid namespace the agent cannot name the watchdog at all, and dies with the init, whose
-  // parent-death signal ends the namespace, even while the watchdog is held).
+  // without_pid_namespace: a profile protecting the canary, with launch.pid_namespace: false,
+  // for the tests of what stands when the agent can name vigil's processes and outlive vigil's
+  // init (with its pid namespace the agent cannot name the watchdog at all, and dies with the
+  // init, whose parent-death signal ends the namespace, even while the watchdog is held).
   std::unique_ptr<Proc> start(const std::string &script, bool without_pid_namespace = false)
   {
     std::vector<std::string> argv{vigil_bin(), "run", "-v", "--alerts-json", alerts_};
