@@ -254,10 +254,11 @@ void ProtectedSet::resolve_glob(const std::string &expanded, const std::string &
     struct stat st{};
     if (::stat(real_prefix->c_str(), &st) == 0 && S_ISDIR(st.st_mode) &&
         sticky_trees_.size() < max_dirs_)
-      sticky_trees_.try_emplace({static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)},
-                                ProtectedFile{static_cast<uint64_t>(st.st_dev),
-                                              static_cast<uint64_t>(st.st_ino), *real_prefix,
-                                              pattern});
+    {
+      const auto id = std::make_pair(static_cast<uint64_t>(st.st_dev),
+                                     static_cast<uint64_t>(st.st_ino));
+      sticky_trees_.try_emplace(id, ProtectedFile{id.first, id.second, *real_prefix, pattern});
+    }
   }
 
   std::deque<std::pair<std::string, size_t>> queue{{*real_prefix, 0}};
