@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <map>
 #include <memory>
+#include <tuple>
 
 #include <yaml-cpp/yaml.h>
 
@@ -178,32 +179,16 @@ Status parse_launch(const Ctx &ctx, const KeyValue &section, Profile &profile)
     if (auto st = parse_capabilities(ctx, *kv, profile); !st)
       return st;
   }
-  if (const KeyValue *kv = find(*fields, "isolate")) {
-    auto isolate = read_string(ctx, *kv, field + ".isolate");
-    if (!isolate)
-      return tl::unexpected(isolate.error());
-    if (*isolate != "true" && *isolate != "false")
-      return fail_at(ctx, value_mark(*kv), field + ".isolate",
-                     quoted(*isolate) + " is not one of: true, false");
-    profile.isolate = *isolate == "true";
-  }
-  if (const KeyValue *kv = find(*fields, "pid_namespace")) {
-    auto v = read_string(ctx, *kv, field + ".pid_namespace");
-    if (!v)
-      return tl::unexpected(v.error());
-    if (*v != "true" && *v != "false")
-      return fail_at(ctx, value_mark(*kv), field + ".pid_namespace",
-                     quoted(*v) + " is not one of: true, false");
-    profile.pid_namespace = *v == "true";
-  }
-  if (const KeyValue *kv = find(*fields, "nested_namespaces")) {
-    auto v = read_string(ctx, *kv, field + ".nested_namespaces");
-    if (!v)
-      return tl::unexpected(v.error());
-    if (*v != "allow" && *v != "deny")
-      return fail_at(ctx, value_mark(*kv), field + ".nested_namespaces",
-                     quoted(*v) + " is not one of: allow, deny");
-    profile.nested_namespaces = *v == "allow";
+  for (auto [key, yes, no, out] :
+       {std::tuple{"isolate", "true", "false", &profile.isolate},
+        std::tuple{"pid_namespace", "true", "false", &profile.pid_namespace},
+        std::tuple{"nested_namespaces", "allow", "deny", &profile.nested_namespaces}}) {
+    if (const KeyValue *kv = find(*fields, key)) {
+      auto v = read_choice(ctx, *kv, field + "." + key, yes, no);
+      if (!v)
+        return tl::unexpected(v.error());
+      *out = *v;
+    }
   }
   if (const KeyValue *kv = find(*fields, "env_allow")) {
     auto list = read_list(ctx, *kv, field + ".env_allow");

@@ -199,6 +199,20 @@ Result<Mode> read_mode(const Ctx &ctx, const KeyValue &kv, const std::string &fi
                  quoted(*mode) + " is not a mode (one of: enforce, audit)");
 }
 
+Result<bool> read_choice(const Ctx &ctx, const KeyValue &kv, const std::string &field,
+                         std::string_view yes, std::string_view no)
+{
+  auto s = read_string(ctx, kv, field);
+  if (!s)
+    return tl::unexpected(s.error());
+  if (*s == yes)
+    return true;
+  if (*s == no)
+    return false;
+  return fail_at(ctx, value_mark(kv), field,
+                 quoted(*s) + " is not one of: " + std::string(yes) + ", " + std::string(no));
+}
+
 
 // Digits only: yaml-cpp would also take "0x35" or "+53", which nobody means as a port.
 std::optional<uint32_t> parse_number(std::string_view s)

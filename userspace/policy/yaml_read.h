@@ -55,6 +55,9 @@ Result<std::string> read_string(const Ctx &ctx, const KeyValue &kv, const std::s
 Result<Severity> read_severity(const Ctx &ctx, const KeyValue &kv, const std::string &field);
 Result<YAML::Node> read_list(const Ctx &ctx, const KeyValue &kv, const std::string &field);
 Result<Mode> read_mode(const Ctx &ctx, const KeyValue &kv, const std::string &field);
+// One of two words: true for yes, false for no; anything else is an error naming both.
+Result<bool> read_choice(const Ctx &ctx, const KeyValue &kv, const std::string &field,
+                         std::string_view yes, std::string_view no);
 // What is wrong with a path pattern (absolute, ~/ or a basename glob), or nothing.
 std::optional<std::string> check_path_pattern(const std::string &pat);
 std::optional<uint32_t> parse_number(std::string_view s);
