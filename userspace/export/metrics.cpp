@@ -46,6 +46,15 @@ private:
 
 namespace {
 
+// A counter that follows a running total kept elsewhere: adds what the total grew by since the
+// last call (seen), and remembers it. A total that went down (its source restarted) adds nothing.
+void follow(prometheus::Counter &c, uint64_t now, uint64_t &seen)
+{
+  if (now > seen)
+    c.Increment(static_cast<double>(now - seen));
+  seen = now;
+}
+
 prometheus::Counter &counter(prometheus::Registry &r, const std::string &name,
                              const std::string &help)
 {
@@ -360,12 +369,8 @@ void Metrics::kubernetes(size_t pods, uint64_t relists_total, uint64_t errors_to
 {
   std::lock_guard lock(mu_);
   k8s_pods_.Set(static_cast<double>(pods));
-  if (relists_total > k8s_relists_seen_)
-    k8s_relists_.Increment(static_cast<double>(relists_total - k8s_relists_seen_));
-  if (errors_total > k8s_errors_seen_)
-    k8s_errors_.Increment(static_cast<double>(errors_total - k8s_errors_seen_));
-  k8s_relists_seen_ = relists_total;
-  k8s_errors_seen_ = errors_total;
+  follow(k8s_relists_, relists_total, k8s_relists_seen_);
+  follow(k8s_errors_, errors_total, k8s_errors_seen_);
 }
 
 void Metrics::table(std::string_view name, size_t entries, uint64_t evictions_total)
@@ -385,23 +390,16 @@ void Metrics::table(std::string_view name, size_t entries, uint64_t evictions_to
 void Metrics::exits_missed(uint64_t total)
 {
   std::lock_guard lock(mu_);
-  if (total > exits_missed_seen_)
-    exits_missed_.Increment(static_cast<double>(total - exits_missed_seen_));
-  exits_missed_seen_ = total;
+  follow(exits_missed_, total, exits_missed_seen_);
 }
 
 void Metrics::file_guard(const FileGuard &g)
 {
   std::lock_guard lock(mu_);
-  auto add = [](prometheus::Counter &c, uint64_t now, uint64_t &seen) {
-    if (now > seen)
-      c.Increment(static_cast<double>(now - seen));
-    seen = now;
-  };
-  add(guard_events_, g.events, guard_seen_.events);
-  add(guard_denied_, g.denied, guard_seen_.denied);
-  add(guard_errors_, g.errors, guard_seen_.errors);
-  add(guard_uncached_, g.uncached, guard_seen_.uncached);
+  follow(guard_events_, g.events, guard_seen_.events);
+  follow(guard_denied_, g.denied, guard_seen_.denied);
+  follow(guard_errors_, g.errors, guard_seen_.errors);
+  follow(guard_uncached_, g.uncached, guard_seen_.uncached);
   guard_cached_.Set(static_cast<double>(g.cached));
   guard_mounts_.Set(static_cast<double>(g.mounts));
 }
@@ -409,9 +407,7 @@ void Metrics::file_guard(const FileGuard &g)
 void Metrics::baseline_save_errors(uint64_t total)
 {
   std::lock_guard lock(mu_);
-  if (total > baseline_save_errors_seen_)
-    baseline_save_errors_.Increment(static_cast<double>(total - baseline_save_errors_seen_));
-  baseline_save_errors_seen_ = total;
+  follow(baseline_save_errors_, total, baseline_save_errors_seen_);
 }
 
 void Metrics::process_alert(const std::string &profile, const std::string &comm)
@@ -484,11 +480,6 @@ void Metrics::queue_depth(size_t n, size_t capacity)
 void Metrics::kernel_stats(const KernelStats &s)
 {
   std::lock_guard lock(mu_);
-  auto follow = [](prometheus::Counter &c, uint64_t now, uint64_t &last) {
-    if (now > last)
-      c.Increment(static_cast<double>(now - last));
-    last = now;
-  };
   follow(ringbuf_drops_, s.ringbuf_full, last_.ringbuf_full);
   follow(stash_drops_, s.stash_full, last_.stash_full);
   follow(path_truncated_, s.path_truncated, last_.path_truncated);
