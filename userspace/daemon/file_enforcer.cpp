@@ -313,8 +313,9 @@ void FileEnforcer::watch_loop() noexcept
       // New mounts (propagated from the host, or the agent's /proc) are marked now; a namespace
       // whose process is gone is dropped (its mounts and their marks die with it).
       auto marked = guard_->mark_mounts(pids[i]);
-      std::lock_guard lock(mounts_mu_);
       if (!marked || (fds[3 + i].revents & (POLLNVAL | POLLHUP))) {
+        guard_->forget_mounts(pids[i]);
+        std::lock_guard lock(mounts_mu_);
         mountinfo_.erase(pids[i]);
         continue;
       }

@@ -358,6 +358,12 @@ Result<size_t> FanotifyGuard::mark_mounts(pid_t pid, std::vector<std::string> *r
   return added;
 }
 
+void FanotifyGuard::forget_mounts(pid_t pid)
+{
+  std::lock_guard<std::mutex> lock(mark_mutex_);
+  mount_ids_.erase(pid);
+}
+
 std::optional<std::string> FanotifyGuard::agent_match(const Snapshot &snap, pid_t pid,
                                                       const std::string &path) const
 {

@@ -126,6 +126,9 @@ public:
   // Returns the number of mounts newly marked; mounts the kernel refuses a permission mark on
   // (procfs refuses them) are listed in *refused.
   Result<size_t> mark_mounts(pid_t pid, std::vector<std::string> *refused = nullptr);
+  // Forgets which mounts of pid's namespace were marked (the namespace is gone; its marks went
+  // with its mounts).
+  void forget_mounts(pid_t pid);
   // At most this many inodes are cached as allowed; past it, opens of further unprotected inodes
   // still reach the guard each time (counted in Stats::cache_full).
   static constexpr uint64_t kMaxCached = 100000;
