@@ -282,7 +282,26 @@ std::vector<sock_filter> launch_filter(const LaunchFilterOptions &opts)
     b.deny_if(SYS_ptrace, {ArgEq{0, kPtraceSeize}}, kNotify);
     for (int nr : {SYS_process_vm_readv, SYS_process_vm_writev, SYS_pidfd_open, SYS_pidfd_getfd})
       b.deny(nr, kNotify);
+    b.deny(SYS_io_uring_setup, kNotify);
     b.notify_other_entries();
+  } else {
+    b.deny(SYS_io_uring_setup);
+  }
+  if (opts.notify && opts.name_calls) {
+    // Opens that only read never wait: the access mode is the low two bits of the flags.
+    for (auto [nr, arg] : {std::pair{SYS_open, 1}, std::pair{SYS_openat, 2}}) {
+      const auto i = static_cast<uint8_t>(arg);
+      b.deny_if(nr, {ArgEq{i, O_WRONLY, O_ACCMODE}}, kNotify);
+      b.deny_if(nr, {ArgEq{i, O_RDWR, O_ACCMODE}}, kNotify);
+      b.deny_if(nr, {ArgEq{i, O_CREAT, O_CREAT}}, kNotify);
+      b.deny_if(nr, {ArgEq{i, O_TRUNC, O_TRUNC}}, kNotify);
+    }
+    for (int nr : {SYS_openat2, SYS_creat, SYS_mkdir, SYS_mkdirat, SYS_mknod, SYS_mknodat,
+                   SYS_symlink, SYS_symlinkat, SYS_link, SYS_linkat, SYS_rename, SYS_renameat,
+                   SYS_renameat2, SYS_unlink, SYS_unlinkat, SYS_rmdir, SYS_chmod, SYS_fchmod,
+                   SYS_fchmodat, SYS_fchmodat2, SYS_chown, SYS_fchown, SYS_lchown, SYS_fchownat,
+                   SYS_truncate})
+      b.deny(nr, kNotify);
   }
   return b.build();
 }
@@ -379,6 +398,34 @@ std::string syscall_name(int nr, uint32_t arch)
       {SYS_fsmount, "fsmount"},
       {SYS_fspick, "fspick"},
       {SYS_open_tree, "open_tree"},
+      {SYS_io_uring_setup, "io_uring_setup"},
+      {SYS_open, "open"},
+      {SYS_openat, "openat"},
+      {SYS_openat2, "openat2"},
+      {SYS_creat, "creat"},
+      {SYS_mkdir, "mkdir"},
+      {SYS_mkdirat, "mkdirat"},
+      {SYS_mknod, "mknod"},
+      {SYS_mknodat, "mknodat"},
+      {SYS_symlink, "symlink"},
+      {SYS_symlinkat, "symlinkat"},
+      {SYS_link, "link"},
+      {SYS_linkat, "linkat"},
+      {SYS_rename, "rename"},
+      {SYS_renameat, "renameat"},
+      {SYS_renameat2, "renameat2"},
+      {SYS_unlink, "unlink"},
+      {SYS_unlinkat, "unlinkat"},
+      {SYS_rmdir, "rmdir"},
+      {SYS_chmod, "chmod"},
+      {SYS_fchmod, "fchmod"},
+      {SYS_fchmodat, "fchmodat"},
+      {SYS_fchmodat2, "fchmodat2"},
+      {SYS_chown, "chown"},
+      {SYS_fchown, "fchown"},
+      {SYS_lchown, "lchown"},
+      {SYS_fchownat, "fchownat"},
+      {SYS_truncate, "truncate"},
       {SYS_mount_setattr, "mount_setattr"},
       {SYS_setns, "setns"},
       {SYS_unshare, "unshare"},
@@ -500,6 +547,13 @@ AttemptVerdict judge_attempt(const TamperAttempt &a, const AttemptContext &ctx)
     v.text = "tried " + call + "(" + clone_flag_names(a.args[0]) +
              "): a new namespace inside the agent (a mount namespace copies the mounts the file "
              "tier watches); denied by the launch filter (launch.nested_namespaces: deny)";
+    return v;
+  case SYS_io_uring_setup:
+    v.cls = AttemptClass::io_uring;
+    v.rule = "vigil-launch-io-uring";
+    v.ordinary = true; // runtimes (libuv) try it, and fall back to plain calls
+    v.text = "tried io_uring_setup(...): an io_uring makes opens, renames and links that the "
+             "launch filter never sees; denied by the launch filter";
     return v;
   case SYS_socket: {
     const uint32_t family = static_cast<uint32_t>(a.args[0]);

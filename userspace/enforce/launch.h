@@ -13,6 +13,7 @@
 #pragma once
 
 #include <linux/filter.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 
 #include <atomic>
@@ -23,6 +24,10 @@
 #include <thread>
 #include <string_view>
 #include <vector>
+
+#ifndef SYS_fchmodat2 // Linux 6.6; glibc's headers here predate it
+#define SYS_fchmodat2 452
+#endif
 
 namespace vigil::enforce {
 
@@ -106,6 +111,12 @@ struct LaunchFilterOptions {
   // EPERM (with notify: an alert each). A mount namespace made inside the agent copies its
   // mounts, and the file tier's marks on the agent's mounts do not follow copies.
   bool nested_namespaces = false;
+  // The persistence gate (enforce/persistence_gate.h): with notify, the calls that make, change
+  // or remove a name go to the supervisor: open, openat and creat only when they write (O_WRONLY,
+  // O_RDWR, O_CREAT, O_TRUNC), openat2 (its flags are in memory), and mkdir, mknod, symlink,
+  // link, rename, unlink, rmdir, chmod, chown and truncate in all their forms. io_uring_setup
+  // fails (with an alert) whatever this says: its rings make the same calls past every filter.
+  bool name_calls = false;
 };
 
 // The launch filter (classic BPF for seccomp). Whatever the options, bpf(), module loading,
@@ -204,6 +215,7 @@ enum class AttemptClass : uint8_t {
   namespaces,      // mount calls, setns, unshare/clone with CLONE_NEW* flags
   raw_socket,      // raw IP or packet socket
   entry_32bit,     // int 0x80 or an x32 number
+  io_uring,        // io_uring_setup: its rings make calls the launch filter never sees
 };
 struct AttemptVerdict {
   AttemptClass cls = AttemptClass::vigil;
