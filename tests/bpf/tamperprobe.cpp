@@ -29,6 +29,7 @@
 //   tamperprobe unshare-user            unshare(CLONE_NEWUSER)
 //   tamperprobe unshare-mnt             unshare(CLONE_NEWNS)
 //   tamperprobe setns NSFILE            setns(2) into the namespace of an open NSFILE
+//   tamperprobe io-uring                io_uring_setup(2) of a one-entry ring
 //   tamperprobe child OP                forks a child that sleeps, runs OP (ptrace-peek, vm-read,
 //                                       pidfd-open) on it, then kills it: the agent's own process
 #include <fcntl.h>
@@ -250,6 +251,14 @@ int main(int argc, char **argv)
     if (fd < 0)
       return report(op + " (open)", -1);
     return report(op, ::setns(fd, 0));
+  }
+  if (op == "io-uring") {
+    // struct io_uring_params: 120 bytes, all in (but the sizes the kernel fills) zero.
+    uint64_t params[15] = {};
+    const long fd = ::syscall(SYS_io_uring_setup, 1, params);
+    if (fd >= 0)
+      ::close(static_cast<int>(fd));
+    return report(op, fd < 0 ? -1 : 0);
   }
   std::fprintf(stderr, "tamperprobe: unknown op %s\n", op.c_str());
   return 2;
