@@ -172,6 +172,7 @@ PersistenceGate::PersistenceGate(const policy::Profile &profile, const std::stri
   };
   for (const policy::PersistencePath &e : profile.persistence_paths) {
     const std::string &pat = e.pattern;
+    const size_t before = entries_.size();
     switch (policy::persistence_scope(pat)) {
     case policy::PersistenceScope::absolute:
       add(pat, e);
@@ -197,6 +198,19 @@ PersistenceGate::PersistenceGate(const policy::Profile &profile, const std::stri
       entries_.push_back(std::move(out));
       break;
     }
+    }
+    // A protected name that is a symbolic link (~/.bashrc -> dotfiles/bashrc): the file it
+    // names now is what the developer's shell reads, so it is protected too, under the same
+    // pattern.
+    const size_t added = entries_.size();
+    for (size_t i = before; i < added; ++i) {
+      if (entries_[i].kind != Kind::exact)
+        continue;
+      struct stat st{};
+      char real[PATH_MAX];
+      if (::lstat(entries_[i].path.c_str(), &st) == 0 && S_ISLNK(st.st_mode) &&
+          ::realpath(entries_[i].path.c_str(), real) && entries_[i].path != real)
+        add(real, e);
     }
   }
 }
@@ -451,11 +465,28 @@ struct Gate {
     if (in_root) // openat2's RESOLVE_IN_ROOT: "/" is dirfd
       while (p.starts_with('/'))
         p.remove_prefix(1);
-    const auto n = resolve_agent_path(view, dirfd, p.empty() ? "." : p,
-                                      !(f & O_NOFOLLOW) && !excl_create);
+    const std::string_view q = p.empty() ? std::string_view(".") : p;
+    const bool follow = !(f & O_NOFOLLOW) && !excl_create;
+    const auto n = resolve_agent_path(view, dirfd, q, follow);
     if (!n || (!n->exists && !(f & O_CREAT)) || (n->exists && excl_create))
       return; // ENOENT or EEXIST: nothing is written
+    // The name as written, when it is a protected symbolic link, and the file it leads to.
+    if (follow && check(call, f, resolve_agent_path(view, dirfd, q, false), false))
+      return;
     check(call, f, n, false);
+  }
+
+  // chmod, chown, truncate by name: the name itself (a protected symbolic link), then what it
+  // leads to when the call follows it.
+  void change_named(pipeline::OpenCall call, int dirfd, uint64_t addr, bool follow,
+                    bool empty_path)
+  {
+    if (follow) {
+      const auto link = name(dirfd, addr, false, empty_path);
+      if (link && link->exists && check(call, 0, link, false))
+        return;
+    }
+    change(call, name(dirfd, addr, follow, empty_path));
   }
 };
 
@@ -537,15 +568,15 @@ NameVerdict judge_name_call(const TamperAttempt &a, const AgentView &view,
     g.change(C::unlink, g.name(fd(0), a.args[1], false, false));
     break;
   case SYS_chmod:
-    g.change(C::chmod, g.name(AT_FDCWD, a.args[0], true, false));
+    g.change_named(C::chmod, AT_FDCWD, a.args[0], true, false);
     break;
   case SYS_fchmodat:
-    g.change(C::chmod, g.name(fd(0), a.args[1], true, false));
+    g.change_named(C::chmod, fd(0), a.args[1], true, false);
     break;
   case SYS_fchmodat2: {
     const uint32_t flags = arg32(3);
-    g.change(C::chmod, g.name(fd(0), a.args[1], !(flags & AT_SYMLINK_NOFOLLOW),
-                              flags & AT_EMPTY_PATH));
+    g.change_named(C::chmod, fd(0), a.args[1], !(flags & AT_SYMLINK_NOFOLLOW),
+                   flags & AT_EMPTY_PATH);
     break;
   }
   case SYS_fchmod:
@@ -553,19 +584,19 @@ NameVerdict judge_name_call(const TamperAttempt &a, const AgentView &view,
     break;
   case SYS_chown:
   case SYS_lchown:
-    g.change(C::chown, g.name(AT_FDCWD, a.args[0], a.nr == SYS_chown, false));
+    g.change_named(C::chown, AT_FDCWD, a.args[0], a.nr == SYS_chown, false);
     break;
   case SYS_fchownat: {
     const uint32_t flags = arg32(4);
-    g.change(C::chown, g.name(fd(0), a.args[1], !(flags & AT_SYMLINK_NOFOLLOW),
-                              flags & AT_EMPTY_PATH));
+    g.change_named(C::chown, fd(0), a.args[1], !(flags & AT_SYMLINK_NOFOLLOW),
+                   flags & AT_EMPTY_PATH);
     break;
   }
   case SYS_fchown:
     g.change(C::chown, g.fd_name(fd(0)));
     break;
   case SYS_truncate:
-    g.change(C::truncate, g.name(AT_FDCWD, a.args[0], true, false));
+    g.change_named(C::truncate, AT_FDCWD, a.args[0], true, false);
     break;
   default:
     break;

@@ -205,6 +205,24 @@ TEST_F(Gate, judges_each_call_that_makes_changes_or_removes_a_name)
   EXPECT_EQ(denied(SYS_chmod, {addr("README"), 0755}), "");
 }
 
+TEST_F(Gate, a_protected_symbolic_link_protects_itself_and_the_file_it_names)
+{
+  // ~/.zshrc -> dotfiles/zshrc, as dotfile managers leave it.
+  fs::create_directories(home_ + "/dotfiles");
+  std::ofstream(home_ + "/dotfiles/zshrc") << "# zshrc\n";
+  fs::create_symlink("dotfiles/zshrc", home_ + "/.zshrc");
+  policy::Profile p;
+  p.persistence_paths.push_back(policy::PersistencePath{"~/.zshrc", std::nullopt, 0});
+  gate_ = PersistenceGate(p, home_, proj_, GitLayout{});
+  const std::string link = home_ + "/.zshrc", target = home_ + "/dotfiles/zshrc";
+  const uint64_t cwd = static_cast<uint64_t>(AT_FDCWD);
+  EXPECT_EQ(denied(SYS_openat, {cwd, addr(link.c_str()), O_WRONLY | O_APPEND}), link);
+  EXPECT_EQ(denied(SYS_openat, {cwd, addr(target.c_str()), O_WRONLY | O_APPEND}), target);
+  EXPECT_EQ(denied(SYS_chmod, {addr(link.c_str()), 0755}), link);
+  EXPECT_EQ(denied(SYS_rename, {addr(target.c_str()), addr("elsewhere")}), target);
+  EXPECT_EQ(denied(SYS_unlink, {addr(link.c_str())}), link);
+}
+
 TEST_F(Gate, an_audit_entry_runs_and_is_reported_and_bad_pointers_run_unjudged)
 {
   const std::string prof = home_ + "/.profile";
