@@ -240,6 +240,44 @@ TEST_P(PersistenceGuard, the_agents_git_work_and_its_own_repositories_keep_worki
   EXPECT_TRUE(fs::exists(proj_ + "/mine/.git/hooks/pre-commit"));
 }
 
+// The gate reads a path while the call waits; a second thread of the agent flips it between a
+// harmless name and an absent protected one, so that the gate may judge one and the kernel open
+// the other. Where the race is won, the watch on the name's directory alerts and moves the plant
+// aside before the developer could run it.
+TEST_P(PersistenceGuard, a_plant_that_races_past_the_gate_is_moved_aside_and_alerted)
+{
+  if (expected_file_tier() == "lsm")
+    GTEST_SKIP() << "BPF LSM decides on the kernel's own path: no window to race";
+  const std::string W = tmp_ / "scratch";
+  fs::create_directories(W);
+  ::chmod(W.c_str(), 01777);
+  const std::string zrc = home_ + "/.zshrc";
+  const ProcResult r = agent(std::string(tamperprobe_bin()) + " race-create " + zrc + " " + W +
+                             "/decoy-name-xx 20; echo done");
+  ASSERT_NE(r.out.find("done"), std::string::npos) << r.out << r.err;
+  if (r.out.find("race-create won") == std::string::npos)
+    GTEST_SKIP() << "the race was not won in 20 s here: " << r.out;
+  // Once won, the plant is moved aside (the watch reads asynchronously: poll for it).
+  bool moved = false;
+  for (int i = 0; i < 100 && !moved; ++i) {
+    moved = !fs::exists(zrc);
+    if (!moved)
+      ::usleep(50 * 1000);
+  }
+  EXPECT_TRUE(moved) << "the planted " << zrc << " is still in place";
+  bool aside = false;
+  for (const auto &e : fs::directory_iterator(home_))
+    aside |= e.path().filename().string().starts_with(".zshrc.vigil-planted.");
+  EXPECT_TRUE(aside);
+  int alerts = 0;
+  for (const auto &a : read_json_lines(alerts_))
+    if (a.value("rule", "") == "persist-past-gate") {
+      ++alerts;
+      EXPECT_NE(a.value("output", "").find("moved aside to"), std::string::npos) << a.dump();
+    }
+  EXPECT_GE(alerts, 1);
+}
+
 // An io_uring makes opens, renames and links that no seccomp filter sees: refused, one alert.
 TEST_P(PersistenceGuard, io_uring_is_refused_with_an_alert)
 {

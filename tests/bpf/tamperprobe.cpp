@@ -30,6 +30,12 @@
 //   tamperprobe unshare-mnt             unshare(CLONE_NEWNS)
 //   tamperprobe setns NSFILE            setns(2) into the namespace of an open NSFILE
 //   tamperprobe io-uring                io_uring_setup(2) of a one-entry ring
+//   tamperprobe race-create TARGET DECOY SECONDS
+//                                       open(O_WRONLY|O_CREAT) of DECOY in a loop while a second
+//                                       thread flips the path buffer between DECOY and TARGET:
+//                                       a supervisor that reads the path and lets the call run
+//                                       can be shown DECOY and have the kernel create TARGET.
+//                                       "race-create won" once TARGET exists, else "... lost"
 //   tamperprobe child OP                forks a child that sleeps, runs OP (ptrace-peek, vm-read,
 //                                       pidfd-open) on it, then kills it: the agent's own process
 #include <fcntl.h>
@@ -39,17 +45,21 @@
 #include <sys/mount.h>
 #include <sys/ptrace.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <atomic>
+#include <thread>
 
 namespace {
 
@@ -251,6 +261,39 @@ int main(int argc, char **argv)
     if (fd < 0)
       return report(op + " (open)", -1);
     return report(op, ::setns(fd, 0));
+  }
+  if (op == "race-create") {
+    const std::string target = arg(2), decoy = arg(3);
+    const int seconds = std::atoi(arg(4));
+    // One buffer, both names padded to the same length so that a flip is a plain copy.
+    const size_t len = std::max(target.size(), decoy.size()) + 1;
+    std::string t = target, d = decoy;
+    t.resize(len, '\0');
+    d.resize(len, '\0');
+    static char buf[4096];
+    if (len > sizeof(buf))
+      return report(op + " (too long)", -1);
+    std::memcpy(buf, d.data(), len);
+    std::atomic<bool> done{false};
+    std::thread flipper([&] {
+      while (!done.load(std::memory_order_relaxed)) {
+        std::memcpy(buf, t.data(), len);
+        std::memcpy(buf, d.data(), len);
+      }
+    });
+    struct stat st{};
+    bool won = false;
+    const time_t end = ::time(nullptr) + seconds;
+    while (!won && ::time(nullptr) < end) {
+      const int fd = ::open(buf, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+      if (fd >= 0)
+        ::close(fd);
+      won = ::stat(target.c_str(), &st) == 0;
+    }
+    done.store(true);
+    flipper.join();
+    std::printf("%s %s\n", op.c_str(), won ? "won" : "lost");
+    return won ? 0 : 1;
   }
   if (op == "io-uring") {
     // struct io_uring_params: 120 bytes, all in (but the sizes the kernel fills) zero.

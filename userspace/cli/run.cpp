@@ -24,11 +24,13 @@
 #include "cgroup/cgroup.h"
 #include "cli/commands.h"
 #include "cli/run_supervisor.h"
+#include "common/kernel_ids.h"
 #include "common/text.h"
 #include "daemon/engine.h"
 #include "daemon/startup_log.h"
 #include "enforce/launch.h"
 #include "enforce/persistence.h"
+#include "enforce/plant_watch.h"
 #include "enforce/watchdog.h"
 #include "policy/capability.h"
 #include "policy/profile.h"
@@ -191,6 +193,7 @@ int init_status(int wstatus)
 struct PersistencePlan {
   enforce::GuardMounts mounts;
   std::shared_ptr<const enforce::PersistenceGate> gate; // null: no gate
+  std::vector<std::string> watch_dirs; // where protected names absent now would appear
 };
 PersistencePlan plan_persistence_guard(const policy::Profile &profile, const std::string &home,
                                        const std::string &cwd, bool gate)
@@ -212,8 +215,12 @@ PersistencePlan plan_persistence_guard(const policy::Profile &profile, const std
     audit += t.mode == policy::Mode::audit;
   PersistencePlan plan;
   plan.mounts = enforce::guard_mounts(targets);
-  if (gate)
+  if (gate) {
     plan.gate = std::make_shared<const enforce::PersistenceGate>(profile, home, cwd, layout);
+    std::vector<std::string> trees = layout.work_trees;
+    trees.push_back(cwd);
+    plan.watch_dirs = enforce::PlantWatch::watched_dirs(*plan.gate, trees);
+  }
   spdlog::info("persistence: {} git directories; {} paths read-only for the agent{}{}",
                layout.git_dirs.size(), plan.mounts.read_only.size(),
                audit ? fmt::format(" ({} in audit mode stay writable)", audit) : std::string(),
@@ -273,6 +280,38 @@ void report_launch(const Launch &launch, const enforce::LaunchFilterOptions &fo)
     spdlog::warn("launch: launch.nested_namespaces is allow: the agent may create user and mount "
                  "namespaces, whose copies of its mounts the file tier's mount marks do not "
                  "follow");
+}
+
+// A protected name appeared in a watched directory while the agent ran (enforce/plant_watch.h).
+// Made by the agent, or by a process gone before it could be asked (a racing agent exits at
+// once): moved aside, so that the developer's shell or git never runs it, and alerted.
+void report_plant(daemon::Engine &engine, const std::string &cg, const std::string &path,
+                  pid_t pid, bool moved)
+{
+  std::string cgroup_line; // the cgroup2 line ("0::/path"); hybrid hosts list v1 ones first
+  if (pid > 0)
+    if (std::FILE *f = std::fopen(("/proc/" + std::to_string(pid) + "/cgroup").c_str(), "r")) {
+      char buf[4096];
+      while (std::fgets(buf, sizeof(buf), f))
+        if (std::strncmp(buf, "0::", 3) == 0)
+          cgroup_line.assign(buf, strcspn(buf, "\n"));
+      std::fclose(f);
+    }
+  const std::string rel = cg.substr(engine.cgroup_mount().size());
+  const bool agent = !cgroup_line.empty() && cgroup_line.ends_with(rel);
+  if (!cgroup_line.empty() && !agent)
+    return; // the developer's own process, outside the agent
+  const std::string aside = path + ".vigil-planted." + std::to_string(clock_ns(CLOCK_REALTIME));
+  const bool set_aside = ::rename(path.c_str(), aside.c_str()) == 0;
+  engine.raise_internal(
+      "persist-past-gate", policy::Severity::critical,
+      std::string(moved ? "moved into place: " : "created: ") + escape_text(path) + " by " +
+          (agent ? "pid " + std::to_string(pid) + " of the agent"
+                 : "pid " + std::to_string(pid) + ", gone before vigil could ask its cgroup") +
+          ", past the persistence gate (its path changed while the launch filter's gate judged "
+          "it); " +
+          (set_aside ? "moved aside to " + escape_text(aside)
+                     : std::string("could not be moved aside: ") + std::strerror(errno)));
 }
 
 int exit_status(int wstatus)
@@ -507,6 +546,23 @@ int run_command(const RunArgs &args)
     spdlog::warn("persistence: launch.isolate is false: neither read-only binds nor the launch "
                  "filter protect the profile's persistence paths");
   fo.name_calls = guard.gate != nullptr;
+  // The gate's second line for names that do not exist yet (enforce/plant_watch.h): one that
+  // appears anyway, made past the gate by a race, is alerted and moved aside.
+  std::unique_ptr<enforce::PlantWatch> plant_watch;
+  if (guard.gate && !guard.watch_dirs.empty()) {
+    auto w = enforce::PlantWatch::start(
+        *guard.gate, guard.watch_dirs,
+        [eng, cg](const std::string &path, pid_t pid, bool moved) {
+          report_plant(*eng, cg, path, pid, moved);
+        });
+    if (!w) {
+      spdlog::error("persistence: {}", w.error().message());
+      return 1;
+    }
+    plant_watch = std::move(*w);
+    spdlog::info("persistence: {} directories watched for protected names that do not exist yet",
+                 plant_watch->watched());
+  }
   RunSupervisor supervisor(notify[0], *eng,
                            RunSupervisorOptions{cg, *confined, kRunProfileId, pid_ns,
                                                 std::move(vigil_ids), guard.gate});
