@@ -158,11 +158,12 @@ int RunSupervisor::on_attempt(const enforce::TamperAttempt &a)
 // the kernel's.
 int RunSupervisor::on_name_call(const enforce::TamperAttempt &a)
 {
-  const Status st = read_status(a.pid);
-  enforce::AgentView view{a.pid, st.ns_pid};
+  // Most calls name nothing protected: /proc/PID/status is read only for those that do.
+  const enforce::AgentView view{a.pid, 0};
   const enforce::NameVerdict v = enforce::judge_name_call(a, view, *opts_.gate);
   if (!v.protected_path)
     return 0;
+  const Status st = read_status(a.pid);
   name_decisions_.fetch_add(1);
   pipeline::Event ev;
   ev.hdr.type = pipeline::EventType::open;

@@ -133,6 +133,47 @@ bool read_bytes(pid_t pid, uint64_t addr, void *out, size_t len)
   return ::process_vm_readv(pid, &local, 1, &remote, 1, 0) == static_cast<ssize_t>(len);
 }
 
+// The common case in one step: the kernel resolves the directory part of full (absolute, in the
+// agent's view) from the agent's root, and names the result. nullopt: let the walk below decide
+// (a magic link on the way, /proc (where "self" would be vigil), a last component that is a
+// link to follow, ".", "..", or any failure: the walk is what answers those).
+std::optional<ResolvedName> resolve_directory_at_once(int root, const std::string &full,
+                                                      bool follow)
+{
+  std::string_view p = full;
+  while (p.size() > 1 && p.ends_with('/'))
+    p.remove_suffix(1);
+  const size_t slash = p.rfind('/');
+  if (slash == std::string_view::npos)
+    return std::nullopt;
+  const std::string last(p.substr(slash + 1));
+  if (last.empty() || last == "." || last == "..")
+    return std::nullopt;
+  const std::string dir(slash == 0 ? std::string_view("/") : p.substr(0, slash));
+  struct {
+    uint64_t flags, mode, resolve;
+  } how{O_PATH | O_DIRECTORY | O_CLOEXEC, 0, 0x10 /* IN_ROOT */ | 0x02 /* NO_MAGICLINKS */};
+  const UniqueFd dfd(static_cast<int>(::syscall(SYS_openat2, root, dir.c_str(), &how, sizeof(how))));
+  if (!dfd)
+    return std::nullopt;
+  struct statfs sf{};
+  if (::fstatfs(dfd.get(), &sf) != 0 || sf.f_type == PROC_SUPER_MAGIC)
+    return std::nullopt;
+  const std::string self = "/proc/self/fd/" + std::to_string(dfd.get());
+  const std::string canonical = read_link(AT_FDCWD, self.c_str());
+  if (canonical.empty() || canonical.front() != '/' || canonical.ends_with(" (deleted)"))
+    return std::nullopt;
+  struct stat st{};
+  if (::fstatat(dfd.get(), last.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    if (errno != ENOENT)
+      return std::nullopt;
+    return ResolvedName{(canonical == "/" ? "" : canonical) + "/" + last, false, false};
+  }
+  if (S_ISLNK(st.st_mode) && follow)
+    return std::nullopt;
+  return ResolvedName{(canonical == "/" ? "" : canonical) + "/" + last, true, S_ISDIR(st.st_mode)};
+}
+
 } // namespace
 
 PersistenceGate::PersistenceGate(const policy::Profile &profile, const std::string &home,
@@ -270,6 +311,8 @@ std::optional<ResolvedName> resolve_agent_path(const AgentView &view, int dirfd,
   const UniqueFd root(::open(root_path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!root)
     return std::nullopt;
+  if (auto quick = resolve_directory_at_once(root.get(), full, follow))
+    return quick;
   UniqueFd cur(::fcntl(root.get(), F_DUPFD_CLOEXEC, 0));
   std::vector<std::string> done; // components of the resolved directory
   std::vector<std::string> todo = split(full);
