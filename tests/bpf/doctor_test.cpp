@@ -95,12 +95,10 @@ TEST_F(DoctorTest, json_reports_this_hosts_probes_and_tiers)
     EXPECT_FALSE(j["confinement"][attempt]["vigil_run"].get<std::string>().empty()) << attempt;
     EXPECT_FALSE(j["confinement"][attempt]["daemon"].get<std::string>().empty()) << attempt;
   }
-  if (expected_file_tier() != "lsm") {
-    EXPECT_NE(j["confinement"]["persistence_write"]["vigil_run"].get<std::string>().find(
-                  "launch filter's persistence gate"),
-              std::string::npos)
-        << j["confinement"]["persistence_write"];
-  }
+  EXPECT_NE(j["confinement"]["persistence_write"]["vigil_run"].get<std::string>().find(
+                "launch filter's persistence gate"),
+            std::string::npos)
+      << j["confinement"]["persistence_write"];
   EXPECT_NE(j["confinement"]["basename_pattern"]["vigil_run"].get<std::string>().find("refused"),
             std::string::npos)
       << j["confinement"]["basename_pattern"];

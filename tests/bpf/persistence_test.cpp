@@ -190,11 +190,9 @@ TEST_P(PersistenceGuard, every_way_of_planting_fails_with_one_alert_each_and_not
     seen[out.substr(0, out.find(" by "))]++;
     all += rule + ": " + out.substr(0, 200) + "\n";
     EXPECT_EQ(a.value("result_name", ""), "EPERM") << a.dump();
-    EXPECT_EQ(a.value("tier", ""), expected_file_tier() == "lsm" ? "lsm" : "launch") << a.dump();
-    if (expected_file_tier() != "lsm") {
-      EXPECT_NE(out.find("the persistence guard's gate in the launch filter"), std::string::npos)
-          << out;
-    }
+    EXPECT_EQ(a.value("tier", ""), "launch") << a.dump();
+    EXPECT_NE(out.find("the persistence guard's gate in the launch filter"), std::string::npos)
+        << out;
   }
   std::map<std::string, int> want;
   for (const Attempt &a : attempts) {
@@ -246,8 +244,6 @@ TEST_P(PersistenceGuard, the_agents_git_work_and_its_own_repositories_keep_worki
 // aside before the developer could run it.
 TEST_P(PersistenceGuard, a_plant_that_races_past_the_gate_is_moved_aside_and_alerted)
 {
-  if (expected_file_tier() == "lsm")
-    GTEST_SKIP() << "BPF LSM decides on the kernel's own path: no window to race";
   const std::string W = tmp_ / "scratch";
   fs::create_directories(W);
   ::chmod(W.c_str(), 01777);

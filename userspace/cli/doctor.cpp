@@ -121,10 +121,8 @@ std::vector<Coverage> coverage(const Features &f)
   add("nested_namespace", {"refused: launch filter (launch.nested_namespaces)",
                            "not decided (capabilities of the runtime)"});
   add("persistence_write",
-      {lsm ? std::string("refused: read-only binds in the agent's mount namespace")
-           : "refused: the launch filter's persistence gate (writes, creates, links, renames, "
-             "unlinks, chmod, chown; names that do not exist yet included), read-only binds "
-             "behind it",
+      {"refused: the launch filter's persistence gate (writes, creates, links, renames, "
+       "unlinks, chmod, chown; names that do not exist yet included), read-only binds behind it",
        "alerted on opens for writing, not refused"});
   add("io_uring", {"refused: launch filter", "not decided"});
   return rows;

@@ -537,10 +537,10 @@ int run_command(const RunArgs &args)
   daemon::Engine *eng = engine->get();
   std::error_code cwd_ec;
   const std::string cwd = std::filesystem::current_path(cwd_ec).string();
-  // Where BPF LSM decides files, its hooks decide names too; elsewhere the launch filter's gate.
+  // The launch filter's gate decides names in every tier: no BPF LSM hook of vigil's decides
+  // them yet.
   const PersistencePlan guard =
-      profile->isolate ? plan_persistence_guard(*profile, eo.home.value_or(""), cwd,
-                                                eng->file_tier() != loader::Tier::lsm)
+      profile->isolate ? plan_persistence_guard(*profile, eo.home.value_or(""), cwd, true)
                        : PersistencePlan{};
   if (!profile->isolate && !profile->persistence_paths.empty())
     spdlog::warn("persistence: launch.isolate is false: neither read-only binds nor the launch "
