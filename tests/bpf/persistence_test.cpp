@@ -45,6 +45,7 @@ protected:
                "profile: persist\npersistence:\n  paths:\n    - .git/hooks/**\n"
                "    - .git/config\n    - ~/.bashrc\n    - ~/.profile\n    - ~/.zshrc\n"
                "    - ~/.config/fish/**\n    - .vscode/**\n    - .mcp.json\n"
+               "    - .git/commondir\n    - .git/info/attributes\n    - .claude/settings.json\n"
                "egress:\n  allow: []\n");
     fs::create_directories(home_ + "/.config");
     alerts_ = tmp_ / "alerts.jsonl";
@@ -104,7 +105,7 @@ TEST_P(PersistenceGuard, every_way_of_planting_fails_with_one_alert_each_and_not
   const std::string fsmon = "[core]\n\tfsmonitor = " + pay + "\n";
   std::string s = "cp .git/config " + W + "/cfg; echo \"" + fsmon + "\" >> " + W + "/cfg; ";
   s += "echo \"" + pay + "\" > " + W + "/rc; ";
-  const std::vector<Attempt> attempts = {
+  std::vector<Attempt> attempts = {
       // A hook that does not exist yet, in the repository's protected hooks directory.
       {"hook-redirect", "echo \"" + pay + "\" > .git/hooks/pre-commit", write(hook)},
       {"hook-append", "echo \"" + pay + "\" >> .git/hooks/pre-commit", write(hook)},
@@ -158,7 +159,30 @@ TEST_P(PersistenceGuard, every_way_of_planting_fails_with_one_alert_each_and_not
       // Editor and agent configuration that runs commands, not there yet.
       {"vscode-mkdir", "mkdir .vscode", of("mknod", P + "/.vscode")},
       {"mcp-json", "echo {} > .mcp.json", write(P + "/.mcp.json")},
+      // A ready-made tree renamed into the place of a protected name's directory.
+      {"claude-tree", "mkdir st_x && echo {} > st_x/settings.json && mv st_x .claude",
+       of("rename", P + "/.claude")},
+      // git reads config and hooks from the common directory a linked worktree names.
+      {"commondir", "cp -r .git " + W + "/gitc && echo " + W + "/gitc > .git/commondir",
+       write(P + "/.git/commondir")},
+      // From a working directory that no longer exists (/proc/PID/cwd reads "... (deleted)").
+      {"deleted-cwd-create", std::string(tamperprobe_bin()) +
+                                 " in-deleted-cwd \"echo {} > ../.mcp.json\" 2>/dev/null && test "
+                                 "-e .mcp.json",
+       write(P + "/.mcp.json")},
+      {"deleted-cwd-rename", std::string(tamperprobe_bin()) +
+                                 " in-deleted-cwd \"mv ../.git ../.git.old\" 2>/dev/null && test -e "
+                                 ".git.old",
+       of("rename", P + "/.git")},
+      // openat2's RESOLVE_IN_ROOT: an absolute link resolves from the directory given.
+      {"openat2-in-root", "ln -s /.git/info/attributes inroot && " +
+                              std::string(tamperprobe_bin()) + " openat2-in-root . inroot",
+       write(P + "/.git/info/attributes")},
   };
+  if (!unprivileged()) // chroot needs CAP_SYS_CHROOT, which vigil run leaves a root agent
+    attempts.push_back({"chroot-create",
+                        std::string(tamperprobe_bin()) + " chroot-create " + P + " /.mcp.json",
+                        write(P + "/.mcp.json")});
   for (const Attempt &a : attempts)
     s += attempt_line(a);
   // The agent's ordinary work, in the same run: nothing of it is refused or alerted.
@@ -275,11 +299,18 @@ TEST_P(PersistenceGuard, a_plant_that_races_past_the_gate_is_moved_aside_and_ale
 }
 
 // An io_uring makes opens, renames and links that no seccomp filter sees: refused, one alert.
-TEST_P(PersistenceGuard, io_uring_is_refused_with_an_alert)
+TEST_P(PersistenceGuard, io_uring_and_userfaultfd_are_refused_with_an_alert)
 {
   const ProcResult r = agent(std::string(tamperprobe_bin()) + " io-uring; " +
-                             tamperprobe_bin() + " io-uring; echo done");
+                             tamperprobe_bin() + " io-uring; " + tamperprobe_bin() +
+                             " userfaultfd; echo done");
   EXPECT_NE(r.out.find("io-uring EPERM"), std::string::npos) << r.out << r.err;
+  // A userfaultfd page under a path would stall vigil's read of it: refused, alerted.
+  EXPECT_NE(r.out.find("userfaultfd EPERM"), std::string::npos) << r.out;
+  int uffd = 0;
+  for (const auto &a : read_json_lines(alerts_))
+    uffd += a.value("output", "").find("userfaultfd") != std::string::npos;
+  EXPECT_EQ(uffd, 1) << read_file(alerts_);
   EXPECT_EQ(r.out.find("io-uring ok"), std::string::npos) << r.out;
   int alerts = 0;
   for (const auto &a : read_json_lines(alerts_))

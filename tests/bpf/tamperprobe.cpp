@@ -30,6 +30,11 @@
 //   tamperprobe unshare-mnt             unshare(CLONE_NEWNS)
 //   tamperprobe setns NSFILE            setns(2) into the namespace of an open NSFILE
 //   tamperprobe io-uring                io_uring_setup(2) of a one-entry ring
+//   tamperprobe userfaultfd             userfaultfd(2)
+//   tamperprobe in-deleted-cwd CMD      makes a directory, enters it, removes it, then runs
+//                                       sh -c CMD there (a working directory that is deleted)
+//   tamperprobe openat2-in-root DIR NAME  openat2(DIR, NAME, O_WRONLY|O_CREAT, RESOLVE_IN_ROOT)
+//   tamperprobe chroot-create DIR NAME  chroot(DIR), then open(NAME, O_WRONLY|O_CREAT)
 //   tamperprobe race-create TARGET DECOY SECONDS
 //                                       open(O_WRONLY|O_CREAT) of DECOY in a loop while a second
 //                                       thread flips the path buffer between DECOY and TARGET:
@@ -294,6 +299,36 @@ int main(int argc, char **argv)
     flipper.join();
     std::printf("%s %s\n", op.c_str(), won ? "won" : "lost");
     return won ? 0 : 1;
+  }
+  if (op == "userfaultfd")
+    return report(op, ::syscall(SYS_userfaultfd, 0));
+  if (op == "in-deleted-cwd") {
+    const std::string dir = "vg-deleted-" + std::to_string(::getpid());
+    if (::mkdir(dir.c_str(), 0700) != 0 || ::chdir(dir.c_str()) != 0 ||
+        ::rmdir(("../" + dir).c_str()) != 0)
+      return report(op + " (setup)", -1);
+    ::execl("/bin/sh", "sh", "-c", arg(2), static_cast<char *>(nullptr));
+    return report(op + " (exec)", -1);
+  }
+  if (op == "openat2-in-root") {
+    const int dir = ::open(arg(2), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0)
+      return report(op + " (open)", -1);
+    struct {
+      uint64_t flags, mode, resolve;
+    } how{O_WRONLY | O_CREAT | O_CLOEXEC, 0644, 0x10 /* RESOLVE_IN_ROOT */};
+    const long fd = ::syscall(SYS_openat2, dir, arg(3), &how, sizeof(how));
+    if (fd >= 0)
+      ::close(static_cast<int>(fd));
+    return report(op, fd);
+  }
+  if (op == "chroot-create") {
+    if (::chroot(arg(2)) != 0 || ::chdir("/") != 0)
+      return report(op + " (chroot)", -1);
+    const int fd = ::open(arg(3), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    if (fd >= 0)
+      ::close(fd);
+    return report(op, fd);
   }
   if (op == "io-uring") {
     // struct io_uring_params: 120 bytes, all in (but the sizes the kernel fills) zero.

@@ -165,6 +165,14 @@ int RunSupervisor::on_name_call(const enforce::TamperAttempt &a)
     return 0;
   const Status st = read_status(a.pid);
   name_decisions_.fetch_add(1);
+  if (!v.entry) { // a path the kernel resolves but cannot name within PATH_MAX
+    engine_.raise_internal("persist-unjudgeable", policy::Severity::error,
+                           "pid " + std::to_string(a.pid) + " (" + read_comm(a.pid) + ") tried " +
+                               std::string(pipeline::to_string(v.change.call)) +
+                               " on a path deeper than PATH_MAX, which vigil cannot match "
+                               "against the persistence patterns: denied by the launch filter");
+    return v.error;
+  }
   pipeline::Event ev;
   ev.hdr.type = pipeline::EventType::open;
   ev.hdr.ts_ns = boottime_ns();

@@ -61,7 +61,7 @@ public:
   // Every call of nr fails with err.
   SeccompBuilder &deny(int nr, int err = EPERM);
   // Calls of nr where every comparison in all holds fail with err. Several deny_if() calls for
-  // one nr are alternatives.
+  // one nr are alternatives, tried in order, each with its own err.
   SeccompBuilder &deny_if(int nr, std::vector<ArgEq> all, int err = EPERM);
   // Shorthand: calls of nr whose argument arg equals one of values.
   SeccompBuilder &deny_if_any(int nr, uint8_t arg, const std::vector<uint32_t> &values,
@@ -77,12 +77,15 @@ public:
 
 private:
   bool notify_other_entries_ = false;
+  struct Alternative {
+    std::vector<ArgEq> all; // empty: always
+    int err;
+  };
   struct Rule {
     int nr;
-    int err;
-    std::vector<std::vector<ArgEq>> alternatives; // empty: always
+    std::vector<Alternative> alternatives;
   };
-  Rule &rule(int nr, int err);
+  Rule &rule(int nr);
   std::vector<Rule> rules_;
 };
 

@@ -133,47 +133,6 @@ bool read_bytes(pid_t pid, uint64_t addr, void *out, size_t len)
   return ::process_vm_readv(pid, &local, 1, &remote, 1, 0) == static_cast<ssize_t>(len);
 }
 
-// The common case in one step: the kernel resolves the directory part of full (absolute, in the
-// agent's view) from the agent's root, and names the result. nullopt: let the walk below decide
-// (a magic link on the way, /proc (where "self" would be vigil), a last component that is a
-// link to follow, ".", "..", or any failure: the walk is what answers those).
-std::optional<ResolvedName> resolve_directory_at_once(int root, const std::string &full,
-                                                      bool follow)
-{
-  std::string_view p = full;
-  while (p.size() > 1 && p.ends_with('/'))
-    p.remove_suffix(1);
-  const size_t slash = p.rfind('/');
-  if (slash == std::string_view::npos)
-    return std::nullopt;
-  const std::string last(p.substr(slash + 1));
-  if (last.empty() || last == "." || last == "..")
-    return std::nullopt;
-  const std::string dir(slash == 0 ? std::string_view("/") : p.substr(0, slash));
-  struct {
-    uint64_t flags, mode, resolve;
-  } how{O_PATH | O_DIRECTORY | O_CLOEXEC, 0, 0x10 /* IN_ROOT */ | 0x02 /* NO_MAGICLINKS */};
-  const UniqueFd dfd(static_cast<int>(::syscall(SYS_openat2, root, dir.c_str(), &how, sizeof(how))));
-  if (!dfd)
-    return std::nullopt;
-  struct statfs sf{};
-  if (::fstatfs(dfd.get(), &sf) != 0 || sf.f_type == PROC_SUPER_MAGIC)
-    return std::nullopt;
-  const std::string self = "/proc/self/fd/" + std::to_string(dfd.get());
-  const std::string canonical = read_link(AT_FDCWD, self.c_str());
-  if (canonical.empty() || canonical.front() != '/' || canonical.ends_with(" (deleted)"))
-    return std::nullopt;
-  struct stat st{};
-  if (::fstatat(dfd.get(), last.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-    if (errno != ENOENT)
-      return std::nullopt;
-    return ResolvedName{(canonical == "/" ? "" : canonical) + "/" + last, false, false};
-  }
-  if (S_ISLNK(st.st_mode) && follow)
-    return std::nullopt;
-  return ResolvedName{(canonical == "/" ? "" : canonical) + "/" + last, true, S_ISDIR(st.st_mode)};
-}
-
 } // namespace
 
 PersistenceGate::PersistenceGate(const policy::Profile &profile, const std::string &home,
@@ -183,6 +142,7 @@ PersistenceGate::PersistenceGate(const policy::Profile &profile, const std::stri
   for (const auto &t : layout.work_trees)
     if (std::find(anchors.begin(), anchors.end(), t) == anchors.end())
       anchors.push_back(t);
+  anchors_ = anchors;
   auto add = [&](std::string p, const policy::PersistencePath &e) {
     Entry out;
     out.pattern = e.pattern;
@@ -272,8 +232,10 @@ std::optional<PersistenceGate::Match> PersistenceGate::protects(std::string_view
     case Kind::glob:
       hit = policy::glob_match(e.path, path);
       break;
-    case Kind::basename:
-      hit = policy::glob_match(e.path, basename_of(path));
+    case Kind::basename: // in the project's trees: a package or a clone elsewhere is the agent's
+      hit = policy::glob_match(e.path, basename_of(path)) &&
+            std::any_of(anchors_.begin(), anchors_.end(),
+                        [&](const std::string &a) { return is_under(path, a); });
       break;
     }
     if (hit)
@@ -292,76 +254,153 @@ std::optional<PersistenceGate::Match> PersistenceGate::protects(std::string_view
   return std::nullopt;
 }
 
+namespace {
+
+UniqueFd open_proc(pid_t pid, const std::string &what)
+{
+  // O_PATH of a magic link (/proc/PID/cwd, root, fd/N) lands on the object itself: the
+  // directory the agent is in, even deleted or beyond PATH_MAX, on the agent's own mount.
+  const std::string p = "/proc/" + std::to_string(pid) + "/" + what;
+  return UniqueFd(::open(p.c_str(), O_PATH | O_CLOEXEC));
+}
+
+bool same_inode(int a, int b)
+{
+  struct stat sa{}, sb{};
+  return ::fstat(a, &sa) == 0 && ::fstat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+         sa.st_ino == sb.st_ino;
+}
+
+bool on_procfs(int fd)
+{
+  struct statfs sf{};
+  return ::fstatfs(fd, &sf) == 0 && sf.f_type == PROC_SUPER_MAGIC;
+}
+
+// The name of directory dir as the kernel gives it (the agent's mount namespace is a copy of
+// vigil's, so its paths read the same), with last appended. nullopt with *gone: the directory
+// was deleted (nothing can be made in it); nullopt alone: no name to be had (beyond PATH_MAX).
+std::optional<std::string> name_in(int dir, const std::string &last, bool *gone)
+{
+  struct stat st{};
+  if (::fstat(dir, &st) != 0 || st.st_nlink == 0) {
+    *gone = true;
+    return std::nullopt;
+  }
+  const std::string self = "/proc/self/fd/" + std::to_string(dir);
+  const std::string d = read_link(AT_FDCWD, self.c_str());
+  if (d.empty() || d.front() != '/')
+    return std::nullopt;
+  if (last.empty())
+    return d;
+  return (d == "/" ? std::string() : d) + "/" + last;
+}
+
+} // namespace
+
 std::optional<ResolvedName> resolve_agent_path(const AgentView &view, int dirfd,
-                                               std::string_view path, bool follow)
+                                               std::string_view path, bool follow,
+                                               bool dirfd_is_root)
 {
   if (path.empty() || path.size() >= PATH_MAX)
     return std::nullopt;
-  std::string full;
-  if (path.front() == '/') {
-    full = path;
-  } else {
-    const std::string base = dirfd == AT_FDCWD ? proc_link(view.pid, "cwd")
-                                               : proc_link(view.pid, "fd/" + std::to_string(dirfd));
-    if (base.empty() || base.front() != '/' || base.ends_with(" (deleted)"))
-      return std::nullopt;
-    full = base + "/" + std::string(path);
-  }
-  const std::string root_path = "/proc/" + std::to_string(view.pid) + "/root";
-  const UniqueFd root(::open(root_path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  const std::string fd_name = "fd/" + std::to_string(dirfd);
+  // The agent's root (/proc/PID/root: its chroot, if it made one), or openat2's RESOLVE_IN_ROOT
+  // directory, which absolute paths and links then start from.
+  const UniqueFd root = dirfd_is_root ? open_proc(view.pid, fd_name) : open_proc(view.pid, "root");
   if (!root)
     return std::nullopt;
-  if (auto quick = resolve_directory_at_once(root.get(), full, follow))
-    return quick;
-  UniqueFd cur(::fcntl(root.get(), F_DUPFD_CLOEXEC, 0));
-  std::vector<std::string> done; // components of the resolved directory
-  std::vector<std::string> todo = split(full);
+  UniqueFd cur(path.front() == '/' || dirfd_is_root
+                   ? ::fcntl(root.get(), F_DUPFD_CLOEXEC, 0)
+                   : (dirfd == AT_FDCWD ? open_proc(view.pid, "cwd") : open_proc(view.pid, fd_name))
+                         .release());
+  if (!cur)
+    return std::nullopt;
+  std::vector<std::string> todo = split(path);
+  const bool trailing_dir = path.ends_with('/') || path.ends_with("/.") || path.ends_with("/..") ||
+                            path == "." || path == "..";
+  // The common case in one step: no "..", the kernel resolves the directory part, and refuses
+  // any link on the way (then the walk below follows them one by one).
+  if (!todo.empty() && !trailing_dir &&
+      std::find(todo.begin(), todo.end(), "..") == todo.end()) {
+    std::string dir;
+    for (size_t i = 0; i + 1 < todo.size(); ++i)
+      dir += (i ? "/" : "") + todo[i];
+    struct {
+      uint64_t flags, mode, resolve;
+    } how{O_PATH | O_DIRECTORY | O_CLOEXEC, 0, 0x04 /* NO_SYMLINKS */};
+    UniqueFd d(dir.empty() ? ::fcntl(cur.get(), F_DUPFD_CLOEXEC, 0)
+                           : static_cast<int>(::syscall(SYS_openat2, cur.get(), dir.c_str(), &how,
+                                                        sizeof(how))));
+    struct stat st{};
+    const bool usable = d && !on_procfs(d.get());
+    const int rc = usable ? ::fstatat(d.get(), todo.back().c_str(), &st, AT_SYMLINK_NOFOLLOW) : -1;
+    const bool found = rc == 0;
+    if (usable && (found || errno == ENOENT)) {
+      if (!(found && S_ISLNK(st.st_mode) && follow)) {
+        bool gone = false;
+        const auto name = name_in(d.get(), todo.back(), &gone);
+        if (gone)
+          return std::nullopt;
+        if (!name)
+          return ResolvedName{"", found, found && S_ISDIR(st.st_mode), true};
+        return ResolvedName{*name, found, found && S_ISDIR(st.st_mode)};
+      }
+    }
+  }
   std::reverse(todo.begin(), todo.end()); // a stack: the next component last
   int links = 0;
   pid_t ns_pid = view.ns_pid;
-  auto joined = [&done](std::string_view last) {
-    std::string out;
-    for (const auto &c : done)
-      out += "/" + c;
-    if (!last.empty())
-      out += "/" + std::string(last);
-    return out.empty() ? std::string("/") : out;
-  };
   auto push_text = [&todo](const std::string &text) {
     std::vector<std::string> parts = split(text);
     for (auto it = parts.rbegin(); it != parts.rend(); ++it)
       todo.push_back(*it);
+  };
+  auto whole = [&](int fd, bool exists, bool is_dir) -> std::optional<ResolvedName> {
+    bool gone = false;
+    const auto name = name_in(fd, "", &gone);
+    if (gone)
+      return std::nullopt;
+    if (!name)
+      return ResolvedName{"", exists, is_dir, true};
+    return ResolvedName{*name, exists, is_dir};
   };
   while (!todo.empty()) {
     std::string c = std::move(todo.back());
     todo.pop_back();
     const bool last = todo.empty();
     if (c == "..") {
-      if (!done.empty())
-        done.pop_back();
-      UniqueFd up(::openat(cur.get(), "..", O_PATH | O_DIRECTORY | O_CLOEXEC));
-      if (!up)
-        return std::nullopt;
-      cur = std::move(up);
+      // At the agent's root ".." stays there, as the kernel keeps it for the agent.
+      if (!same_inode(cur.get(), root.get())) {
+        UniqueFd up(::openat(cur.get(), "..", O_PATH | O_DIRECTORY | O_CLOEXEC));
+        if (!up)
+          return std::nullopt;
+        cur = std::move(up);
+      }
       if (last)
-        return ResolvedName{joined(""), true, true};
+        return whole(cur.get(), true, true);
       continue;
     }
+    const bool proc = on_procfs(cur.get());
     // /proc/self and /proc/thread-self name the reader: here that is vigil, not the agent.
-    if (c == "self" || c == "thread-self") {
-      struct statfs sf{};
-      if (::fstatfs(cur.get(), &sf) == 0 && sf.f_type == PROC_SUPER_MAGIC) {
-        if (ns_pid == 0)
-          ns_pid = own_ns_pid(view.pid);
-        if (ns_pid <= 0)
-          return std::nullopt;
-        c = std::to_string(ns_pid);
-      }
+    if (proc && (c == "self" || c == "thread-self")) {
+      if (ns_pid == 0)
+        ns_pid = own_ns_pid(view.pid);
+      if (ns_pid <= 0)
+        return std::nullopt;
+      c = std::to_string(ns_pid);
     }
     UniqueFd next(::openat(cur.get(), c.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
     if (!next) {
-      if (errno == ENOENT && last)
-        return ResolvedName{joined(c), false, false};
+      if (errno == ENOENT && last) {
+        bool gone = false;
+        const auto name = name_in(cur.get(), c, &gone);
+        if (gone)
+          return std::nullopt;
+        if (!name)
+          return ResolvedName{"", false, false, true};
+        return ResolvedName{*name, false, false};
+      }
       return std::nullopt;
     }
     struct stat st{};
@@ -370,29 +409,51 @@ std::optional<ResolvedName> resolve_agent_path(const AgentView &view, int dirfd,
     if (S_ISLNK(st.st_mode) && (!last || follow)) {
       if (++links > 40)
         return std::nullopt;
+      if (proc) {
+        // A magic link (/proc/PID/cwd, fd/N, root): the kernel jumps to its object, which has a
+        // name only when it is a file or a directory.
+        UniqueFd jumped(::openat(cur.get(), c.c_str(), O_PATH | O_CLOEXEC));
+        struct stat js{};
+        if (!jumped || ::fstat(jumped.get(), &js) != 0)
+          return std::nullopt;
+        if (!S_ISDIR(js.st_mode)) {
+          if (!last)
+            return std::nullopt;
+          if (!S_ISREG(js.st_mode))
+            return ResolvedName{"/proc/" + c, true, false}; // a pipe, socket, ...: no name
+          return whole(jumped.get(), true, false);
+        }
+        cur = std::move(jumped);
+        if (last)
+          return whole(cur.get(), true, true);
+        continue;
+      }
       const std::string text = read_link(next.get(), "");
       if (text.empty())
         return std::nullopt;
       if (text.front() == '/') {
-        done.clear();
         UniqueFd r(::fcntl(root.get(), F_DUPFD_CLOEXEC, 0));
         cur = std::move(r);
-      } else if (text.find(':') != std::string::npos && text.find('/') == std::string::npos) {
-        // A magic link to an object without a name (pipe:[N], socket:[N], anon_inode:...):
-        // it exists, and there is no name to change.
-        return ResolvedName{joined(c), true, false};
       }
       push_text(text);
       continue;
     }
-    if (last)
-      return ResolvedName{joined(c), true, S_ISDIR(st.st_mode)};
+    if (last) {
+      if (S_ISDIR(st.st_mode))
+        return whole(next.get(), true, true);
+      bool gone = false;
+      const auto name = name_in(cur.get(), c, &gone);
+      if (gone)
+        return std::nullopt;
+      if (!name)
+        return ResolvedName{"", true, false, true};
+      return ResolvedName{*name, true, false};
+    }
     if (!S_ISDIR(st.st_mode))
       return std::nullopt;
-    done.push_back(std::move(c));
     cur = std::move(next);
   }
-  return ResolvedName{joined(""), true, true};
+  return whole(cur.get(), true, true);
 }
 
 bool is_name_call(int nr)
@@ -467,6 +528,16 @@ struct Gate {
   {
     if (!n)
       return false;
+    if (n->unjudgeable) {
+      // Resolved, but the kernel gives it no name vigil can match (deeper than PATH_MAX from
+      // the root): refused, as a path too long to judge.
+      out.protected_path = true;
+      out.entry = nullptr;
+      out.change = NameChange{call, flags, "", n->exists};
+      out.run = false;
+      out.error = EPERM;
+      return true;
+    }
     const auto m = gate.protects(n->path, above);
     if (!m)
       return false;
@@ -484,14 +555,14 @@ struct Gate {
   // A call that makes a name: only a name that does not exist yet (an existing one fails EEXIST).
   void create(pipeline::OpenCall call, const std::optional<ResolvedName> &n)
   {
-    if (n && !n->exists)
+    if (n && (n->unjudgeable || !n->exists))
       check(call, 0, n, false);
   }
 
   // A call that changes an existing name or its file.
   void change(pipeline::OpenCall call, const std::optional<ResolvedName> &n)
   {
-    if (n && n->exists)
+    if (n && (n->unjudgeable || n->exists))
       check(call, 0, n, false);
   }
 
@@ -504,17 +575,14 @@ struct Gate {
     const auto s = str(addr);
     if (!s || s->empty())
       return;
-    std::string_view p = *s;
-    if (in_root) // openat2's RESOLVE_IN_ROOT: "/" is dirfd
-      while (p.starts_with('/'))
-        p.remove_prefix(1);
-    const std::string_view q = p.empty() ? std::string_view(".") : p;
+    // openat2's RESOLVE_IN_ROOT: "/" and absolute links are dirfd.
+    const std::string_view q = *s;
     const bool follow = !(f & O_NOFOLLOW) && !excl_create;
-    const auto n = resolve_agent_path(view, dirfd, q, follow);
-    if (!n || (!n->exists && !(f & O_CREAT)) || (n->exists && excl_create))
+    const auto n = resolve_agent_path(view, dirfd, q, follow, in_root);
+    if (!n || (!n->unjudgeable && ((!n->exists && !(f & O_CREAT)) || (n->exists && excl_create))))
       return; // ENOENT or EEXIST: nothing is written
     // The name as written, when it is a protected symbolic link, and the file it leads to.
-    if (follow && check(call, f, resolve_agent_path(view, dirfd, q, false), false))
+    if (follow && check(call, f, resolve_agent_path(view, dirfd, q, false, in_root), false))
       return;
     check(call, f, n, false);
   }
@@ -598,8 +666,9 @@ NameVerdict judge_name_call(const TamperAttempt &a, const AgentView &view,
                          : g.name(AT_FDCWD, a.args[0], false, false);
     const auto to = at ? g.name(fd(2), a.args[3], false, false)
                        : g.name(AT_FDCWD, a.args[1], false, false);
-    // Either side, and the directories above a protected path on either side.
-    if (from && from->exists && !g.check(C::rename, 0, from, true) && to)
+    // Either side, and the directories above a protected path on either side; the new name
+    // whatever became of the old one (an old name vigil could not resolve still moves something).
+    if (!(from && from->exists && g.check(C::rename, 0, from, true)))
       g.check(C::rename, 0, to, true);
     break;
   }

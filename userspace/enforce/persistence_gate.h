@@ -48,7 +48,8 @@ public:
 
   PersistenceGate() = default;
   // Anchors each pattern: "~/" at home, ".git/" in each git directory of layout, project
-  // patterns at the project and each work tree, absolute and basename patterns as they are.
+  // patterns at the project and each work tree, absolute patterns as they are, basename
+  // patterns anywhere below the project and its work trees.
   // "dir/**" and "dir/*" protect dir and everything below it.
   PersistenceGate(const policy::Profile &profile, const std::string &home,
                   const std::string &project, const GitLayout &layout);
@@ -63,6 +64,7 @@ public:
 private:
   std::vector<Entry> entries_;
   std::vector<std::string> prefixes_; // the literal directory part of each non-basename entry
+  std::vector<std::string> anchors_;  // the project and its work trees: where basenames count
 };
 
 // How the gate sees one process of the agent (the calls' context). The production view reads
@@ -101,14 +103,20 @@ NameVerdict judge_name_call(const TamperAttempt &a, const AgentView &view,
                             const PersistenceGate &gate);
 
 // Resolution as the agent would see it, exposed for tests: path (relative to dirfd, or
-// AT_FDCWD) in view's process, the last component followed when follow. nullopt: not
-// resolvable (a component missing, a loop, a path outside any file system).
+// AT_FDCWD) in view's process, the last component followed when follow; with dirfd_is_root
+// (openat2's RESOLVE_IN_ROOT) absolute paths and links start at dirfd. The walk starts from the
+// agent's own directory objects (/proc/PID/cwd, fd/N, root: deleted, beyond PATH_MAX or in a
+// chroot alike), follows links one by one (an absolute one from the agent's root, a /proc magic
+// link to its object, /proc/self as the agent), and the kernel names the directory it ends in.
+// nullopt: the call fails in the kernel too (a component missing, a loop, a deleted directory).
 struct ResolvedName {
   std::string path;
   bool exists = false;
   bool is_dir = false;
+  bool unjudgeable = false; // resolved, but without a name to match (deeper than PATH_MAX)
 };
 std::optional<ResolvedName> resolve_agent_path(const AgentView &view, int dirfd,
-                                               std::string_view path, bool follow);
+                                               std::string_view path, bool follow,
+                                               bool dirfd_is_root = false);
 
 } // namespace vigil::enforce

@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <dirent.h>
 #include <set>
 
 namespace vigil::enforce {
@@ -109,6 +110,37 @@ Result<std::unique_ptr<PlantWatch>> PlantWatch::start(const PersistenceGate &gat
   return w;
 }
 
+void PlantWatch::adopt(const std::string &dir, pid_t pid, int depth)
+{
+  const std::string k = dir_key(dir);
+  if (k.empty() || dirs_.size() >= kMaxDirs ||
+      ::fanotify_mark(group_.get(), FAN_MARK_ADD, FAN_CREATE | FAN_MOVED_TO | FAN_ONDIR,
+                      AT_FDCWD, dir.c_str()) != 0)
+    return;
+  dirs_[k] = dir;
+  if (depth >= 8)
+    return;
+  std::vector<std::string> names;
+  if (DIR *d = ::opendir(dir.c_str())) {
+    while (const dirent *e = ::readdir(d)) {
+      const std::string n = e->d_name;
+      if (n != "." && n != ".." && names.size() < 10000)
+        names.push_back(n);
+    }
+    ::closedir(d);
+  }
+  for (const auto &n : names) {
+    const std::string path = dir + "/" + n;
+    const auto match = gate_->protects(path, true);
+    if (!match)
+      continue;
+    if (!match->above)
+      on_plant_(path, pid, true);
+    else if (is_dir(path))
+      adopt(path, pid, depth + 1);
+  }
+}
+
 PlantWatch::~PlantWatch()
 {
   stop_.store(true);
@@ -155,13 +187,9 @@ void PlantWatch::loop() noexcept
                 on_plant_(path, m->pid, (m->mask & FAN_MOVED_TO) != 0);
               } else if (match && is_dir(path)) {
                 // A directory on the way to a protected name (~/.config for ~/.config/fish):
-                // its names are watched from now on.
-                const std::string k = dir_key(path);
-                if (!k.empty() &&
-                    ::fanotify_mark(group_.get(), FAN_MARK_ADD,
-                                    FAN_CREATE | FAN_MOVED_TO | FAN_ONDIR, AT_FDCWD,
-                                    path.c_str()) == 0)
-                  dirs_[k] = path;
+                // its names are watched from now on, and what it already holds (a tree
+                // moved in whole) is looked at now.
+                adopt(path, m->pid, 0);
               }
             }
           }

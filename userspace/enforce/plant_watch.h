@@ -46,6 +46,10 @@ public:
 private:
   PlantWatch() = default;
   void loop() noexcept;
+  // Watches dir (a directory above a protected name that appeared), reports the protected names
+  // it already holds, and adopts the directories above protected names inside it.
+  void adopt(const std::string &dir, pid_t pid, int depth);
+  static constexpr size_t kMaxDirs = 4096; // marks: a bound whatever the agent makes
 
   const PersistenceGate *gate_ = nullptr;
   OnPlant on_plant_;

@@ -99,6 +99,7 @@ TEST_F(Gate, patterns_name_paths_names_that_do_not_exist_and_the_directories_abo
   EXPECT_TRUE(gate_.protects(proj_ + "/.git/hooks/pre-commit"));
   EXPECT_TRUE(gate_.protects(proj_ + "/.claude/settings.local.json"));
   EXPECT_TRUE(gate_.protects(proj_ + "/deep/down/.envrc"));
+  EXPECT_FALSE(gate_.protects(root_ + "/elsewhere/.envrc")); // basenames count in the project
   EXPECT_TRUE(gate_.protects(home_ + "/.config/fish"));
   EXPECT_FALSE(gate_.protects(proj_ + "/README"));
   EXPECT_FALSE(gate_.protects(proj_ + "/.git/index"));
