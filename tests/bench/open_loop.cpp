@@ -7,6 +7,8 @@
 // open_loop --distinct DIR ITERATIONS ROUNDS: the first open of each file instead: each round
 // creates ITERATIONS new files in DIR (untimed), then times one open+close of each, and removes
 // them. (The fanotify tier answers a file's first open in userspace and caches the answer.)
+// open_loop --write PATH ITERATIONS ROUNDS: open(O_WRONLY) instead of O_RDONLY: under `vigil run`
+// where no BPF LSM decides, each such open is a call the persistence gate judges in userspace.
 // Exit 0, or 1 when an open fails (the errno is named), 2 on bad arguments.
 #include <fcntl.h>
 #include <time.h>
@@ -30,12 +32,15 @@ using vigil::bench::median;
 int main(int argc, char **argv)
 {
   const bool distinct = argc == 5 && std::strcmp(argv[1], "--distinct") == 0;
-  if (distinct) {
+  const bool write = argc == 5 && std::strcmp(argv[1], "--write") == 0;
+  if (distinct || write) {
     ++argv;
     --argc;
   }
+  const int mode = write ? O_WRONLY : O_RDONLY;
   if (argc != 4) {
-    std::fprintf(stderr, "usage: open_loop [--distinct DIR | PATH] ITERATIONS ROUNDS\n");
+    std::fprintf(stderr, "usage: open_loop [--distinct DIR | --write PATH | PATH] ITERATIONS "
+                         "ROUNDS\n");
     return 2;
   }
   const char *path = argv[1];
@@ -65,7 +70,7 @@ int main(int argc, char **argv)
     const int64_t cpu_start = now_ns(CLOCK_THREAD_CPUTIME_ID);
     for (long i = 0; i < iterations; ++i) {
       const char *p = distinct ? names[static_cast<size_t>(i)].c_str() : path;
-      int fd = ::open(p, O_RDONLY | O_CLOEXEC);
+      int fd = ::open(p, mode | O_CLOEXEC);
       if (fd < 0) {
         std::fprintf(stderr, "open_loop: open %s: %s\n", p, strerrorname_np(errno));
         return 1;

@@ -90,11 +90,15 @@ TEST_F(DoctorTest, json_reports_this_hosts_probes_and_tiers)
   for (const char *attempt :
        {"credential_by_name", "renamed_directory", "basename_pattern", "hard_link", "foreign_fifo",
         "unix_socket", "inbound_connection", "foreign_process_memory", "raw_socket",
-        "nested_namespace", "persistence_write"}) {
+        "nested_namespace", "persistence_write", "io_uring"}) {
     ASSERT_TRUE(j["confinement"].contains(attempt)) << attempt << " missing in " << r.out;
     EXPECT_FALSE(j["confinement"][attempt]["vigil_run"].get<std::string>().empty()) << attempt;
     EXPECT_FALSE(j["confinement"][attempt]["daemon"].get<std::string>().empty()) << attempt;
   }
+  EXPECT_NE(j["confinement"]["persistence_write"]["vigil_run"].get<std::string>().find(
+                "launch filter's persistence gate"),
+            std::string::npos)
+      << j["confinement"]["persistence_write"];
   EXPECT_NE(j["confinement"]["basename_pattern"]["vigil_run"].get<std::string>().find("refused"),
             std::string::npos)
       << j["confinement"]["basename_pattern"];

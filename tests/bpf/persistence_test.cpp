@@ -43,7 +43,11 @@ protected:
     ASSERT_EQ(run({"sh", "-c", setup}).status, 0);
     write_file(tmp_ / "profile.yaml",
                "profile: persist\npersistence:\n  paths:\n    - .git/hooks/**\n"
-               "    - .git/config\n    - ~/.bashrc\n    - ~/.profile\negress:\n  allow: []\n");
+               "    - .git/config\n    - ~/.bashrc\n    - ~/.profile\n    - ~/.zshrc\n"
+               "    - ~/.config/fish/**\n    - .vscode/**\n    - .mcp.json\n"
+               "    - .git/commondir\n    - .git/info/attributes\n    - .claude/settings.json\n"
+               "egress:\n  allow: []\n");
+    fs::create_directories(home_ + "/.config");
     alerts_ = tmp_ / "alerts.jsonl";
     if (unprivileged()) { // the agent owns everything it attacks: only the guard stops it
       ASSERT_EQ(run({"chown", "-R", "65534:65534", home_, proj_, tmp_ / "payload"}).status, 0);
@@ -68,85 +72,163 @@ protected:
   std::string home_, proj_, mark_, alerts_;
 };
 
-// One shell line per attempt: "PLANTED:<name>" when it worked.
-std::string attempt(const std::string &name, const std::string &cmd)
+// One attempt: a shell line, and the alert it must raise: "<what> of persistence path <path>"
+// ("write to persistence path <path>" for an open), or its beginning when the tool picks a
+// temporary name.
+struct Attempt {
+  std::string name;
+  std::string cmd;
+  std::string alert;
+  bool prefix = false;
+};
+
+// "PLANTED:<name>" when it worked.
+std::string attempt_line(const Attempt &a)
 {
-  return "if " + cmd + " 2>/dev/null; then echo PLANTED:" + name + "; fi; ";
+  return "if " + a.cmd + " 2>/dev/null; then echo PLANTED:" + a.name + "; fi; ";
 }
 
-TEST_P(PersistenceGuard, every_way_of_planting_fails_and_nothing_runs_later)
+TEST_P(PersistenceGuard, every_way_of_planting_fails_with_one_alert_each_and_nothing_runs_later)
 {
   const std::string pay = tmp_ / "payload";
-  const std::string hook = ".git/hooks/pre-commit", cfg = ".git/config",
-                    rc = home_ + "/.bashrc";
+  const std::string P = proj_, H = home_;
+  // Scratch files of the agent's own (not /tmp: with its own PID namespace every run's $$ is 2).
+  const std::string W = tmp_ / "scratch";
+  fs::create_directories(W);
+  ::chmod(W.c_str(), 01777);
+  const std::string hook = P + "/.git/hooks/pre-commit", cfg = P + "/.git/config",
+                    rc = H + "/.bashrc", zrc = H + "/.zshrc";
+  auto write = [](const std::string &p) { return "write to persistence path " + p; };
+  auto of = [](const std::string &what, const std::string &p) {
+    return what + " of persistence path " + p;
+  };
   const std::string fsmon = "[core]\n\tfsmonitor = " + pay + "\n";
-  std::string s = "cp .git/config /tmp/cfg.$$; echo \"" + fsmon + "\" >> /tmp/cfg.$$; ";
-  s += "echo \"" + pay + "\" > /tmp/rc.$$; ";
-  // A hook that does not exist yet.
-  s += attempt("hook-redirect", "echo \"" + pay + "\" > " + hook);
-  s += attempt("hook-append", "echo \"" + pay + "\" >> " + hook);
-  s += attempt("hook-cp", "cp " + pay + " " + hook);
-  s += attempt("hook-mv", "cp payload p2 && mv p2 " + hook);
-  s += attempt("hook-symlink", "ln -s " + pay + " " + hook);
-  s += attempt("hook-hardlink", "ln payload " + hook);
-  s += attempt("hook-chmod", "chmod +x .git/hooks/pre-commit.sample");
-  s += attempt("hook-sed", "sed -i 1a" + pay + " .git/hooks/pre-commit.sample");
-  s += attempt("hooks-dir-rename", "mv .git/hooks .git/hooks.old");
-  s += attempt("git-dir-rename", "mv .git .git.old");
-  s += attempt("hookspath", std::string(kGit) + "config core.hooksPath /tmp");
-  // The repository's config: a command git runs on the developer's next git status.
-  s += attempt("config-git", std::string(kGit) + "config core.fsmonitor " + pay);
-  s += attempt("config-append", "echo \"" + fsmon + "\" >> " + cfg);
-  s += attempt("config-redirect", "cat /tmp/cfg.$$ > " + cfg);
-  s += attempt("config-sed", "sed -i 1ax " + cfg);
-  s += attempt("config-cp", "cp /tmp/cfg.$$ " + cfg);
-  s += attempt("config-mv", "cp /tmp/cfg.$$ c2 && mv c2 " + cfg);
-  s += attempt("config-symlink", "ln -sf /tmp/cfg.$$ " + cfg);
-  s += attempt("config-hardlink", "cp /tmp/cfg.$$ c3 && ln -f c3 " + cfg);
-  s += attempt("config-chmod", "chmod 666 " + cfg);
-  s += attempt("config-unlink", "rm -f " + cfg);
-  // The developer's shell start-up file.
-  s += attempt("bashrc-redirect", "cat /tmp/rc.$$ > " + rc);
-  s += attempt("bashrc-append", "echo \"" + pay + "\" >> " + rc);
-  s += attempt("bashrc-sed", "sed -i 1a" + pay + " " + rc);
-  s += attempt("bashrc-cp", "cp /tmp/rc.$$ " + rc);
-  s += attempt("bashrc-mv", "cp /tmp/rc.$$ r2 && mv r2 " + rc);
-  s += attempt("bashrc-symlink", "ln -sf /tmp/rc.$$ " + rc);
-  s += attempt("bashrc-hardlink", "cp /tmp/rc.$$ r3 && ln -f r3 " + rc);
-  s += attempt("bashrc-chmod", "chmod +x " + rc);
-  s += attempt("bashrc-unlink", "rm -f " + rc);
+  std::string s = "cp .git/config " + W + "/cfg; echo \"" + fsmon + "\" >> " + W + "/cfg; ";
+  s += "echo \"" + pay + "\" > " + W + "/rc; ";
+  std::vector<Attempt> attempts = {
+      // A hook that does not exist yet, in the repository's protected hooks directory.
+      {"hook-redirect", "echo \"" + pay + "\" > .git/hooks/pre-commit", write(hook)},
+      {"hook-append", "echo \"" + pay + "\" >> .git/hooks/pre-commit", write(hook)},
+      {"hook-cp", "cp " + pay + " .git/hooks/pre-commit", write(hook)},
+      {"hook-mv", "cp payload p2 && mv p2 .git/hooks/pre-commit", of("rename", hook)},
+      {"hook-symlink", "ln -s " + pay + " .git/hooks/pre-commit", of("symlink", hook)},
+      {"hook-hardlink", "ln payload .git/hooks/pre-commit", of("link", hook)},
+      {"hook-chmod", "chmod +x .git/hooks/pre-commit.sample",
+       of("chmod", P + "/.git/hooks/pre-commit.sample")},
+      // sed -i writes a temporary file next to the original first.
+      {"hook-sed", "sed -i 1a" + pay + " .git/hooks/pre-commit.sample",
+       write(P + "/.git/hooks/sed"), true},
+      {"hook-relative", "(cd .git/hooks && echo \"" + pay + "\" > post-checkout)",
+       write(P + "/.git/hooks/post-checkout")},
+      {"hook-proc-cwd", "echo \"" + pay + "\" > /proc/self/cwd/.git/hooks/post-merge",
+       write(P + "/.git/hooks/post-merge")},
+      {"hooks-dir-rename", "mv .git/hooks .git/hooks.old", of("rename", P + "/.git/hooks")},
+      {"git-dir-rename", "mv .git .git.old", of("rename", P + "/.git")},
+      // The repository's config: git writes config.lock, then renames it onto config.
+      {"hookspath", std::string(kGit) + "config core.hooksPath /tmp", of("rename", cfg)},
+      {"config-git", std::string(kGit) + "config core.fsmonitor " + pay, of("rename", cfg)},
+      {"config-append", "echo \"" + fsmon + "\" >> .git/config", write(cfg)},
+      {"config-redirect", "cat " + W + "/cfg > .git/config", write(cfg)},
+      {"config-sed", "sed -i 1ax .git/config", of("rename", cfg)},
+      {"config-cp", "cp " + W + "/cfg .git/config", write(cfg)},
+      {"config-mv", "cp " + W + "/cfg c2 && mv c2 .git/config", of("rename", cfg)},
+      {"config-symlink", "ln -sf " + W + "/cfg .git/config", of("rename", cfg)},
+      {"config-hardlink", "cp " + W + "/cfg c3 && ln -f c3 .git/config", of("rename", cfg)},
+      {"config-chmod", "chmod 666 .git/config", of("chmod", cfg)},
+      {"config-unlink", "rm -f .git/config", of("unlink", cfg)},
+      // The developer's shell start-up files, existing and not yet existing.
+      {"bashrc-redirect", "cat " + W + "/rc > " + rc, write(rc)},
+      {"bashrc-append", "echo \"" + pay + "\" >> " + rc, write(rc)},
+      {"bashrc-sed", "sed -i 1a" + pay + " " + rc, of("rename", rc)},
+      {"bashrc-cp", "cp " + W + "/rc " + rc, write(rc)},
+      {"bashrc-mv", "cp " + W + "/rc r2 && mv r2 " + rc, of("rename", rc)},
+      {"bashrc-symlink", "ln -sf " + W + "/rc " + rc, of("rename", rc)},
+      {"bashrc-hardlink", "cp " + W + "/rc r3 && ln -f r3 " + rc, of("rename", rc)},
+      {"bashrc-chmod", "chmod +x " + rc, of("chmod", rc)},
+      {"bashrc-unlink", "rm -f " + rc, of("unlink", rc)},
+      {"bashrc-truncate", "truncate -s 0 " + rc, write(rc)},
+      {"bashrc-second-name", "ln " + rc + " " + H + "/rc-alias", of("link", rc)},
+      {"home-rename", "mv " + H + " " + H + ".old", of("rename", H)},
+      {"zshrc-create", "echo \"" + pay + "\" > " + zrc, write(zrc)},
+      {"zshrc-symlink", "ln -s " + W + "/rc " + zrc, of("symlink", zrc)},
+      {"zshrc-dangling", "ln -s " + zrc + " " + W + "/lnk && echo \"" + pay + "\" > " + W + "/lnk",
+       write(zrc)},
+      {"fish-mkdir", "mkdir -p " + H + "/.config/fish", of("mknod", H + "/.config/fish")},
+      {"config-dir-rename", "mv " + H + "/.config " + H + "/.config.old",
+       of("rename", H + "/.config")},
+      // Editor and agent configuration that runs commands, not there yet.
+      {"vscode-mkdir", "mkdir .vscode", of("mknod", P + "/.vscode")},
+      {"mcp-json", "echo {} > .mcp.json", write(P + "/.mcp.json")},
+      // A ready-made tree renamed into the place of a protected name's directory.
+      {"claude-tree", "mkdir st_x && echo {} > st_x/settings.json && mv st_x .claude",
+       of("rename", P + "/.claude")},
+      // git reads config and hooks from the common directory a linked worktree names.
+      {"commondir", "cp -r .git " + W + "/gitc && echo " + W + "/gitc > .git/commondir",
+       write(P + "/.git/commondir")},
+      // From a working directory that no longer exists (/proc/PID/cwd reads "... (deleted)").
+      {"deleted-cwd-create", std::string(tamperprobe_bin()) +
+                                 " in-deleted-cwd \"echo {} > ../.mcp.json\" 2>/dev/null && test "
+                                 "-e .mcp.json",
+       write(P + "/.mcp.json")},
+      {"deleted-cwd-rename", std::string(tamperprobe_bin()) +
+                                 " in-deleted-cwd \"mv ../.git ../.git.old\" 2>/dev/null && test -e "
+                                 ".git.old",
+       of("rename", P + "/.git")},
+      // openat2's RESOLVE_IN_ROOT: an absolute link resolves from the directory given.
+      {"openat2-in-root", "ln -s /.git/info/attributes inroot && " +
+                              std::string(tamperprobe_bin()) + " openat2-in-root . inroot",
+       write(P + "/.git/info/attributes")},
+  };
+  if (!unprivileged()) // chroot needs CAP_SYS_CHROOT, which vigil run leaves a root agent
+    attempts.push_back({"chroot-create",
+                        std::string(tamperprobe_bin()) + " chroot-create " + P + " /.mcp.json",
+                        write(P + "/.mcp.json")});
+  for (const Attempt &a : attempts)
+    s += attempt_line(a);
+  // The agent's ordinary work, in the same run: nothing of it is refused or alerted.
+  s += "for c in \"echo two >> README\" \"mkdir -p .git/hooks " + H + "/.cache\" \"cp README " +
+       H + "/.cache/r\" \"mv " + H + "/.cache/r " + H + "/.cache/r2\" \"chmod 600 README\" "
+       "\"sed -i 1ax README\" \"echo x > .envrc.bak\"; do sh -c \"$c\" || echo BROKEN:$c; done; ";
   s += "echo attempts-done";
   const ProcResult r = agent(s);
   ASSERT_EQ(r.status, 0) << r.err;
   ASSERT_NE(r.out.find("attempts-done"), std::string::npos) << r.out << r.err;
   EXPECT_EQ(r.out.find("PLANTED:"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("BROKEN:"), std::string::npos) << r.out;
   EXPECT_EQ(read_file(rc), "# developer's bashrc\n");
-  EXPECT_FALSE(fs::exists(proj_ + "/" + hook));
-  EXPECT_EQ(read_file(proj_ + "/" + cfg).find("fsmonitor"), std::string::npos);
-  EXPECT_EQ(read_file(proj_ + "/" + cfg).find("hooksPath"), std::string::npos);
+  EXPECT_FALSE(fs::exists(hook));
+  EXPECT_FALSE(fs::exists(zrc));
+  EXPECT_FALSE(fs::exists(H + "/.config/fish"));
+  EXPECT_FALSE(fs::exists(P + "/.mcp.json"));
+  EXPECT_EQ(read_file(cfg).find("fsmonitor"), std::string::npos);
+  EXPECT_EQ(read_file(cfg).find("hooksPath"), std::string::npos);
 
-  // Each refused open for writing is one alert naming the file, the rule and what stopped it
-  // (renames, links, chmod and unlink are refused silently on this kernel: docs/SECURITY.md).
-  std::map<std::string, int> alerts; // "rule path" -> count
+  // Exactly one alert per attempt, naming what was tried, on which path, and what stopped it.
+  std::map<std::string, int> seen; // "<what> of persistence path <path>" -> alerts
+  std::string all;
   for (const auto &a : read_json_lines(alerts_)) {
     const std::string rule = a.value("rule", "");
     if (!rule.starts_with("persist-"))
       continue;
-    const std::string path = a.value("path", "");
-    alerts[rule + " " + path]++;
-    EXPECT_NE(a.value("output", "").find("denied by the read-only mount"), std::string::npos)
-        << a.dump();
-    EXPECT_EQ(a.value("result_name", ""), "EROFS") << a.dump();
+    const std::string out = a.value("output", "");
+    seen[out.substr(0, out.find(" by "))]++;
+    all += rule + ": " + out.substr(0, 200) + "\n";
+    EXPECT_EQ(a.value("result_name", ""), "EPERM") << a.dump();
+    EXPECT_EQ(a.value("tier", ""), "launch") << a.dump();
+    EXPECT_NE(out.find("the persistence guard's gate in the launch filter"), std::string::npos)
+        << out;
   }
-  // A failed open carries only the caller's string; a relative one is resolved against the
-  // opener's /proc/PID/cwd, which a process that already exited (cp, a forked redirection) no
-  // longer has. The shell's own redirections (echo is a builtin) are always named.
-  std::string seen;
-  for (const auto &[k, n] : alerts)
-    seen += k + " x" + std::to_string(n) + "\n";
-  EXPECT_GE(alerts["persist-git-hook " + proj_ + "/" + hook], 2) << seen; // echo >, echo >>
-  EXPECT_GE(alerts["persist-git-config " + proj_ + "/" + cfg], 1) << seen;
-  EXPECT_GE(alerts["persist-shell-startup " + rc], 1) << seen;
+  std::map<std::string, int> want;
+  for (const Attempt &a : attempts) {
+    std::string key = a.alert;
+    if (a.prefix) {
+      for (const auto &[k, n] : seen)
+        if (k.starts_with(a.alert))
+          key = k;
+    }
+    want[key]++;
+  }
+  EXPECT_EQ(seen, want) << all;
 
   // The developer, outside vigil: status (fsmonitor), commit (hooks), a login shell (bashrc).
   const std::string dev = std::string("cd ") + proj_ + " && " + kGit + "status >/dev/null; " +
@@ -178,6 +260,66 @@ TEST_P(PersistenceGuard, the_agents_git_work_and_its_own_repositories_keep_worki
   EXPECT_NE(log.out.find("two"), std::string::npos) << log.out;
   EXPECT_NE(log.out.find("f\n"), std::string::npos) << log.out;
   EXPECT_TRUE(fs::exists(proj_ + "/mine/.git/hooks/pre-commit"));
+}
+
+// The gate reads a path while the call waits; a second thread of the agent flips it between a
+// harmless name and an absent protected one, so that the gate may judge one and the kernel open
+// the other. Where the race is won, the watch on the name's directory alerts and moves the plant
+// aside before the developer could run it.
+TEST_P(PersistenceGuard, a_plant_that_races_past_the_gate_is_moved_aside_and_alerted)
+{
+  const std::string W = tmp_ / "scratch";
+  fs::create_directories(W);
+  ::chmod(W.c_str(), 01777);
+  const std::string zrc = home_ + "/.zshrc";
+  const ProcResult r = agent(std::string(tamperprobe_bin()) + " race-create " + zrc + " " + W +
+                             "/decoy-name-xx 20; echo done");
+  ASSERT_NE(r.out.find("done"), std::string::npos) << r.out << r.err;
+  if (r.out.find("race-create won") == std::string::npos)
+    GTEST_SKIP() << "the race was not won in 20 s here: " << r.out;
+  // Once won, the plant is moved aside (the watch reads asynchronously: poll for it).
+  bool moved = false;
+  for (int i = 0; i < 100 && !moved; ++i) {
+    moved = !fs::exists(zrc);
+    if (!moved)
+      ::usleep(50 * 1000);
+  }
+  EXPECT_TRUE(moved) << "the planted " << zrc << " is still in place";
+  bool aside = false;
+  for (const auto &e : fs::directory_iterator(home_))
+    aside |= e.path().filename().string().starts_with(".zshrc.vigil-planted.");
+  EXPECT_TRUE(aside);
+  int alerts = 0;
+  for (const auto &a : read_json_lines(alerts_))
+    if (a.value("rule", "") == "persist-past-gate") {
+      ++alerts;
+      EXPECT_NE(a.value("output", "").find("moved aside to"), std::string::npos) << a.dump();
+    }
+  EXPECT_GE(alerts, 1);
+}
+
+// An io_uring makes opens, renames and links that no seccomp filter sees: refused, one alert.
+TEST_P(PersistenceGuard, io_uring_and_userfaultfd_are_refused_with_an_alert)
+{
+  const ProcResult r = agent(std::string(tamperprobe_bin()) + " io-uring; " +
+                             tamperprobe_bin() + " io-uring; " + tamperprobe_bin() +
+                             " userfaultfd; echo done");
+  EXPECT_NE(r.out.find("io-uring EPERM"), std::string::npos) << r.out << r.err;
+  // A userfaultfd page under a path would stall vigil's read of it: refused, alerted.
+  EXPECT_NE(r.out.find("userfaultfd EPERM"), std::string::npos) << r.out;
+  int uffd = 0;
+  for (const auto &a : read_json_lines(alerts_))
+    uffd += a.value("output", "").find("userfaultfd") != std::string::npos;
+  EXPECT_EQ(uffd, 1) << read_file(alerts_);
+  EXPECT_EQ(r.out.find("io-uring ok"), std::string::npos) << r.out;
+  int alerts = 0;
+  for (const auto &a : read_json_lines(alerts_))
+    if (a.value("rule", "") == "vigil-launch-io-uring") {
+      ++alerts;
+      EXPECT_NE(a.value("output", "").find("denied by the launch filter"), std::string::npos)
+          << a.dump();
+    }
+  EXPECT_EQ(alerts, 2) << "one per process that tried";
 }
 
 INSTANTIATE_TEST_SUITE_P(Agent, PersistenceGuard, ::testing::Values(false, true),

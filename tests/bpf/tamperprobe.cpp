@@ -29,6 +29,18 @@
 //   tamperprobe unshare-user            unshare(CLONE_NEWUSER)
 //   tamperprobe unshare-mnt             unshare(CLONE_NEWNS)
 //   tamperprobe setns NSFILE            setns(2) into the namespace of an open NSFILE
+//   tamperprobe io-uring                io_uring_setup(2) of a one-entry ring
+//   tamperprobe userfaultfd             userfaultfd(2)
+//   tamperprobe in-deleted-cwd CMD      makes a directory, enters it, removes it, then runs
+//                                       sh -c CMD there (a working directory that is deleted)
+//   tamperprobe openat2-in-root DIR NAME  openat2(DIR, NAME, O_WRONLY|O_CREAT, RESOLVE_IN_ROOT)
+//   tamperprobe chroot-create DIR NAME  chroot(DIR), then open(NAME, O_WRONLY|O_CREAT)
+//   tamperprobe race-create TARGET DECOY SECONDS
+//                                       open(O_WRONLY|O_CREAT) of DECOY in a loop while a second
+//                                       thread flips the path buffer between DECOY and TARGET:
+//                                       a supervisor that reads the path and lets the call run
+//                                       can be shown DECOY and have the kernel create TARGET.
+//                                       "race-create won" once TARGET exists, else "... lost"
 //   tamperprobe child OP                forks a child that sleeps, runs OP (ptrace-peek, vm-read,
 //                                       pidfd-open) on it, then kills it: the agent's own process
 #include <fcntl.h>
@@ -38,17 +50,21 @@
 #include <sys/mount.h>
 #include <sys/ptrace.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <atomic>
+#include <thread>
 
 namespace {
 
@@ -250,6 +266,77 @@ int main(int argc, char **argv)
     if (fd < 0)
       return report(op + " (open)", -1);
     return report(op, ::setns(fd, 0));
+  }
+  if (op == "race-create") {
+    const std::string target = arg(2), decoy = arg(3);
+    const int seconds = std::atoi(arg(4));
+    // One buffer, both names padded to the same length so that a flip is a plain copy.
+    const size_t len = std::max(target.size(), decoy.size()) + 1;
+    std::string t = target, d = decoy;
+    t.resize(len, '\0');
+    d.resize(len, '\0');
+    static char buf[4096];
+    if (len > sizeof(buf))
+      return report(op + " (too long)", -1);
+    std::memcpy(buf, d.data(), len);
+    std::atomic<bool> done{false};
+    std::thread flipper([&] {
+      while (!done.load(std::memory_order_relaxed)) {
+        std::memcpy(buf, t.data(), len);
+        std::memcpy(buf, d.data(), len);
+      }
+    });
+    struct stat st{};
+    bool won = false;
+    const time_t end = ::time(nullptr) + seconds;
+    while (!won && ::time(nullptr) < end) {
+      const int fd = ::open(buf, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+      if (fd >= 0)
+        ::close(fd);
+      won = ::stat(target.c_str(), &st) == 0;
+    }
+    done.store(true);
+    flipper.join();
+    std::printf("%s %s\n", op.c_str(), won ? "won" : "lost");
+    return won ? 0 : 1;
+  }
+  if (op == "userfaultfd")
+    return report(op, ::syscall(SYS_userfaultfd, 0));
+  if (op == "in-deleted-cwd") {
+    const std::string dir = "vg-deleted-" + std::to_string(::getpid());
+    if (::mkdir(dir.c_str(), 0700) != 0 || ::chdir(dir.c_str()) != 0 ||
+        ::rmdir(("../" + dir).c_str()) != 0)
+      return report(op + " (setup)", -1);
+    ::execl("/bin/sh", "sh", "-c", arg(2), static_cast<char *>(nullptr));
+    return report(op + " (exec)", -1);
+  }
+  if (op == "openat2-in-root") {
+    const int dir = ::open(arg(2), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0)
+      return report(op + " (open)", -1);
+    struct {
+      uint64_t flags, mode, resolve;
+    } how{O_WRONLY | O_CREAT | O_CLOEXEC, 0644, 0x10 /* RESOLVE_IN_ROOT */};
+    const long fd = ::syscall(SYS_openat2, dir, arg(3), &how, sizeof(how));
+    if (fd >= 0)
+      ::close(static_cast<int>(fd));
+    return report(op, fd);
+  }
+  if (op == "chroot-create") {
+    if (::chroot(arg(2)) != 0 || ::chdir("/") != 0)
+      return report(op + " (chroot)", -1);
+    const int fd = ::open(arg(3), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    if (fd >= 0)
+      ::close(fd);
+    return report(op, fd);
+  }
+  if (op == "io-uring") {
+    // struct io_uring_params: 120 bytes, all in (but the sizes the kernel fills) zero.
+    uint64_t params[15] = {};
+    const long fd = ::syscall(SYS_io_uring_setup, 1, params);
+    if (fd >= 0)
+      ::close(static_cast<int>(fd));
+    return report(op, fd < 0 ? -1 : 0);
   }
   std::fprintf(stderr, "tamperprobe: unknown op %s\n", op.c_str());
   return 2;

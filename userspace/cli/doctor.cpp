@@ -120,9 +120,11 @@ std::vector<Coverage> coverage(const Features &f)
                              : "not decided (CAP_NET_RAW of the runtime)"});
   add("nested_namespace", {"refused: launch filter (launch.nested_namespaces)",
                            "not decided (capabilities of the runtime)"});
-  add("persistence_write", {"refused: read-only binds in the agent's mount namespace (opens for "
-                            "writing alerted; renames, links, chmod refused silently)",
-                            "alerted on opens for writing, not refused"});
+  add("persistence_write",
+      {"refused: the launch filter's persistence gate (writes, creates, links, renames, "
+       "unlinks, chmod, chown; names that do not exist yet included), read-only binds behind it",
+       "alerted on opens for writing, not refused"});
+  add("io_uring", {"refused: launch filter", "not decided"});
   return rows;
 }
 

@@ -23,11 +23,14 @@
 
 #include "cgroup/cgroup.h"
 #include "cli/commands.h"
+#include "cli/run_supervisor.h"
+#include "common/kernel_ids.h"
 #include "common/text.h"
 #include "daemon/engine.h"
 #include "daemon/startup_log.h"
 #include "enforce/launch.h"
 #include "enforce/persistence.h"
+#include "enforce/plant_watch.h"
 #include "enforce/watchdog.h"
 #include "policy/capability.h"
 #include "policy/profile.h"
@@ -183,10 +186,17 @@ int init_status(int wstatus)
 }
 
 // The persistence guard of this launch: the profile's persistence paths for this agent (its HOME,
-// the project at cwd and the repositories git finds there), as read-only binds in the agent's
-// mount namespace. The kernel decides; vigil does not watch these paths afterwards.
-enforce::GuardMounts plan_persistence_guard(const policy::Profile &profile, const std::string &home,
-                                            const std::string &cwd)
+// the project at cwd and the repositories git finds there). Where no BPF LSM decides (gate), the
+// launch filter hands the agent's name calls to the gate, and the existing paths are also bound
+// read-only in the agent's mount namespace (what the gate cannot see, a path changed in memory
+// after it was read, the read-only mount still refuses).
+struct PersistencePlan {
+  enforce::GuardMounts mounts;
+  std::shared_ptr<const enforce::PersistenceGate> gate; // null: no gate
+  std::vector<std::string> watch_dirs; // where protected names absent now would appear
+};
+PersistencePlan plan_persistence_guard(const policy::Profile &profile, const std::string &home,
+                                       const std::string &cwd, bool gate)
 {
   if (profile.persistence_paths.empty())
     return {};
@@ -203,13 +213,24 @@ enforce::GuardMounts plan_persistence_guard(const policy::Profile &profile, cons
   size_t audit = 0;
   for (const auto &t : targets)
     audit += t.mode == policy::Mode::audit;
-  enforce::GuardMounts m = enforce::guard_mounts(targets);
-  spdlog::info("persistence: {} git directories; {} paths read-only for the agent{}",
-               layout.git_dirs.size(), m.read_only.size(),
-               audit ? fmt::format(" ({} in audit mode stay writable)", audit) : std::string());
-  for (const auto &p : m.read_only)
+  PersistencePlan plan;
+  plan.mounts = enforce::guard_mounts(targets);
+  if (gate) {
+    plan.gate = std::make_shared<const enforce::PersistenceGate>(profile, home, cwd, layout);
+    std::vector<std::string> trees = layout.work_trees;
+    trees.push_back(cwd);
+    plan.watch_dirs = enforce::PlantWatch::watched_dirs(*plan.gate, trees);
+  }
+  spdlog::info("persistence: {} git directories; {} paths read-only for the agent{}{}",
+               layout.git_dirs.size(), plan.mounts.read_only.size(),
+               audit ? fmt::format(" ({} in audit mode stay writable)", audit) : std::string(),
+               plan.gate ? fmt::format("; the launch filter's gate decides {} patterns, names "
+                                       "that do not exist yet included",
+                                       plan.gate->entries().size())
+                         : std::string());
+  for (const auto &p : plan.mounts.read_only)
     spdlog::debug("persistence: read-only {}", p);
-  return m;
+  return plan;
 }
 
 std::vector<const char *> c_list(const std::vector<std::string> &v)
@@ -261,75 +282,36 @@ void report_launch(const Launch &launch, const enforce::LaunchFilterOptions &fo)
                  "follow");
 }
 
-// One alert per attempt the filter handed to the supervisor and did not let run: the agent tried
-// to signal, trace or limit vigil, to load kernel code or BPF, to reach into a process outside
-// it, to mount or make namespaces, to open a raw socket or to use a 32-bit entry point.
-void report_attempt(daemon::Engine &engine, const enforce::TamperAttempt &a,
-                    const enforce::AttemptVerdict &v)
+// A protected name appeared in a watched directory while the agent ran (enforce/plant_watch.h).
+// Made by the agent, or by a process gone before it could be asked (a racing agent exits at
+// once): moved aside, so that the developer's shell or git never runs it, and alerted.
+void report_plant(daemon::Engine &engine, const std::string &cg, const std::string &path,
+                  pid_t pid, bool moved)
 {
-  std::string comm = "?";
-  if (std::FILE *f = std::fopen(("/proc/" + std::to_string(a.pid) + "/comm").c_str(), "r")) {
-    char buf[32] = {};
-    if (std::fgets(buf, sizeof(buf), f))
-      comm.assign(buf, strcspn(buf, "\n"));
-    std::fclose(f);
-  }
-  using enforce::AttemptClass;
-  const policy::Severity severity =
-      v.cls == AttemptClass::vigil || v.cls == AttemptClass::process ? policy::Severity::critical
-      : v.ordinary                                                     ? policy::Severity::warning
-                                                                       : policy::Severity::error;
-  engine.raise_internal(v.rule, severity,
-                        "pid " + std::to_string(a.pid) + " (" + comm + ") " + v.text);
-}
-
-// "NSpid:" of /proc/<tid>/status: the last number is the task's pid in its own namespace.
-pid_t innermost_pid(pid_t tid)
-{
-  std::FILE *f = std::fopen(("/proc/" + std::to_string(tid) + "/status").c_str(), "r");
-  if (!f)
-    return 0;
-  char line[256];
-  pid_t out = 0;
-  while (std::fgets(line, sizeof(line), f)) {
-    if (std::strncmp(line, "NSpid:", 6) != 0)
-      continue;
-    char *save = nullptr;
-    for (char *tok = ::strtok_r(line + 6, " \t\n", &save); tok;
-         tok = ::strtok_r(nullptr, " \t\n", &save))
-      out = static_cast<pid_t>(std::atoi(tok));
-    break;
-  }
-  std::fclose(f);
-  return out;
-}
-
-// The host tids of the agent cgroup (its cgroup tree is read-only to it: no sub-cgroups).
-std::vector<pid_t> agent_threads(const std::string &cg)
-{
-  std::vector<pid_t> out;
-  if (std::FILE *f = std::fopen((cg + "/cgroup.threads").c_str(), "r")) {
-    for (int tid = 0; std::fscanf(f, "%d", &tid) == 1;)
-      out.push_back(tid);
-    std::fclose(f);
-  }
-  return out;
-}
-
-// The pid a pidfd of task caller refers to, as vigil sees it ("Pid:" of its fdinfo); 0: none.
-pid_t pidfd_target(pid_t caller, int fd)
-{
-  std::FILE *f = std::fopen(
-      ("/proc/" + std::to_string(caller) + "/fdinfo/" + std::to_string(fd)).c_str(), "r");
-  if (!f)
-    return 0;
-  char line[128];
-  pid_t out = 0;
-  while (std::fgets(line, sizeof(line), f))
-    if (std::strncmp(line, "Pid:", 4) == 0)
-      out = static_cast<pid_t>(std::atoi(line + 4));
-  std::fclose(f);
-  return out;
+  std::string cgroup_line; // the cgroup2 line ("0::/path"); hybrid hosts list v1 ones first
+  if (pid > 0)
+    if (std::FILE *f = std::fopen(("/proc/" + std::to_string(pid) + "/cgroup").c_str(), "r")) {
+      char buf[4096];
+      while (std::fgets(buf, sizeof(buf), f))
+        if (std::strncmp(buf, "0::", 3) == 0)
+          cgroup_line.assign(buf, strcspn(buf, "\n"));
+      std::fclose(f);
+    }
+  const std::string rel = cg.substr(engine.cgroup_mount().size());
+  const bool agent = !cgroup_line.empty() && cgroup_line.ends_with(rel);
+  if (!cgroup_line.empty() && !agent)
+    return; // the developer's own process, outside the agent
+  const std::string aside = path + ".vigil-planted." + std::to_string(clock_ns(CLOCK_REALTIME));
+  const bool set_aside = ::rename(path.c_str(), aside.c_str()) == 0;
+  engine.raise_internal(
+      "persist-past-gate", policy::Severity::critical,
+      std::string(moved ? "moved into place: " : "created: ") + escape_text(path) + " by " +
+          (agent ? "pid " + std::to_string(pid) + " of the agent"
+                 : "pid " + std::to_string(pid) + ", gone before vigil could ask its cgroup") +
+          ", past the persistence gate (its path changed while the launch filter's gate judged "
+          "it); " +
+          (set_aside ? "moved aside to " + escape_text(aside)
+                     : std::string("could not be moved aside: ") + std::strerror(errno)));
 }
 
 int exit_status(int wstatus)
@@ -491,8 +473,9 @@ int run_command(const RunArgs &args)
   spdlog::info("launch: watchdog pid {} kills cgroup {} if vigil dies{}", watchdog->pid(), cg,
                wo.hold_fd >= 0 ? "; it holds the fanotify group, so guarded opens wait meanwhile"
                                : "");
-  if (auto r = (*engine)->confine(cg, kRunProfileId); !r) {
-    spdlog::error("{}", r.error().message());
+  const Result<uint64_t> confined = (*engine)->confine(cg, kRunProfileId);
+  if (!confined) {
+    spdlog::error("{}", confined.error().message());
     (void)cgroup::destroy(cg);
     return 1;
   }
@@ -532,22 +515,6 @@ int run_command(const RunArgs &args)
   // With a pid namespace the agent sees none of vigil's processes; its pid 1 is vigil's init.
   const bool pid_ns = profile->isolate && profile->pid_namespace;
   const std::vector<pid_t> vigil_threads = enforce::own_threads();
-  enforce::AttemptContext actx;
-  actx.pid_namespace = pid_ns;
-  std::atomic<pid_t> init_pid{0}; // the host pid of the agent's init, once forked
-  actx.agent_process = [&cg, &init_pid](pid_t, pid_t target) {
-    for (pid_t tid : agent_threads(cg))
-      if (innermost_pid(tid) == target)
-        return tid == init_pid.load() ? 0 : 1;
-    return 0;
-  };
-  actx.agent_pidfd = [&cg, &init_pid](pid_t caller, int fd) {
-    const pid_t target = pidfd_target(caller, fd);
-    if (target <= 0 || target == init_pid.load())
-      return 0;
-    const auto tids = agent_threads(cg);
-    return std::find(tids.begin(), tids.end(), target) != tids.end() ? 1 : 0;
-  };
   enforce::LaunchFilterOptions fo;
   fo.notify = true;
   fo.nested_namespaces = profile->nested_namespaces;
@@ -564,26 +531,41 @@ int run_command(const RunArgs &args)
     fo.launcher_threads = vigil_threads; // every thread vigil runs is started by now
     fo.guardians = {watchdog->pid()};
   }
-  actx.vigil_ids = fo.launcher_threads;
-  actx.vigil_ids.push_back(fo.launcher);
-  actx.vigil_ids.insert(actx.vigil_ids.end(), fo.guardians.begin(), fo.guardians.end());
+  std::vector<pid_t> vigil_ids = fo.launcher_threads;
+  vigil_ids.push_back(fo.launcher);
+  vigil_ids.insert(vigil_ids.end(), fo.guardians.begin(), fo.guardians.end());
   daemon::Engine *eng = engine->get();
-  std::set<pid_t> entry32_reported;
-  enforce::SeccompSupervisor supervisor(
-      notify[0], [eng, &actx, &entry32_reported](const enforce::TamperAttempt &a) {
-        const enforce::AttemptVerdict v = enforce::judge_attempt(a, actx);
-        if (v.run)
-          return 0;
-        // A 32-bit program fails at its first call, and may make a few more: one alert each.
-        if (v.cls == enforce::AttemptClass::entry_32bit) {
-          if (entry32_reported.size() > 4096)
-            entry32_reported.clear();
-          if (!entry32_reported.insert(a.pid).second)
-            return v.error;
-        }
-        report_attempt(*eng, a, v);
-        return v.error;
-      });
+  std::error_code cwd_ec;
+  const std::string cwd = std::filesystem::current_path(cwd_ec).string();
+  // The launch filter's gate decides names in every tier: no BPF LSM hook of vigil's decides
+  // them yet.
+  const PersistencePlan guard =
+      profile->isolate ? plan_persistence_guard(*profile, eo.home.value_or(""), cwd, true)
+                       : PersistencePlan{};
+  if (!profile->isolate && !profile->persistence_paths.empty())
+    spdlog::warn("persistence: launch.isolate is false: neither read-only binds nor the launch "
+                 "filter protect the profile's persistence paths");
+  fo.name_calls = guard.gate != nullptr;
+  // The gate's second line for names that do not exist yet (enforce/plant_watch.h): one that
+  // appears anyway, made past the gate by a race, is alerted and moved aside.
+  std::unique_ptr<enforce::PlantWatch> plant_watch;
+  if (guard.gate && !guard.watch_dirs.empty()) {
+    auto w = enforce::PlantWatch::start(
+        *guard.gate, guard.watch_dirs,
+        [eng, cg](const std::string &path, pid_t pid, bool moved) {
+          report_plant(*eng, cg, path, pid, moved);
+        });
+    if (!w) {
+      spdlog::error("persistence: {}", w.error().message());
+      return 1;
+    }
+    plant_watch = std::move(*w);
+    spdlog::info("persistence: {} directories watched for protected names that do not exist yet",
+                 plant_watch->watched());
+  }
+  RunSupervisor supervisor(notify[0], *eng,
+                           RunSupervisorOptions{cg, *confined, kRunProfileId, pid_ns,
+                                                std::move(vigil_ids), guard.gate});
   const std::vector<sock_filter> filter_code = enforce::launch_filter(fo);
   const sock_fprog filter{static_cast<unsigned short>(filter_code.size()),
                           const_cast<sock_filter *>(filter_code.data())};
@@ -605,16 +587,8 @@ int run_command(const RunArgs &args)
   for (const auto &p : hidden)
     hidden_c.push_back(p.c_str());
   hidden_c.push_back(nullptr);
-  std::error_code cwd_ec;
-  const std::string cwd = std::filesystem::current_path(cwd_ec).string();
-  const enforce::GuardMounts guard =
-      profile->isolate ? plan_persistence_guard(*profile, eo.home.value_or(""), cwd)
-                       : enforce::GuardMounts{};
-  if (!profile->isolate && !profile->persistence_paths.empty())
-    spdlog::warn("persistence: launch.isolate is false: no read-only binds protect the "
-                 "profile's persistence paths");
-  const std::vector<const char *> pinned_c = c_list(guard.pinned);
-  const std::vector<const char *> guarded_c = c_list(guard.read_only);
+  const std::vector<const char *> pinned_c = c_list(guard.mounts.pinned);
+  const std::vector<const char *> guarded_c = c_list(guard.mounts.read_only);
   // FIFOs made outside the agent before it starts: the kernel gives fanotify no event for a
   // FIFO's open, so each is covered with a regular stand-in whose opens the file guard refuses
   // (BPF LSM decides FIFOs in file_open itself). Where agents and developers leave them: /run,
@@ -668,7 +642,7 @@ int run_command(const RunArgs &args)
     ::close(ready[0]);
     child_exec(gate[0], ready[1], orig, argv.data(), envp.data(), launch);
   }
-  init_pid.store(pid_ns ? child : 0);
+  supervisor.set_init(pid_ns ? child : 0);
   ::close(gate[0]);
   ::close(ready[1]);
   char ready_byte = 0;

@@ -4,6 +4,7 @@
 #include "daemon/engine.h"
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -257,6 +258,20 @@ void Engine::raise_internal(const std::string &rule, policy::Severity severity,
   alerts_.fetch_add(1);
   for (auto &sink : sinks_)
     sink->write(a);
+}
+
+bool Engine::report(pipeline::Event &&ev, int wait_ms)
+{
+  for (int waited = 0;; waited += 5) {
+    // try_push leaves ev alone when it refuses it.
+    if (queue_->try_push(std::move(ev)))
+      return true;
+    if (waited >= wait_ms) {
+      metrics_->queue_drop();
+      return false;
+    }
+    ::usleep(5000); // backpressure: the queue's consumer runs meanwhile
+  }
 }
 
 Result<size_t> Engine::guard_agent_mounts(pid_t pid)

@@ -106,6 +106,12 @@ public:
   // An alert about vigil itself (a policy reload that failed, ...), through every sink.
   void raise_internal(const std::string &rule, policy::Severity severity,
                       const std::string &output);
+  // A decision made in userspace outside the engine (vigil run's launch filter supervisor): it
+  // goes through the pipeline as the kernel's events do (event log, detection, alerts). A full
+  // queue is waited for, up to wait_ms: the caller holds the agent's call meanwhile, so an agent
+  // that floods the queue slows itself, and a denial is not dropped while a reader drains.
+  // Returns false when it was dropped even so (counted as a queue drop).
+  bool report(pipeline::Event &&ev, int wait_ms = 2000);
   loader::Tier file_tier() const { return file_tier_; }
   // The fanotify group of the file tier, or -1 where the file tier is not fanotify. Owned here;
   // vigil run's watchdog holds a duplicate so that vigil's death does not open guarded files.

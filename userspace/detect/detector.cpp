@@ -261,7 +261,7 @@ void Detector::eval_rule(CompiledRule &c, const pipeline::Event &ev,
   switch (r.kind) {
   case RuleKind::credential_read: {
     const auto &o = std::get<pipeline::OpenBody>(ev.body);
-    if (o.ipc)
+    if (o.ipc || o.persist)
       return;
     if (r.profile_paths && hit && hit->rule == kRuleCredentialRead) {
       f = found();
@@ -289,11 +289,18 @@ void Detector::eval_rule(CompiledRule &c, const pipeline::Event &ev,
   case RuleKind::persistence_write: {
     const auto &o = std::get<pipeline::OpenBody>(ev.body);
     constexpr uint32_t kWriteFlags = O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND;
-    if (o.ipc || !(o.flags & kWriteFlags) || o.path.empty() || o.path.front() != '/')
+    // An open for writing, or a change of the name itself (link, rename, unlink, chmod, ...).
+    const bool change = o.call >= pipeline::OpenCall::link;
+    if (o.ipc || !(change || (o.flags & kWriteFlags)) || o.path.empty() || o.path.front() != '/')
       return;
     // A write that happened, or one the kernel refused (a read-only bind: EROFS; a permission
     // check: EPERM, EACCES). Other failures (ENOENT of a missing directory) wrote nothing.
     if (o.ret < 0 && o.ret != -EROFS && o.ret != -EPERM && o.ret != -EACCES)
+      return;
+    // A fallback rule speaks for what a guard decided (a profile path no other rule names, a
+    // directory above a protected path), not for every write the open tracepoint sees.
+    if (r.fallback && ev.hdr.verdict != pipeline::Verdict::deny &&
+        ev.hdr.verdict != pipeline::Verdict::audit)
       return;
     auto idx = match_rule_paths(c, ev, o.path);
     if (!idx)
@@ -569,7 +576,7 @@ void Detector::evaluate(const pipeline::Event &ev, pipeline::ProcessTable &procs
                             std::make_move_iterator(out.end()));
   out.resize(first);
   eval_sequences(ev, *profile, procs, mine);
-  for (RuleKind k : {RuleKind::credential_read, RuleKind::egress}) {
+  for (RuleKind k : {RuleKind::credential_read, RuleKind::egress, RuleKind::persistence_write}) {
     const bool specific = std::any_of(mine.begin(), mine.end(), [&](const Finding &f) {
       return f.kind == k && !f.fallback;
     });

@@ -224,9 +224,19 @@ Alert Enricher::build(const pipeline::Event &ev, const Finding &f, const policy:
     // A read-only bind of the persistence guard refuses in the VFS, before any program of
     // vigil's decides: the open's EROFS is what says who stopped it.
     const std::string stopped =
-        a.result == -EROFS ? ", denied by the read-only mount of the persistence guard" : "";
-    a.output = "write to persistence path " + a.path + " by " + who + " [" + how + ", " +
-               describe_errno(a.result) + stopped + ", matched " + f.pattern + "]";
+        a.tier == pipeline::Tier::launch
+            ? (a.verdict == pipeline::Verdict::deny
+                   ? ", the persistence guard's gate in the launch filter"
+                   : ", allowed: the profile entry is in audit mode")
+        : a.result == -EROFS ? ", denied by the read-only mount of the persistence guard"
+                             : "";
+    const auto *o = std::get_if<pipeline::OpenBody>(&ev.body);
+    const pipeline::OpenCall call = o ? o->call : pipeline::OpenCall::hook;
+    const std::string what = call < pipeline::OpenCall::link
+                                 ? std::string("write to persistence path ")
+                                 : std::string(pipeline::to_string(call)) + " of persistence path ";
+    a.output = what + a.path + " by " + who + " [" + how + ", " + describe_errno(a.result) +
+               stopped + ", matched " + f.pattern + "]";
     break;
   }
   case RuleKind::egress:

@@ -77,6 +77,8 @@ std::optional<PolicyHit> Matcher::match_open(Compiled &c, const pipeline::Event 
   if (o.ret == -ENOENT && !o.resolved && foreign_proc_file(o.path))
     return PolicyHit{kRuleForeignProcess, c.profile.credential_severity, ev.hdr.profile_id,
                      o.path, {}};
+  if (o.persist) // the persistence rules report it
+    return std::nullopt;
   if (o.ipc && ev.hdr.verdict != pipeline::Verdict::none)
     return PolicyHit{kRuleIpcNotAllowed, c.profile.egress_severity, ev.hdr.profile_id, o.path, {}};
   // An enforcing tier decided on a protected object: report its decision as it stands.

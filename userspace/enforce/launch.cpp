@@ -52,6 +52,7 @@ constexpr uint32_t kCloneNewTime = 0x00000080u;
 constexpr uint32_t kCloneNewFlags[] = {0x00020000u, 0x02000000u, 0x04000000u, 0x08000000u,
                                        0x10000000u, 0x20000000u, 0x40000000u, kCloneNewTime};
 constexpr uint32_t kOpenTreeClone = 1;
+constexpr uint32_t kUffdIocNew = 0xaa00; // USERFAULTFD_IOC_NEW, _IO(0xAA, 0x00)
 constexpr uint32_t kPtraceAttach = 16, kPtraceSeize = 0x4206;
 constexpr uint32_t kAfInet = 2, kAfInet6 = 10, kAfPacket = 17;
 
@@ -112,30 +113,30 @@ ScrubbedEnv scrub_environment(const char *const *envp, const std::vector<std::st
   return out;
 }
 
-SeccompBuilder::Rule &SeccompBuilder::rule(int nr, int err)
+SeccompBuilder::Rule &SeccompBuilder::rule(int nr)
 {
   for (auto &r : rules_)
     if (r.nr == nr)
       return r;
-  rules_.push_back(Rule{nr, err, {}});
+  rules_.push_back(Rule{nr, {}});
   return rules_.back();
 }
 
 SeccompBuilder &SeccompBuilder::deny(int nr, int err)
 {
-  Rule &r = rule(nr, err);
+  Rule &r = rule(nr);
   r.alternatives.clear();
-  r.alternatives.emplace_back(); // an empty conjunction always holds
+  r.alternatives.push_back(Alternative{{}, err}); // an empty conjunction always holds
   return *this;
 }
 
 SeccompBuilder &SeccompBuilder::deny_if(int nr, std::vector<ArgEq> all, int err)
 {
-  Rule &r = rule(nr, err);
+  Rule &r = rule(nr);
   const bool always = std::any_of(r.alternatives.begin(), r.alternatives.end(),
-                                  [](const auto &a) { return a.empty(); });
+                                  [](const Alternative &a) { return a.all.empty(); });
   if (!always)
-    r.alternatives.push_back(std::move(all));
+    r.alternatives.push_back(Alternative{std::move(all), err});
   return *this;
 }
 
@@ -150,8 +151,8 @@ SeccompBuilder &SeccompBuilder::deny_if_any(int nr, uint8_t arg,
 // Layout: arch check, x32 check, then one block per system call:
 //   JEQ nr ? block : next; JA past the block
 //   per alternative: per comparison LD arg; [AND mask]; JEQ value ? next : next-alternative
-//                    JA deny
-//   RET ALLOW; deny: RET ERRNO
+//                    RET its ERRNO (or USER_NOTIF)
+//   RET ALLOW
 // The accumulator holds nr whenever a block is skipped; a block that is entered always returns.
 std::vector<sock_filter> SeccompBuilder::build() const
 {
@@ -168,33 +169,30 @@ std::vector<sock_filter> SeccompBuilder::build() const
   f.push_back(stmt(BPF_RET | BPF_K, other_entry));
   for (const Rule &r : rules_) {
     std::vector<sock_filter> body;
-    const bool always = std::any_of(r.alternatives.begin(), r.alternatives.end(),
-                                    [](const auto &a) { return a.empty(); });
-    if (!always) {
-      for (const auto &all : r.alternatives) {
-        // Each failed comparison jumps past the rest of this alternative (patched below).
-        std::vector<size_t> fails;
-        for (const ArgEq &eq : all) {
-          body.push_back(stmt(BPF_LD | BPF_W | BPF_ABS,
-                              static_cast<uint32_t>(offsetof(seccomp_data, args[eq.arg]))));
-          if (eq.mask != 0xffffffffu)
-            body.push_back(stmt(BPF_ALU | BPF_AND | BPF_K, eq.mask));
-          fails.push_back(body.size());
-          body.push_back(jump(BPF_JMP | BPF_JEQ | BPF_K, eq.value, 0, 0));
-        }
-        body.push_back(stmt(BPF_JMP | BPF_JA | BPF_K, 0)); // to deny, patched below
-        for (size_t at : fails)
-          body[at].jf = static_cast<uint8_t>(body.size() - at - 1);
+    bool returned = false;
+    for (const Alternative &alt : r.alternatives) {
+      // Each failed comparison jumps past the rest of this alternative (patched below).
+      std::vector<size_t> fails;
+      for (const ArgEq &eq : alt.all) {
+        body.push_back(stmt(BPF_LD | BPF_W | BPF_ABS,
+                            static_cast<uint32_t>(offsetof(seccomp_data, args[eq.arg]))));
+        if (eq.mask != 0xffffffffu)
+          body.push_back(stmt(BPF_ALU | BPF_AND | BPF_K, eq.mask));
+        fails.push_back(body.size());
+        body.push_back(jump(BPF_JMP | BPF_JEQ | BPF_K, eq.value, 0, 0));
       }
-      body.push_back(stmt(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
-      const size_t deny_at = body.size();
-      for (size_t i = 0; i < body.size(); ++i)
-        if (body[i].code == (BPF_JMP | BPF_JA | BPF_K))
-          body[i].k = static_cast<uint32_t>(deny_at - i - 1);
+      body.push_back(stmt(BPF_RET | BPF_K,
+                          alt.err == kNotify ? SECCOMP_RET_USER_NOTIF
+                                             : SECCOMP_RET_ERRNO | (alt.err & SECCOMP_RET_DATA)));
+      for (size_t at : fails)
+        body[at].jf = static_cast<uint8_t>(body.size() - at - 1);
+      if (alt.all.empty()) {
+        returned = true;
+        break;
+      }
     }
-    body.push_back(stmt(BPF_RET | BPF_K,
-                        r.err == kNotify ? SECCOMP_RET_USER_NOTIF
-                                         : SECCOMP_RET_ERRNO | (r.err & SECCOMP_RET_DATA)));
+    if (!returned)
+      body.push_back(stmt(BPF_RET | BPF_K, SECCOMP_RET_ALLOW));
     // Conditional jumps reach 255 instructions; JA takes 32 bits, so a block of any length
     // (vigil's thread list makes the signal blocks grow) is skipped with it.
     f.push_back(jump(BPF_JMP | BPF_JEQ | BPF_K, static_cast<uint32_t>(r.nr), 1, 0));
@@ -282,7 +280,31 @@ std::vector<sock_filter> launch_filter(const LaunchFilterOptions &opts)
     b.deny_if(SYS_ptrace, {ArgEq{0, kPtraceSeize}}, kNotify);
     for (int nr : {SYS_process_vm_readv, SYS_process_vm_writev, SYS_pidfd_open, SYS_pidfd_getfd})
       b.deny(nr, kNotify);
+    b.deny(SYS_io_uring_setup, kNotify);
     b.notify_other_entries();
+  } else {
+    b.deny(SYS_io_uring_setup);
+  }
+  // A userfaultfd page under a path pointer would hold vigil's read of the path (the supervisor
+  // answers the agent's calls one at a time) for as long as the agent likes: neither the call
+  // nor /dev/userfaultfd's ioctl that makes one.
+  b.deny(SYS_userfaultfd, opts.notify ? kNotify : EPERM);
+  b.deny_if(SYS_ioctl, {ArgEq{1, kUffdIocNew}}, opts.notify ? kNotify : EPERM);
+  if (opts.notify && opts.name_calls) {
+    // Opens that only read never wait: the access mode is the low two bits of the flags.
+    for (auto [nr, arg] : {std::pair{SYS_open, 1}, std::pair{SYS_openat, 2}}) {
+      const auto i = static_cast<uint8_t>(arg);
+      b.deny_if(nr, {ArgEq{i, O_WRONLY, O_ACCMODE}}, kNotify);
+      b.deny_if(nr, {ArgEq{i, O_RDWR, O_ACCMODE}}, kNotify);
+      b.deny_if(nr, {ArgEq{i, O_CREAT, O_CREAT}}, kNotify);
+      b.deny_if(nr, {ArgEq{i, O_TRUNC, O_TRUNC}}, kNotify);
+    }
+    for (int nr : {SYS_openat2, SYS_creat, SYS_mkdir, SYS_mkdirat, SYS_mknod, SYS_mknodat,
+                   SYS_symlink, SYS_symlinkat, SYS_link, SYS_linkat, SYS_rename, SYS_renameat,
+                   SYS_renameat2, SYS_unlink, SYS_unlinkat, SYS_rmdir, SYS_chmod, SYS_fchmod,
+                   SYS_fchmodat, SYS_fchmodat2, SYS_chown, SYS_fchown, SYS_lchown, SYS_fchownat,
+                   SYS_truncate})
+      b.deny(nr, kNotify);
   }
   return b.build();
 }
@@ -379,6 +401,36 @@ std::string syscall_name(int nr, uint32_t arch)
       {SYS_fsmount, "fsmount"},
       {SYS_fspick, "fspick"},
       {SYS_open_tree, "open_tree"},
+      {SYS_io_uring_setup, "io_uring_setup"},
+      {SYS_userfaultfd, "userfaultfd"},
+      {SYS_ioctl, "ioctl"},
+      {SYS_open, "open"},
+      {SYS_openat, "openat"},
+      {SYS_openat2, "openat2"},
+      {SYS_creat, "creat"},
+      {SYS_mkdir, "mkdir"},
+      {SYS_mkdirat, "mkdirat"},
+      {SYS_mknod, "mknod"},
+      {SYS_mknodat, "mknodat"},
+      {SYS_symlink, "symlink"},
+      {SYS_symlinkat, "symlinkat"},
+      {SYS_link, "link"},
+      {SYS_linkat, "linkat"},
+      {SYS_rename, "rename"},
+      {SYS_renameat, "renameat"},
+      {SYS_renameat2, "renameat2"},
+      {SYS_unlink, "unlink"},
+      {SYS_unlinkat, "unlinkat"},
+      {SYS_rmdir, "rmdir"},
+      {SYS_chmod, "chmod"},
+      {SYS_fchmod, "fchmod"},
+      {SYS_fchmodat, "fchmodat"},
+      {SYS_fchmodat2, "fchmodat2"},
+      {SYS_chown, "chown"},
+      {SYS_fchown, "fchown"},
+      {SYS_lchown, "lchown"},
+      {SYS_fchownat, "fchownat"},
+      {SYS_truncate, "truncate"},
       {SYS_mount_setattr, "mount_setattr"},
       {SYS_setns, "setns"},
       {SYS_unshare, "unshare"},
@@ -501,6 +553,28 @@ AttemptVerdict judge_attempt(const TamperAttempt &a, const AttemptContext &ctx)
              "): a new namespace inside the agent (a mount namespace copies the mounts the file "
              "tier watches); denied by the launch filter (launch.nested_namespaces: deny)";
     return v;
+  case SYS_userfaultfd:
+    v.cls = AttemptClass::vigil;
+    v.rule = "vigil-launch-tamper";
+    v.text = "tried userfaultfd(...), which could stall vigil's reads of the agent's memory: "
+             "denied by the launch filter";
+    return v;
+  case SYS_ioctl:
+    if (static_cast<uint32_t>(a.args[1]) == kUffdIocNew) {
+      v.cls = AttemptClass::vigil;
+      v.rule = "vigil-launch-tamper";
+      v.text = "tried ioctl(USERFAULTFD_IOC_NEW) on /dev/userfaultfd, which could stall vigil's "
+               "reads of the agent's memory: denied by the launch filter";
+      return v;
+    }
+    break;
+  case SYS_io_uring_setup:
+    v.cls = AttemptClass::io_uring;
+    v.rule = "vigil-launch-io-uring";
+    v.ordinary = true; // runtimes (libuv) try it, and fall back to plain calls
+    v.text = "tried io_uring_setup(...): an io_uring makes opens, renames and links that the "
+             "launch filter never sees; denied by the launch filter";
+    return v;
   case SYS_socket: {
     const uint32_t family = static_cast<uint32_t>(a.args[0]);
     const uint32_t proto = static_cast<uint32_t>(a.args[2]);
@@ -568,6 +642,15 @@ void SeccompSupervisor::loop() noexcept
     if (!c || c->cmsg_type != SCM_RIGHTS)
       return;
     std::memcpy(&listener, CMSG_DATA(c), sizeof(int));
+  }
+  if (listener >= 0) {
+    // Linux 6.6+: a notification switches to this thread on the caller's CPU instead of waking
+    // it through the scheduler, and the answer switches back the same way. The persistence
+    // gate's calls (every writing open of the agent) are round trips; this halves their cost on
+    // a busy machine. Older kernels refuse the ioctl and keep the ordinary wake-up.
+    constexpr unsigned long kNotifSetFlags = _IOW('!', 4, uint64_t); // SECCOMP_IOCTL_NOTIF_SET_FLAGS
+    constexpr uint64_t kSyncWakeUp = 1;                               // ..._FD_SYNC_WAKE_UP
+    (void)::ioctl(listener, kNotifSetFlags, kSyncWakeUp);
   }
   while (!stop_.load() && listener >= 0) {
     pollfd p{listener, POLLIN, 0};

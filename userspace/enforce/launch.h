@@ -13,6 +13,7 @@
 #pragma once
 
 #include <linux/filter.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 
 #include <atomic>
@@ -23,6 +24,10 @@
 #include <thread>
 #include <string_view>
 #include <vector>
+
+#ifndef SYS_fchmodat2 // Linux 6.6; glibc's headers here predate it
+#define SYS_fchmodat2 452
+#endif
 
 namespace vigil::enforce {
 
@@ -56,7 +61,7 @@ public:
   // Every call of nr fails with err.
   SeccompBuilder &deny(int nr, int err = EPERM);
   // Calls of nr where every comparison in all holds fail with err. Several deny_if() calls for
-  // one nr are alternatives.
+  // one nr are alternatives, tried in order, each with its own err.
   SeccompBuilder &deny_if(int nr, std::vector<ArgEq> all, int err = EPERM);
   // Shorthand: calls of nr whose argument arg equals one of values.
   SeccompBuilder &deny_if_any(int nr, uint8_t arg, const std::vector<uint32_t> &values,
@@ -72,12 +77,15 @@ public:
 
 private:
   bool notify_other_entries_ = false;
+  struct Alternative {
+    std::vector<ArgEq> all; // empty: always
+    int err;
+  };
   struct Rule {
     int nr;
-    int err;
-    std::vector<std::vector<ArgEq>> alternatives; // empty: always
+    std::vector<Alternative> alternatives;
   };
-  Rule &rule(int nr, int err);
+  Rule &rule(int nr);
   std::vector<Rule> rules_;
 };
 
@@ -106,6 +114,12 @@ struct LaunchFilterOptions {
   // EPERM (with notify: an alert each). A mount namespace made inside the agent copies its
   // mounts, and the file tier's marks on the agent's mounts do not follow copies.
   bool nested_namespaces = false;
+  // The persistence gate (enforce/persistence_gate.h): with notify, the calls that make, change
+  // or remove a name go to the supervisor: open, openat and creat only when they write (O_WRONLY,
+  // O_RDWR, O_CREAT, O_TRUNC), openat2 (its flags are in memory), and mkdir, mknod, symlink,
+  // link, rename, unlink, rmdir, chmod, chown and truncate in all their forms. io_uring_setup
+  // fails (with an alert) whatever this says: its rings make the same calls past every filter.
+  bool name_calls = false;
 };
 
 // The launch filter (classic BPF for seccomp). Whatever the options, bpf(), module loading,
@@ -204,6 +218,7 @@ enum class AttemptClass : uint8_t {
   namespaces,      // mount calls, setns, unshare/clone with CLONE_NEW* flags
   raw_socket,      // raw IP or packet socket
   entry_32bit,     // int 0x80 or an x32 number
+  io_uring,        // io_uring_setup: its rings make calls the launch filter never sees
 };
 struct AttemptVerdict {
   AttemptClass cls = AttemptClass::vigil;

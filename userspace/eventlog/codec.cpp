@@ -48,7 +48,8 @@ struct BodyEncoder {
     put_u32(out, static_cast<uint32_t>(b.dfd));
     put_u16(out, static_cast<uint16_t>(b.call));
     put_u8(out,
-           static_cast<uint8_t>((b.resolved ? 1 : 0) | (b.truncated ? 2 : 0) | (b.ipc ? 4 : 0)));
+           static_cast<uint8_t>((b.resolved ? 1 : 0) | (b.truncated ? 2 : 0) | (b.ipc ? 4 : 0) |
+                                 (b.persist ? 8 : 0)));
     put_bounded(out, b.path, kMaxString);
     put_bounded(out, b.pattern, kMaxString);
   }
@@ -148,6 +149,7 @@ bool decode_body(pipeline::EventType t, Cursor &c, pipeline::Event &ev)
     b.resolved = bits & 1;
     b.truncated = bits & 2;
     b.ipc = bits & 4;
+    b.persist = bits & 8;
     b.path = c.str(kMaxString);
     b.pattern = c.str(kMaxString);
     ev.body = std::move(b);
@@ -287,7 +289,7 @@ Result<pipeline::Event> decode(std::span<const std::byte> payload)
   const uint8_t verdict = c.u8();
   const uint8_t tier = c.u8();
   if (c.ok() && (verdict > static_cast<uint8_t>(pipeline::Verdict::kill) ||
-                 tier > static_cast<uint8_t>(pipeline::Tier::fanotify)))
+                 tier > static_cast<uint8_t>(pipeline::Tier::launch)))
     return fail("event record: verdict " + std::to_string(verdict) + " / tier " +
                 std::to_string(tier) + " out of range");
   h.verdict = static_cast<pipeline::Verdict>(verdict);

@@ -66,6 +66,8 @@ std::string_view to_string(Tier t)
     return "cgroup";
   case Tier::fanotify:
     return "fanotify";
+  case Tier::launch:
+    return "launch";
   }
   return "unknown";
 }
@@ -87,6 +89,18 @@ std::string_view to_string(OpenCall c)
     return "link";
   case OpenCall::rename:
     return "rename";
+  case OpenCall::unlink:
+    return "unlink";
+  case OpenCall::chmod:
+    return "chmod";
+  case OpenCall::chown:
+    return "chown";
+  case OpenCall::symlink:
+    return "symlink";
+  case OpenCall::mknod:
+    return "mknod";
+  case OpenCall::truncate:
+    return "truncate";
   }
   return "unknown";
 }
@@ -248,7 +262,7 @@ Result<Event> decode(std::span<const std::byte> data)
     auto path = tail(data, sizeof(vg_event_open), r->path_len, "open path");
     if (!path)
       return tl::unexpected(path.error());
-    if (r->call < VG_OPEN_OPEN || r->call > VG_OPEN_RENAME)
+    if (r->call < VG_OPEN_OPEN || r->call > VG_OPEN_CALL_LAST)
       return fail("open record has unknown call " + std::to_string(r->call));
     OpenBody b;
     b.ret = r->ret;
@@ -261,6 +275,7 @@ Result<Event> decode(std::span<const std::byte> data)
     b.resolved = (h.flags & VG_F_PATH_RESOLVED) != 0;
     b.truncated = (h.flags & VG_F_PATH_TRUNC) != 0;
     b.ipc = (h.flags & VG_F_IPC) != 0;
+    b.persist = (h.flags & VG_F_PERSIST) != 0;
     b.path = bounded_string(reinterpret_cast<const char *>(path->data()), path->size());
     ev.body = std::move(b);
     break;

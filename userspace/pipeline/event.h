@@ -37,7 +37,8 @@ enum class Verdict : uint8_t { none = 0, allow = 1, audit = 2, deny = 3, kill = 
 std::string_view to_string(Verdict v);
 
 // What decided a verdict (enum vg_tier).
-enum class Tier : uint8_t { none = 0, lsm = 1, cgroup = 2, fanotify = 3 };
+// launch: vigil run's seccomp filter, whose supervisor decided the call (made in userspace).
+enum class Tier : uint8_t { none = 0, lsm = 1, cgroup = 2, fanotify = 3, launch = 4 };
 std::string_view to_string(Tier t);
 
 struct Header {
@@ -86,6 +87,13 @@ enum class OpenCall : uint16_t {
   hook = 5,   // reported by the file_open LSM hook, whatever the syscall
   link = 6,   // a hard link of the file (the path_link LSM hook)
   rename = 7, // the file moved or renamed (the path_rename LSM hook)
+  // What the persistence guard also decides (the path is the name changed):
+  unlink = 8,   // unlink, rmdir
+  chmod = 9,    // chmod, fchmod, fchmodat
+  chown = 10,   // chown, fchown, lchown, fchownat
+  symlink = 11, // a symbolic link made at the name
+  mknod = 12,   // a directory, device or FIFO made at the name
+  truncate = 13, // truncate(2)
 };
 std::string_view to_string(OpenCall c);
 
@@ -102,6 +110,7 @@ struct OpenBody {
   std::string path;
   std::string pattern; // userspace enforcement decisions: the profile pattern protecting the file
   bool ipc = false;    // a FIFO served from outside the agent, not a credential
+  bool persist = false; // a persistence guard's decision (call says what), not a credential
 };
 
 struct ConnectBody {

@@ -323,7 +323,7 @@ const std::map<RuleKind, std::vector<std::string_view>> &kind_keys()
       {RuleKind::tamper, {"actions"}},
       {RuleKind::throttle, {}},
       {RuleKind::inbound, {}},
-      {RuleKind::persistence_write, {"paths"}},
+      {RuleKind::persistence_write, {"paths", "fallback"}},
   };
   return keys;
 }

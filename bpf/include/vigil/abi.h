@@ -17,7 +17,7 @@
 #endif
 
 #define VG_ABI_MAJOR 1
-#define VG_ABI_MINOR 5
+#define VG_ABI_MINOR 6
 #define VG_ABI_VERSION ((VG_ABI_MAJOR << 8) | VG_ABI_MINOR)
 
 #define VG_COMM_LEN 16
@@ -61,6 +61,7 @@ enum vg_tier {
 	VG_TIER_LSM = 1,      /* BPF LSM program */
 	VG_TIER_CGROUP = 2,   /* cgroup sock_addr program (network fallback) */
 	VG_TIER_FANOTIFY = 3, /* fanotify permission event answered by the daemon (file fallback) */
+	VG_TIER_LAUNCH = 4,   /* vigil run's seccomp filter, answered by its supervisor (ABI 1.6) */
 };
 
 /* vg_profile_cfg.net_mode / file_mode */
@@ -101,6 +102,14 @@ enum vg_open_call {
 	VG_OPEN_HOOK = 5, /* reported by the LSM hook: any path into file_open (io_uring, exec, ...) */
 	VG_OPEN_LINK = 6,   /* path_link: a hard link of the file (link, linkat; ABI 1.4) */
 	VG_OPEN_RENAME = 7, /* path_rename: the file moved or renamed (rename*; ABI 1.4) */
+	/* Changes of a name or its attributes, reported by the persistence guard (ABI 1.6): */
+	VG_OPEN_UNLINK = 8,   /* unlink, rmdir */
+	VG_OPEN_CHMOD = 9,    /* chmod, fchmod, fchmodat */
+	VG_OPEN_CHOWN = 10,   /* chown, fchown, lchown, fchownat */
+	VG_OPEN_SYMLINK = 11, /* a symbolic link made at the name */
+	VG_OPEN_MKNOD = 12,   /* a directory, device or FIFO made at the name */
+	VG_OPEN_TRUNCATE = 13, /* truncate(2) of the name */
+	VG_OPEN_CALL_LAST = VG_OPEN_TRUNCATE,
 };
 
 /* vg_event_hdr.flags */
@@ -116,6 +125,9 @@ enum vg_open_call {
 				      * source, lport the agent's port (ABI 1.5) */
 #define VG_F_IPC (1u << 3)           /* a side channel out of the agent: a unix socket or FIFO
 				      * served by a process outside the agent's cgroup */
+#define VG_F_PERSIST (1u << 7)       /* open record: a decision of the persistence guard (a write,
+				      * create, link, rename, unlink, chmod or chown of a protected
+				      * name), not a credential read (ABI 1.6) */
 
 /* Leads every ring-buffer record. */
 struct vg_event_hdr {

@@ -1758,6 +1758,28 @@ TEST_F(DetectorPersistence, refused_and_allowed_writes_alert_reads_and_other_fai
               IsEmpty());
 }
 
+pipeline::Event with_call(pipeline::Event ev, pipeline::OpenCall call)
+{
+  std::get<pipeline::OpenBody>(ev.body).call = call;
+  std::get<pipeline::OpenBody>(ev.body).flags = 0;
+  return ev;
+}
+
+TEST_F(DetectorPersistence, changes_of_the_name_itself_alert_whatever_the_open_flags)
+{
+  rules(kPersistRules);
+  agent_shell();
+  using pipeline::OpenCall;
+  for (OpenCall call : {OpenCall::link, OpenCall::rename, OpenCall::unlink, OpenCall::chmod,
+                        OpenCall::chown, OpenCall::symlink, OpenCall::mknod, OpenCall::truncate}) {
+    auto fs = run(with_call(ev_open(100, "/home/dev/.bashrc", -EPERM), call));
+    ASSERT_EQ(fs.size(), 1u) << pipeline::to_string(call);
+    EXPECT_EQ(fs[0].rule, "persist-shell-startup");
+  }
+  // A plain open without write flags stays a read.
+  EXPECT_THAT(run(with_call(ev_open(100, "/home/dev/.bashrc", 3), OpenCall::openat)), IsEmpty());
+}
+
 TEST_F(DetectorPersistence, a_persistence_write_then_egress_is_the_exfil_sequence)
 {
   rules(kPersistRules);

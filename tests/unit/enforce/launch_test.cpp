@@ -111,6 +111,23 @@ TEST(Seccomp, builder_denies_only_the_matching_calls)
             0);
 }
 
+TEST(Seccomp, alternatives_of_one_call_keep_their_own_answers)
+{
+  // fcntl's F_SETOWN_EX fails one way, F_SETOWN of 4242 another: each alternative answers
+  // with its own errno (the launch filter mixes EPERM and the supervisor for ioctl and fcntl).
+  const auto code = SeccompBuilder()
+                        .deny_if(SYS_fcntl, {ArgEq{1, F_SETOWN_EX}}, EDOM)
+                        .deny_if(SYS_fcntl, {ArgEq{1, F_SETOWN}, ArgEq{2, 4242}}, ERANGE)
+                        .build();
+  EXPECT_EQ(under_filter(code, [] {
+              f_owner_ex o{F_OWNER_PID, 1};
+              return errno_of(::fcntl(0, F_SETOWN_EX, &o));
+            }),
+            EDOM);
+  EXPECT_EQ(under_filter(code, [] { return errno_of(::fcntl(0, F_SETOWN, 4242)); }), ERANGE);
+  EXPECT_EQ(under_filter(code, [] { return errno_of(::fcntl(0, F_GETFL)); }), 0);
+}
+
 TEST(Seccomp, launch_filter_protects_the_launcher)
 {
   LaunchFilterOptions o;

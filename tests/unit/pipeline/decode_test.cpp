@@ -507,8 +507,8 @@ TEST(DecodeErrors, rejects_unknown_open_call)
 {
   const std::string_view path("/etc/shadow\0", 12);
   EXPECT_EQ(error_of(record(make_open(path, 0), path)), "open record has unknown call 0");
-  EXPECT_EQ(error_of(record(make_open(path, VG_OPEN_RENAME + 1), path)),
-            "open record has unknown call " + std::to_string(VG_OPEN_RENAME + 1));
+  EXPECT_EQ(error_of(record(make_open(path, VG_OPEN_CALL_LAST + 1), path)),
+            "open record has unknown call " + std::to_string(VG_OPEN_CALL_LAST + 1));
 }
 
 TEST(Decode, link_and_rename_records_name_their_call)
@@ -536,6 +536,7 @@ TEST(EventNames, name_every_enumerator)
   EXPECT_EQ(to_string(Tier::none), "none");
   EXPECT_EQ(to_string(Tier::lsm), "lsm");
   EXPECT_EQ(to_string(Tier::cgroup), "cgroup");
+  EXPECT_EQ(to_string(Tier::launch), "launch");
   EXPECT_EQ(to_string(Tier::fanotify), "fanotify");
 }
 

@@ -1,0 +1,203 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "cli/run_supervisor.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+
+#include "common/kernel_ids.h"
+
+namespace vigil::cli {
+
+namespace {
+
+std::string read_comm(pid_t pid)
+{
+  std::string comm = "?";
+  if (std::FILE *f = std::fopen(("/proc/" + std::to_string(pid) + "/comm").c_str(), "r")) {
+    char buf[32] = {};
+    if (std::fgets(buf, sizeof(buf), f))
+      comm.assign(buf, strcspn(buf, "\n"));
+    std::fclose(f);
+  }
+  return comm;
+}
+
+// One alert per attempt the filter handed to the supervisor and did not let run: the agent tried
+// to signal, trace or limit vigil, to load kernel code or BPF, to reach into a process outside
+// it, to mount or make namespaces, to open a raw socket, to use a 32-bit entry point or io_uring.
+void report_attempt(daemon::Engine &engine, const enforce::TamperAttempt &a,
+                    const enforce::AttemptVerdict &v)
+{
+  using enforce::AttemptClass;
+  const policy::Severity severity =
+      v.cls == AttemptClass::vigil || v.cls == AttemptClass::process ? policy::Severity::critical
+      : v.ordinary                                                     ? policy::Severity::warning
+                                                                       : policy::Severity::error;
+  engine.raise_internal(v.rule, severity,
+                        "pid " + std::to_string(a.pid) + " (" + read_comm(a.pid) + ") " + v.text);
+}
+
+struct Status {
+  pid_t tgid = 0;
+  pid_t ns_pid = 0; // last of NSpid: the pid in the task's own namespace
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+};
+
+// Tgid, NSpid, Uid and Gid (real) of /proc/<tid>/status.
+Status read_status(pid_t tid)
+{
+  Status out;
+  std::FILE *f = std::fopen(("/proc/" + std::to_string(tid) + "/status").c_str(), "r");
+  if (!f)
+    return out;
+  char line[256];
+  while (std::fgets(line, sizeof(line), f)) {
+    if (std::strncmp(line, "Tgid:", 5) == 0) {
+      out.tgid = static_cast<pid_t>(std::atoi(line + 5));
+    } else if (std::strncmp(line, "Uid:", 4) == 0) {
+      out.uid = static_cast<uint32_t>(std::strtoul(line + 4, nullptr, 10));
+    } else if (std::strncmp(line, "Gid:", 4) == 0) {
+      out.gid = static_cast<uint32_t>(std::strtoul(line + 4, nullptr, 10));
+    } else if (std::strncmp(line, "NSpid:", 6) == 0) {
+      char *save = nullptr;
+      for (char *tok = ::strtok_r(line + 6, " \t\n", &save); tok;
+           tok = ::strtok_r(nullptr, " \t\n", &save))
+        out.ns_pid = static_cast<pid_t>(std::atoi(tok));
+    }
+  }
+  std::fclose(f);
+  return out;
+}
+
+// The host tids of the agent cgroup (its cgroup tree is read-only to it: no sub-cgroups).
+std::vector<pid_t> agent_threads(const std::string &cg)
+{
+  std::vector<pid_t> out;
+  if (std::FILE *f = std::fopen((cg + "/cgroup.threads").c_str(), "r")) {
+    for (int tid = 0; std::fscanf(f, "%d", &tid) == 1;)
+      out.push_back(tid);
+    std::fclose(f);
+  }
+  return out;
+}
+
+// The pid a pidfd of task caller refers to, as vigil sees it ("Pid:" of its fdinfo); 0: none.
+pid_t pidfd_target(pid_t caller, int fd)
+{
+  std::FILE *f = std::fopen(
+      ("/proc/" + std::to_string(caller) + "/fdinfo/" + std::to_string(fd)).c_str(), "r");
+  if (!f)
+    return 0;
+  char line[128];
+  pid_t out = 0;
+  while (std::fgets(line, sizeof(line), f))
+    if (std::strncmp(line, "Pid:", 4) == 0)
+      out = static_cast<pid_t>(std::atoi(line + 4));
+  std::fclose(f);
+  return out;
+}
+
+} // namespace
+
+RunSupervisor::RunSupervisor(int sock, daemon::Engine &engine, RunSupervisorOptions opts)
+    : engine_(engine), opts_(std::move(opts))
+{
+  actx_.pid_namespace = opts_.pid_namespace;
+  actx_.vigil_ids = opts_.vigil_ids;
+  actx_.agent_process = [this](pid_t, pid_t target) {
+    for (pid_t tid : agent_threads(opts_.cgroup_dir))
+      if (read_status(tid).ns_pid == target)
+        return tid == init_pid_.load() ? 0 : 1;
+    return 0;
+  };
+  actx_.agent_pidfd = [this](pid_t caller, int fd) {
+    const pid_t target = pidfd_target(caller, fd);
+    if (target <= 0 || target == init_pid_.load())
+      return 0;
+    const auto tids = agent_threads(opts_.cgroup_dir);
+    return std::find(tids.begin(), tids.end(), target) != tids.end() ? 1 : 0;
+  };
+  supervisor_ = std::make_unique<enforce::SeccompSupervisor>(
+      sock, [this](const enforce::TamperAttempt &a) { return on_attempt(a); });
+}
+
+RunSupervisor::~RunSupervisor()
+{
+  stop();
+}
+
+void RunSupervisor::stop()
+{
+  if (supervisor_)
+    supervisor_->stop();
+}
+
+int RunSupervisor::on_attempt(const enforce::TamperAttempt &a)
+{
+  if (opts_.gate && a.arch == 0xc000003eu && enforce::is_name_call(a.nr))
+    return on_name_call(a);
+  const enforce::AttemptVerdict v = enforce::judge_attempt(a, actx_);
+  if (v.run)
+    return 0;
+  // A 32-bit program fails at its first call and may make a few more; a runtime tries io_uring
+  // once per process and falls back: one alert each.
+  if (v.cls == enforce::AttemptClass::entry_32bit || v.cls == enforce::AttemptClass::io_uring) {
+    if (once_reported_.size() > 4096)
+      once_reported_.clear();
+    if (!once_reported_.insert(a.pid).second)
+      return v.error;
+  }
+  report_attempt(engine_, a, v);
+  return v.error;
+}
+
+// A name call: the gate decides; a protected name becomes an open event with the launch filter
+// as its tier, so that the persistence rules (and the exfiltration sequence) see it as they see
+// the kernel's.
+int RunSupervisor::on_name_call(const enforce::TamperAttempt &a)
+{
+  // Most calls name nothing protected: /proc/PID/status is read only for those that do.
+  const enforce::AgentView view{a.pid, 0};
+  const enforce::NameVerdict v = enforce::judge_name_call(a, view, *opts_.gate);
+  if (!v.protected_path)
+    return 0;
+  const Status st = read_status(a.pid);
+  name_decisions_.fetch_add(1);
+  if (!v.entry) { // a path the kernel resolves but cannot name within PATH_MAX
+    engine_.raise_internal("persist-unjudgeable", policy::Severity::error,
+                           "pid " + std::to_string(a.pid) + " (" + read_comm(a.pid) + ") tried " +
+                               std::string(pipeline::to_string(v.change.call)) +
+                               " on a path deeper than PATH_MAX, which vigil cannot match "
+                               "against the persistence patterns: denied by the launch filter");
+    return v.error;
+  }
+  pipeline::Event ev;
+  ev.hdr.type = pipeline::EventType::open;
+  ev.hdr.ts_ns = boottime_ns();
+  ev.hdr.cgroup_id = opts_.cgroup_id;
+  ev.hdr.tgid = static_cast<uint32_t>(st.tgid > 0 ? st.tgid : a.pid);
+  ev.hdr.tid = static_cast<uint32_t>(a.pid);
+  ev.hdr.uid = st.uid;
+  ev.hdr.gid = st.gid;
+  ev.hdr.profile_id = opts_.profile_id;
+  ev.hdr.verdict = v.run ? pipeline::Verdict::audit : pipeline::Verdict::deny;
+  ev.hdr.tier = pipeline::Tier::launch;
+  ev.hdr.comm = read_comm(a.pid);
+  pipeline::OpenBody o;
+  o.ret = v.run ? 0 : -v.error;
+  o.flags = v.change.flags;
+  o.call = v.change.call;
+  o.resolved = true;
+  o.persist = true;
+  o.path = v.change.path;
+  o.pattern = v.entry ? v.entry->pattern : std::string();
+  ev.body = std::move(o);
+  // The call waits until its event is queued: the alert of a denial is not dropped, and an agent
+  // that floods the pipeline with denied calls slows itself down.
+  (void)engine_.report(std::move(ev));
+  return v.run ? 0 : v.error;
+}
+
+} // namespace vigil::cli

@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: Apache-2.0
+// The persistence guard's decisions where no BPF LSM decides (tier 2, vigil run): the launch
+// filter suspends the agent's calls that make, change or remove a name (an open for writing,
+// creat, mkdir, mknod, symlink, link, rename, unlink, rmdir, chmod, chown, truncate), and the
+// supervisor asks the gate whether the name the call would change is one the profile protects.
+// The gate resolves the call's path as the kernel would for the agent (its root, its working
+// directory or directory descriptor, every symbolic link on the way, /proc/self as the agent's)
+// and matches the result against the profile's persistence patterns: existing paths, names that
+// do not exist yet (~/.bashrc absent, .git/hooks/pre-commit), and the directories above them
+// (renaming ~/.config or .git away, or a new one into place).
+//
+// The path is read from the agent's memory while the call waits; a second thread of the agent
+// can change it after the gate read it and before the kernel does. For a protected name that
+// exists the read-only bind of the same guard still refuses (enforce mode); for one that does
+// not, such a race is the limit of this tier (docs/SECURITY.md, "Persistence").
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "enforce/launch.h"
+#include "enforce/persistence.h"
+#include "pipeline/event.h"
+#include "policy/profile.h"
+
+namespace vigil::enforce {
+
+// The profile's persistence patterns anchored for one agent (home, project, git directories).
+class PersistenceGate {
+public:
+  struct Entry {
+    enum class Kind : uint8_t { exact, tree, glob, basename };
+    Kind kind = Kind::exact;
+    std::string path;    // exact: the path; tree: the directory; glob: the absolute pattern;
+                         // basename: the name pattern
+    std::string pattern; // the profile's pattern, as written
+    policy::Mode mode = policy::Mode::enforce;
+  };
+  struct Match {
+    const Entry *entry = nullptr;
+    bool above = false; // the path is a directory above a protected path, not the path itself
+  };
+
+  PersistenceGate() = default;
+  // Anchors each pattern: "~/" at home, ".git/" in each git directory of layout, project
+  // patterns at the project and each work tree, absolute patterns as they are, basename
+  // patterns anywhere below the project and its work trees.
+  // "dir/**" and "dir/*" protect dir and everything below it.
+  PersistenceGate(const policy::Profile &profile, const std::string &home,
+                  const std::string &project, const GitLayout &layout);
+
+  bool empty() const { return entries_.empty(); }
+  const std::vector<Entry> &entries() const { return entries_; }
+
+  // The entry protecting path (absolute, normalised): the path itself or, with above, a
+  // directory on the way to a protected path (its rename would move the protected path away).
+  std::optional<Match> protects(std::string_view path, bool above = false) const;
+
+private:
+  std::vector<Entry> entries_;
+  std::vector<std::string> prefixes_; // the literal directory part of each non-basename entry
+  std::vector<std::string> anchors_;  // the project and its work trees: where basenames count
+};
+
+// How the gate sees one process of the agent (the calls' context). The production view reads
+// /proc/<pid> (root, cwd, fd) and the process's memory; tests use the same view on themselves.
+struct AgentView {
+  pid_t pid = 0;    // in vigil's pid namespace
+  pid_t ns_pid = 0; // the same process as its own /proc names it (/proc/self)
+};
+
+// What a suspended call would change.
+struct NameChange {
+  pipeline::OpenCall call = pipeline::OpenCall::openat;
+  uint32_t flags = 0;  // open flags for the opens; 0 otherwise
+  std::string path;    // the name the call would change, resolved in the agent's view
+  bool exists = false; // the name exists now
+};
+
+// The calls that go through the gate (x86-64 numbers), for the launch filter: opens only when
+// their flags write (see launch_filter), the rest always.
+bool is_name_call(int nr);
+
+struct NameVerdict {
+  bool protected_path = false; // an entry matched: report it
+  bool run = true;             // let the call run (no entry, an audit entry, or unresolvable)
+  int error = 0;               // with !run
+  NameChange change;
+  const PersistenceGate::Entry *entry = nullptr;
+  bool above = false;
+};
+
+// Decides one suspended call of a name_call number: reads its paths from the agent's memory,
+// resolves them (an unreadable or unresolvable path lets the call run: the kernel fails it the
+// same way, or it names something that already exists, which the read-only binds guard), and
+// matches them. A create of a name that exists is left to fail with EEXIST.
+NameVerdict judge_name_call(const TamperAttempt &a, const AgentView &view,
+                            const PersistenceGate &gate);
+
+// Resolution as the agent would see it, exposed for tests: path (relative to dirfd, or
+// AT_FDCWD) in view's process, the last component followed when follow; with dirfd_is_root
+// (openat2's RESOLVE_IN_ROOT) absolute paths and links start at dirfd. The walk starts from the
+// agent's own directory objects (/proc/PID/cwd, fd/N, root: deleted, beyond PATH_MAX or in a
+// chroot alike), follows links one by one (an absolute one from the agent's root, a /proc magic
+// link to its object, /proc/self as the agent), and the kernel names the directory it ends in.
+// nullopt: the call fails in the kernel too (a component missing, a loop, a deleted directory).
+struct ResolvedName {
+  std::string path;
+  bool exists = false;
+  bool is_dir = false;
+  bool unjudgeable = false; // resolved, but without a name to match (deeper than PATH_MAX)
+};
+std::optional<ResolvedName> resolve_agent_path(const AgentView &view, int dirfd,
+                                               std::string_view path, bool follow,
+                                               bool dirfd_is_root = false);
+
+} // namespace vigil::enforce
