@@ -415,6 +415,7 @@ int run_command(const RunArgs &args)
     spdlog::error("{}", rules.error().message());
     return 2;
   }
+  daemon::startup_step("profile and rules read");
 
   // The agent may run as root: without the dumpable flag, /proc/<vigil>/mem, /proc/<vigil>/environ
   // and ptrace need CAP_SYS_PTRACE, which the agent does not keep.
@@ -459,6 +460,7 @@ int run_command(const RunArgs &args)
     spdlog::error("{}", engine.error().message());
     return 1;
   }
+  daemon::startup_step("engine started");
   if (auto r = (*engine)->set_rules(std::move(*rules)); !r) {
     spdlog::error("{}", r.error().message());
     return 2;
@@ -467,6 +469,7 @@ int run_command(const RunArgs &args)
     spdlog::error("{}", r.error().message());
     return r.error().code == std::errc::not_supported ? kExitTierUnavailable : 2;
   }
+  daemon::startup_step("rules and profile installed (host names resolve in the background)");
   (*engine)->policy_ready();
   const std::string cg = (*engine)->cgroup_mount() + "/vigil/run-" + std::to_string(::getpid());
   if (auto r = cgroup::create(cg); !r) {
@@ -496,6 +499,7 @@ int run_command(const RunArgs &args)
     (void)cgroup::destroy(cg);
     return 1;
   }
+  daemon::startup_step("watchdog started, agent cgroup confined");
 
   int gate[2], ready[2];
   if (::pipe2(gate, O_CLOEXEC) != 0 || ::pipe2(ready, O_CLOEXEC) != 0) {
@@ -653,6 +657,7 @@ int run_command(const RunArgs &args)
                       stand_in.empty() ? nullptr : stand_in.c_str(),
                       fifos_c.data(),
                       pid_ns};
+  daemon::startup_step("launch planned (persistence guard, FIFOs, seccomp filter)");
   report_launch(launch, fo);
   summarize_start(args, **engine, profile->name, profile_path, cg);
   // With a pid namespace the child is its pid 1 (clone(CLONE_NEWPID), which fork() cannot do);
@@ -692,6 +697,7 @@ int run_command(const RunArgs &args)
   } else {
     (void)!::write(gate[1], "g", 1);
     ::close(gate[1]);
+    daemon::startup_step("agent released (mounts marked, in its cgroup)");
     int wstatus = 0;
     bool done = false;
     bool watchdog_lost = false;
@@ -721,16 +727,20 @@ int run_command(const RunArgs &args)
       }
     }
   }
+  daemon::startup_step("agent exited");
   // Leftover descendants die with the cgroup; their last events are drained before exit.
   if (auto r = cgroup::destroy(cg); !r)
     spdlog::warn("{}", r.error().message());
+  daemon::startup_step("agent cgroup removed");
   // The agent is gone: the watchdog lets go of the fanotify group before the engine closes it
   // (while the watchdog holds it, closing ours would not answer what is still queued).
   watchdog->finish();
   supervisor.stop();
   ::close(notify[0]);
+  daemon::startup_step("watchdog and seccomp supervisor stopped");
   (void)(*engine)->release(cg);
   (*engine)->stop();
+  daemon::startup_step("engine stopped");
   return status;
 }
 

@@ -196,12 +196,18 @@ private:
   std::deque<pipeline::Event> held_;
 
   // Egress host names: the profiles as written, and each host's last resolution and when it
-  // expires. The hosts thread re-resolves on the TTL and reinstalls the profiles that use it.
+  // expires. Lookups run concurrently and nobody waits for them: a name allows nothing until its
+  // answer comes, and the hosts thread installs each answer as it arrives, then re-resolves on
+  // the TTL and reinstalls the profiles that use it.
   std::mutex hosts_mu_; // guards the three below; taken before state_mu_, never inside it
   std::map<uint32_t, policy::Profile> written_;
   std::map<std::string, Resolution> resolved_;
   std::map<std::string, std::chrono::steady_clock::time_point> expires_;
+  HostLookups lookups_;
   std::thread hosts_;
+  // Installs the answers that came (hosts_mu_ held): the profiles using a host whose addresses
+  // changed are reinstalled.
+  void take_answers(std::vector<std::pair<std::string, Resolution>> answers);
   std::map<uint32_t, policy::Profile> profiles_; // for the LSM file maps (shared name table)
   std::vector<std::string> homes_;
 

@@ -34,31 +34,23 @@ Result<> Engine::check_requirement(const policy::Profile &p) const
                                   "' enforcement, which this kernel cannot give: " + why});
 }
 
+// A background lookup can wait for a slow resolver: nothing waits for it.
+constexpr QueryPatience kLookupPatience{2, 3};
+
 Result<> Engine::set_profile(uint32_t id, policy::Profile p)
 {
   if (auto r = check_requirement(p); !r)
     return r;
   std::lock_guard lock(hosts_mu_);
-  std::vector<std::string> unknown;
-  for (const auto &a : p.egress_allow)
-    if (!a.host.empty() && !resolved_.count(a.host) &&
-        std::find(unknown.begin(), unknown.end(), a.host) == unknown.end())
-      unknown.push_back(a.host);
-  auto answers = resolve_hosts(unknown, std::chrono::milliseconds(1000));
   const auto now = std::chrono::steady_clock::now();
-  for (const auto &host : unknown) {
-    auto it = answers.find(host);
-    if (it == answers.end()) {
-      // No answer in time: allows nothing until the hosts thread gets one.
-      resolved_[host] = Resolution{{}, kMinTtl};
-      expires_[host] = now + std::chrono::seconds(kMinTtl);
-      spdlog::warn("egress host {}: no DNS answer yet; it allows nothing until one comes", host);
+  for (const auto &a : p.egress_allow) {
+    if (a.host.empty() || resolved_.count(a.host))
       continue;
-    }
-    resolved_[host] = it->second;
-    expires_[host] = now + std::chrono::seconds(it->second.ttl_s);
-    spdlog::info("egress host {}: {} address(es), refreshed every {} s", host,
-                 it->second.addrs.size(), it->second.ttl_s);
+    // Allows nothing until its answer comes; the answer, not a timer, ends the wait.
+    resolved_[a.host] = Resolution{};
+    expires_[a.host] = now + std::chrono::seconds(kMaxTtl);
+    lookups_.ask(a.host, kLookupPatience);
+    spdlog::warn("egress host {}: resolving; it allows nothing until its answer comes", a.host);
   }
   written_[id] = p;
   auto installed = install_profile(id, expand_hosts(p, resolved_));
@@ -69,43 +61,50 @@ Result<> Engine::set_profile(uint32_t id, policy::Profile p)
   return {};
 }
 
+void Engine::take_answers(std::vector<std::pair<std::string, Resolution>> answers)
+{
+  const auto now = std::chrono::steady_clock::now();
+  std::vector<std::string> changed;
+  for (auto &[host, r] : answers) {
+    expires_[host] = now + std::chrono::seconds(r.ttl_s);
+    Resolution &had = resolved_[host];
+    const bool first = had.ttl_s == 0; // answers carry at least kMinTtl
+    if (first || r.addrs != had.addrs)
+      spdlog::info("egress host {}: {} address(es), refreshed every {} s", host, r.addrs.size(),
+                   r.ttl_s);
+    if (r.addrs != had.addrs)
+      changed.push_back(host);
+    had = std::move(r);
+  }
+  if (changed.empty())
+    return;
+  for (const auto &[id, p] : written_) {
+    const bool uses = std::any_of(p.egress_allow.begin(), p.egress_allow.end(), [&](auto &a) {
+      return std::find(changed.begin(), changed.end(), a.host) != changed.end();
+    });
+    if (uses)
+      if (auto r = install_profile(id, expand_hosts(p, resolved_)); !r)
+        spdlog::warn("reinstall profile {}: {}", p.name, r.error().message());
+  }
+}
+
 void Engine::hosts_loop() noexcept
 {
   while (!stopping_.load()) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    auto answers = lookups_.wait(std::chrono::milliseconds(200));
+    if (stopping_.load())
+      break;
     std::lock_guard lock(hosts_mu_);
+    if (!answers.empty())
+      take_answers(std::move(answers));
+    // Names due again are asked in the background too; until the answer comes the old addresses
+    // stay (a lookup that never finishes is asked again after kMinTtl).
     const auto now = std::chrono::steady_clock::now();
-    std::vector<std::string> due, changed;
-    for (const auto &[host, when] : expires_)
-      if (when <= now)
-        due.push_back(host);
-    if (due.empty())
-      continue;
-    auto answers = resolve_hosts(due, std::chrono::seconds(3));
-    for (const auto &host : due) {
-      auto it = answers.find(host);
-      if (it == answers.end()) {
-        expires_[host] = now + std::chrono::seconds(kMinTtl);
-        continue;
+    for (auto &[host, when] : expires_)
+      if (when <= now) {
+        lookups_.ask(host, kLookupPatience);
+        when = now + std::chrono::seconds(kMinTtl);
       }
-      expires_[host] = now + std::chrono::seconds(it->second.ttl_s);
-      if (it->second.addrs != resolved_[host].addrs) {
-        spdlog::info("egress host {} now resolves to {} address(es)", host,
-                     it->second.addrs.size());
-        changed.push_back(host);
-      }
-      resolved_[host] = std::move(it->second);
-    }
-    if (changed.empty())
-      continue;
-    for (const auto &[id, p] : written_) {
-      const bool uses = std::any_of(p.egress_allow.begin(), p.egress_allow.end(), [&](auto &a) {
-        return std::find(changed.begin(), changed.end(), a.host) != changed.end();
-      });
-      if (uses)
-        if (auto r = install_profile(id, expand_hosts(p, resolved_)); !r)
-          spdlog::warn("reinstall profile {}: {}", p.name, r.error().message());
-    }
   }
 }
 

@@ -107,8 +107,17 @@ void Detector::set_rules(policy::RuleSet rules)
   rules_ = std::move(rules);
   compiled_.clear();
   compiled_.reserve(rules_.rules.size());
-  for (const auto &r : rules_.rules)
-    compiled_.push_back(CompiledRule{&r, {}, nullptr, {}});
+  std::vector<const std::vector<std::string> *> lists;
+  for (const auto &r : rules_.rules) {
+    CompiledRule c{&r};
+    if ((r.kind == RuleKind::credential_read || r.kind == RuleKind::persistence_write) &&
+        !r.paths.empty()) {
+      c.paths = static_cast<uint32_t>(lists.size());
+      lists.push_back(&r.paths);
+    }
+    compiled_.push_back(c);
+  }
+  matcher_.set_rule_paths(std::move(lists));
   // Indices name rules: state of the old set does not carry over.
   pending_.clear();
   pending_order_.clear();
@@ -126,18 +135,14 @@ void Detector::remove_profile(uint32_t id)
   matcher_.remove_profile(id);
 }
 
-std::string Detector::home_of(uint32_t uid) const
-{
-  return opts_.homes ? opts_.homes(uid) : std::string();
-}
-
 void Detector::normalize(pipeline::Event &ev)
 {
   auto *o = std::get_if<pipeline::OpenBody>(&ev.body);
   if (!o || o->resolved || o->path.empty())
     return;
   if (o->path.front() == '/') {
-    o->path = policy::normalize_path(o->path);
+    if (!policy::is_normal_path(o->path)) // most are: no copy for them
+      o->path = policy::normalize_path(o->path);
     return;
   }
   const std::string dir = opts_.dirs ? opts_.dirs(ev.hdr.tgid, o->dfd) : std::string();
@@ -189,7 +194,7 @@ bool Detector::excepted(const Rule &r, const pipeline::Event &ev, pipeline::Proc
     if (!ex.paths.empty()) {
       if (f.path.empty())
         continue;
-      policy::PathMatcher m(ex.paths, home_of(ev.hdr.uid));
+      policy::PathMatcher m(ex.paths, matcher_.home(ev.hdr.uid, ev.hdr.ts_ns));
       if (!m.match(f.path))
         continue;
     }
@@ -229,21 +234,16 @@ bool Detector::excepted(const Rule &r, const pipeline::Event &ev, pipeline::Proc
   return false;
 }
 
-std::optional<size_t> Detector::match_rule_paths(CompiledRule &c, const pipeline::Event &ev,
+std::optional<size_t> Detector::match_rule_paths(const CompiledRule &c,
+                                                 const pipeline::Event &ev,
                                                  const std::string &path)
 {
-  if (!event_home_)
-    event_home_ = home_of(ev.hdr.uid);
-  if (!c.last || c.last_home != *event_home_) {
-    auto it = c.by_home.find(*event_home_);
-    if (it == c.by_home.end() && c.by_home.size() >= Matcher::kMaxHomes)
-      c.by_home.clear(); // c.last is replaced below
-    if (it == c.by_home.end())
-      it = c.by_home.emplace(*event_home_, policy::PathMatcher(c.rule->paths, *event_home_)).first;
-    c.last = &it->second;
-    c.last_home = *event_home_;
-  }
-  return c.last->match(path);
+  if (c.paths == UINT32_MAX)
+    return std::nullopt;
+  const uint32_t i = matcher_.rule_path_hits(path, ev.hdr.uid, ev.hdr.ts_ns)[c.paths];
+  if (i == policy::PathIndex::kNone)
+    return std::nullopt;
+  return i;
 }
 
 void Detector::eval_rule(CompiledRule &c, const pipeline::Event &ev,
@@ -550,7 +550,6 @@ void Detector::evaluate(const pipeline::Event &ev, pipeline::ProcessTable &procs
   if (body != kExec && body != kOpen && body != kConnect && body != kPtrace && body != kSocket &&
       body != kVolume && body != kTamper && body != kThrottle)
     return;
-  event_home_.reset();
   std::optional<PolicyHit> hit;
   if (body != kExec && body != kVolume && body != kTamper && body != kThrottle)
     hit = matcher_.match(ev);

@@ -92,9 +92,7 @@ public:
 private:
   struct CompiledRule {
     const policy::Rule *rule = nullptr;
-    std::unordered_map<std::string, policy::PathMatcher> by_home; // credential_read paths
-    const policy::PathMatcher *last = nullptr; // by_home[last_home]
-    std::string last_home;
+    uint32_t paths = UINT32_MAX; // its list in the matcher's path index (rules with paths)
   };
   struct Pending {
     uint64_t ts_ns = 0;
@@ -120,15 +118,13 @@ private:
   uint64_t scope_key(policy::SequenceScope s, const pipeline::Event &ev,
                      pipeline::ProcessTable &procs) const;
   Finding make(const policy::Rule &r, uint32_t profile_id) const;
-  std::string home_of(uint32_t uid) const;
   // The index of the rule's path pattern that path matches, "~/" expanded against the home of
-  // the event's uid (asked once per event; each rule keeps the matcher of the last home).
-  std::optional<size_t> match_rule_paths(CompiledRule &c, const pipeline::Event &ev,
+  // the event's uid: one lookup in the index shared by every rule and profile, per event.
+  std::optional<size_t> match_rule_paths(const CompiledRule &c, const pipeline::Event &ev,
                                          const std::string &path);
 
   Options opts_;
-  Matcher matcher_;
-  std::optional<std::string> event_home_; // the current event's home, once asked
+  mutable Matcher matcher_; // its caches change on lookups (homes, the last path's answer)
   policy::RuleSet rules_;
   std::vector<CompiledRule> compiled_;
   // (sequence rule index, scope key) -> the first step, waiting for the second.

@@ -9,10 +9,12 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <unordered_map>
 
 #include "pipeline/event.h"
+#include "policy/path_index.h"
 #include "policy/profile.h"
 
 namespace vigil::detect {
@@ -51,13 +53,29 @@ public:
 
   std::optional<PolicyHit> match(const pipeline::Event &ev);
 
-  static constexpr size_t kMaxHomes = 256; // compiled matchers kept per profile, one per home
+  // The path lists of the rules that share the credential-path index with the profiles
+  // (credential_read, persistence_write): list k answers as rule_path_hits()[k]. The lists must outlive
+  // the next call.
+  void set_rule_paths(std::vector<const std::vector<std::string> *> lists);
+  // For path (absolute, normalised) and the home of uid at event time now_ns: for each rule list of set_rule_paths,
+  // the index of its first pattern that path matches, or PathIndex::kNone. One index lookup
+  // serves every rule and profile; asked again for the same path and home, the answer is reused.
+  // Valid until the next call or policy change. Allocates nothing once warm.
+  std::span<const uint32_t> rule_path_hits(std::string_view path, uint32_t uid, uint64_t now_ns);
+  // The home of uid (the HomeResolver's answer, kept for kHomeTtlNs of event time).
+  const std::string &home(uint32_t uid, uint64_t now_ns);
+
+  static constexpr size_t kMaxHomes = 256; // indexes kept, one per home; and homes per uid
+  static constexpr uint64_t kHomeTtlNs = 10'000'000'000ull;
 
 private:
   struct Compiled {
     policy::Profile profile;
-    std::unordered_map<std::string, policy::PathMatcher> by_home;
+    uint32_t owner = 0; // its list in the index: after the rules' lists
   };
+  // The hits of every list (rules', then profiles') for path under the home of uid.
+  std::span<const uint32_t> path_hits(std::string_view path, uint32_t uid, uint64_t now_ns);
+  void policy_changed();
   std::optional<PolicyHit> match_open(Compiled &c, const pipeline::Event &ev,
                                     const pipeline::OpenBody &o);
   std::optional<PolicyHit> match_connect(Compiled &c, const pipeline::Event &ev,
@@ -66,6 +84,14 @@ private:
   DirResolver dirs_;
   HomeResolver homes_;
   std::map<uint32_t, Compiled> profiles_;
+  std::vector<const std::vector<std::string> *> rule_lists_;
+  std::unordered_map<std::string, policy::PathIndex> indexes_; // by home
+  // The last answer: the index it came from, the path it was for, and the hits.
+  const policy::PathIndex *hits_index_ = nullptr;
+  std::string hits_path_;
+  std::vector<uint32_t> hits_;
+  std::unordered_map<uint32_t, std::string> home_of_uid_;
+  uint64_t homes_since_ns_ = 0; // event time when home_of_uid_ was started
 };
 
 // Production resolvers: /proc/PID/cwd and /proc/PID/fd/N; the passwd database.
