@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <future>
 #include <set>
 
 #include <spdlog/spdlog.h>
@@ -210,6 +211,29 @@ enforce::GuardMounts plan_persistence_guard(const policy::Profile &profile, cons
   for (const auto &p : m.read_only)
     spdlog::debug("persistence: read-only {}", p);
   return m;
+}
+
+// The launch's walks of the file system: the project's repositories (persistence guard) and the
+// FIFOs made outside the agent. They run on their own thread while the engine probes the kernel
+// and loads its programs, and are taken before the fork.
+struct LaunchScan {
+  enforce::GuardMounts guard;
+  std::vector<std::string> fifos; // used where the file tier covers FIFOs (fanotify)
+};
+
+LaunchScan scan_for_launch(const policy::Profile &profile, const std::string &home,
+                           const std::string &cwd)
+{
+  LaunchScan out;
+  if (!profile.isolate)
+    return out;
+  out.guard = plan_persistence_guard(profile, home, cwd);
+  std::vector<std::string> roots = {"/run", "/tmp", "/var/tmp", "/dev/shm"};
+  if (!home.empty())
+    roots.push_back(home);
+  roots.push_back(cwd);
+  out.fifos = enforce::find_fifos(roots, 8, 100000);
+  return out;
 }
 
 std::vector<const char *> c_list(const std::vector<std::string> &v)
@@ -454,6 +478,11 @@ int run_command(const RunArgs &args)
   eo.state_dir = args.state_dir;
   if (const char *home = std::getenv("HOME"))
     eo.home = home;
+  std::error_code cwd_ec;
+  const std::string cwd = std::filesystem::current_path(cwd_ec).string();
+  std::future<LaunchScan> launch_scan =
+      std::async(std::launch::async, scan_for_launch, std::cref(*profile), eo.home.value_or(""),
+                 cwd);
   eo.agent_mounts = profile->isolate;
   auto engine = daemon::Engine::start(eo);
   if (!engine) {
@@ -609,11 +638,8 @@ int run_command(const RunArgs &args)
   for (const auto &p : hidden)
     hidden_c.push_back(p.c_str());
   hidden_c.push_back(nullptr);
-  std::error_code cwd_ec;
-  const std::string cwd = std::filesystem::current_path(cwd_ec).string();
-  const enforce::GuardMounts guard =
-      profile->isolate ? plan_persistence_guard(*profile, eo.home.value_or(""), cwd)
-                       : enforce::GuardMounts{};
+  LaunchScan scanned = launch_scan.get();
+  const enforce::GuardMounts guard = std::move(scanned.guard);
   if (!profile->isolate && !profile->persistence_paths.empty())
     spdlog::warn("persistence: launch.isolate is false: no read-only binds protect the "
                  "profile's persistence paths");
@@ -634,11 +660,7 @@ int run_command(const RunArgs &args)
     stand_in = *s;
   }
   if (!stand_in.empty()) {
-    std::vector<std::string> roots = {"/run", "/tmp", "/var/tmp", "/dev/shm"};
-    if (eo.home)
-      roots.push_back(*eo.home);
-    roots.push_back(cwd);
-    fifos = enforce::find_fifos(roots, 8, 100000);
+    fifos = std::move(scanned.fifos);
     spdlog::info("launch: {} FIFO(s) made outside the agent are refused to it (a stand-in file "
                  "covers each in its mount namespace)",
                  fifos.size());

@@ -388,7 +388,9 @@ void Engine::reader_loop() noexcept
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   while (!stopping_.load()) {
-    if (auto r = loader_->poll(100); !r)
+    // The ring wakes the poll when it has records; the timeout only bounds how long stop()
+    // waits for this thread (vigil run's exit waits for it).
+    if (auto r = loader_->poll(20); !r)
       spdlog::warn("{}", r.error().message());
     metrics_->health().beat(reader_beat_);
     auto now = std::chrono::steady_clock::now();
