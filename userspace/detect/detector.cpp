@@ -118,6 +118,13 @@ void Detector::set_rules(policy::RuleSet rules)
     compiled_.push_back(c);
   }
   matcher_.set_rule_paths(std::move(lists));
+  // Per event body, the enabled rules that read it: an event visits only those.
+  for (size_t body = 0; body < reading_.size(); ++body) {
+    reading_[body].clear();
+    for (size_t i = 0; i < compiled_.size(); ++i)
+      if (compiled_[i].rule->enabled && kind_reads(compiled_[i].rule->kind, *compiled_[i].rule, body))
+        reading_[body].push_back(i);
+  }
   // Indices name rules: state of the old set does not carry over.
   pending_.clear();
   pending_order_.clear();
@@ -240,7 +247,7 @@ std::optional<size_t> Detector::match_rule_paths(const CompiledRule &c,
 {
   if (c.paths == UINT32_MAX)
     return std::nullopt;
-  const uint32_t i = matcher_.rule_path_hits(path, ev.hdr.uid, ev.hdr.ts_ns)[c.paths];
+  const uint32_t i = matcher_.rule_path_match(c.paths, path, ev.hdr.uid, ev.hdr.ts_ns);
   if (i == policy::PathIndex::kNone)
     return std::nullopt;
   return i;
@@ -550,13 +557,14 @@ void Detector::evaluate(const pipeline::Event &ev, pipeline::ProcessTable &procs
   if (body != kExec && body != kOpen && body != kConnect && body != kPtrace && body != kSocket &&
       body != kVolume && body != kTamper && body != kThrottle)
     return;
+  matcher_.next_event();
   std::optional<PolicyHit> hit;
   if (body != kExec && body != kVolume && body != kTamper && body != kThrottle)
     hit = matcher_.match(ev);
   const size_t first = out.size();
-  for (auto &c : compiled_) {
-    const Rule &r = *c.rule;
-    if (!r.enabled || !kind_reads(r.kind, r, body) || !r.applies_to(profile->name))
+  for (size_t i : reading_[body]) {
+    CompiledRule &c = compiled_[i];
+    if (!c.rule->applies_to(profile->name))
       continue;
     eval_rule(c, ev, *profile, hit, procs, out);
   }

@@ -9,6 +9,7 @@
 // daemon gave.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -127,6 +128,8 @@ private:
   mutable Matcher matcher_; // its caches change on lookups (homes, the last path's answer)
   policy::RuleSet rules_;
   std::vector<CompiledRule> compiled_;
+  // Indices into compiled_ of the enabled rules that read each event body (variant index).
+  std::array<std::vector<size_t>, std::variant_size_v<decltype(pipeline::Event::body)>> reading_;
   // (sequence rule index, scope key) -> the first step, waiting for the second.
   std::map<std::pair<size_t, uint64_t>, Pending> pending_;
   std::deque<std::pair<std::pair<size_t, uint64_t>, uint64_t>> pending_order_; // (key, seq)

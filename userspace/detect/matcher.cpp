@@ -53,11 +53,11 @@ void Matcher::set_rule_paths(std::vector<const std::vector<std::string> *> lists
 void Matcher::policy_changed()
 {
   indexes_.clear();
-  hits_index_ = nullptr;
+  query_index_ = nullptr;
+  same_event_ = false;
   uint32_t owner = static_cast<uint32_t>(rule_lists_.size());
   for (auto &[id, c] : profiles_)
     c.owner = owner++;
-  hits_.assign(owner, policy::PathIndex::kNone);
 }
 
 const std::string &Matcher::home(uint32_t uid, uint64_t now_ns)
@@ -75,32 +75,41 @@ const std::string &Matcher::home(uint32_t uid, uint64_t now_ns)
   return it->second;
 }
 
-std::span<const uint32_t> Matcher::path_hits(std::string_view path, uint32_t uid, uint64_t now_ns)
+uint32_t Matcher::path_match(size_t owner, std::string_view path, uint32_t uid, uint64_t now_ns)
 {
+  // Every rule of an open asks about the same path of the same event: no hashing again.
+  if (same_event_ && query_index_ && uid == event_uid_ && path.data() == event_path_ &&
+      path.size() == event_path_size_)
+    return query_index_->first(query_, owner);
   const std::string &h = home(uid, now_ns);
   auto it = indexes_.find(h);
   if (it == indexes_.end()) {
     if (indexes_.size() >= kMaxHomes) {
       indexes_.clear(); // homes come from passwd: a handful; a bound anyway
-      hits_index_ = nullptr;
+      query_index_ = nullptr;
+      same_event_ = false;
     }
     std::vector<const std::vector<std::string> *> lists = rule_lists_;
     for (const auto &[id, c] : profiles_)
       lists.push_back(&c.profile.credential_paths);
     it = indexes_.emplace(h, policy::PathIndex(lists, h)).first;
   }
-  if (hits_index_ != &it->second || hits_path_ != path) {
-    it->second.match(path, hits_);
-    hits_index_ = &it->second;
-    hits_path_.assign(path);
+  if (query_index_ != &it->second || query_path_ != path) {
+    query_path_.assign(path);
+    it->second.start(query_, query_path_);
+    query_index_ = &it->second;
   }
-  return hits_;
+  same_event_ = true;
+  event_path_ = path.data();
+  event_path_size_ = path.size();
+  event_uid_ = uid;
+  return it->second.first(query_, owner);
 }
 
-std::span<const uint32_t> Matcher::rule_path_hits(std::string_view path, uint32_t uid,
-                                                  uint64_t now_ns)
+uint32_t Matcher::rule_path_match(size_t list, std::string_view path, uint32_t uid,
+                                  uint64_t now_ns)
 {
-  return path_hits(path, uid, now_ns).first(rule_lists_.size());
+  return path_match(list, path, uid, now_ns);
 }
 
 const policy::Profile *Matcher::profile(uint32_t id) const
@@ -111,6 +120,7 @@ const policy::Profile *Matcher::profile(uint32_t id) const
 
 std::optional<PolicyHit> Matcher::match(const pipeline::Event &ev)
 {
+  next_event();
   auto it = profiles_.find(ev.hdr.profile_id);
   if (it == profiles_.end())
     return std::nullopt;
@@ -180,7 +190,7 @@ std::optional<PolicyHit> Matcher::match_open(Compiled &c, const pipeline::Event 
     normalized = policy::normalize_path(o.path);
   }
   const std::string &path = normalized.empty() ? o.path : normalized;
-  const uint32_t idx = path_hits(path, ev.hdr.uid, ev.hdr.ts_ns)[c.owner];
+  const uint32_t idx = path_match(c.owner, path, ev.hdr.uid, ev.hdr.ts_ns);
   if (idx == policy::PathIndex::kNone)
     return std::nullopt;
   return PolicyHit{kRuleCredentialRead, c.profile.credential_severity, ev.hdr.profile_id, path,

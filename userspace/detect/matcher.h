@@ -57,11 +57,14 @@ public:
   // (credential_read, persistence_write): list k answers as rule_path_hits()[k]. The lists must outlive
   // the next call.
   void set_rule_paths(std::vector<const std::vector<std::string> *> lists);
-  // For path (absolute, normalised) and the home of uid at event time now_ns: for each rule list of set_rule_paths,
-  // the index of its first pattern that path matches, or PathIndex::kNone. One index lookup
-  // serves every rule and profile; asked again for the same path and home, the answer is reused.
-  // Valid until the next call or policy change. Allocates nothing once warm.
-  std::span<const uint32_t> rule_path_hits(std::string_view path, uint32_t uid, uint64_t now_ns);
+  // For path (absolute, normalised) and the home of uid at event time now_ns: the index of the
+  // first pattern of rule list `list` that path matches, or PathIndex::kNone. One index serves
+  // every rule and profile: the path is hashed once per event, and each glob runs at most once
+  // per event whichever lists ask. Allocates nothing once warm.
+  uint32_t rule_path_match(size_t list, std::string_view path, uint32_t uid, uint64_t now_ns);
+  // A new event: the path lookups that follow start afresh (within one event, a lookup of the
+  // same string object and uid reuses the current one without comparing the path again).
+  void next_event() { same_event_ = false; }
   // The home of uid (the HomeResolver's answer, kept for kHomeTtlNs of event time).
   const std::string &home(uint32_t uid, uint64_t now_ns);
 
@@ -73,8 +76,8 @@ private:
     policy::Profile profile;
     uint32_t owner = 0; // its list in the index: after the rules' lists
   };
-  // The hits of every list (rules', then profiles') for path under the home of uid.
-  std::span<const uint32_t> path_hits(std::string_view path, uint32_t uid, uint64_t now_ns);
+  // The same for list `owner` of the index (rules' lists, then profiles').
+  uint32_t path_match(size_t owner, std::string_view path, uint32_t uid, uint64_t now_ns);
   void policy_changed();
   std::optional<PolicyHit> match_open(Compiled &c, const pipeline::Event &ev,
                                     const pipeline::OpenBody &o);
@@ -86,10 +89,15 @@ private:
   std::map<uint32_t, Compiled> profiles_;
   std::vector<const std::vector<std::string> *> rule_lists_;
   std::unordered_map<std::string, policy::PathIndex> indexes_; // by home
-  // The last answer: the index it came from, the path it was for, and the hits.
-  const policy::PathIndex *hits_index_ = nullptr;
-  std::string hits_path_;
-  std::vector<uint32_t> hits_;
+  // The current path's lookup: the index it runs on and the path (which the query points into).
+  const policy::PathIndex *query_index_ = nullptr;
+  std::string query_path_;
+  policy::PathIndex::Query query_;
+  // Within one event: the string the query was started from (its data and size) and the uid.
+  bool same_event_ = false;
+  const char *event_path_ = nullptr;
+  size_t event_path_size_ = 0;
+  uint32_t event_uid_ = 0;
   std::unordered_map<uint32_t, std::string> home_of_uid_;
   uint64_t homes_since_ns_ = 0; // event time when home_of_uid_ was started
 };
