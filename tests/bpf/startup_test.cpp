@@ -200,9 +200,14 @@ TEST_P(StartupTest, agent_starts_before_its_allowlisted_names_resolve_and_each_a
                             "n=1; i=0; while [ \"$r\" != ok ] && [ $i -lt 400 ]; do sleep 0.05; " +
                             "r=$(" + probe + "); [ \"$r\" = EPERM ] && n=$((n+1)); i=$((i+1)); " +
                             "done; echo \"$r $n\"";
+  // Without an /etc/resolv.conf to bind over (the VM's root), a copy of /etc with one is bound
+  // over /etc, in the private mount namespace only.
   Proc vigil({"unshare", "-m", "--propagation", "private", "sh", "-c",
-              "mount --bind \"$0\" /etc/resolv.conf && exec \"$@\"", resolv, vigil_bin(), "run",
-              "--profile", profile, "--alerts-json", alerts, "--", "sh", "-c", agent});
+              "if [ -e /etc/resolv.conf ]; then mount --bind \"$0\" /etc/resolv.conf; else "
+              "cp -a /etc \"$1/etc\" && cp \"$0\" \"$1/etc/resolv.conf\" && "
+              "mount --bind \"$1/etc\" /etc; fi && shift && exec \"$@\"",
+              resolv, tmp_.path(), vigil_bin(), "run", "--profile", profile, "--alerts-json",
+              alerts, "--", "sh", "-c", agent});
   ASSERT_TRUE(vigil.wait_for_err("first=", std::chrono::seconds(60))) << vigil.err_so_far();
   // The agent has run while its name's lookup was still waiting at the server.
   EXPECT_NE(vigil.err_so_far().find("first=EPERM"), std::string::npos) << vigil.err_so_far();
