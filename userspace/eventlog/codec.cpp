@@ -288,12 +288,12 @@ void encode(const pipeline::Event &ev, std::string &out)
 Result<pipeline::Event> decode(std::span<const std::byte> payload)
 {
   pipeline::Event ev;
-  if (auto r = eventlog::decode(payload, ev); !r)
+  if (auto r = eventlog::decode_into(payload, ev); !r)
     return tl::unexpected(r.error());
   return ev;
 }
 
-Result<> decode(std::span<const std::byte> payload, pipeline::Event &ev)
+Result<> decode_into(std::span<const std::byte> payload, pipeline::Event &ev)
 {
   Cursor c(payload);
   const uint8_t version = c.u8();
@@ -372,7 +372,7 @@ Result<pipeline::Event *> Decoder::decode(std::span<const std::byte> payload)
            : type < 10                                                        ? type
                                                                               : 0;
   }
-  if (auto r = eventlog::decode(payload, slots_[slot]); !r)
+  if (auto r = eventlog::decode_into(payload, slots_[slot]); !r)
     return tl::unexpected(r.error());
   return &slots_[slot];
 }

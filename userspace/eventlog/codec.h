@@ -51,7 +51,8 @@ Result<pipeline::Event> decode(std::span<const std::byte> payload);
 // The same into ev, whose strings keep their capacity when ev held a body of the payload's
 // type (replay decodes every record into one event per type, allocating nothing once warm).
 // Every field of the header and of that body is assigned; on failure ev is unspecified.
-Result<> decode(std::span<const std::byte> payload, pipeline::Event &ev);
+// (Call it qualified: pipeline::decode_into has the same shape and is found by ADL.)
+Result<> decode_into(std::span<const std::byte> payload, pipeline::Event &ev);
 
 // Decodes into events of its own, one per event type, so that a type's strings keep their
 // capacity from one record to the next. The event is valid until the next decode of its type.

@@ -192,7 +192,7 @@ size_t footprint(const Event &ev)
   return n;
 }
 
-Result<> decode(std::span<const std::byte> data, Event &ev)
+Result<> decode_into(std::span<const std::byte> data, Event &ev)
 {
   vg_event_hdr h;
   if (auto r = read_fixed(data, h, "header"); !r)
@@ -357,7 +357,7 @@ Result<> decode(std::span<const std::byte> data, Event &ev)
 Result<Event> decode(std::span<const std::byte> data)
 {
   Event ev;
-  if (auto r = decode(data, ev); !r)
+  if (auto r = decode_into(data, ev); !r)
     return tl::unexpected(r.error());
   return ev;
 }
@@ -368,7 +368,7 @@ Result<Event *> Decoder::decode(std::span<const std::byte> data)
   if (auto r = read_fixed(data, h, "header"); !r)
     return tl::unexpected(r.error());
   Event &slot = slots_[h.type < slots_.size() ? h.type : 0];
-  if (auto r = pipeline::decode(data, slot); !r)
+  if (auto r = decode_into(data, slot); !r)
     return tl::unexpected(r.error());
   return &slot;
 }

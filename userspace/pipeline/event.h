@@ -207,7 +207,7 @@ size_t footprint(const Event &ev);
 Result<Event> decode(std::span<const std::byte> data);
 // The same into ev, whose strings keep their capacity when ev held a body of the record's type:
 // every field of the header and of that body is assigned. On failure ev is unspecified.
-Result<> decode(std::span<const std::byte> data, Event &ev);
+Result<> decode_into(std::span<const std::byte> data, Event &ev);
 
 // Decodes into events of its own, one per record type, so that a type's strings keep their
 // capacity from one record to the next: once warm, decoding allocates only for a string longer
