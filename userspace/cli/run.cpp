@@ -763,6 +763,11 @@ int run_command(const RunArgs &args)
   (void)(*engine)->release(cg);
   (*engine)->stop();
   daemon::startup_step("engine stopped");
+  // The agent is gone and its alerts are out: the kernel's wait to detach the programs (the
+  // exit's longest step, docs/BENCHMARKS.md) is left to a process of their own.
+  (*engine)->detach_in_background();
+  engine->reset();
+  daemon::startup_step("engine closed");
   return status;
 }
 

@@ -633,6 +633,14 @@ void Engine::sample_volume()
   detector_->flush();
 }
 
+void Engine::detach_in_background()
+{
+  const pid_t pid = loader_->detach_in_background();
+  if (pid < 0)
+    return;
+  spdlog::debug("programs detached by pid {}", pid);
+}
+
 void Engine::stop()
 {
   if (stopping_.exchange(true))

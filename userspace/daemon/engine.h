@@ -125,6 +125,9 @@ public:
 
   // Delivers every event already in the ring, waits for the worker to finish them, then stops.
   void stop();
+  // After stop(), before the engine is destroyed: the programs are detached by a process of
+  // their own (Loader::detach_in_background), so that the destruction does not wait for it.
+  void detach_in_background();
 
   uint64_t alerts_raised() const { return alerts_.load(); }
   bool adopted() const { return loader_->adopted(); }

@@ -34,8 +34,10 @@ Result<> Engine::check_requirement(const policy::Profile &p) const
                                   "' enforcement, which this kernel cannot give: " + why});
 }
 
-// A background lookup can wait for a slow resolver: nothing waits for it.
-constexpr QueryPatience kLookupPatience{2, 3};
+// Nothing waits for a lookup now, so a query is sent a second time (the same query, so a late
+// answer to the first still counts) before the name is given up until the next try; no more
+// than that: a name of /etc/hosts is only looked up there after DNS gave up on it.
+constexpr QueryPatience kLookupPatience{1, 2};
 
 Result<> Engine::set_profile(uint32_t id, policy::Profile p)
 {
@@ -69,9 +71,12 @@ void Engine::take_answers(std::vector<std::pair<std::string, Resolution>> answer
     expires_[host] = now + std::chrono::seconds(r.ttl_s);
     Resolution &had = resolved_[host];
     const bool first = had.ttl_s == 0; // answers carry at least kMinTtl
+    // The first answer arrives after vigil run's start-up notes (which said the name was being
+    // resolved): at debug level, so that -q stays quiet; a change later is news.
     if (first || r.addrs != had.addrs)
-      spdlog::info("egress host {}: {} address(es), refreshed every {} s", host, r.addrs.size(),
-                   r.ttl_s);
+      spdlog::log(first ? spdlog::level::debug : spdlog::level::info,
+                  "egress host {}: {} address(es), refreshed every {} s", host, r.addrs.size(),
+                  r.ttl_s);
     if (r.addrs != had.addrs)
       changed.push_back(host);
     had = std::move(r);

@@ -294,6 +294,61 @@ Result<std::unique_ptr<Loader>> Loader::start(const Options &opts, SampleFn on_s
   return l;
 }
 
+namespace {
+
+// "anon_inode:bpf_link" and "anon_inode:[perf_event]": what a link is made of (a BPF link, and
+// for a tracepoint the perf event it hangs on). Async-signal-safe (runs between fork and exit).
+bool is_link_fd(int fd)
+{
+  char path[32] = "/proc/self/fd/";
+  char digits[12];
+  int n = 0;
+  for (unsigned v = static_cast<unsigned>(fd); n == 0 || v > 0; v /= 10)
+    digits[n++] = static_cast<char>('0' + v % 10);
+  size_t len = sizeof("/proc/self/fd/") - 1;
+  while (n > 0)
+    path[len++] = digits[--n];
+  path[len] = '\0';
+  char target[64];
+  const ssize_t got = ::readlink(path, target, sizeof(target) - 1);
+  if (got <= 0)
+    return false;
+  target[got] = '\0';
+  return std::strcmp(target, "anon_inode:bpf_link") == 0 ||
+         std::strcmp(target, "anon_inode:[perf_event]") == 0;
+}
+
+} // namespace
+
+pid_t Loader::detach_in_background() const
+{
+  if (!opts_.pin_dir.empty())
+    return -1; // pinned links stay attached anyway: nothing to wait for
+  // The child holds the links until the caller is gone (the pipe's write end, which only the
+  // caller keeps, reads EOF then), so that its closes, not the caller's, are the last ones.
+  int gone[2];
+  if (::pipe2(gone, O_CLOEXEC) != 0)
+    return -1;
+  const pid_t pid = ::fork();
+  if (pid != 0) {
+    ::close(gone[0]);
+    if (pid < 0)
+      ::close(gone[1]);
+    return pid; // gone[1] stays open until the caller exits
+  }
+  const int max = static_cast<int>(::sysconf(_SC_OPEN_MAX) > 0 ? ::sysconf(_SC_OPEN_MAX) : 1024);
+  const int limit = max < 65536 ? max : 65536;
+  for (int fd = 0; fd < limit; ++fd)
+    if (fd != gone[0] && ::fcntl(fd, F_GETFD) >= 0 && !is_link_fd(fd))
+      ::close(fd);
+  char byte;
+  while (::read(gone[0], &byte, 1) < 0 && errno == EINTR) {
+  }
+  for (int fd = 0; fd < limit; ++fd)
+    ::close(fd);
+  ::_exit(0);
+}
+
 Loader::~Loader()
 {
   std::vector<bpf_link *> links;
