@@ -148,7 +148,10 @@ private:
   void log_tiers() const;
   Result<> open_sinks();
   void count_decision(const pipeline::Event &ev, const std::string &profile);
-  Result<> install_profile(uint32_t id, policy::Profile p);
+  // all: every map, the file guard and the detector; egress: a host name's addresses changed
+  // (the egress allowlist, the recorded policy and the detector's copy only).
+  enum class Install { all, egress };
+  Result<> install_profile(uint32_t id, policy::Profile p, Install what = Install::all);
   void finish_kill(const pipeline::Event &ev);
   // BPF LSM programs are loaded (for files, the network, and self-protection).
   bool uses_lsm() const

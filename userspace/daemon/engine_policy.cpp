@@ -88,7 +88,7 @@ void Engine::take_answers(std::vector<std::pair<std::string, Resolution>> answer
       return std::find(changed.begin(), changed.end(), a.host) != changed.end();
     });
     if (uses)
-      if (auto r = install_profile(id, expand_hosts(p, resolved_)); !r)
+      if (auto r = install_profile(id, expand_hosts(p, resolved_), Install::egress); !r)
         spdlog::warn("reinstall profile {}: {}", p.name, r.error().message());
   }
 }
@@ -113,7 +113,7 @@ void Engine::hosts_loop() noexcept
   }
 }
 
-Result<> Engine::install_profile(uint32_t id, policy::Profile p)
+Result<> Engine::install_profile(uint32_t id, policy::Profile p, Install what)
 {
   auto egress = policy::compile_egress(p, id);
   if (!egress)
@@ -137,7 +137,10 @@ Result<> Engine::install_profile(uint32_t id, policy::Profile p)
   // Inbound needs no tier either: the packet program runs on every agent cgroup.
   sw.ingress_mode = p.inbound_mode() ? kernel_mode(*p.inbound_mode())
                                      : static_cast<uint8_t>(VG_MODE_OFF);
-  if (file_tier_ == loader::Tier::lsm) {
+  // A host name's new addresses change the egress allowlist only: the file rules and the file
+  // guard's set stay as they are (rebuilding them while an agent runs gains nothing and opens a
+  // window in which the guard's set is being replaced).
+  if (file_tier_ == loader::Tier::lsm && what == Install::all) {
     // The name table is shared by every profile: recompile all of them together.
     auto all = profiles_;
     all[id] = p;
@@ -159,7 +162,7 @@ Result<> Engine::install_profile(uint32_t id, policy::Profile p)
       return tl::unexpected(with_context(r.error(), "profile " + p.name));
   if (auto r = loader_->set_profile(id, sw, entries); !r)
     return tl::unexpected(with_context(r.error(), "profile " + p.name));
-  if (files_) {
+  if (files_ && what == Install::all) {
     auto unguarded = files_->set_profile(id, p, homes_);
     if (!unguarded)
       return tl::unexpected(with_context(unguarded.error(), "guard the files of " + p.name));
