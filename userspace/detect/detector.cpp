@@ -119,6 +119,7 @@ void Detector::set_rules(policy::RuleSet rules)
   }
   matcher_.set_rule_paths(std::move(lists));
   // Per event body, the enabled rules that read it: an event visits only those.
+  reading_by_profile_.clear();
   for (size_t body = 0; body < reading_.size(); ++body) {
     reading_[body].clear();
     for (size_t i = 0; i < compiled_.size(); ++i)
@@ -135,11 +136,24 @@ void Detector::set_rules(policy::RuleSet rules)
 void Detector::set_profile(uint32_t id, policy::Profile p)
 {
   matcher_.set_profile(id, std::move(p));
+  reading_by_profile_.erase(id);
 }
 
 void Detector::remove_profile(uint32_t id)
 {
   matcher_.remove_profile(id);
+  reading_by_profile_.erase(id);
+}
+
+const Detector::ByBody &Detector::reading_for(uint32_t profile_id, const policy::Profile &profile)
+{
+  auto [it, added] = reading_by_profile_.try_emplace(profile_id);
+  if (added)
+    for (size_t body = 0; body < reading_.size(); ++body)
+      for (size_t i : reading_[body])
+        if (compiled_[i].rule->applies_to(profile.name))
+          it->second[body].push_back(i);
+  return it->second;
 }
 
 void Detector::normalize(pipeline::Event &ev)
@@ -241,16 +255,12 @@ bool Detector::excepted(const Rule &r, const pipeline::Event &ev, pipeline::Proc
   return false;
 }
 
-std::optional<size_t> Detector::match_rule_paths(const CompiledRule &c,
-                                                 const pipeline::Event &ev,
-                                                 const std::string &path)
+uint32_t Detector::match_rule_paths(const CompiledRule &c, const pipeline::Event &ev,
+                                    const std::string &path)
 {
   if (c.paths == UINT32_MAX)
-    return std::nullopt;
-  const uint32_t i = matcher_.rule_path_match(c.paths, path, ev.hdr.uid, ev.hdr.ts_ns);
-  if (i == policy::PathIndex::kNone)
-    return std::nullopt;
-  return i;
+    return policy::PathIndex::kNone;
+  return matcher_.rule_path_match(c.paths, path, ev.hdr.uid, ev.hdr.ts_ns);
 }
 
 void Detector::eval_rule(CompiledRule &c, const pipeline::Event &ev,
@@ -285,12 +295,12 @@ void Detector::eval_rule(CompiledRule &c, const pipeline::Event &ev,
       return;
     if (o.path.empty() || o.path.front() != '/')
       return;
-    auto idx = match_rule_paths(c, ev, o.path);
-    if (!idx)
+    const uint32_t idx = match_rule_paths(c, ev, o.path);
+    if (idx == policy::PathIndex::kNone)
       return;
     f = found();
     f->path = o.path;
-    f->pattern = r.paths[*idx];
+    f->pattern = r.paths[idx];
     break;
   }
   case RuleKind::persistence_write: {
@@ -302,12 +312,12 @@ void Detector::eval_rule(CompiledRule &c, const pipeline::Event &ev,
     // check: EPERM, EACCES). Other failures (ENOENT of a missing directory) wrote nothing.
     if (o.ret < 0 && o.ret != -EROFS && o.ret != -EPERM && o.ret != -EACCES)
       return;
-    auto idx = match_rule_paths(c, ev, o.path);
-    if (!idx)
+    const uint32_t idx = match_rule_paths(c, ev, o.path);
+    if (idx == policy::PathIndex::kNone)
       return;
     f = found();
     f->path = o.path;
-    f->pattern = r.paths[*idx];
+    f->pattern = r.paths[idx];
     break;
   }
   case RuleKind::egress: {
@@ -562,12 +572,8 @@ void Detector::evaluate(const pipeline::Event &ev, pipeline::ProcessTable &procs
   if (body != kExec && body != kVolume && body != kTamper && body != kThrottle)
     hit = matcher_.match(ev);
   const size_t first = out.size();
-  for (size_t i : reading_[body]) {
-    CompiledRule &c = compiled_[i];
-    if (!c.rule->applies_to(profile->name))
-      continue;
-    eval_rule(c, ev, *profile, hit, procs, out);
-  }
+  for (size_t i : reading_for(ev.hdr.profile_id, *profile)[body])
+    eval_rule(compiled_[i], ev, *profile, hit, procs, out);
   if (out.size() == first)
     return;
   // Sequences see every finding, fallbacks included: "then egress outside the allowlist" holds

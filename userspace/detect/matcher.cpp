@@ -106,12 +106,6 @@ uint32_t Matcher::path_match(size_t owner, std::string_view path, uint32_t uid, 
   return it->second.first(query_, owner);
 }
 
-uint32_t Matcher::rule_path_match(size_t list, std::string_view path, uint32_t uid,
-                                  uint64_t now_ns)
-{
-  return path_match(list, path, uid, now_ns);
-}
-
 const policy::Profile *Matcher::profile(uint32_t id) const
 {
   auto it = profiles_.find(id);

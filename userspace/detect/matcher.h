@@ -61,7 +61,14 @@ public:
   // first pattern of rule list `list` that path matches, or PathIndex::kNone. One index serves
   // every rule and profile: the path is hashed once per event, and each glob runs at most once
   // per event whichever lists ask. Allocates nothing once warm.
-  uint32_t rule_path_match(size_t list, std::string_view path, uint32_t uid, uint64_t now_ns);
+  uint32_t rule_path_match(size_t list, std::string_view path, uint32_t uid, uint64_t now_ns)
+  {
+    // Every rule of an open asks about the same path of the same event: answered in place.
+    if (same_event_ && query_index_ && uid == event_uid_ && path.data() == event_path_ &&
+        path.size() == event_path_size_)
+      return query_index_->first(query_, list);
+    return path_match(list, path, uid, now_ns);
+  }
   // A new event: the path lookups that follow start afresh (within one event, a lookup of the
   // same string object and uid reuses the current one without comparing the path again).
   void next_event() { same_event_ = false; }

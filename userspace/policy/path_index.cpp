@@ -83,10 +83,8 @@ bool PathIndex::glob_matches(Query &q, uint32_t g) const
   return q.glob[g] > 0;
 }
 
-uint32_t PathIndex::first(Query &q, size_t k) const
+uint32_t PathIndex::first_uncached(Query &q, size_t k) const
 {
-  if (q.answer[k] != kUnknown)
-    return q.answer[k];
   uint32_t best = q.literal[k];
   // Globs in list order, only those before the literal that matched (PathMatcher's order).
   for (const auto &[index, g] : owner_globs_[k]) {

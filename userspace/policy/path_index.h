@@ -38,7 +38,10 @@ public:
   void start(Query &q, std::string_view abs_path) const;
   // The index in list k of the first pattern that q's path matches, or kNone: what
   // PathMatcher(list k, home).match(path) answers.
-  uint32_t first(Query &q, size_t k) const;
+  uint32_t first(Query &q, size_t k) const
+  {
+    return q.answer[k] != kUnknown ? q.answer[k] : first_uncached(q, k);
+  }
   // Every list at once (out.size() == owners()).
   void match(std::string_view abs_path, std::span<uint32_t> out) const;
 
@@ -63,6 +66,7 @@ private:
   };
   using Literals = std::unordered_map<std::string, std::vector<Ref>, Hash, std::equal_to<>>;
   bool glob_matches(Query &q, uint32_t g) const;
+  uint32_t first_uncached(Query &q, size_t k) const;
 
   Literals exact_;      // whole-path literals
   Literals base_exact_; // basename literals (patterns without '/')
