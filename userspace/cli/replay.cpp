@@ -173,17 +173,19 @@ int replay_command(const ReplayArgs &args)
     enricher.set_clock_offset(static_cast<int64_t>(s.header.created_realtime_ns) -
                               static_cast<int64_t>(s.header.created_boottime_ns));
   };
+  eventlog::Decoder decoder; // one event per type, reused: replay allocates nothing per event
   v.on_record = [&](const eventlog::RecordView &r) {
     using eventlog::RecordType;
     const auto type = static_cast<RecordType>(r.type);
     if (type == RecordType::event) {
-      auto ev = eventlog::decode(r.payload);
-      if (!ev) {
+      auto decoded = decoder.decode(r.payload);
+      if (!decoded) {
         ++undecodable;
         std::fprintf(stderr, "%s: record %llu: %s (skipped)\n", r.segment->path.c_str(),
-                     static_cast<unsigned long long>(r.index), ev.error().message().c_str());
+                     static_cast<unsigned long long>(r.index), decoded.error().message().c_str());
         return true;
       }
+      pipeline::Event *ev = *decoded;
       ++events;
       if (dedup.duplicate(*ev))
         return true;

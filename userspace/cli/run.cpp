@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <future>
 #include <set>
 
 #include <spdlog/spdlog.h>
@@ -233,6 +234,31 @@ PersistencePlan plan_persistence_guard(const policy::Profile &profile, const std
   return plan;
 }
 
+// The launch's walks of the file system: the project's repositories (persistence guard) and the
+// FIFOs made outside the agent. They run on their own thread while the engine probes the kernel
+// and loads its programs, and are taken before the fork.
+struct LaunchScan {
+  PersistencePlan guard;
+  std::vector<std::string> fifos; // used where the file tier covers FIFOs (fanotify)
+};
+
+LaunchScan scan_for_launch(const policy::Profile &profile, const std::string &home,
+                           const std::string &cwd)
+{
+  LaunchScan out;
+  if (!profile.isolate)
+    return out;
+  // The launch filter's gate decides names in every tier: no BPF LSM hook of vigil's decides
+  // them yet.
+  out.guard = plan_persistence_guard(profile, home, cwd, true);
+  std::vector<std::string> roots = {"/run", "/tmp", "/var/tmp", "/dev/shm"};
+  if (!home.empty())
+    roots.push_back(home);
+  roots.push_back(cwd);
+  out.fifos = enforce::find_fifos(roots, 8, 100000);
+  return out;
+}
+
 std::vector<const char *> c_list(const std::vector<std::string> &v)
 {
   std::vector<const char *> out;
@@ -397,6 +423,7 @@ int run_command(const RunArgs &args)
     spdlog::error("{}", rules.error().message());
     return 2;
   }
+  daemon::startup_step("profile and rules read");
 
   // The agent may run as root: without the dumpable flag, /proc/<vigil>/mem, /proc/<vigil>/environ
   // and ptrace need CAP_SYS_PTRACE, which the agent does not keep.
@@ -435,12 +462,18 @@ int run_command(const RunArgs &args)
   eo.state_dir = args.state_dir;
   if (const char *home = std::getenv("HOME"))
     eo.home = home;
+  std::error_code cwd_ec;
+  const std::string cwd = std::filesystem::current_path(cwd_ec).string();
+  std::future<LaunchScan> launch_scan =
+      std::async(std::launch::async, scan_for_launch, std::cref(*profile), eo.home.value_or(""),
+                 cwd);
   eo.agent_mounts = profile->isolate;
   auto engine = daemon::Engine::start(eo);
   if (!engine) {
     spdlog::error("{}", engine.error().message());
     return 1;
   }
+  daemon::startup_step("engine started");
   if (auto r = (*engine)->set_rules(std::move(*rules)); !r) {
     spdlog::error("{}", r.error().message());
     return 2;
@@ -449,6 +482,7 @@ int run_command(const RunArgs &args)
     spdlog::error("{}", r.error().message());
     return r.error().code == std::errc::not_supported ? kExitTierUnavailable : 2;
   }
+  daemon::startup_step("rules and profile installed (host names resolve in the background)");
   (*engine)->policy_ready();
   const std::string cg = (*engine)->cgroup_mount() + "/vigil/run-" + std::to_string(::getpid());
   if (auto r = cgroup::create(cg); !r) {
@@ -479,6 +513,7 @@ int run_command(const RunArgs &args)
     (void)cgroup::destroy(cg);
     return 1;
   }
+  daemon::startup_step("watchdog started, agent cgroup confined");
 
   int gate[2], ready[2];
   if (::pipe2(gate, O_CLOEXEC) != 0 || ::pipe2(ready, O_CLOEXEC) != 0) {
@@ -535,13 +570,8 @@ int run_command(const RunArgs &args)
   vigil_ids.push_back(fo.launcher);
   vigil_ids.insert(vigil_ids.end(), fo.guardians.begin(), fo.guardians.end());
   daemon::Engine *eng = engine->get();
-  std::error_code cwd_ec;
-  const std::string cwd = std::filesystem::current_path(cwd_ec).string();
-  // The launch filter's gate decides names in every tier: no BPF LSM hook of vigil's decides
-  // them yet.
-  const PersistencePlan guard =
-      profile->isolate ? plan_persistence_guard(*profile, eo.home.value_or(""), cwd, true)
-                       : PersistencePlan{};
+  LaunchScan scanned = launch_scan.get();
+  const PersistencePlan guard = std::move(scanned.guard);
   if (!profile->isolate && !profile->persistence_paths.empty())
     spdlog::warn("persistence: launch.isolate is false: neither read-only binds nor the launch "
                  "filter protect the profile's persistence paths");
@@ -604,11 +634,7 @@ int run_command(const RunArgs &args)
     stand_in = *s;
   }
   if (!stand_in.empty()) {
-    std::vector<std::string> roots = {"/run", "/tmp", "/var/tmp", "/dev/shm"};
-    if (eo.home)
-      roots.push_back(*eo.home);
-    roots.push_back(cwd);
-    fifos = enforce::find_fifos(roots, 8, 100000);
+    fifos = std::move(scanned.fifos);
     spdlog::info("launch: {} FIFO(s) made outside the agent are refused to it (a stand-in file "
                  "covers each in its mount namespace)",
                  fifos.size());
@@ -627,6 +653,7 @@ int run_command(const RunArgs &args)
                       stand_in.empty() ? nullptr : stand_in.c_str(),
                       fifos_c.data(),
                       pid_ns};
+  daemon::startup_step("launch planned (persistence guard, FIFOs, seccomp filter)");
   report_launch(launch, fo);
   summarize_start(args, **engine, profile->name, profile_path, cg);
   // With a pid namespace the child is its pid 1 (clone(CLONE_NEWPID), which fork() cannot do);
@@ -666,6 +693,7 @@ int run_command(const RunArgs &args)
   } else {
     (void)!::write(gate[1], "g", 1);
     ::close(gate[1]);
+    daemon::startup_step("agent released (mounts marked, in its cgroup)");
     int wstatus = 0;
     bool done = false;
     bool watchdog_lost = false;
@@ -695,16 +723,25 @@ int run_command(const RunArgs &args)
       }
     }
   }
+  daemon::startup_step("agent exited");
   // Leftover descendants die with the cgroup; their last events are drained before exit.
   if (auto r = cgroup::destroy(cg); !r)
     spdlog::warn("{}", r.error().message());
+  daemon::startup_step("agent cgroup removed");
   // The agent is gone: the watchdog lets go of the fanotify group before the engine closes it
   // (while the watchdog holds it, closing ours would not answer what is still queued).
   watchdog->finish();
   supervisor.stop();
   ::close(notify[0]);
+  daemon::startup_step("watchdog and seccomp supervisor stopped");
   (void)(*engine)->release(cg);
   (*engine)->stop();
+  daemon::startup_step("engine stopped");
+  // The agent is gone and its alerts are out: the kernel's wait to detach the programs (the
+  // exit's longest step, docs/BENCHMARKS.md) is left to a process of their own.
+  (*engine)->detach_in_background();
+  engine->reset();
+  daemon::startup_step("engine closed");
   return status;
 }
 

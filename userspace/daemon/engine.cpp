@@ -15,6 +15,7 @@
 
 #include "common/kernel_ids.h"
 #include "daemon/lsm_files.h"
+#include "daemon/startup_log.h"
 #include "policy/compile.h"
 #include "vigil/abi.h"
 
@@ -72,6 +73,7 @@ Result<std::unique_ptr<Engine>> Engine::start(const EngineOptions &opts)
   e->opts_ = opts;
   e->cgroup_mount_ = *mount;
   e->features_ = opts.features ? *opts.features : loader::probe_features();
+  startup_step("kernel features probed");
   e->file_tier_ = e->features_.file_tier;
   e->net_tier_ = e->features_.net_tier;
   // Tier order is best first, so a cap is a maximum of the enum values.
@@ -153,12 +155,14 @@ Result<std::unique_ptr<Engine>> Engine::start(const EngineOptions &opts)
     if (!fe)
       return tl::unexpected(with_context(fe.error(), "start the fanotify file guard"));
     e->files_ = std::move(*fe);
+    startup_step("fanotify file guard started");
   }
   auto l = loader::Loader::start(lo,
                                  [self](std::span<const std::byte> d) { self->on_sample(d); });
   if (!l)
     return tl::unexpected(l.error());
   e->loader_ = std::move(*l);
+  startup_step("BPF programs loaded and attached");
   if (e->loader_->adopted()) {
     // What the kernel wrote while no daemon ran waits in the pinned ring until the policy is in
     // place (policy_ready()): read now, it would meet no profile and raise nothing.
@@ -399,7 +403,9 @@ void Engine::reader_loop() noexcept
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   while (!stopping_.load()) {
-    if (auto r = loader_->poll(100); !r)
+    // The ring wakes the poll when it has records; the timeout only bounds how long stop()
+    // waits for this thread (vigil run's exit waits for it).
+    if (auto r = loader_->poll(20); !r)
       spdlog::warn("{}", r.error().message());
     metrics_->health().beat(reader_beat_);
     auto now = std::chrono::steady_clock::now();
@@ -642,10 +648,19 @@ void Engine::sample_volume()
   detector_->flush();
 }
 
+void Engine::detach_in_background()
+{
+  const pid_t pid = loader_->detach_in_background();
+  if (pid < 0)
+    return;
+  spdlog::debug("programs detached by pid {}", pid);
+}
+
 void Engine::stop()
 {
   if (stopping_.exchange(true))
     return;
+  lookups_.stop(); // the hosts thread waits on it
   if (reader_.joinable())
     reader_.join();
   if (hosts_.joinable())

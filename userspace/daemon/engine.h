@@ -131,6 +131,9 @@ public:
 
   // Delivers every event already in the ring, waits for the worker to finish them, then stops.
   void stop();
+  // After stop(), before the engine is destroyed: the programs are detached by a process of
+  // their own (Loader::detach_in_background), so that the destruction does not wait for it.
+  void detach_in_background();
 
   uint64_t alerts_raised() const { return alerts_.load(); }
   bool adopted() const { return loader_->adopted(); }
@@ -151,7 +154,10 @@ private:
   void log_tiers() const;
   Result<> open_sinks();
   void count_decision(const pipeline::Event &ev, const std::string &profile);
-  Result<> install_profile(uint32_t id, policy::Profile p);
+  // all: every map, the file guard and the detector; egress: a host name's addresses changed
+  // (the egress allowlist, the recorded policy and the detector's copy only).
+  enum class Install { all, egress };
+  Result<> install_profile(uint32_t id, policy::Profile p, Install what = Install::all);
   void finish_kill(const pipeline::Event &ev);
   // BPF LSM programs are loaded (for files, the network, and self-protection).
   bool uses_lsm() const
@@ -202,12 +208,18 @@ private:
   std::deque<pipeline::Event> held_;
 
   // Egress host names: the profiles as written, and each host's last resolution and when it
-  // expires. The hosts thread re-resolves on the TTL and reinstalls the profiles that use it.
+  // expires. Lookups run concurrently and nobody waits for them: a name allows nothing until its
+  // answer comes, and the hosts thread installs each answer as it arrives, then re-resolves on
+  // the TTL and reinstalls the profiles that use it.
   std::mutex hosts_mu_; // guards the three below; taken before state_mu_, never inside it
   std::map<uint32_t, policy::Profile> written_;
   std::map<std::string, Resolution> resolved_;
   std::map<std::string, std::chrono::steady_clock::time_point> expires_;
+  HostLookups lookups_;
   std::thread hosts_;
+  // Installs the answers that came (hosts_mu_ held): the profiles using a host whose addresses
+  // changed are reinstalled.
+  void take_answers(std::vector<std::pair<std::string, Resolution>> answers);
   std::map<uint32_t, policy::Profile> profiles_; // for the LSM file maps (shared name table)
   std::vector<std::string> homes_;
 

@@ -34,31 +34,25 @@ Result<> Engine::check_requirement(const policy::Profile &p) const
                                   "' enforcement, which this kernel cannot give: " + why});
 }
 
+// Nothing waits for a lookup now, so a query is sent a second time (the same query, so a late
+// answer to the first still counts) before the name is given up until the next try; no more
+// than that: a name of /etc/hosts is only looked up there after DNS gave up on it.
+constexpr QueryPatience kLookupPatience{1, 2};
+
 Result<> Engine::set_profile(uint32_t id, policy::Profile p)
 {
   if (auto r = check_requirement(p); !r)
     return r;
   std::lock_guard lock(hosts_mu_);
-  std::vector<std::string> unknown;
-  for (const auto &a : p.egress_allow)
-    if (!a.host.empty() && !resolved_.count(a.host) &&
-        std::find(unknown.begin(), unknown.end(), a.host) == unknown.end())
-      unknown.push_back(a.host);
-  auto answers = resolve_hosts(unknown, std::chrono::milliseconds(1000));
   const auto now = std::chrono::steady_clock::now();
-  for (const auto &host : unknown) {
-    auto it = answers.find(host);
-    if (it == answers.end()) {
-      // No answer in time: allows nothing until the hosts thread gets one.
-      resolved_[host] = Resolution{{}, kMinTtl};
-      expires_[host] = now + std::chrono::seconds(kMinTtl);
-      spdlog::warn("egress host {}: no DNS answer yet; it allows nothing until one comes", host);
+  for (const auto &a : p.egress_allow) {
+    if (a.host.empty() || resolved_.count(a.host))
       continue;
-    }
-    resolved_[host] = it->second;
-    expires_[host] = now + std::chrono::seconds(it->second.ttl_s);
-    spdlog::info("egress host {}: {} address(es), refreshed every {} s", host,
-                 it->second.addrs.size(), it->second.ttl_s);
+    // Allows nothing until its answer comes; the answer, not a timer, ends the wait.
+    resolved_[a.host] = Resolution{};
+    expires_[a.host] = now + std::chrono::seconds(kMaxTtl);
+    lookups_.ask(a.host, kLookupPatience);
+    spdlog::warn("egress host {}: resolving; it allows nothing until its answer comes", a.host);
   }
   written_[id] = p;
   auto installed = install_profile(id, expand_hosts(p, resolved_));
@@ -69,47 +63,57 @@ Result<> Engine::set_profile(uint32_t id, policy::Profile p)
   return {};
 }
 
-void Engine::hosts_loop() noexcept
+void Engine::take_answers(std::vector<std::pair<std::string, Resolution>> answers)
 {
-  while (!stopping_.load()) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    std::lock_guard lock(hosts_mu_);
-    const auto now = std::chrono::steady_clock::now();
-    std::vector<std::string> due, changed;
-    for (const auto &[host, when] : expires_)
-      if (when <= now)
-        due.push_back(host);
-    if (due.empty())
-      continue;
-    auto answers = resolve_hosts(due, std::chrono::seconds(3));
-    for (const auto &host : due) {
-      auto it = answers.find(host);
-      if (it == answers.end()) {
-        expires_[host] = now + std::chrono::seconds(kMinTtl);
-        continue;
-      }
-      expires_[host] = now + std::chrono::seconds(it->second.ttl_s);
-      if (it->second.addrs != resolved_[host].addrs) {
-        spdlog::info("egress host {} now resolves to {} address(es)", host,
-                     it->second.addrs.size());
-        changed.push_back(host);
-      }
-      resolved_[host] = std::move(it->second);
-    }
-    if (changed.empty())
-      continue;
-    for (const auto &[id, p] : written_) {
-      const bool uses = std::any_of(p.egress_allow.begin(), p.egress_allow.end(), [&](auto &a) {
-        return std::find(changed.begin(), changed.end(), a.host) != changed.end();
-      });
-      if (uses)
-        if (auto r = install_profile(id, expand_hosts(p, resolved_)); !r)
-          spdlog::warn("reinstall profile {}: {}", p.name, r.error().message());
-    }
+  const auto now = std::chrono::steady_clock::now();
+  std::vector<std::string> changed;
+  for (auto &[host, r] : answers) {
+    expires_[host] = now + std::chrono::seconds(r.ttl_s);
+    Resolution &had = resolved_[host];
+    const bool first = had.ttl_s == 0; // answers carry at least kMinTtl
+    // The first answer arrives after vigil run's start-up notes (which said the name was being
+    // resolved): at debug level, so that -q stays quiet; a change later is news.
+    if (first || r.addrs != had.addrs)
+      spdlog::log(first ? spdlog::level::debug : spdlog::level::info,
+                  "egress host {}: {} address(es), refreshed every {} s", host, r.addrs.size(),
+                  r.ttl_s);
+    if (r.addrs != had.addrs)
+      changed.push_back(host);
+    had = std::move(r);
+  }
+  if (changed.empty())
+    return;
+  for (const auto &[id, p] : written_) {
+    const bool uses = std::any_of(p.egress_allow.begin(), p.egress_allow.end(), [&](auto &a) {
+      return std::find(changed.begin(), changed.end(), a.host) != changed.end();
+    });
+    if (uses)
+      if (auto r = install_profile(id, expand_hosts(p, resolved_), Install::egress); !r)
+        spdlog::warn("reinstall profile {}: {}", p.name, r.error().message());
   }
 }
 
-Result<> Engine::install_profile(uint32_t id, policy::Profile p)
+void Engine::hosts_loop() noexcept
+{
+  while (!stopping_.load()) {
+    auto answers = lookups_.wait(std::chrono::milliseconds(200));
+    if (stopping_.load())
+      break;
+    std::lock_guard lock(hosts_mu_);
+    if (!answers.empty())
+      take_answers(std::move(answers));
+    // Names due again are asked in the background too; until the answer comes the old addresses
+    // stay (a lookup that never finishes is asked again after kMinTtl).
+    const auto now = std::chrono::steady_clock::now();
+    for (auto &[host, when] : expires_)
+      if (when <= now) {
+        lookups_.ask(host, kLookupPatience);
+        when = now + std::chrono::seconds(kMinTtl);
+      }
+  }
+}
+
+Result<> Engine::install_profile(uint32_t id, policy::Profile p, Install what)
 {
   auto egress = policy::compile_egress(p, id);
   if (!egress)
@@ -133,7 +137,10 @@ Result<> Engine::install_profile(uint32_t id, policy::Profile p)
   // Inbound needs no tier either: the packet program runs on every agent cgroup.
   sw.ingress_mode = p.inbound_mode() ? kernel_mode(*p.inbound_mode())
                                      : static_cast<uint8_t>(VG_MODE_OFF);
-  if (file_tier_ == loader::Tier::lsm) {
+  // A host name's new addresses change the egress allowlist only: the file rules and the file
+  // guard's set stay as they are (rebuilding them while an agent runs gains nothing and opens a
+  // window in which the guard's set is being replaced).
+  if (file_tier_ == loader::Tier::lsm && what == Install::all) {
     // The name table is shared by every profile: recompile all of them together.
     auto all = profiles_;
     all[id] = p;
@@ -155,7 +162,7 @@ Result<> Engine::install_profile(uint32_t id, policy::Profile p)
       return tl::unexpected(with_context(r.error(), "profile " + p.name));
   if (auto r = loader_->set_profile(id, sw, entries); !r)
     return tl::unexpected(with_context(r.error(), "profile " + p.name));
-  if (files_) {
+  if (files_ && what == Install::all) {
     auto unguarded = files_->set_profile(id, p, homes_);
     if (!unguarded)
       return tl::unexpected(with_context(unguarded.error(), "guard the files of " + p.name));

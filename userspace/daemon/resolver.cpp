@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <thread>
 
 namespace vigil::daemon {
@@ -23,15 +24,16 @@ namespace vigil::daemon {
 namespace {
 
 // Adds the type-qtype answers of a DNS query to out; returns the smallest TTL seen (0: none).
-uint32_t query(const std::string &host, int qtype, std::vector<std::array<uint8_t, 16>> &out)
+uint32_t query(const std::string &host, int qtype, std::vector<std::array<uint8_t, 16>> &out,
+               QueryPatience patience)
 {
   struct __res_state st{};
   if (res_ninit(&st) != 0)
     return 0;
-  // A resolver that does not answer must not hold a profile for the glibc default of 5 s x 2
-  // tries per query: one quick retry, then the hosts thread asks again later.
-  st.retrans = 1;
-  st.retry = 1;
+  // A resolver that does not answer must not hold a caller that waits for the glibc default of
+  // 5 s x 2 tries per query; the caller says how patient it can be.
+  st.retrans = patience.wait_s;
+  st.retry = patience.attempts;
   unsigned char answer[4096];
   const int len = res_nquery(&st, host.c_str(), ns_c_in, qtype, answer, sizeof(answer));
   uint32_t ttl = 0;
@@ -60,12 +62,12 @@ uint32_t query(const std::string &host, int qtype, std::vector<std::array<uint8_
 
 } // namespace
 
-Resolution resolve_host(const std::string &host)
+Resolution resolve_host(const std::string &host, QueryPatience patience)
 {
   Resolution r;
   uint32_t ttl = 0;
   for (int qtype : {ns_t_a, ns_t_aaaa}) {
-    const uint32_t t = query(host, qtype, r.addrs);
+    const uint32_t t = query(host, qtype, r.addrs, patience);
     if (t)
       ttl = ttl == 0 ? t : std::min(ttl, t);
   }
@@ -96,25 +98,53 @@ Resolution resolve_host(const std::string &host)
   return r;
 }
 
-std::map<std::string, Resolution> resolve_hosts(const std::vector<std::string> &hosts,
-                                                std::chrono::milliseconds deadline)
+struct HostLookups::State {
+  mutable std::mutex mu;
+  std::condition_variable cv;
+  std::set<std::string> asking;
+  std::vector<std::pair<std::string, Resolution>> ready;
+  bool stopped = false;
+};
+
+HostLookups::HostLookups() : state_(std::make_shared<State>()) {}
+
+bool HostLookups::ask(const std::string &host, QueryPatience patience)
 {
-  struct Shared {
-    std::mutex mu;
-    std::condition_variable cv;
-    std::map<std::string, Resolution> done;
-  };
-  auto shared = std::make_shared<Shared>();
-  for (const auto &h : hosts)
-    std::thread([shared, h] {
-      Resolution r = resolve_host(h);
-      std::lock_guard lock(shared->mu);
-      shared->done[h] = std::move(r);
-      shared->cv.notify_all();
-    }).detach();
-  std::unique_lock lock(shared->mu);
-  shared->cv.wait_for(lock, deadline, [&] { return shared->done.size() == hosts.size(); });
-  return shared->done;
+  {
+    std::lock_guard lock(state_->mu);
+    if (state_->stopped || !state_->asking.insert(host).second)
+      return false;
+  }
+  std::thread([state = state_, host, patience] {
+    Resolution r = resolve_host(host, patience);
+    std::lock_guard lock(state->mu);
+    state->asking.erase(host);
+    state->ready.emplace_back(host, std::move(r));
+    state->cv.notify_all();
+  }).detach();
+  return true;
+}
+
+std::vector<std::pair<std::string, Resolution>> HostLookups::wait(std::chrono::milliseconds timeout)
+{
+  std::unique_lock lock(state_->mu);
+  state_->cv.wait_for(lock, timeout, [&] { return state_->stopped || !state_->ready.empty(); });
+  std::vector<std::pair<std::string, Resolution>> out;
+  out.swap(state_->ready);
+  return out;
+}
+
+void HostLookups::stop()
+{
+  std::lock_guard lock(state_->mu);
+  state_->stopped = true;
+  state_->cv.notify_all();
+}
+
+size_t HostLookups::in_flight() const
+{
+  std::lock_guard lock(state_->mu);
+  return state_->asking.size();
 }
 
 std::vector<std::array<uint8_t, 16>> parse_resolv_conf(std::string_view text)

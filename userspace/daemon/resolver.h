@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,13 +25,32 @@ struct Resolution {
 // resolver cannot answer (no DNS, /etc/hosts entries) fall back to getaddrinfo with
 // kDefaultTtl. TTLs are clamped to [kMinTtl, kMaxTtl].
 inline constexpr uint32_t kMinTtl = 5, kMaxTtl = 3600, kDefaultTtl = 60;
-Resolution resolve_host(const std::string &host);
+// How long each DNS query waits for its answer (seconds) and how many times it is sent.
+struct QueryPatience {
+  int wait_s = 1;
+  int attempts = 1;
+};
+Resolution resolve_host(const std::string &host, QueryPatience patience = {});
 
-// Resolves every host at once (a thread each) and returns the answers that arrived within the
-// deadline; a host whose resolver does not answer in time is missing from the result (its
-// lookup finishes in the background and is dropped).
-std::map<std::string, Resolution> resolve_hosts(const std::vector<std::string> &hosts,
-                                                std::chrono::milliseconds deadline);
+// Host lookups that run concurrently (a thread each) and hand their answers over as each one
+// finishes, so that nobody waits for the slowest name. The lookup threads share the state with
+// this handle: it may be destroyed while lookups are in flight (their answers are dropped).
+class HostLookups {
+public:
+  HostLookups();
+  // Starts a lookup of host, unless one is in flight already. Returns whether one was started.
+  bool ask(const std::string &host, QueryPatience patience);
+  // Waits until at least one answer is ready, stop() was called or timeout passed; returns the
+  // answers ready (host, resolution), in the order they came.
+  std::vector<std::pair<std::string, Resolution>> wait(std::chrono::milliseconds timeout);
+  // Ends every wait() now and later.
+  void stop();
+  size_t in_flight() const;
+
+private:
+  struct State;
+  std::shared_ptr<State> state_;
+};
 
 // The profile with each host entry replaced by one /32 or /128 entry per resolved address
 // (same ports, same line). Hosts missing from `resolved` are left out: they allow nothing;

@@ -2,6 +2,7 @@
 // A gate in front of the logger's sinks: while closed it keeps lines below `error`.
 #include "daemon/startup_log.h"
 
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -14,6 +15,9 @@
 namespace vigil::daemon {
 
 namespace {
+
+// Set while static objects are built, before main(): close enough to the exec.
+const auto kProcessStart = std::chrono::steady_clock::now();
 
 class GateSink final : public spdlog::sinks::sink {
 public:
@@ -95,6 +99,13 @@ void hold_startup_log()
 size_t release_startup_log(bool print)
 {
   return gate ? gate->release(print, spdlog::default_logger()->name()) : 0;
+}
+
+void startup_step(std::string_view step)
+{
+  const std::chrono::duration<double, std::milli> since =
+      std::chrono::steady_clock::now() - kProcessStart;
+  spdlog::debug("start-up: {:.1f} ms: {}", since.count(), step);
 }
 
 } // namespace vigil::daemon

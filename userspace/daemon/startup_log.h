@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstddef>
+#include <string_view>
 
 namespace vigil::daemon {
 
@@ -16,5 +17,9 @@ void hold_startup_log();
 // Stops holding. print: write the held lines now (in order); otherwise drop them. Returns how
 // many were held.
 size_t release_startup_log(bool print);
+
+// "start-up: 12.3 ms: <step>" at debug level, the time since the process started: where the
+// start-up of `vigil run` and the daemon goes (`--log-level debug`).
+void startup_step(std::string_view step);
 
 } // namespace vigil::daemon

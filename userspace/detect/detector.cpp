@@ -107,8 +107,25 @@ void Detector::set_rules(policy::RuleSet rules)
   rules_ = std::move(rules);
   compiled_.clear();
   compiled_.reserve(rules_.rules.size());
-  for (const auto &r : rules_.rules)
-    compiled_.push_back(CompiledRule{&r, {}, nullptr, {}});
+  std::vector<const std::vector<std::string> *> lists;
+  for (const auto &r : rules_.rules) {
+    CompiledRule c{&r};
+    if ((r.kind == RuleKind::credential_read || r.kind == RuleKind::persistence_write) &&
+        !r.paths.empty()) {
+      c.paths = static_cast<uint32_t>(lists.size());
+      lists.push_back(&r.paths);
+    }
+    compiled_.push_back(c);
+  }
+  matcher_.set_rule_paths(std::move(lists));
+  // Per event body, the enabled rules that read it: an event visits only those.
+  reading_by_profile_.clear();
+  for (size_t body = 0; body < reading_.size(); ++body) {
+    reading_[body].clear();
+    for (size_t i = 0; i < compiled_.size(); ++i)
+      if (compiled_[i].rule->enabled && kind_reads(compiled_[i].rule->kind, *compiled_[i].rule, body))
+        reading_[body].push_back(i);
+  }
   // Indices name rules: state of the old set does not carry over.
   pending_.clear();
   pending_order_.clear();
@@ -119,16 +136,24 @@ void Detector::set_rules(policy::RuleSet rules)
 void Detector::set_profile(uint32_t id, policy::Profile p)
 {
   matcher_.set_profile(id, std::move(p));
+  reading_by_profile_.erase(id);
 }
 
 void Detector::remove_profile(uint32_t id)
 {
   matcher_.remove_profile(id);
+  reading_by_profile_.erase(id);
 }
 
-std::string Detector::home_of(uint32_t uid) const
+const Detector::ByBody &Detector::reading_for(uint32_t profile_id, const policy::Profile &profile)
 {
-  return opts_.homes ? opts_.homes(uid) : std::string();
+  auto [it, added] = reading_by_profile_.try_emplace(profile_id);
+  if (added)
+    for (size_t body = 0; body < reading_.size(); ++body)
+      for (size_t i : reading_[body])
+        if (compiled_[i].rule->applies_to(profile.name))
+          it->second[body].push_back(i);
+  return it->second;
 }
 
 void Detector::normalize(pipeline::Event &ev)
@@ -137,7 +162,8 @@ void Detector::normalize(pipeline::Event &ev)
   if (!o || o->resolved || o->path.empty())
     return;
   if (o->path.front() == '/') {
-    o->path = policy::normalize_path(o->path);
+    if (!policy::is_normal_path(o->path)) // most are: no copy for them
+      o->path = policy::normalize_path(o->path);
     return;
   }
   const std::string dir = opts_.dirs ? opts_.dirs(ev.hdr.tgid, o->dfd) : std::string();
@@ -189,7 +215,7 @@ bool Detector::excepted(const Rule &r, const pipeline::Event &ev, pipeline::Proc
     if (!ex.paths.empty()) {
       if (f.path.empty())
         continue;
-      policy::PathMatcher m(ex.paths, home_of(ev.hdr.uid));
+      policy::PathMatcher m(ex.paths, matcher_.home(ev.hdr.uid, ev.hdr.ts_ns));
       if (!m.match(f.path))
         continue;
     }
@@ -229,21 +255,12 @@ bool Detector::excepted(const Rule &r, const pipeline::Event &ev, pipeline::Proc
   return false;
 }
 
-std::optional<size_t> Detector::match_rule_paths(CompiledRule &c, const pipeline::Event &ev,
-                                                 const std::string &path)
+uint32_t Detector::match_rule_paths(const CompiledRule &c, const pipeline::Event &ev,
+                                    const std::string &path)
 {
-  if (!event_home_)
-    event_home_ = home_of(ev.hdr.uid);
-  if (!c.last || c.last_home != *event_home_) {
-    auto it = c.by_home.find(*event_home_);
-    if (it == c.by_home.end() && c.by_home.size() >= Matcher::kMaxHomes)
-      c.by_home.clear(); // c.last is replaced below
-    if (it == c.by_home.end())
-      it = c.by_home.emplace(*event_home_, policy::PathMatcher(c.rule->paths, *event_home_)).first;
-    c.last = &it->second;
-    c.last_home = *event_home_;
-  }
-  return c.last->match(path);
+  if (c.paths == UINT32_MAX)
+    return policy::PathIndex::kNone;
+  return matcher_.rule_path_match(c.paths, path, ev.hdr.uid, ev.hdr.ts_ns);
 }
 
 void Detector::eval_rule(CompiledRule &c, const pipeline::Event &ev,
@@ -278,12 +295,12 @@ void Detector::eval_rule(CompiledRule &c, const pipeline::Event &ev,
       return;
     if (o.path.empty() || o.path.front() != '/')
       return;
-    auto idx = match_rule_paths(c, ev, o.path);
-    if (!idx)
+    const uint32_t idx = match_rule_paths(c, ev, o.path);
+    if (idx == policy::PathIndex::kNone)
       return;
     f = found();
     f->path = o.path;
-    f->pattern = r.paths[*idx];
+    f->pattern = r.paths[idx];
     break;
   }
   case RuleKind::persistence_write: {
@@ -302,12 +319,12 @@ void Detector::eval_rule(CompiledRule &c, const pipeline::Event &ev,
     if (r.fallback && ev.hdr.verdict != pipeline::Verdict::deny &&
         ev.hdr.verdict != pipeline::Verdict::audit)
       return;
-    auto idx = match_rule_paths(c, ev, o.path);
-    if (!idx)
+    const uint32_t idx = match_rule_paths(c, ev, o.path);
+    if (idx == policy::PathIndex::kNone)
       return;
     f = found();
     f->path = o.path;
-    f->pattern = r.paths[*idx];
+    f->pattern = r.paths[idx];
     break;
   }
   case RuleKind::egress: {
@@ -557,17 +574,13 @@ void Detector::evaluate(const pipeline::Event &ev, pipeline::ProcessTable &procs
   if (body != kExec && body != kOpen && body != kConnect && body != kPtrace && body != kSocket &&
       body != kVolume && body != kTamper && body != kThrottle)
     return;
-  event_home_.reset();
+  matcher_.next_event();
   std::optional<PolicyHit> hit;
   if (body != kExec && body != kVolume && body != kTamper && body != kThrottle)
     hit = matcher_.match(ev);
   const size_t first = out.size();
-  for (auto &c : compiled_) {
-    const Rule &r = *c.rule;
-    if (!r.enabled || !kind_reads(r.kind, r, body) || !r.applies_to(profile->name))
-      continue;
-    eval_rule(c, ev, *profile, hit, procs, out);
-  }
+  for (size_t i : reading_for(ev.hdr.profile_id, *profile)[body])
+    eval_rule(compiled_[i], ev, *profile, hit, procs, out);
   if (out.size() == first)
     return;
   // Sequences see every finding, fallbacks included: "then egress outside the allowlist" holds

@@ -34,12 +34,76 @@ Matcher::Matcher(DirResolver dirs, HomeResolver homes)
 
 void Matcher::set_profile(uint32_t id, policy::Profile p)
 {
-  profiles_[id] = Compiled{std::move(p), {}};
+  profiles_[id] = Compiled{std::move(p), 0};
+  policy_changed();
 }
 
 void Matcher::remove_profile(uint32_t id)
 {
   profiles_.erase(id);
+  policy_changed();
+}
+
+void Matcher::set_rule_paths(std::vector<const std::vector<std::string> *> lists)
+{
+  rule_lists_ = std::move(lists);
+  policy_changed();
+}
+
+void Matcher::policy_changed()
+{
+  indexes_.clear();
+  query_index_ = nullptr;
+  same_event_ = false;
+  uint32_t owner = static_cast<uint32_t>(rule_lists_.size());
+  for (auto &[id, c] : profiles_)
+    c.owner = owner++;
+}
+
+const std::string &Matcher::home(uint32_t uid, uint64_t now_ns)
+{
+  // passwd is asked again now and then (a home can change), and the cache is bounded. Events of
+  // different CPUs arrive slightly out of order: only a jump back by the TTL starts over.
+  if (now_ns > homes_since_ns_ + kHomeTtlNs || now_ns + kHomeTtlNs < homes_since_ns_ ||
+      home_of_uid_.size() >= kMaxHomes) {
+    home_of_uid_.clear();
+    homes_since_ns_ = now_ns;
+  }
+  auto it = home_of_uid_.find(uid);
+  if (it == home_of_uid_.end())
+    it = home_of_uid_.emplace(uid, homes_ ? homes_(uid) : std::string()).first;
+  return it->second;
+}
+
+uint32_t Matcher::path_match(size_t owner, std::string_view path, uint32_t uid, uint64_t now_ns)
+{
+  // Every rule of an open asks about the same path of the same event: no hashing again.
+  if (same_event_ && query_index_ && uid == event_uid_ && path.data() == event_path_ &&
+      path.size() == event_path_size_)
+    return query_index_->first(query_, owner);
+  const std::string &h = home(uid, now_ns);
+  auto it = indexes_.find(h);
+  if (it == indexes_.end()) {
+    if (indexes_.size() >= kMaxHomes) {
+      indexes_.clear(); // homes come from passwd: a handful; a bound anyway
+      query_index_ = nullptr;
+      same_event_ = false;
+    }
+    std::vector<const std::vector<std::string> *> lists = rule_lists_;
+    for (const auto &[id, c] : profiles_)
+      lists.push_back(&c.profile.credential_paths);
+    it = indexes_.emplace(h, policy::PathIndex(lists, h)).first;
+  }
+  if (query_index_ != &it->second || query_path_ != path) {
+    query_path_.assign(path);
+    it->second.start(query_, query_path_);
+    query_index_ = &it->second;
+  }
+  same_event_ = true;
+  event_path_ = path.data();
+  event_path_size_ = path.size();
+  event_uid_ = uid;
+  return it->second.first(query_, owner);
 }
 
 const policy::Profile *Matcher::profile(uint32_t id) const
@@ -50,6 +114,7 @@ const policy::Profile *Matcher::profile(uint32_t id) const
 
 std::optional<PolicyHit> Matcher::match(const pipeline::Event &ev)
 {
+  next_event();
   auto it = profiles_.find(ev.hdr.profile_id);
   if (it == profiles_.end())
     return std::nullopt;
@@ -95,7 +160,7 @@ std::optional<PolicyHit> Matcher::match_open(Compiled &c, const pipeline::Event 
     if (ev.hdr.tier == pipeline::Tier::lsm && pattern.find('/') != std::string::npos &&
         pattern.find_first_of("*?[") == std::string::npos) {
       if (pattern.starts_with("~/")) {
-        const std::string home = homes_ ? homes_(ev.hdr.uid) : std::string();
+        const std::string &home = this->home(ev.hdr.uid, ev.hdr.ts_ns);
         if (!home.empty())
           path = policy::normalize_path(home + pattern.substr(1));
       } else {
@@ -109,26 +174,23 @@ std::optional<PolicyHit> Matcher::match_open(Compiled &c, const pipeline::Event 
   // (EPERM, EACCES) is an attempt on the credential and is reported.
   if (o.ret < 0 && o.ret != -EPERM && o.ret != -EACCES)
     return std::nullopt;
-  std::string path = o.path;
-  if (!o.resolved && (path.empty() || path[0] != '/')) {
+  // The pipeline normalised the path already (Detector::normalize); the copy is made only for
+  // a path that still needs it, and for a hit.
+  std::string normalized;
+  if (!o.resolved && (o.path.empty() || o.path[0] != '/')) {
     std::string dir = dirs_ ? dirs_(ev.hdr.tgid, o.dfd) : std::string();
     if (dir.empty())
       return std::nullopt;
-    path = policy::normalize_path(path, dir);
-  } else if (!o.resolved) {
-    path = policy::normalize_path(path);
+    normalized = policy::normalize_path(o.path, dir);
+  } else if (!o.resolved && !policy::is_normal_path(o.path)) {
+    normalized = policy::normalize_path(o.path);
   }
-  std::string home = homes_ ? homes_(ev.hdr.uid) : std::string();
-  auto mit = c.by_home.find(home);
-  if (mit == c.by_home.end() && c.by_home.size() >= kMaxHomes)
-    c.by_home.clear(); // homes come from passwd, so this is a cache of a handful; a bound anyway
-  if (mit == c.by_home.end())
-    mit = c.by_home.emplace(home, policy::PathMatcher(c.profile.credential_paths, home)).first;
-  auto idx = mit->second.match(path);
-  if (!idx)
+  const std::string &path = normalized.empty() ? o.path : normalized;
+  const uint32_t idx = path_match(c.owner, path, ev.hdr.uid, ev.hdr.ts_ns);
+  if (idx == policy::PathIndex::kNone)
     return std::nullopt;
-  return PolicyHit{kRuleCredentialRead, c.profile.credential_severity, ev.hdr.profile_id,
-                 std::move(path), c.profile.credential_paths[*idx]};
+  return PolicyHit{kRuleCredentialRead, c.profile.credential_severity, ev.hdr.profile_id, path,
+                   c.profile.credential_paths[idx]};
 }
 
 std::optional<PolicyHit> Matcher::match_connect(Compiled &c, const pipeline::Event &ev,

@@ -9,10 +9,12 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <unordered_map>
 
 #include "pipeline/event.h"
+#include "policy/path_index.h"
 #include "policy/profile.h"
 
 namespace vigil::detect {
@@ -51,13 +53,39 @@ public:
 
   std::optional<PolicyHit> match(const pipeline::Event &ev);
 
-  static constexpr size_t kMaxHomes = 256; // compiled matchers kept per profile, one per home
+  // The path lists of the rules that share the credential-path index with the profiles
+  // (credential_read, persistence_write): list k answers as rule_path_hits()[k]. The lists must outlive
+  // the next call.
+  void set_rule_paths(std::vector<const std::vector<std::string> *> lists);
+  // For path (absolute, normalised) and the home of uid at event time now_ns: the index of the
+  // first pattern of rule list `list` that path matches, or PathIndex::kNone. One index serves
+  // every rule and profile: the path is hashed once per event, and each glob runs at most once
+  // per event whichever lists ask. Allocates nothing once warm.
+  uint32_t rule_path_match(size_t list, std::string_view path, uint32_t uid, uint64_t now_ns)
+  {
+    // Every rule of an open asks about the same path of the same event: answered in place.
+    if (same_event_ && query_index_ && uid == event_uid_ && path.data() == event_path_ &&
+        path.size() == event_path_size_)
+      return query_index_->first(query_, list);
+    return path_match(list, path, uid, now_ns);
+  }
+  // A new event: the path lookups that follow start afresh (within one event, a lookup of the
+  // same string object and uid reuses the current one without comparing the path again).
+  void next_event() { same_event_ = false; }
+  // The home of uid (the HomeResolver's answer, kept for kHomeTtlNs of event time).
+  const std::string &home(uint32_t uid, uint64_t now_ns);
+
+  static constexpr size_t kMaxHomes = 256; // indexes kept, one per home; and homes per uid
+  static constexpr uint64_t kHomeTtlNs = 10'000'000'000ull;
 
 private:
   struct Compiled {
     policy::Profile profile;
-    std::unordered_map<std::string, policy::PathMatcher> by_home;
+    uint32_t owner = 0; // its list in the index: after the rules' lists
   };
+  // The same for list `owner` of the index (rules' lists, then profiles').
+  uint32_t path_match(size_t owner, std::string_view path, uint32_t uid, uint64_t now_ns);
+  void policy_changed();
   std::optional<PolicyHit> match_open(Compiled &c, const pipeline::Event &ev,
                                     const pipeline::OpenBody &o);
   std::optional<PolicyHit> match_connect(Compiled &c, const pipeline::Event &ev,
@@ -66,6 +94,19 @@ private:
   DirResolver dirs_;
   HomeResolver homes_;
   std::map<uint32_t, Compiled> profiles_;
+  std::vector<const std::vector<std::string> *> rule_lists_;
+  std::unordered_map<std::string, policy::PathIndex> indexes_; // by home
+  // The current path's lookup: the index it runs on and the path (which the query points into).
+  const policy::PathIndex *query_index_ = nullptr;
+  std::string query_path_;
+  policy::PathIndex::Query query_;
+  // Within one event: the string the query was started from (its data and size) and the uid.
+  bool same_event_ = false;
+  const char *event_path_ = nullptr;
+  size_t event_path_size_ = 0;
+  uint32_t event_uid_ = 0;
+  std::unordered_map<uint32_t, std::string> home_of_uid_;
+  uint64_t homes_since_ns_ = 0; // event time when home_of_uid_ was started
 };
 
 // Production resolvers: /proc/PID/cwd and /proc/PID/fd/N; the passwd database.

@@ -104,19 +104,38 @@ struct BodyEncoder {
 constexpr uint64_t kTagExecEnv = 1; // exec: u8 truncated | varint n | n x str "NAME=VALUE"
 constexpr uint64_t kTagInbound = 2; // connect: u16 lport | u8 proto (an inbound connection)
 
+// The alternative B of ev.body, made if the body holds another one (a body of the same type
+// keeps its strings' capacity; the caller assigns every field).
+template <typename B> B &body_of(pipeline::Event &ev)
+{
+  if (auto *b = std::get_if<B>(&ev.body))
+    return *b;
+  return ev.body.template emplace<B>();
+}
+
+// n strings into v, reusing its strings.
+void strs_into(Cursor &c, std::vector<std::string> &v, uint64_t n, size_t max)
+{
+  v.resize(n);
+  for (uint64_t i = 0; i < n && c.ok(); ++i)
+    c.str_into(v[i], max);
+}
+
 // The variant alternative a type's body decodes into; false for a type this version lacks.
 bool decode_body(pipeline::EventType t, Cursor &c, pipeline::Event &ev)
 {
   using pipeline::EventType;
   switch (t) {
   case EventType::exec: {
-    pipeline::ExecBody b;
+    pipeline::ExecBody &b = body_of<pipeline::ExecBody>(ev);
     b.ppid = c.u32();
     b.old_tid = c.u32();
     b.loginuid = c.u32();
     b.exe_dev = c.u32();
     b.exe_ino = c.u64();
-    b.exe = c.str(kMaxString);
+    c.str_into(b.exe, kMaxString);
+    b.env.clear(); // an extension, below
+    b.env_truncated = false;
     const uint64_t argc = c.varint();
     // Each argument takes at least its one length byte: a count beyond the bytes left is corrupt
     // and must not size an allocation.
@@ -124,10 +143,7 @@ bool decode_body(pipeline::EventType t, Cursor &c, pipeline::Event &ev)
       c.fail();
       return false;
     }
-    b.argv.reserve(argc);
-    for (uint64_t i = 0; i < argc && c.ok(); ++i)
-      b.argv.push_back(c.str(kMaxString));
-    ev.body = std::move(b);
+    strs_into(c, b.argv, argc, kMaxString);
     return true;
   }
   case EventType::fork:
@@ -137,7 +153,7 @@ bool decode_body(pipeline::EventType t, Cursor &c, pipeline::Event &ev)
     ev.body = pipeline::ExitBody{c.i32()};
     return true;
   case EventType::open: {
-    pipeline::OpenBody b;
+    pipeline::OpenBody &b = body_of<pipeline::OpenBody>(ev);
     b.ret = c.i64();
     b.ino = c.u64();
     b.dev = c.u32();
@@ -150,35 +166,35 @@ bool decode_body(pipeline::EventType t, Cursor &c, pipeline::Event &ev)
     b.truncated = bits & 2;
     b.ipc = bits & 4;
     b.persist = bits & 8;
-    b.path = c.str(kMaxString);
-    b.pattern = c.str(kMaxString);
-    ev.body = std::move(b);
+    c.str_into(b.path, kMaxString);
+    c.str_into(b.pattern, kMaxString);
     return true;
   }
   case EventType::connect: {
-    pipeline::ConnectBody b;
+    pipeline::ConnectBody &b = body_of<pipeline::ConnectBody>(ev);
     b.ret = c.i64();
     const uint8_t bits = c.u8();
     b.sendmsg = bits & 1;
     b.srcroute = (bits & 4) != 0;
     b.ipc = bits & 2;
+    b.inbound = false; // an extension, below
+    b.lport = 0;
+    b.proto = 0;
     b.family = c.u16();
     b.port = c.u16();
     b.fd = c.i32();
     auto addr = c.bytes(b.addr.size());
     if (c.ok())
       std::memcpy(b.addr.data(), addr.data(), b.addr.size());
-    b.unix_path = c.str(kMaxString);
-    ev.body = std::move(b);
+    c.str_into(b.unix_path, kMaxString);
     return true;
   }
   case EventType::ptrace: {
-    pipeline::PtraceBody b;
+    pipeline::PtraceBody &b = body_of<pipeline::PtraceBody>(ev);
     b.target_tgid = c.u32();
     b.mode = c.u32();
     b.target_cgroup = c.u64();
-    b.target_comm = c.str(kMaxComm);
-    ev.body = std::move(b);
+    c.str_into(b.target_comm, kMaxComm);
     return true;
   }
   case EventType::socket: {
@@ -191,13 +207,12 @@ bool decode_body(pipeline::EventType t, Cursor &c, pipeline::Event &ev)
     return true;
   }
   case EventType::tamper: {
-    pipeline::TamperBody b;
+    pipeline::TamperBody &b = body_of<pipeline::TamperBody>(ev);
     b.kind = static_cast<pipeline::TamperKind>(c.u16());
     b.arg = c.i32();
     b.target_tgid = c.u32();
     b.target_cgroup = c.u64();
-    b.name = c.str(kMaxComm);
-    ev.body = std::move(b);
+    c.str_into(b.name, kMaxComm);
     return true;
   }
   case EventType::throttle: {
@@ -274,6 +289,14 @@ void encode(const pipeline::Event &ev, std::string &out)
 
 Result<pipeline::Event> decode(std::span<const std::byte> payload)
 {
+  pipeline::Event ev;
+  if (auto r = eventlog::decode_into(payload, ev); !r)
+    return tl::unexpected(r.error());
+  return ev;
+}
+
+Result<> decode_into(std::span<const std::byte> payload, pipeline::Event &ev)
+{
   Cursor c(payload);
   const uint8_t version = c.u8();
   if (!c.ok())
@@ -281,7 +304,6 @@ Result<pipeline::Event> decode(std::span<const std::byte> payload)
   if (version != kCodecVersion)
     return fail("event record: codec version " + std::to_string(version) + " (this vigil reads " +
                 std::to_string(kCodecVersion) + ")");
-  pipeline::Event ev;
   pipeline::Header &h = ev.hdr;
   const uint16_t type = c.u16();
   h.type = static_cast<pipeline::EventType>(type);
@@ -302,7 +324,7 @@ Result<pipeline::Event> decode(std::span<const std::byte> payload)
   h.gid = c.u32();
   h.profile_id = c.u32();
   h.rule_id = c.u32();
-  h.comm = c.str(kMaxComm);
+  c.str_into(h.comm, kMaxComm);
   if (!c.ok())
     return fail("event record: truncated header (" + std::to_string(payload.size()) + " bytes)");
   if (!decode_body(h.type, c, ev))
@@ -325,8 +347,7 @@ Result<pipeline::Event> decode(std::span<const std::byte> payload)
       const uint64_t n = e.varint();
       if (!e.ok() || n > kMaxArgs || n > e.remaining())
         return fail("event record: corrupt exec environment");
-      for (uint64_t i = 0; i < n && e.ok(); ++i)
-        x->env.push_back(e.str(kMaxString));
+      strs_into(e, x->env, n, kMaxString);
       if (!e.ok())
         return fail("event record: corrupt exec environment");
     }
@@ -340,7 +361,22 @@ Result<pipeline::Event> decode(std::span<const std::byte> payload)
     }
     // Unknown tags are skipped by design.
   }
-  return ev;
+  return {};
+}
+
+Result<pipeline::Event *> Decoder::decode(std::span<const std::byte> payload)
+{
+  // The type follows the codec version byte (see encode()).
+  size_t slot = 0;
+  if (payload.size() >= 3) {
+    const auto type = static_cast<uint16_t>(wire::load_le<uint16_t>(payload.data() + 1));
+    slot = type == static_cast<uint16_t>(pipeline::EventType::egress_volume) ? 10
+           : type < 10                                                        ? type
+                                                                              : 0;
+  }
+  if (auto r = eventlog::decode_into(payload, slots_[slot]); !r)
+    return tl::unexpected(r.error());
+  return &slots_[slot];
 }
 
 } // namespace vigil::eventlog

@@ -27,6 +27,7 @@
 #pragma once
 
 #include <cstddef>
+#include <array>
 #include <span>
 #include <string>
 
@@ -47,5 +48,20 @@ void encode(const pipeline::Event &ev, std::string &out);
 // Decodes one EVENT payload. The bytes are untrusted: every length is checked against the buffer
 // before it is used; a short, overlong or malformed payload is an error, never an over-read.
 Result<pipeline::Event> decode(std::span<const std::byte> payload);
+// The same into ev, whose strings keep their capacity when ev held a body of the payload's
+// type (replay decodes every record into one event per type, allocating nothing once warm).
+// Every field of the header and of that body is assigned; on failure ev is unspecified.
+// (Call it qualified: pipeline::decode_into has the same shape and is found by ADL.)
+Result<> decode_into(std::span<const std::byte> payload, pipeline::Event &ev);
+
+// Decodes into events of its own, one per event type, so that a type's strings keep their
+// capacity from one record to the next. The event is valid until the next decode of its type.
+class Decoder {
+public:
+  Result<pipeline::Event *> decode(std::span<const std::byte> payload);
+
+private:
+  std::array<pipeline::Event, 11> slots_; // exec..throttle, egress_volume; 0: other types
+};
 
 } // namespace vigil::eventlog

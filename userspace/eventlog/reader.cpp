@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -26,9 +27,51 @@ namespace {
 namespace fs = std::filesystem;
 using wire::load_le;
 
-struct FileBytes {
-  std::vector<std::byte> data;
+// A segment's bytes: mapped when it is closed (a closed segment is never written again, only
+// deleted, which leaves a mapping intact), so a replay reads them where the page cache holds
+// them; read into memory while a recorder writes it (it may cut a failed write back, and a
+// mapping must not outlive the bytes it maps).
+class FileBytes {
+public:
+  FileBytes() = default;
+  FileBytes(const FileBytes &) = delete;
+  FileBytes &operator=(const FileBytes &) = delete;
+  FileBytes(FileBytes &&o) noexcept { *this = std::move(o); }
+  FileBytes &operator=(FileBytes &&o) noexcept
+  {
+    std::swap(map_, o.map_);
+    std::swap(map_len_, o.map_len_);
+    copy_.swap(o.copy_);
+    std::swap(active, o.active);
+    return *this;
+  }
+  ~FileBytes()
+  {
+    if (map_)
+      ::munmap(map_, map_len_);
+  }
+  std::span<const std::byte> bytes() const
+  {
+    return map_ ? std::span<const std::byte>(static_cast<const std::byte *>(map_), map_len_)
+                : std::span<const std::byte>(copy_);
+  }
+  bool map(int fd, size_t len)
+  {
+    void *p = ::mmap(nullptr, len, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (p == MAP_FAILED)
+      return false;
+    (void)::madvise(p, len, MADV_SEQUENTIAL);
+    map_ = p;
+    map_len_ = len;
+    return true;
+  }
+  std::vector<std::byte> &copy() { return copy_; }
   bool active = false; // a writer holds the segment's lock
+
+private:
+  void *map_ = nullptr;
+  size_t map_len_ = 0;
+  std::vector<std::byte> copy_;
 };
 
 Result<FileBytes> slurp(const std::string &path)
@@ -44,10 +87,13 @@ Result<FileBytes> slurp(const std::string &path)
   // under a live lock is in progress, not torn.
   if (::flock(fd.get(), LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK)
     out.active = true;
-  out.data.resize(static_cast<size_t>(st.st_size));
+  if (!out.active && st.st_size > 0 && out.map(fd.get(), static_cast<size_t>(st.st_size)))
+    return out;
+  std::vector<std::byte> &data = out.copy();
+  data.resize(static_cast<size_t>(st.st_size));
   size_t got = 0;
-  while (got < out.data.size()) {
-    ssize_t n = ::read(fd.get(), out.data.data() + got, out.data.size() - got);
+  while (got < data.size()) {
+    ssize_t n = ::read(fd.get(), data.data() + got, data.size() - got);
     if (n < 0 && errno == EINTR)
       continue;
     if (n < 0)
@@ -56,7 +102,7 @@ Result<FileBytes> slurp(const std::string &path)
       break; // shrank while we read: what we have is what there is
     got += static_cast<size_t>(n);
   }
-  out.data.resize(got);
+  data.resize(got);
   return out;
 }
 
@@ -103,7 +149,8 @@ private:
   std::vector<Problem> &problems_;
   SegmentInfo info_;
   SegmentResult res_;
-  std::vector<std::byte> buf_;
+  FileBytes file_;
+  std::span<const std::byte> buf_; // the segment's bytes (file_'s)
   std::unique_ptr<std::byte[]> raw_;
   size_t raw_cap_ = 0;
   std::unique_ptr<ZSTD_DCtx, DctxFree> dctx_;
@@ -120,7 +167,7 @@ size_t SegmentScan::find_frame(size_t from) const
       return SIZE_MAX;
     p = static_cast<size_t>(static_cast<const char *>(hit) - base);
     if (p + kFrameHeaderSize <= buf_.size() &&
-        parse_frame(std::span(buf_).subspan(p, kFrameHeaderSize)))
+        parse_frame(buf_.subspan(p, kFrameHeaderSize)))
       return p;
   }
   return SIZE_MAX;
@@ -212,9 +259,10 @@ SegmentResult SegmentScan::run()
     problem(Problem::Kind::io, 0, bytes.error().message());
     return res_;
   }
-  buf_ = std::move(bytes->data);
+  file_ = std::move(*bytes);
+  buf_ = file_.bytes();
   const std::span<const std::byte> all(buf_);
-  const bool active = bytes->active;
+  const bool active = file_.active;
   auto tail = [&](uint64_t off, std::string what) {
     if (active)
       problem(Problem::Kind::active, off, "segment still being written (recorder holds its lock)");

@@ -108,6 +108,19 @@ public:
   }
 
   // A varint length, then that many bytes; fails when the length exceeds max or the buffer.
+  // The same into out, whose capacity is reused.
+  void str_into(std::string &out, size_t max)
+  {
+    const uint64_t n = varint();
+    if (!ok_ || n > max || !need(n)) {
+      ok_ = false;
+      out.clear();
+      return;
+    }
+    out.assign(reinterpret_cast<const char *>(data_.data() + pos_), n);
+    pos_ += n;
+  }
+
   std::string str(size_t max)
   {
     const uint64_t n = varint();

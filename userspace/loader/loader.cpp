@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <spdlog/spdlog.h>
@@ -96,6 +97,20 @@ void drop_stale_keys(bpf_map *map, std::vector<KeyBytes> &old, std::vector<KeyBy
     if (std::find(fresh.begin(), fresh.end(), k) == fresh.end())
       bpf_map__delete_elem(map, k.data(), k.size(), 0);
   old = std::move(fresh);
+}
+
+// Detaches links concurrently. Closing a tracepoint's perf link waits for an RCU grace period
+// in the kernel (60-110 ms each on this host, measured), so thirteen of them one after another
+// held `vigil run`'s exit for about a second; closed together they share the wait.
+void destroy_links(std::vector<bpf_link *> links)
+{
+  std::erase(links, nullptr);
+  std::vector<std::thread> threads;
+  threads.reserve(links.size());
+  for (bpf_link *link : links)
+    threads.emplace_back([link]() noexcept { bpf_link__destroy(link); });
+  for (auto &t : threads)
+    t.join();
 }
 
 } // namespace
@@ -279,11 +294,76 @@ Result<std::unique_ptr<Loader>> Loader::start(const Options &opts, SampleFn on_s
   return l;
 }
 
+namespace {
+
+// "anon_inode:bpf_link" and "anon_inode:[perf_event]": what a link is made of (a BPF link, and
+// for a tracepoint the perf event it hangs on). Async-signal-safe (runs between fork and exit).
+bool is_link_fd(int fd)
+{
+  char path[32] = "/proc/self/fd/";
+  char digits[12];
+  int n = 0;
+  for (unsigned v = static_cast<unsigned>(fd); n == 0 || v > 0; v /= 10)
+    digits[n++] = static_cast<char>('0' + v % 10);
+  size_t len = sizeof("/proc/self/fd/") - 1;
+  while (n > 0)
+    path[len++] = digits[--n];
+  path[len] = '\0';
+  char target[64];
+  const ssize_t got = ::readlink(path, target, sizeof(target) - 1);
+  if (got <= 0)
+    return false;
+  target[got] = '\0';
+  return std::strcmp(target, "anon_inode:bpf_link") == 0 ||
+         std::strcmp(target, "anon_inode:[perf_event]") == 0;
+}
+
+} // namespace
+
+pid_t Loader::detach_in_background() const
+{
+  if (!opts_.pin_dir.empty())
+    return -1; // pinned links stay attached anyway: nothing to wait for
+  // The child holds the links until the caller is gone (the pipe's write end, which only the
+  // caller keeps, reads EOF then), so that its closes, not the caller's, are the last ones.
+  int gone[2];
+  if (::pipe2(gone, O_CLOEXEC) != 0)
+    return -1;
+  const pid_t pid = ::fork();
+  if (pid != 0) {
+    ::close(gone[0]);
+    if (pid < 0)
+      ::close(gone[1]);
+    return pid; // gone[1] stays open until the caller exits
+  }
+  const int max = static_cast<int>(::sysconf(_SC_OPEN_MAX) > 0 ? ::sysconf(_SC_OPEN_MAX) : 1024);
+  const int limit = max < 65536 ? max : 65536;
+  for (int fd = 0; fd < limit; ++fd)
+    if (fd != gone[0] && ::fcntl(fd, F_GETFD) >= 0 && !is_link_fd(fd))
+      ::close(fd);
+  char byte;
+  while (::read(gone[0], &byte, 1) < 0 && errno == EINTR) {
+  }
+  for (int fd = 0; fd < limit; ++fd)
+    ::close(fd);
+  ::_exit(0);
+}
+
 Loader::~Loader()
 {
-  for (auto &[id, links] : cgroup_links_)
-    for (bpf_link *link : links)
-      bpf_link__destroy(link);
+  std::vector<bpf_link *> links;
+  for (auto &[id, cg] : cgroup_links_)
+    links.insert(links.end(), cg.begin(), cg.end());
+  if (skel_) {
+    // The skeleton's own links, taken from it so that its destroy finds none left.
+    const bpf_object_skeleton *s = skel_->skeleton;
+    for (int i = 0; i < s->prog_cnt; ++i)
+      if (bpf_link **link = s->progs[i].link; link && *link) {
+        links.push_back(*link);
+        *link = nullptr;
+      }
+  }
+  destroy_links(std::move(links));
   if (ring_)
     ring_buffer__free(ring_);
   if (ring_cons_)
@@ -568,8 +648,7 @@ Result<> Loader::remove_agent_cgroup(uint64_t cgroup_id)
     std::filesystem::remove_all(opts_.pin_dir + "/cgroups/" + std::to_string(cgroup_id), ec);
   }
   if (auto it = cgroup_links_.find(cgroup_id); it != cgroup_links_.end()) {
-    for (bpf_link *link : it->second)
-      bpf_link__destroy(link);
+    destroy_links(std::move(it->second));
     cgroup_links_.erase(it);
   }
   if (bpf_map__delete_elem(skel_->maps.vg_agent_cgroups, &cgroup_id, sizeof(cgroup_id), 0) &&

@@ -107,10 +107,20 @@ std::string_view to_string(OpenCall c)
 
 namespace {
 
-// A NUL-terminated string inside [p, p+max), or the whole range when no NUL is found.
-std::string bounded_string(const char *p, size_t max)
+// A NUL-terminated string inside [p, p+max), or the whole range when no NUL is found; into out,
+// whose capacity is reused.
+void bounded_string(std::string &out, const char *p, size_t max)
 {
-  return std::string(p, strnlen(p, max));
+  out.assign(p, strnlen(p, max));
+}
+
+// The alternative B of ev.body, made if the body holds another one: a body of the same type
+// keeps its strings' capacity, and every field is assigned by the caller.
+template <typename B> B &body_of(Event &ev)
+{
+  if (auto *b = std::get_if<B>(&ev.body))
+    return *b;
+  return ev.body.emplace<B>();
 }
 
 // Copies the fixed part of a record into an aligned local (records may be unaligned).
@@ -124,9 +134,8 @@ Result<> read_fixed(std::span<const std::byte> data, T &out, const char *what)
   return {};
 }
 
-Header decode_header(const vg_event_hdr &h)
+void decode_header(const vg_event_hdr &h, Header &out)
 {
-  Header out;
   out.type = static_cast<EventType>(h.type);
   out.flags = h.flags;
   out.ts_ns = h.ts_ns;
@@ -139,20 +148,24 @@ Header decode_header(const vg_event_hdr &h)
   out.rule_id = h.rule_id;
   out.verdict = h.verdict <= VG_VERDICT_KILL ? static_cast<Verdict>(h.verdict) : Verdict::none;
   out.tier = h.tier <= VG_TIER_FANOTIFY ? static_cast<Tier>(h.tier) : Tier::none;
-  out.comm = bounded_string(h.comm, sizeof(h.comm));
-  return out;
+  bounded_string(out.comm, h.comm, sizeof(h.comm));
 }
 
-std::vector<std::string> split_args(const char *p, size_t len)
+// NUL-separated strings into argv, reusing its strings (their capacity stays with the vector).
+void split_args(std::vector<std::string> &argv, const char *p, size_t len)
 {
-  std::vector<std::string> argv;
+  size_t count = 0;
   size_t i = 0;
   while (i < len) {
     size_t n = strnlen(p + i, len - i);
-    argv.emplace_back(p + i, n);
+    if (count < argv.size())
+      argv[count].assign(p + i, n);
+    else
+      argv.emplace_back(p + i, n);
+    ++count;
     i += n + 1;
   }
-  return argv;
+  argv.resize(count);
 }
 
 // The string tail that follows a fixed struct: checks that [offset, offset+len) lies inside the
@@ -193,7 +206,7 @@ size_t footprint(const Event &ev)
   return n;
 }
 
-Result<Event> decode(std::span<const std::byte> data)
+Result<> decode_into(std::span<const std::byte> data, Event &ev)
 {
   vg_event_hdr h;
   if (auto r = read_fixed(data, h, "header"); !r)
@@ -206,8 +219,7 @@ Result<Event> decode(std::span<const std::byte> data)
                 std::to_string(data.size()) + " bytes received");
   data = data.first(h.size);
 
-  Event ev;
-  ev.hdr = decode_header(h);
+  decode_header(h, ev.hdr);
   switch (h.type) {
   case VG_EV_EXEC: {
     vg_event_exec rec;
@@ -225,17 +237,16 @@ Result<Event> decode(std::span<const std::byte> data)
     auto env = tail(data, sizeof(vg_event_exec) + r->path_len + r->args_len, env_len, "exec env");
     if (!env)
       return tl::unexpected(env.error());
-    ExecBody b;
+    ExecBody &b = body_of<ExecBody>(ev);
     b.ppid = r->ppid;
     b.old_tid = r->old_tid;
     b.loginuid = r->loginuid;
     b.exe_dev = r->exe_dev;
     b.exe_ino = r->exe_ino;
-    b.exe = bounded_string(reinterpret_cast<const char *>(path->data()), path->size());
-    b.argv = split_args(reinterpret_cast<const char *>(args->data()), args->size());
-    b.env = split_args(reinterpret_cast<const char *>(env->data()), env->size());
+    bounded_string(b.exe, reinterpret_cast<const char *>(path->data()), path->size());
+    split_args(b.argv, reinterpret_cast<const char *>(args->data()), args->size());
+    split_args(b.env, reinterpret_cast<const char *>(env->data()), env->size());
     b.env_truncated = (h.flags & VG_F_ENV_TRUNC) != 0;
-    ev.body = std::move(b);
     break;
   }
   case VG_EV_FORK: {
@@ -264,7 +275,7 @@ Result<Event> decode(std::span<const std::byte> data)
       return tl::unexpected(path.error());
     if (r->call < VG_OPEN_OPEN || r->call > VG_OPEN_CALL_LAST)
       return fail("open record has unknown call " + std::to_string(r->call));
-    OpenBody b;
+    OpenBody &b = body_of<OpenBody>(ev);
     b.ret = r->ret;
     b.ino = r->ino;
     b.dev = r->dev;
@@ -276,8 +287,8 @@ Result<Event> decode(std::span<const std::byte> data)
     b.truncated = (h.flags & VG_F_PATH_TRUNC) != 0;
     b.ipc = (h.flags & VG_F_IPC) != 0;
     b.persist = (h.flags & VG_F_PERSIST) != 0;
-    b.path = bounded_string(reinterpret_cast<const char *>(path->data()), path->size());
-    ev.body = std::move(b);
+    bounded_string(b.path, reinterpret_cast<const char *>(path->data()), path->size());
+    b.pattern.clear();
     break;
   }
   case VG_EV_CONNECT: {
@@ -285,19 +296,19 @@ Result<Event> decode(std::span<const std::byte> data)
     if (auto ok = read_fixed(data, rec, "connect"); !ok)
       return tl::unexpected(ok.error());
     const vg_event_connect *r = &rec;
-    ConnectBody b;
+    ConnectBody &b = body_of<ConnectBody>(ev);
     b.ret = r->ret;
     b.sendmsg = (h.flags & VG_F_SENDMSG) != 0;
     b.srcroute = (h.flags & VG_F_SRCROUTE) != 0;
     b.ipc = (h.flags & VG_F_IPC) != 0;
     b.inbound = (h.flags & VG_F_INBOUND) != 0;
-    if (b.inbound) {
-      b.lport = r->lport;
-      b.proto = r->proto;
-    }
+    b.lport = b.inbound ? r->lport : 0;
+    b.proto = b.inbound ? r->proto : 0;
     b.family = r->family;
     b.port = r->port;
     b.fd = r->fd;
+    b.addr = {};
+    b.unix_path.clear();
     if (r->family == 2) { // AF_INET: map into the IPv6 space, as policy matching expects
       b.addr[10] = 0xff;
       b.addr[11] = 0xff;
@@ -306,24 +317,24 @@ Result<Event> decode(std::span<const std::byte> data)
       std::memcpy(b.addr.data(), r->addr, 16);
     } else if (r->family == 1) {
       // Abstract names start with NUL; keep them visible as '@name', as ss(8) prints them.
-      if (r->unix_path[0] == '\0' && r->unix_path[1] != '\0')
-        b.unix_path = "@" + bounded_string(r->unix_path + 1, sizeof(r->unix_path) - 1);
-      else
-        b.unix_path = bounded_string(r->unix_path, sizeof(r->unix_path));
+      if (r->unix_path[0] == '\0' && r->unix_path[1] != '\0') {
+        bounded_string(b.unix_path, r->unix_path + 1, sizeof(r->unix_path) - 1);
+        b.unix_path.insert(0, 1, '@');
+      } else {
+        bounded_string(b.unix_path, r->unix_path, sizeof(r->unix_path));
+      }
     }
-    ev.body = std::move(b);
     break;
   }
   case VG_EV_PTRACE: {
     vg_event_ptrace rec;
     if (auto ok = read_fixed(data, rec, "ptrace"); !ok)
       return tl::unexpected(ok.error());
-    PtraceBody b;
+    PtraceBody &b = body_of<PtraceBody>(ev);
     b.target_tgid = rec.target_tgid;
     b.mode = rec.mode;
     b.target_cgroup = rec.target_cgroup;
-    b.target_comm = bounded_string(rec.target_comm, sizeof(rec.target_comm));
-    ev.body = std::move(b);
+    bounded_string(b.target_comm, rec.target_comm, sizeof(rec.target_comm));
     break;
   }
   case VG_EV_SOCKET: {
@@ -337,13 +348,12 @@ Result<Event> decode(std::span<const std::byte> data)
     vg_event_tamper rec;
     if (auto ok = read_fixed(data, rec, "tamper"); !ok)
       return tl::unexpected(ok.error());
-    TamperBody b;
+    TamperBody &b = body_of<TamperBody>(ev);
     b.kind = static_cast<TamperKind>(rec.kind);
     b.arg = rec.arg;
     b.target_tgid = rec.target_tgid;
     b.target_cgroup = rec.target_cgroup;
-    b.name = bounded_string(rec.name, sizeof(rec.name));
-    ev.body = std::move(b);
+    bounded_string(b.name, rec.name, sizeof(rec.name));
     break;
   }
   case VG_EV_THROTTLE: {
@@ -356,7 +366,26 @@ Result<Event> decode(std::span<const std::byte> data)
   default:
     return fail("unknown record type " + std::to_string(h.type));
   }
+  return {};
+}
+
+Result<Event> decode(std::span<const std::byte> data)
+{
+  Event ev;
+  if (auto r = decode_into(data, ev); !r)
+    return tl::unexpected(r.error());
   return ev;
+}
+
+Result<Event *> Decoder::decode(std::span<const std::byte> data)
+{
+  vg_event_hdr h;
+  if (auto r = read_fixed(data, h, "header"); !r)
+    return tl::unexpected(r.error());
+  Event &slot = slots_[h.type < slots_.size() ? h.type : 0];
+  if (auto r = decode_into(data, slot); !r)
+    return tl::unexpected(r.error());
+  return &slot;
 }
 
 } // namespace vigil::pipeline

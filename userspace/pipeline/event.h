@@ -214,5 +214,20 @@ size_t footprint(const Event &ev);
 // and the ABI before every copy, strings are bounded, and a record from an object with another
 // ABI major version is refused. Never reads in place (records may be unaligned).
 Result<Event> decode(std::span<const std::byte> data);
+// The same into ev, whose strings keep their capacity when ev held a body of the record's type:
+// every field of the header and of that body is assigned. On failure ev is unspecified.
+Result<> decode_into(std::span<const std::byte> data, Event &ev);
+
+// Decodes into events of its own, one per record type, so that a type's strings keep their
+// capacity from one record to the next: once warm, decoding allocates only for a string longer
+// than its type ever had (or an argv entry past 15 characters that the previous record lacked).
+// The event is valid until the next decode of the same type; the hot path reads it in place.
+class Decoder {
+public:
+  Result<Event *> decode(std::span<const std::byte> data);
+
+private:
+  std::array<Event, 16> slots_; // by vg_event_type; 0 for types it does not know
+};
 
 } // namespace vigil::pipeline

@@ -100,7 +100,7 @@ void ProcessTable::trim()
   }
   // Every apply() adds one queue entry; the stale ones go when they outnumber the live ones.
   if (seen_.size() > 2 * max_entries_ + 64)
-    std::erase_if(seen_, [&](const auto &q) {
+    seen_.erase_if([&](const auto &q) {
       auto it = procs_.find(q.first);
       return it == procs_.end() || it->second.seen_seq != q.second;
     });
@@ -218,16 +218,34 @@ void ProcessTable::apply_event(const Event &ev)
 {
   const Header &h = ev.hdr;
   if (const auto *f = std::get_if<ForkBody>(&ev.body)) {
-    ProcessInfo child;
-    if (find(h.tgid)) // the fork is also an event of the parent: it was seen now
-      child = touch(procs_[h.tgid]); // a forked child runs the parent's image until it execs
+    const bool parent_known = find(h.tgid) != nullptr;
+    // The child's entry is assigned in place: an entry a reused pid left keeps its strings'
+    // capacity (element references survive the map's rehashing).
+    auto [it, added] = procs_.try_emplace(f->child_tgid);
+    ProcessInfo &child = it->second;
+    if (!added)
+      bytes_ -= child.bytes;
+    if (parent_known && f->child_tgid != h.tgid) {
+      // The fork is also an event of the parent: it was seen now. A forked child runs the
+      // parent's image until it execs.
+      child = touch(procs_[h.tgid]);
+    } else {
+      child.uid = 0;
+      child.cgroup_id = 0;
+      child.comm.clear();
+      child.exe.clear();
+      child.argv.clear();
+      child.env.clear();
+      child.env_before.clear();
+    }
     child.pid = f->child_tgid;
     child.ppid = h.tgid;
     child.profile_id = h.profile_id;
     child.start_ns = h.ts_ns;
     child.exited = false;
     child.exit_seq = 0;
-    put(std::move(child));
+    child.bytes = 0; // a copy carries its source's count
+    touch(child);
     return;
   }
   if (const auto *x = std::get_if<ExecBody>(&ev.body)) {
@@ -240,7 +258,7 @@ void ProcessTable::apply_event(const Event &ev)
     p.comm = h.comm;
     p.exe = x->exe;
     p.argv = x->argv;
-    p.env_before = std::move(p.env);
+    p.env_before.swap(p.env); // the old image's, and env's storage is reused for the new
     p.env = x->env;
     p.start_ns = h.ts_ns;
     p.exited = false;

@@ -5,12 +5,12 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "common/ring_queue.h"
 #include "pipeline/event.h"
 
 namespace vigil::pipeline {
@@ -98,13 +98,13 @@ private:
   std::unordered_map<uint32_t, ProcessInfo> procs_;
   // Recency: (pid, seen_seq), least recently seen first. An entry whose process was seen again
   // since (its seen_seq moved on) is stale and skipped.
-  std::deque<std::pair<uint32_t, uint64_t>> seen_;
+  RingQueue<std::pair<uint32_t, uint64_t>> seen_;
   uint64_t next_seen_seq_ = 1;
   uint64_t evictions_ = 0;
   uint64_t swept_ = 0;
   // Exited processes are kept for a while: events of a process can arrive after its exit
   // (other CPUs' ring records), and children's alerts name it in their ancestry.
-  std::deque<std::pair<uint32_t, uint64_t>> exited_; // (pid, exit_seq)
+  RingQueue<std::pair<uint32_t, uint64_t>> exited_; // (pid, exit_seq)
   uint64_t next_exit_seq_ = 1;
 };
 

@@ -134,19 +134,31 @@ bool glob_match(std::string_view pattern, std::string_view path)
   return p > pattern.size();
 }
 
-PathMatcher::PathMatcher(const std::vector<std::string> &patterns, const std::string &home)
+std::string home_prefix(const std::string &home)
 {
   // An empty home leaves "~/" patterns unexpanded: they then never match an absolute path, which
   // is the right outcome for a user without a home directory.
-  std::string home_prefix = home.empty() ? std::string() : normalize_path(home);
-  if (home_prefix == "/")
-    home_prefix.clear();
+  std::string prefix = home.empty() ? std::string() : normalize_path(home);
+  if (prefix == "/")
+    prefix.clear();
+  return prefix;
+}
+
+std::string expand_pattern(const std::string &pattern, const std::string &home,
+                           const std::string &prefix)
+{
+  if (!home.empty() && pattern.starts_with("~/"))
+    return prefix + pattern.substr(1);
+  return pattern;
+}
+
+PathMatcher::PathMatcher(const std::vector<std::string> &patterns, const std::string &home)
+{
+  const std::string prefix_of_home = home_prefix(home);
   entries_.reserve(patterns.size());
   expanded_.reserve(patterns.size());
   for (const std::string &pat : patterns) {
-    std::string expanded = pat;
-    if (!home.empty() && pat.starts_with("~/"))
-      expanded = home_prefix + pat.substr(1);
+    std::string expanded = expand_pattern(pat, home, prefix_of_home);
     bool basename_only = expanded.find('/') == std::string::npos;
     const size_t first_meta = expanded.find_first_of(kGlobMeta);
     bool literal = first_meta == std::string::npos;
@@ -219,6 +231,20 @@ std::string normalize_path(std::string_view path, std::string_view cwd)
     out.append("/").append(comp);
   }
   return out.empty() ? "/" : out;
+}
+
+bool is_normal_path(std::string_view path)
+{
+  if (path == "/")
+    return true;
+  if (path.empty() || path.front() != '/' || path.back() == '/')
+    return false;
+  for (size_t pos = 1; pos <= path.size(); pos = next_component(path, pos)) {
+    std::string_view comp = component_at(path, pos);
+    if (comp.empty() || comp == "." || comp == "..")
+      return false;
+  }
+  return true;
 }
 
 std::vector<std::string> unix_allow_paths(const Profile &p, const std::vector<std::string> &homes)

@@ -183,6 +183,11 @@ bool egress_allowed(const Profile &p, const std::array<uint8_t, 16> &ip, uint16_
 // Shell-style glob on '/'-separated paths: '*', '?' and '[...]' (with '!' or '^' negation and
 // ranges) never match '/'; '**' as a whole component matches zero or more components.
 bool glob_match(std::string_view pattern, std::string_view path);
+// "~/x" -> prefix + "/x" when home is not empty, any other pattern as it is; prefix is
+// home_prefix(home): the normalised home, "" for "/" (PathMatcher and PathIndex expand alike).
+std::string home_prefix(const std::string &home);
+std::string expand_pattern(const std::string &pattern, const std::string &home,
+                           const std::string &prefix);
 
 // Compiled credential patterns for one home directory. Patterns starting with "~/" are expanded
 // against home; patterns without '/' match the basename of any path; others match whole absolute
@@ -239,5 +244,7 @@ std::vector<std::string> expand_home(const std::string &pattern,
 // Lexically normalises an absolute path: collapses "//", removes "." and resolves ".." (without
 // touching the file system). A relative path is joined to cwd first.
 std::string normalize_path(std::string_view path, std::string_view cwd = "/");
+// True when normalize_path(path) == path (checked without building it).
+bool is_normal_path(std::string_view path);
 
 } // namespace vigil::policy

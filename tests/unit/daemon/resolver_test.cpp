@@ -5,6 +5,7 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 
@@ -26,6 +27,30 @@ TEST(Resolver, resolves_localhost_with_a_clamped_ttl)
 TEST(Resolver, unknown_names_resolve_to_nothing)
 {
   EXPECT_TRUE(resolve_host("no-such-host.invalid").addrs.empty());
+}
+
+// Lookups run on their own threads and hand over each answer as it comes; a name asked twice
+// while in flight is looked up once; stop() ends every wait.
+TEST(HostLookups, answers_arrive_as_each_lookup_finishes)
+{
+  HostLookups lookups;
+  EXPECT_TRUE(lookups.ask("localhost", {}));
+  EXPECT_FALSE(lookups.ask("localhost", {})) << "already in flight";
+  std::vector<std::pair<std::string, Resolution>> got;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (got.empty() && std::chrono::steady_clock::now() < deadline)
+    got = lookups.wait(std::chrono::milliseconds(100));
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].first, "localhost");
+  EXPECT_FALSE(got[0].second.addrs.empty());
+  EXPECT_EQ(lookups.in_flight(), 0u);
+  EXPECT_TRUE(lookups.ask("localhost", {})) << "asked again once answered";
+  lookups.stop();
+  const auto before = std::chrono::steady_clock::now();
+  (void)lookups.wait(std::chrono::seconds(30));
+  EXPECT_LT(std::chrono::steady_clock::now() - before, std::chrono::seconds(5))
+      << "a stopped wait returns at once";
+  EXPECT_FALSE(lookups.ask("example.invalid", {})) << "nothing starts after stop()";
 }
 
 TEST(Resolver, expansion_keeps_ports_and_drops_unresolved_hosts)

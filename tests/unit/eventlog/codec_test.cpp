@@ -147,6 +147,41 @@ TEST(EventCodec, round_trips_an_inbound_connection)
   EXPECT_EQ(g.addr, b.addr);
 }
 
+// A decoder that reuses its events gives what a fresh decode gives, whatever came before: every
+// sample after every other (the previous event's strings, extensions and flags left nowhere).
+TEST(EventCodec, a_reused_event_decodes_like_a_fresh_one)
+{
+  auto events = test::one_of_each();
+  Event inbound{test::sample_header(EventType::connect, 1), ConnectBody{}};
+  std::get<ConnectBody>(inbound.body).inbound = true;
+  std::get<ConnectBody>(inbound.body).lport = 8123;
+  std::get<ConnectBody>(inbound.body).unix_path = "/run/a-long-socket-name-to-leave-behind";
+  events.push_back(inbound);
+  Decoder decoder;
+  Event reused;
+  for (const auto &first : events)
+    for (const auto &second : events) {
+      std::string a, b;
+      encode(first, a);
+      encode(second, b);
+      ASSERT_TRUE(eventlog::decode_into(bytes(a), reused));
+      ASSERT_TRUE(decoder.decode(bytes(a)));
+      ASSERT_TRUE(eventlog::decode_into(bytes(b), reused));
+      auto slot = decoder.decode(bytes(b));
+      ASSERT_TRUE(slot);
+      auto fresh = decode(bytes(b));
+      ASSERT_TRUE(fresh);
+      SCOPED_TRACE(std::string(to_string(first.hdr.type)) + " then " +
+                   std::string(to_string(second.hdr.type)));
+      expect_same(*fresh, reused);
+      expect_same(*fresh, **slot);
+      if (const auto *c = std::get_if<ConnectBody>(&fresh->body)) {
+        EXPECT_EQ(c->inbound, std::get<ConnectBody>(reused.body).inbound);
+        EXPECT_EQ(c->lport, std::get<ConnectBody>(reused.body).lport);
+      }
+    }
+}
+
 TEST(EventCodec, type_follows_the_body_not_the_header)
 {
   Event ev{test::sample_header(EventType::exec, 0), ForkBody{5}}; // header says exec

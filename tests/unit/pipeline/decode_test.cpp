@@ -319,6 +319,42 @@ TEST(Decode, keeps_unix_socket_path)
   EXPECT_THAT(b.addr, ::testing::Each(0));
 }
 
+// The Decoder's events keep their strings from record to record: nothing of an earlier record
+// of the same type is left in a later one (a unix path behind an IPv4 connect, a longer argv).
+TEST(Decode, a_decoder_leaves_nothing_of_the_previous_record)
+{
+  Decoder decoder;
+  vg_event_connect u = make_connect(1);
+  std::memcpy(u.unix_path, "/run/docker.sock", sizeof("/run/docker.sock"));
+  vg_event_connect v4 = make_connect(2);
+  for (int round = 0; round < 2; ++round) {
+    auto a = decoder.decode(record(u));
+    ASSERT_TRUE(a) << a.error().message();
+    EXPECT_EQ(std::get<ConnectBody>((*a)->body).unix_path, "/run/docker.sock");
+    auto b = decoder.decode(record(v4));
+    ASSERT_TRUE(b) << b.error().message();
+    const auto fresh = decode_at(record(v4), 0);
+    ASSERT_TRUE(fresh);
+    const auto &got = std::get<ConnectBody>((*b)->body);
+    const auto &want = std::get<ConnectBody>(fresh->body);
+    EXPECT_EQ(got.unix_path, "");
+    EXPECT_EQ(got.addr, want.addr);
+    EXPECT_EQ(got.family, want.family);
+    EXPECT_EQ(got.port, want.port);
+  }
+  const std::string long_args = std::string("git\0status\0--short\0", 19);
+  const std::string short_args = std::string("ls\0", 3);
+  vg_event_exec x = make_exec(9, static_cast<uint16_t>(long_args.size()));
+  vg_event_exec y = make_exec(9, static_cast<uint16_t>(short_args.size()));
+  auto first = decoder.decode(record(x, std::string("/bin/git\0", 9) + long_args));
+  ASSERT_TRUE(first) << first.error().message();
+  EXPECT_EQ(std::get<ExecBody>((*first)->body).argv.size(), 3u);
+  auto second = decoder.decode(record(y, std::string("/bin/lss\0", 9) + short_args));
+  ASSERT_TRUE(second) << second.error().message();
+  EXPECT_EQ(std::get<ExecBody>((*second)->body).argv, (std::vector<std::string>{"ls"}));
+  EXPECT_EQ(std::get<ExecBody>((*second)->body).exe, "/bin/lss");
+}
+
 TEST(Decode, shows_abstract_unix_name_with_at_sign)
 {
   vg_event_connect c = make_connect(1);

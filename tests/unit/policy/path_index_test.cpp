@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: Apache-2.0
+// The shared credential-path index answers what each list's own PathMatcher answers (the
+// per-rule matching it replaced), over the shipped rule packs and default profile, for paths
+// made from every pattern and for ordinary paths.
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "policy/path_index.h"
+#include "policy/profile.h"
+#include "policy/rules.h"
+
+namespace vigil::policy {
+namespace {
+
+// A path the pattern matches (wildcards filled in), and near misses around it.
+void paths_from(const std::string &pattern, std::set<std::string> &out)
+{
+  std::string filled;
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    const char c = pattern[i];
+    if (c == '*' && i + 1 < pattern.size() && pattern[i + 1] == '*') {
+      filled += "d1/d2";
+      ++i;
+    } else if (c == '*') {
+      filled += "x";
+    } else if (c == '?') {
+      filled += "q";
+    } else if (c == '[') {
+      const size_t close = pattern.find(']', i + 2);
+      if (close == std::string::npos) {
+        filled += c;
+        continue;
+      }
+      const char first = pattern[i + 1] == '!' || pattern[i + 1] == '^' ? '#' : pattern[i + 1];
+      filled += first;
+      i = close;
+    } else {
+      filled += c;
+    }
+  }
+  for (const std::string &p : {filled, filled + ".pub", filled + "/inner", filled + "x"}) {
+    const std::string abs = p.starts_with("/") ? p : "/srv/project/" + p;
+    out.insert(normalize_path(abs));
+    // Every directory above it, and the same name elsewhere.
+    for (size_t s = abs.find('/', 1); s != std::string::npos; s = abs.find('/', s + 1))
+      out.insert(abs.substr(0, s));
+    out.insert("/tmp/" + abs.substr(abs.rfind('/') + 1));
+  }
+  // The pattern text itself, taken as a path (a file named with '*').
+  if (pattern.starts_with("/"))
+    out.insert(pattern);
+}
+
+std::vector<const std::vector<std::string> *> shipped_lists(const RuleSet &rules,
+                                                            const Profile &profile)
+{
+  std::vector<const std::vector<std::string> *> lists;
+  for (const auto &r : rules.rules)
+    if ((r.kind == RuleKind::credential_read || r.kind == RuleKind::persistence_write) &&
+        !r.paths.empty())
+      lists.push_back(&r.paths);
+  lists.push_back(&profile.credential_paths);
+  return lists;
+}
+
+TEST(PathIndex, matches_what_each_lists_own_matcher_matches_over_the_shipped_packs)
+{
+  auto rules = load_rules({VG_SOURCE_DIR "/rules"});
+  ASSERT_TRUE(rules) << rules.error().message();
+  auto profile = load_profile(VG_SOURCE_DIR "/rules/profiles/default.yaml");
+  ASSERT_TRUE(profile) << profile.error().message();
+  const auto lists = shipped_lists(*rules, *profile);
+  ASSERT_GE(lists.size(), 15u) << "the shipped packs have credential and persistence rules";
+
+  for (const std::string home : {"/home/dev", "/root", "/home/dev/", "", "/", "/var/lib/x y"}) {
+    std::set<std::string> paths = {"/", "/etc/passwd", "/etc/shadow", "/home/dev/project/main.c",
+                                   "/home/dev/.bashrc", "/usr/lib/libc.so.6", "/proc/self/environ",
+                                   "/home/dev/.ssh", "/home/dev/.ssh/known_hosts", "id_rsa"};
+    for (const auto *list : lists)
+      for (const auto &pattern : *list) {
+        std::string expanded = pattern;
+        if (pattern.starts_with("~/"))
+          expanded = (home.empty() ? std::string("~") : home) + pattern.substr(1);
+        paths_from(expanded, paths);
+        paths_from(pattern, paths);
+      }
+    std::vector<PathMatcher> matchers;
+    for (const auto *list : lists)
+      matchers.emplace_back(*list, home);
+    const PathIndex index(lists, home);
+    ASSERT_EQ(index.owners(), lists.size());
+    std::vector<uint32_t> hits(lists.size());
+    size_t matched = 0;
+    for (const auto &path : paths) {
+      index.match(path, hits);
+      for (size_t k = 0; k < lists.size(); ++k) {
+        const auto want = matchers[k].match(path);
+        const uint32_t expect = want ? static_cast<uint32_t>(*want) : PathIndex::kNone;
+        EXPECT_EQ(hits[k], expect) << "home '" << home << "', path " << path << ", list " << k;
+        matched += want.has_value();
+      }
+    }
+    // The corpus reaches the patterns, not only the misses.
+    EXPECT_GT(matched, paths.size() / 4) << "home '" << home << "': " << paths.size() << " paths";
+  }
+}
+
+TEST(PathIndex, the_first_pattern_of_each_list_wins_across_literals_basenames_and_globs)
+{
+  const std::vector<std::string> a = {"/h/.ssh/*", "id_rsa", "/h/.ssh/id_rsa"};
+  const std::vector<std::string> b = {"/h/.ssh/id_rsa", "/h/.ssh/*"};
+  const std::vector<std::string> c = {"*.pem", "id_*"};
+  const std::vector<std::string> empty;
+  const std::vector<const std::vector<std::string> *> lists = {&a, &b, &c, &empty, nullptr};
+  const PathIndex index(lists, "/h");
+  std::vector<uint32_t> hits(lists.size());
+  index.match("/h/.ssh/id_rsa", hits);
+  EXPECT_EQ(hits, (std::vector<uint32_t>{0, 0, 1, PathIndex::kNone, PathIndex::kNone}));
+  index.match("/tmp/id_rsa", hits);
+  EXPECT_EQ(hits, (std::vector<uint32_t>{1, PathIndex::kNone, 1, PathIndex::kNone,
+                                         PathIndex::kNone}));
+  index.match("/tmp/x.pem", hits);
+  EXPECT_EQ(hits, (std::vector<uint32_t>{PathIndex::kNone, PathIndex::kNone, 0, PathIndex::kNone,
+                                         PathIndex::kNone}));
+}
+
+TEST(NormalPath, is_normal_path_agrees_with_normalize_path)
+{
+  for (const char *p : {"/", "/a", "/a/b", "//a", "/a/", "/a/./b", "/a/../b", "/..", "/.", "a",
+                        "", "/a//b", "/a/b..", "/a/.b", "/...", "/a/b/"})
+    EXPECT_EQ(is_normal_path(p), normalize_path(p) == p) << p;
+}
+
+} // namespace
+} // namespace vigil::policy
