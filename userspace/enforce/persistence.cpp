@@ -235,43 +235,61 @@ GitLayout discover_git(const std::string &project, const GitWalkLimits &limits)
   return out;
 }
 
+std::vector<std::string> project_anchors(const std::string &project, const GitLayout &layout)
+{
+  std::vector<std::string> anchors{policy::normalize_path(project)};
+  for (const auto &t : layout.work_trees)
+    if (std::find(anchors.begin(), anchors.end(), t) == anchors.end())
+      anchors.push_back(t);
+  return anchors;
+}
+
+std::vector<std::string> anchored_patterns(const std::string &pattern, const std::string &home,
+                                           const std::vector<std::string> &anchors,
+                                           const GitLayout &layout)
+{
+  std::vector<std::string> out;
+  switch (policy::persistence_scope(pattern)) {
+  case policy::PersistenceScope::absolute:
+    out.push_back(pattern);
+    break;
+  case policy::PersistenceScope::home:
+    if (!home.empty())
+      out.push_back(policy::normalize_path(home + pattern.substr(1)));
+    break;
+  case policy::PersistenceScope::git_dir:
+    for (const auto &g : layout.git_dirs)
+      out.push_back(g + pattern.substr(4));
+    break;
+  case policy::PersistenceScope::project:
+    for (const auto &a : anchors)
+      out.push_back(a + "/" + pattern);
+    break;
+  case policy::PersistenceScope::basename:
+    break;
+  }
+  return out;
+}
+
 std::vector<GuardTarget> resolve_guard_targets(const policy::Profile &profile,
                                                const std::string &home, const std::string &project,
                                                const GitLayout &layout)
 {
   std::vector<GuardTarget> out;
   std::set<std::string> seen;
-  std::vector<std::string> anchors{policy::normalize_path(project)};
-  for (const auto &t : layout.work_trees)
-    if (std::find(anchors.begin(), anchors.end(), t) == anchors.end())
-      anchors.push_back(t);
+  const std::vector<std::string> anchors = project_anchors(project, layout);
   for (const policy::PersistencePath &entry : profile.persistence_paths) {
     const std::string &pat = entry.pattern;
     std::vector<std::string> paths;
-    switch (policy::persistence_scope(pat)) {
-    case policy::PersistenceScope::absolute:
-      expand(pat, paths);
-      break;
-    case policy::PersistenceScope::home:
-      if (!home.empty())
-        expand(policy::normalize_path(home + pat.substr(1)), paths);
-      break;
-    case policy::PersistenceScope::git_dir:
-      for (const auto &g : layout.git_dirs)
-        expand(g + pat.substr(4), paths);
-      break;
-    case policy::PersistenceScope::project:
-      for (const auto &a : anchors)
-        expand(a + "/" + pat, paths);
-      break;
-    case policy::PersistenceScope::basename:
+    if (policy::persistence_scope(pat) == policy::PersistenceScope::basename) {
       for (const auto &e : layout.entries) {
         const std::string_view name = std::string_view(e).substr(e.rfind('/') + 1);
         if (policy::glob_match(pat, name))
           paths.push_back(e);
       }
-      break;
     }
+    for (const auto &a : anchored_patterns(pat, home, anchors, layout))
+      expand(a, paths);
     for (auto &p : paths)
       if (seen.insert(p).second)
         out.push_back(GuardTarget{p, pat, profile.persistence_mode_of(entry)});

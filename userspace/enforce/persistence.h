@@ -37,6 +37,16 @@ struct GitWalkLimits {
 // file systems are not entered; neither is any .git directory (its layout is read directly).
 GitLayout discover_git(const std::string &project, const GitWalkLimits &limits = {});
 
+// The project and the work trees of layout (each once, the project first): where project
+// patterns are anchored and basename patterns count.
+std::vector<std::string> project_anchors(const std::string &project, const GitLayout &layout);
+// A persistence pattern made absolute for one agent: "~/" at home, ".git/" in each git directory
+// of layout, project patterns at each anchor, absolute ones as they are. Empty for a basename
+// pattern (and for "~/" without a home).
+std::vector<std::string> anchored_patterns(const std::string &pattern, const std::string &home,
+                                           const std::vector<std::string> &anchors,
+                                           const GitLayout &layout);
+
 // One existing path to protect, from one profile entry.
 struct GuardTarget {
   std::string path;    // absolute, existing (a file or a directory: everything below it)

@@ -138,11 +138,7 @@ bool read_bytes(pid_t pid, uint64_t addr, void *out, size_t len)
 PersistenceGate::PersistenceGate(const policy::Profile &profile, const std::string &home,
                                  const std::string &project, const GitLayout &layout)
 {
-  std::vector<std::string> anchors{policy::normalize_path(project)};
-  for (const auto &t : layout.work_trees)
-    if (std::find(anchors.begin(), anchors.end(), t) == anchors.end())
-      anchors.push_back(t);
-  anchors_ = anchors;
+  anchors_ = project_anchors(project, layout);
   auto add = [&](std::string p, const policy::PersistencePath &e) {
     Entry out;
     out.pattern = e.pattern;
@@ -174,32 +170,16 @@ PersistenceGate::PersistenceGate(const policy::Profile &profile, const std::stri
   for (const policy::PersistencePath &e : profile.persistence_paths) {
     const std::string &pat = e.pattern;
     const size_t before = entries_.size();
-    switch (policy::persistence_scope(pat)) {
-    case policy::PersistenceScope::absolute:
-      add(pat, e);
-      break;
-    case policy::PersistenceScope::home:
-      if (!home.empty())
-        add(home + pat.substr(1), e);
-      break;
-    case policy::PersistenceScope::git_dir:
-      for (const auto &g : layout.git_dirs)
-        add(g + pat.substr(4), e);
-      break;
-    case policy::PersistenceScope::project:
-      for (const auto &a : anchors)
-        add(a + "/" + pat, e);
-      break;
-    case policy::PersistenceScope::basename: {
+    if (policy::persistence_scope(pat) == policy::PersistenceScope::basename) {
       Entry out;
       out.kind = Kind::basename;
       out.path = pat;
       out.pattern = pat;
       out.mode = profile.persistence_mode_of(e);
       entries_.push_back(std::move(out));
-      break;
     }
-    }
+    for (const auto &a : anchored_patterns(pat, home, anchors_, layout))
+      add(a, e);
     // A protected name that is a symbolic link (~/.bashrc -> dotfiles/bashrc): the file it
     // names now is what the developer's shell reads, so it is protected too, under the same
     // pattern.
