@@ -157,6 +157,31 @@ TEST_P(ParityFiles, a_renamed_directory_still_protects_its_credentials)
   EXPECT_EQ(denied_paths().size(), 3u) << read_file(alerts_);
 }
 
+// A credential protected by its name (.env) would read as an ordinary file under another name:
+// renaming or hard-linking it away is refused by the launch filter (one alert each, tier
+// launch); a symbolic link to it opens the same file, which its own guard refuses.
+TEST_P(ParityFiles, a_credential_protected_by_name_cannot_be_renamed_or_linked_away)
+{
+  ProcResult r = run(agent_argv("mv .env plain && cat plain || echo denied:mv; "
+                                "ln .env x2 && cat x2 || echo denied:ln; "
+                                "ln -s .env x3 && cat x3 || echo denied:sym; cat README"),
+                     {"HOME=" + home_}, std::chrono::seconds(120));
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out.find("secret"), std::string::npos) << r.out;
+  for (const char *want : {"denied:mv", "denied:ln", "denied:sym", "readme-text"})
+    EXPECT_NE(r.out.find(want), std::string::npos) << want << "\n" << r.out << r.err;
+  std::multiset<std::string> got;
+  for (const auto &a : read_json_lines(alerts_)) {
+    EXPECT_EQ(a["verdict"], "denied") << a.dump();
+    EXPECT_EQ(a["path"], proj_ + "/.env") << a.dump();
+    const std::string out = a.value("output", "");
+    got.insert(a.value("tier", "") + " " + out.substr(0, out.find(' ')));
+  }
+  const std::multiset<std::string> want = {"launch rename", "launch hard",
+                                           expected_file_tier() + " credential"};
+  EXPECT_EQ(got, want) << read_file(alerts_);
+}
+
 // A FIFO that a process outside the agent made and reads is a channel out of the agent (the
 // kernel gives fanotify no event for a FIFO's open: vigil run covers the FIFOs that exist at the
 // start with a stand-in file whose opens the guard refuses); a FIFO the agent makes for itself

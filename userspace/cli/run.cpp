@@ -199,7 +199,7 @@ struct PersistencePlan {
 PersistencePlan plan_persistence_guard(const policy::Profile &profile, const std::string &home,
                                        const std::string &cwd, bool gate)
 {
-  if (profile.persistence_paths.empty())
+  if (profile.persistence_paths.empty() && profile.credential_paths.empty())
     return {};
   const enforce::GitLayout layout = enforce::discover_git(cwd);
   if (layout.truncated)
@@ -217,7 +217,9 @@ PersistencePlan plan_persistence_guard(const policy::Profile &profile, const std
   PersistencePlan plan;
   plan.mounts = enforce::guard_mounts(targets);
   if (gate) {
-    plan.gate = std::make_shared<const enforce::PersistenceGate>(profile, home, cwd, layout);
+    auto g = std::make_shared<enforce::PersistenceGate>(profile, home, cwd, layout);
+    g->set_credentials(profile, home);
+    plan.gate = std::move(g);
     std::vector<std::string> trees = layout.work_trees;
     trees.push_back(cwd);
     plan.watch_dirs = enforce::PlantWatch::watched_dirs(*plan.gate, trees);

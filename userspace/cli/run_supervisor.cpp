@@ -165,7 +165,7 @@ int RunSupervisor::on_name_call(const enforce::TamperAttempt &a)
     return 0;
   const Status st = read_status(a.pid);
   name_decisions_.fetch_add(1);
-  if (!v.entry) { // a path the kernel resolves but cannot name within PATH_MAX
+  if (!v.entry && !v.credential) { // a path the kernel resolves but cannot name within PATH_MAX
     engine_.raise_internal("persist-unjudgeable", policy::Severity::error,
                            "pid " + std::to_string(a.pid) + " (" + read_comm(a.pid) + ") tried " +
                                std::string(pipeline::to_string(v.change.call)) +
@@ -190,9 +190,9 @@ int RunSupervisor::on_name_call(const enforce::TamperAttempt &a)
   o.flags = v.change.flags;
   o.call = v.change.call;
   o.resolved = true;
-  o.persist = true;
+  o.persist = v.credential == nullptr; // a credential moved is the credential rules' business
   o.path = v.change.path;
-  o.pattern = v.entry ? v.entry->pattern : std::string();
+  o.pattern = v.entry ? v.entry->pattern : v.credential ? *v.credential : std::string();
   ev.body = std::move(o);
   // The call waits until its event is queued: the alert of a denial is not dropped, and an agent
   // that floods the pipeline with denied calls slows itself down.

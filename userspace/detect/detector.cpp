@@ -315,9 +315,11 @@ void Detector::eval_rule(CompiledRule &c, const pipeline::Event &ev,
     if (o.ret < 0 && o.ret != -EROFS && o.ret != -EPERM && o.ret != -EACCES)
       return;
     // A fallback rule speaks for what a guard decided (a profile path no other rule names, a
-    // directory above a protected path), not for every write the open tracepoint sees.
-    if (r.fallback && ev.hdr.verdict != pipeline::Verdict::deny &&
-        ev.hdr.verdict != pipeline::Verdict::audit)
+    // directory above a protected path), not for every write the open tracepoint sees; and a
+    // guard's decision that is not the persistence guard's (a credential renamed) is not one.
+    const bool decided =
+        ev.hdr.verdict == pipeline::Verdict::deny || ev.hdr.verdict == pipeline::Verdict::audit;
+    if ((r.fallback && !decided) || (decided && change && !o.persist))
       return;
     const uint32_t idx = match_rule_paths(c, ev, o.path);
     if (idx == policy::PathIndex::kNone)

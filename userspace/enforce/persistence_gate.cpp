@@ -532,6 +532,23 @@ struct Gate {
     return true;
   }
 
+  // A credential's old name in a rename or link: the new name may be one no pattern matches.
+  void credential_moved(pipeline::OpenCall call, const std::optional<ResolvedName> &from)
+  {
+    if (out.protected_path || !from || !from->exists || from->unjudgeable)
+      return;
+    const std::string *pattern = gate.credential(from->path);
+    if (!pattern)
+      return;
+    out.protected_path = true;
+    out.credential = pattern;
+    out.change = NameChange{call, 0, from->path, true};
+    if (gate.credential_mode() == policy::Mode::enforce) {
+      out.run = false;
+      out.error = EPERM;
+    }
+  }
+
   // A call that makes a name: only a name that does not exist yet (an existing one fails EEXIST).
   void create(pipeline::OpenCall call, const std::optional<ResolvedName> &n)
   {
@@ -632,10 +649,11 @@ NameVerdict judge_name_call(const TamperAttempt &a, const AgentView &view,
     const auto to = at ? g.name(fd(2), a.args[3], false, false)
                        : g.name(AT_FDCWD, a.args[1], false, false);
     g.create(C::link, to);
+    const auto from = at ? g.name(fd(0), a.args[1], flags & AT_SYMLINK_FOLLOW, flags & AT_EMPTY_PATH)
+                         : g.name(AT_FDCWD, a.args[0], false, false);
     if (!g.out.protected_path) // a second name for a protected file writes it past its guard
-      g.change(C::link, at ? g.name(fd(0), a.args[1], flags & AT_SYMLINK_FOLLOW,
-                                    flags & AT_EMPTY_PATH)
-                           : g.name(AT_FDCWD, a.args[0], false, false));
+      g.change(C::link, from);
+    g.credential_moved(C::link, from);
     break;
   }
   case SYS_rename:
@@ -650,6 +668,7 @@ NameVerdict judge_name_call(const TamperAttempt &a, const AgentView &view,
     // whatever became of the old one (an old name vigil could not resolve still moves something).
     if (!(from && from->exists && g.check(C::rename, 0, from, true)))
       g.check(C::rename, 0, to, true);
+    g.credential_moved(C::rename, from);
     break;
   }
   case SYS_unlink:

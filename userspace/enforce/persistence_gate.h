@@ -54,7 +54,23 @@ public:
   PersistenceGate(const policy::Profile &profile, const std::string &home,
                   const std::string &project, const GitLayout &layout);
 
-  bool empty() const { return entries_.empty(); }
+  // Credentials too (tier 2): a rename or hard link whose old name is a credential the profile
+  // protects by name (".env", "*.pem") would give the file a name the file guard does not know.
+  void set_credentials(const policy::Profile &profile, const std::string &home)
+  {
+    credentials_ = policy::PathMatcher(profile.credential_paths, home);
+    credential_patterns_ = profile.credential_paths;
+    credential_mode_ = profile.file_mode();
+  }
+  // The credential pattern naming path, or nullptr.
+  const std::string *credential(std::string_view path) const
+  {
+    const auto i = credentials_.match(path);
+    return i && *i < credential_patterns_.size() ? &credential_patterns_[*i] : nullptr;
+  }
+  policy::Mode credential_mode() const { return credential_mode_; }
+
+  bool empty() const { return entries_.empty() && credential_patterns_.empty(); }
   const std::vector<Entry> &entries() const { return entries_; }
 
   // The entry protecting path (absolute, normalised): the path itself or, with above, a
@@ -65,6 +81,9 @@ private:
   std::vector<Entry> entries_;
   std::vector<std::string> prefixes_; // the literal directory part of each non-basename entry
   std::vector<std::string> anchors_;  // the project and its work trees: where basenames count
+  policy::PathMatcher credentials_;
+  std::vector<std::string> credential_patterns_;
+  policy::Mode credential_mode_ = policy::Mode::enforce;
 };
 
 // How the gate sees one process of the agent (the calls' context). The production view reads
@@ -93,6 +112,9 @@ struct NameVerdict {
   NameChange change;
   const PersistenceGate::Entry *entry = nullptr;
   bool above = false;
+  // A credential renamed or linked (set_credentials): change.path is its old name, and this the
+  // credential pattern naming it (entry is null).
+  const std::string *credential = nullptr;
 };
 
 // Decides one suspended call of a name_call number: reads its paths from the agent's memory,
