@@ -257,7 +257,12 @@ LaunchScan scan_for_launch(const policy::Profile &profile, const std::string &ho
   if (!home.empty())
     roots.push_back(home);
   roots.push_back(cwd);
-  out.fifos = enforce::find_fifos(roots, 8, 100000);
+  bool truncated = false;
+  out.fifos = enforce::find_fifos(roots, 8, 100000, &truncated);
+  if (truncated)
+    spdlog::warn("launch: the walk for FIFOs stopped at 100,000 directory entries (breadth "
+                 "first, so the shallow ones were seen); FIFOs deeper in /run, /tmp, /var/tmp, "
+                 "/dev/shm, the home or the project are not covered");
   return out;
 }
 

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <deque>
 #include <cerrno>
 #include <cstddef>
 #include <cstdlib>
@@ -726,7 +727,7 @@ int bind_read_only(const char *path)
 }
 
 std::vector<std::string> find_fifos(const std::vector<std::string> &roots, int max_depth,
-                                    size_t max_entries)
+                                    size_t max_entries, bool *truncated)
 {
   std::vector<std::string> found;
   size_t budget = max_entries;
@@ -735,15 +736,17 @@ std::vector<std::string> find_fifos(const std::vector<std::string> &roots, int m
     int depth;
     dev_t dev;
   };
-  std::vector<Dir> stack;
+  // Breadth first: a tree stuffed with entries (a /tmp someone filled) uses up the budget below
+  // the shallow directories where FIFOs are made, not instead of them.
+  std::deque<Dir> queue;
   for (const auto &r : roots) {
     struct stat st{};
     if (::lstat(r.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
-      stack.push_back({r == "/" ? std::string() : r, 0, st.st_dev});
+      queue.push_back({r == "/" ? std::string() : r, 0, st.st_dev});
   }
-  while (!stack.empty() && budget > 0) {
-    Dir d = std::move(stack.back());
-    stack.pop_back();
+  while (!queue.empty() && budget > 0) {
+    Dir d = std::move(queue.front());
+    queue.pop_front();
     DIR *dir = ::opendir(d.path.empty() ? "/" : d.path.c_str());
     if (!dir)
       continue;
@@ -767,10 +770,12 @@ std::vector<std::string> find_fifos(const std::vector<std::string> &roots, int m
       if (S_ISFIFO(st.st_mode))
         found.push_back(child);
       else if (S_ISDIR(st.st_mode) && d.depth + 1 < max_depth && st.st_dev == d.dev)
-        stack.push_back({child, d.depth + 1, d.dev});
+        queue.push_back({child, d.depth + 1, d.dev});
     }
     ::closedir(dir);
   }
+  if (truncated)
+    *truncated = budget == 0;
   std::sort(found.begin(), found.end());
   found.erase(std::unique(found.begin(), found.end()), found.end());
   return found;

@@ -169,11 +169,12 @@ int isolate_mounts(const char *const *read_only, const char *const *hidden, bool
 // Returns 0, -ENOENT when path does not exist, or -errno.
 int bind_read_only(const char *path);
 
-// Named FIFOs that exist now below roots (each walked to max_depth levels, without crossing into
-// other file systems' mounts below it; at most max_entries directory entries are looked at in
-// all): each is a channel to whoever holds its other end, outside the agent. Sorted, unique.
+// Named FIFOs that exist now below roots (each walked to max_depth levels, breadth first,
+// without crossing into other file systems' mounts below it; at most max_entries directory
+// entries are looked at in all, *truncated says whether that bound stopped the walk): each is a
+// channel to whoever holds its other end, outside the agent. Sorted, unique.
 std::vector<std::string> find_fifos(const std::vector<std::string> &roots, int max_depth,
-                                    size_t max_entries);
+                                    size_t max_entries, bool *truncated = nullptr);
 // In the agent's mount namespace (after isolate_mounts): binds the regular file stand_in over
 // each of the null-terminated fifos. The kernel sends no fanotify permission event for a FIFO's
 // open (6.14+), but it does for a regular file's: an open of one of these names reaches the file

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // The launch: secret scrubbing, and the seccomp filter run on real processes.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <filesystem>
+#include <fstream>
 
 #include <fcntl.h>
 #include <linux/audit.h>
@@ -417,3 +420,32 @@ TEST(Capabilities, names_round_trip)
 
 } // namespace
 } // namespace vigil::enforce
+
+namespace vigil::enforce {
+namespace {
+
+// A tree stuffed with entries does not hide a shallow FIFO in a sibling: the walk is breadth
+// first, and says when its bound stopped it.
+TEST(FindFifos, a_stuffed_tree_does_not_hide_a_shallow_fifo)
+{
+  char tmpl[] = "/tmp/vg-fifos-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string root = tmpl;
+  std::filesystem::create_directories(root + "/junk/d1");
+  for (int i = 0; i < 500; ++i)
+    std::ofstream(root + "/junk/d1/f" + std::to_string(i)) << "";
+  std::filesystem::create_directories(root + "/sock");
+  ASSERT_EQ(::mkfifo((root + "/sock/x.fifo").c_str(), 0600), 0);
+  bool truncated = false;
+  const auto found = find_fifos({root}, 8, 100, &truncated);
+  EXPECT_EQ(found, std::vector<std::string>{root + "/sock/x.fifo"});
+  EXPECT_TRUE(truncated);
+  truncated = true;
+  EXPECT_EQ(find_fifos({root + "/sock"}, 8, 100, &truncated).size(), 1u);
+  EXPECT_FALSE(truncated);
+  std::filesystem::remove_all(root);
+}
+
+} // namespace
+} // namespace vigil::enforce
+
