@@ -111,6 +111,10 @@ TEST_F(HoleTest, links_and_moves_of_glob_and_subtree_credentials_are_denied)
     EXPECT_EQ(links, files.size()) << read_file(alerts_);
     EXPECT_EQ(renames, files.size()) << read_file(alerts_);
   } else {
+    // vigil run's launch filter hands links and renames to its gate, which refuses them for a
+    // credential's name (and the file guard refuses any read of a keyed file under a new name).
+    EXPECT_EQ(count(r.out, "linked:"), 0u) << r.out;
+    EXPECT_EQ(count(r.out, "moved:"), 0u) << r.out;
     EXPECT_EQ(count(r.out, "unread:"), 2 * files.size()) << r.out;
     ASSERT_EQ(list.size(), 2 * files.size()) << read_file(alerts_);
     for (const auto &a : list) {
@@ -124,7 +128,7 @@ TEST_F(HoleTest, links_and_moves_of_glob_and_subtree_credentials_are_denied)
     const std::string rule = a["rule"];
     EXPECT_TRUE(rule == "credential-read" || rule.starts_with("cred-")) << rule;
     EXPECT_EQ(a["verdict"], "denied");
-    EXPECT_EQ(a["tier"], expected_file_tier());
+    EXPECT_EQ(a["tier"], lsm_files() ? expected_file_tier() : std::string("launch"));
   }
 }
 

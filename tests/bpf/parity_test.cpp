@@ -158,8 +158,9 @@ TEST_P(ParityFiles, a_renamed_directory_still_protects_its_credentials)
 }
 
 // A credential protected by its name (.env) would read as an ordinary file under another name:
-// renaming or hard-linking it away is refused by the launch filter (one alert each, tier
-// launch); a symbolic link to it opens the same file, which its own guard refuses.
+// renaming or hard-linking it away is refused (one alert each: by the launch filter's gate in
+// tier 2, by BPF LSM in tier 1); a symbolic link to it opens the same file, which its own guard
+// refuses.
 TEST_P(ParityFiles, a_credential_protected_by_name_cannot_be_renamed_or_linked_away)
 {
   ProcResult r = run(agent_argv("mv .env plain && cat plain || echo denied:mv; "
@@ -177,7 +178,9 @@ TEST_P(ParityFiles, a_credential_protected_by_name_cannot_be_renamed_or_linked_a
     const std::string out = a.value("output", "");
     got.insert(a.value("tier", "") + " " + out.substr(0, out.find(' ')));
   }
-  const std::multiset<std::string> want = {"launch rename", "launch hard",
+  // Tier 1: BPF LSM's path_rename and path_link refuse them in the kernel.
+  const std::string mover = expected_file_tier() == "lsm" ? "lsm" : "launch";
+  const std::multiset<std::string> want = {mover + " rename", mover + " hard",
                                            expected_file_tier() + " credential"};
   EXPECT_EQ(got, want) << read_file(alerts_);
 }

@@ -193,7 +193,7 @@ int init_status(int wstatus)
 // after it was read, the read-only mount still refuses).
 struct PersistencePlan {
   enforce::GuardMounts mounts;
-  std::shared_ptr<const enforce::PersistenceGate> gate; // null: no gate
+  std::shared_ptr<enforce::PersistenceGate> gate; // null: no gate
   std::vector<std::string> watch_dirs; // where protected names absent now would appear
 };
 PersistencePlan plan_persistence_guard(const policy::Profile &profile, const std::string &home,
@@ -217,9 +217,7 @@ PersistencePlan plan_persistence_guard(const policy::Profile &profile, const std
   PersistencePlan plan;
   plan.mounts = enforce::guard_mounts(targets);
   if (gate) {
-    auto g = std::make_shared<enforce::PersistenceGate>(profile, home, cwd, layout);
-    g->set_credentials(profile, home);
-    plan.gate = std::move(g);
+    plan.gate = std::make_shared<enforce::PersistenceGate>(profile, home, cwd, layout);
     std::vector<std::string> trees = layout.work_trees;
     trees.push_back(cwd);
     plan.watch_dirs = enforce::PlantWatch::watched_dirs(*plan.gate, trees);
@@ -579,6 +577,10 @@ int run_command(const RunArgs &args)
   daemon::Engine *eng = engine->get();
   LaunchScan scanned = launch_scan.get();
   const PersistencePlan guard = std::move(scanned.guard);
+  // Where no BPF LSM decides files, the gate also refuses renaming or linking a credential away
+  // from the name that protects it (BPF LSM's path_rename and path_link do it in the kernel).
+  if (guard.gate && eng->file_tier() != loader::Tier::lsm)
+    guard.gate->set_credentials(*profile, eo.home.value_or(""));
   if (!profile->isolate && !profile->persistence_paths.empty())
     spdlog::warn("persistence: launch.isolate is false: neither read-only binds nor the launch "
                  "filter protect the profile's persistence paths");
