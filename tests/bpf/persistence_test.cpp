@@ -102,6 +102,9 @@ TEST_P(PersistenceGuard, every_way_of_planting_fails_with_one_alert_each_and_not
   auto of = [](const std::string &what, const std::string &p) {
     return what + " of persistence path " + p;
   };
+  // Tier 1 (BPF LSM) names a new directory by its own hook (path_mkdir); the gate says mknod.
+  const bool lsm = expected_file_tier() == "lsm";
+  const std::string mkd = lsm ? "mkdir" : "mknod";
   const std::string fsmon = "[core]\n\tfsmonitor = " + pay + "\n";
   std::string s = "cp .git/config " + W + "/cfg; echo \"" + fsmon + "\" >> " + W + "/cfg; ";
   s += "echo \"" + pay + "\" > " + W + "/rc; ";
@@ -153,11 +156,11 @@ TEST_P(PersistenceGuard, every_way_of_planting_fails_with_one_alert_each_and_not
       {"zshrc-symlink", "ln -s " + W + "/rc " + zrc, of("symlink", zrc)},
       {"zshrc-dangling", "ln -s " + zrc + " " + W + "/lnk && echo \"" + pay + "\" > " + W + "/lnk",
        write(zrc)},
-      {"fish-mkdir", "mkdir -p " + H + "/.config/fish", of("mknod", H + "/.config/fish")},
+      {"fish-mkdir", "mkdir -p " + H + "/.config/fish", of(mkd, H + "/.config/fish")},
       {"config-dir-rename", "mv " + H + "/.config " + H + "/.config.old",
        of("rename", H + "/.config")},
       // Editor and agent configuration that runs commands, not there yet.
-      {"vscode-mkdir", "mkdir .vscode", of("mknod", P + "/.vscode")},
+      {"vscode-mkdir", "mkdir .vscode", of(mkd, P + "/.vscode")},
       {"mcp-json", "echo {} > .mcp.json", write(P + "/.mcp.json")},
       // A ready-made tree renamed into the place of a protected name's directory.
       {"claude-tree", "mkdir st_x && echo {} > st_x/settings.json && mv st_x .claude",
@@ -179,10 +182,12 @@ TEST_P(PersistenceGuard, every_way_of_planting_fails_with_one_alert_each_and_not
                               std::string(tamperprobe_bin()) + " openat2-in-root . inroot",
        write(P + "/.git/info/attributes")},
   };
-  if (!unprivileged()) // chroot needs CAP_SYS_CHROOT, which vigil run leaves a root agent
+  // chroot needs CAP_SYS_CHROOT, which vigil run leaves a root agent. BPF LSM names the path
+  // from the agent's root, the chroot.
+  if (!unprivileged())
     attempts.push_back({"chroot-create",
                         std::string(tamperprobe_bin()) + " chroot-create " + P + " /.mcp.json",
-                        write(P + "/.mcp.json")});
+                        write(lsm ? std::string("/.mcp.json") : P + "/.mcp.json")});
   for (const Attempt &a : attempts)
     s += attempt_line(a);
   // The agent's ordinary work, in the same run: nothing of it is refused or alerted.
@@ -214,8 +219,10 @@ TEST_P(PersistenceGuard, every_way_of_planting_fails_with_one_alert_each_and_not
     seen[out.substr(0, out.find(" by "))]++;
     all += rule + ": " + out.substr(0, 200) + "\n";
     EXPECT_EQ(a.value("result_name", ""), "EPERM") << a.dump();
-    EXPECT_EQ(a.value("tier", ""), "launch") << a.dump();
-    EXPECT_NE(out.find("the persistence guard's gate in the launch filter"), std::string::npos)
+    EXPECT_EQ(a.value("tier", ""), lsm ? "lsm" : "launch") << a.dump();
+    EXPECT_NE(out.find(lsm ? "denied by BPF LSM " : "the persistence guard's gate in the launch "
+                                                    "filter"),
+              std::string::npos)
         << out;
   }
   std::map<std::string, int> want;
