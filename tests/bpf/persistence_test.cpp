@@ -14,6 +14,7 @@
 #include <chrono>
 #include <thread>
 #include <vector>
+#include <cstdio>
 #include <filesystem>
 #include <map>
 
@@ -522,6 +523,49 @@ TEST_P(PersistenceGuard, an_audit_entry_is_allowed_and_alerted)
     EXPECT_EQ(hooks["persist-shell-startup"], 1);
   }
   EXPECT_EQ(alerts.size(), want);
+}
+
+// Tier 1: an O_CREAT open of a protected file whose dentry is not in the cache meets path_mknod
+// first (the kernel asks before it looks the name up), then file_open: still one alert. The
+// test drops the dentry cache first; on a RAM file system (the VM's /tmp) dentries are the
+// files and stay, so there file_open alone decides: the line printed says which hook did.
+TEST_P(PersistenceGuard, an_uncached_protected_file_opened_with_o_creat_is_one_alert)
+{
+  if (!lsm())
+    GTEST_SKIP() << "the order of path_mknod and file_open is a BPF LSM (tier 1) matter";
+  const std::string rc = home_ + "/.bashrc", cfg = proj_ + "/.git/config";
+  const std::string before_rc = read_file(rc), before_cfg = read_file(cfg);
+  // Unused dentries and inodes go (the files are not open anywhere).
+  ASSERT_EQ(run({"sh", "-c", "sync; echo 2 > /proc/sys/vm/drop_caches"}).status, 0);
+  const ProcResult r = agent("echo x >> " + rc + " || echo refused-rc; echo x > .git/config || "
+                             "echo refused-cfg");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("refused-rc"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("refused-cfg"), std::string::npos) << r.out;
+  EXPECT_EQ(read_file(rc), before_rc);
+  EXPECT_EQ(read_file(cfg), before_cfg);
+  std::vector<nlohmann::json> alerts;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  for (;;) {
+    alerts.clear();
+    for (const auto &a : read_json_lines(alerts_))
+      if (a.value("rule", "").starts_with("persist"))
+        alerts.push_back(a);
+    if (alerts.size() >= 2 || std::chrono::steady_clock::now() >= deadline)
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  std::vector<Seen> seen;
+  for (const auto &a : alerts) {
+    EXPECT_EQ(a.value("result_name", ""), "EPERM") << a.dump();
+    seen.push_back(Seen{hook_of(a.value("output", "")), a.value("path", ""),
+                        a.value("output", "")});
+    std::printf("uncached open refused by %s: %s\n", seen.back().hook.c_str(),
+                seen.back().path.c_str());
+  }
+  expect_one_alert_each({{"rc", {"file_open", "path_mknod"}, rc},
+                         {"cfg", {"file_open", "path_mknod"}, cfg}},
+                        seen);
 }
 
 INSTANTIATE_TEST_SUITE_P(Agent, PersistenceGuard, ::testing::Values(false, true),
