@@ -48,6 +48,39 @@ struct {
 	__type(value, struct vg_file_rule);
 } vg_file_inodes __weak SEC(".maps");
 
+/* The persistence guard: protected objects (files, directories, their ancestors) by identity. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct vg_file_key);
+	__type(value, struct vg_persist_rule);
+} vg_persist_inodes __weak SEC(".maps");
+
+/* The persistence guard: protected names by (directory, name), existing or not. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct vg_persist_name_key);
+	__type(value, struct vg_persist_rule);
+} vg_persist_names __weak SEC(".maps");
+
+/* The persistence guard: a directory an agent made under a VG_PERSIST_WAY name -> its node (the
+ * directory of names keyed {ino = node, dev = 0}). Written by the kernel (d_instantiate). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct vg_file_key);
+	__type(value, __u32);
+} vg_persist_alias __weak SEC(".maps");
+
+/* The persistence guard: the profiles that have persistence paths (0: an unused slot). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, VG_PERSIST_PROFILES);
+	__type(key, __u32);
+	__type(value, __u32);
+} vg_persist_profiles __weak SEC(".maps");
+
 /* Basename patterns (global ones, and those of directory rules). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -5,6 +5,7 @@
  * profile, enforcement off, or an internal miss allows. */
 #include "file.bpf.h"
 #include "ipc.bpf.h"
+#include "persist.bpf.h"
 #include "tamper.bpf.h"
 
 static __always_inline int vg_file_open_check(struct file *file)
@@ -28,6 +29,9 @@ static __always_inline int vg_file_open_check(struct file *file)
 	cfg = bpf_map_lookup_elem(&vg_profiles, &profile);
 	if (!cfg || cfg->file_mode == VG_MODE_OFF)
 		return 0;
+	/* the persistence guard: writes to what the developer runs later (reported there) */
+	if (vg_persist_open(file))
+		return -VG_EPERM;
 	rule = 0;
 	if (vg_is_foreign_fifo(profile, root, file->f_inode)) {
 		ipc = 1;

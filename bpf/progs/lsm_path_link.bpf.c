@@ -6,8 +6,10 @@
  * agent owns, where the path hook only met overlay dentries with no rule. A link the path hook
  * refused never reaches the inode hook, so no attempt is reported twice. Attached globally
  * (lsm/) in both attachments: the kernel has room for only ten lsm_cgroup hooks. Fails open
- * (see vg_file_move_check). */
+ * (see vg_file_move_check). The persistence guard refuses a link whose new name is protected
+ * (a hook linked into .git/hooks): the file linked is not changed, its new name is. */
 #include "file.bpf.h"
+#include "persist.bpf.h"
 
 SEC("lsm/path_link")
 int BPF_PROG(vg_path_link, struct dentry *old_dentry, const struct path *new_dir,
@@ -18,6 +20,12 @@ int BPF_PROG(vg_path_link, struct dentry *old_dentry, const struct path *new_dir
 	/* An explicit branch: a conditional expression compiles (clang 14) into code whose return
 	 * range the 6.12 verifier cannot bound to [-4095, 0]. */
 	if (vg_file_move_check(old_dentry, BPF_CORE_READ(new_dir, mnt), VG_OPEN_LINK))
+		return -VG_EPERM;
+	/* the persistence guard: no second name for a protected file, no link into a protected
+	 * name (the protected side is reported, the file first) */
+	if (vg_persist_check(old_dentry, BPF_CORE_READ(new_dir, mnt), 0, VG_OPEN_LINK, 0))
+		return -VG_EPERM;
+	if (vg_persist_check(new_dentry, BPF_CORE_READ(new_dir, mnt), 0, VG_OPEN_LINK, 0))
 		return -VG_EPERM;
 	return 0;
 }

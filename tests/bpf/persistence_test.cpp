@@ -10,6 +10,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
+#include <thread>
+#include <vector>
+#include <cstdio>
 #include <filesystem>
 #include <map>
 
@@ -56,6 +61,7 @@ protected:
   }
 
   bool unprivileged() const { return GetParam(); }
+  static bool lsm() { return expected_file_tier() == "lsm"; }
 
   // The script runs in the project under `vigil run`, as root or as uid 65534.
   ProcResult agent(const std::string &script)
@@ -88,6 +94,51 @@ std::string attempt_line(const Attempt &a)
   return "if " + a.cmd + " 2>/dev/null; then echo PLANTED:" + a.name + "; fi; ";
 }
 
+struct Expected {
+  std::string attempt;
+  std::vector<std::string> hooks;
+  std::string path;
+  bool prefix = false;
+};
+
+struct Seen {
+  std::string hook, path, line;
+  bool used = false;
+};
+
+// "... [denied by BPF LSM path_rename, EPERM, ...]" -> "path_rename".
+std::string hook_of(const std::string &output)
+{
+  const std::string key = "denied by BPF LSM ";
+  const size_t at = output.find(key);
+  if (at == std::string::npos)
+    return "";
+  const size_t start = at + key.size();
+  return output.substr(start, output.find(',', start) - start);
+}
+
+// Every expected alert is there exactly once, and no other persistence alert is.
+void expect_one_alert_each(const std::vector<Expected> &want, std::vector<Seen> seen)
+{
+  std::string all;
+  for (const auto &s : seen)
+    all += s.line + "\n";
+  for (const auto &w : want) {
+    auto it = std::find_if(seen.begin(), seen.end(), [&](const Seen &s) {
+      return !s.used && std::find(w.hooks.begin(), w.hooks.end(), s.hook) != w.hooks.end() &&
+             (w.prefix ? s.path.starts_with(w.path) : s.path == w.path);
+    });
+    if (it == seen.end()) {
+      ADD_FAILURE() << "no alert for " << w.attempt << " (" << w.hooks[0] << " " << w.path
+                    << ")\n" << all;
+      continue;
+    }
+    it->used = true;
+  }
+  for (const auto &s : seen)
+    EXPECT_TRUE(s.used) << "an alert no attempt accounts for: " << s.line;
+}
+
 TEST_P(PersistenceGuard, every_way_of_planting_fails_with_one_alert_each_and_nothing_runs_later)
 {
   const std::string pay = tmp_ / "payload";
@@ -102,6 +153,9 @@ TEST_P(PersistenceGuard, every_way_of_planting_fails_with_one_alert_each_and_not
   auto of = [](const std::string &what, const std::string &p) {
     return what + " of persistence path " + p;
   };
+  // Tier 1 (BPF LSM) names a new directory by its own hook (path_mkdir); the gate says mknod.
+  const bool tier1 = lsm();
+  const std::string mkd = tier1 ? "mkdir" : "mknod";
   const std::string fsmon = "[core]\n\tfsmonitor = " + pay + "\n";
   std::string s = "cp .git/config " + W + "/cfg; echo \"" + fsmon + "\" >> " + W + "/cfg; ";
   s += "echo \"" + pay + "\" > " + W + "/rc; ";
@@ -153,11 +207,11 @@ TEST_P(PersistenceGuard, every_way_of_planting_fails_with_one_alert_each_and_not
       {"zshrc-symlink", "ln -s " + W + "/rc " + zrc, of("symlink", zrc)},
       {"zshrc-dangling", "ln -s " + zrc + " " + W + "/lnk && echo \"" + pay + "\" > " + W + "/lnk",
        write(zrc)},
-      {"fish-mkdir", "mkdir -p " + H + "/.config/fish", of("mknod", H + "/.config/fish")},
+      {"fish-mkdir", "mkdir -p " + H + "/.config/fish", of(mkd, H + "/.config/fish")},
       {"config-dir-rename", "mv " + H + "/.config " + H + "/.config.old",
        of("rename", H + "/.config")},
       // Editor and agent configuration that runs commands, not there yet.
-      {"vscode-mkdir", "mkdir .vscode", of("mknod", P + "/.vscode")},
+      {"vscode-mkdir", "mkdir .vscode", of(mkd, P + "/.vscode")},
       {"mcp-json", "echo {} > .mcp.json", write(P + "/.mcp.json")},
       // A ready-made tree renamed into the place of a protected name's directory.
       {"claude-tree", "mkdir st_x && echo {} > st_x/settings.json && mv st_x .claude",
@@ -179,10 +233,12 @@ TEST_P(PersistenceGuard, every_way_of_planting_fails_with_one_alert_each_and_not
                               std::string(tamperprobe_bin()) + " openat2-in-root . inroot",
        write(P + "/.git/info/attributes")},
   };
-  if (!unprivileged()) // chroot needs CAP_SYS_CHROOT, which vigil run leaves a root agent
+  // chroot needs CAP_SYS_CHROOT, which vigil run leaves a root agent. BPF LSM names the path
+  // from the agent's root, the chroot.
+  if (!unprivileged())
     attempts.push_back({"chroot-create",
                         std::string(tamperprobe_bin()) + " chroot-create " + P + " /.mcp.json",
-                        write(P + "/.mcp.json")});
+                        write(tier1 ? std::string("/.mcp.json") : P + "/.mcp.json")});
   for (const Attempt &a : attempts)
     s += attempt_line(a);
   // The agent's ordinary work, in the same run: nothing of it is refused or alerted.
@@ -214,8 +270,10 @@ TEST_P(PersistenceGuard, every_way_of_planting_fails_with_one_alert_each_and_not
     seen[out.substr(0, out.find(" by "))]++;
     all += rule + ": " + out.substr(0, 200) + "\n";
     EXPECT_EQ(a.value("result_name", ""), "EPERM") << a.dump();
-    EXPECT_EQ(a.value("tier", ""), "launch") << a.dump();
-    EXPECT_NE(out.find("the persistence guard's gate in the launch filter"), std::string::npos)
+    EXPECT_EQ(a.value("tier", ""), tier1 ? "lsm" : "launch") << a.dump();
+    EXPECT_NE(out.find(tier1 ? "denied by BPF LSM " : "the persistence guard's gate in the launch "
+                                                      "filter"),
+              std::string::npos)
         << out;
   }
   std::map<std::string, int> want;
@@ -320,6 +378,194 @@ TEST_P(PersistenceGuard, io_uring_and_userfaultfd_are_refused_with_an_alert)
           << a.dump();
     }
   EXPECT_EQ(alerts, 2) << "one per process that tried";
+}
+
+// Tier 1: a missing directory on the way to a protected path may be made by the agent (a fresh
+// home's ~/.ssh); what lies below it stays refused, and the directory cannot be moved away.
+TEST_P(PersistenceGuard, a_missing_directory_the_agent_makes_keeps_what_lies_below_protected)
+{
+  if (!lsm())
+    GTEST_SKIP() << "the chain of missing directories is BPF LSM's (tier 1)";
+  write_file(tmp_ / "profile.yaml", "profile: persist\npersistence:\n  paths:\n"
+                                    "    - ~/.ssh/authorized_keys\n"
+                                    "    - ~/.local/share/systemd/user/**\n"
+                                    "egress:\n  allow: []\n");
+  const std::string ssh = home_ + "/.ssh";
+  std::string s = "if mkdir k2 && echo key > k2/authorized_keys && mv k2 " + ssh +
+                  "; then echo PLANTED; fi; ";
+  s += "mkdir " + ssh + " && chmod 700 " + ssh + " && echo ssh-made; ";
+  s += "if echo key > " + ssh + "/authorized_keys; then echo PLANTED; fi; ";
+  s += "if mv " + ssh + " " + ssh + "2; then echo PLANTED; fi; ";
+  s += "if mkdir -p " + home_ + "/.local/share/systemd/user; then echo PLANTED; fi; echo done";
+  const ProcResult r = agent(s);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("done"), std::string::npos) << r.out << r.err;
+  EXPECT_NE(r.out.find("ssh-made"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("PLANTED"), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(ssh + "/authorized_keys"));
+  EXPECT_TRUE(fs::is_directory(home_ + "/.local/share/systemd"));
+  EXPECT_FALSE(fs::exists(home_ + "/.local/share/systemd/user"));
+  std::vector<Seen> seen;
+  for (const auto &a : read_json_lines(alerts_)) {
+    if (!a.value("rule", "").starts_with("persist"))
+      continue;
+    EXPECT_EQ(a.value("result_name", ""), "EPERM") << a.dump();
+    seen.push_back(Seen{hook_of(a.value("output", "")), a.value("path", ""),
+                        a.value("output", "")});
+  }
+  expect_one_alert_each({{"dir-renamed-in", {"path_rename"}, ssh},
+                         {"key", {"path_mknod"}, ssh + "/authorized_keys"},
+                         {"away", {"path_rename"}, ssh},
+                         {"user", {"path_mkdir"}, home_ + "/.local/share/systemd/user"}},
+                        seen);
+}
+
+// Tier 1: a missing directory on the way to a protected path, made by the developer (outside
+// the agent) while the agent runs, is followed too: the name below it stays refused.
+TEST_P(PersistenceGuard, a_directory_the_developer_makes_meanwhile_is_followed)
+{
+  if (!lsm())
+    GTEST_SKIP() << "following directories made meanwhile is BPF LSM's (tier 1) d_instantiate";
+  write_file(tmp_ / "profile.yaml", "profile: persist\npersistence:\n  paths:\n"
+                                    "    - ~/.ssh/authorized_keys\negress:\n  allow: []\n");
+  const std::string ssh = home_ + "/.ssh", ready = home_ + "/agent-ready";
+  // The agent says it runs, then waits (bounded) for the developer's ~/.ssh.
+  std::string s = "touch " + ready + "; i=0; while [ ! -d " + ssh + " ] && [ $i -lt 600 ]; do "
+                  "sleep 0.05; i=$((i+1)); done; ";
+  s += "if echo key > " + ssh + "/authorized_keys; then echo PLANTED; fi; ";
+  s += "if ln -s /etc/hostname " + ssh + "/authorized_keys; then echo PLANTED; fi; ";
+  s += "if mv " + ssh + " " + ssh + "2; then echo PLANTED; fi; echo done";
+  std::string inner = "sh -c '" + s + "'";
+  if (unprivileged())
+    inner = "setpriv --reuid=65534 --regid=65534 --clear-groups " + inner;
+  Proc vigil({"sh", "-c",
+              "cd " + proj_ + " && exec " + vigil_bin() + " run --profile " +
+                  (tmp_ / "profile.yaml") + " --alerts-json " + alerts_ + " -- " + inner},
+             {"HOME=" + home_});
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!fs::exists(ready) && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_TRUE(fs::exists(ready)) << vigil.err_so_far();
+  // The developer (outside vigil) makes ~/.ssh.
+  ASSERT_EQ(::mkdir(ssh.c_str(), 0700), 0);
+  if (unprivileged()) {
+    ASSERT_EQ(::chown(ssh.c_str(), 65534, 65534), 0);
+  }
+  const ProcResult r = vigil.wait(std::chrono::seconds(120));
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("done"), std::string::npos) << r.out << r.err;
+  EXPECT_EQ(r.out.find("PLANTED"), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(ssh + "/authorized_keys"));
+  std::vector<Seen> seen;
+  for (const auto &a : read_json_lines(alerts_)) {
+    if (!a.value("rule", "").starts_with("persist"))
+      continue;
+    EXPECT_EQ(a.value("result_name", ""), "EPERM") << a.dump();
+    seen.push_back(Seen{hook_of(a.value("output", "")), a.value("path", ""),
+                        a.value("output", "")});
+  }
+  expect_one_alert_each({{"key", {"path_mknod"}, ssh + "/authorized_keys"},
+                         {"symlink", {"path_symlink"}, ssh + "/authorized_keys"},
+                         {"away", {"path_rename"}, ssh}},
+                        seen);
+}
+
+// mode: audit on an entry: the change is allowed and alerted once (tier 1: by the hook that
+// would have refused it, for writes and every other change; tier 2: opens for writing only, as
+// no bind is made for the entry).
+TEST_P(PersistenceGuard, an_audit_entry_is_allowed_and_alerted)
+{
+  if (!lsm())
+    GTEST_SKIP() << "tier 1 (BPF LSM) only: the launch filter's gate has its own audit tests";
+  write_file(tmp_ / "profile.yaml",
+             "profile: persist\npersistence:\n  paths:\n    - {path: ~/.profile, mode: audit}\n"
+             "    - .git/config\negress:\n  allow: []\n");
+  const std::string prof = home_ + "/.profile";
+  std::string s = "echo \"# agent\" >> " + prof + " && echo appended; ";
+  if (lsm())
+    s += "chmod 600 " + prof + " && echo chmodded; ";
+  const ProcResult r = agent(s);
+  ASSERT_EQ(r.status, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("appended"), std::string::npos) << r.out << r.err;
+  EXPECT_NE(read_file(prof).find("# agent"), std::string::npos);
+  std::map<std::string, int> hooks; // hook (tier 1) or rule (tier 2) -> alerts
+  const size_t want = lsm() ? 2 : 1;
+  std::vector<nlohmann::json> alerts;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  for (;;) {
+    alerts.clear();
+    for (const auto &a : read_json_lines(alerts_))
+      if (a.value("rule", "").starts_with("persist"))
+        alerts.push_back(a);
+    if (alerts.size() >= want || std::chrono::steady_clock::now() >= deadline)
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  for (const auto &a : alerts) {
+    EXPECT_EQ(a.value("path", ""), prof) << a.dump();
+    EXPECT_EQ(a.value("result_name", ""), "ok") << a.dump();
+    if (lsm()) {
+      EXPECT_EQ(a.value("verdict", ""), "would-deny") << a.dump();
+      EXPECT_NE(a.value("output", "").find("would-deny by BPF LSM "), std::string::npos)
+          << a.dump();
+      const std::string out = a.value("output", "");
+      const size_t at = out.find("BPF LSM ") + 8;
+      hooks[out.substr(at, out.find(',', at) - at)]++;
+    } else {
+      hooks[a.value("rule", "")]++;
+    }
+  }
+  if (lsm()) {
+    EXPECT_NE(r.out.find("chmodded"), std::string::npos) << r.out << r.err;
+    EXPECT_EQ(hooks["file_open"], 1);
+    EXPECT_EQ(hooks["path_chmod"], 1);
+  } else {
+    EXPECT_EQ(hooks["persist-shell-startup"], 1);
+  }
+  EXPECT_EQ(alerts.size(), want);
+}
+
+// Tier 1: an O_CREAT open of a protected file whose dentry is not in the cache meets path_mknod
+// first (the kernel asks before it looks the name up), then file_open: still one alert. The
+// test drops the dentry cache first; on a RAM file system (the VM's /tmp) dentries are the
+// files and stay, so there file_open alone decides: the line printed says which hook did.
+TEST_P(PersistenceGuard, an_uncached_protected_file_opened_with_o_creat_is_one_alert)
+{
+  if (!lsm())
+    GTEST_SKIP() << "the order of path_mknod and file_open is a BPF LSM (tier 1) matter";
+  const std::string rc = home_ + "/.bashrc", cfg = proj_ + "/.git/config";
+  const std::string before_rc = read_file(rc), before_cfg = read_file(cfg);
+  // Unused dentries and inodes go (the files are not open anywhere).
+  ASSERT_EQ(run({"sh", "-c", "sync; echo 2 > /proc/sys/vm/drop_caches"}).status, 0);
+  const ProcResult r = agent("echo x >> " + rc + " || echo refused-rc; echo x > .git/config || "
+                             "echo refused-cfg");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("refused-rc"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("refused-cfg"), std::string::npos) << r.out;
+  EXPECT_EQ(read_file(rc), before_rc);
+  EXPECT_EQ(read_file(cfg), before_cfg);
+  std::vector<nlohmann::json> alerts;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  for (;;) {
+    alerts.clear();
+    for (const auto &a : read_json_lines(alerts_))
+      if (a.value("rule", "").starts_with("persist"))
+        alerts.push_back(a);
+    if (alerts.size() >= 2 || std::chrono::steady_clock::now() >= deadline)
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  std::vector<Seen> seen;
+  for (const auto &a : alerts) {
+    EXPECT_EQ(a.value("result_name", ""), "EPERM") << a.dump();
+    seen.push_back(Seen{hook_of(a.value("output", "")), a.value("path", ""),
+                        a.value("output", "")});
+    std::printf("uncached open refused by %s: %s\n", seen.back().hook.c_str(),
+                seen.back().path.c_str());
+  }
+  expect_one_alert_each({{"rc", {"file_open", "path_mknod"}, rc},
+                         {"cfg", {"file_open", "path_mknod"}, cfg}},
+                        seen);
 }
 
 INSTANTIATE_TEST_SUITE_P(Agent, PersistenceGuard, ::testing::Values(false, true),

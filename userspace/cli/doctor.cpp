@@ -120,10 +120,18 @@ std::vector<Coverage> coverage(const Features &f)
                              : "not decided (CAP_NET_RAW of the runtime)"});
   add("nested_namespace", {"refused: launch filter (launch.nested_namespaces)",
                            "not decided (capabilities of the runtime)"});
-  add("persistence_write",
-      {"refused: the launch filter's persistence gate (writes, creates, links, renames, "
-       "unlinks, chmod, chown; names that do not exist yet included), read-only binds behind it",
-       "alerted on opens for writing, not refused"});
+  if (lsm) // tier 1: the kernel decides and reports each attempt (vigil run installs the paths)
+    add("persistence_write",
+        {"refused: BPF LSM file_open, path_mknod, path_mkdir, path_symlink, path_link, "
+         "path_rename, path_unlink, path_rmdir, path_chmod, path_chown, path_truncate "
+         "(CONFIG_SECURITY_PATH); names not yet made included",
+         "not decided (the daemon knows no project to protect)"});
+  else
+    add("persistence_write",
+        {"refused: the launch filter's persistence gate (writes, creates, links, renames, "
+         "unlinks, chmod, chown; names that do not exist yet included), read-only binds behind "
+         "it",
+         "alerted on opens for writing, not refused"});
   add("io_uring", {"refused: launch filter", "not decided"});
   return rows;
 }

@@ -248,8 +248,8 @@ LaunchScan scan_for_launch(const policy::Profile &profile, const std::string &ho
   LaunchScan out;
   if (!profile.isolate)
     return out;
-  // The launch filter's gate decides names in every tier: no BPF LSM hook of vigil's decides
-  // them yet.
+  // The gate is planned before the tier is known (the programs load meanwhile); where BPF
+  // LSM's hooks decide names (Engine::persistence_in_kernel), run_command drops it.
   out.guard = plan_persistence_guard(profile, home, cwd, true);
   std::vector<std::string> roots = {"/run", "/tmp", "/var/tmp", "/dev/shm"};
   if (!home.empty())
@@ -262,6 +262,22 @@ LaunchScan scan_for_launch(const policy::Profile &profile, const std::string &ho
                  "first, so the shallow ones were seen); FIFOs deeper in /run, /tmp, /var/tmp, "
                  "/dev/shm, the home or the project are not covered");
   return out;
+}
+
+// Tier 1 of the persistence guard: the same paths, decided by BPF LSM hooks in the kernel (by
+// inode, and by directory and name for what does not exist yet), which refuse and report every
+// attempt where it is decided; a read-only bind would refuse in the VFS first, silently.
+Result<> guard_persistence_in_kernel(daemon::Engine &engine, const policy::Profile &profile,
+                                     const std::string &home, const std::string &cwd)
+{
+  const enforce::GitLayout layout = enforce::discover_git(cwd);
+  if (layout.truncated)
+    spdlog::warn("persistence: the walk of {} for repositories stopped at its bound; nested "
+                 "repositories deeper down are not protected",
+                 cwd);
+  return engine.set_persistence(kRunProfileId, profile,
+                                enforce::resolve_guard_targets(profile, home, cwd, layout),
+                                enforce::resolve_absent_targets(profile, home, cwd, layout));
 }
 
 std::vector<const char *> c_list(const std::vector<std::string> &v)
@@ -576,12 +592,20 @@ int run_command(const RunArgs &args)
   vigil_ids.insert(vigil_ids.end(), fo.guardians.begin(), fo.guardians.end());
   daemon::Engine *eng = engine->get();
   LaunchScan scanned = launch_scan.get();
-  const PersistencePlan guard = std::move(scanned.guard);
+  // Tier 1: BPF LSM hooks decide names in the kernel and report each attempt where they decide;
+  // elsewhere the launch filter's gate decides them (read-only binds behind it).
+  const bool persist_lsm = !profile->persistence_paths.empty() && eng->persistence_in_kernel();
+  if (persist_lsm)
+    if (auto r = guard_persistence_in_kernel(*eng, *profile, eo.home.value_or(""), cwd); !r) {
+      spdlog::error("{}", r.error().message());
+      return 1;
+    }
+  const PersistencePlan guard = persist_lsm ? PersistencePlan{} : std::move(scanned.guard);
   // Where no BPF LSM decides files, the gate also refuses renaming or linking a credential away
   // from the name that protects it (BPF LSM's path_rename and path_link do it in the kernel).
   if (guard.gate && eng->file_tier() != loader::Tier::lsm)
     guard.gate->set_credentials(*profile, eo.home.value_or(""));
-  if (!profile->isolate && !profile->persistence_paths.empty())
+  if (!profile->isolate && !persist_lsm && !profile->persistence_paths.empty())
     spdlog::warn("persistence: launch.isolate is false: neither read-only binds nor the launch "
                  "filter protect the profile's persistence paths");
   fo.name_calls = guard.gate != nullptr;

@@ -27,6 +27,7 @@
 #include "daemon/config.h"
 #include "daemon/dedup.h"
 #include "daemon/file_enforcer.h"
+#include "enforce/persistence.h"
 #include "daemon/recorder.h"
 #include "daemon/resolver.h"
 #include "loader/probe.h"
@@ -124,6 +125,15 @@ public:
   // FileEnforcer::fifo_stand_in); "" in other tiers (BPF LSM decides FIFOs itself).
   Result<std::string> fifo_stand_in();
   loader::Tier net_tier() const { return net_tier_; }
+  // Tier 1 of the persistence guard: BPF LSM decides files here and its persistence hooks are
+  // loaded, so set_persistence() puts the guard in the kernel.
+  bool persistence_in_kernel() const;
+  // Installs the persistence guard of profile id's agent (vigil run): its existing and its
+  // not yet existing targets (see compile_lsm_persistence), replacing the profile's earlier
+  // ones. Fails where !persistence_in_kernel().
+  Result<> set_persistence(uint32_t id, const policy::Profile &p,
+                           const std::vector<enforce::GuardTarget> &present,
+                           const std::vector<enforce::GuardTarget> &absent);
   // Confine a cgroup directory (absolute path) under profile id; release undoes it.
   Result<uint64_t> confine(const std::string &dir, uint32_t profile_id);
   Result<> release(const std::string &dir);

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "daemon/lsm_files.h"
+#include "daemon/lsm_persist.h"
 #include "policy/compile.h"
 #include "vigil/abi.h"
 
@@ -179,6 +180,35 @@ Result<> Engine::install_profile(uint32_t id, policy::Profile p, Install what)
     recorder_->policy(id, p); // as installed: hosts resolved (a refresh records again)
   std::lock_guard lock(state_mu_);
   detector_->set_profile(id, std::move(p));
+  return {};
+}
+
+bool Engine::persistence_in_kernel() const
+{
+  return file_tier_ == loader::Tier::lsm && loader_->persist_hooks();
+}
+
+Result<> Engine::set_persistence(uint32_t id, const policy::Profile &p,
+                                 const std::vector<enforce::GuardTarget> &present,
+                                 const std::vector<enforce::GuardTarget> &absent)
+{
+  if (!persistence_in_kernel())
+    return tl::unexpected(Error{std::make_error_code(std::errc::not_supported),
+                                "the persistence guard's BPF LSM hooks are not loaded"});
+  LsmPersistRules rules = compile_lsm_persistence(id, p, present, absent);
+  if (auto r = loader_->set_persist_rules(id, rules.inodes, rules.names); !r)
+    return tl::unexpected(with_context(r.error(), "persistence guard of " + p.name));
+  for (const auto &u : rules.unreachable)
+    spdlog::warn("persistence: {} is not protected: a directory on its way that does not exist "
+                 "has a name too long for the kernel's name table",
+                 u);
+  for (const auto &u : rules.unkeyed)
+    spdlog::warn("persistence: the name of {} is too long for the kernel's name table; only an "
+                 "existing file there is protected",
+                 u);
+  spdlog::info("persistence: BPF LSM guards {} objects and {} names ({} paths present, {} not "
+               "yet made)",
+               rules.inodes.size(), rules.names.size(), present.size(), absent.size());
   return {};
 }
 

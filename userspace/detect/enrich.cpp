@@ -2,6 +2,8 @@
 // Alert construction, time formatting and errno names.
 #include "detect/enrich.h"
 
+#include <fcntl.h>
+
 #include <arpa/inet.h>
 #include <cerrno>
 #include <unistd.h>
@@ -15,7 +17,6 @@
 namespace vigil::detect {
 
 namespace {
-
 
 std::string join_argv(const std::vector<std::string> &argv)
 {
@@ -221,6 +222,21 @@ Alert Enricher::build(const pipeline::Event &ev, const Finding &f, const policy:
     break;
   }
   case RuleKind::persistence_write: {
+    const auto *lo = std::get_if<pipeline::OpenBody>(&ev.body);
+    if (lo && lo->persist && a.tier == pipeline::Tier::lsm) {
+      // Tier 1: the hook that decided names what stopped it; a new regular file (path_mknod
+      // of an O_CREAT open) is a write, as the launch filter's gate says too.
+      const bool write =
+          lo->call < pipeline::OpenCall::link ||
+          (lo->call == pipeline::OpenCall::mknod && (lo->flags & O_CREAT) != 0);
+      a.output = (write ? std::string("write to persistence path ")
+                        : std::string(pipeline::to_string(lo->call)) + " of persistence path ") +
+                 a.path + (lo->truncated ? " (path truncated)" : "") + " by " + who + " [" +
+                 std::string(pipeline::to_string(a.verdict)) + " by BPF LSM " +
+                 std::string(pipeline::lsm_hook(lo->call)) + ", " + describe_errno(a.result) +
+                 ", matched " + f.pattern + "]";
+      break;
+    }
     // A read-only bind of the persistence guard refuses in the VFS, before any program of
     // vigil's decides: the open's EROFS is what says who stopped it.
     const std::string stopped =

@@ -61,6 +61,16 @@ std::vector<GuardTarget> resolve_guard_targets(const policy::Profile &profile,
                                                const std::string &home, const std::string &project,
                                                const GitLayout &layout);
 
+// The profile's persistence paths for one agent that do not exist yet, as literal paths: a
+// pattern without wildcards, or "dir/**" and "dir/*" for their directory (the same anchors as
+// resolve_guard_targets; a basename pattern at the project's top and its work trees). Tier 1
+// protects these names by (existing ancestor, next component), so they cannot be made. Each
+// path once, sorted.
+std::vector<GuardTarget> resolve_absent_targets(const policy::Profile &profile,
+                                                const std::string &home,
+                                                const std::string &project,
+                                                const GitLayout &layout);
+
 // Git directories whose hooks directory is missing get an empty one (git init makes it too), so
 // that a hook planted later lands in a protected directory. Returns the directories created.
 std::vector<std::string> create_missing_hook_dirs(const GitLayout &layout);

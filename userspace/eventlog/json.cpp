@@ -59,6 +59,8 @@ struct BodyJson {
     j["resolved"] = b.resolved;
     j["truncated"] = b.truncated;
     j["ipc"] = b.ipc;
+    if (b.persist)
+      j["persist"] = true;
     if (!b.pattern.empty())
       j["pattern"] = b.pattern;
   }

@@ -213,6 +213,16 @@ Result<std::unique_ptr<Loader>> Loader::start(const Options &opts, SampleFn on_s
                  "report them with the path from the file's own file system");
   bpf_program__set_autoload(p.vg_path_link, path_hooks);
   bpf_program__set_autoload(p.vg_path_rename, path_hooks);
+  // The persistence guard's hooks: global too (with file_open, path_link and path_rename they
+  // make eleven deciding hooks; lsm_cgroup has room for ten), and d_instantiate, which follows
+  // the directories an agent makes on the way to a protected path. Same CONFIG_SECURITY_PATH
+  // requirement.
+  const std::vector<bpf_program *> lsm_persist{p.vg_ps_mknod, p.vg_ps_mkdir,    p.vg_ps_symlink,
+                                               p.vg_ps_unlink, p.vg_ps_rmdir,    p.vg_ps_chmod,
+                                               p.vg_ps_chown,  p.vg_ps_truncate, p.vg_ps_dinst};
+  for (bpf_program *prog : lsm_persist)
+    bpf_program__set_autoload(prog, path_hooks);
+  l->persist_hooks_ = path_hooks;
   bpf_program__set_autoload(p.vg_inode_link, opts.lsm);
   bpf_program__set_autoload(p.vg_inode_rename, opts.lsm);
   // Egress volume and source routing, and connections in from outside the agent: packet
@@ -638,6 +648,42 @@ Result<> Loader::set_file_rules(const std::vector<std::pair<vg_file_key, vg_file
       return fail_errno(errno, "write basename pattern " + std::to_string(i));
   }
   name_slots_ = names.size();
+  return {};
+}
+
+Result<> Loader::set_persist_rules(
+    uint32_t profile_id, const std::vector<std::pair<vg_file_key, vg_persist_rule>> &inodes,
+    const std::vector<std::pair<vg_persist_name_key, vg_persist_rule>> &names)
+{
+  std::vector<KeyBytes> fresh;
+  for (const auto &[key, rule] : inodes) {
+    if (bpf_map__update_elem(skel_->maps.vg_persist_inodes, &key, sizeof(key), &rule,
+                             sizeof(rule), BPF_ANY))
+      return fail_errno(errno, "write persistence inode " + std::to_string(key.ino));
+    fresh.push_back(key_bytes(key));
+  }
+  drop_stale_keys(skel_->maps.vg_persist_inodes, persist_keys_[profile_id], std::move(fresh));
+  std::vector<KeyBytes> fresh_names;
+  for (const auto &[key, rule] : names) {
+    if (bpf_map__update_elem(skel_->maps.vg_persist_names, &key, sizeof(key), &rule,
+                             sizeof(rule), BPF_ANY))
+      return fail_errno(errno, "write persistence name " + std::string(key.name));
+    fresh_names.push_back(key_bytes(key));
+  }
+  drop_stale_keys(skel_->maps.vg_persist_names, persist_name_keys_[profile_id],
+                  std::move(fresh_names));
+  // The profiles whose missing directories d_instantiate follows: slots filled from 0.
+  if (std::find(persist_profiles_.begin(), persist_profiles_.end(), profile_id) ==
+      persist_profiles_.end()) {
+    if (persist_profiles_.size() >= VG_PERSIST_PROFILES)
+      return fail("more than " + std::to_string(VG_PERSIST_PROFILES) +
+                  " profiles with persistence paths");
+    const uint32_t slot = static_cast<uint32_t>(persist_profiles_.size());
+    if (bpf_map__update_elem(skel_->maps.vg_persist_profiles, &slot, sizeof(slot), &profile_id,
+                             sizeof(profile_id), BPF_ANY))
+      return fail_errno(errno, "write persistence profile slot");
+    persist_profiles_.push_back(profile_id);
+  }
   return {};
 }
 

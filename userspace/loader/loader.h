@@ -27,6 +27,8 @@ struct vg_egress_val;
 struct vg_file_key;
 struct vg_file_rule;
 struct vg_name_pat;
+struct vg_persist_rule;
+struct vg_persist_name_key;
 
 namespace vigil::loader {
 
@@ -118,6 +120,13 @@ public:
   Result<> set_file_rules(const std::vector<std::pair<vg_file_key, vg_file_rule>> &inodes,
                           const std::vector<vg_name_pat> &names,
                           const std::vector<vg_file_key> &ipc_allow);
+  // Replaces a profile's persistence guard entries (tier 1): protected objects by identity and
+  // protected names by (directory, name). Entries first, the profile's stale ones removed after.
+  Result<> set_persist_rules(
+      uint32_t profile_id, const std::vector<std::pair<vg_file_key, vg_persist_rule>> &inodes,
+      const std::vector<std::pair<vg_persist_name_key, vg_persist_rule>> &names);
+  // True when the persistence guard's LSM hooks are loaded (BPF LSM with the path hooks).
+  bool persist_hooks() const { return persist_hooks_; }
 
   // The environment variables exec events report: exact names, and name prefixes (written
   // without their '*'). Empty lists switch the scan off. Names must be shorter than 28 bytes.
@@ -168,6 +177,10 @@ private:
   std::vector<std::vector<uint8_t>> ipc_keys_;
   size_t name_slots_ = 0;
   std::vector<std::vector<uint8_t>> env_keys_;
+  std::map<uint32_t, std::vector<std::vector<uint8_t>>> persist_keys_; // per profile
+  std::map<uint32_t, std::vector<std::vector<uint8_t>>> persist_name_keys_;
+  std::vector<uint32_t> persist_profiles_; // vg_persist_profiles, in slot order
+  bool persist_hooks_ = false;
 };
 
 // Routes libbpf's own messages to spdlog (warnings at warn, the verifier log at debug).

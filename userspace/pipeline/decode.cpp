@@ -101,8 +101,42 @@ std::string_view to_string(OpenCall c)
     return "mknod";
   case OpenCall::truncate:
     return "truncate";
+  case OpenCall::mkdir:
+    return "mkdir";
+  case OpenCall::rmdir:
+    return "rmdir";
   }
   return "unknown";
+}
+
+std::string_view lsm_hook(OpenCall c)
+{
+  switch (c) {
+  case OpenCall::hook:
+    return "file_open";
+  case OpenCall::link:
+    return "path_link";
+  case OpenCall::rename:
+    return "path_rename";
+  case OpenCall::mknod:
+    return "path_mknod";
+  case OpenCall::mkdir:
+    return "path_mkdir";
+  case OpenCall::symlink:
+    return "path_symlink";
+  case OpenCall::unlink:
+    return "path_unlink";
+  case OpenCall::rmdir:
+    return "path_rmdir";
+  case OpenCall::chmod:
+    return "path_chmod";
+  case OpenCall::chown:
+    return "path_chown";
+  case OpenCall::truncate:
+    return "path_truncate";
+  default:
+    return "";
+  }
 }
 
 namespace {

@@ -94,6 +94,8 @@ enum class OpenCall : uint16_t {
   symlink = 11, // a symbolic link made at the name
   mknod = 12,   // a directory, device or FIFO made at the name
   truncate = 13, // truncate(2)
+  mkdir = 14,    // the path_mkdir LSM hook (BPF LSM's own; the gate reports mknod)
+  rmdir = 15,    // the path_rmdir LSM hook (BPF LSM's own; the gate reports unlink)
 };
 std::string_view to_string(OpenCall c);
 
@@ -112,6 +114,9 @@ struct OpenBody {
   bool ipc = false;    // a FIFO served from outside the agent, not a credential
   bool persist = false; // a persistence guard's decision (call says what), not a credential
 };
+
+// The LSM hook an OpenCall of an LSM record stands for ("path_rename"); "" for the syscalls.
+std::string_view lsm_hook(OpenCall c);
 
 struct ConnectBody {
   int64_t ret = 0;

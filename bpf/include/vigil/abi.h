@@ -17,7 +17,7 @@
 #endif
 
 #define VG_ABI_MAJOR 1
-#define VG_ABI_MINOR 6
+#define VG_ABI_MINOR 7
 #define VG_ABI_VERSION ((VG_ABI_MAJOR << 8) | VG_ABI_MINOR)
 
 #define VG_COMM_LEN 16
@@ -109,7 +109,11 @@ enum vg_open_call {
 	VG_OPEN_SYMLINK = 11, /* a symbolic link made at the name */
 	VG_OPEN_MKNOD = 12,   /* a directory, device or FIFO made at the name */
 	VG_OPEN_TRUNCATE = 13, /* truncate(2) of the name */
-	VG_OPEN_CALL_LAST = VG_OPEN_TRUNCATE,
+	/* BPF LSM's persistence hooks name their own (ABI 1.7): path_mknod reports MKNOD (an
+	 * O_CREAT open's new file too), path_unlink UNLINK, and these two: */
+	VG_OPEN_MKDIR = 14,   /* path_mkdir */
+	VG_OPEN_RMDIR = 15,   /* path_rmdir */
+	VG_OPEN_CALL_LAST = VG_OPEN_RMDIR,
 };
 
 /* vg_event_hdr.flags */
@@ -127,7 +131,9 @@ enum vg_open_call {
 				      * served by a process outside the agent's cgroup */
 #define VG_F_PERSIST (1u << 7)       /* open record: a decision of the persistence guard (a write,
 				      * create, link, rename, unlink, chmod or chown of a protected
-				      * name), not a credential read (ABI 1.6) */
+				      * name), not a credential read (ABI 1.6). From BPF LSM
+				      * (tier lsm): rule_id indexes the profile's persistence
+				      * paths, call names the hook */
 
 /* Leads every ring-buffer record. */
 struct vg_event_hdr {
@@ -256,6 +262,46 @@ struct vg_file_rule {
 	__u16 flags;    /* VG_FILE_* */
 	__u16 name_pat; /* VG_FILE_CHILDREN: the vg_name_pat.group a child's name must match;
 			 * 0: any name */
+};
+
+/* vg_persist_rule.flags: what the persistence guard refuses an agent (ABI 1.7). */
+#define VG_PERSIST_SELF (1u << 0)     /* the object: writing, truncating, chmod, chown, unlinking,
+				       * renaming it or replacing it by rename */
+#define VG_PERSIST_SUBTREE (1u << 1)  /* a directory: every object below it, and every name
+				       * created in it or below */
+#define VG_PERSIST_ANCESTOR (1u << 2) /* a directory on the way to a protected path: renaming it
+				       * away, replacing it, removing it */
+#define VG_PERSIST_WAY (1u << 3)      /* a name (vg_persist_names): a directory on the way to a
+				       * protected path that does not exist yet; the agent may
+				       * make it with mkdir, nothing else; the directory made
+				       * becomes node `node` (map vg_persist_alias), whose names
+				       * are keyed {ino = node, dev = 0} */
+
+/* Value of maps vg_persist_inodes (key: vg_file_key) and vg_persist_names. */
+struct vg_persist_rule {
+	__u32 rule_id; /* index of the entry in the profile's persistence paths, + 1 */
+	__u8 flags;    /* VG_PERSIST_* */
+	__u8 mode;     /* enum vg_mode of the entry: VG_MODE_ENFORCE denies, VG_MODE_AUDIT reports */
+	__u16 pad;
+	__u32 node;    /* VG_PERSIST_WAY: the node the directory made under this name becomes */
+	__u32 pad2;
+};
+
+/* Slots of map vg_persist_profiles (array of __u32 profile ids, 0: unused): the profiles with
+ * persistence paths, whose missing directories d_instantiate follows whoever makes them. */
+#define VG_PERSIST_PROFILES 4
+
+/* Key of map vg_persist_names: a protected name in a directory, whether or not it exists (a
+ * ~/.bashrc created later, .git/info + "attributes"), by the directory's identity, or by its
+ * node (dev = 0, ino = node) for a directory not made yet (~/.ssh + "authorized_keys" in a
+ * home without ~/.ssh). Names of VG_PERSIST_NAME bytes or more are not keyed. name is
+ * NUL-padded. */
+#define VG_PERSIST_NAME 32
+struct vg_persist_name_key {
+	__u64 ino;        /* the directory */
+	__u32 dev;
+	__u32 profile_id;
+	char name[VG_PERSIST_NAME];
 };
 
 /* A basename pattern: prefix*suffix (either may be empty; no '*' means exact: whole = 1).
@@ -452,6 +498,8 @@ VG_ABI_ASSERT(sizeof(struct vg_event_socket) == 88, "ABI break: vg_event_socket"
 VG_ABI_ASSERT(sizeof(struct vg_unix_key) == 128, "ABI break: vg_unix_key");
 VG_ABI_ASSERT(sizeof(struct vg_event_ptrace) == 104, "ABI break: vg_event_ptrace");
 VG_ABI_ASSERT(sizeof(struct vg_file_rule) == 8, "ABI break: vg_file_rule");
+VG_ABI_ASSERT(sizeof(struct vg_persist_rule) == 16, "ABI break: vg_persist_rule");
+VG_ABI_ASSERT(sizeof(struct vg_persist_name_key) == 48, "ABI break: vg_persist_name_key");
 VG_ABI_ASSERT(sizeof(struct vg_name_pat) == 80, "ABI break: vg_name_pat");
 VG_ABI_ASSERT(sizeof(struct vg_env_key) == 32, "ABI break: vg_env_key");
 VG_ABI_ASSERT(sizeof(struct vg_env_cfg) == 8, "ABI break: vg_env_cfg");
