@@ -271,8 +271,11 @@ TEST_F(RunFailClosed, a_credential_opened_after_vigils_death_is_never_read)
     GTEST_SKIP() << "BPF LSM decides in the kernel; nothing waits for vigil";
   const std::string go = tmp_ / "go";
   const std::string out = tmp_ / "out";
-  auto vigil = start("(while [ ! -e " + go + " ]; do sleep 0.02; done; cat " + canary_ + " >" +
-                     out + " 2>&1; echo rc=$? >>" + out + ") & while :; do sleep 1; done",
+  // The output file is opened while vigil lives: after its death the launch filter's writing
+  // opens fail (ENOSYS, no supervisor), and the test is about the read.
+  auto vigil = start("(exec 3>>" + out + "; while [ ! -e " + go +
+                         " ]; do sleep 0.02; done; cat " + canary_ +
+                         " >&3 2>&3; echo rc=$? >&3) & while :; do sleep 1; done",
                      true);
   ASSERT_TRUE(vigil->wait_for_err("confines cgroup")) << vigil->err_so_far();
   ASSERT_TRUE(eventually([&] { return cgroup_pids(cgroup_).size() >= 2; }))

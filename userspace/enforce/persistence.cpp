@@ -306,10 +306,7 @@ std::vector<GuardTarget> resolve_absent_targets(const policy::Profile &profile,
 {
   std::vector<GuardTarget> out;
   std::set<std::string> seen;
-  std::vector<std::string> anchors{policy::normalize_path(project)};
-  for (const auto &t : layout.work_trees)
-    if (std::find(anchors.begin(), anchors.end(), t) == anchors.end())
-      anchors.push_back(t);
+  const std::vector<std::string> anchors = project_anchors(project, layout);
   // "dir/**" and "dir/*" name dir; a pattern with another wildcard names nothing literal.
   auto literal = [](std::string p) -> std::string {
     for (std::string_view tail : {"/**", "/*"})
@@ -321,28 +318,16 @@ std::vector<GuardTarget> resolve_absent_targets(const policy::Profile &profile,
   };
   for (const policy::PersistencePath &entry : profile.persistence_paths) {
     const std::string &pat = entry.pattern;
-    std::vector<std::string> paths;
-    switch (policy::persistence_scope(pat)) {
-    case policy::PersistenceScope::absolute:
-      paths.push_back(literal(pat));
-      break;
-    case policy::PersistenceScope::home:
-      if (!home.empty())
-        paths.push_back(literal(policy::normalize_path(home + pat.substr(1))));
-      break;
-    case policy::PersistenceScope::git_dir:
-      for (const auto &g : layout.git_dirs)
-        paths.push_back(literal(g + pat.substr(4)));
-      break;
-    case policy::PersistenceScope::project:
-    case policy::PersistenceScope::basename:
+    std::vector<std::string> paths = anchored_patterns(pat, home, anchors, layout);
+    // A basename pattern's absent names: at the top of the project and of each work tree.
+    if (policy::persistence_scope(pat) == policy::PersistenceScope::basename)
       for (const auto &a : anchors)
-        paths.push_back(literal(a + "/" + pat));
-      break;
-    }
-    for (auto &p : paths)
+        paths.push_back(a + "/" + pat);
+    for (auto &p : paths) {
+      p = literal(p);
       if (!p.empty() && !exists(p) && seen.insert(p).second)
         out.push_back(GuardTarget{p, pat, profile.persistence_mode_of(entry)});
+    }
   }
   std::sort(out.begin(), out.end(),
             [](const GuardTarget &a, const GuardTarget &b) { return a.path < b.path; });
