@@ -335,18 +335,10 @@ void report_launch(const Launch &launch, const enforce::LaunchFilterOptions &fo)
 void report_plant(daemon::Engine &engine, const std::string &cg, const std::string &path,
                   pid_t pid, bool moved)
 {
-  std::string cgroup_line; // the cgroup2 line ("0::/path"); hybrid hosts list v1 ones first
-  if (pid > 0)
-    if (std::FILE *f = std::fopen(("/proc/" + std::to_string(pid) + "/cgroup").c_str(), "r")) {
-      char buf[4096];
-      while (std::fgets(buf, sizeof(buf), f))
-        if (std::strncmp(buf, "0::", 3) == 0)
-          cgroup_line.assign(buf, strcspn(buf, "\n"));
-      std::fclose(f);
-    }
-  const std::string rel = cg.substr(engine.cgroup_mount().size());
-  const bool agent = !cgroup_line.empty() && cgroup_line.ends_with(rel);
-  if (!cgroup_line.empty() && !agent)
+  const Result<std::string> in = pid > 0 ? cgroup::cgroup_of_pid(pid)
+                                          : Result<std::string>(tl::unexpected(Error{}));
+  const bool agent = in && *in == cg.substr(engine.cgroup_mount().size());
+  if (in && !agent)
     return; // the developer's own process, outside the agent
   const std::string aside = path + ".vigil-planted." + std::to_string(clock_ns(CLOCK_REALTIME));
   const bool set_aside = ::rename(path.c_str(), aside.c_str()) == 0;
