@@ -118,7 +118,7 @@ public:
         if (auto it = s_.procs.find(p.ppid); it != s_.procs.end())
           it->second.children.push_back(pid);
     for (const Alert &a : s_.alerts) {
-      Line l{a.time_ns, a.pid, a.comm, a.output, a.verdict == "deny" || a.verdict == "kill",
+      Line l{a.time_ns, a.pid, a.comm, a.output, a.verdict == "denied" || a.verdict == "killed",
              true, a.rule, a.severity};
       s_.timeline.push_back(std::move(l));
     }
