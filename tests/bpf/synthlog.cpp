@@ -146,7 +146,7 @@ int main(int argc, char **argv)
       put(e);
       continue;
     }
-    if (i % 10000 == 5000) { // a denied credential read and its alert
+    if (i % 10000 == 5001) { // a denied credential read and its alert
       Event e{header(EventType::open, i, child, comm), OpenBody{}};
       auto &o = std::get<OpenBody>(e.body);
       o.path = "/home/dev/.aws/credentials";
@@ -158,7 +158,7 @@ int main(int argc, char **argv)
       alert(i, child, comm, "cred-aws", "critical", {{"path", o.path}, {"event", "open"}});
       continue;
     }
-    if (i % 10000 == 7000) { // a denied connect and its alert
+    if (i % 10000 == 7001) { // a denied connect and its alert
       Event e{header(EventType::connect, i, child, comm), ConnectBody{}};
       auto &c = std::get<ConnectBody>(e.body);
       c.family = 2;

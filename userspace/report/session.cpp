@@ -313,8 +313,10 @@ private:
       if (it != p->files.end()) {
         first = false;
         bump(it->second, t, ev, denied);
-      } else if (p->files.size() < caps_.files_per_process) {
-        bump(p->files[o.path], t, ev, denied);
+      } else if (p->files.size() < caps_.files_per_process ||
+                 ((denied || decided || credential) &&
+                  p->files.size() < 2 * caps_.files_per_process)) {
+        bump(p->files[o.path], t, ev, denied); // what was refused or protected keeps a place
       } else {
         ++p->files_cut;
         ++p->files_cut_opens;
