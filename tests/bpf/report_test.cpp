@@ -1,10 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // Investigation end to end on this host's kernel: a real `vigil run --log-dir` of the README's
 // example (with agent-chosen hostile names) rendered by `vigil report` and loaded in a real
-// headless Chromium (summary, tree, alerts, filters, names as text); `vigil profile suggest`
-// from a recorded session, run again under the suggestion (no alert, no denial) and with new
-// attempts (still denied); progress lines on a terminal only; replay's noise folding. The agent
-// runs as root and as uid 65534.
+// headless Chromium (summary, tree, alerts, filters, names as text); progress lines on a
+// terminal only; replay's noise folding. The agent runs as root and as uid 65534.
+// (`vigil profile suggest` end to end is suggest_test.cpp, in vg_bpf_tests: it runs in the VM.)
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -139,6 +138,24 @@ TEST_P(ReportSession, readme_session_renders_in_chromium_with_tree_alerts_filter
   EXPECT_NE(body_attr(text.out, "data-shown"), body_attr(dom.out, "data-shown"));
   EXPECT_NE(body_attr(text.out, "data-shown"), "0");
 
+  // A process filter keeps the process, its descendants, and (in the tree) its ancestors.
+  std::string bash_pid;
+  for (const auto &a : alerts)
+    if (a.value("rule", "") == "egress-not-allowed")
+      bash_pid = std::to_string(a.value("pid", 0));
+  ProcResult by_pid = b.dump_dom(html, "#pid=" + bash_pid);
+  ASSERT_EQ(by_pid.status, 0) << by_pid.err;
+  EXPECT_FALSE(page_errors(by_pid.err)) << by_pid.err;
+  const auto tree_item = [&](const std::string &page_dom, const std::string &pid) {
+    const size_t at = page_dom.find("<li class=\"f tn\" data-pid=\"" + pid + "\"");
+    return at == std::string::npos ? std::string() : page_dom.substr(at, page_dom.find('>', at) - at);
+  };
+  const std::string bash_item = tree_item(by_pid.out, bash_pid);
+  ASSERT_FALSE(bash_item.empty()) << by_pid.out;
+  EXPECT_EQ(bash_item.find("hidden"), std::string::npos) << bash_item;
+  EXPECT_EQ(body_attr(by_pid.out, "data-alerts-shown"), body_attr(dom.out, "data-alerts-shown"))
+      << "every alert of this session is bash's or its child's";
+
   const std::string png =
       test_output_dir() + "/report-readme-" + (GetParam() ? "uid65534" : "root") + ".png";
   ProcResult shot = b.screenshot(html, png);
@@ -166,113 +183,6 @@ TEST_P(ReportSession, replay_timeline_folds_noise_and_all_shows_it)
 
 INSTANTIATE_TEST_SUITE_P(Agent, ReportSession, ::testing::Bool(), who);
 
-class ProfileSuggest : public ::testing::TestWithParam<bool> {
-protected:
-  void SetUp() override
-  {
-    VG_REQUIRE_ROOT();
-    ::chmod(tmp_.path().c_str(), 0777);
-    home_ = tmp_ / "home";
-    fs::create_directories(home_);
-    canary_ = plant_aws_canary(home_);
-    for (const auto &p : {home_, home_ + "/.aws"})
-      ::chmod(p.c_str(), 0755);
-    ::chmod(canary_.c_str(), 0644); // readable by uid 65534: only vigil stands in the way
-    write_file(tmp_ / "notes.txt", "project notes\n");
-    ::chmod((tmp_ / "notes.txt").c_str(), 0644);
-    port_ = std::to_string(free_port());
-  }
-
-  // The session: reads a project file and connects to a service outside the default
-  // allowlist (nothing listens there: the connect is refused by TCP, or by vigil).
-  std::string session() const
-  {
-    return "cat '" + tmp_ / "notes.txt" + "' >/dev/null; : 3<>/dev/tcp/127.0.0.3/" + port_ +
-           "; true";
-  }
-
-  ProcResult agent(const std::vector<std::string> &vigil_args, const std::string &script)
-  {
-    std::vector<std::string> argv{vigil_bin(), "run"};
-    argv.insert(argv.end(), vigil_args.begin(), vigil_args.end());
-    argv.push_back("--");
-    for (const auto &a : agent_prefix(GetParam()))
-      argv.push_back(a);
-    argv.insert(argv.end(), {"bash", "-c", script});
-    return run(argv, {"HOME=" + home_}, std::chrono::seconds(120));
-  }
-
-  TempDir tmp_;
-  std::string home_, canary_, port_;
-};
-
-TEST_P(ProfileSuggest, session_runs_clean_under_the_suggestion_and_new_attempts_stay_denied)
-{
-  // 1. Record the session watched, not confined (--max-tier monitor), under the default.
-  const std::string log = tmp_ / "log", a1 = tmp_ / "a1.jsonl";
-  ProcResult rec = agent({"--max-tier", "monitor", "--log-dir", log, "--alerts-json", a1},
-                         session());
-  ASSERT_EQ(rec.status, 0) << rec.err;
-  bool seen = false;
-  for (const auto &a : read_json_lines(a1))
-    seen |= a.value("rule", "") == "egress-not-allowed";
-  ASSERT_TRUE(seen) << "the default profile does not allow 127.0.0.3: " << rec.err;
-
-  // 2. The suggestion: loads, names the destination with where it came from.
-  const std::string suggested = tmp_ / "suggested.yaml";
-  ProcResult sug = run({vigil_bin(), "profile", "suggest", log, "-o", suggested});
-  ASSERT_EQ(sug.status, 0) << sug.err;
-  ProcResult check = run({vigil_bin(), "check-profile", suggested});
-  ASSERT_EQ(check.status, 0) << check.err << read_file(suggested);
-  const std::string yaml = read_file(suggested);
-  EXPECT_NE(yaml.find("{cidr: 127.0.0.3/32, ports: [" + port_ + "]}"), std::string::npos) << yaml;
-  EXPECT_NE(yaml.find("by bash (pid"), std::string::npos) << yaml;
-  EXPECT_NE(yaml.find("~/.aws/credentials"), std::string::npos) << "base protections kept";
-
-  // 3. The same session under the suggestion: no alert, no denial.
-  const std::string a2 = tmp_ / "a2.jsonl", log2 = tmp_ / "log2";
-  ProcResult again = agent({"--profile", suggested, "--alerts-json", a2, "--log-dir", log2},
-                           session());
-  ASSERT_EQ(again.status, 0) << again.err;
-  EXPECT_TRUE(read_json_lines(a2).empty()) << read_file(a2);
-  EXPECT_EQ(again.err.find("Operation not permitted"), std::string::npos) << again.err;
-  EXPECT_NE(again.err.find("Connection refused"), std::string::npos) << again.err;
-  ProcResult rep = run({vigil_bin(), "report", log2, "-o", tmp_ / "again.html"});
-  ASSERT_EQ(rep.status, 0) << rep.err;
-  EXPECT_NE(rep.err.find(" 0 alert(s), 0 denial(s)"), std::string::npos) << rep.err;
-
-  // 4. New attempts under the suggestion: the credential read and a new address are denied,
-  // each with its alert.
-  const std::string a3 = tmp_ / "a3.jsonl";
-  ProcResult more = agent({"--profile", suggested, "--alerts-json", a3},
-                          session() + "; cat \"$HOME/.aws/credentials\"; : 3<>/dev/tcp/127.0.0.4/" +
-                              port_ + "; true");
-  ASSERT_EQ(more.status, 0) << more.err;
-  EXPECT_EQ(more.out.find("canary"), std::string::npos) << "the credential was read";
-  EXPECT_EQ(count_of(more.err, "/dev/tcp/127.0.0.4/" + port_ + ": Operation not permitted"), 1u)
-      << more.err;
-  EXPECT_EQ(count_of(more.err, "/dev/tcp/127.0.0.3/" + port_ + ": Connection refused"), 1u)
-      << more.err;
-  size_t cred = 0, egress = 0;
-  for (const auto &a : read_json_lines(a3)) {
-    if (a.value("path", "") == canary_)
-      ++cred;
-    if (a.value("rule", "") == "egress-not-allowed") {
-      ++egress;
-      EXPECT_EQ(a["destination"].value("ip", ""), "127.0.0.4") << a.dump();
-      EXPECT_EQ(a.value("verdict", ""), "denied") << a.dump();
-    }
-  }
-  EXPECT_EQ(cred, 1u) << read_file(a3);
-  for (const auto &a : read_json_lines(a3)) {
-    if (a.value("path", "") == canary_) {
-      EXPECT_EQ(a.value("verdict", ""), "denied") << a.dump();
-    }
-  }
-  EXPECT_EQ(egress, 1u) << read_file(a3);
-}
-
-INSTANTIATE_TEST_SUITE_P(Agent, ProfileSuggest, ::testing::Bool(), who);
 
 // Progress goes to a terminal and nowhere else: each long command under a pty (script(1)) draws
 // its line; with stderr a file, it draws nothing.

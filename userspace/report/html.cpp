@@ -445,7 +445,7 @@ ul.tree{list-style:none;padding-left:1.2em;margin:0}ul.tree li{margin:1px 0}summ
   {
     auto it = subtree_alerts_.find(p.pid);
     const bool hot = it != subtree_alerts_.end();
-    out_ += "<li class=f data-pid=" + num(p.pid) + " data-anc=\"" + ancestry(p.pid) +
+    out_ += "<li class=\"f tn\" data-pid=" + num(p.pid) + " data-anc=\"" + ancestry(p.pid) +
             "\"><details" + std::string(hot ? " open class=hot" : "") + "><summary>" +
             proc_name(p.pid, p.comm) + " " + exec_line(p) + " " + lifetime(p) + " " +
             counts(p) + "</summary>";
@@ -620,14 +620,18 @@ ul.tree{list-style:none;padding-left:1.2em;margin:0}ul.tree li{margin:1px 0}summ
   function when(v) { if (!v) return null; var t = Date.parse(v); return isNaN(t) ? null : t; }
   function apply(save) {
     var since = when($('f-since').value), until = when($('f-until').value);
-    var pid = $('f-pid').value, rule = $('f-rule').value, sev = $('f-sev').value;
+    var pid = $('f-pid').value.replace(/[^0-9]/g, ''), rule = $('f-rule').value, sev = $('f-sev').value;
     var q = $('f-q').value.toLowerCase();
     var shown = 0, total = 0, alerts = 0;
+    // The tree keeps the chosen process's ancestors too: they hold its branch.
+    var chosen = pid ? document.querySelector('[data-pid="' + pid + '"]') : null;
+    var above = ' ' + (chosen ? chosen.dataset.anc : pid) + ' ';
     rows.forEach(function (r) {
       var d = r.dataset, ok = true, timed = r.classList.contains('tl') || r.classList.contains('al');
       if (timed && since !== null && +d.t < since) ok = false;
       if (timed && until !== null && +d.t > until) ok = false;
-      if (pid && (' ' + (d.anc || d.pid) + ' ').indexOf(' ' + pid + ' ') < 0) ok = false;
+      if (pid && (' ' + (d.anc || d.pid) + ' ').indexOf(' ' + pid + ' ') < 0 &&
+          !(r.classList.contains('tn') && above.indexOf(' ' + d.pid + ' ') >= 0)) ok = false;
       if (timed && rule && d.rule !== rule) ok = false;
       if (timed && sev && d.sev !== sev) ok = false;
       if (q && r.textContent.toLowerCase().indexOf(q) < 0) ok = false;

@@ -14,6 +14,7 @@
 
 #include "detect/alert.h"
 #include "eventlog/codec.h"
+#include "pipeline/open_dedup.h"
 #include "common/progress.h"
 #include "policy/profile.h"
 
@@ -75,7 +76,8 @@ public:
         ++s_.undecodable;
         return;
       }
-      event(**decoded);
+      if (!dedup_.duplicate(**decoded)) // a fanotify decision's open, reported again
+        event(**decoded);
       return;
     }
     json j;
@@ -467,6 +469,7 @@ private:
   const Caps &caps_;
   int64_t offset_ = 0;
   eventlog::Decoder decoder_;
+  pipeline::OpenDedup dedup_;
   std::unordered_set<uint32_t> wanted_;
   std::deque<Line> ring_;
   std::vector<size_t> pending_after_;
