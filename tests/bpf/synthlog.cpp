@@ -149,6 +149,8 @@ int main(int argc, char **argv)
     if (i % 10000 == 5001) { // a denied credential read and its alert
       Event e{header(EventType::open, i, child, comm), OpenBody{}};
       auto &o = std::get<OpenBody>(e.body);
+      o.dev = 8;
+      o.ino = i + 1;
       o.path = "/home/dev/.aws/credentials";
       o.ret = -1;
       o.pattern = "~/.aws/credentials";
@@ -185,6 +187,8 @@ int main(int argc, char **argv)
     }
     Event e{header(EventType::open, i, child, comm), OpenBody{}};
     auto &o = std::get<OpenBody>(e.body);
+    o.dev = 8;
+    o.ino = i + 1; // distinct files: no open repeats the previous decision (OpenDedup)
     o.ret = 3;
     if (k < 65)
       o.path = "/usr/lib/x86_64-linux-gnu/lib" + std::to_string(k % 40) + ".so.6";
