@@ -242,6 +242,36 @@ TEST_F(ReportLog, suggestion_allows_what_was_seen_and_flags_secrets_for_review)
       << "a newline in a name stays inside its comment\n" << yaml;
 }
 
+TEST_F(ReportLog, damage_is_reported_as_log_verify_sees_it)
+{
+  exec(10, 1, "/usr/bin/bash", {"bash"});
+  for (int i = 0; i < 2000; ++i)
+    open(10, "/home/dev/project/f" + std::to_string(i));
+  w_->close();
+  std::string seg;
+  for (const auto &e : fs::directory_iterator(root_ + "/log"))
+    if (e.path().extension() == ".vglog")
+      seg = e.path();
+  ASSERT_FALSE(seg.empty());
+  {
+    std::FILE *f = std::fopen(seg.c_str(), "r+b");
+    ASSERT_NE(f, nullptr);
+    const long mid = static_cast<long>(fs::file_size(seg) / 2);
+    std::fseek(f, mid, SEEK_SET);
+    const int byte = std::fgetc(f);
+    std::fseek(f, mid, SEEK_SET); // a stream switching from reading to writing must seek
+    std::fputc(0x5a ^ byte, f);
+    std::fclose(f);
+  }
+  auto s = load_session({root_ + "/log"}, {});
+  ASSERT_TRUE(s);
+  EXPECT_FALSE(s->read.clean());
+  const std::string page = render_html(*s, {});
+  EXPECT_NE(page.find("id=integrity data-ok=0"), std::string::npos);
+  EXPECT_NE(page.find("problem(s)"), std::string::npos);
+  EXPECT_NE(page.find("<ul id=problems><li class=bad>"), std::string::npos);
+}
+
 TEST(ReportSuggest, credential_like_names)
 {
   for (const char *p : {"/home/u/.env", "/srv/app/.env.local", "/home/u/server.key",
