@@ -138,6 +138,15 @@ TEST_P(ReportSession, readme_session_renders_in_chromium_with_tree_alerts_filter
   EXPECT_NE(body_attr(text.out, "data-shown"), body_attr(dom.out, "data-shown"));
   EXPECT_NE(body_attr(text.out, "data-shown"), "0");
 
+  // A time window after the session shows nothing of it; one around it shows everything.
+  ProcResult later = b.dump_dom(html, "#since=2999-01-01T00:00:00Z");
+  ASSERT_EQ(later.status, 0) << later.err;
+  EXPECT_EQ(body_attr(later.out, "data-shown"), "0");
+  EXPECT_EQ(body_attr(later.out, "data-alerts-shown"), "0");
+  ProcResult around = b.dump_dom(html, "#since=2000-01-01T00:00:00Z&until=2999-01-01T00:00:00Z");
+  ASSERT_EQ(around.status, 0) << around.err;
+  EXPECT_EQ(body_attr(around.out, "data-shown"), body_attr(dom.out, "data-shown"));
+
   // A process filter keeps the process, its descendants, and (in the tree) its ancestors.
   std::string bash_pid;
   for (const auto &a : alerts)
