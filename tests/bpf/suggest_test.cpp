@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include <filesystem>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -141,6 +142,66 @@ TEST_P(ProfileSuggest, session_runs_clean_under_the_suggestion_and_new_attempts_
     }
   }
   EXPECT_EQ(egress, 1u) << read_file(a3);
+}
+
+// A real tool: `git clone` over HTTP from a server outside the agent (127.0.0.5, not in the
+// default allowlist), recorded, suggested, and cloned again under the suggestion: no alert; a
+// clone from another address is still denied, with its alert.
+TEST_P(ProfileSuggest, git_clone_from_a_local_server_runs_clean_under_its_suggestion)
+{
+  if (run({"sh", "-c", "command -v git && command -v python3"}).status != 0)
+    GTEST_SKIP() << "git and python3 are needed (a repository served over HTTP)";
+  const std::string srv = tmp_ / "srv", work = tmp_ / "work";
+  const std::vector<std::string> id = {"-c", "user.email=t@example.com", "-c", "user.name=t"};
+  ASSERT_EQ(run({"git", "init", "-q", work}).status, 0);
+  write_file(work + "/README", "served over http\n");
+  ASSERT_EQ(run({"git", "-C", work, "add", "README"}).status, 0);
+  std::vector<std::string> commit = {"git", "-C", work};
+  commit.insert(commit.end(), id.begin(), id.end());
+  commit.insert(commit.end(), {"commit", "-q", "-m", "first"});
+  ASSERT_EQ(run(commit).status, 0);
+  ASSERT_EQ(run({"git", "clone", "-q", "--bare", work, srv + "/repo.git"}).status, 0);
+  ASSERT_EQ(run({"git", "-C", srv + "/repo.git", "update-server-info"}).status, 0);
+  const std::string address = "127.0.0.5:" + port_;
+  Proc server({"python3", "-m", "http.server", port_, "--bind", "127.0.0.5", "--directory", srv});
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (http_get(address, "/repo.git/HEAD").find("ref:") == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_NE(http_get(address, "/repo.git/HEAD").find("ref:"), std::string::npos)
+      << "the HTTP server did not come up";
+  const std::string url = "http://" + address + "/repo.git";
+
+  const std::string log = tmp_ / "log", a1 = tmp_ / "a1.jsonl";
+  ProcResult rec = agent({"--max-tier", "monitor", "--log-dir", log, "--alerts-json", a1},
+                         "git clone -q " + url + " '" + tmp_ / "c1" + "'");
+  ASSERT_EQ(rec.status, 0) << rec.err;
+  ASSERT_TRUE(fs::exists(tmp_ / "c1/README")) << rec.err;
+  const std::string suggested = tmp_ / "suggested.yaml";
+  ProcResult sug = run({vigil_bin(), "profile", "suggest", log, "-o", suggested});
+  ASSERT_EQ(sug.status, 0) << sug.err;
+  const std::string yaml = read_file(suggested);
+  EXPECT_NE(yaml.find("{cidr: 127.0.0.5/32, ports: [" + port_ + "]}"), std::string::npos) << yaml;
+  EXPECT_NE(yaml.find("by git-remote-http (pid"), std::string::npos) << yaml;
+
+  const std::string a2 = tmp_ / "a2.jsonl";
+  ProcResult again = agent({"--profile", suggested, "--alerts-json", a2},
+                           "git clone -q " + url + " '" + tmp_ / "c2" + "'");
+  ASSERT_EQ(again.status, 0) << again.err;
+  EXPECT_TRUE(fs::exists(tmp_ / "c2/README")) << again.err;
+  EXPECT_TRUE(read_json_lines(a2).empty()) << read_file(a2);
+
+  const std::string a3 = tmp_ / "a3.jsonl";
+  ProcResult other = agent({"--profile", suggested, "--alerts-json", a3},
+                           "git clone -q http://127.0.0.6:" + port_ + "/repo.git '" +
+                               tmp_ / "c3" + "'");
+  EXPECT_NE(other.status, 0) << other.err;
+  size_t egress = 0;
+  for (const auto &a : read_json_lines(a3))
+    egress += a.value("rule", "") == "egress-not-allowed" &&
+              a["destination"].value("ip", "") == "127.0.0.6" &&
+              a.value("verdict", "") == "denied";
+  EXPECT_GE(egress, 1u) << read_file(a3);
 }
 
 INSTANTIATE_TEST_SUITE_P(Agent, ProfileSuggest, ::testing::Bool(), who);
