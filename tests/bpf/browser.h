@@ -32,9 +32,17 @@ struct Browser {
   std::vector<std::string> argv(const std::string &what) const
   {
     // --no-sandbox: the tests run as root, where Chromium's sandbox refuses to start.
-    return {chromium_bin(), "--headless", "--no-sandbox", "--disable-gpu",
-            "--no-first-run", "--disable-extensions", "--enable-logging=stderr", "--v=0",
-            "--user-data-dir=" + profile.path(), "--window-size=1400,2000", what};
+    return {chromium_bin(),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-extensions",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--user-data-dir=" + profile.path(),
+            "--window-size=1400,2000",
+            what};
   }
   // The DOM after load (the page's script has run), of a file:// URL (with an optional #hash).
   ProcResult dump_dom(const std::string &file, const std::string &hash = "",
@@ -55,8 +63,7 @@ struct Browser {
 // The page's own errors in Chromium's log: uncaught exceptions and CSP refusals.
 inline bool page_errors(const std::string &err)
 {
-  return err.find("Uncaught") != std::string::npos ||
-         err.find("Refused to") != std::string::npos;
+  return err.find("Uncaught") != std::string::npos || err.find("Refused to") != std::string::npos;
 }
 
 // The value of attribute attr of the element with id (as --dump-dom serialises it: id first).

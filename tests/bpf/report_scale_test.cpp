@@ -26,8 +26,8 @@ TEST(ReportScale, million_event_log_renders_a_bounded_page_that_chromium_loads)
   const size_t events = std::strtoull(env_or("VIGIL_REPORT_EVENTS", "1000000"), nullptr, 10);
   TempDir tmp;
   const std::string log = tmp / "log", html = tmp / "incident.html";
-  ProcResult gen = run({VG_SYNTHLOG, log, std::to_string(events), "--hostile"}, {},
-                       std::chrono::seconds(600));
+  ProcResult gen =
+      run({VG_SYNTHLOG, log, std::to_string(events), "--hostile"}, {}, std::chrono::seconds(600));
   ASSERT_EQ(gen.status, 0) << gen.err;
   uint64_t log_bytes = 0;
   for (const auto &e : fs::directory_iterator(log))
@@ -58,7 +58,8 @@ TEST(ReportScale, million_event_log_renders_a_bounded_page_that_chromium_loads)
   ASSERT_EQ(dom.status, 0) << dom.err;
   EXPECT_FALSE(page_errors(dom.err)) << dom.err;
   EXPECT_EQ(body_attr(dom.out, "data-ready"), "1");
-  EXPECT_EQ(attr_of(dom.out, "n-events", "data-count"), std::to_string(events + 2 * (events / 500 - 1)))
+  EXPECT_EQ(attr_of(dom.out, "n-events", "data-count"),
+            std::to_string(events + 2 * (events / 500 - 1)))
       << "every event counted (synthlog adds a fork and an exit per tool after the first)";
   EXPECT_EQ(attr_of(dom.out, "n-alerts", "data-count"), std::to_string(2 * (events / 10000)));
   EXPECT_NE(dom.out.find("<title>vigil incident report</title>"), std::string::npos);

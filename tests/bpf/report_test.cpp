@@ -55,15 +55,14 @@ protected:
     ::chmod((tmp_ / kHostileFile).c_str(), 0644);
     log_ = tmp_ / "log";
     alerts_ = tmp_ / "alerts.jsonl";
-    std::vector<std::string> argv{vigil_bin(), "run", "--log-dir", log_, "--alerts-json", alerts_,
-                                  "--"};
+    std::vector<std::string> argv{vigil_bin(),     "run",   "--log-dir", log_,
+                                  "--alerts-json", alerts_, "--"};
     for (const auto &a : agent_prefix(GetParam()))
       argv.push_back(a);
-    argv.insert(argv.end(),
-                {"bash", "-c",
-                 "/bin/echo \"$1\" >/dev/null; cat \"$2\" >/dev/null; "
-                 "cat /etc/shadow >/dev/null; exec 3<>/dev/tcp/127.0.0.2/9",
-                 "agent", kHostileArg, tmp_ / kHostileFile});
+    argv.insert(argv.end(), {"bash", "-c",
+                             "/bin/echo \"$1\" >/dev/null; cat \"$2\" >/dev/null; "
+                             "cat /etc/shadow >/dev/null; exec 3<>/dev/tcp/127.0.0.2/9",
+                             "agent", kHostileArg, tmp_ / kHostileFile});
     recorded_ = run(argv, {}, std::chrono::seconds(120));
   }
 
@@ -157,7 +156,8 @@ TEST_P(ReportSession, readme_session_renders_in_chromium_with_tree_alerts_filter
   EXPECT_FALSE(page_errors(by_pid.err)) << by_pid.err;
   const auto tree_item = [&](const std::string &page_dom, const std::string &pid) {
     const size_t at = page_dom.find("<li class=\"f tn\" data-pid=\"" + pid + "\"");
-    return at == std::string::npos ? std::string() : page_dom.substr(at, page_dom.find('>', at) - at);
+    return at == std::string::npos ? std::string()
+                                   : page_dom.substr(at, page_dom.find('>', at) - at);
   };
   const std::string bash_item = tree_item(by_pid.out, bash_pid);
   ASSERT_FALSE(bash_item.empty()) << by_pid.out;
@@ -191,7 +191,6 @@ TEST_P(ReportSession, replay_timeline_folds_noise_and_all_shows_it)
 }
 
 INSTANTIATE_TEST_SUITE_P(Agent, ReportSession, ::testing::Bool(), who);
-
 
 // Progress goes to a terminal and nowhere else: each long command under a pty (script(1)) draws
 // its line; with stderr a file, it draws nothing.

@@ -82,8 +82,8 @@ TEST_P(ProfileSuggest, session_runs_clean_under_the_suggestion_and_new_attempts_
 {
   // 1. Record the session watched, not confined (--max-tier monitor), under the default.
   const std::string log = tmp_ / "log", a1 = tmp_ / "a1.jsonl";
-  ProcResult rec = agent({"--max-tier", "monitor", "--log-dir", log, "--alerts-json", a1},
-                         session());
+  ProcResult rec =
+      agent({"--max-tier", "monitor", "--log-dir", log, "--alerts-json", a1}, session());
   ASSERT_EQ(rec.status, 0) << rec.err;
   bool seen = false;
   for (const auto &a : read_json_lines(a1))
@@ -103,8 +103,8 @@ TEST_P(ProfileSuggest, session_runs_clean_under_the_suggestion_and_new_attempts_
 
   // 3. The same session under the suggestion: no alert, no denial.
   const std::string a2 = tmp_ / "a2.jsonl", log2 = tmp_ / "log2";
-  ProcResult again = agent({"--profile", suggested, "--alerts-json", a2, "--log-dir", log2},
-                           session());
+  ProcResult again =
+      agent({"--profile", suggested, "--alerts-json", a2, "--log-dir", log2}, session());
   ASSERT_EQ(again.status, 0) << again.err;
   EXPECT_TRUE(read_json_lines(a2).empty()) << read_file(a2);
   EXPECT_EQ(again.err.find("Operation not permitted"), std::string::npos) << again.err;
@@ -192,15 +192,14 @@ TEST_P(ProfileSuggest, git_clone_from_a_local_server_runs_clean_under_its_sugges
   EXPECT_TRUE(read_json_lines(a2).empty()) << read_file(a2);
 
   const std::string a3 = tmp_ / "a3.jsonl";
-  ProcResult other = agent({"--profile", suggested, "--alerts-json", a3},
-                           "git clone -q http://127.0.0.6:" + port_ + "/repo.git '" +
-                               tmp_ / "c3" + "'");
+  ProcResult other =
+      agent({"--profile", suggested, "--alerts-json", a3},
+            "git clone -q http://127.0.0.6:" + port_ + "/repo.git '" + tmp_ / "c3" + "'");
   EXPECT_NE(other.status, 0) << other.err;
   size_t egress = 0;
   for (const auto &a : read_json_lines(a3))
     egress += a.value("rule", "") == "egress-not-allowed" &&
-              a["destination"].value("ip", "") == "127.0.0.6" &&
-              a.value("verdict", "") == "denied";
+              a["destination"].value("ip", "") == "127.0.0.6" && a.value("verdict", "") == "denied";
   EXPECT_GE(egress, 1u) << read_file(a3);
 }
 

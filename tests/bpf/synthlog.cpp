@@ -89,8 +89,8 @@ int main(int argc, char **argv)
                               {"profile", "synth"}}
                    .dump());
 
-  const std::string evil = hostile ? "<script>document.title='pwned'</script>\"'&\x01\x1b[31m\xff\xfe"
-                                   : "tool";
+  const std::string evil =
+      hostile ? "<script>document.title='pwned'</script>\"'&\x01\x1b[31m\xff\xfe" : "tool";
   const char *tools[] = {"git", "python3", "npm", "cat", "curl", "make", "cc1", "ld"};
   uint32_t agent = 1000, child = agent, next_pid = 1001;
   std::string comm = "agent";
@@ -111,8 +111,8 @@ int main(int argc, char **argv)
                      {"cgroup", "/vigil/run-1000"},
                      {"output", std::string(rule) + " by " + c}};
     j.update(extra);
-    (*w)->append(eventlog::RecordType::alert, j.dump(-1, ' ', false,
-                                                     nlohmann::json::error_handler_t::replace));
+    (*w)->append(eventlog::RecordType::alert,
+                 j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   };
   {
     Event e{header(EventType::exec, 0, agent, comm), ExecBody{}};

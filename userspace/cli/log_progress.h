@@ -14,7 +14,8 @@ namespace vigil::cli {
 class LogProgress {
 public:
   LogProgress(std::string what, const std::vector<std::string> &files)
-      : files_(files), before_(offsets(files)), progress_(std::move(what), before_.back(), files.size())
+      : files_(files), before_(offsets(files)),
+        progress_(std::move(what), before_.back(), files.size())
   {
   }
   void segment(const std::string &path)

@@ -22,14 +22,14 @@ namespace {
 std::optional<report::Filter> make_filter(const LogFilterArgs &a, const char *who)
 {
   report::Filter f;
-  for (auto [text, out, name] : {std::tuple{&a.since, &f.since, "--since"},
-                                 std::tuple{&a.until, &f.until, "--until"}}) {
+  for (auto [text, out, name] :
+       {std::tuple{&a.since, &f.since, "--since"}, std::tuple{&a.until, &f.until, "--until"}}) {
     if (!*text)
       continue;
     *out = report::parse_rfc3339(**text);
     if (!*out) {
-      std::fprintf(stderr, "%s: %s '%s': expected RFC 3339 UTC, e.g. 2026-11-23T05:10:00Z\n",
-                   who, name, (*text)->c_str());
+      std::fprintf(stderr, "%s: %s '%s': expected RFC 3339 UTC, e.g. 2026-11-23T05:10:00Z\n", who,
+                   name, (*text)->c_str());
       return std::nullopt;
     }
   }
@@ -89,7 +89,8 @@ int report_command(const LogFilterArgs &args, const std::string &output)
     return 1;
   }
   report::ReportMeta meta;
-  meta.generated = detect::format_time(static_cast<uint64_t>(std::time(nullptr)) * 1'000'000'000ull);
+  meta.generated =
+      detect::format_time(static_cast<uint64_t>(std::time(nullptr)) * 1'000'000'000ull);
   meta.command = command_line("vigil report", args, " -o " + output);
   const std::string html = report::render_html(*s, meta);
   if (!write_out(output, html, "vigil report"))
@@ -129,7 +130,8 @@ int profile_suggest_command(const LogFilterArgs &args, const std::string &base_p
   const std::string yaml = report::suggest_profile(*s, *base, meta);
   // What is written must load: a suggestion `vigil run` refuses helps nobody.
   if (auto check = policy::parse_profile(yaml, output); !check) {
-    std::fprintf(stderr, "vigil profile suggest: internal error, the suggestion does not parse: %s\n",
+    std::fprintf(stderr,
+                 "vigil profile suggest: internal error, the suggestion does not parse: %s\n",
                  check.error().message().c_str());
     return 1;
   }

@@ -68,17 +68,17 @@ void Progress::draw(uint64_t done, uint64_t segment)
       std::snprintf(buf, sizeof(buf), "%llus", s);
     left = buf;
   }
-  const unsigned pct = total_ ? static_cast<unsigned>(100.0 * static_cast<double>(done) /
-                                                      static_cast<double>(total_))
-                              : 0;
+  const unsigned pct =
+      total_
+          ? static_cast<unsigned>(100.0 * static_cast<double>(done) / static_cast<double>(total_))
+          : 0;
   char line[256];
-  const int n = std::snprintf(line, sizeof(line),
-                              "\r\033[K%s: %s of %s (%u%%), segment %llu/%llu, %s/s, %s left",
-                              what_.c_str(), human_bytes(static_cast<double>(done)).c_str(),
-                              human_bytes(static_cast<double>(total_)).c_str(), pct,
-                              static_cast<unsigned long long>(segment),
-                              static_cast<unsigned long long>(segments_),
-                              human_bytes(rate).c_str(), left.c_str());
+  const int n = std::snprintf(
+      line, sizeof(line), "\r\033[K%s: %s of %s (%u%%), segment %llu/%llu, %s/s, %s left",
+      what_.c_str(), human_bytes(static_cast<double>(done)).c_str(),
+      human_bytes(static_cast<double>(total_)).c_str(), pct,
+      static_cast<unsigned long long>(segment), static_cast<unsigned long long>(segments_),
+      human_bytes(rate).c_str(), left.c_str());
   if (n > 0)
     (void)!::write(fd_, line, std::min(static_cast<size_t>(n), sizeof(line) - 1));
   drawn_ = true;

@@ -158,28 +158,43 @@ private:
 
   void head()
   {
-    out_ += "<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8>\n"
-            "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
-            "style-src 'nonce-" + nonce_ + "'; script-src 'nonce-" + nonce_ + "'\">\n"
-            "<meta name=viewport content=\"width=device-width\">\n<title>" +
-            h(meta_.title) + "</title>\n<style nonce=\"" + nonce_ + "\">\n"
-            R"CSS(body{font:14px/1.4 system-ui,sans-serif;margin:0 1.5em 3em;color:#1d1d1f;background:#fbfbfd}
-h1{font-size:1.5em;margin:.6em 0 .2em}h2{font-size:1.2em;margin:1.4em 0 .4em;border-bottom:1px solid #ccc}
-table{border-collapse:collapse;margin:.3em 0}td,th{padding:2px 8px;text-align:left;vertical-align:top;border-bottom:1px solid #eee}
+    out_ +=
+        "<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8>\n"
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
+        "style-src 'nonce-" +
+        nonce_ + "'; script-src 'nonce-" + nonce_ +
+        "'\">\n"
+        "<meta name=viewport content=\"width=device-width\">\n<title>" +
+        h(meta_.title) + "</title>\n<style nonce=\"" + nonce_ +
+        "\">\n"
+        R"CSS(
+body{font:14px/1.4 system-ui,sans-serif;margin:0 1.5em 3em;color:#1d1d1f;background:#fbfbfd}
+body{overflow-wrap:anywhere}h1{font-size:1.5em;margin:.6em 0 .2em}
+h2{font-size:1.2em;margin:1.4em 0 .4em;border-bottom:1px solid #ccc}
+table{border-collapse:collapse;margin:.3em 0}
+td,th{padding:2px 8px;text-align:left;vertical-align:top;border-bottom:1px solid #eee}
 th{background:#f0f0f4}code,.argv,time,.mono{font-family:ui-monospace,monospace;font-size:12.5px}
-.grid{display:flex;flex-wrap:wrap;gap:1em}.card{background:#fff;border:1px solid #ddd;border-radius:6px;padding:.5em 1em;min-width:16em}
-.big{font-size:1.6em;font-weight:600}.sev-critical,.sev-emergency,.sev-alert{color:#fff;background:#b00020}
-.sev-error{color:#fff;background:#d9480f}.sev-warning{background:#ffd43b}.sev-notice,.sev-informational,.sev-debug{background:#dbe4ff}
-.sev{padding:0 5px;border-radius:3px;font-size:12px;font-weight:600}.denied{color:#b00020;font-weight:600}
-tr.alert{background:#fff0f0}tr.denied td{color:#8a0010}.hot>summary{background:#fff0f0}.hot>summary::after{content:" \26a0";color:#b00020}
-ul.tree{list-style:none;padding-left:1.2em;margin:0}ul.tree li{margin:1px 0}summary{cursor:pointer}
-.cut{color:#666;font-style:italic}.badge{background:#eee;border-radius:8px;padding:0 6px;font-size:12px;margin-left:3px}
-.badge.a{background:#b00020;color:#fff}#filters{position:sticky;top:0;background:#fbfbfd;padding:.4em 0;border-bottom:1px solid #ccc;z-index:1}
-#filters label{margin-right:.8em}.ok{color:#2b8a3e;font-weight:600}.bad{color:#b00020;font-weight:600}
-.ctx{margin:.2em 0 .4em 1.5em;color:#444}.ctx td{border:0;padding:0 6px}.proc{margin:.3em 0;border-left:3px solid #ddd;padding-left:.6em}
+.grid{display:flex;flex-wrap:wrap;gap:1em}
+.card{background:#fff;border:1px solid #ddd;border-radius:6px;padding:.5em 1em;min-width:16em}
+.big{font-size:1.6em;font-weight:600}
+.sev-critical,.sev-emergency,.sev-alert{color:#fff;background:#b00020}
+.sev-error{color:#fff;background:#d9480f}.sev-warning{background:#ffd43b}
+.sev-notice,.sev-informational,.sev-debug{background:#dbe4ff}
+.sev{padding:0 5px;border-radius:3px;font-size:12px;font-weight:600}
+.denied{color:#b00020;font-weight:600}tr.alert{background:#fff0f0}tr.denied td{color:#8a0010}
+.hot>summary{background:#fff0f0}.hot>summary::after{content:" \26a0";color:#b00020}
+ul.tree{list-style:none;padding-left:1.2em;margin:0}ul.tree li{margin:1px 0}
+summary{cursor:pointer}.cut{color:#666;font-style:italic}
+.badge{background:#eee;border-radius:8px;padding:0 6px;font-size:12px;margin-left:3px}
+.badge.a{background:#b00020;color:#fff}
+#filters{position:sticky;top:0;background:#fbfbfd;padding:.4em 0;border-bottom:1px solid #ccc;
+z-index:1}
+#filters label{margin-right:.8em}.ok{color:#2b8a3e;font-weight:600}
+.bad{color:#b00020;font-weight:600}.ctx{margin:.2em 0 .4em 1.5em;color:#444}
+.ctx td{border:0;padding:0 6px}.proc{margin:.3em 0;border-left:3px solid #ddd;padding-left:.6em}
 .proc.hot{border-left-color:#b00020}[hidden]{display:none!important}
 )CSS"
-            "</style></head>\n<body>\n";
+        "</style></head>\n<body>\n";
     out_ += "<h1>" + h(meta_.title) + "</h1>\n<p class=mono>host <b>" + h(s_.host) +
             "</b> &middot; " + num(s_.files.size()) + " segment(s), " + human_bytes(s_.bytes) +
             " &middot; generated " + h(meta_.generated) + " by <code>" + h(meta_.command) +
@@ -209,12 +224,13 @@ ul.tree{list-style:none;padding-left:1.2em;margin:0}ul.tree li{margin:1px 0}summ
     out_ += "<div class=card><div>Alerts</div><div class=big id=n-alerts data-count=" +
             num(s_.alerts_total) + ">" + num(s_.alerts_total) + "</div>";
     for (const auto &[sev, n] : s_.by_severity)
-      out_ += "<span class=\"sev sev-" + h(sev) + "\" data-sev=\"" + h(sev) + "\" data-count=" +
-              num(n) + ">" + h(sev) + " " + num(n) + "</span> ";
+      out_ += "<span class=\"sev sev-" + h(sev) + "\" data-sev=\"" + h(sev) +
+              "\" data-count=" + num(n) + ">" + h(sev) + " " + num(n) + "</span> ";
     out_ += "</div>\n";
     out_ += "<div class=card><div>Denials</div><div class=\"big denied\" id=n-denials "
             "data-count=" +
-            num(s_.denials) + ">" + num(s_.denials) + "</div>refused by the kernel or vigil</div>\n";
+            num(s_.denials) + ">" + num(s_.denials) +
+            "</div>refused by the kernel or vigil</div>\n";
     const bool clean = s_.read.clean();
     size_t damage = 0;
     for (const auto &p : s_.read.problems)
@@ -299,10 +315,9 @@ ul.tree{list-style:none;padding-left:1.2em;margin:0}ul.tree li{margin:1px 0}summ
         break;
       }
       out_ += "<tr" + std::string(x->count.denied ? " class=denied" : "") + "><td><code>" +
-              (x->unix_socket ? "unix " : "") + h(x->addr) + "</code></td><td>" +
-              num(x->count.n) + "</td><td>" + num(x->count.denied) + "</td><td>" +
-              time_cell(x->count.first_ns) + "</td><td>" +
-              proc_name(x->count.first_pid, x->count.first_comm) + "</td></tr>";
+              (x->unix_socket ? "unix " : "") + h(x->addr) + "</code></td><td>" + num(x->count.n) +
+              "</td><td>" + num(x->count.denied) + "</td><td>" + time_cell(x->count.first_ns) +
+              "</td><td>" + proc_name(x->count.first_pid, x->count.first_comm) + "</td></tr>";
     }
     out_ += "</table>\n";
   }
@@ -337,8 +352,7 @@ ul.tree{list-style:none;padding-left:1.2em;margin:0}ul.tree li{margin:1px 0}summ
       out_ += to_string(static_cast<Noise>(k)).data() + std::string(": ") + num(s_.folded[k]) +
               (k + 1 < kNoiseKinds ? " &middot; " : "");
     }
-    out_ += " (" + num(total) +
-            " opens every program makes; per process below, expandable)</p>\n";
+    out_ += " (" + num(total) + " opens every program makes; per process below, expandable)</p>\n";
   }
 
   void filters()
@@ -393,11 +407,11 @@ ul.tree{list-style:none;padding-left:1.2em;margin:0}ul.tree li{margin:1px 0}summ
       out_ += "<p>No alert was recorded.</p>\n";
     for (const Alert &a : s_.alerts) {
       out_ += "<details class=\"f al\" data-t=" + ms(a.time_ns) + " data-pid=" + num(a.pid) +
-              " data-anc=\"" + ancestry(a.pid) + "\" data-rule=\"" + h(a.rule) +
-              "\" data-sev=\"" + h(a.severity) + "\"><summary>" + time_cell(a.time_ns) +
-              " <span class=\"sev sev-" + h(a.severity) + "\">" + h(a.severity) + "</span> <b>" +
-              h(a.rule) + "</b> " + proc_name(a.pid, a.comm) + " " + h(a.output) + " <i>(" +
-              h(a.verdict) + (a.tier.empty() || a.tier == "none" ? "" : " by " + h(a.tier)) +
+              " data-anc=\"" + ancestry(a.pid) + "\" data-rule=\"" + h(a.rule) + "\" data-sev=\"" +
+              h(a.severity) + "\"><summary>" + time_cell(a.time_ns) + " <span class=\"sev sev-" +
+              h(a.severity) + "\">" + h(a.severity) + "</span> <b>" + h(a.rule) + "</b> " +
+              proc_name(a.pid, a.comm) + " " + h(a.output) + " <i>(" + h(a.verdict) +
+              (a.tier.empty() || a.tier == "none" ? "" : " by " + h(a.tier)) +
               ")</i></summary>\n<table class=ctx><tr><th colspan=3>right before</th></tr>";
       for (const Line &l : a.before)
         out_ += line_row(l, false);
@@ -408,8 +422,8 @@ ul.tree{list-style:none;padding-left:1.2em;margin:0}ul.tree li{margin:1px 0}summ
     }
     if (s_.alerts_total > s_.alerts.size())
       out_ += "<p class=cut>" + num(s_.alerts_total - s_.alerts.size()) +
-              " more alerts are counted above but not listed (the cap of " +
-              num(s_.alerts.size()) + ")</p>\n";
+              " more alerts are counted above but not listed (the cap of " + num(s_.alerts.size()) +
+              ")</p>\n";
   }
 
   std::string counts(const Process &p) const
@@ -447,14 +461,13 @@ ul.tree{list-style:none;padding-left:1.2em;margin:0}ul.tree li{margin:1px 0}summ
     const bool hot = it != subtree_alerts_.end();
     out_ += "<li class=\"f tn\" data-pid=" + num(p.pid) + " data-anc=\"" + ancestry(p.pid) +
             "\"><details" + std::string(hot ? " open class=hot" : "") + "><summary>" +
-            proc_name(p.pid, p.comm) + " " + exec_line(p) + " " + lifetime(p) + " " +
-            counts(p) + "</summary>";
+            proc_name(p.pid, p.comm) + " " + exec_line(p) + " " + lifetime(p) + " " + counts(p) +
+            "</summary>";
     std::vector<const Process *> kids;
     for (uint32_t c : p.children)
       if (auto k = s_.procs.find(c); k != s_.procs.end() && !seen.count(c))
         kids.push_back(&k->second);
-    std::sort(kids.begin(), kids.end(),
-              [](auto *a, auto *b) { return a->start_ns < b->start_ns; });
+    std::sort(kids.begin(), kids.end(), [](auto *a, auto *b) { return a->start_ns < b->start_ns; });
     if (!kids.empty() && depth < 200) {
       out_ += "<ul class=tree>";
       for (const Process *k : kids) {
@@ -523,7 +536,8 @@ ul.tree{list-style:none;padding-left:1.2em;margin:0}ul.tree li{margin:1px 0}summ
       }
       out_ += "<li><details" + std::string(denied ? " open" : "") + "><summary><code>" + h(dir) +
               "</code> <span class=badge>" + num(names.size()) + " files, " + num(n) +
-              " opens</span>" + (denied ? "<span class=\"badge a\">" + num(denied) + " denied</span>" : "") +
+              " opens</span>" +
+              (denied ? "<span class=\"badge a\">" + num(denied) + " denied</span>" : "") +
               "</summary><ul class=tree>";
       for (const auto &[name, c] : names) {
         if (shown++ >= caps_.files_per_process)
@@ -535,14 +549,14 @@ ul.tree{list-style:none;padding-left:1.2em;margin:0}ul.tree li{margin:1px 0}summ
     }
     out_ += "</ul>";
     if (p.files.size() > caps_.files_per_process || p.files_cut)
-      out_ += "<p class=cut>" +
-              num(p.files.size() > caps_.files_per_process
-                      ? p.files.size() - caps_.files_per_process
-                      : 0) +
-              " more paths not listed" +
-              (p.files_cut ? ", and " + num(p.files_cut) + " opens of paths past the record cap"
-                           : std::string()) +
-              "</p>";
+      out_ +=
+          "<p class=cut>" +
+          num(p.files.size() > caps_.files_per_process ? p.files.size() - caps_.files_per_process
+                                                       : 0) +
+          " more paths not listed" +
+          (p.files_cut ? ", and " + num(p.files_cut) + " opens of paths past the record cap"
+                       : std::string()) +
+          "</p>";
     for (size_t k = 1; k < kNoiseKinds; ++k) {
       if (!p.folded[k])
         continue;
@@ -560,8 +574,8 @@ ul.tree{list-style:none;padding-left:1.2em;margin:0}ul.tree li{margin:1px 0}summ
   void detail(const Process &p)
   {
     const bool hot = p.alerts || p.denials;
-    out_ += "<details class=\"f proc" + std::string(hot ? " hot" : "") + "\" id=p-" +
-            num(p.pid) + " data-pid=" + num(p.pid) + " data-anc=\"" + ancestry(p.pid) + "\"" +
+    out_ += "<details class=\"f proc" + std::string(hot ? " hot" : "") + "\" id=p-" + num(p.pid) +
+            " data-pid=" + num(p.pid) + " data-anc=\"" + ancestry(p.pid) + "\"" +
             (hot ? " open" : "") + "><summary>" + num(p.pid) + " <b>" + h(p.comm) + "</b> " +
             exec_line(p) + " " + counts(p) + "</summary>\n";
     out_ += "<div>parent " + num(p.ppid) + ", uid " + num(p.uid) + ", " + lifetime(p) + "</div>";
@@ -612,7 +626,8 @@ ul.tree{list-style:none;padding-left:1.2em;margin:0}ul.tree li{margin:1px 0}summ
     out_ += "<p class=cut>Every name on this page was written by the agent: shown as text, "
             "control characters and invalid UTF-8 as \\xNN, strings past " +
             num(caps_.string_bytes) + " bytes cut with \"...\".</p>\n<script nonce=\"" + nonce_ +
-            "\">\n" R"JS((function () {
+            "\">\n"
+            R"JS((function () {
   'use strict';
   var $ = function (id) { return document.getElementById(id); };
   var rows = Array.prototype.slice.call(document.querySelectorAll('.f'));
@@ -620,14 +635,16 @@ ul.tree{list-style:none;padding-left:1.2em;margin:0}ul.tree li{margin:1px 0}summ
   function when(v) { if (!v) return null; var t = Date.parse(v); return isNaN(t) ? null : t; }
   function apply(save) {
     var since = when($('f-since').value), until = when($('f-until').value);
-    var pid = $('f-pid').value.replace(/[^0-9]/g, ''), rule = $('f-rule').value, sev = $('f-sev').value;
+    var pid = $('f-pid').value.replace(/[^0-9]/g, '');
+    var rule = $('f-rule').value, sev = $('f-sev').value;
     var q = $('f-q').value.toLowerCase();
     var shown = 0, total = 0, alerts = 0;
     // The tree keeps the chosen process's ancestors too: they hold its branch.
     var chosen = pid ? document.querySelector('[data-pid="' + pid + '"]') : null;
     var above = ' ' + (chosen ? chosen.dataset.anc : pid) + ' ';
     rows.forEach(function (r) {
-      var d = r.dataset, ok = true, timed = r.classList.contains('tl') || r.classList.contains('al');
+      var d = r.dataset, ok = true;
+      var timed = r.classList.contains('tl') || r.classList.contains('al');
       if (timed && since !== null && +d.t < since) ok = false;
       if (timed && until !== null && +d.t > until) ok = false;
       if (pid && (' ' + (d.anc || d.pid) + ' ').indexOf(' ' + pid + ' ') < 0 &&
@@ -639,19 +656,26 @@ ul.tree{list-style:none;padding-left:1.2em;margin:0}ul.tree li{margin:1px 0}summ
       if (r.classList.contains('tl')) { total++; if (ok) shown++; }
       if (ok && r.classList.contains('al')) alerts++;
     });
-    $('shown').textContent = shown + ' of ' + total + ' timeline lines, ' + alerts + ' alerts shown';
+    $('shown').textContent =
+        shown + ' of ' + total + ' timeline lines, ' + alerts + ' alerts shown';
     document.body.setAttribute('data-shown', shown);
     document.body.setAttribute('data-alerts-shown', alerts);
     if (save) {
       var h = [];
-      keys.forEach(function (k) { var v = $('f-' + k).value; if (v) h.push(k + '=' + encodeURIComponent(v)); });
-      try { history.replaceState(null, '', '#' + h.join('&')); } catch (e) { /* file: URLs may refuse */ }
+      keys.forEach(function (k) {
+        var v = $('f-' + k).value;
+        if (v) h.push(k + '=' + encodeURIComponent(v));
+      });
+      try {
+        history.replaceState(null, '', '#' + h.join('&'));
+      } catch (e) { /* file: URLs may refuse */ }
     }
   }
   // A filter can be given in the address (#rule=egress-not-allowed&pid=123): links to a view.
   location.hash.replace(/^#/, '').split('&').forEach(function (kv) {
     var i = kv.indexOf('='); if (i < 0) return;
-    var k = kv.slice(0, i), v = decodeURIComponent(kv.slice(i + 1));
+    var k = kv.slice(0, i), v;
+    try { v = decodeURIComponent(kv.slice(i + 1)); } catch (e) { return; } // a broken link
     if (keys.indexOf(k) >= 0) $('f-' + k).value = v;
   });
   keys.forEach(function (k) {
@@ -665,7 +689,8 @@ ul.tree{list-style:none;padding-left:1.2em;margin:0}ul.tree li{margin:1px 0}summ
   document.body.setAttribute('data-ready', '1');
   document.body.setAttribute('data-load-ms', Math.round(performance.now()));
 })();
-)JS" "</script>\n</body></html>\n";
+)JS"
+            "</script>\n</body></html>\n";
   }
 
   const Session &s_;

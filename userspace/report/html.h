@@ -15,11 +15,11 @@ namespace vigil::report {
 
 // Bounds on the page (beyond the Session's own caps): what is cut is said on the page.
 struct RenderCaps {
-  size_t string_bytes = 400;       // each agent string, escaped
-  size_t argv = 32;                // arguments shown per exec line
-  size_t files_per_process = 60;   // paths listed per process (the rest: "N more")
-  size_t detail_processes = 400;   // processes with a detail section (alert-bearing first)
-  size_t rows = 200;               // rows of each summary table
+  size_t string_bytes = 400;     // each agent string, escaped
+  size_t argv = 32;              // arguments shown per exec line
+  size_t files_per_process = 60; // paths listed per process (the rest: "N more")
+  size_t detail_processes = 400; // processes with a detail section (alert-bearing first)
+  size_t rows = 200;             // rows of each summary table
 };
 
 // s as HTML text (element content or a quoted attribute value): controls, invalid UTF-8 and

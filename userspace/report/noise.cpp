@@ -59,8 +59,8 @@ Noise classify_open(std::string_view p, uint32_t pid)
                                   p.find("/node_modules/") != p.npos)))
     return Noise::shared_library;
   if (starts(p, "/usr/lib/locale/") || starts(p, "/usr/share/locale/") ||
-      starts(p, "/usr/share/i18n/") || starts(p, "/usr/share/zoneinfo/") ||
-      p == "/etc/localtime" || p == "/etc/locale.alias" || p == "/usr/share/locale/locale.alias" ||
+      starts(p, "/usr/share/i18n/") || starts(p, "/usr/share/zoneinfo/") || p == "/etc/localtime" ||
+      p == "/etc/locale.alias" || p == "/usr/share/locale/locale.alias" ||
       (in_library_dir(p) && p.find("/gconv/") != p.npos))
     return Noise::locale;
   if (starts(p, "/proc/self/") || p == "/proc/self" || starts(p, "/proc/thread-self"))
@@ -73,16 +73,15 @@ Noise classify_open(std::string_view p, uint32_t pid)
   if (p == "/dev/null" || p == "/dev/tty" || p == "/dev/urandom" || p == "/dev/random" ||
       p == "/dev/zero" || p == "/dev/ptmx" || starts(p, "/dev/pts/"))
     return Noise::device;
-  for (std::string_view f : {"/etc/nsswitch.conf", "/etc/passwd", "/etc/group", "/etc/hosts",
-                             "/etc/resolv.conf", "/etc/host.conf", "/etc/gai.conf",
-                             "/etc/services", "/etc/protocols"})
+  for (std::string_view f :
+       {"/etc/nsswitch.conf", "/etc/passwd", "/etc/group", "/etc/hosts", "/etc/resolv.conf",
+        "/etc/host.conf", "/etc/gai.conf", "/etc/services", "/etc/protocols"})
     if (p == f)
       return Noise::name_service;
   if (starts(p, "/usr/share/terminfo/") || starts(p, "/lib/terminfo/") ||
       starts(p, "/etc/terminfo/") || p == "/etc/inputrc")
     return Noise::terminfo;
-  if (p.find("/__pycache__/") != p.npos || p.find("/.cache/") != p.npos ||
-      starts(p, "/var/cache/"))
+  if (p.find("/__pycache__/") != p.npos || p.find("/.cache/") != p.npos || starts(p, "/var/cache/"))
     return Noise::cache;
   return Noise::none;
 }

@@ -11,14 +11,14 @@
 namespace vigil::report {
 
 enum class Noise : uint8_t {
-  none = 0,        // worth showing
-  shared_library,  // *.so*, ld.so.cache, ld.so.preload
-  locale,          // locale archives, gconv modules, zoneinfo, i18n
-  proc_self,       // /proc/self, /proc/thread-self, /proc/<own pid>
-  device,          // /dev/null, /dev/tty, /dev/urandom, /dev/pts/*
-  name_service,    // nsswitch.conf, passwd, group, hosts, resolv.conf, host.conf, gai.conf
-  terminfo,        // terminfo databases, inputrc
-  cache,           // __pycache__, ~/.cache, /var/cache
+  none = 0,       // worth showing
+  shared_library, // *.so*, ld.so.cache, ld.so.preload
+  locale,         // locale archives, gconv modules, zoneinfo, i18n
+  proc_self,      // /proc/self, /proc/thread-self, /proc/<own pid>
+  device,         // /dev/null, /dev/tty, /dev/urandom, /dev/pts/*
+  name_service,   // nsswitch.conf, passwd, group, hosts, resolv.conf, host.conf, gai.conf
+  terminfo,       // terminfo databases, inputrc
+  cache,          // __pycache__, ~/.cache, /var/cache
 };
 inline constexpr int kNoiseKinds = 8;
 std::string_view to_string(Noise n); // "shared libraries", "locale", ...

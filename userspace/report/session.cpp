@@ -12,10 +12,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/progress.h"
 #include "detect/alert.h"
 #include "eventlog/codec.h"
 #include "pipeline/open_dedup.h"
-#include "common/progress.h"
 #include "policy/profile.h"
 
 namespace vigil::report {
@@ -82,8 +82,8 @@ public:
     }
     json j;
     try {
-      j = json::parse(std::string(reinterpret_cast<const char *>(r.payload.data()),
-                                  r.payload.size()));
+      j = json::parse(
+          std::string(reinterpret_cast<const char *>(r.payload.data()), r.payload.size()));
       if (type == RecordType::process)
         process_record(j);
       else if (type == RecordType::cgroup)
@@ -120,8 +120,8 @@ public:
         if (auto it = s_.procs.find(p.ppid); it != s_.procs.end())
           it->second.children.push_back(pid);
     for (const Alert &a : s_.alerts) {
-      Line l{a.time_ns, a.pid, a.comm, a.output, a.verdict == "denied" || a.verdict == "killed",
-             true, a.rule, a.severity};
+      Line l{a.time_ns, a.pid,  a.comm,    a.output, a.verdict == "denied" || a.verdict == "killed",
+             true,      a.rule, a.severity};
       s_.timeline.push_back(std::move(l));
     }
     std::stable_sort(s_.timeline.begin(), s_.timeline.end(),
@@ -457,8 +457,7 @@ private:
         a.after.push_back(l);
     }
     if (a.before.size() > caps_.context)
-      a.before.erase(a.before.begin(),
-                     a.before.end() - static_cast<std::ptrdiff_t>(caps_.context));
+      a.before.erase(a.before.begin(), a.before.end() - static_cast<std::ptrdiff_t>(caps_.context));
     s_.alerts.push_back(std::move(a));
     if (s_.alerts.back().after.size() < caps_.context)
       pending_after_.push_back(s_.alerts.size() - 1);
@@ -525,14 +524,16 @@ std::string describe(const Event &ev)
                           : "");
   }
   if (const auto *c = std::get_if<ConnectBody>(&ev.body))
-    return std::string(c->inbound ? "inbound from " : c->sendmsg ? "send " : "connect ") +
+    return std::string(c->inbound   ? "inbound from "
+                       : c->sendmsg ? "send "
+                                    : "connect ") +
            dest_of(*c) + " = " + detect::describe_errno(c->ret) +
            (is_denied(ev) ? " (" + std::string(to_string(ev.hdr.verdict)) + " by " +
                                 std::string(to_string(ev.hdr.tier)) + ")"
                           : "");
   if (const auto *v = std::get_if<VolumeBody>(&ev.body))
-    return "sent " + std::to_string(v->bytes) + " bytes to " + policy::ip_to_string(v->addr) +
-           ":" + std::to_string(v->port);
+    return "sent " + std::to_string(v->bytes) + " bytes to " + policy::ip_to_string(v->addr) + ":" +
+           std::to_string(v->port);
   if (const auto *p = std::get_if<PtraceBody>(&ev.body))
     return "access pid " + std::to_string(p->target_tgid) + " (" + p->target_comm + ")";
   if (const auto *k = std::get_if<SocketBody>(&ev.body))

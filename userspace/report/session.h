@@ -33,14 +33,14 @@ struct Filter {
 // The bounds that keep the model (and a report) small whatever the log's length. What a cap
 // cuts is counted, and the renderers say so.
 struct Caps {
-  size_t files_per_process = 200;  // distinct non-noise paths kept per process
+  size_t files_per_process = 200; // distinct non-noise paths kept per process
   size_t dests_per_process = 100;
-  size_t processes = 3000;         // processes kept with their detail (alert-bearing ones first)
-  size_t timeline = 4000;          // timeline lines (alerts and denials are always kept)
-  size_t alerts = 2000;            // alerts kept with their context
-  size_t context = 3;              // lines of context before and after each alert
-  size_t session_files = 2000;     // distinct paths in the session-wide lists
-  size_t folded_paths = 20;        // distinct noise paths kept per process and category
+  size_t processes = 3000;     // processes kept with their detail (alert-bearing ones first)
+  size_t timeline = 4000;      // timeline lines (alerts and denials are always kept)
+  size_t alerts = 2000;        // alerts kept with their context
+  size_t context = 3;          // lines of context before and after each alert
+  size_t session_files = 2000; // distinct paths in the session-wide lists
+  size_t folded_paths = 20;    // distinct noise paths kept per process and category
 };
 
 struct Count {
@@ -55,9 +55,9 @@ struct Line {
   uint64_t time_ns = 0;
   uint32_t pid = 0;
   std::string comm;
-  std::string text;   // "open /etc/passwd = ok", "connect 1.2.3.4:443 = EPERM", ...
+  std::string text; // "open /etc/passwd = ok", "connect 1.2.3.4:443 = EPERM", ...
   bool denied = false;
-  bool alert = false; // an alert line of the timeline
+  bool alert = false;         // an alert line of the timeline
   std::string rule, severity; // alert lines
 };
 
@@ -71,11 +71,11 @@ struct Process {
   uint64_t start_ns = 0, end_ns = 0;
   std::optional<int32_t> exit_code;
   uint64_t execs = 0, opens = 0, connects = 0, forks = 0, denials = 0, alerts = 0, other = 0;
-  std::map<std::string, Count> files;         // non-noise opens by path (capped)
+  std::map<std::string, Count> files;          // non-noise opens by path (capped)
   uint64_t files_cut = 0, files_cut_opens = 0; // distinct paths, and their opens, past the cap
   std::array<uint64_t, kNoiseKinds> folded{};  // noise opens by category
   std::array<std::vector<std::string>, kNoiseKinds> folded_paths; // distinct ones (capped)
-  std::map<std::string, Count> dests;          // "ip:port" or a unix socket path (capped)
+  std::map<std::string, Count> dests; // "ip:port" or a unix socket path (capped)
   uint64_t dests_cut = 0;
   std::vector<uint32_t> children;
   bool in_agent = false; // ran under a profile (an agent process), not the launcher or host
@@ -99,18 +99,18 @@ struct Destination {
 struct Session {
   std::vector<std::string> files;
   uint64_t bytes = 0;
-  eventlog::ReadSummary read;          // what `vigil log verify` reports about the same files
+  eventlog::ReadSummary read; // what `vigil log verify` reports about the same files
   uint64_t events = 0, kept_events = 0, undecodable = 0;
-  uint64_t first_ns = 0, last_ns = 0;  // realtime span of the kept events
+  uint64_t first_ns = 0, last_ns = 0; // realtime span of the kept events
   std::string host;
   std::map<uint64_t, std::pair<std::string, std::string>> agents; // cgroup id -> path, profile
   struct ProfileText {
     std::string name, source, text;
   };
   std::map<uint32_t, ProfileText> profiles;
-  std::string home;                    // "~/" of the recorded profiles (vigil run)
-  std::map<uint32_t, Process> procs;   // by pid (a reused pid continues its entry)
-  uint64_t procs_cut = 0;              // processes past Caps::processes (no detail kept)
+  std::string home;                  // "~/" of the recorded profiles (vigil run)
+  std::map<uint32_t, Process> procs; // by pid (a reused pid continues its entry)
+  uint64_t procs_cut = 0;            // processes past Caps::processes (no detail kept)
   std::vector<Alert> alerts;
   uint64_t alerts_total = 0;
   std::map<std::string, uint64_t> by_severity, by_rule;

@@ -56,7 +56,7 @@ bool metadata_or_link_local(const std::array<uint8_t, 16> &ip)
     return ip[12] == 169 && ip[13] == 254;
   if (ip[0] == 0xfe && (ip[1] & 0xc0) == 0x80)
     return true;
-  static constexpr std::array<uint8_t, 16> ec2 = {0xfd, 0, 0x0e, 0xc2, 0, 0, 0, 0,
+  static constexpr std::array<uint8_t, 16> ec2 = {0xfd, 0, 0x0e, 0xc2, 0, 0, 0,    0,
                                                   0,    0, 0,    0,    0, 0, 0x02, 0x54};
   return ip == ec2;
 }
@@ -71,8 +71,8 @@ void base_sections(std::string &y, const Profile &b)
     y += "  mode: " + std::string(mode_name(*b.persistence_mode)) + "\n";
   y += "  paths:" + std::string(b.persistence_paths.empty() ? " []\n" : "\n");
   for (const auto &p : b.persistence_paths)
-    y += p.mode ? "    - {path: " + yaml_quote(p.pattern) + ", mode: " +
-                      std::string(mode_name(*p.mode)) + "}\n"
+    y += p.mode ? "    - {path: " + yaml_quote(p.pattern) +
+                      ", mode: " + std::string(mode_name(*p.mode)) + "}\n"
                 : "    - " + yaml_quote(p.pattern) + "\n";
   y += "\ningress:\n  mode: " +
        std::string(b.ingress_off ? "off" : mode_name(b.ingress_mode.value_or(b.mode))) +
@@ -122,11 +122,36 @@ bool credential_like(std::string_view path)
   std::string name(slash == std::string_view::npos ? path : path.substr(slash + 1));
   std::transform(name.begin(), name.end(), name.begin(),
                  [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
-  for (const char *pattern :
-       {"*.pem", "*.key", "*.p12", "*.pfx", "*.jks", "*.kdbx", "*.asc", "*.gpg", "id_rsa*",
-        "id_ed25519*", "id_ecdsa*", "id_dsa*", ".env", ".env.*", "*.env", ".netrc", ".pgpass",
-        ".htpasswd", ".git-credentials", ".npmrc", ".pypirc", "*credential*", "*secret*",
-        "*token*", "*password*", "*passwd*", "*apikey*", "*api_key*", "shadow", "gshadow"}) {
+  for (const char *pattern : {"*.pem",
+                              "*.key",
+                              "*.p12",
+                              "*.pfx",
+                              "*.jks",
+                              "*.kdbx",
+                              "*.asc",
+                              "*.gpg",
+                              "id_rsa*",
+                              "id_ed25519*",
+                              "id_ecdsa*",
+                              "id_dsa*",
+                              ".env",
+                              ".env.*",
+                              "*.env",
+                              ".netrc",
+                              ".pgpass",
+                              ".htpasswd",
+                              ".git-credentials",
+                              ".npmrc",
+                              ".pypirc",
+                              "*credential*",
+                              "*secret*",
+                              "*token*",
+                              "*password*",
+                              "*passwd*",
+                              "*apikey*",
+                              "*api_key*",
+                              "shadow",
+                              "gshadow"}) {
     if (policy::glob_match(pattern, name)) {
       // CA bundles and public halves are read by every TLS client and ssh: not secrets.
       if (name.ends_with(".pub") || path.find("/certs/") != std::string_view::npos ||
@@ -160,8 +185,8 @@ std::string suggest_profile(const Session &s, const Profile &base, const Suggest
 
   // Credentials: the base's patterns stay; reads of protected files are reported, and reads of
   // credential-like files the base does not protect are offered as entries to add.
-  y += "\ncredentials:\n  severity: " +
-       std::string(policy::to_string(base.credential_severity)) + "\n";
+  y += "\ncredentials:\n  severity: " + std::string(policy::to_string(base.credential_severity)) +
+       "\n";
   if (base.credential_mode)
     y += "  mode: " + std::string(mode_name(*base.credential_mode)) + "\n";
   y += "  paths:" + std::string(base.credential_paths.empty() ? " []\n" : "\n");
@@ -211,7 +236,8 @@ std::string suggest_profile(const Session &s, const Profile &base, const Suggest
   }
   y += "  allow:\n";
   for (const auto &a : base.egress_allow) {
-    y += "    - {" + (a.host.empty() ? "cidr: " + a.cidr.to_string() : "host: " + yaml_quote(a.host));
+    y += "    - {" +
+         (a.host.empty() ? "cidr: " + a.cidr.to_string() : "host: " + yaml_quote(a.host));
     if (!a.ports.empty())
       y += ", ports: " + ports_yaml(a.ports);
     y += "}   # base\n";
@@ -220,7 +246,7 @@ std::string suggest_profile(const Session &s, const Profile &base, const Suggest
     std::set<uint16_t> ports;
     std::vector<std::string> why;
   };
-  std::map<std::string, Seen> add;        // ip -> ports, comments
+  std::map<std::string, Seen> add; // ip -> ports, comments
   std::vector<std::string> review_dest, review_unix;
   for (const auto &[key, d] : s.dests) {
     if (d.unix_socket) {
@@ -236,8 +262,9 @@ std::string suggest_profile(const Session &s, const Profile &base, const Suggest
     if (policy::egress_allowed(base, *ip, d.port) && !d.count.denied)
       continue;
     if (metadata_or_link_local(*ip)) {
-      review_dest.push_back("  #   - {cidr: " + d.ip + "/" + (policy::is_v4_mapped(*ip) ? "32" : "128") +
-                            ", ports: [" + std::to_string(d.port) + "]}   # " + where(d.count));
+      review_dest.push_back("  #   - {cidr: " + d.ip + "/" +
+                            (policy::is_v4_mapped(*ip) ? "32" : "128") + ", ports: [" +
+                            std::to_string(d.port) + "]}   # " + where(d.count));
       continue;
     }
     Seen &e = add[d.ip];

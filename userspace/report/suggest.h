@@ -22,8 +22,7 @@ struct SuggestMeta {
 };
 
 // The profile as YAML text (parse_profile accepts it; `vigil check-profile` says ok).
-std::string suggest_profile(const Session &s, const policy::Profile &base,
-                            const SuggestMeta &meta);
+std::string suggest_profile(const Session &s, const policy::Profile &base, const SuggestMeta &meta);
 
 // A YAML double-quoted scalar of s (escapes \ " and every control or invalid byte).
 std::string yaml_quote(std::string_view s);

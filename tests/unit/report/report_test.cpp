@@ -36,8 +36,7 @@ TEST(ReportNoise, folds_what_every_program_opens_and_nothing_else)
   EXPECT_EQ(classify_open("/usr/lib/python3/dist-packages/x/_ssl.cpython-311-x86_64.so", 1),
             Noise::shared_library);
   EXPECT_EQ(classify_open("/usr/lib/locale/C.utf8/LC_CTYPE", 1), Noise::locale);
-  EXPECT_EQ(classify_open("/usr/lib/x86_64-linux-gnu/gconv/gconv-modules.cache", 1),
-            Noise::locale);
+  EXPECT_EQ(classify_open("/usr/lib/x86_64-linux-gnu/gconv/gconv-modules.cache", 1), Noise::locale);
   EXPECT_EQ(classify_open("/proc/self/maps", 1), Noise::proc_self);
   EXPECT_EQ(classify_open("/proc/123/status", 123), Noise::proc_self);
   EXPECT_EQ(classify_open("/proc/123/environ", 5), Noise::none) << "another process's /proc";
@@ -54,7 +53,10 @@ TEST(ReportHtml, hostile_text_becomes_inert_text)
   EXPECT_EQ(html_text("<script>alert(1)</script>"), "&lt;script&gt;alert(1)&lt;/script&gt;");
   EXPECT_EQ(html_text("a\"b'c&d"), "a&quot;b&#39;c&amp;d");
   EXPECT_EQ(html_text("x\ny\x01z\xff"), "x\\ny\\x01z\\xff");
-  EXPECT_EQ(html_text("\xe2\x80\xae" "evil"), "\\xe2\\x80\\xaeevil") << "bidi override";
+  EXPECT_EQ(html_text("\xe2\x80\xae"
+                      "evil"),
+            "\\xe2\\x80\\xaeevil")
+      << "bidi override";
   const std::string huge(1'000'000, '<');
   const std::string cut = html_text(huge, 400);
   EXPECT_LE(cut.size(), 400u * 4);
@@ -84,10 +86,11 @@ protected:
                                      {"home", "/home/dev"}}
                           .dump(),
                       {});
-    w_->append(eventlog::RecordType::cgroup,
-               nlohmann::json{{"cgroup_id", 9}, {"path", "/sys/fs/cgroup/vigil/run-1"},
-                              {"profile_id", 1}, {"profile", "p"}}
-                   .dump());
+    w_->append(eventlog::RecordType::cgroup, nlohmann::json{{"cgroup_id", 9},
+                                                            {"path", "/sys/fs/cgroup/vigil/run-1"},
+                                                            {"profile_id", 1},
+                                                            {"profile", "p"}}
+                                                 .dump());
   }
   void TearDown() override
   {
@@ -239,7 +242,8 @@ TEST_F(ReportLog, suggestion_allows_what_was_seen_and_flags_secrets_for_review)
   EXPECT_NE(yaml.find("#   - \"/home/dev/project/.env\""), std::string::npos) << yaml;
   EXPECT_NE(yaml.find("#   /home/dev/.aws/credentials: "), std::string::npos) << yaml;
   EXPECT_NE(yaml.find("deploy\\nprofile: evil\\n.pem"), std::string::npos)
-      << "a newline in a name stays inside its comment\n" << yaml;
+      << "a newline in a name stays inside its comment\n"
+      << yaml;
 }
 
 TEST_F(ReportLog, damage_is_reported_as_log_verify_sees_it)
