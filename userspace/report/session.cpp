@@ -8,6 +8,7 @@
 #include <ctime>
 #include <deque>
 #include <memory>
+#include <unordered_map>
 #include <unordered_set>
 
 #include <nlohmann/json.hpp>
@@ -103,14 +104,23 @@ public:
   {
     // PROCESS records snapshot the whole host: keep the agents' processes and the chain of
     // their ancestors (the launcher), drop the rest.
+    for (auto &[pid, p] : snapshot_) // agent processes that did nothing while recorded
+      if (p.in_agent && s_.procs.size() < caps_.processes)
+        s_.procs.emplace(pid, std::move(p));
     std::unordered_set<uint32_t> keep;
-    for (const auto &[pid, p] : s_.procs) {
-      if (!p.in_agent)
-        continue;
+    std::vector<uint32_t> agents;
+    for (const auto &[pid, p] : s_.procs)
+      if (p.in_agent)
+        agents.push_back(pid);
+    for (uint32_t pid : agents) {
       for (uint32_t q = pid; keep.insert(q).second;) {
         auto it = s_.procs.find(q);
-        if (it == s_.procs.end())
-          break;
+        if (it == s_.procs.end()) {
+          auto snap = snapshot_.find(q); // an ancestor from the snapshot (the launcher)
+          if (snap == snapshot_.end() || snap->second.pid != q)
+            break;
+          it = s_.procs.emplace(q, std::move(snap->second)).first;
+        }
         q = it->second.ppid;
       }
     }
@@ -165,6 +175,10 @@ private:
       return nullptr;
     }
     Process &p = s_.procs[pid];
+    if (auto snap = snapshot_.find(pid); snap != snapshot_.end()) {
+      p = std::move(snap->second); // it predates the log: its exec line is in the snapshot
+      snapshot_.erase(snap);
+    }
     p.pid = pid;
     if (ev) {
       p.comm = ev->hdr.comm;
@@ -377,17 +391,21 @@ private:
       wanted_.insert(pid);
     if (!in_scope_pid(pid))
       return;
-    Process *p = proc(pid, nullptr);
-    if (!p)
+    // PROCESS records snapshot the whole host: held aside (they do not count against the
+    // process cap), taken in when an agent process or one of its ancestors turns out to be one.
+    if (snapshot_.size() >= kMaxSnapshot)
       return;
-    p->ppid = ppid;
-    p->uid = j.at("uid");
-    p->cgroup_id = j.at("cgroup_id");
-    p->profile_id = j.at("profile_id");
-    p->in_agent = p->profile_id != 0;
-    p->comm = j.at("comm");
-    p->exe = j.at("exe");
-    p->argv = j.at("argv").get<std::vector<std::string>>();
+    Process p;
+    p.pid = pid;
+    p.ppid = ppid;
+    p.uid = j.at("uid");
+    p.cgroup_id = j.at("cgroup_id");
+    p.profile_id = j.at("profile_id");
+    p.in_agent = p.profile_id != 0;
+    p.comm = j.at("comm");
+    p.exe = j.at("exe");
+    p.argv = j.at("argv").get<std::vector<std::string>>();
+    snapshot_[pid] = std::move(p);
   }
 
   void cgroup_record(const json &j)
@@ -473,6 +491,8 @@ private:
   std::deque<Line> ring_;
   std::vector<size_t> pending_after_;
   std::map<uint32_t, std::unique_ptr<policy::PathMatcher>> matchers_;
+  static constexpr size_t kMaxSnapshot = 1 << 17; // the process table holds at most 65536
+  std::unordered_map<uint32_t, Process> snapshot_;
 };
 
 } // namespace

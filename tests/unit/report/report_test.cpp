@@ -246,6 +246,29 @@ TEST_F(ReportLog, suggestion_allows_what_was_seen_and_flags_secrets_for_review)
       << yaml;
 }
 
+TEST_F(ReportLog, a_host_snapshot_neither_fills_the_tree_nor_the_process_cap)
+{
+  // PROCESS records of a busy host (more than the cap), the launcher among them.
+  for (uint32_t pid = 2; pid < 5000; ++pid)
+    w_->append(eventlog::RecordType::process,
+               nlohmann::json{{"pid", pid}, {"ppid", 1}, {"uid", 0}, {"cgroup_id", 1},
+                              {"profile_id", pid == 4000 ? 1 : 0}, {"start_ns", 0},
+                              {"comm", pid == 3000 ? "vigil" : "daemon"},
+                              {"exe", "/usr/sbin/x"}, {"argv", {"x"}}}
+                   .dump());
+  exec(6000, 3000, "/usr/bin/bash", {"bash"});
+  Caps caps;
+  caps.processes = 100;
+  const Session s = load(caps);
+  EXPECT_EQ(s.procs.size(), 3u) << "bash, its launcher, and the idle agent process 4000";
+  EXPECT_TRUE(s.procs.count(6000));
+  ASSERT_TRUE(s.procs.count(3000));
+  EXPECT_EQ(s.procs.at(3000).comm, "vigil");
+  EXPECT_FALSE(s.procs.at(3000).in_agent);
+  EXPECT_TRUE(s.procs.count(4000));
+  EXPECT_EQ(s.procs_cut, 0u);
+}
+
 TEST_F(ReportLog, damage_is_reported_as_log_verify_sees_it)
 {
   exec(10, 1, "/usr/bin/bash", {"bash"});
