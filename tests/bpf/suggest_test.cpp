@@ -203,6 +203,35 @@ TEST_P(ProfileSuggest, git_clone_from_a_local_server_runs_clean_under_its_sugges
   EXPECT_GE(egress, 1u) << read_file(a3);
 }
 
+// A build (make and cc, no network): the suggestion adds nothing, and the build runs clean
+// under it.
+TEST_P(ProfileSuggest, a_build_needs_nothing_added)
+{
+  if (run({"sh", "-c", "command -v make && command -v cc"}).status != 0)
+    GTEST_SKIP() << "make and cc are needed";
+  const std::string dir = tmp_ / "proj";
+  fs::create_directories(dir);
+  ::chmod(dir.c_str(), 0777);
+  write_file(dir + "/hello.c", "#include <stdio.h>\nint main(void){puts(\"built\");return 0;}\n");
+  write_file(dir + "/Makefile", "hello: hello.c\n\tcc -O2 -o hello hello.c\n");
+  const std::string build = "cd '" + dir + "' && rm -f hello && make -s && ./hello";
+  const std::string log = tmp_ / "log", a1 = tmp_ / "a1.jsonl";
+  ProcResult rec = agent({"--max-tier", "monitor", "--log-dir", log, "--alerts-json", a1}, build);
+  ASSERT_EQ(rec.status, 0) << rec.err;
+  EXPECT_NE(rec.out.find("built"), std::string::npos) << rec.out << rec.err;
+  const std::string suggested = tmp_ / "suggested.yaml";
+  ProcResult sug = run({vigil_bin(), "profile", "suggest", log, "-o", suggested});
+  ASSERT_EQ(sug.status, 0) << sug.err;
+  const std::string yaml = read_file(suggested);
+  EXPECT_EQ(yaml.find("# recorded"), std::string::npos) << yaml;
+  EXPECT_EQ(yaml.find("  # REVIEW"), std::string::npos) << yaml;
+  const std::string a2 = tmp_ / "a2.jsonl";
+  ProcResult again = agent({"--profile", suggested, "--alerts-json", a2}, build);
+  ASSERT_EQ(again.status, 0) << again.err;
+  EXPECT_NE(again.out.find("built"), std::string::npos) << again.out << again.err;
+  EXPECT_TRUE(read_json_lines(a2).empty()) << read_file(a2);
+}
+
 INSTANTIATE_TEST_SUITE_P(Agent, ProfileSuggest, ::testing::Bool(), who);
 
 } // namespace
