@@ -41,9 +41,29 @@ struct ReplayArgs {
   std::optional<std::string> profile;
   std::optional<std::string> home; // "~/" for the replayed profiles and rules
   std::string format = "table";    // table | json | timeline
+  bool all = false;                // timeline: no noise folding (library, locale, ... opens)
 };
 // `vigil replay`: detection re-run over an event log; prints the alerts (or a timeline).
 int replay_command(const ReplayArgs &args);
+
+// What part of a log to look at: replay's options, for report and profile suggest.
+struct LogFilterArgs {
+  std::vector<std::string> paths;
+  std::optional<std::string> since, until; // RFC 3339 UTC
+  std::optional<uint32_t> pid;
+  std::optional<std::string> cgroup;
+  std::optional<std::string> profile;
+};
+
+// `vigil report LOG... -o FILE`: one self-contained HTML incident report. 0 written, 1 no log or
+// the file could not be written, 2 bad options.
+int report_command(const LogFilterArgs &args, const std::string &output);
+
+// `vigil profile suggest LOG... [--base PROFILE] [-o FILE]`: a profile allowing what the
+// recorded agent did (report/suggest.h). 0 written, 1 no log or unwritable, 2 bad options or
+// base profile.
+int profile_suggest_command(const LogFilterArgs &args, const std::string &base,
+                            const std::string &output);
 
 struct DaemonArgs {
   std::string config;

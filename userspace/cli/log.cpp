@@ -5,7 +5,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <unistd.h>
+
 #include "cli/commands.h"
+#include "cli/log_progress.h"
 #include "eventlog/json.h"
 #include "eventlog/reader.h"
 
@@ -35,11 +38,20 @@ int log_verify_command(const std::vector<std::string> &paths)
   auto files = files_or_complain(paths);
   if (!files)
     return 1;
+  LogProgress progress("vigil log verify", *files);
   eventlog::Visitor v;
-  v.on_problem = [](const eventlog::Problem &p) {
+  v.on_segment = [&](const eventlog::SegmentInfo &s) { progress.segment(s.path); };
+  v.on_record = [&](const eventlog::RecordView &r) {
+    progress.record(r);
+    return true;
+  };
+  v.on_problem = [&](const eventlog::Problem &p) {
+    progress.clear();
     std::printf("%s\n", eventlog::describe(p).c_str());
+    std::fflush(stdout);
   };
   eventlog::ReadSummary sum = eventlog::read_log(*files, v);
+  progress.clear();
   size_t damage = 0;
   for (const auto &p : sum.problems)
     damage += p.damage();
@@ -60,9 +72,19 @@ int log_export_command(const std::vector<std::string> &paths, const std::string 
   auto files = files_or_complain(paths);
   if (!files)
     return 1;
+  // Progress only when the records go to a file or a pipe: on a terminal they are the output.
+  std::optional<LogProgress> progress;
+  if (::isatty(STDOUT_FILENO) != 1)
+    progress.emplace("vigil log export", *files);
   eventlog::Visitor v;
   std::string line;
+  v.on_segment = [&](const eventlog::SegmentInfo &s) {
+    if (progress)
+      progress->segment(s.path);
+  };
   v.on_record = [&](const eventlog::RecordView &r) {
+    if (progress)
+      progress->record(r);
     // Kernel strings need not be UTF-8: invalid bytes become U+FFFD rather than an exception.
     line =
         eventlog::to_json(r).dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
@@ -70,11 +92,15 @@ int log_export_command(const std::vector<std::string> &paths, const std::string 
     std::fwrite(line.data(), 1, line.size(), stdout);
     return true;
   };
-  v.on_problem = [](const eventlog::Problem &p) {
+  v.on_problem = [&](const eventlog::Problem &p) {
+    if (progress)
+      progress->clear();
     if (p.damage())
       std::fprintf(stderr, "vigil log export: %s\n", eventlog::describe(p).c_str());
   };
   eventlog::ReadSummary sum = eventlog::read_log(*files, v);
+  if (progress)
+    progress->clear();
   if (std::fflush(stdout) != 0)
     return 1;
   return sum.segments > 0 ? 0 : 1;

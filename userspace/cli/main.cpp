@@ -96,6 +96,39 @@ int main(int argc, char **argv)
   replay_cmd->add_option("--format", replay.format, "table, json or timeline")
       ->check(CLI::IsMember({"table", "json", "timeline"}))
       ->capture_default_str();
+  replay_cmd->add_flag("--all", replay.all,
+                       "Timeline: show every open (library, locale, terminal and cache opens are "
+                       "folded into counts by default)");
+
+  // report and profile suggest take replay's filters.
+  auto add_log_filters = [](CLI::App *cmd, vigil::cli::LogFilterArgs &a) {
+    cmd->add_option("paths", a.paths, "Log directories or seg-*.vglog files")->required();
+    cmd->add_option("--since", a.since, "Only what happened at or after this RFC 3339 time");
+    cmd->add_option("--until", a.until, "Only what happened at or before this RFC 3339 time");
+    cmd->add_option("--pid", a.pid, "Only this process and its descendants");
+    cmd->add_option("--cgroup", a.cgroup, "Only cgroups under this path");
+    cmd->add_option("--profile", a.profile, "Only this profile's agents");
+  };
+  vigil::cli::LogFilterArgs report;
+  std::string report_out;
+  CLI::App *report_cmd = app.add_subcommand(
+      "report", "Write a self-contained HTML incident report of an event log");
+  add_log_filters(report_cmd, report);
+  report_cmd->add_option("-o,--output", report_out, "HTML file to write ('-': stdout)")
+      ->required();
+
+  vigil::cli::LogFilterArgs suggest;
+  std::string suggest_base, suggest_out = "-";
+  CLI::App *profile_cmd = app.add_subcommand("profile", "Profiles from recordings");
+  profile_cmd->require_subcommand(1);
+  CLI::App *suggest_cmd = profile_cmd->add_subcommand(
+      "suggest", "Write a profile allowing what a recorded agent did (review comments for the "
+                 "rest)");
+  add_log_filters(suggest_cmd, suggest);
+  suggest_cmd->add_option("--base", suggest_base,
+                          "Profile to start from (default: the shipped default)");
+  suggest_cmd->add_option("-o,--output", suggest_out, "Profile file to write ('-': stdout)")
+      ->capture_default_str();
 
   bool doctor_json = false;
   CLI::App *doctor_cmd =
@@ -144,6 +177,10 @@ int main(int argc, char **argv)
     return vigil::cli::daemon_command(daemon);
   if (*replay_cmd)
     return vigil::cli::replay_command(replay);
+  if (*report_cmd)
+    return vigil::cli::report_command(report, report_out);
+  if (*suggest_cmd)
+    return vigil::cli::profile_suggest_command(suggest, suggest_base, suggest_out);
   if (*rules_check)
     return vigil::cli::rules_check_command(rules_paths);
   if (*log_verify)

@@ -14,6 +14,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/commands.h"
+#include "cli/log_progress.h"
 #include "common/text.h"
 #include "daemon/dedup.h"
 #include "detect/detector.h"
@@ -24,6 +25,7 @@
 #include "pipeline/process_table.h"
 #include "policy/profile.h"
 #include "policy/rules.h"
+#include "report/noise.h"
 
 namespace vigil::cli {
 
@@ -61,7 +63,26 @@ struct Timeline {
   };
   std::map<uint64_t, std::vector<Line>> by_cgroup;
   std::map<uint64_t, std::string> names;
+  // Noise folding (report/noise.h): opens of each process by category, not yet said.
+  struct Folded {
+    uint64_t cgroup = 0, last_ns = 0;
+    std::array<uint64_t, report::kNoiseKinds> counts{};
+  };
+  std::map<uint32_t, Folded> folded;
 };
+
+// "folded: 41 shared libraries, 3 locale (--all shows them)", and the counts reset.
+std::string fold_line(std::array<uint64_t, report::kNoiseKinds> &counts)
+{
+  std::string s;
+  for (size_t k = 1; k < counts.size(); ++k)
+    if (counts[k]) {
+      s += (s.empty() ? "" : ", ") + std::to_string(counts[k]) + " " +
+           std::string(report::to_string(static_cast<report::Noise>(k)));
+      counts[k] = 0;
+    }
+  return s.empty() ? s : "folded opens: " + s + " (--all shows them)";
+}
 
 std::string describe_event(const pipeline::Event &ev)
 {
@@ -164,8 +185,10 @@ int replay_command(const ReplayArgs &args)
     return true;
   };
 
+  LogProgress progress("vigil replay", *files);
   eventlog::Visitor v;
   v.on_segment = [&](const eventlog::SegmentInfo &s) {
+    progress.segment(s.path);
     if (!s.header_ok)
       return;
     host = s.header.host;
@@ -175,6 +198,7 @@ int replay_command(const ReplayArgs &args)
   };
   eventlog::Decoder decoder; // one event per type, reused: replay allocates nothing per event
   v.on_record = [&](const eventlog::RecordView &r) {
+    progress.record(r);
     using eventlog::RecordType;
     const auto type = static_cast<RecordType>(r.type);
     if (type == RecordType::event) {
@@ -193,8 +217,29 @@ int replay_command(const ReplayArgs &args)
       const policy::Profile *profile = detector.profile(ev->hdr.profile_id);
       if (args.format == "timeline" && ev->hdr.profile_id != 0) {
         const uint64_t t = enricher.realtime_of(ev->hdr.ts_ns);
-        timeline.by_cgroup[ev->hdr.cgroup_id].push_back(
-            {t, ev->hdr.tgid, ev->hdr.comm + ": " + describe_event(*ev)});
+        const auto *open = std::get_if<pipeline::OpenBody>(&ev->body);
+        const bool decided = ev->hdr.verdict != pipeline::Verdict::none &&
+                             ev->hdr.verdict != pipeline::Verdict::allow;
+        const report::Noise noise = open && !decided && !args.all
+                                        ? report::classify_open(open->path, ev->hdr.tgid)
+                                        : report::Noise::none;
+        auto &lines = timeline.by_cgroup[ev->hdr.cgroup_id];
+        if (noise != report::Noise::none) {
+          auto &f = timeline.folded[ev->hdr.tgid];
+          f.cgroup = ev->hdr.cgroup_id;
+          f.last_ns = t;
+          ++f.counts[static_cast<size_t>(noise)];
+        } else {
+          // A process's folded opens are said where it execs anew or exits.
+          if (std::holds_alternative<pipeline::ExecBody>(ev->body) ||
+              std::holds_alternative<pipeline::ExitBody>(ev->body))
+            if (auto f = timeline.folded.find(ev->hdr.tgid); f != timeline.folded.end()) {
+              if (auto text = fold_line(f->second.counts); !text.empty())
+                lines.push_back({t, ev->hdr.tgid, ev->hdr.comm + ": " + text});
+              timeline.folded.erase(f);
+            }
+          lines.push_back({t, ev->hdr.tgid, ev->hdr.comm + ": " + describe_event(*ev)});
+        }
       }
       findings.clear();
       detector.evaluate(*ev, procs, findings);
@@ -205,6 +250,8 @@ int replay_command(const ReplayArgs &args)
         if (!keep(a))
           continue;
         ++alerts;
+        if (args.format != "timeline")
+          progress.clear(); // the alert starts on a clean line of the terminal
         if (args.format == "json") {
           std::printf("%s\n", exporter::to_json(a).dump(-1, ' ', false,
                                                          json::error_handler_t::replace).c_str());
@@ -309,8 +356,13 @@ int replay_command(const ReplayArgs &args)
       std::fprintf(stderr, "%s (skipped)\n", eventlog::describe(p).c_str());
   };
   auto summary = eventlog::read_log(*files, v);
+  progress.clear();
 
   if (args.format == "timeline") {
+    // Processes still running at the end of the log: their folded opens at their last one.
+    for (auto &[pid, f] : timeline.folded)
+      if (auto text = fold_line(f.counts); !text.empty())
+        timeline.by_cgroup[f.cgroup].push_back({f.last_ns, pid, text});
     for (auto &[id, lines] : timeline.by_cgroup) {
       auto it = cgroups.find(id);
       std::printf("== cgroup %s (id %llu)\n",

@@ -1480,6 +1480,18 @@ TEST_F(DetectorRules, shipped_packs_on_a_typical_agent)
   EXPECT_THAT(rule_ids(spawn(104, 100, "/usr/bin/git", {"git", "fetch"},
                              {"GIT_SSH_COMMAND=ssh -i /home/dev/.ssh/deploy"})),
               ElementsAre("exec-git-ssh-command"));
+  // git exports its built-in exec path to the helpers it runs (a clone's git-remote-http):
+  // no override. Any other path is one, and the default beside a real override still alerts.
+  EXPECT_THAT(spawn(105, 100, "/usr/lib/git-core/git-remote-http",
+                    {"git-remote-http", "origin", "http://127.0.0.5/r.git"},
+                    {"GIT_EXEC_PATH=/usr/lib/git-core"}),
+              IsEmpty());
+  EXPECT_THAT(rule_ids(spawn(106, 100, "/usr/bin/git", {"git", "status"},
+                             {"GIT_EXEC_PATH=/tmp/evil"})),
+              ElementsAre("exec-git-ssh-command"));
+  EXPECT_THAT(rule_ids(spawn(107, 100, "/usr/bin/git", {"git", "fetch"},
+                             {"GIT_EXEC_PATH=/usr/lib/git-core", "GIT_SSH_COMMAND=sh -c evil"})),
+              ElementsAre("exec-git-ssh-command"));
 }
 
 // ---------------------------------------------------------------------------------------------
