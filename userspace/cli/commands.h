@@ -73,6 +73,9 @@ int daemon_command(const DaemonArgs &args);
 // `vigil doctor [--json]`: probes the kernel and prints what each enforcement tier needs and
 // which tier files and the network get. 0 after a probe run, 1 without the privileges to probe.
 int doctor_command(bool json);
+// `vigil resume [CGROUP]`: thaws an agent cgroup frozen by the freeze response action (without
+// CGROUP: every frozen vigil run cgroup). 0 thawed (or nothing frozen), 1 error.
+int resume_command(const std::optional<std::string> &target);
 
 // `vigil log verify PATH...`: every CRC and the hash chain of an event log (directories or
 // seg-*.vglog files). Prints each problem as "seg-...vglog: offset N: kind: what" and a summary;

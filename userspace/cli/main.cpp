@@ -135,6 +135,12 @@ int main(int argc, char **argv)
       app.add_subcommand("doctor", "Probe the kernel and report the enforcement tiers");
   doctor_cmd->add_flag("--json", doctor_json, "Print the report as one JSON object");
 
+  std::optional<std::string> resume_target;
+  CLI::App *resume_cmd = app.add_subcommand(
+      "resume", "Thaw an agent cgroup a freeze response froze (default: every vigil run's)");
+  resume_cmd->add_option("cgroup", resume_target,
+                         "Agent cgroup (absolute, or relative to the cgroup2 mount)");
+
   std::string unload_dir = "/sys/fs/bpf/vigil";
   CLI::App *unload_cmd =
       app.add_subcommand("unload", "Remove the enforcement a daemon left pinned in the kernel");
@@ -189,6 +195,8 @@ int main(int argc, char **argv)
     return vigil::cli::log_export_command(log_paths, log_format);
   if (*doctor_cmd)
     return vigil::cli::doctor_command(doctor_json);
+  if (*resume_cmd)
+    return vigil::cli::resume_command(resume_target);
   if (*unload_cmd) {
     auto n = vigil::loader::unload_pinned(unload_dir);
     if (!n) {
