@@ -143,7 +143,8 @@ TEST(ProfileErrors, rejects_unknown_top_level_key)
 {
   EXPECT_EQ(error_of("profile: p\negres:\n  allow: []\n"),
             "t.yaml:2:1: egres: unknown key (expected one of: profile, description, mode, require, "
-            "credentials, persistence, egress, ingress, ipc, launch, self_protection, limits)");
+            "credentials, persistence, egress, ingress, ipc, launch, self_protection, limits, "
+            "response)");
 }
 
 TEST(ProfileErrors, rejects_unknown_nested_key)
@@ -660,7 +661,7 @@ TEST(ProfileResponse, defaults_to_alerts_only)
 TEST(ProfileResponse, rejects_unknown_actions_a_run_without_command_and_relative_commands)
 {
   EXPECT_THAT(error_of("profile: r\nresponse:\n  rules: {x: [freze]}\n"),
-              HasSubstr("t.yaml:3:14: response.rules.x[0]: 'freze' is not a response action"));
+              HasSubstr("t.yaml:3:15: response.rules.x[0]: 'freze' is not a response action"));
   EXPECT_THAT(error_of("profile: r\nresponse:\n  rules: {x: run}\n"),
               HasSubstr("response.run: missing: rule 'x' asks for the run action"));
   EXPECT_THAT(error_of("profile: r\nresponse:\n  run: {command: [revoke]}\n"),
