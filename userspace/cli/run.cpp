@@ -437,6 +437,13 @@ int run_command(const RunArgs &args)
     return 2;
   }
   daemon::startup_step("profile and rules read");
+  if (args.inventory) {
+    InventoryArgs ia;
+    ia.profile = profile_path;
+    ia.rules = rule_paths;
+    ia.to_stderr = true;
+    (void)inventory_command(ia);
+  }
 
   // The agent may run as root: without the dumpable flag, /proc/<vigil>/mem, /proc/<vigil>/environ
   // and ptrace need CAP_SYS_PTRACE, which the agent does not keep.
