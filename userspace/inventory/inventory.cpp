@@ -491,7 +491,10 @@ std::string Inventory::summary() const
          (!project.empty() && f.where.rfind(project + "/", 0) == 0)))
       in_tree = true;
   const std::string trees =
-      in_tree ? "" : "home and project clean (no credential file or key material found); ";
+      in_tree     ? ""
+      : truncated ? "no credential file or key material in the part of the home and project "
+                    "scanned; "
+                  : "home and project clean (no credential file or key material found); ";
   if (reach.empty())
     return "summary: " + trees + "nothing reachable" +
            std::string(denied ? " (" + std::to_string(denied) + " held back by the profile, scrub or permissions)"
