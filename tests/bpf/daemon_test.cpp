@@ -39,6 +39,8 @@ protected:
     if (root_.empty())
       return;
     run({vigil_bin(), "unload", "--pin-dir", pins_});
+    if (fs::exists(root_ + "/agent-1/cgroup.freeze")) // a failed response test: thaw, then kill
+      write_file(root_ + "/agent-1/cgroup.freeze", "0");
     // Move ourselves nowhere: only the children were placed in test cgroups. Remove leaves.
     std::error_code ec;
     for (const auto &d : {root_ + "/agent-1", root_ + "/other", root_})

@@ -57,6 +57,14 @@ protected:
     profile_ = tmp_ / "profile.yaml";
   }
 
+  // A failed test must not leave a frozen cgroup behind for the rest of the suite: thawed, vigil
+  // run (killed with its Proc) and its watchdog remove it.
+  void TearDown() override
+  {
+    if (!cgroup_.empty() && fs::exists(cgroup_ + "/cgroup.freeze"))
+      write_file(cgroup_ + "/cgroup.freeze", "0");
+  }
+
   void write_profile(const std::string &response)
   {
     write_file(profile_, "profile: respond\ncredentials:\n  paths: [~/.aws/credentials]\n"
