@@ -194,7 +194,9 @@ TEST_P(ResponseTest, isolate_denies_the_next_allowed_connect_and_spares_the_outs
   Proc listener({netprobe_bin(), "listen", "127.0.0.1", ps});
   ASSERT_TRUE(eventually([&] { return run({netprobe_bin(), "tcp", "127.0.0.1", ps}).out == "ok\n"; },
                          std::chrono::seconds(10)));
-  write_profile("  rules: {exfil-credential-then-egress: [isolate]}\n");
+  // Every alert asks for isolation ("*"): the credential read's, each refused connect's, the
+  // sequence's. One isolation is carried out and reported.
+  write_profile("  rules: {\"*\": [isolate]}\n");
   const std::string probe = std::string(netprobe_bin()) + " tcp 127.0.0.1 " + ps;
   auto agent = start("echo before $(" + probe + "); " + exfil(3) +
                      "for i in $(seq 1500); do [ -e " + shared_ + "/go ] && break; sleep 0.02; "
@@ -209,6 +211,9 @@ TEST_P(ResponseTest, isolate_denies_the_next_allowed_connect_and_spares_the_outs
   listener.signal(SIGKILL);
   EXPECT_EQ(r.out, "before ok\nafter EPERM\n") << r.err;
   EXPECT_EQ(alerts("response-isolate").size(), 1u) << read_file(alerts_);
+  EXPECT_GE(alerts("egress-not-allowed").size(), 4u) << "3 attempts and the isolated connect, "
+                                                       "each asking for isolation: "
+                                                    << read_file(alerts_);
   // The refused connect is an attempt of its own, alerted, and it says what stopped it.
   bool found = false;
   for (const auto &a : alerts("egress-not-allowed"))
