@@ -228,7 +228,8 @@ TEST_P(ResponseTest, run_receives_the_alert_json_exactly_once_on_stdin)
 {
   const std::string got = shared_ + "/received.jsonl";
   const std::string hook = tmp_ / "revoke.sh";
-  write_file(hook, "#!/bin/sh\ncat >> " + got + "\n");
+  const std::string argc = shared_ + "/argc";
+  write_file(hook, "#!/bin/sh\necho $# >> " + argc + "\ncat >> " + got + "\n");
   ::chmod(hook.c_str(), 0755);
   write_profile("  rules: {exfil-credential-then-egress: [run]}\n  run:\n    command: [" + hook +
                 "]\n    timeout: 5s\n");
@@ -240,6 +241,7 @@ TEST_P(ResponseTest, run_receives_the_alert_json_exactly_once_on_stdin)
   ASSERT_EQ(lines.size(), 1u) << read_file(got) << read_file(alerts_);
   EXPECT_EQ(lines[0]["rule"], "exfil-credential-then-egress");
   EXPECT_EQ(lines[0]["destination"]["ip"], "127.0.0.2");
+  EXPECT_EQ(read_file(argc), "0\n") << "nothing of the alert's on the command line";
   EXPECT_EQ(alerts("response-run").size(), 1u) << read_file(alerts_);
   const auto result = alerts("response-run-result");
   ASSERT_EQ(result.size(), 1u) << read_file(alerts_);
