@@ -40,12 +40,12 @@ protected:
 
   void plant()
   {
-    write_file(home_ + "/.aws/credentials", "[default]\naws_secret_access_key = " +
-                                                std::string(kAwsSecret) + "\n");
+    write_file(home_ + "/.aws/credentials",
+               "[default]\naws_secret_access_key = " + std::string(kAwsSecret) + "\n");
     write_file(home_ + "/.git-credentials", "https://u:" + std::string(kGithub) + "@github.com\n");
-    write_file(home_ + "/notes/old-backup.dat",
-               "-----BEGIN RSA PRIVATE KEY-----\n" + std::string(kPemBody) +
-                   "\n-----END RSA PRIVATE KEY-----\n");
+    write_file(home_ + "/notes/old-backup.dat", "-----BEGIN RSA PRIVATE KEY-----\n" +
+                                                    std::string(kPemBody) +
+                                                    "\n-----END RSA PRIVATE KEY-----\n");
     write_file(project_ + "/deploy/readme.txt",
                "use these:\nkey id " + std::string(kAwsKeyId) + "\n");
     docker_ = tmp_ / "docker.sock";
@@ -61,8 +61,8 @@ protected:
 
   nlohmann::json inventory(ProcResult &r, const std::vector<std::string> &env)
   {
-    std::vector<std::string> argv{vigil_bin(), "inventory", "--profile", profile_, "--home", home_,
-                                  "--project", project_, "--json"};
+    std::vector<std::string> argv{vigil_bin(), "inventory", "--profile", profile_, "--home",
+                                  home_,       "--project", project_,    "--json"};
     if (GetParam())
       argv.insert(argv.end(), {"--user", "65534"});
     r = run(argv, env);
@@ -88,8 +88,8 @@ TEST_P(InventoryTest, names_each_planted_credential_and_the_profiles_verdict_wit
     GTEST_SKIP() << "chown to uid 65534 needs root";
   plant();
   ProcResult r;
-  const auto j = inventory(r, {"GITHUB_TOKEN=" + std::string(kGithub),
-                               "DOCKER_HOST=unix://" + docker_});
+  const auto j =
+      inventory(r, {"GITHUB_TOKEN=" + std::string(kGithub), "DOCKER_HOST=unix://" + docker_});
   ASSERT_FALSE(j.is_discarded()) << r.out;
   EXPECT_EQ(j["version"], 1);
 
@@ -132,9 +132,9 @@ TEST_P(InventoryTest, names_each_planted_credential_and_the_profiles_verdict_wit
   EXPECT_NE(j["summary"].get<std::string>().find("reachable: "), std::string::npos) << j["summary"];
   EXPECT_EQ(j["summary"].get<std::string>().find("clean"), std::string::npos) << j["summary"];
   // No value anywhere, in either form.
-  ProcResult text = run({vigil_bin(), "inventory", "--profile", profile_, "--home", home_,
-                         "--project", project_},
-                        {"GITHUB_TOKEN=" + std::string(kGithub), "DOCKER_HOST=unix://" + docker_});
+  ProcResult text =
+      run({vigil_bin(), "inventory", "--profile", profile_, "--home", home_, "--project", project_},
+          {"GITHUB_TOKEN=" + std::string(kGithub), "DOCKER_HOST=unix://" + docker_});
   EXPECT_EQ(text.status, 0) << text.err;
   EXPECT_NE(text.out.find("summary: "), std::string::npos) << text.out;
   for (const char *secret : {kAwsSecret, kAwsKeyId, kPemBody, kGithub}) {

@@ -68,15 +68,16 @@ protected:
   void write_profile(const std::string &response)
   {
     write_file(profile_, "profile: respond\ncredentials:\n  paths: [~/.aws/credentials]\n"
-                         "egress:\n  allow: [127.0.0.1/32]\nresponse:\n" + response);
+                         "egress:\n  allow: [127.0.0.1/32]\nresponse:\n" +
+                             response);
   }
 
   // vigil run of `bash -c script` (as uid 65534 with the parameter); the cgroup it makes is
   // <mount>/vigil/run-<vigil's pid>.
   std::unique_ptr<Proc> start(const std::string &script)
   {
-    std::vector<std::string> argv{vigil_bin(), "run", "--profile", profile_, "--alerts-json",
-                                  alerts_, "--"};
+    std::vector<std::string> argv{vigil_bin(),     "run",   "--profile", profile_,
+                                  "--alerts-json", alerts_, "--"};
     if (GetParam())
       argv.insert(argv.end(), {"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"});
     argv.insert(argv.end(), {"bash", "-c", script});
@@ -124,10 +125,11 @@ TEST_P(ResponseTest, freeze_holds_the_agent_until_vigil_resume_and_freezes_once_
 {
   write_profile("  rules: {exfil-credential-then-egress: [freeze]}\n");
   // After the attempt the agent ticks a counter until the test says stop.
-  auto agent = start(exfil(5) + "n=0; while [ ! -e " + shared_ + "/stop ]; do n=$((n+1)); echo $n > " +
-                     shared_ + "/ticks; sleep 0.02; done; echo done");
-  ASSERT_TRUE(eventually([&] { return !alerts("response-freeze").empty(); },
-                         std::chrono::seconds(60)))
+  auto agent =
+      start(exfil(5) + "n=0; while [ ! -e " + shared_ + "/stop ]; do n=$((n+1)); echo $n > " +
+            shared_ + "/ticks; sleep 0.02; done; echo done");
+  ASSERT_TRUE(
+      eventually([&] { return !alerts("response-freeze").empty(); }, std::chrono::seconds(60)))
       << read_file(alerts_) << agent->err_so_far();
   ASSERT_TRUE(eventually([&] { return cgroup_frozen(); }, std::chrono::seconds(10)))
       << "cgroup.events of " << cgroup_ << ": " << read_file(cgroup_ + "/cgroup.events");
@@ -152,8 +154,8 @@ TEST_P(ResponseTest, freeze_holds_the_agent_until_vigil_resume_and_freezes_once_
   ProcResult r = run({vigil_bin(), "resume"});
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find("thawed " + cgroup_), std::string::npos) << r.out << r.err;
-  EXPECT_TRUE(eventually([&] { return read_file(shared_ + "/ticks") != ticks; },
-                         std::chrono::seconds(10)))
+  EXPECT_TRUE(
+      eventually([&] { return read_file(shared_ + "/ticks") != ticks; }, std::chrono::seconds(10)))
       << "the agent did not run again after vigil resume";
   EXPECT_FALSE(cgroup_frozen());
   write_file(shared_ + "/stop", "");
@@ -175,9 +177,9 @@ TEST_P(ResponseTest, kill_leaves_none_of_the_agents_processes)
   EXPECT_EQ(r.out, "") << "the agent outlived the kill";
   const auto rec = alerts("response-kill");
   ASSERT_EQ(rec.size(), 1u) << read_file(alerts_) << r.err;
-  EXPECT_NE(rec[0]["output"].get<std::string>().find("killed every process of agent cgroup " +
-                                                     cgroup_),
-            std::string::npos)
+  EXPECT_NE(
+      rec[0]["output"].get<std::string>().find("killed every process of agent cgroup " + cgroup_),
+      std::string::npos)
       << rec[0];
   for (const auto &e : fs::directory_iterator("/proc")) {
     // argv[0] only: vigil's watchdog (a fork of vigil) carries the script in its argv until it
@@ -192,17 +194,22 @@ TEST_P(ResponseTest, isolate_denies_the_next_allowed_connect_and_spares_the_outs
   const int port = free_port();
   const std::string ps = std::to_string(port);
   Proc listener({netprobe_bin(), "listen", "127.0.0.1", ps});
-  ASSERT_TRUE(eventually([&] { return run({netprobe_bin(), "tcp", "127.0.0.1", ps}).out == "ok\n"; },
-                         std::chrono::seconds(10)));
+  ASSERT_TRUE(eventually(
+      [&] {
+        return run({netprobe_bin(), "tcp", "127.0.0.1", ps}).out == "ok\n";
+      },
+      std::chrono::seconds(10)));
   // Every alert asks for isolation ("*"): the credential read's, each refused connect's, the
   // sequence's. One isolation is carried out and reported.
   write_profile("  rules: {\"*\": [isolate]}\n");
   const std::string probe = std::string(netprobe_bin()) + " tcp 127.0.0.1 " + ps;
   auto agent = start("echo before $(" + probe + "); " + exfil(3) +
-                     "for i in $(seq 1500); do [ -e " + shared_ + "/go ] && break; sleep 0.02; "
-                     "done; echo after $(" + probe + ")");
-  ASSERT_TRUE(eventually([&] { return !alerts("response-isolate").empty(); },
-                         std::chrono::seconds(60)))
+                     "for i in $(seq 1500); do [ -e " + shared_ +
+                     "/go ] && break; sleep 0.02; "
+                     "done; echo after $(" +
+                     probe + ")");
+  ASSERT_TRUE(
+      eventually([&] { return !alerts("response-isolate").empty(); }, std::chrono::seconds(60)))
       << read_file(alerts_) << agent->err_so_far();
   // Outside the agent, the same destination still answers.
   EXPECT_EQ(run({netprobe_bin(), "tcp", "127.0.0.1", ps}).out, "ok\n");
@@ -212,8 +219,8 @@ TEST_P(ResponseTest, isolate_denies_the_next_allowed_connect_and_spares_the_outs
   EXPECT_EQ(r.out, "before ok\nafter EPERM\n") << r.err;
   EXPECT_EQ(alerts("response-isolate").size(), 1u) << read_file(alerts_);
   EXPECT_GE(alerts("egress-not-allowed").size(), 4u) << "3 attempts and the isolated connect, "
-                                                       "each asking for isolation: "
-                                                    << read_file(alerts_);
+                                                        "each asking for isolation: "
+                                                     << read_file(alerts_);
   // The refused connect is an attempt of its own, alerted, and it says what stopped it.
   bool found = false;
   for (const auto &a : alerts("egress-not-allowed"))

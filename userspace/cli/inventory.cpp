@@ -54,7 +54,8 @@ int inventory_command(const InventoryArgs &args)
   for (char **e = environ; e && *e; ++e)
     o.env.emplace_back(*e);
   const inventory::Inventory inv = inventory::take(o, *profile, *rules);
-  const std::string out = args.json ? inventory::to_json(inv).dump(2) + "\n" : inventory::to_text(inv);
+  const std::string out =
+      args.json ? inventory::to_json(inv).dump(2) + "\n" : inventory::to_text(inv);
   std::fwrite(out.data(), 1, out.size(), args.to_stderr ? stderr : stdout);
   return 0;
 }

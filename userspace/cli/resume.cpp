@@ -30,8 +30,7 @@ int thaw(const std::string &dir)
     spdlog::error("thaw {}: {}", dir, r.error().message());
     return 1;
   }
-  std::printf("vigil: thawed %s (%zu processes)\n", dir.c_str(),
-              cgroup::subtree_procs(dir).size());
+  std::printf("vigil: thawed %s (%zu processes)\n", dir.c_str(), cgroup::subtree_procs(dir).size());
   return 0;
 }
 

@@ -46,16 +46,18 @@ std::string seconds_text(uint64_t ns)
 
 } // namespace
 
-std::optional<AgentCgroup> agent_cgroup_of(const std::vector<std::pair<std::string, uint64_t>> &confined,
-                                           const std::string &mount, const std::string &path)
+std::optional<AgentCgroup>
+agent_cgroup_of(const std::vector<std::pair<std::string, uint64_t>> &confined,
+                const std::string &mount, const std::string &path)
 {
   std::optional<AgentCgroup> best;
   for (const auto &[dir, id] : confined) {
     if (dir.size() < mount.size())
       continue;
     const std::string rel = dir.substr(mount.size());
-    const bool holds = path == rel || (path.size() > rel.size() && path.compare(0, rel.size(), rel) == 0 &&
-                                       path[rel.size()] == '/');
+    const bool holds =
+        path == rel || (path.size() > rel.size() && path.compare(0, rel.size(), rel) == 0 &&
+                        path[rel.size()] == '/');
     if (holds && (!best || dir.size() > best->dir.size()))
       best = AgentCgroup{dir, id};
   }
@@ -172,8 +174,8 @@ detect::Alert Responder::record(const detect::Alert &cause, Action a, bool ok,
   return r;
 }
 
-std::optional<detect::Alert> Responder::freeze(const detect::Alert &cause,
-                                               const policy::Profile &p, const AgentCgroup &agent)
+std::optional<detect::Alert> Responder::freeze(const detect::Alert &cause, const policy::Profile &p,
+                                               const AgentCgroup &agent)
 {
   std::lock_guard lock(mu_);
   // The kernel's own state decides idempotence: a cgroup already asked to freeze (by us, or
@@ -221,8 +223,8 @@ std::optional<detect::Alert> Responder::kill(const detect::Alert &cause, const A
   killed_at_[agent.id] = now;
   ++stats_.done;
   return record(cause, Action::kill, true,
-                "killed every process of agent cgroup " + agent.dir + " (" +
-                    plural(n, "process") + ") after " + cause.rule);
+                "killed every process of agent cgroup " + agent.dir + " (" + plural(n, "process") +
+                    ") after " + cause.rule);
 }
 
 std::optional<detect::Alert> Responder::isolate(const detect::Alert &cause,
@@ -277,8 +279,8 @@ std::optional<detect::Alert> Responder::run(const detect::Alert &cause, const po
   }
   ++running_;
   ++stats_.done;
-  std::string input = exporter::to_json(cause).dump(-1, ' ', false,
-                                                    nlohmann::json::error_handler_t::replace);
+  std::string input =
+      exporter::to_json(cause).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   input += '\n';
   std::thread([this, cause, cmd, input = std::move(input)]() mutable {
     run_command(std::move(cause), std::move(cmd), std::move(input));
@@ -353,8 +355,8 @@ void Responder::run_command(detect::Alert cause, policy::RunCommand cmd, std::st
   }
   if (in >= 0)
     ::close(in);
-  detect::Alert r = record(cause, Action::run, ok, cmd.argv[0] + " " + outcome + " (after " +
-                                                        cause.rule + ")");
+  detect::Alert r =
+      record(cause, Action::run, ok, cmd.argv[0] + " " + outcome + " (after " + cause.rule + ")");
   r.rule = "response-run-result";
   if (hooks_.report_later)
     hooks_.report_later(std::move(r));

@@ -102,7 +102,8 @@ private:
 
 // The agent cgroup (among confined, absolute dir -> id) that holds `path` (relative to mount):
 // the deepest confined cgroup that is path or an ancestor of it. nullopt when none.
-std::optional<AgentCgroup> agent_cgroup_of(const std::vector<std::pair<std::string, uint64_t>> &confined,
-                                           const std::string &mount, const std::string &path);
+std::optional<AgentCgroup>
+agent_cgroup_of(const std::vector<std::pair<std::string, uint64_t>> &confined,
+                const std::string &mount, const std::string &path);
 
 } // namespace vigil::daemon

@@ -9,9 +9,9 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <cctype>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -63,7 +63,7 @@ bool usable(const std::string &path, const Options &o, int want /* 4 read, 2 wri
       return (st.st_mode & (static_cast<mode_t>(bits) << 3)) != 0;
     return (st.st_mode & static_cast<mode_t>(bits)) != 0;
   };
-  struct stat st{};
+  struct stat st {};
   if (::stat(path.c_str(), &st) != 0 || !allowed(st, want))
     return false;
   for (fs::path p = fs::path(path).parent_path(); !p.empty() && p != p.root_path();
@@ -76,13 +76,13 @@ bool usable(const std::string &path, const Options &o, int want /* 4 read, 2 wri
 
 bool exists(const std::string &p)
 {
-  struct stat st{};
+  struct stat st {};
   return ::lstat(p.c_str(), &st) == 0;
 }
 
 bool is_socket(const std::string &p)
 {
-  struct stat st{};
+  struct stat st {};
   return ::stat(p.c_str(), &st) == 0 && S_ISSOCK(st.st_mode);
 }
 
@@ -98,9 +98,9 @@ std::string env_of(const Options &o, std::string_view name)
 // large and hold no one's credentials.
 bool skipped_dir(const std::string &name)
 {
-  static const std::set<std::string> skip = {"node_modules", "objects", "__pycache__", ".venv",
-                                             "venv", "target", ".rustup", "registry", ".npm",
-                                             ".gradle", ".m2", "site-packages", "proc", "sys"};
+  static const std::set<std::string> skip = {
+      "node_modules", "objects", "__pycache__", ".venv", "venv",          "target", ".rustup",
+      "registry",     ".npm",    ".gradle",     ".m2",   "site-packages", "proc",   "sys"};
   return skip.count(name) != 0;
 }
 
@@ -132,7 +132,7 @@ struct Walker {
     const bool readable = usable(path, o, 4);
     const std::string deny = deny_status(path);
     f.reachable = readable && deny.empty();
-    f.status = !readable ? "not readable by uid " + std::to_string(o.uid)
+    f.status = !readable      ? "not readable by uid " + std::to_string(o.uid)
                : deny.empty() ? "reachable"
                               : deny;
     inv.findings.push_back(std::move(f));
@@ -174,8 +174,8 @@ struct Walker {
     std::error_code ec;
     if (root.empty() || !fs::is_directory(root, ec))
       return;
-    auto it = fs::recursive_directory_iterator(root, fs::directory_options::skip_permission_denied,
-                                               ec);
+    auto it =
+        fs::recursive_directory_iterator(root, fs::directory_options::skip_permission_denied, ec);
     for (; !ec && it != fs::end(it); it.increment(ec)) {
       if (inv.files_scanned >= o.max_files || Clock::now() > deadline) {
         inv.truncated = true;
@@ -233,8 +233,8 @@ std::string human_count(double n)
   return std::to_string(static_cast<uint64_t>(n));
 }
 
-void add(Inventory &inv, std::string category, std::string what, std::string where,
-         std::string why, bool reachable, std::string status)
+void add(Inventory &inv, std::string category, std::string what, std::string where, std::string why,
+         bool reachable, std::string status)
 {
   inv.findings.push_back(Finding{std::move(category), std::move(what), std::move(where),
                                  std::move(why), reachable, std::move(status)});
@@ -293,8 +293,11 @@ void mounted_secrets(const Options &o, Walker &w, Inventory &inv)
     w.seen.insert(path);
     const bool readable = usable(path, o, 4);
     const std::string deny = w.deny_status(path);
-    add(inv, "mounted_secret", what, path, "a standard credential location", readable && deny.empty(),
-        !readable ? "not readable by uid " + std::to_string(o.uid) : deny.empty() ? "reachable" : deny);
+    add(inv, "mounted_secret", what, path, "a standard credential location",
+        readable && deny.empty(),
+        !readable      ? "not readable by uid " + std::to_string(o.uid)
+        : deny.empty() ? "reachable"
+                       : deny);
   }
 }
 
@@ -340,9 +343,10 @@ void sockets(const Options &o, const policy::Profile &profile, Inventory &inv)
     uint16_t port;
     const char *what;
   };
-  for (const Net &n : {Net{"169.254.169.254", 80, "cloud-metadata"},
-                       Net{"fd00:ec2::254", 80, "cloud-metadata (IPv6)"},
-                       Net{"127.0.0.1", 10250, "kubelet"}, Net{"127.0.0.1", 10255, "kubelet (read-only)"}}) {
+  for (const Net &n :
+       {Net{"169.254.169.254", 80, "cloud-metadata"},
+        Net{"fd00:ec2::254", 80, "cloud-metadata (IPv6)"}, Net{"127.0.0.1", 10250, "kubelet"},
+        Net{"127.0.0.1", 10255, "kubelet (read-only)"}}) {
     auto ip = policy::parse_ip(n.addr);
     if (!ip)
       continue;
@@ -353,8 +357,8 @@ void sockets(const Options &o, const policy::Profile &profile, Inventory &inv)
     const std::string where = std::string(n.addr).find(':') != std::string::npos
                                   ? "[" + std::string(n.addr) + "]:" + std::to_string(n.port)
                                   : std::string(n.addr) + ":" + std::to_string(n.port);
-    add(inv, "network", n.what, where, "an address that hands out credentials or control",
-        allowed, allowed ? "allowed by the egress allowlist" : "denied by the egress allowlist");
+    add(inv, "network", n.what, where, "an address that hands out credentials or control", allowed,
+        allowed ? "allowed by the egress allowlist" : "denied by the egress allowlist");
   }
 }
 
@@ -401,10 +405,11 @@ KeyMatch find_key_material(std::string_view t)
       kind = "aws-access-key-id";
     } else if (c == 'A' && token_at(t, i, "AIza", 35, is_token_char)) {
       kind = "google-api-key";
-    } else if (c == 'g' && (token_at(t, i, "ghp_", 36, alnum) || token_at(t, i, "gho_", 36, alnum) ||
-                            token_at(t, i, "ghu_", 36, alnum) || token_at(t, i, "ghs_", 36, alnum) ||
-                            token_at(t, i, "ghr_", 36, alnum) ||
-                            token_at(t, i, "github_pat_", 40, is_token_char))) {
+    } else if (c == 'g' &&
+               (token_at(t, i, "ghp_", 36, alnum) || token_at(t, i, "gho_", 36, alnum) ||
+                token_at(t, i, "ghu_", 36, alnum) || token_at(t, i, "ghs_", 36, alnum) ||
+                token_at(t, i, "ghr_", 36, alnum) ||
+                token_at(t, i, "github_pat_", 40, is_token_char))) {
       kind = "github-token";
     } else if (c == 'g' && token_at(t, i, "glpat-", 20, is_token_char)) {
       kind = "gitlab-token";
@@ -432,8 +437,9 @@ Inventory take(const Options &o, const policy::Profile &profile, const policy::R
   inv.home = o.home;
   inv.project = o.project;
   inv.profile = profile.name;
-  Walker w{o, profile, policy::PathMatcher(profile.credential_paths, o.home), {}, inv,
-           start + o.budget, {}};
+  Walker w{o,  profile, policy::PathMatcher(profile.credential_paths, o.home),
+           {}, inv,     start + o.budget,
+           {}};
   for (const auto &r : rules.rules)
     if (r.enabled && r.kind == policy::RuleKind::credential_read && !r.paths.empty() &&
         r.applies_to(profile.name))
@@ -463,8 +469,10 @@ std::string Inventory::summary() const
 {
   // Ranked: what hands out the most authority first.
   static const std::vector<std::pair<std::string, std::string>> order = {
-      {"socket", "authority socket(s)"},       {"credential", "credential file(s)"},
-      {"mounted_secret", "mounted secret(s)"}, {"environment", "secret variable(s) passed"},
+      {"socket", "authority socket(s)"},
+      {"credential", "credential file(s)"},
+      {"mounted_secret", "mounted secret(s)"},
+      {"environment", "secret variable(s) passed"},
       {"network", "credential endpoint(s) allowed"}};
   std::string reach, held;
   size_t denied = 0;
@@ -479,16 +487,20 @@ std::string Inventory::summary() const
   for (const auto &f : findings)
     if (!f.reachable && f.category != "network")
       ++denied;
-  std::string net = "egress: " + human_count(this->egress.ipv4_addresses) + " IPv4 address(es)" +
-                       (this->egress.ipv6.empty() ? "" : ", " + std::to_string(this->egress.ipv6.size()) + " IPv6 prefix(es)") +
-                       ", " + std::to_string(this->egress.any_port_entries) + " any-port entr" +
-                       (this->egress.any_port_entries == 1 ? "y" : "ies") +
-                       (this->egress.dns.empty() ? ", no DNS" : ", DNS to " + std::to_string(this->egress.dns.size()) + " resolver set(s) (a channel out)");
+  std::string net =
+      "egress: " + human_count(this->egress.ipv4_addresses) + " IPv4 address(es)" +
+      (this->egress.ipv6.empty()
+           ? ""
+           : ", " + std::to_string(this->egress.ipv6.size()) + " IPv6 prefix(es)") +
+      ", " + std::to_string(this->egress.any_port_entries) + " any-port entr" +
+      (this->egress.any_port_entries == 1 ? "y" : "ies") +
+      (this->egress.dns.empty() ? ", no DNS"
+                                : ", DNS to " + std::to_string(this->egress.dns.size()) +
+                                      " resolver set(s) (a channel out)");
   bool in_tree = false; // credential material found under the home or the project
   for (const auto &f : findings)
-    if (f.category == "credential" &&
-        ((!home.empty() && f.where.rfind(home + "/", 0) == 0) ||
-         (!project.empty() && f.where.rfind(project + "/", 0) == 0)))
+    if (f.category == "credential" && ((!home.empty() && f.where.rfind(home + "/", 0) == 0) ||
+                                       (!project.empty() && f.where.rfind(project + "/", 0) == 0)))
       in_tree = true;
   const std::string trees =
       in_tree     ? ""
@@ -497,8 +509,11 @@ std::string Inventory::summary() const
                   : "home and project clean (no credential file or key material found); ";
   if (reach.empty())
     return "summary: " + trees + "nothing reachable" +
-           std::string(denied ? " (" + std::to_string(denied) + " held back by the profile, scrub or permissions)"
-                              : ": no credential, secret variable, mounted secret or authority socket found") +
+           std::string(
+               denied
+                   ? " (" + std::to_string(denied) +
+                         " held back by the profile, scrub or permissions)"
+                   : ": no credential, secret variable, mounted secret or authority socket found") +
            "; " + net + (truncated ? "; scan truncated" : "");
   return "summary: " + trees + "reachable: " + reach + "; " + std::to_string(denied) +
          " held back; " + net + (truncated ? "; scan truncated" : "");
@@ -523,8 +538,8 @@ std::string to_text(const Inventory &inv)
          std::to_string(inv.egress.any_port_entries) + " any-port entr" +
          (inv.egress.any_port_entries == 1 ? "y" : "ies") + "\n";
   out += "  scanned " + std::to_string(inv.files_scanned) + " file(s) in " +
-         std::to_string(inv.elapsed_ms) + " ms" + (inv.truncated ? " (truncated: a bound was hit)" : "") +
-         "\n";
+         std::to_string(inv.elapsed_ms) + " ms" +
+         (inv.truncated ? " (truncated: a bound was hit)" : "") + "\n";
   out += inv.summary() + "\n";
   return out;
 }
@@ -550,9 +565,8 @@ nlohmann::json to_json(const Inventory &inv)
                  {"host_entries", inv.egress.host_entries},
                  {"any_port_entries", inv.egress.any_port_entries},
                  {"dns", inv.egress.dns}};
-  j["scan"] = {{"files", inv.files_scanned},
-               {"truncated", inv.truncated},
-               {"elapsed_ms", inv.elapsed_ms}};
+  j["scan"] = {
+      {"files", inv.files_scanned}, {"truncated", inv.truncated}, {"elapsed_ms", inv.elapsed_ms}};
   j["summary"] = inv.summary();
   return j;
 }

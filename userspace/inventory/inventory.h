@@ -20,9 +20,9 @@ namespace vigil::inventory {
 
 struct Options {
   uint32_t uid = 0;
-  std::vector<uint32_t> gids; // the uid's groups (primary included); DAC checks use them
-  std::string home;           // the uid's home ("~/")
-  std::string project;        // the directory the agent works in; "" for none
+  std::vector<uint32_t> gids;   // the uid's groups (primary included); DAC checks use them
+  std::string home;             // the uid's home ("~/")
+  std::string project;          // the directory the agent works in; "" for none
   std::vector<std::string> env; // "NAME=VALUE": what the agent would be started with
   // Scan bounds: files looked at, bytes read per file (its head), files larger than max_size
   // skipped, the walk's depth, and the whole scan's time.
@@ -38,10 +38,10 @@ struct Options {
 struct Finding {
   std::string category; // credential | environment | mounted_secret | socket | network
   std::string what;
-  std::string where;    // a path, a variable name, an address
+  std::string where; // a path, a variable name, an address
   std::string why;
   bool reachable = false; // exists and the uid could use it, and the profile does not deny it
-  std::string status;     // "reachable", "denied by the profile (...)", "scrubbed by vigil run", ...
+  std::string status; // "reachable", "denied by the profile (...)", "scrubbed by vigil run", ...
 };
 
 struct EgressBreadth {

@@ -110,8 +110,8 @@ Result<uint64_t> read_duration(const Ctx &ctx, const KeyValue &kv, const std::st
 Result<void> parse_run(const Ctx &ctx, const KeyValue &section, RunCommand &out)
 {
   const std::string field = "response.run";
-  auto fields =
-      read_map(ctx, section.value, value_mark(section), field, {"command", "timeout", "max_concurrent"});
+  auto fields = read_map(ctx, section.value, value_mark(section), field,
+                         {"command", "timeout", "max_concurrent"});
   if (!fields)
     return tl::unexpected(fields.error());
   const KeyValue *cmd = find(*fields, "command");

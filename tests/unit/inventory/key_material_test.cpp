@@ -34,8 +34,8 @@ TEST(KeyMaterial, finds_each_kind_with_its_line)
 TEST(KeyMaterial, leaves_public_keys_prose_and_lookalikes_alone)
 {
   for (const char *text : {"-----BEGIN PUBLIC KEY-----\nMIIB\n", "-----BEGIN CERTIFICATE-----",
-                           "AKIA is how AWS key ids start", "XAKIAIOSFODNN7EXAMPLE",
-                           "ghp_short", "the sk- prefix", ""})
+                           "AKIA is how AWS key ids start", "XAKIAIOSFODNN7EXAMPLE", "ghp_short",
+                           "the sk- prefix", ""})
     EXPECT_EQ(find_key_material(text).kind, "") << text;
 }
 
