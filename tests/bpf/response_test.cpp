@@ -55,6 +55,7 @@ protected:
     ::chmod(shared_.c_str(), 0777);
     alerts_ = tmp_ / "alerts.jsonl";
     profile_ = tmp_ / "profile.yaml";
+    log_dir_ = tmp_ / "log";
   }
 
   // A failed test must not leave a frozen cgroup behind for the rest of the suite: thawed, vigil
@@ -76,8 +77,8 @@ protected:
   // <mount>/vigil/run-<vigil's pid>.
   std::unique_ptr<Proc> start(const std::string &script)
   {
-    std::vector<std::string> argv{vigil_bin(),     "run",   "--profile", profile_,
-                                  "--alerts-json", alerts_, "--"};
+    std::vector<std::string> argv{vigil_bin(), "run",   "--profile",     profile_,
+                                  "--log-dir", log_dir_, "--alerts-json", alerts_, "--"};
     if (GetParam())
       argv.insert(argv.end(), {"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"});
     argv.insert(argv.end(), {"bash", "-c", script});
@@ -113,7 +114,7 @@ protected:
   }
 
   TempDir tmp_;
-  std::string home_, shared_, alerts_, profile_, cgroup_;
+  std::string home_, shared_, alerts_, profile_, cgroup_, log_dir_;
 };
 
 std::string param_name(const ::testing::TestParamInfo<bool> &info)
@@ -181,6 +182,10 @@ TEST_P(ResponseTest, kill_leaves_none_of_the_agents_processes)
       rec[0]["output"].get<std::string>().find("killed every process of agent cgroup " + cgroup_),
       std::string::npos)
       << rec[0];
+  // The event log holds the action too (what `vigil log export` and the report read).
+  ProcResult exported = run({vigil_bin(), "log", "export", log_dir_});
+  EXPECT_EQ(exported.status, 0) << exported.err;
+  EXPECT_NE(exported.out.find("\"rule\":\"response-kill\""), std::string::npos) << exported.out;
   for (const auto &e : fs::directory_iterator("/proc")) {
     // argv[0] only: vigil's watchdog (a fork of vigil) carries the script in its argv until it
     // sees the cgroup gone.
