@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <thread>
 
 #include "harness.h"
@@ -208,10 +209,12 @@ TEST_P(ResponseTest, isolate_denies_the_next_allowed_connect_and_spares_the_outs
   // sequence's. One isolation is carried out and reported.
   write_profile("  rules: {\"*\": [isolate]}\n");
   const std::string probe = std::string(netprobe_bin()) + " tcp 127.0.0.1 " + ps;
-  auto agent = start("echo before $(" + probe + "); " + exfil(3) +
-                     "for i in $(seq 1500); do [ -e " + shared_ +
-                     "/go ] && break; sleep 0.02; "
-                     "done; echo after $(" +
+  auto wait_for = [&](const std::string &file) {
+    return "for i in $(seq 1500); do [ -e " + shared_ + "/" + file +
+           " ] && break; sleep 0.02; done; ";
+  };
+  auto agent = start("echo before $(" + probe + "); " + exfil(3) + wait_for("go") +
+                     "echo after $(" + probe + "); " + wait_for("go2") + "echo restored $(" +
                      probe + ")");
   ASSERT_TRUE(
       eventually([&] { return !alerts("response-isolate").empty(); }, std::chrono::seconds(60)))
@@ -219,21 +222,36 @@ TEST_P(ResponseTest, isolate_denies_the_next_allowed_connect_and_spares_the_outs
   // Outside the agent, the same destination still answers.
   EXPECT_EQ(run({netprobe_bin(), "tcp", "127.0.0.1", ps}).out, "ok\n");
   write_file(shared_ + "/go", "");
+  // The refused connect is an attempt of its own, alerted, and it says what stopped it.
+  auto isolated_connect = [&]() -> std::optional<nlohmann::json> {
+    for (const auto &a : alerts("egress-not-allowed"))
+      if (a["destination"]["ip"] == "127.0.0.1" && a["destination"]["port"] == port)
+        return a;
+    return std::nullopt;
+  };
+  ASSERT_TRUE(eventually([&] { return isolated_connect().has_value(); }, std::chrono::seconds(30)))
+      << read_file(alerts_);
+  EXPECT_NE((*isolated_connect())["output"].get<std::string>().find("while the agent is isolated"),
+            std::string::npos)
+      << *isolated_connect();
+
+  // vigil resume lifts the isolation: the allowlist, kept in the kernel, holds again.
+  ProcResult resumed = run({vigil_bin(), "resume"});
+  EXPECT_EQ(resumed.status, 0) << resumed.err;
+  EXPECT_NE(resumed.out.find("restore the egress of " + cgroup_), std::string::npos)
+      << resumed.out;
+  ASSERT_TRUE(
+      eventually([&] { return !alerts("response-restore").empty(); }, std::chrono::seconds(10)))
+      << read_file(alerts_);
+  write_file(shared_ + "/go2", "");
   ProcResult r = agent->wait(std::chrono::seconds(60));
   listener.signal(SIGKILL);
-  EXPECT_EQ(r.out, "before ok\nafter EPERM\n") << r.err;
+  EXPECT_EQ(r.out, "before ok\nafter EPERM\nrestored ok\n") << r.err;
   EXPECT_EQ(alerts("response-isolate").size(), 1u) << read_file(alerts_);
+  EXPECT_EQ(alerts("response-restore").size(), 1u) << read_file(alerts_);
   EXPECT_GE(alerts("egress-not-allowed").size(), 4u) << "3 attempts and the isolated connect, "
                                                         "each asking for isolation: "
                                                      << read_file(alerts_);
-  // The refused connect is an attempt of its own, alerted, and it says what stopped it.
-  bool found = false;
-  for (const auto &a : alerts("egress-not-allowed"))
-    if (a["destination"]["ip"] == "127.0.0.1" && a["destination"]["port"] == port) {
-      found = true;
-      EXPECT_NE(a["output"].get<std::string>().find("isolat"), std::string::npos) << a;
-    }
-  EXPECT_TRUE(found) << read_file(alerts_);
 }
 
 TEST_P(ResponseTest, run_receives_the_alert_json_exactly_once_on_stdin)

@@ -3,7 +3,10 @@
 // argument, every frozen `vigil run` cgroup (<cgroup2 mount>/vigil/run-*); a daemon's agent
 // cgroup is named by its path (absolute, or relative to the cgroup2 mount).
 
+#include <signal.h>
+
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 
 #include <spdlog/spdlog.h>
@@ -36,6 +39,24 @@ int thaw(const std::string &dir)
 
 } // namespace
 
+// A `vigil run` cgroup is named after the run's pid: that vigil (checked by its executable)
+// is asked to lift an isolate response too, which only it can (its maps are its own).
+void restore_network(const std::string &dir)
+{
+  const std::string name = std::filesystem::path(dir).filename().string();
+  if (name.rfind("run-", 0) != 0)
+    return;
+  const pid_t pid = static_cast<pid_t>(std::atoi(name.c_str() + 4));
+  std::error_code e1, e2;
+  if (pid <= 0 || std::filesystem::read_symlink("/proc/" + std::to_string(pid) + "/exe", e1) !=
+                      std::filesystem::read_symlink("/proc/self/exe", e2) ||
+      e1 || e2)
+    return;
+  if (::kill(pid, SIGUSR1) == 0)
+    std::printf("vigil: asked vigil run (pid %d) to restore the egress of %s\n", pid,
+                dir.c_str());
+}
+
 int resume_command(const std::optional<std::string> &target)
 {
   auto mount = cgroup::find_cgroup2_mount();
@@ -53,11 +74,14 @@ int resume_command(const std::optional<std::string> &target)
       spdlog::error("{}: no such cgroup", dir);
       return 1;
     }
-    return thaw(dir);
+    const int status = thaw(dir);
+    restore_network(dir);
+    return status;
   }
   int status = 0;
   size_t frozen = 0;
   for (const auto &dir : cgroup::glob_dirs(*mount, "/vigil/run-*")) {
+    restore_network(dir);
     auto req = cgroup::freeze_requested(dir);
     if (!req || !*req)
       continue;

@@ -138,6 +138,10 @@ public:
   // Confine a cgroup directory (absolute path) under profile id; release undoes it.
   Result<uint64_t> confine(const std::string &dir, uint32_t profile_id);
   Result<> release(const std::string &dir);
+  // Lifts the `isolate` response on a confined cgroup (absolute dir): its egress follows its
+  // allowlist again, which stayed in the kernel meanwhile. Reported (response-restore) when it
+  // was isolated; nothing to do otherwise.
+  Result<> lift_isolation(const std::string &dir);
   size_t confined() const;
 
   // Delivers every event already in the ring, waits for the worker to finish them, then stops.

@@ -5,8 +5,11 @@
 
 #include <signal.h>
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
+#include "common/kernel_ids.h"
 #include "daemon/engine.h"
 #include "vigil/abi.h"
 
@@ -40,6 +43,34 @@ void Engine::respond(const detect::Alert &alert, const policy::Profile &profile)
     spdlog::warn("response: {}", rec.output);
     write_alert(rec);
   }
+}
+
+Result<> Engine::lift_isolation(const std::string &dir)
+{
+  std::lock_guard lock(state_mu_);
+  auto it = std::find_if(confined_.begin(), confined_.end(),
+                         [&](const auto &c) { return c.first == dir; });
+  if (it == confined_.end() || !responder_)
+    return tl::unexpected(
+        Error{std::make_error_code(std::errc::no_such_file_or_directory), dir + " is not confined"});
+  if (!responder_->restored(it->second))
+    return {};
+  if (auto r = loader_->set_agent_flags(it->second, 0, VG_AGENT_ISOLATED); !r)
+    return r;
+  detect::Alert a;
+  a.time_ns = detect::Enricher::boot_to_realtime(boottime_ns());
+  a.hostname = detect::local_hostname();
+  a.rule = "response-restore";
+  a.rule_description = "vigil's response action on an agent's alert";
+  a.tags = {"vigil", "response"};
+  a.severity = policy::Severity::notice;
+  a.cgroup_id = it->second;
+  a.cgroup = dir.substr(std::min(cgroup_mount_.size(), dir.size()));
+  a.output = "egress of agent cgroup " + dir + " follows its allowlist again (isolation lifted by "
+             "the operator)";
+  spdlog::warn("response: {}", a.output);
+  write_alert(a);
+  return {};
 }
 
 void Engine::write_alert(const detect::Alert &alert)

@@ -102,6 +102,12 @@ void Responder::forget(uint64_t cgroup_id)
   std::erase_if(thaws_, [&](const auto &e) { return e.second.cgroup_id == cgroup_id; });
 }
 
+bool Responder::restored(uint64_t cgroup_id)
+{
+  std::lock_guard lock(mu_);
+  return isolated_.erase(cgroup_id) != 0;
+}
+
 Responder::Stats Responder::stats() const
 {
   std::lock_guard lock(mu_);

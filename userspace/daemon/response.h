@@ -53,6 +53,9 @@ public:
                                       const AgentCgroup &agent);
   // Forgets a cgroup's state (released or gone).
   void forget(uint64_t cgroup_id);
+  // The operator lifted a cgroup's isolation: a later alert may isolate it again. Returns
+  // whether it was isolated.
+  bool restored(uint64_t cgroup_id);
   // Stops the timers and waits for running commands (their reports still go out).
   void stop();
 
