@@ -21,14 +21,19 @@ static __always_inline int vg_port_allowed(const struct vg_egress_val *val, __u1
 	return 0;
 }
 
-/* Verdict for a destination (addr in the IPv6 space, port in host order) under a profile.
- * Fails open: no profile config, or enforcement off, allows. */
-static __always_inline int vg_egress_verdict(__u32 profile, const __u8 *addr, __u16 port)
+/* Verdict for a destination (addr in the IPv6 space, port in host order) under a profile, for
+ * an agent whose cgroup has the VG_AGENT_* flags given. An isolated agent (the response action)
+ * is denied every destination, whatever the profile's modes: the operator asked for it. Else
+ * fails open: no profile config, or enforcement off, allows. */
+static __always_inline int vg_egress_verdict(__u32 profile, __u32 agent_flags, const __u8 *addr,
+					     __u16 port)
 {
 	struct vg_egress_key key = {};
 	const struct vg_profile_cfg *cfg;
 	const struct vg_egress_val *val;
 
+	if (agent_flags & VG_AGENT_ISOLATED)
+		return VG_VERDICT_DENY;
 	cfg = bpf_map_lookup_elem(&vg_profiles, &profile);
 	if (!cfg || cfg->net_mode == VG_MODE_OFF)
 		return VG_VERDICT_ALLOW;
@@ -39,6 +44,12 @@ static __always_inline int vg_egress_verdict(__u32 profile, const __u8 *addr, __
 	if (val && vg_port_allowed(val, port))
 		return VG_VERDICT_ALLOW;
 	return cfg->net_mode == VG_MODE_ENFORCE ? VG_VERDICT_DENY : VG_VERDICT_AUDIT;
+}
+
+/* The record flag that says an isolated agent's connect was refused for that reason. */
+static __always_inline __u16 vg_isolated_flag(__u32 agent_flags)
+{
+	return (agent_flags & VG_AGENT_ISOLATED) ? VG_F_ISOLATED : 0;
 }
 
 /* Starts a connect record for a non-allow verdict (NULL when there is no scratch), and tells
@@ -134,17 +145,18 @@ static __always_inline int vg_egress_check(const void *kaddr, int len, __u16 sk_
 {
 	__u8 addr[16] = {};
 	__u16 family = 0, port = 0;
-	__u32 profile;
+	__u32 profile, agent_flags = 0;
 	int verdict;
 
-	profile = vg_agent_profile();
+	profile = vg_agent_profile_flags(&agent_flags);
 	if (!profile || !vg_sockaddr_read(kaddr, len, sk_family, flags & VG_F_SENDMSG, addr, &port,
 					  &family))
 		return 0;
-	verdict = vg_egress_verdict(profile, addr, port);
+	verdict = vg_egress_verdict(profile, agent_flags, addr, port);
 	if (verdict == VG_VERDICT_ALLOW)
 		return 0;
-	vg_report_egress(profile, verdict, VG_TIER_LSM, family, addr, port, flags);
+	vg_report_egress(profile, verdict, VG_TIER_LSM, family, addr, port,
+			 flags | vg_isolated_flag(agent_flags));
 	if (verdict == VG_VERDICT_DENY)
 		return -VG_EPERM;
 	return 0;

@@ -8,7 +8,7 @@
 struct vg_agent_walk {
 	__u64 id;      /* out: the agent cgroup found (0: none) */
 	__u32 profile; /* out */
-	__u32 pad;
+	__u32 flags;   /* out: its vg_agent.flags */
 };
 
 /* Step i looks at the ancestor at level i + 1 (the root, level 0, is never an agent). */
@@ -25,6 +25,7 @@ static long vg_agent_step(__u32 i, void *arg)
 		return 0;
 	w->id = id;
 	w->profile = agent->profile_id;
+	w->flags = agent->flags;
 	return 1;
 }
 
@@ -36,7 +37,7 @@ static long vg_agent_step(__u32 i, void *arg)
  * at level VG_CGROUP_DEPTH or deeper (the walk's bound), so no agent is out of its reach. Uses
  * only the cgroup-id helpers, which every program type we use (tracing, cgroup sock_addr, LSM)
  * may call. */
-static __always_inline __u32 vg_agent_find(__u64 *root)
+static __always_inline __u32 vg_agent_find_flags(__u64 *root, __u32 *flags)
 {
 	struct vg_agent_walk w = {};
 	struct vg_agent *agent;
@@ -45,11 +46,20 @@ static __always_inline __u32 vg_agent_find(__u64 *root)
 	agent = bpf_map_lookup_elem(&vg_agent_cgroups, &id);
 	if (agent) {
 		*root = id;
+		*flags = agent->flags;
 		return agent->profile_id;
 	}
 	bpf_loop(VG_CGROUP_DEPTH, vg_agent_step, &w, 0);
 	*root = w.id;
+	*flags = w.flags;
 	return w.profile;
+}
+
+static __always_inline __u32 vg_agent_find(__u64 *root)
+{
+	__u32 flags;
+
+	return vg_agent_find_flags(root, &flags);
 }
 
 static __always_inline __u32 vg_agent_profile(void)
@@ -57,6 +67,14 @@ static __always_inline __u32 vg_agent_profile(void)
 	__u64 root;
 
 	return vg_agent_find(&root);
+}
+
+/* Profile id of the current task (0: not an agent) and its agent cgroup's VG_AGENT_* flags. */
+static __always_inline __u32 vg_agent_profile_flags(__u32 *flags)
+{
+	__u64 root;
+
+	return vg_agent_find_flags(&root, flags);
 }
 
 struct vg_cg_walk {

@@ -11,7 +11,8 @@ static __always_inline int vg_sock_addr4(struct bpf_sock_addr *ctx, __u16 flags)
 	__u8 addr[16] = {};
 	__u32 ip4 = ctx->user_ip4;
 	__u16 port = bpf_ntohs(ctx->user_port);
-	__u32 profile = vg_agent_profile();
+	__u32 agent_flags = 0;
+	__u32 profile = vg_agent_profile_flags(&agent_flags);
 	int verdict;
 
 	if (!profile)
@@ -19,10 +20,11 @@ static __always_inline int vg_sock_addr4(struct bpf_sock_addr *ctx, __u16 flags)
 	addr[10] = 0xff;
 	addr[11] = 0xff;
 	__builtin_memcpy(&addr[12], &ip4, 4);
-	verdict = vg_egress_verdict(profile, addr, port);
+	verdict = vg_egress_verdict(profile, agent_flags, addr, port);
 	if (verdict == VG_VERDICT_ALLOW)
 		return 1;
-	vg_report_egress(profile, verdict, VG_TIER_CGROUP, VG_AF_INET, addr, port, flags);
+	vg_report_egress(profile, verdict, VG_TIER_CGROUP, VG_AF_INET, addr, port,
+			 flags | vg_isolated_flag(agent_flags));
 	return verdict == VG_VERDICT_DENY ? 0 : 1;
 }
 
@@ -30,7 +32,8 @@ static __always_inline int vg_sock_addr6(struct bpf_sock_addr *ctx, __u16 flags)
 {
 	__u32 ip6[4];
 	__u16 port = bpf_ntohs(ctx->user_port);
-	__u32 profile = vg_agent_profile();
+	__u32 agent_flags = 0;
+	__u32 profile = vg_agent_profile_flags(&agent_flags);
 	int verdict;
 
 	if (!profile)
@@ -40,11 +43,11 @@ static __always_inline int vg_sock_addr6(struct bpf_sock_addr *ctx, __u16 flags)
 	ip6[1] = ctx->user_ip6[1];
 	ip6[2] = ctx->user_ip6[2];
 	ip6[3] = ctx->user_ip6[3];
-	verdict = vg_egress_verdict(profile, (const __u8 *)ip6, port);
+	verdict = vg_egress_verdict(profile, agent_flags, (const __u8 *)ip6, port);
 	if (verdict == VG_VERDICT_ALLOW)
 		return 1;
 	vg_report_egress(profile, verdict, VG_TIER_CGROUP, VG_AF_INET6, (const __u8 *)ip6, port,
-			 flags);
+			 flags | vg_isolated_flag(agent_flags));
 	return verdict == VG_VERDICT_DENY ? 0 : 1;
 }
 

@@ -39,6 +39,8 @@ protected:
     if (root_.empty())
       return;
     run({vigil_bin(), "unload", "--pin-dir", pins_});
+    if (fs::exists(root_ + "/agent-1/cgroup.freeze")) // a failed response test: thaw, then kill
+      write_file(root_ + "/agent-1/cgroup.freeze", "0");
     // Move ourselves nowhere: only the children were placed in test cgroups. Remove leaves.
     std::error_code ec;
     for (const auto &d : {root_ + "/agent-1", root_ + "/other", root_})
@@ -242,6 +244,72 @@ TEST_F(DaemonTest, an_adopting_daemon_prunes_cgroups_that_vanished_meanwhile)
       << second.err_so_far();
   second.signal(SIGTERM);
   EXPECT_EQ(second.wait().status, 0);
+}
+
+} // namespace
+} // namespace vigil::test
+
+namespace vigil::test {
+namespace {
+
+// Response actions in daemon mode: the exfiltration sequence in a confined cgroup isolates and
+// freezes that cgroup (and no other); `vigil resume CGROUP` thaws it, and the isolation holds.
+TEST_F(DaemonTest, response_isolates_and_freezes_the_confined_cgroup_until_vigil_resume)
+{
+  write_file(tmp_ / "profile.yaml",
+             read_file(tmp_ / "profile.yaml") +
+                 "response:\n  rules: {exfil-credential-then-egress: [isolate, freeze]}\n");
+  const int port = free_port();
+  const std::string ps = std::to_string(port);
+  Proc listener({netprobe_bin(), "listen", "127.0.0.1", ps});
+  Proc daemon({vigil_bin(), "daemon", "--config", tmp_ / "vigil.yaml"});
+  ASSERT_TRUE(daemon.wait_for_err("daemon running")) << daemon.err_so_far();
+  const std::string go = tmp_ / "go", stop = tmp_ / "stop", ticks = tmp_ / "ticks";
+  const std::string probe = std::string(netprobe_bin()) + " tcp 127.0.0.1 " + ps;
+  auto agent = in_cgroup(root_ + "/agent-1", go,
+                         "echo before $(" + probe + "); cat " + secret_ +
+                             " >/dev/null 2>&1; for i in 1 2 3; do " + netprobe_bin() +
+                             " tcp 127.0.0.2 9 >/dev/null; done; n=0; while [ ! -e " + stop +
+                             " ]; do n=$((n+1)); echo $n > " + ticks +
+                             "; sleep 0.02; done; echo after $(" + probe + ")");
+  ASSERT_TRUE(daemon.wait_for_err("confining " + root_ + "/agent-1")) << daemon.err_so_far();
+  write_file(go, "");
+  auto has = [&](const std::string &rule) {
+    size_t n = 0;
+    for (const auto &a : read_json_lines(alerts_))
+      n += a.value("rule", "") == rule;
+    return n;
+  };
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (has("response-freeze") == 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_EQ(has("response-freeze"), 1u) << read_file(alerts_) << daemon.err_so_far();
+  EXPECT_EQ(has("response-isolate"), 1u) << read_file(alerts_);
+  const std::string events = root_ + "/agent-1/cgroup.events";
+  auto frozen = [&] { return read_file(events).find("frozen 1") != std::string::npos; };
+  for (int i = 0; i < 250 && !frozen(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_TRUE(frozen()) << read_file(events);
+  // A process outside the agent still reaches the listener.
+  EXPECT_EQ(run({netprobe_bin(), "tcp", "127.0.0.1", ps}).out, "ok\n");
+
+  const std::string rel = "/vigil-test-" + std::to_string(::getpid()) + "/agent-1";
+  ProcResult r = run({vigil_bin(), "resume", rel});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("thawed " + root_ + "/agent-1"), std::string::npos) << r.out;
+  const std::string t0 = read_file(ticks);
+  bool moved = false;
+  for (int i = 0; i < 250 && !moved; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    moved = read_file(ticks) != t0;
+  }
+  EXPECT_TRUE(moved) << "the agent did not run again after vigil resume";
+  write_file(stop, "");
+  ProcResult done = agent->wait(std::chrono::seconds(30));
+  EXPECT_EQ(done.out, "before ok\nafter EPERM\n") << done.err;
+  listener.signal(SIGKILL);
+  daemon.signal(SIGTERM);
+  EXPECT_EQ(daemon.wait(std::chrono::seconds(15)).status, 0);
 }
 
 } // namespace

@@ -169,3 +169,24 @@ TEST_F(DoctorTest, unprivileged_run_fails_with_a_clear_message)
 
 } // namespace
 } // namespace vigil::test
+
+namespace vigil::test {
+namespace {
+
+// The response actions this kernel can carry out: this host (6.18) has them all.
+TEST(DoctorResponse, json_says_which_response_actions_this_kernel_supports)
+{
+  VG_REQUIRE_ROOT();
+  ProcResult r = run({vigil_bin(), "doctor", "--json"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const nlohmann::json j = nlohmann::json::parse(r.out, nullptr, false);
+  ASSERT_TRUE(j.contains("response")) << r.out;
+  EXPECT_TRUE(j["response"]["freeze"].get<bool>()) << j["response"];
+  EXPECT_TRUE(j["response"]["kill"].get<bool>()) << j["response"];
+  EXPECT_EQ(j["response"]["isolate"].get<bool>(), j["tiers"]["network"]["tier"] != "monitor");
+  ProcResult t = run({vigil_bin(), "doctor"});
+  EXPECT_NE(t.out.find("response actions: freeze ok"), std::string::npos) << t.out;
+}
+
+} // namespace
+} // namespace vigil::test

@@ -226,6 +226,60 @@ std::vector<pid_t> procs(const std::string &dir)
   return out;
 }
 
+std::vector<pid_t> subtree_procs(const std::string &dir)
+{
+  std::vector<pid_t> out;
+  for (const auto &d : subtree_deepest_first(dir))
+    for (pid_t p : procs(d))
+      out.push_back(p);
+  return out;
+}
+
+Result<> set_frozen(const std::string &dir, bool on)
+{
+  return write_file(dir + "/cgroup.freeze", on ? "1" : "0");
+}
+
+namespace {
+// The first whitespace-separated value after "key " in a cgroup key-value file, or the whole
+// first line with an empty key.
+Result<std::string> read_key(const std::string &path, std::string_view key)
+{
+  std::ifstream in(path);
+  if (!in)
+    return fail_errno(errno ? errno : ENOENT, "read " + path);
+  for (std::string line; std::getline(in, line);) {
+    if (key.empty())
+      return line;
+    if (line.size() > key.size() && line.compare(0, key.size(), key) == 0 &&
+        line[key.size()] == ' ')
+      return line.substr(key.size() + 1);
+  }
+  return fail_errno(ENOENT, std::string(key) + " in " + path);
+}
+} // namespace
+
+Result<bool> freeze_requested(const std::string &dir)
+{
+  auto v = read_key(dir + "/cgroup.freeze", "");
+  if (!v)
+    return tl::unexpected(v.error());
+  return *v == "1";
+}
+
+Result<bool> frozen(const std::string &dir)
+{
+  auto v = read_key(dir + "/cgroup.events", "frozen");
+  if (!v)
+    return tl::unexpected(v.error());
+  return *v == "1";
+}
+
+Result<> kill_all(const std::string &dir)
+{
+  return write_file(dir + "/cgroup.kill", "1");
+}
+
 Result<> destroy(const std::string &dir, int timeout_ms)
 {
   std::error_code ec;

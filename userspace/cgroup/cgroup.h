@@ -47,6 +47,18 @@ Result<> attach(const std::string &dir, pid_t pid);
 Result<> destroy(const std::string &dir, int timeout_ms = 2000);
 // Pids listed in dir/cgroup.procs.
 std::vector<pid_t> procs(const std::string &dir);
+// Pids in dir and every cgroup below it.
+std::vector<pid_t> subtree_procs(const std::string &dir);
+
+// cgroup.freeze of dir (5.2+): on freezes dir and its subtree, off thaws it. The freeze takes
+// effect asynchronously; frozen() tells when it has (cgroup.events "frozen 1").
+Result<> set_frozen(const std::string &dir, bool on);
+// What cgroup.freeze asks for (true: frozen or freezing).
+Result<bool> freeze_requested(const std::string &dir);
+// Whether every process of the subtree is frozen now (cgroup.events "frozen 1").
+Result<bool> frozen(const std::string &dir);
+// cgroup.kill (5.14+): SIGKILL to every process of dir's subtree, in one write.
+Result<> kill_all(const std::string &dir);
 
 // Directories under root matching a path glob relative to the cgroup2 mount (e.g.
 // "/agents/*" or "/kubepods/**/agent-*"); '*' does not cross '/', '**' does.

@@ -2,6 +2,7 @@
 // The subcommands of the vigil binary. Each returns the process exit status.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -28,6 +29,7 @@ struct RunArgs {
   std::string lsm_attach = "auto"; // auto | cgroup | global
   bool verbose = false;            // every start-up note as it comes
   bool quiet = false;              // no start-up summary either: alerts and errors only
+  bool inventory = false;          // print `vigil inventory` for the agent before starting it
   std::vector<std::string> command;
 };
 int run_command(const RunArgs &args);
@@ -73,6 +75,21 @@ int daemon_command(const DaemonArgs &args);
 // `vigil doctor [--json]`: probes the kernel and prints what each enforcement tier needs and
 // which tier files and the network get. 0 after a probe run, 1 without the privileges to probe.
 int doctor_command(bool json);
+// `vigil resume [CGROUP]`: thaws an agent cgroup frozen by the freeze response action (without
+// CGROUP: every frozen vigil run cgroup). 0 thawed (or nothing frozen), 1 error.
+int resume_command(const std::optional<std::string> &target);
+
+struct InventoryArgs {
+  std::string profile;                // empty: the shipped default
+  std::vector<std::string> rules;     // empty: the shipped packs
+  std::optional<uint32_t> uid;        // default: the caller
+  std::optional<std::string> home;    // default: $HOME for the caller, else the uid's passwd home
+  std::optional<std::string> project; // default: the current directory
+  bool json = false;
+  bool to_stderr = false; // vigil run --inventory: stdout belongs to the agent
+};
+// `vigil inventory`: what the uid could reach under the profile. 0 printed, 2 bad profile/rules.
+int inventory_command(const InventoryArgs &args);
 
 // `vigil log verify PATH...`: every CRC and the hash chain of an event log (directories or
 // seg-*.vglog files). Prints each problem as "seg-...vglog: offset N: kind: what" and a summary;

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // `vigil doctor [--json]`: runs the kernel feature probes and reports, per probe, what was found
 // or why it is missing, then the enforcement tier that files and the network get on this host.
+#include <unistd.h>
+
 #include <cstdio>
 #include <string>
 #include <utility>
@@ -9,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "cgroup/cgroup.h"
 #include "cli/commands.h"
 #include "loader/loader.h"
 #include "loader/preflight.h"
@@ -136,6 +139,37 @@ std::vector<Coverage> coverage(const Features &f)
   return rows;
 }
 
+// The response actions this kernel supports: cgroup.freeze (5.2) and cgroup.kill (5.14) exist in
+// every non-root cgroup (the root has neither), and isolate needs the network tier's hooks.
+struct ResponseSupport {
+  bool freeze = false, kill = false, isolate = false;
+  std::string detail;
+};
+ResponseSupport response_support(const Features &f)
+{
+  ResponseSupport r;
+  std::string dir;
+  if (auto mount = cgroup::find_cgroup2_mount()) {
+    auto own = cgroup::cgroup_of_pid(::getpid());
+    dir = *mount + (own && *own != "/" ? *own : "");
+    if (!own || *own == "/")
+      for (const auto &d : cgroup::glob_dirs(*mount, "/*")) {
+        dir = d;
+        break;
+      }
+  }
+  r.freeze = !dir.empty() && ::access((dir + "/cgroup.freeze").c_str(), F_OK) == 0;
+  r.kill = !dir.empty() && ::access((dir + "/cgroup.kill").c_str(), F_OK) == 0;
+  r.isolate = f.net_tier != loader::Tier::monitor;
+  r.detail = std::string("freeze ") + (r.freeze ? "ok (cgroup.freeze)" : "missing (5.2+)") +
+             ", kill " + (r.kill ? "ok (cgroup.kill)" : "missing (5.14+)") + ", isolate " +
+             (r.isolate ? "ok (the " + std::string(loader::tier_name(f.net_tier, false)) +
+                              " egress hooks read the agent's flag)"
+                        : std::string("missing (no network enforcement)")) +
+             ", run ok";
+  return r;
+}
+
 void print_text(const Features &f)
 {
   for (const auto &[key, probe] : probe_rows(f))
@@ -147,6 +181,7 @@ void print_text(const Features &f)
   std::printf("inbound connections: %s\n", inbound_detail(f).c_str());
   const auto [unix_tier, unix_reason] = unix_coverage(f);
   std::printf("unix socket side channels: tier %s (%s)\n", unix_tier.c_str(), unix_reason.c_str());
+  std::printf("response actions: %s\n", response_support(f).detail.c_str());
   std::printf("self-protection (an agent's attempts on vigil and its own boundary):\n");
   for (const auto &p : loader::self_protection(f.file_tier == loader::Tier::lsm))
     std::printf("  %-8s %-17s %s\n", p.by, p.attempt, p.detail);
@@ -166,6 +201,9 @@ void print_json(const Features &f)
   j["inbound"] = {{"enforced", f.cgroup_skb.ok}, {"detail", inbound_detail(f)}};
   const auto [unix_tier, unix_reason] = unix_coverage(f);
   j["tiers"]["unix"] = {{"tier", unix_tier}, {"reason", unix_reason}};
+  const ResponseSupport rs = response_support(f);
+  j["response"] = {{"freeze", rs.freeze}, {"kill", rs.kill}, {"isolate", rs.isolate},
+                   {"run", true}, {"detail", rs.detail}};
   for (const auto &p : loader::self_protection(f.file_tier == loader::Tier::lsm))
     j["self_protection"][p.attempt] = {{"by", p.by}, {"detail", p.detail}};
   for (const auto &c : coverage(f))

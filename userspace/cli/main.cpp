@@ -25,6 +25,8 @@ int main(int argc, char **argv)
     run.lsm_attach = attach; // the default for --lsm-attach (validated like the flag)
   CLI::App *run_cmd = app.add_subcommand("run", "Run a command confined in a fresh agent cgroup");
   run_cmd->add_option("--profile", run.profile, "Profile YAML (default: the shipped default)");
+  run_cmd->add_flag("--inventory", run.inventory,
+                    "Print what the agent could reach (vigil inventory) before starting it");
   run_cmd->add_option("--alerts-json", run.alerts_json,
                       "Append alerts as JSON lines to FILE ('-': stdout)");
   run_cmd->add_option("--alerts-falco", run.alerts_falco,
@@ -135,6 +137,24 @@ int main(int argc, char **argv)
       app.add_subcommand("doctor", "Probe the kernel and report the enforcement tiers");
   doctor_cmd->add_flag("--json", doctor_json, "Print the report as one JSON object");
 
+  vigil::cli::InventoryArgs inventory;
+  CLI::App *inventory_cmd = app.add_subcommand(
+      "inventory", "List what an agent could reach: credentials, secrets, sockets, egress");
+  inventory_cmd->add_option("--profile", inventory.profile,
+                            "Profile YAML (default: the shipped default)");
+  inventory_cmd->add_option("--rules", inventory.rules, "Rule files or directories");
+  inventory_cmd->add_option("--user", inventory.uid, "The uid the agent runs as (default: yours)");
+  inventory_cmd->add_option("--home", inventory.home, "Its home (default: from passwd)");
+  inventory_cmd->add_option("--project", inventory.project,
+                            "The project directory (default: the current one)");
+  inventory_cmd->add_flag("--json", inventory.json, "One JSON object (stable, version 1)");
+
+  std::optional<std::string> resume_target;
+  CLI::App *resume_cmd = app.add_subcommand(
+      "resume", "Thaw an agent cgroup a freeze response froze (default: every vigil run's)");
+  resume_cmd->add_option("cgroup", resume_target,
+                         "Agent cgroup (absolute, or relative to the cgroup2 mount)");
+
   std::string unload_dir = "/sys/fs/bpf/vigil";
   CLI::App *unload_cmd =
       app.add_subcommand("unload", "Remove the enforcement a daemon left pinned in the kernel");
@@ -189,6 +209,10 @@ int main(int argc, char **argv)
     return vigil::cli::log_export_command(log_paths, log_format);
   if (*doctor_cmd)
     return vigil::cli::doctor_command(doctor_json);
+  if (*inventory_cmd)
+    return vigil::cli::inventory_command(inventory);
+  if (*resume_cmd)
+    return vigil::cli::resume_command(resume_target);
   if (*unload_cmd) {
     auto n = vigil::loader::unload_pinned(unload_dir);
     if (!n) {

@@ -437,6 +437,13 @@ int run_command(const RunArgs &args)
     return 2;
   }
   daemon::startup_step("profile and rules read");
+  if (args.inventory) {
+    InventoryArgs ia;
+    ia.profile = profile_path;
+    ia.rules = rule_paths;
+    ia.to_stderr = true;
+    (void)inventory_command(ia);
+  }
 
   // The agent may run as root: without the dumpable flag, /proc/<vigil>/mem, /proc/<vigil>/environ
   // and ptrace need CAP_SYS_PTRACE, which the agent does not keep.
@@ -445,7 +452,7 @@ int run_command(const RunArgs &args)
   // and they are only ever taken by sigtimedwait below.
   sigset_t handled, orig;
   sigemptyset(&handled);
-  for (int s : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD})
+  for (int s : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD, SIGUSR1})
     sigaddset(&handled, s);
   ::sigprocmask(SIG_BLOCK, &handled, &orig);
   // vigil never reads the terminal, and its alerts must reach it even when the agent has taken
@@ -732,6 +739,11 @@ int run_command(const RunArgs &args)
         if (si.si_code == SI_USER || si.si_code == SI_QUEUE || sig == SIGTERM)
           ::kill(child, sig);
       }
+      // `vigil resume` (root) asks for the agent's egress back after an isolate response; the
+      // agent itself cannot reach vigil with a signal.
+      if (sig == SIGUSR1 && si.si_code == SI_USER && si.si_uid == 0)
+        if (auto r = eng->lift_isolation(cg); !r)
+          spdlog::warn("lift isolation of {}: {}", cg, r.error().message());
       pid_t w = ::waitpid(child, &wstatus, WNOHANG);
       if (w == child) {
         done = true;

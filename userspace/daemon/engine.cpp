@@ -183,6 +183,7 @@ Result<std::unique_ptr<Engine>> Engine::start(const EngineOptions &opts)
                                                      ? "per agent cgroup (lsm_cgroup)"
                                                      : "globally, filtered by the agent map");
   e->metrics_->health().set_attached(true);
+  e->start_responder(); // before the worker: it reads responder_ unlocked
   e->reader_beat_ = e->metrics_->health().add_thread("ring reader");
   e->worker_beat_ = e->metrics_->health().add_thread("pipeline worker");
   e->reader_ = std::thread([self] { self->reader_loop(); });
@@ -340,6 +341,8 @@ Result<> Engine::release(const std::string &dir)
     if (files_)
       files_->set_agents(agent_paths_);
   }
+  if (responder_)
+    responder_->forget(id);
   return loader_->remove_agent_cgroup(id);
 }
 
@@ -530,23 +533,7 @@ void Engine::emit(const pipeline::Event &ev, const detect::Finding &f,
   metrics_->alert_latency(static_cast<double>(boottime_ns() - ev.hdr.ts_ns) / 1e9);
   if (recorder_)
     recorder_->alert(alert);
-}
-
-// The kernel kills the agent task that acted (bpf_send_signal reaches only the current task); a
-// second party it could not reach (the task an agent moved out of its cgroup, the child it
-// cloned into another cgroup) is killed here, as soon as the event arrives.
-void Engine::finish_kill(const pipeline::Event &ev)
-{
-  const auto *t = std::get_if<pipeline::TamperBody>(&ev.body);
-  if (!t || ev.hdr.verdict != pipeline::Verdict::kill || !t->target_tgid ||
-      t->target_tgid == ev.hdr.tgid)
-    return;
-  if (t->kind != pipeline::TamperKind::cgroup_escape &&
-      t->kind != pipeline::TamperKind::clone_into_cgroup)
-    return;
-  if (::kill(static_cast<pid_t>(t->target_tgid), SIGKILL) == 0)
-    spdlog::warn("killed pid {}: {} by agent pid {}", t->target_tgid, pipeline::to_string(t->kind),
-                 ev.hdr.tgid);
+  respond(alert, *profile);
 }
 
 // Decisions by kind, tier and verdict, and every agent connect by destination scope.
@@ -667,6 +654,8 @@ void Engine::stop()
     hosts_.join();
   if (worker_.joinable())
     worker_.join();
+  if (responder_)
+    responder_->stop(); // its last reports still reach the sinks
   for (auto &sink : sinks_)
     sink->drain(opts_.drain_budget);
   if (recorder_)

@@ -30,6 +30,7 @@
 #include "enforce/persistence.h"
 #include "daemon/recorder.h"
 #include "daemon/resolver.h"
+#include "daemon/response.h"
 #include "loader/probe.h"
 #include "pipeline/event.h"
 #include "pipeline/process_table.h"
@@ -137,6 +138,10 @@ public:
   // Confine a cgroup directory (absolute path) under profile id; release undoes it.
   Result<uint64_t> confine(const std::string &dir, uint32_t profile_id);
   Result<> release(const std::string &dir);
+  // Lifts the `isolate` response on a confined cgroup (absolute dir): its egress follows its
+  // allowlist again, which stayed in the kernel meanwhile. Reported (response-restore) when it
+  // was isolated; nothing to do otherwise.
+  Result<> lift_isolation(const std::string &dir);
   size_t confined() const;
 
   // Delivers every event already in the ring, waits for the worker to finish them, then stops.
@@ -180,6 +185,12 @@ private:
   void publish_log_stats();
   void publish_guard_stats();
   void emit(const pipeline::Event &ev, const detect::Finding &f, const policy::Profile *profile);
+  // Response actions (engine_response.cpp): the responder and its kernel switch, the actions an
+  // alert asks for (under state_mu_), and an alert of vigil's own through every output (under
+  // state_mu_).
+  void start_responder();
+  void respond(const detect::Alert &alert, const policy::Profile &profile);
+  void write_alert(const detect::Alert &alert);
   Result<> check_requirement(const policy::Profile &p) const;
 
   EngineOptions opts_;
@@ -240,6 +251,8 @@ private:
   size_t worker_beat_ = 0;
   std::thread reader_;
   std::thread worker_;
+  // Last: destroyed first, while the sinks its running commands report to still exist.
+  std::unique_ptr<Responder> responder_;
 };
 
 // The alert outputs of a config file (or of vigil run's flags) as engine options.

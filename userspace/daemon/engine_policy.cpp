@@ -234,6 +234,8 @@ Result<> Engine::set_rules(policy::RuleSet rules)
   std::lock_guard lock(state_mu_);
   if (recorder_)
     recorder_->rules(rules);
+  if (responder_)
+    responder_->set_rules(rules);
   detector_->set_rules(std::move(rules));
   return {};
 }

@@ -29,6 +29,12 @@ std::string join_argv(const std::vector<std::string> &argv)
   return s;
 }
 
+bool isolated_connect(const pipeline::Event &ev)
+{
+  const auto *c = std::get_if<pipeline::ConnectBody>(&ev.body);
+  return c && c->isolated;
+}
+
 } // namespace
 
 std::string format_time(uint64_t realtime_ns)
@@ -260,7 +266,11 @@ Alert Enricher::build(const pipeline::Event &ev, const Finding &f, const policy:
       a.output = "egress volume from " + (a.cgroup.empty() ? who : a.cgroup) + ": " + f.detail;
     else
       a.output = verb + dest +
-                 (f.detail.empty() ? std::string(" outside the egress allowlist") : std::string()) +
+                 (!f.detail.empty() ? std::string()
+                  : isolated_connect(ev)
+                      ? std::string(" while the agent is isolated (a response action denies all "
+                                    "its egress)")
+                      : std::string(" outside the egress allowlist")) +
                  " by " + who + " [" + how + ", " + describe_errno(a.result) + "]" +
                  (f.detail.empty() ? std::string() : ": " + f.detail);
     break;

@@ -433,6 +433,19 @@ void Loader::track_tasks(const std::string &dir, uint64_t cgroup_id)
       note(it->path());
 }
 
+Result<> Loader::set_agent_flags(uint64_t cgroup_id, uint32_t set, uint32_t clear)
+{
+  vg_agent value{};
+  if (bpf_map__lookup_elem(skel_->maps.vg_agent_cgroups, &cgroup_id, sizeof(cgroup_id), &value,
+                           sizeof(value), 0))
+    return fail_errno(errno, "agent cgroup " + std::to_string(cgroup_id));
+  value.flags = (value.flags & ~clear) | set;
+  if (bpf_map__update_elem(skel_->maps.vg_agent_cgroups, &cgroup_id, sizeof(cgroup_id), &value,
+                           sizeof(value), BPF_EXIST))
+    return fail_errno(errno, "set flags of agent cgroup " + std::to_string(cgroup_id));
+  return {};
+}
+
 Result<> Loader::add_agent_cgroup(const std::string &dir, uint64_t cgroup_id,
                                   uint32_t profile_id)
 {

@@ -103,6 +103,9 @@ public:
   // Records the processes already in dir's subtree as agent tasks of cgroup_id.
   void track_tasks(const std::string &dir, uint64_t cgroup_id);
   Result<> remove_agent_cgroup(uint64_t cgroup_id);
+  // Sets or clears VG_AGENT_* bits of a confined cgroup's entry, in one map update (the hooks see
+  // the old value or the new one). ENOENT when cgroup_id is not confined.
+  Result<> set_agent_flags(uint64_t cgroup_id, uint32_t set, uint32_t clear);
 
   // Forgets agent cgroups an earlier instance confined that no longer exist (their map entries
   // and pinned per-cgroup links). Returns how many were pruned.

@@ -336,6 +336,7 @@ Result<> decode_into(std::span<const std::byte> data, Event &ev)
     b.srcroute = (h.flags & VG_F_SRCROUTE) != 0;
     b.ipc = (h.flags & VG_F_IPC) != 0;
     b.inbound = (h.flags & VG_F_INBOUND) != 0;
+    b.isolated = (h.flags & VG_F_ISOLATED) != 0;
     b.lport = b.inbound ? r->lport : 0;
     b.proto = b.inbound ? r->proto : 0;
     b.family = r->family;

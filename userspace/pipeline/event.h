@@ -124,6 +124,7 @@ struct ConnectBody {
   bool srcroute = false; // a source-routed packet (IPv6 routing header, IPv4 options); addr is
                          // its first hop
   bool ipc = false;     // a unix socket served from outside the agent
+  bool isolated = false; // refused because the agent is isolated (the `isolate` response)
   bool inbound = false; // a connection or datagram into the agent from outside it: addr/port is
                         // the source, lport the agent's port, proto IPPROTO_TCP or _UDP
   uint16_t family = 0;

@@ -426,7 +426,7 @@ Result<Profile> parse_document(const Ctx &ctx, const YAML::Node &root)
   auto fields =
       read_map(ctx, root, root.Mark(), "",
                {"profile", "description", "mode", "require", "credentials", "persistence", "egress", "ingress",
-                "ipc", "launch", "self_protection", "limits"});
+                "ipc", "launch", "self_protection", "limits", "response"});
   if (!fields)
     return tl::unexpected(fields.error());
 
@@ -498,6 +498,10 @@ Result<Profile> parse_document(const Ctx &ctx, const YAML::Node &root)
   }
   if (const KeyValue *kv = find(*fields, "limits")) {
     if (auto st = parse_limits(ctx, *kv, profile); !st)
+      return tl::unexpected(st.error());
+  }
+  if (const KeyValue *kv = find(*fields, "response")) {
+    if (auto st = parse_response(ctx, *kv, profile.response); !st)
       return tl::unexpected(st.error());
   }
   return profile;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "policy/response.h"
 
 namespace vigil::policy {
 
@@ -150,6 +151,9 @@ struct Profile {
   // them) and mount inside them; deny (default) fails those calls with an alert. Allowing weakens
   // tier 2: a mount namespace made inside the agent copies the mounts the file tier marks.
   bool nested_namespaces = false;
+  // response: what vigil does to the agent's cgroup when an alert fires (policy/response.h).
+  // Empty by default: alerts only.
+  Response response;
 
   Mode file_mode() const { return credential_mode.value_or(mode); }
   Mode net_mode() const { return egress_mode.value_or(mode); }

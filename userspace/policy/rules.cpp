@@ -338,7 +338,8 @@ void parse_rule(const Ctx &ctx, const YAML::Node &item, const std::string &field
                           "exceptions", "paths", "profile_paths", "fallback", "match",
                           "destinations", "learning", "bytes", "window", "first", "then",
                           "within", "scope", "exe", "args", "parent", "ancestor", "env",
-                          "inherited", "env_truncated", "actions"});
+                          "inherited", "env_truncated", "actions", "response",
+                          "recommended_action"});
   if (!c.ok(fields))
     return;
   Rule r;
@@ -408,6 +409,20 @@ void parse_rule(const Ctx &ctx, const YAML::Node &item, const std::string &field
     if (c.ok(p))
       r.profiles = std::move(*p);
   }
+  if (const KeyValue *kv = find(*fields, "response")) {
+    auto a = read_actions(ctx, *kv, where + ".response");
+    if (c.ok(a))
+      r.response = std::move(*a);
+  }
+  if (const KeyValue *kv = find(*fields, "recommended_action")) {
+    auto a = read_actions(ctx, *kv, where + ".recommended_action");
+    if (c.ok(a)) {
+      if (a->size() != 1)
+        c.add(fail_at(ctx, value_mark(*kv), where + ".recommended_action", "one action"));
+      else
+        r.recommended_action = a->front();
+    }
+  }
   if (const KeyValue *kv = find(*fields, "exceptions")) {
     auto list = read_list(ctx, *kv, where + ".exceptions");
     if (c.ok(list)) {
@@ -426,9 +441,9 @@ void parse_rule(const Ctx &ctx, const YAML::Node &item, const std::string &field
   }
   // Kind-specific keys: any other kind's key is a mistake, not silently ignored.
   const auto &allowed = kind_keys().at(r.kind);
-  static const std::set<std::string_view> common = {"id",       "description", "kind",
-                                                    "severity", "tags",        "enabled",
-                                                    "profiles", "exceptions"};
+  static const std::set<std::string_view> common = {
+      "id",       "description", "kind",     "severity",          "tags",
+      "enabled",  "profiles",    "exceptions", "response",        "recommended_action"};
   for (const auto &[name, kv] : *fields)
     if (!common.count(name) && std::find(allowed.begin(), allowed.end(), name) == allowed.end())
       c.add(fail_at(ctx, kv.key.Mark(), where + "." + name,

@@ -116,6 +116,11 @@ struct Rule {
 
   std::vector<RuleException> exceptions;
 
+  // response: actions taken on every alert of this rule (with the profile's response.rules);
+  // recommended_action: what the pack's authors advise, shown to users, never acted on.
+  std::vector<Action> response;
+  std::optional<Action> recommended_action;
+
   bool applies_to(std::string_view profile) const;
 };
 

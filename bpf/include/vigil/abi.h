@@ -17,7 +17,7 @@
 #endif
 
 #define VG_ABI_MAJOR 1
-#define VG_ABI_MINOR 7
+#define VG_ABI_MINOR 8
 #define VG_ABI_VERSION ((VG_ABI_MAJOR << 8) | VG_ABI_MINOR)
 
 #define VG_COMM_LEN 16
@@ -129,6 +129,9 @@ enum vg_open_call {
 				      * source, lport the agent's port (ABI 1.5) */
 #define VG_F_IPC (1u << 3)           /* a side channel out of the agent: a unix socket or FIFO
 				      * served by a process outside the agent's cgroup */
+#define VG_F_ISOLATED (1u << 8)     /* connect record: denied because the agent cgroup is isolated
+				      * (VG_AGENT_ISOLATED, a response action), whatever the
+				      * allowlist says (ABI 1.8) */
 #define VG_F_PERSIST (1u << 7)       /* open record: a decision of the persistence guard (a write,
 				      * create, link, rename, unlink, chmod or chown of a protected
 				      * name), not a credential read (ABI 1.6). From BPF LSM
@@ -479,8 +482,13 @@ struct vg_inbound_key {
 /* Value of map vg_agent_cgroups (key: __u64 cgroup id). */
 struct vg_agent {
 	__u32 profile_id;
-	__u32 flags; /* reserved */
+	__u32 flags; /* VG_AGENT_* bits (ABI 1.8; was reserved, so 0 = none) */
 };
+
+/* vg_agent.flags: VG_AGENT_ISOLATED denies every IP egress of the agent (the response action
+ * `isolate`), whatever its profile's allowlist says; the allowlist stays in its map, so clearing
+ * the bit restores it. One map update flips it, so no connect sees half a switch. */
+#define VG_AGENT_ISOLATED (1u << 0)
 
 VG_ABI_ASSERT(sizeof(struct vg_event_hdr) == 72, "ABI break: vg_event_hdr");
 VG_ABI_ASSERT(sizeof(struct vg_event_exec) == 104, "ABI break: vg_event_exec");

@@ -143,7 +143,8 @@ TEST(ProfileErrors, rejects_unknown_top_level_key)
 {
   EXPECT_EQ(error_of("profile: p\negres:\n  allow: []\n"),
             "t.yaml:2:1: egres: unknown key (expected one of: profile, description, mode, require, "
-            "credentials, persistence, egress, ingress, ipc, launch, self_protection, limits)");
+            "credentials, persistence, egress, ingress, ipc, launch, self_protection, limits, "
+            "response)");
 }
 
 TEST(ProfileErrors, rejects_unknown_nested_key)
@@ -624,6 +625,48 @@ TEST(ProfilePersistence, errors_name_file_line_and_field)
   EXPECT_EQ(error_of("profile: p\npersistence:\n  paths: [~x/.bashrc]\n"),
             "t.yaml:3:11: persistence.paths[0]: '~x/.bashrc': only '~/' is expanded (to the "
             "agent's home)");
+}
+
+} // namespace
+} // namespace vigil::policy
+
+namespace vigil::policy {
+namespace {
+
+TEST(ProfileResponse, parses_actions_per_rule_the_wildcard_and_the_command)
+{
+  auto p = parse_profile("profile: r\nresponse:\n  rules:\n    exfil: [freeze, run]\n"
+                         "    \"*\": isolate\n  freeze_timeout: 30s\n  run:\n"
+                         "    command: [/usr/local/bin/revoke, --all]\n    timeout: 2s\n"
+                         "    max_concurrent: 3\n",
+                         "t.yaml");
+  ASSERT_TRUE(p) << p.error().message();
+  EXPECT_EQ(p->response.freeze_timeout_ns, 30'000'000'000ull);
+  EXPECT_THAT(p->response.run.argv, ElementsAre("/usr/local/bin/revoke", "--all"));
+  EXPECT_EQ(p->response.run.timeout_ns, 2'000'000'000ull);
+  EXPECT_EQ(p->response.run.max_concurrent, 3u);
+  EXPECT_THAT(p->response.actions_for("exfil"),
+              ElementsAre(Action::freeze, Action::run, Action::isolate));
+  EXPECT_THAT(p->response.actions_for("other"), ElementsAre(Action::isolate));
+}
+
+TEST(ProfileResponse, defaults_to_alerts_only)
+{
+  auto p = parse_profile("profile: r\n", "t.yaml");
+  ASSERT_TRUE(p);
+  EXPECT_TRUE(p->response.empty());
+  EXPECT_TRUE(p->response.actions_for("exfil-credential-then-egress").empty());
+}
+
+TEST(ProfileResponse, rejects_unknown_actions_a_run_without_command_and_relative_commands)
+{
+  EXPECT_THAT(error_of("profile: r\nresponse:\n  rules: {x: [freze]}\n"),
+              HasSubstr("t.yaml:3:15: response.rules.x[0]: 'freze' is not a response action"));
+  EXPECT_THAT(error_of("profile: r\nresponse:\n  rules: {x: run}\n"),
+              HasSubstr("response.run: missing: rule 'x' asks for the run action"));
+  EXPECT_THAT(error_of("profile: r\nresponse:\n  run: {command: [revoke]}\n"),
+              HasSubstr("is not an absolute path"));
+  EXPECT_THAT(error_of("profile: r\nresponse:\n  bogus: 1\n"), HasSubstr("response.bogus"));
 }
 
 } // namespace

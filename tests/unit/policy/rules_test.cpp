@@ -1377,3 +1377,41 @@ TEST(RuleParse, tamper_rules_name_their_actions)
 
 } // namespace
 } // namespace vigil::policy
+
+namespace vigil::policy {
+namespace {
+
+TEST(RuleResponse, parses_response_and_recommended_action)
+{
+  RuleSet s = parse_ok("rules:\n  - {id: a, description: d, kind: ipc, severity: error, "
+                       "response: [freeze, run], recommended_action: isolate}\n"
+                       "  - {id: b, description: d, kind: ipc, severity: error}\n");
+  ASSERT_EQ(s.rules.size(), 2u);
+  EXPECT_EQ(s.rules[0].response, (std::vector<Action>{Action::freeze, Action::run}));
+  EXPECT_EQ(s.rules[0].recommended_action, Action::isolate);
+  EXPECT_TRUE(s.rules[1].response.empty()) << "alerts only unless asked";
+  EXPECT_FALSE(s.rules[1].recommended_action);
+}
+
+TEST(RuleResponse, rejects_unknown_actions)
+{
+  Parsed p = parse("rules:\n  - {id: a, description: d, kind: ipc, severity: error, "
+                   "response: [nuke]}\n");
+  ASSERT_EQ(p.errors.size(), 1u);
+  EXPECT_THAT(p.errors[0], HasSubstr("'nuke' is not a response action (one of: freeze, kill, "
+                                     "isolate, run)"));
+  EXPECT_TRUE(p.set.rules.empty());
+}
+
+TEST(RuleResponse, every_shipped_rule_recommends_an_action)
+{
+  auto set = load_rules({VG_SOURCE_DIR "/rules"});
+  ASSERT_TRUE(set) << set.error().message();
+  for (const auto &r : set->rules) {
+    EXPECT_TRUE(r.recommended_action) << r.id << " (" << r.source << ") recommends no action";
+    EXPECT_TRUE(r.response.empty()) << r.id << ": shipped packs alert only";
+  }
+}
+
+} // namespace
+} // namespace vigil::policy
