@@ -72,8 +72,11 @@ static __always_inline void vg_report_unix(__u32 profile, int verdict, struct so
 	struct unix_address *addr = BPF_CORE_READ(u, addr);
 	struct vg_event_connect *ev;
 
-	vg_stat_inc(VG_STAT_IPC_DENY);
-	ev = vg_connect_begin(profile, verdict, VG_TIER_LSM, flags | VG_F_IPC);
+	if (verdict != VG_VERDICT_NONE) { /* NONE: an allowed connect, observed */
+		vg_stat_inc(VG_STAT_IPC_DENY);
+		flags |= VG_F_IPC;
+	}
+	ev = vg_connect_begin(profile, verdict, VG_TIER_LSM, flags);
 	if (!ev)
 		return;
 	ev->family = VG_AF_UNIX;
@@ -244,24 +247,32 @@ static __always_inline int vg_cg_unix_check(struct sock *self, const void *uaddr
 	if (!profile || !uaddr || uaddrlen <= 2)
 		return 1;
 	cfg = bpf_map_lookup_elem(&vg_profiles, &profile);
-	if (!cfg || cfg->net_mode == VG_MODE_OFF)
+	if (!cfg)
 		return 1;
 	bpf_probe_read_kernel(key.name, sizeof(key.name), uaddr + 2);
 	vg_unix_key_norm(&key, uaddrlen - 2 > VG_UNIX_NAME_MAX ? VG_UNIX_NAME_MAX : uaddrlen - 2);
+	verdict = VG_VERDICT_NONE; /* allowed: observed here, where it is decided */
+	if (cfg->net_mode == VG_MODE_OFF)
+		goto report;
 	key.owner = profile;
 	if (bpf_map_lookup_elem(&vg_unix_allow, &key))
-		return 1;
+		goto report;
 	key.owner = root;
 	skp = bpf_map_lookup_elem(&vg_unix_bound, &key);
 	if (skp && vg_unix_bound_valid(*skp, &key, root, self))
-		return 1;
+		goto report;
 	verdict = cfg->net_mode == VG_MODE_ENFORCE ? VG_VERDICT_DENY : VG_VERDICT_AUDIT;
 	vg_stat_inc(VG_STAT_IPC_DENY);
-	ev = vg_connect_begin(profile, verdict, VG_TIER_CGROUP, flags | VG_F_IPC);
-	if (ev) {
-		ev->family = VG_AF_UNIX;
-		__builtin_memcpy(ev->unix_path, key.name, sizeof(ev->unix_path));
-		vg_emit(ev, sizeof(*ev));
+	flags |= VG_F_IPC;
+report:
+	/* datagrams to allowed names are not observed one by one */
+	if (verdict != VG_VERDICT_NONE || !(flags & VG_F_SENDMSG)) {
+		ev = vg_connect_begin(profile, verdict, VG_TIER_CGROUP, flags);
+		if (ev) {
+			ev->family = VG_AF_UNIX;
+			__builtin_memcpy(ev->unix_path, key.name, sizeof(ev->unix_path));
+			vg_emit(ev, sizeof(*ev));
+		}
 	}
 	return verdict == VG_VERDICT_DENY ? 0 : 1;
 }

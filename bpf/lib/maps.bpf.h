@@ -98,6 +98,16 @@ struct {
 	__type(value, __u32);
 } vg_ipc_allow __weak SEC(".maps");
 
+/* Opens of agents already reported in this window (struct vg_open_seen_key). LRU: an agent
+ * that opens more distinct files than this within a second pushes out the oldest entries, whose
+ * counts are lost (their first opens were reported). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct vg_open_seen_key);
+	__type(value, struct vg_open_seen_val);
+} vg_open_seen __weak SEC(".maps");
+
 /* Unix socket names a profile lets its agents reach by name where the kernel shows the cgroup
  * programs only the address (tier 2): the system's logging and name-service sockets, and the
  * profile's ipc.allow paths. Key owner: profile id; value unused. */

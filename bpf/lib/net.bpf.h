@@ -80,13 +80,16 @@ vg_connect_begin(__u32 profile, int verdict, __u8 tier, __u16 flags)
 	return ev;
 }
 
-/* Reports a non-allow verdict on an IP destination as a connect record. */
+/* Reports a verdict on an IP destination as a connect record. VG_VERDICT_NONE is an allowed
+ * connect seen by the hook that decided it: an observation (it counts against the agent's event
+ * rate), which is how agent connects are observed without syscall tracepoints. */
 static __always_inline void vg_report_egress(__u32 profile, int verdict, __u8 tier, __u16 family,
 					     const __u8 *addr, __u16 port, __u16 flags)
 {
 	struct vg_event_connect *ev;
 
-	vg_stat_inc(verdict == VG_VERDICT_DENY ? VG_STAT_NET_DENY : VG_STAT_NET_AUDIT);
+	if (verdict != VG_VERDICT_NONE)
+		vg_stat_inc(verdict == VG_VERDICT_DENY ? VG_STAT_NET_DENY : VG_STAT_NET_AUDIT);
 	ev = vg_connect_begin(profile, verdict, tier, flags);
 	if (!ev)
 		return;
@@ -153,8 +156,11 @@ static __always_inline int vg_egress_check(const void *kaddr, int len, __u16 sk_
 					  &family))
 		return 0;
 	verdict = vg_egress_verdict(profile, agent_flags, addr, port);
-	if (verdict == VG_VERDICT_ALLOW)
+	if (verdict == VG_VERDICT_ALLOW) {
+		if (!(flags & VG_F_SENDMSG)) /* datagrams are not observed one by one */
+			vg_report_egress(profile, VG_VERDICT_NONE, VG_TIER_LSM, family, addr, port, 0);
 		return 0;
+	}
 	vg_report_egress(profile, verdict, VG_TIER_LSM, family, addr, port,
 			 flags | vg_isolated_flag(agent_flags));
 	if (verdict == VG_VERDICT_DENY)

@@ -21,8 +21,12 @@ static __always_inline int vg_sock_addr4(struct bpf_sock_addr *ctx, __u16 flags)
 	addr[11] = 0xff;
 	__builtin_memcpy(&addr[12], &ip4, 4);
 	verdict = vg_egress_verdict(profile, agent_flags, addr, port);
-	if (verdict == VG_VERDICT_ALLOW)
+	if (verdict == VG_VERDICT_ALLOW) {
+		if (!(flags & VG_F_SENDMSG)) /* the connect observed where it is decided */
+			vg_report_egress(profile, VG_VERDICT_NONE, VG_TIER_CGROUP, VG_AF_INET, addr,
+					 port, 0);
 		return 1;
+	}
 	vg_report_egress(profile, verdict, VG_TIER_CGROUP, VG_AF_INET, addr, port,
 			 flags | vg_isolated_flag(agent_flags));
 	return verdict == VG_VERDICT_DENY ? 0 : 1;
@@ -44,8 +48,12 @@ static __always_inline int vg_sock_addr6(struct bpf_sock_addr *ctx, __u16 flags)
 	ip6[2] = ctx->user_ip6[2];
 	ip6[3] = ctx->user_ip6[3];
 	verdict = vg_egress_verdict(profile, agent_flags, (const __u8 *)ip6, port);
-	if (verdict == VG_VERDICT_ALLOW)
+	if (verdict == VG_VERDICT_ALLOW) {
+		if (!(flags & VG_F_SENDMSG))
+			vg_report_egress(profile, VG_VERDICT_NONE, VG_TIER_CGROUP, VG_AF_INET6,
+					 (const __u8 *)ip6, port, 0);
 		return 1;
+	}
 	vg_report_egress(profile, verdict, VG_TIER_CGROUP, VG_AF_INET6, (const __u8 *)ip6, port,
 			 flags | vg_isolated_flag(agent_flags));
 	return verdict == VG_VERDICT_DENY ? 0 : 1;

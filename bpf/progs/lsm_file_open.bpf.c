@@ -8,6 +8,65 @@
 #include "persist.bpf.h"
 #include "tamper.bpf.h"
 
+#define VG_FMODE_EXEC 0x20 /* FMODE_EXEC: opened for execve/uselib */
+
+/* An allowed open by an agent, observed here rather than by syscall tracepoints: the first open
+ * of each (process, inode, access) is reported at once; repeats only count in vg_open_seen until
+ * userspace takes the entry and reports the count. */
+static __always_inline void vg_open_observe(struct file *file, __u32 profile)
+{
+	struct vg_open_seen_key key = {};
+	struct vg_open_seen_val val = {}, *seen;
+	struct vg_event_open *ev;
+	struct vg_scratch *s;
+	__u64 now = bpf_ktime_get_boot_ns(), pid_tgid = bpf_get_current_pid_tgid();
+	struct vg_stash *st;
+	long n;
+
+	/* with the opt-in open tracepoints: their exit reports failed opens only */
+	st = bpf_map_lookup_elem(&vg_stash_map, &pid_tgid);
+	if (st)
+		st->reported = 1;
+	key.tgid = pid_tgid >> 32;
+	vg_inode_id(file->f_inode, &key.dev, &key.ino);
+	key.access = (file->f_flags & 3) | ((file->f_mode & VG_FMODE_EXEC) ? 4 : 0);
+	seen = bpf_map_lookup_elem(&vg_open_seen, &key);
+	if (seen) {
+		__sync_fetch_and_add(&seen->count, 1);
+		seen->last_ns = now;
+		return;
+	}
+	val.first_ns = now;
+	val.last_ns = now;
+	val.cgroup_id = bpf_get_current_cgroup_id();
+	val.profile_id = profile;
+	val.uid = (__u32)bpf_get_current_uid_gid();
+	bpf_map_update_elem(&vg_open_seen, &key, &val, BPF_NOEXIST);
+	s = vg_scratch_get();
+	if (!s)
+		return;
+	ev = (void *)s->ev;
+	vg_hdr_fill(&ev->hdr, VG_EV_OPEN, profile);
+	ev->hdr.tier = VG_TIER_LSM; /* verdict none: observed */
+	ev->hdr.flags = VG_F_PATH_RESOLVED;
+	ev->ret = 0;
+	ev->dev = key.dev;
+	ev->ino = key.ino;
+	ev->flags = file->f_flags;
+	ev->mode = 0;
+	ev->dfd = 0;
+	ev->call = VG_OPEN_HOOK;
+	ev->pad = 0;
+	n = bpf_d_path((struct path *)&file->f_path, ev->tail, VG_PATH_MAX);
+	if (n < 0) {
+		ev->hdr.flags |= VG_F_PATH_TRUNC;
+		ev->tail[0] = '\0';
+		n = 1;
+	}
+	ev->path_len = n;
+	vg_emit(ev, sizeof(*ev) + (n & (VG_PATH_MAX * 2 - 1)));
+}
+
 static __always_inline int vg_file_open_check(struct file *file)
 {
 	const struct vg_profile_cfg *cfg;
@@ -37,8 +96,10 @@ static __always_inline int vg_file_open_check(struct file *file)
 		ipc = 1;
 	} else {
 		rule = vg_file_protected(profile, file->f_path.dentry);
-		if (!rule)
+		if (!rule) {
+			vg_open_observe(file, profile);
 			return 0;
+		}
 	}
 	verdict = cfg->file_mode == VG_MODE_ENFORCE ? VG_VERDICT_DENY : VG_VERDICT_AUDIT;
 	vg_stat_inc(verdict == VG_VERDICT_DENY ? VG_STAT_FILE_DENY : VG_STAT_FILE_AUDIT);

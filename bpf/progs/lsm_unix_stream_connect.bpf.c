@@ -10,8 +10,11 @@ static __always_inline int vg_unix_conn_check(struct sock *sock, struct sock *ot
 	int verdict;
 
 	verdict = vg_unix_verdict(other, &profile);
-	if (verdict == VG_VERDICT_ALLOW)
+	if (verdict == VG_VERDICT_ALLOW) {
+		if (profile) /* an agent's allowed connect: observed where it is decided */
+			vg_report_unix(profile, VG_VERDICT_NONE, other, 0);
 		return 0;
+	}
 	vg_report_unix(profile, verdict, other, 0);
 	if (verdict == VG_VERDICT_DENY)
 		return -VG_EPERM;

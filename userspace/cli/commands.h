@@ -27,6 +27,7 @@ struct RunArgs {
   std::string state_dir;          // learned baselines; empty: memory only
   std::string max_tier = "lsm"; // lsm (no cap) | fallback | monitor
   std::string lsm_attach = "auto"; // auto | cgroup | global
+  bool syscall_tracepoints = false; // also observe through syscall tracepoints (costs everyone)
   bool verbose = false;            // every start-up note as it comes
   bool quiet = false;              // no start-up summary either: alerts and errors only
   bool inventory = false;          // print `vigil inventory` for the agent before starting it

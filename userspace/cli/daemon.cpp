@@ -160,6 +160,7 @@ int daemon_command(const DaemonArgs &args)
   daemon::apply_outputs(config->outputs, eo);
   eo.metrics_address = config->metrics_address ? config->metrics_address
                                                : std::optional<std::string>("127.0.0.1:9476");
+  eo.syscall_tracepoints = config->syscall_tracepoints;
   eo.max_tier = config->max_tier == "monitor"    ? loader::Tier::monitor
                 : config->max_tier == "fallback" ? loader::Tier::fallback
                                                  : loader::Tier::lsm;

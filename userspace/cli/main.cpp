@@ -60,6 +60,9 @@ int main(int argc, char **argv)
                    "BPF LSM attachment: auto, cgroup (lsm_cgroup per agent cgroup), global")
       ->check(CLI::IsMember({"auto", "cgroup", "global"}))
       ->capture_default_str();
+  run_cmd->add_flag("--syscall-tracepoints", run.syscall_tracepoints,
+                    "Also observe the agent's opens and connects through syscall tracepoints "
+                    "(every process on the machine then takes the slow syscall path)");
   auto *verbose = run_cmd->add_flag("-v,--verbose", run.verbose,
                                     "Print every start-up note (by default: a three-line summary)");
   run_cmd->add_flag("-q,--quiet", run.quiet, "Print nothing but alerts and errors")

@@ -101,7 +101,8 @@ std::string describe_event(const pipeline::Event &ev)
   if (const auto *e = std::get_if<ExitBody>(&ev.body))
     return "exit " + std::to_string(e->exit_code);
   if (const auto *o = std::get_if<OpenBody>(&ev.body))
-    return "open " + o->path + " = " + detect::describe_errno(o->ret);
+    return o->repeats ? "open " + o->path + " again x" + std::to_string(o->repeats)
+                      : "open " + o->path + " = " + detect::describe_errno(o->ret);
   if (const auto *c = std::get_if<ConnectBody>(&ev.body))
     return std::string(c->sendmsg ? "send " : "connect ") +
            (c->family == 1 ? c->unix_path

@@ -476,6 +476,7 @@ int run_command(const RunArgs &args)
   eo.metrics_address = args.metrics_address;
   eo.log_dir = args.log_dir;
   eo.lsm_attach = args.lsm_attach;
+  eo.syscall_tracepoints = args.syscall_tracepoints;
   eo.max_tier = args.max_tier == "monitor"    ? loader::Tier::monitor
                 : args.max_tier == "fallback" ? loader::Tier::fallback
                                               : loader::Tier::lsm;
@@ -608,6 +609,9 @@ int run_command(const RunArgs &args)
     spdlog::warn("persistence: launch.isolate is false: neither read-only binds nor the launch "
                  "filter protect the profile's persistence paths");
   fo.name_calls = guard.gate != nullptr;
+  // Tier 2's unix programs know the agent's own servers by the names vigil recorded: listen(2)
+  // tells it when (datagram servers are found after their first refusal, see Engine).
+  fo.listen_calls = eng->net_tier() == loader::Tier::fallback;
   // The gate's second line for names that do not exist yet (enforce/plant_watch.h): one that
   // appears anyway, made past the gate by a race, is alerted and moved aside.
   std::unique_ptr<enforce::PlantWatch> plant_watch;

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "cli/run_supervisor.h"
 
+#include <sys/syscall.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -138,6 +140,12 @@ int RunSupervisor::on_attempt(const enforce::TamperAttempt &a)
 {
   if (opts_.gate && a.arch == 0xc000003eu && enforce::is_name_call(a.nr))
     return on_name_call(a);
+  if (a.arch == 0xc000003eu && a.nr == SYS_listen) {
+    // The socket is bound by now (a unix socket cannot listen before bind): its name is
+    // recorded before any client of it can connect.
+    engine_.rescan_unix_bound();
+    return 0;
+  }
   const enforce::AttemptVerdict v = enforce::judge_attempt(a, actx_);
   if (v.run)
     return 0;

@@ -185,7 +185,8 @@ Result<Config> parse(const std::string &file, const YAML::Node &root)
   static const std::set<std::string> known{"profiles",        "cgroups", "alerts_json",
                                            "metrics_address", "log_dir", "rescan_ms",
                                            "max_tier", "pin_dir", "rules", "state_dir", "outputs",
-                                           "log_retention", "kubernetes"};
+                                           "log_retention", "kubernetes",
+                                           "syscall_tracepoints"};
   for (const auto &kv : root) {
     const std::string key = kv.first.as<std::string>();
     if (!known.count(key))
@@ -326,6 +327,12 @@ Result<Config> parse(const std::string &file, const YAML::Node &root)
       return fail(where(file, n, "max_tier") + "'" + *s +
                   "' is not a tier (one of: lsm, fallback, monitor)");
     c.max_tier = *s;
+  }
+  if (const YAML::Node n = root["syscall_tracepoints"]) {
+    bool v = false;
+    if (!n.IsScalar() || !YAML::convert<bool>::decode(n, v))
+      return fail(where(file, n, "syscall_tracepoints") + "expected true or false");
+    c.syscall_tracepoints = v;
   }
   if (const YAML::Node n = root["rescan_ms"]) {
     int v = 0;

@@ -65,6 +65,9 @@ struct Config {
   int rescan_ms = 1000;
   std::string max_tier = "lsm"; // cap on enforcement: lsm (no cap) | fallback | monitor
   std::string pin_dir = "/sys/fs/bpf/vigil"; // "" : nothing outlives the daemon
+  // Observe agents' opens and connects through syscall tracepoints too (see
+  // loader::Options::syscall_tracepoints: every process on the node pays for them).
+  bool syscall_tracepoints = false;
 };
 
 // Errors name the file, line, column and field, as profile errors do.

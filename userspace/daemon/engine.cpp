@@ -138,9 +138,14 @@ Result<std::unique_ptr<Engine>> Engine::start(const EngineOptions &opts)
       opts.queue_capacity, opts.queue_max_bytes, &pipeline::footprint);
 
   loader::Options lo;
-  lo.cgroup_net = e->net_tier_ == loader::Tier::fallback;
+  // The cgroup socket programs also observe (connects are seen where they are decided), so the
+  // monitor tier loads them too, with enforcement off.
+  lo.cgroup_net = e->net_tier_ == loader::Tier::fallback || e->net_tier_ == loader::Tier::monitor;
   lo.lsm = e->uses_lsm();
   lo.pin_dir = opts.pin_dir;
+  // Where neither BPF LSM nor fanotify permission events see the agent's opens (the monitor
+  // file tier), only the open tracepoints can: every process pays for them then (log_tiers()).
+  lo.syscall_tracepoints = opts.syscall_tracepoints || e->file_tier_ == loader::Tier::monitor;
   lo.lsm_cgroup = opts.lsm_attach == "cgroup" ||
                   (opts.lsm_attach == "auto" && e->features_.lsm_cgroup.ok);
   e->homes_ = opts.home ? std::vector<std::string>{*opts.home} : login_homes();
@@ -360,8 +365,27 @@ void Engine::on_sample(std::span<const std::byte> data) noexcept
     spdlog::debug("undecodable record: {}", ev.error().message());
     return;
   }
+  // A unix name refused by the cgroup programs may belong to a server the agent started after
+  // the last scan (a datagram socket: no listen(2) told vigil run): scan again, so the next
+  // attempt finds it. At most one scan per 20 ms however fast the refusals come.
+  if (const auto *c = std::get_if<pipeline::ConnectBody>(&ev->body);
+      c && c->ipc && ev->hdr.tier == pipeline::Tier::cgroup) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_unix_scan_ >= std::chrono::milliseconds(20)) {
+      last_unix_scan_ = now;
+      rescan_unix_bound();
+    }
+  }
   if (!queue_->try_push(std::move(*ev)))
     metrics_->queue_drop();
+}
+
+void Engine::rescan_unix_bound() noexcept
+{
+  if (!loader_)
+    return;
+  if (auto r = loader_->rescan_unix_bound(); !r)
+    spdlog::debug("unix socket scan: {}", r.error().message());
 }
 
 // The event log's counters are cumulative; the metrics take what changed since the last look.
@@ -440,6 +464,7 @@ void Engine::worker_loop() noexcept
       next_volume_ = std::chrono::steady_clock::now() + opts_.volume_interval;
       std::lock_guard lock(state_mu_);
       sample_volume();
+      report_open_counts();
       publish_tables();
     }
     auto ev = queue_->pop(std::chrono::milliseconds(50));
@@ -449,6 +474,7 @@ void Engine::worker_loop() noexcept
       if (queue_->closed_and_empty()) {
         release_held(UINT64_MAX);
         sample_volume(); // what was sent since the last read
+        report_open_counts();
         metrics_->health().retire(worker_beat_);
         return;
       }
@@ -499,6 +525,7 @@ void Engine::process(pipeline::Event &ev)
   }
   if (dedup_.duplicate(ev))
     return;
+  remember_open_path(ev);
   finish_kill(ev);
   procs_.apply(ev);
   if (opts_.workloads && ev.hdr.cgroup_id) {
@@ -515,6 +542,61 @@ void Engine::process(pipeline::Event &ev)
   detector_->evaluate(ev, procs_, findings_);
   for (const auto &f : findings_)
     emit(ev, f, profile);
+}
+
+// The path of an inode tier 1 reported as opened: its count of repeats, taken from the kernel
+// later, carries only the identity.
+void Engine::remember_open_path(const pipeline::Event &ev)
+{
+  const auto *o = std::get_if<pipeline::OpenBody>(&ev.body);
+  if (!o || ev.hdr.tier != pipeline::Tier::lsm || ev.hdr.verdict != pipeline::Verdict::none ||
+      o->repeats || !o->resolved || o->ino == 0)
+    return;
+  if (open_paths_size_ >= kMaxOpenPaths) {
+    open_paths_.clear();
+    open_paths_size_ = 0;
+  }
+  auto [it, fresh] = open_paths_[o->dev].try_emplace(o->ino, o->path);
+  if (fresh)
+    ++open_paths_size_;
+  else if (it->second != o->path)
+    it->second = o->path;
+}
+
+// With state_mu_ held: tier 1's counts of repeated opens become events (the log, the timeline
+// and the metrics carry them; the rules saw the first open).
+void Engine::report_open_counts()
+{
+  if (!loader_)
+    return;
+  loader_->drain_open_counts([this](const vg_open_seen_key &k, const vg_open_seen_val &v) {
+    pipeline::Event ev;
+    ev.hdr.type = pipeline::EventType::open;
+    ev.hdr.ts_ns = v.last_ns;
+    ev.hdr.cgroup_id = v.cgroup_id;
+    ev.hdr.tgid = k.tgid;
+    ev.hdr.tid = k.tgid;
+    ev.hdr.uid = v.uid;
+    ev.hdr.profile_id = v.profile_id;
+    ev.hdr.tier = pipeline::Tier::lsm;
+    if (const pipeline::ProcessInfo *p = procs_.find(k.tgid))
+      ev.hdr.comm = p->comm;
+    pipeline::OpenBody o;
+    o.call = pipeline::OpenCall::hook;
+    o.dev = k.dev;
+    o.ino = k.ino;
+    o.flags = k.access & 3;
+    if (auto d = open_paths_.find(k.dev); d != open_paths_.end())
+      if (auto i = d->second.find(k.ino); i != d->second.end()) {
+        o.path = i->second;
+        o.resolved = true;
+      }
+    o.repeats = v.count;
+    o.repeat_first_ns = v.first_ns;
+    o.repeat_last_ns = v.last_ns;
+    ev.body = std::move(o);
+    process(ev);
+  });
 }
 
 void Engine::emit(const pipeline::Event &ev, const detect::Finding &f,

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <deque>
@@ -59,6 +60,8 @@ struct EngineOptions {
   // LSM attachment: "cgroup" (lsm_cgroup per agent cgroup), "global", or "auto" (cgroup where
   // the kernel attaches lsm_cgroup programs).
   std::string lsm_attach = "auto";
+  // See loader::Options::syscall_tracepoints (off: agents are observed where they are decided).
+  bool syscall_tracepoints = false;
   size_t queue_capacity = 65536;
   size_t queue_max_bytes = 64u << 20; // the queued events' bytes (an exec carries up to ~11 KiB)
   // Where learned state (egress baselines) is kept across restarts; empty: memory only.
@@ -122,6 +125,10 @@ public:
   // agent's first process, before it runs), see FileEnforcer::watch_agent_mounts. Nothing to do
   // (0) in other tiers.
   Result<size_t> guard_agent_mounts(pid_t pid);
+  // Tier 2 unix sockets: records the names agent sockets hold now (loader::rescan_unix_bound).
+  // vigil run calls it before an agent's listen(2) goes on; the engine itself after a unix name
+  // was refused (a datagram server has no listen).
+  void rescan_unix_bound() noexcept;
   // With the fanotify file tier: the file to bind over FIFOs made outside an agent (see
   // FileEnforcer::fifo_stand_in); "" in other tiers (BPF LSM decides FIFOs itself).
   Result<std::string> fifo_stand_in();
@@ -220,6 +227,14 @@ private:
   std::unique_ptr<detect::Enricher> enricher_;
   std::vector<std::pair<std::string, uint64_t>> confined_;
   std::map<std::string, uint32_t> agent_paths_; // cgroup path (relative to the mount) -> profile
+  std::chrono::steady_clock::time_point last_unix_scan_{}; // ring reader thread only
+  // Paths of inodes tier 1 reported opened (dev -> ino -> path), for the counts of repeats.
+  // Guarded by state_mu_; forgotten all at once past kMaxOpenPaths.
+  static constexpr size_t kMaxOpenPaths = 65536;
+  std::unordered_map<uint32_t, std::unordered_map<uint64_t, std::string>> open_paths_;
+  size_t open_paths_size_ = 0;
+  void remember_open_path(const pipeline::Event &ev);
+  void report_open_counts();
   OpenDedup dedup_; // tracepoint opens a fanotify decision already reported
   std::unique_ptr<FileEnforcer> files_;
   std::unique_ptr<Recorder> recorder_; // set at start, then only used (thread-safe queueing)

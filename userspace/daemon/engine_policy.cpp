@@ -231,6 +231,15 @@ Result<> Engine::set_rules(policy::RuleSet rules)
   spdlog::info("{} rule(s) loaded ({} enabled) from {} file(s)", rules.rules.size(), enabled,
                rules.files.size());
   metrics_->rules_loaded(enabled);
+  if (files_ && opts_.agent_mounts) {
+    // What the credential rules name stays visible open by open (the fanotify tier allows the
+    // rest in the kernel after its first open).
+    std::vector<std::string> paths;
+    for (const auto &r : rules.rules)
+      if (r.enabled && r.kind == policy::RuleKind::credential_read)
+        paths.insert(paths.end(), r.paths.begin(), r.paths.end());
+    files_->set_rule_paths(paths, opts_.home.value_or(""));
+  }
   std::lock_guard lock(state_mu_);
   if (recorder_)
     recorder_->rules(rules);

@@ -71,6 +71,9 @@ Result<std::unique_ptr<FileEnforcer>> FileEnforcer::start(std::string cgroup_mou
   if (!guard)
     return tl::unexpected(guard.error());
   e->guard_ = std::move(*guard);
+  if (agent_mounts)
+    e->guard_->set_observer([self](const enforce::Request &r) { self->observe(r); },
+                            [self](const std::string &path) { return self->keep_seeing(path); });
   auto set = enforce::ProtectedSet::create({}, "");
   if (!set)
     return tl::unexpected(set.error());
@@ -226,6 +229,69 @@ Result<size_t> FileEnforcer::watch_agent_mounts(pid_t pid)
   uint64_t one = 1;
   (void)!::write(wake_fd_.get(), &one, sizeof(one));
   return marked;
+}
+
+void FileEnforcer::set_rule_paths(const std::vector<std::string> &patterns,
+                                  const std::string &home)
+{
+  const std::vector<std::string> *lists[] = {&patterns};
+  auto index = std::make_shared<const policy::PathIndex>(lists, home);
+  std::lock_guard lock(rule_paths_mu_);
+  rule_paths_ = std::move(index);
+}
+
+bool FileEnforcer::keep_seeing(const std::string &path) const
+{
+  std::shared_ptr<const policy::PathIndex> index;
+  {
+    std::lock_guard lock(rule_paths_mu_);
+    index = rule_paths_;
+  }
+  if (!index || index->owners() == 0)
+    return false;
+  uint32_t first = policy::PathIndex::kNone;
+  index->match(path, std::span<uint32_t>(&first, 1));
+  return first != policy::PathIndex::kNone;
+}
+
+FileEnforcer::Agent FileEnforcer::agent_of(const Snapshot &snap, pid_t pid) const
+{
+  Agent a;
+  auto cg = cgroup::cgroup_of_pid(pid);
+  if (!cg)
+    return a; // gone, or not visible
+  a.profile = cgroup::nearest_agent(snap.agents, *cg);
+  if (a.profile == 0)
+    return a;
+  if (auto id = cgroup::cgroup_id(cgroup_mount_ + *cg))
+    a.cgroup_id = *id;
+  a.cgroup = std::move(*cg);
+  return a;
+}
+
+void FileEnforcer::observe(const enforce::Request &req)
+{
+  auto snap = snapshot();
+  const Agent agent = agent_of(*snap, req.pid);
+  if (agent.profile == 0)
+    return;
+  pipeline::Event ev;
+  ev.hdr.type = pipeline::EventType::open;
+  ev.hdr.ts_ns = boottime_ns();
+  ev.hdr.tgid = static_cast<uint32_t>(req.pid);
+  ev.hdr.tid = static_cast<uint32_t>(req.tid_or_pid);
+  ev.hdr.profile_id = agent.profile;
+  ev.hdr.verdict = pipeline::Verdict::none; // observed: nothing protects it
+  ev.hdr.tier = pipeline::Tier::fanotify;
+  ev.hdr.cgroup_id = agent.cgroup_id;
+  pipeline::OpenBody body;
+  body.call = pipeline::OpenCall::hook; // whatever the syscall; fanotify does not say which
+  body.dev = kernel_dev(req.dev);
+  body.ino = req.ino;
+  body.resolved = true;
+  body.path = req.path;
+  ev.body = std::move(body);
+  report_(std::move(ev));
 }
 
 enforce::Decision FileEnforcer::decide(const enforce::Request &req)

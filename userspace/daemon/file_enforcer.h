@@ -23,6 +23,7 @@
 #include "enforce/fanotify_guard.h"
 #include "enforce/protected_set.h"
 #include "pipeline/event.h"
+#include "policy/path_index.h"
 #include "policy/profile.h"
 
 namespace vigil::daemon {
@@ -53,6 +54,10 @@ public:
   // bind over FIFOs made outside the agent (enforce::cover_fifos); opens of it are refused to
   // agents and reported as the FIFO.
   Result<std::string> fifo_stand_in();
+  // With agent_mounts: the credential paths the detection rules name (as the rules spell them,
+  // "~/" against home). Opens of files they match keep reaching the guard (and are reported)
+  // each time, rather than being allowed in the kernel after the first.
+  void set_rule_paths(const std::vector<std::string> &patterns, const std::string &home);
   enforce::Stats stats() const { return guard_->stats(); }
   // The fanotify group (see enforce::FanotifyGuard::group_fd). Owned here.
   int group_fd() const { return guard_->group_fd(); }
@@ -67,6 +72,17 @@ private:
   };
   FileEnforcer() = default;
   enforce::Decision decide(const enforce::Request &req);
+  // An open through an agent mount that nothing protects: reported as observed (the tracepoint
+  // free way of seeing what vigil run's agent opens), or nothing if the opener is in no agent.
+  void observe(const enforce::Request &req);
+  // The agent cgroup of pid (path, profile, cgroup id), or profile 0.
+  struct Agent {
+    std::string cgroup;
+    uint32_t profile = 0;
+    uint64_t cgroup_id = 0;
+  };
+  Agent agent_of(const Snapshot &snap, pid_t pid) const;
+  bool keep_seeing(const std::string &path) const;
   Result<> rebuild();
   // With set_mu_ held: publishes a snapshot of set_'s files, then (re)marks it.
   Result<> guard_current();
@@ -88,6 +104,8 @@ private:
   std::shared_ptr<const Snapshot> snap_ = std::make_shared<Snapshot>();
 
   bool agent_mounts_ = false;
+  mutable std::mutex rule_paths_mu_; // held only to copy the pointer
+  std::shared_ptr<const policy::PathIndex> rule_paths_;
   std::string stand_in_; // fifo_stand_in()'s file, removed by the destructor
   std::mutex mounts_mu_; // guards mountinfo_ (callers and the watch thread)
   std::map<pid_t, UniqueFd> mountinfo_; // agents' namespaces whose new mounts get marked

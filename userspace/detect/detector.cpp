@@ -278,7 +278,7 @@ void Detector::eval_rule(CompiledRule &c, const pipeline::Event &ev,
   switch (r.kind) {
   case RuleKind::credential_read: {
     const auto &o = std::get<pipeline::OpenBody>(ev.body);
-    if (o.ipc || o.persist)
+    if (o.ipc || o.persist || o.repeats)
       return;
     if (r.profile_paths && hit && hit->rule == kRuleCredentialRead) {
       f = found();
@@ -308,7 +308,7 @@ void Detector::eval_rule(CompiledRule &c, const pipeline::Event &ev,
     constexpr uint32_t kWriteFlags = O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND;
     // An open for writing, or a change of the name itself (link, rename, unlink, chmod, ...).
     const bool change = o.call >= pipeline::OpenCall::link;
-    if (o.ipc || !(change || (o.flags & kWriteFlags)) || o.path.empty() || o.path.front() != '/')
+    if (o.ipc || o.repeats || !(change || (o.flags & kWriteFlags)) || o.path.empty() || o.path.front() != '/')
       return;
     // A write that happened, or one the kernel refused (a read-only bind: EROFS; a permission
     // check: EPERM, EACCES). Other failures (ENOENT of a missing directory) wrote nothing.

@@ -150,6 +150,7 @@ Stats FanotifyGuard::stats() const
   s.cached = cached_.load(std::memory_order_relaxed);
   s.cache_full = cache_full_.load(std::memory_order_relaxed);
   s.mounts = mounts_.load(std::memory_order_relaxed);
+  s.observed = observed_.load(std::memory_order_relaxed);
   return s;
 }
 
@@ -401,6 +402,13 @@ void FanotifyGuard::set_fifo_stand_in(uint64_t dev, uint64_t ino)
   stand_in_ = {dev, ino};
 }
 
+void FanotifyGuard::set_observer(Observer observe, KeepSeeing keep_seeing)
+{
+  std::lock_guard<std::mutex> lock(snap_mutex_);
+  observe_ = std::move(observe);
+  keep_seeing_ = std::move(keep_seeing);
+}
+
 // Allowed in the kernel from now on, for every opener, until a guard() marks the inode as
 // protected: an ignore mark that survives modification (KERNEL-FACTS: one event per inode).
 void FanotifyGuard::cache_allow(int event_fd)
@@ -517,10 +525,14 @@ bool FanotifyGuard::decide(int event_fd, uint64_t mask, pid_t pid)
   req.path = fd_path(event_fd);
   std::shared_ptr<const Snapshot> snap;
   bool stand_in = false;
+  Observer observe;
+  KeepSeeing keep_seeing;
   {
     std::lock_guard<std::mutex> lock(snap_mutex_);
     snap = snap_;
     stand_in = stand_in_.second != 0 && stand_in_ == std::make_pair(req.dev, req.ino);
+    observe = observe_;
+    keep_seeing = keep_seeing_;
   }
   auto by_dev = snap->inodes.find(req.dev);
   const InodeEntry *entry = nullptr;
@@ -557,7 +569,19 @@ bool FanotifyGuard::decide(int event_fd, uint64_t mask, pid_t pid)
       }
     } else {
       skipped_.fetch_add(1, std::memory_order_relaxed);
-      if (agent_mounts)
+      if (!agent_mounts)
+        return false;
+      if (observe) {
+        req.tid_or_pid = pid;
+        req.pid = pid;
+        if (report_tid_) {
+          pid_t tgid = tgid_of(pid);
+          req.pid = tgid > 0 ? tgid : pid;
+        }
+        observe(req);
+        observed_.fetch_add(1, std::memory_order_relaxed);
+      }
+      if (!keep_seeing || !keep_seeing(req.path))
         cache_allow(event_fd);
       return false;
     }

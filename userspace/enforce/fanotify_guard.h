@@ -74,6 +74,15 @@ struct Decision {
 // answer. Opens by any other thread of this process are allowed before the Decider is asked.
 using Decider = std::function<Decision(const Request &)>;
 
+// Called on the guard's thread for an open through an agent mount that nothing protects (it is
+// allowed): how vigil run observes the agent's opens without syscall tracepoints. Must be fast
+// and must not throw or block (queue the report and return).
+using Observer = std::function<void(const Request &)>;
+// Whether opens of a file nothing protects must still reach the guard every time rather than be
+// allowed in the kernel from the first one on (detection rules name it: a credential path the
+// profile does not deny, so that each process reading it is seen). Same constraints.
+using KeepSeeing = std::function<bool(const std::string &path)>;
+
 struct Stats {
   uint64_t events = 0;    // permission events answered
   uint64_t allowed = 0;   // answered FAN_ALLOW (including the two below and errors)
@@ -84,6 +93,7 @@ struct Stats {
   uint64_t cached = 0;    // inodes allowed in the kernel from now on (ignore marks)
   uint64_t cache_full = 0; // allowed but not cached: kMaxCached reached, or the kernel's limit
   uint64_t mounts = 0;    // agent mounts marked
+  uint64_t observed = 0;  // allowed opens through agent mounts handed to the Observer
 };
 
 // Raises the soft RLIMIT_NOFILE to the hard limit (a guard holds a descriptor per guarded file)
@@ -135,6 +145,8 @@ public:
   // The regular file bound over FIFOs made outside the agent (enforce::cover_fifos): an open of
   // this inode goes to the Decider as a FIFO (Request::fifo, birth 0), by the FIFO's path.
   void set_fifo_stand_in(uint64_t dev, uint64_t ino);
+  // Observation of what agent mounts allow (see Observer, KeepSeeing). Set before mark_mounts().
+  void set_observer(Observer observe, KeepSeeing keep_seeing);
 
   Stats stats() const;
   bool reports_tid() const { return report_tid_; }
@@ -189,9 +201,11 @@ private:
   mutable std::mutex snap_mutex_; // guards snap_, read by the event thread per event
   std::shared_ptr<const Snapshot> snap_;
   std::pair<uint64_t, uint64_t> stand_in_{0, 0}; // guarded by snap_mutex_
+  Observer observe_;        // guarded by snap_mutex_
+  KeepSeeing keep_seeing_;  // guarded by snap_mutex_
 
   std::atomic<uint64_t> events_{0}, allowed_{0}, denied_{0}, errors_{0}, skipped_{0},
-      handle_ns_{0}, cached_{0}, cache_full_{0}, mounts_{0};
+      handle_ns_{0}, cached_{0}, cache_full_{0}, mounts_{0}, observed_{0};
   std::thread thread_;
 };
 

@@ -291,6 +291,8 @@ std::vector<sock_filter> launch_filter(const LaunchFilterOptions &opts)
   // nor /dev/userfaultfd's ioctl that makes one.
   b.deny(SYS_userfaultfd, opts.notify ? kNotify : EPERM);
   b.deny_if(SYS_ioctl, {ArgEq{1, kUffdIocNew}}, opts.notify ? kNotify : EPERM);
+  if (opts.notify && opts.listen_calls)
+    b.deny(SYS_listen, kNotify);
   if (opts.notify && opts.name_calls) {
     // Opens that only read never wait: the access mode is the low two bits of the flags.
     for (auto [nr, arg] : {std::pair{SYS_open, 1}, std::pair{SYS_openat, 2}}) {

@@ -120,6 +120,10 @@ struct LaunchFilterOptions {
   // link, rename, unlink, rmdir, chmod, chown and truncate in all their forms. io_uring_setup
   // fails (with an alert) whatever this says: its rings make the same calls past every filter.
   bool name_calls = false;
+  // With notify: listen(2) goes to the supervisor, which records the unix names the agent's
+  // sockets hold (the tier-2 unix programs let the agent reach its own servers by them) before
+  // the call goes on, so no client of the agent's server can come before the record.
+  bool listen_calls = false;
 };
 
 // The launch filter (classic BPF for seccomp). Whatever the options, bpf(), module loading,

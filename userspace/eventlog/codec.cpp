@@ -103,6 +103,7 @@ struct BodyEncoder {
 // Extension tags (see the bump rule in codec.h).
 constexpr uint64_t kTagExecEnv = 1; // exec: u8 truncated | varint n | n x str "NAME=VALUE"
 constexpr uint64_t kTagInbound = 2; // connect: u16 lport | u8 proto (an inbound connection)
+constexpr uint64_t kTagRepeats = 3; // open: u64 repeats | u64 first_ns | u64 last_ns
 
 // The alternative B of ev.body, made if the body holds another one (a body of the same type
 // keeps its strings' capacity; the caller assigns every field).
@@ -166,6 +167,9 @@ bool decode_body(pipeline::EventType t, Cursor &c, pipeline::Event &ev)
     b.truncated = bits & 2;
     b.ipc = bits & 4;
     b.persist = bits & 8;
+    b.repeats = 0; // an extension, below
+    b.repeat_first_ns = 0;
+    b.repeat_last_ns = 0;
     c.str_into(b.path, kMaxString);
     c.str_into(b.pattern, kMaxString);
     return true;
@@ -277,6 +281,15 @@ void encode(const pipeline::Event &ev, std::string &out)
     put_varint(out, ext.size());
     out += ext;
   }
+  if (const auto *x = std::get_if<pipeline::OpenBody>(&ev.body); x && x->repeats) {
+    std::string ext;
+    put_u64(ext, x->repeats);
+    put_u64(ext, x->repeat_first_ns);
+    put_u64(ext, x->repeat_last_ns);
+    put_varint(out, kTagRepeats);
+    put_varint(out, ext.size());
+    out += ext;
+  }
   if (const auto *x = std::get_if<pipeline::ConnectBody>(&ev.body); x && x->inbound) {
     std::string ext;
     put_u16(ext, x->lport);
@@ -358,6 +371,14 @@ Result<> decode_into(std::span<const std::byte> payload, pipeline::Event &ev)
       if (!e.ok())
         return fail("event record: corrupt inbound connection");
       cb->inbound = true;
+    }
+    if (auto *ob = std::get_if<pipeline::OpenBody>(&ev.body); tag == kTagRepeats && ob) {
+      Cursor e(bytes);
+      ob->repeats = e.u64();
+      ob->repeat_first_ns = e.u64();
+      ob->repeat_last_ns = e.u64();
+      if (!e.ok() || ob->repeats == 0)
+        return fail("event record: corrupt open count");
     }
     // Unknown tags are skipped by design.
   }

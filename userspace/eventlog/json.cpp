@@ -63,6 +63,11 @@ struct BodyJson {
       j["persist"] = true;
     if (!b.pattern.empty())
       j["pattern"] = b.pattern;
+    if (b.repeats) {
+      j["repeats"] = b.repeats;
+      j["repeat_first_ns"] = b.repeat_first_ns;
+      j["repeat_last_ns"] = b.repeat_last_ns;
+    }
   }
   void operator()(const pipeline::ConnectBody &b)
   {

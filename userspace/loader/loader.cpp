@@ -22,6 +22,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/unique_fd.h"
 #include "vigil/abi.h"
 #include "vigil_bpf.skel.h"
 
@@ -174,8 +175,13 @@ Result<std::unique_ptr<Loader>> Loader::start(const Options &opts, SampleFn on_s
     bpf_program__set_autoload(prog, opts.lsm);
   // Self-protection where no LSM program refuses first (tier 2): signals and bpf() are caught
   // by tracepoints that kill the caller. With LSM they would only report twice.
-  for (bpf_program *prog : {p.vg_sig_gen, p.vg_sys_bpf})
-    bpf_program__set_autoload(prog, !opts.lsm);
+  bpf_program__set_autoload(p.vg_sig_gen, !opts.lsm);
+  bpf_program__set_autoload(p.vg_sys_bpf, !opts.lsm && opts.syscall_tracepoints);
+  // The syscall tracepoints: opt-in (see Options::syscall_tracepoints).
+  for (bpf_program *prog : {p.vg_enter_open, p.vg_enter_openat, p.vg_enter_openat2,
+                            p.vg_enter_obha, p.vg_exit_open, p.vg_exit_openat, p.vg_exit_openat2,
+                            p.vg_exit_obha, p.vg_enter_connect, p.vg_exit_connect})
+    bpf_program__set_autoload(prog, opts.syscall_tracepoints);
   // Programs of tiers not in use are not loaded: an older kernel's verifier never sees them.
   for (bpf_program *prog : sock_addr)
     bpf_program__set_autoload(prog, opts.cgroup_net);
@@ -188,7 +194,8 @@ Result<std::unique_ptr<Loader>> Loader::start(const Options &opts, SampleFn on_s
   for (bpf_program *prog : cg_unix)
     bpf_program__set_autoload(prog, unix_hooks.has_value());
   for (bpf_program *prog : {p.vg_enter_bind, p.vg_exit_bind})
-    bpf_program__set_autoload(prog, unix_hooks.has_value());
+    bpf_program__set_autoload(prog, unix_hooks.has_value() && opts.syscall_tracepoints);
+  bpf_program__set_autoload(p.vg_iter_unix, unix_hooks.has_value());
   if (unix_hooks) {
     bpf_program__set_expected_attach_type(
         p.vg_cg_conn_unix, static_cast<enum bpf_attach_type>(unix_hooks->connect));
@@ -289,6 +296,10 @@ Result<std::unique_ptr<Loader>> Loader::start(const Options &opts, SampleFn on_s
       }
     }
   }
+  if (l->skel_->links.vg_iter_unix)
+    l->iter_unix_fd_ = ::dup(bpf_link__fd(l->skel_->links.vg_iter_unix));
+  else if (l->adopted_ && unix_hooks)
+    l->iter_unix_fd_ = bpf_obj_get((links_dir + "/vg_iter_unix").c_str()); // -1: an older pin set
   if (!opts.pin_dir.empty()) {
     // Closing our fds must not detach what the pins keep attached.
     const bpf_object_skeleton *s = l->skel_->skeleton;
@@ -374,6 +385,8 @@ Loader::~Loader()
       }
   }
   destroy_links(std::move(links));
+  if (iter_unix_fd_ >= 0)
+    ::close(iter_unix_fd_);
   if (ring_)
     ring_buffer__free(ring_);
   if (ring_cons_)
@@ -411,6 +424,51 @@ int Loader::on_sample(void *ctx, void *data, size_t size) noexcept
   auto *self = static_cast<Loader *>(ctx);
   self->sample_({static_cast<const std::byte *>(data), size});
   return 0; // a negative return would abort ring_buffer__poll()
+}
+
+size_t Loader::drain_open_counts(const OpenCountFn &fn)
+{
+  if (!opts_.lsm)
+    return 0; // only the file_open LSM program counts
+  const int fd = bpf_map__fd(skel_->maps.vg_open_seen);
+  seen_keys_.clear();
+  vg_open_seen_key key{}, next{};
+  const vg_open_seen_key *prev = nullptr;
+  // Keys first, then each taken: deleting while walking would restart the walk.
+  while (seen_keys_.size() < bpf_map__max_entries(skel_->maps.vg_open_seen) &&
+         bpf_map_get_next_key(fd, prev, &next) == 0) {
+    seen_keys_.push_back(next);
+    key = next;
+    prev = &key;
+  }
+  size_t n = 0;
+  for (const auto &k : seen_keys_) {
+    vg_open_seen_val val{};
+    if (bpf_map_lookup_and_delete_elem(fd, &k, &val) != 0 || val.count == 0)
+      continue;
+    fn(k, val);
+    ++n;
+  }
+  return n;
+}
+
+Result<bool> Loader::rescan_unix_bound()
+{
+  if (iter_unix_fd_ < 0)
+    return false;
+  // One pass at a time: each pass rewrites every entry it finds, so two would only race.
+  std::lock_guard lock(iter_mu_);
+  UniqueFd it(bpf_iter_create(iter_unix_fd_));
+  if (!it)
+    return fail_errno(errno, "create the unix socket iterator");
+  char buf[256];
+  for (;;) { // the program prints nothing: read() runs it over every socket, then says EOF
+    const ssize_t n = ::read(it.get(), buf, sizeof(buf));
+    if (n == 0)
+      return true;
+    if (n < 0 && errno != EINTR && errno != EAGAIN)
+      return fail_errno(errno, "run the unix socket iterator");
+  }
 }
 
 // Processes already in an agent cgroup (and its sub-cgroups) when it is confined, recorded in

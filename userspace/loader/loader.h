@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <map>
 #include <optional>
 #include <span>
@@ -27,6 +28,8 @@ struct vg_egress_val;
 struct vg_file_key;
 struct vg_file_rule;
 struct vg_name_pat;
+struct vg_open_seen_key;
+struct vg_open_seen_val;
 struct vg_persist_rule;
 struct vg_persist_name_key;
 
@@ -47,6 +50,13 @@ struct Options {
   // of globally, so tasks outside agents never run them. Falls back to global attachment when
   // the kernel refuses to load them.
   bool lsm_cgroup = false;
+  // Observation through syscall tracepoints (open*, connect, bind, and bpf() for
+  // self-protection in tier 2). Off by default: enabling any syscall tracepoint puts every task
+  // of the machine on the kernel's slow syscall path (SYSCALL_WORK_SYSCALL_TRACEPOINT is set on
+  // all of them), so processes outside agents pay too. Without them, agents are observed by the
+  // hooks that decide: the LSM file_open, socket_connect and unix hooks (tier 1), the fanotify
+  // permission events of their mounts and the cgroup socket programs (tier 2).
+  bool syscall_tracepoints = false;
   // bpffs directory where maps and links are pinned so enforcement outlives this process
   // (daemon mode). A later start adopts what it finds there instead of attaching again.
   // Empty: nothing is pinned, everything detaches on exit (vigil run).
@@ -111,6 +121,16 @@ public:
   // and pinned per-cgroup links). Returns how many were pruned.
   size_t prune_agents(const std::vector<uint64_t> &live_cgroup_ids);
 
+  // Tier 2 unix sockets: records the names that sockets of agent cgroups hold now (the unix
+  // socket iterator), so that servers in an agent stay reachable from it. Call it when a name
+  // may have appeared: before an agent's listen(2) goes on, after a unix name was refused.
+  // Returns false where there is nothing to run (no cgroup unix hooks).
+  Result<bool> rescan_unix_bound();
+  // Tier 1's counts of repeated opens (vg_open_seen, see vigil/abi.h): takes every entry
+  // (lookup-and-delete, so an open the kernel counts meanwhile starts a new entry and is
+  // reported as a first open) and hands fn those that counted repeats. Returns how many.
+  using OpenCountFn = std::function<void(const vg_open_seen_key &, const vg_open_seen_val &)>;
+  size_t drain_open_counts(const OpenCountFn &fn);
   // Tier 2 unix allowlist of a profile: socket names its agents may reach although an outside
   // process serves them (replaces the profile's earlier list). Names longer than sun_path are
   // skipped.
@@ -163,6 +183,11 @@ private:
 
   vigil_bpf *skel_ = nullptr;
   ring_buffer *ring_ = nullptr;
+  // The unix socket iterator's link (attached here, or found pinned by an adopting start); -1
+  // where it is not loaded.
+  int iter_unix_fd_ = -1;
+  std::vector<vg_open_seen_key> seen_keys_; // drain_open_counts()'s scratch
+  std::mutex iter_mu_;
   // The ring's consumer and producer position pages, mapped read-only for the fill gauge
   // (libbpf 1.1 has no ring__avail_data_size). Null when the mapping failed.
   void *ring_cons_ = nullptr;

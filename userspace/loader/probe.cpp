@@ -503,7 +503,8 @@ std::vector<Protection> self_protection(bool lsm)
   return {
       {"cgroup_escape", "killed", "a move out of the subtree kills the mover (and the moved task)"},
       {"clone_into_cgroup", "killed", "the parent and the child are killed"},
-      {"bpf", "killed", "the caller dies before bpf() returns; the call itself runs"},
+      {"bpf", "none", "vigil run's launch filter refuses bpf() (alerted); daemon mode: only "
+                      "with syscall_tracepoints, which kill the caller before bpf() returns"},
       {"bpffs", "none", "vigil run mounts /sys read-only for its agent; daemon mode: nothing"},
       {"signal", "killed", "the sender dies, but the signal is delivered (SIGKILL of the daemon "
                            "takes effect; pinned enforcement stays)"},

@@ -113,6 +113,13 @@ struct OpenBody {
   std::string pattern; // userspace enforcement decisions: the profile pattern protecting the file
   bool ipc = false;    // a FIFO served from outside the agent, not a credential
   bool persist = false; // a persistence guard's decision (call says what), not a credential
+  // A count of repeated opens, not an open (tier 1 aggregates in the kernel): the same process
+  // opened the same inode with the same access this many more times after the open reported
+  // before (at repeat_first_ns), the last of them at repeat_last_ns (= hdr.ts_ns). The
+  // rules saw the first open; they do not run again on a count.
+  uint64_t repeats = 0;
+  uint64_t repeat_first_ns = 0; // CLOCK_BOOTTIME of the reported open the count follows
+  uint64_t repeat_last_ns = 0;  // of the last open counted
 };
 
 // The LSM hook an OpenCall of an LSM record stands for ("path_rename"); "" for the syscalls.

@@ -17,7 +17,7 @@
 #endif
 
 #define VG_ABI_MAJOR 1
-#define VG_ABI_MINOR 8
+#define VG_ABI_MINOR 9
 #define VG_ABI_VERSION ((VG_ABI_MAJOR << 8) | VG_ABI_MINOR)
 
 #define VG_COMM_LEN 16
@@ -203,6 +203,26 @@ struct vg_event_open {
 	__u16 path_len; /* bytes of path in the tail, NUL included */
 	__u32 pad;
 	char tail[];
+};
+
+/* Repeated opens seen by the file_open LSM program (ABI 1.9): the first open of a (process,
+ * inode, access) is reported at once; the ones after it only count here, until userspace takes
+ * the entry (lookup-and-delete, every second) and reports the count as one record. Denials are
+ * never counted: each is reported. access: O_ACCMODE of the open, | 4 for an exec. */
+struct vg_open_seen_key {
+	__u64 ino;
+	__u32 dev;
+	__u32 tgid;
+	__u32 access;
+	__u32 pad;
+};
+struct vg_open_seen_val {
+	__u64 count;     /* opens after the reported one */
+	__u64 first_ns;  /* CLOCK_BOOTTIME of the reported open */
+	__u64 last_ns;   /* of the latest counted one */
+	__u64 cgroup_id; /* of the reported open */
+	__u32 profile_id;
+	__u32 uid;
 };
 
 /* connect. The address is what the caller passed. */
@@ -496,6 +516,8 @@ VG_ABI_ASSERT(sizeof(struct vg_event_fork) == 80, "ABI break: vg_event_fork");
 VG_ABI_ASSERT(sizeof(struct vg_event_exit) == 80, "ABI break: vg_event_exit");
 VG_ABI_ASSERT(sizeof(struct vg_event_open) == 112, "ABI break: vg_event_open");
 VG_ABI_ASSERT(sizeof(struct vg_event_connect) == 216, "ABI break: vg_event_connect");
+VG_ABI_ASSERT(sizeof(struct vg_open_seen_key) == 24, "ABI break: vg_open_seen_key");
+VG_ABI_ASSERT(sizeof(struct vg_open_seen_val) == 40, "ABI break: vg_open_seen_val");
 VG_ABI_ASSERT(sizeof(struct vg_agent) == 8, "ABI break: vg_agent");
 VG_ABI_ASSERT(sizeof(struct vg_egress_key) == 24, "ABI break: vg_egress_key");
 VG_ABI_ASSERT(sizeof(struct vg_egress_val) == 72, "ABI break: vg_egress_val");
