@@ -64,8 +64,15 @@ vg_connect_begin(__u32 profile, int verdict, __u8 tier, __u16 flags)
 	__u64 key = bpf_get_current_pid_tgid();
 
 	st = bpf_map_lookup_elem(&vg_stash_map, &key);
-	if (st && !(flags & VG_F_SENDMSG))
+	if (verdict == VG_VERDICT_NONE) {
+		/* an observation: the opt-in connect tracepoint, when it runs, reports the call with
+		 * its result instead */
+		if (st)
+			return NULL;
+		tier = VG_TIER_NONE; /* nothing decided it */
+	} else if (st && !(flags & VG_F_SENDMSG)) {
 		st->reported = 1;
+	}
 	s = vg_scratch_get();
 	if (!s)
 		return NULL;

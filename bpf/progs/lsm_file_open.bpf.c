@@ -23,10 +23,10 @@ static __always_inline void vg_open_observe(struct file *file, __u32 profile)
 	struct vg_stash *st;
 	long n;
 
-	/* with the opt-in open tracepoints: their exit reports failed opens only */
+	/* with the opt-in open tracepoints, their exit reports the open (with its result) */
 	st = bpf_map_lookup_elem(&vg_stash_map, &pid_tgid);
 	if (st)
-		st->reported = 1;
+		return;
 	key.tgid = pid_tgid >> 32;
 	vg_inode_id(file->f_inode, &key.dev, &key.ino);
 	key.access = (file->f_flags & 3) | ((file->f_mode & VG_FMODE_EXEC) ? 4 : 0);
@@ -47,7 +47,7 @@ static __always_inline void vg_open_observe(struct file *file, __u32 profile)
 		return;
 	ev = (void *)s->ev;
 	vg_hdr_fill(&ev->hdr, VG_EV_OPEN, profile);
-	ev->hdr.tier = VG_TIER_LSM; /* verdict none: observed */
+	/* verdict and tier none: observed, nothing decided */
 	ev->hdr.flags = VG_F_PATH_RESOLVED;
 	ev->ret = 0;
 	ev->dev = key.dev;

@@ -1,7 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "cli/run_supervisor.h"
 
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cerrno>
 
 #include <algorithm>
 #include <cstdio>
@@ -121,6 +128,7 @@ RunSupervisor::RunSupervisor(int sock, daemon::Engine &engine, RunSupervisorOpti
     const auto tids = agent_threads(opts_.cgroup_dir);
     return std::find(tids.begin(), tids.end(), target) != tids.end() ? 1 : 0;
   };
+  binds_ = std::thread([this] { bind_loop(); });
   supervisor_ = std::make_unique<enforce::SeccompSupervisor>(
       sock, [this](const enforce::TamperAttempt &a) { return on_attempt(a); });
 }
@@ -134,12 +142,21 @@ void RunSupervisor::stop()
 {
   if (supervisor_)
     supervisor_->stop();
+  {
+    std::lock_guard lock(binds_mu_);
+    binds_stop_ = true;
+  }
+  binds_cv_.notify_all();
+  if (binds_.joinable())
+    binds_.join();
 }
 
 int RunSupervisor::on_attempt(const enforce::TamperAttempt &a)
 {
   if (opts_.gate && a.arch == 0xc000003eu && enforce::is_name_call(a.nr))
     return on_name_call(a);
+  if (a.arch == 0xc000003eu && a.nr == SYS_bind)
+    return on_bind(a);
   if (a.arch == 0xc000003eu && a.nr == SYS_listen) {
     // The socket is bound by now (a unix socket cannot listen before bind): its name is
     // recorded before any client of it can connect.
@@ -159,6 +176,77 @@ int RunSupervisor::on_attempt(const enforce::TamperAttempt &a)
   }
   report_attempt(engine_, a, v);
   return v.error;
+}
+
+// bind(2) in the agent: a unix name is recorded for the tier-2 unix programs, so the agent
+// reaches its own servers (datagram ones too, which never listen). Anything else runs as is.
+int RunSupervisor::on_bind(const enforce::TamperAttempt &a)
+{
+  sockaddr_un sun{};
+  const uint64_t len = a.args[2];
+  if (len <= sizeof(sa_family_t) || len > sizeof(sun))
+    return 0; // the kernel answers it (EINVAL), or an autobind: nothing named to record
+  struct iovec local{&sun, static_cast<size_t>(len)};
+  struct iovec remote{reinterpret_cast<void *>(a.args[1]), static_cast<size_t>(len)};
+  if (::process_vm_readv(a.pid, &local, 1, &remote, 1, 0) != static_cast<ssize_t>(len) ||
+      sun.sun_family != AF_UNIX)
+    return 0;
+  UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, a.pid, 0)));
+  UniqueFd sock(pidfd ? static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd.get(),
+                                                   static_cast<int>(a.args[0]), 0))
+                      : -1);
+  int domain = 0;
+  socklen_t dlen = sizeof(domain);
+  if (!sock || ::getsockopt(sock.get(), SOL_SOCKET, SO_DOMAIN, &domain, &dlen) != 0 ||
+      domain != AF_UNIX)
+    return 0; // not a unix socket of the agent's (EBADF, ENOTSOCK: the kernel answers)
+  if (sun.sun_path[0] == '\0') {
+    // An abstract name: no file, no credentials, the socket's own network namespace. Bound
+    // here, from vigil's copy of the address (the agent's memory is not read again), and
+    // recorded before the agent's call returns.
+    if (::bind(sock.get(), reinterpret_cast<const sockaddr *>(&sun),
+               static_cast<socklen_t>(len)) != 0)
+      return errno;
+    engine_.rescan_unix_bound();
+    return enforce::kDoneForTask;
+  }
+  // A path: the kernel resolves it as the agent (its root, working directory, credentials), so
+  // the agent's own call makes it; recorded as soon as the socket has its name.
+  std::lock_guard lock(binds_mu_);
+  pending_binds_.push_back(std::move(sock));
+  binds_cv_.notify_one();
+  return 0;
+}
+
+void RunSupervisor::bind_loop() noexcept
+{
+  std::vector<std::pair<UniqueFd, std::chrono::steady_clock::time_point>> waiting;
+  std::unique_lock lock(binds_mu_);
+  while (!binds_stop_) {
+    for (auto &s : pending_binds_)
+      waiting.emplace_back(std::move(s), std::chrono::steady_clock::now() +
+                                             std::chrono::seconds(2));
+    pending_binds_.clear();
+    if (waiting.empty()) {
+      binds_cv_.wait(lock);
+      continue;
+    }
+    lock.unlock();
+    bool named = false;
+    std::erase_if(waiting, [&](auto &w) {
+      sockaddr_un sun{};
+      socklen_t n = sizeof(sun);
+      const bool bound = ::getsockname(w.first.get(), reinterpret_cast<sockaddr *>(&sun), &n) == 0 &&
+                         n > sizeof(sa_family_t);
+      named |= bound;
+      return bound || std::chrono::steady_clock::now() > w.second; // a failed bind: given up
+    });
+    if (named)
+      engine_.rescan_unix_bound();
+    lock.lock();
+    if (!waiting.empty())
+      binds_cv_.wait_for(lock, std::chrono::milliseconds(1));
+  }
 }
 
 // A name call: the gate decides; a protected name becomes an open event with the launch filter

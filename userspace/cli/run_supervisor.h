@@ -8,12 +8,16 @@
 #include <sys/types.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 #include <cstdint>
 #include <memory>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "common/unique_fd.h"
 #include "daemon/engine.h"
 #include "enforce/launch.h"
 #include "enforce/persistence_gate.h"
@@ -47,6 +51,8 @@ public:
 private:
   int on_attempt(const enforce::TamperAttempt &a);
   int on_name_call(const enforce::TamperAttempt &a);
+  int on_bind(const enforce::TamperAttempt &a);
+  void bind_loop() noexcept;
 
   daemon::Engine &engine_;
   RunSupervisorOptions opts_;
@@ -54,6 +60,13 @@ private:
   std::atomic<pid_t> init_pid_{0};
   std::set<pid_t> once_reported_; // 32-bit entries and io_uring: one alert per process
   std::atomic<uint64_t> name_decisions_{0};
+  // Unix path binds of the agent in progress: their sockets (duplicated), watched by bind_loop
+  // until named (then recorded) or given up.
+  std::mutex binds_mu_;
+  std::condition_variable binds_cv_;
+  std::vector<UniqueFd> pending_binds_;
+  bool binds_stop_ = false;
+  std::thread binds_;
   std::unique_ptr<enforce::SeccompSupervisor> supervisor_; // last: its thread uses the above
 };
 

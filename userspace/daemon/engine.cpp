@@ -138,14 +138,13 @@ Result<std::unique_ptr<Engine>> Engine::start(const EngineOptions &opts)
       opts.queue_capacity, opts.queue_max_bytes, &pipeline::footprint);
 
   loader::Options lo;
-  // The cgroup socket programs also observe (connects are seen where they are decided), so the
-  // monitor tier loads them too, with enforcement off.
-  lo.cgroup_net = e->net_tier_ == loader::Tier::fallback || e->net_tier_ == loader::Tier::monitor;
+  lo.cgroup_net = e->net_tier_ == loader::Tier::fallback;
   lo.lsm = e->uses_lsm();
   lo.pin_dir = opts.pin_dir;
-  // Where neither BPF LSM nor fanotify permission events see the agent's opens (the monitor
-  // file tier), only the open tracepoints can: every process pays for them then (log_tiers()).
-  lo.syscall_tracepoints = opts.syscall_tracepoints || e->file_tier_ == loader::Tier::monitor;
+  // Where no deciding hook sees the agent's opens or connects (the monitor tier), only the
+  // syscall tracepoints can: every process pays for them then (log_tiers() says so).
+  lo.syscall_tracepoints = opts.syscall_tracepoints || e->file_tier_ == loader::Tier::monitor ||
+                           e->net_tier_ == loader::Tier::monitor;
   lo.lsm_cgroup = opts.lsm_attach == "cgroup" ||
                   (opts.lsm_attach == "auto" && e->features_.lsm_cgroup.ok);
   e->homes_ = opts.home ? std::vector<std::string>{*opts.home} : login_homes();
@@ -489,7 +488,7 @@ void Engine::worker_loop() noexcept
 void Engine::handle(pipeline::Event &ev)
 {
   std::lock_guard lock(state_mu_);
-  if (ev.hdr.tier == pipeline::Tier::fanotify) {
+  if (ev.hdr.tier == pipeline::Tier::fanotify || (ev.hdr.flags & VG_F_GUARD)) {
     held_.push_back(std::move(ev));
     return;
   }
@@ -508,7 +507,7 @@ void Engine::release_held(uint64_t cutoff_ns)
 
 void Engine::process(pipeline::Event &ev)
 {
-  if (ev.hdr.tier == pipeline::Tier::fanotify) {
+  if (ev.hdr.tier == pipeline::Tier::fanotify || (ev.hdr.flags & VG_F_GUARD)) {
     if (const pipeline::ProcessInfo *p = procs_.find(ev.hdr.tgid)) {
       ev.hdr.uid = p->uid;
       ev.hdr.comm = p->comm;

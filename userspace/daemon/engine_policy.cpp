@@ -231,14 +231,15 @@ Result<> Engine::set_rules(policy::RuleSet rules)
   spdlog::info("{} rule(s) loaded ({} enabled) from {} file(s)", rules.rules.size(), enabled,
                rules.files.size());
   metrics_->rules_loaded(enabled);
-  if (files_ && opts_.agent_mounts) {
-    // What the credential rules name stays visible open by open (the fanotify tier allows the
-    // rest in the kernel after its first open).
+  if (files_) {
+    // What the credential rules name stays visible open by open in the fanotify tier.
     std::vector<std::string> paths;
     for (const auto &r : rules.rules)
       if (r.enabled && r.kind == policy::RuleKind::credential_read)
         paths.insert(paths.end(), r.paths.begin(), r.paths.end());
-    files_->set_rule_paths(paths, opts_.home.value_or(""));
+    if (auto r = files_->set_rule_paths(paths, homes_); !r)
+      spdlog::warn("file guard: the rules' credential paths are not all watched: {}",
+                   r.error().message());
   }
   std::lock_guard lock(state_mu_);
   if (recorder_)

@@ -20,6 +20,7 @@
 #include "cgroup/cgroup.h"
 #include "common/kernel_ids.h"
 #include "common/text.h"
+#include "vigil/abi.h"
 
 namespace vigil::daemon {
 
@@ -231,13 +232,30 @@ Result<size_t> FileEnforcer::watch_agent_mounts(pid_t pid)
   return marked;
 }
 
-void FileEnforcer::set_rule_paths(const std::vector<std::string> &patterns,
-                                  const std::string &home)
+Result<> FileEnforcer::set_rule_paths(const std::vector<std::string> &patterns,
+                                      const std::vector<std::string> &homes)
 {
-  const std::vector<std::string> *lists[] = {&patterns};
-  auto index = std::make_shared<const policy::PathIndex>(lists, home);
-  std::lock_guard lock(rule_paths_mu_);
-  rule_paths_ = std::move(index);
+  if (agent_mounts_) {
+    // Every open of the agent reaches the guard through its mounts: the rule paths only decide
+    // which of them stay uncached (keep_seeing()).
+    const std::vector<std::string> *lists[] = {&patterns};
+    auto index =
+        std::make_shared<const policy::PathIndex>(lists, homes.empty() ? "" : homes.front());
+    std::lock_guard lock(rule_paths_mu_);
+    rule_paths_ = std::move(index);
+    return {};
+  }
+  // A host cgroup (daemon mode): its opens reach the guard only through inode marks, so the
+  // files the credential rules name are marked too, under no profile: observed, never denied.
+  std::vector<std::string> expanded;
+  for (const auto &pat : patterns)
+    for (auto &path : policy::expand_home(pat, homes))
+      expanded.push_back(std::move(path));
+  std::lock_guard lock(set_mu_);
+  if (patterns_[kRulesOwner] == expanded)
+    return {};
+  patterns_[kRulesOwner] = std::move(expanded);
+  return rebuild();
 }
 
 bool FileEnforcer::keep_seeing(const std::string &path) const
@@ -273,17 +291,22 @@ void FileEnforcer::observe(const enforce::Request &req)
 {
   auto snap = snapshot();
   const Agent agent = agent_of(*snap, req.pid);
-  if (agent.profile == 0)
-    return;
+  if (agent.profile != 0)
+    report_observed(req, agent.profile, agent.cgroup_id);
+}
+
+void FileEnforcer::report_observed(const enforce::Request &req, uint32_t profile,
+                                   uint64_t cgroup_id)
+{
   pipeline::Event ev;
   ev.hdr.type = pipeline::EventType::open;
   ev.hdr.ts_ns = boottime_ns();
   ev.hdr.tgid = static_cast<uint32_t>(req.pid);
   ev.hdr.tid = static_cast<uint32_t>(req.tid_or_pid);
-  ev.hdr.profile_id = agent.profile;
-  ev.hdr.verdict = pipeline::Verdict::none; // observed: nothing protects it
-  ev.hdr.tier = pipeline::Tier::fanotify;
-  ev.hdr.cgroup_id = agent.cgroup_id;
+  ev.hdr.profile_id = profile;
+  ev.hdr.verdict = pipeline::Verdict::none; // observed: nothing protects it, nothing decided
+  ev.hdr.flags = VG_F_GUARD;                // ...but ordered like the guard's decisions
+  ev.hdr.cgroup_id = cgroup_id;
   pipeline::OpenBody body;
   body.call = pipeline::OpenCall::hook; // whatever the syscall; fanotify does not say which
   body.dev = kernel_dev(req.dev);
@@ -314,8 +337,14 @@ enforce::Decision FileEnforcer::decide(const enforce::Request &req)
       return {false};
   } else {
     auto owners = snap->owners.find(req.pattern);
-    if (owners == snap->owners.end() || !owners->second.count(profile))
+    if (owners == snap->owners.end() || !owners->second.count(profile)) {
+      // Another profile's credential, or one only the rules name: observed, allowed.
+      uint64_t id = 0;
+      if (auto cid = cgroup::cgroup_id(cgroup_mount_ + *cg))
+        id = *cid;
+      report_observed(req, profile, id);
       return {false};
+    }
   }
   auto mode = snap->modes.find(profile);
   const bool enforce = mode == snap->modes.end() || mode->second == policy::Mode::enforce;

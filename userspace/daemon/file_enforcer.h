@@ -57,7 +57,10 @@ public:
   // With agent_mounts: the credential paths the detection rules name (as the rules spell them,
   // "~/" against home). Opens of files they match keep reaching the guard (and are reported)
   // each time, rather than being allowed in the kernel after the first.
-  void set_rule_paths(const std::vector<std::string> &patterns, const std::string &home);
+  // Without agent_mounts (a host cgroup), those files are marked by inode like the profiles'
+  // credentials, under no profile: every agent open of them is reported, none denied.
+  Result<> set_rule_paths(const std::vector<std::string> &patterns,
+                          const std::vector<std::string> &homes);
   enforce::Stats stats() const { return guard_->stats(); }
   // The fanotify group (see enforce::FanotifyGuard::group_fd). Owned here.
   int group_fd() const { return guard_->group_fd(); }
@@ -75,6 +78,9 @@ private:
   // An open through an agent mount that nothing protects: reported as observed (the tracepoint
   // free way of seeing what vigil run's agent opens), or nothing if the opener is in no agent.
   void observe(const enforce::Request &req);
+  void report_observed(const enforce::Request &req, uint32_t profile, uint64_t cgroup_id);
+  // patterns_ key of the rule paths (set_rule_paths): no profile has id 0.
+  static constexpr uint32_t kRulesOwner = 0;
   // The agent cgroup of pid (path, profile, cgroup id), or profile 0.
   struct Agent {
     std::string cgroup;

@@ -291,8 +291,10 @@ std::vector<sock_filter> launch_filter(const LaunchFilterOptions &opts)
   // nor /dev/userfaultfd's ioctl that makes one.
   b.deny(SYS_userfaultfd, opts.notify ? kNotify : EPERM);
   b.deny_if(SYS_ioctl, {ArgEq{1, kUffdIocNew}}, opts.notify ? kNotify : EPERM);
-  if (opts.notify && opts.listen_calls)
+  if (opts.notify && opts.listen_calls) {
     b.deny(SYS_listen, kNotify);
+    b.deny(SYS_bind, kNotify);
+  }
   if (opts.notify && opts.name_calls) {
     // Opens that only read never wait: the access mode is the low two bits of the flags.
     for (auto [nr, arg] : {std::pair{SYS_open, 1}, std::pair{SYS_openat, 2}}) {
@@ -677,6 +679,8 @@ void SeccompSupervisor::loop() noexcept
       // The target was checked as the agent's; the kernel's own checks still apply. A pid
       // reused in between can only be another of the agent's where it has a PID namespace.
       resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+    } else if (err == kDoneForTask) {
+      resp.val = 0; // done by the supervisor: the call succeeded
     } else {
       resp.error = -err;
     }

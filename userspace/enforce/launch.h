@@ -124,6 +124,10 @@ struct LaunchFilterOptions {
   // sockets hold (the tier-2 unix programs let the agent reach its own servers by them) before
   // the call goes on, so no client of the agent's server can come before the record.
   bool listen_calls = false;
+  // The same for bind(2): a unix name an agent binds is recorded at once (a datagram server
+  // never calls listen). An abstract name is bound by the supervisor on the agent's socket and
+  // recorded before the call returns; a path name (which the kernel must resolve as the agent)
+  // is recorded as soon as the agent's own bind has made it.
 };
 
 // The launch filter (classic BPF for seccomp). Whatever the options, bpf(), module loading,
@@ -254,6 +258,10 @@ AttemptVerdict judge_attempt(const TamperAttempt &a, const AttemptContext &ctx);
 // sock, then hands every notification to on_attempt and answers what it returns: 0 lets the call
 // run as the kernel decides (SECCOMP_USER_NOTIF_FLAG_CONTINUE), a positive errno fails it. stop()
 // (or the destructor) ends the thread; a child that never sends a listener just ends it early.
+// on_attempt's answer for a call the supervisor made itself for the task: the task's call
+// returns 0 without running again.
+inline constexpr int kDoneForTask = -1;
+
 class SeccompSupervisor {
 public:
   SeccompSupervisor(int sock, std::function<int(const TamperAttempt &)> on_attempt);

@@ -12,6 +12,7 @@
 #include <variant>
 
 #include "pipeline/event.h"
+#include "vigil/abi.h"
 
 namespace vigil::pipeline {
 
@@ -30,7 +31,7 @@ public:
     const auto *o = std::get_if<OpenBody>(&ev.body);
     if (!o)
       return false;
-    if (ev.hdr.tier == Tier::fanotify) {
+    if (ev.hdr.tier == Tier::fanotify || (ev.hdr.flags & VG_F_GUARD)) {
       const uint64_t seq = ++seq_;
       seen_[ev.hdr.tid] = Seen{o->dev, o->ino, o->ret, ev.hdr.ts_ns, seq};
       order_.emplace_back(ev.hdr.tid, seq);

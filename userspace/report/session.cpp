@@ -297,6 +297,19 @@ private:
 
   void open(const Event &ev, const OpenBody &o, uint64_t t, Process *p, Line line)
   {
+    if (o.repeats) { // tier 1's count of repeated opens: it adds to the counts, no line
+      if (p) {
+        p->opens += o.repeats;
+        if (auto it = p->files.find(o.path); it != p->files.end())
+          it->second.n += o.repeats;
+      }
+      if (const Noise noise = classify_open(o.path, ev.hdr.tgid); noise != Noise::none) {
+        s_.folded[static_cast<size_t>(noise)] += o.repeats;
+        if (p)
+          p->folded[static_cast<size_t>(noise)] += o.repeats;
+      }
+      return;
+    }
     const bool denied = is_denied(ev);
     bool credential = !o.pattern.empty() && !o.persist && !o.ipc;
     if (!credential && ev.hdr.profile_id != 0)

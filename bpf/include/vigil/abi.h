@@ -132,6 +132,9 @@ enum vg_open_call {
 #define VG_F_ISOLATED (1u << 8)     /* connect record: denied because the agent cgroup is isolated
 				      * (VG_AGENT_ISOLATED, a response action), whatever the
 				      * allowlist says (ABI 1.8) */
+#define VG_F_GUARD (1u << 9)         /* open record made by vigil's fanotify guard (userspace),
+				      * never by the kernel: an observation ordered like its
+				      * decisions */
 #define VG_F_PERSIST (1u << 7)       /* open record: a decision of the persistence guard (a write,
 				      * create, link, rename, unlink, chmod or chown of a protected
 				      * name), not a credential read (ABI 1.6). From BPF LSM
