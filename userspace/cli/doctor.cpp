@@ -170,6 +170,42 @@ ResponseSupport response_support(const Features &f)
   return r;
 }
 
+// How the agents' activity is seen without syscall tracepoints: by the hooks that decide.
+struct Seen {
+  const char *what;
+  std::string how;
+};
+std::vector<Seen> observation(const Features &f)
+{
+  const bool lsm = f.file_tier == loader::Tier::lsm;
+  const bool fan = f.file_tier == loader::Tier::fallback;
+  std::vector<Seen> rows;
+  rows.push_back(
+      {"opens", lsm   ? "BPF LSM file_open: each process's first open of a file in a second is "
+                        "reported, the repeats counted in the kernel and reported as one count"
+                : fan ? "fanotify: vigil run marks the agent's mounts (the agent's first open of "
+                        "each file; files the credential rules name, every open); daemon mode "
+                        "sees only the files the profiles and the credential rules name"
+                      : "the open syscall tracepoints (no deciding hook on this kernel)"});
+  rows.push_back({"connects", f.net_tier == loader::Tier::lsm
+                                  ? "BPF LSM socket_connect and unix_stream_connect"
+                              : f.net_tier == loader::Tier::fallback
+                                  ? "the cgroup connect4/6 and connect_unix programs"
+                                  : "the connect syscall tracepoints"});
+  rows.push_back({"failed_opens", "not observed (no file reaches a deciding hook: a path that "
+                                  "does not exist for the agent, /proc/PID of a process outside "
+                                  "its PID namespace) unless syscall tracepoints are on"});
+  rows.push_back(
+      {"syscall_tracepoints",
+       f.file_tier == loader::Tier::monitor || f.net_tier == loader::Tier::monitor
+           ? "on (the monitor tier has no other way to see the agent): every process of the "
+             "machine takes the slow syscall path while vigil runs"
+           : "off; `vigil run --syscall-tracepoints` or `syscall_tracepoints: true` turns them "
+             "on, which puts every process of the machine on the slow syscall path "
+             "(docs/BENCHMARKS.md: about 1.2x on an open/close loop outside agents)"});
+  return rows;
+}
+
 void print_text(const Features &f)
 {
   for (const auto &[key, probe] : probe_rows(f))
@@ -185,6 +221,9 @@ void print_text(const Features &f)
   std::printf("self-protection (an agent's attempts on vigil and its own boundary):\n");
   for (const auto &p : loader::self_protection(f.file_tier == loader::Tier::lsm))
     std::printf("  %-8s %-17s %s\n", p.by, p.attempt, p.detail);
+  std::printf("observation (what sees the agent's activity):\n");
+  for (const auto &s : observation(f))
+    std::printf("  %-20s %s\n", s.what, s.how.c_str());
   std::printf("confinement by attempt (vigil run | daemon mode):\n");
   for (const auto &c : coverage(f))
     std::printf("  %-22s %s | %s\n", c.attempt, c.run.c_str(), c.daemon.c_str());
@@ -208,6 +247,8 @@ void print_json(const Features &f)
     j["self_protection"][p.attempt] = {{"by", p.by}, {"detail", p.detail}};
   for (const auto &c : coverage(f))
     j["confinement"][c.attempt] = {{"vigil_run", c.run}, {"daemon", c.daemon}};
+  for (const auto &s : observation(f))
+    j["observation"][s.what] = s.how;
   std::printf("%s\n",
               j.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace).c_str());
 }

@@ -147,6 +147,37 @@ TEST(EventCodec, round_trips_an_inbound_connection)
   EXPECT_EQ(g.addr, b.addr);
 }
 
+// Tier 1's count of repeated opens travels as an extension: it round-trips, a plain open decoded
+// into the same event after it carries no count, and a count of zero is refused as corrupt.
+TEST(EventCodec, round_trips_a_count_of_repeated_opens)
+{
+  Event ev{test::sample_header(EventType::open, 1), OpenBody{}};
+  auto &b = std::get<OpenBody>(ev.body);
+  b.path = "/etc/hostname";
+  b.call = OpenCall::hook;
+  b.repeats = 49;
+  b.repeat_first_ns = 1000;
+  b.repeat_last_ns = 9000;
+  std::string buf;
+  encode(ev, buf);
+  Event reused;
+  ASSERT_TRUE(eventlog::decode_into(bytes(buf), reused));
+  const auto &g = std::get<OpenBody>(reused.body);
+  EXPECT_EQ(g.repeats, 49u);
+  EXPECT_EQ(g.repeat_first_ns, 1000u);
+  EXPECT_EQ(g.repeat_last_ns, 9000u);
+  Event plain{test::sample_header(EventType::open, 1), OpenBody{}};
+  std::string pbuf;
+  encode(plain, pbuf);
+  ASSERT_TRUE(eventlog::decode_into(bytes(pbuf), reused));
+  EXPECT_EQ(std::get<OpenBody>(reused.body).repeats, 0u);
+  // The extension's count field (the first 8 bytes after its tag and length) zeroed.
+  const size_t at = buf.size() - 24;
+  std::fill(buf.begin() + static_cast<std::ptrdiff_t>(at),
+            buf.begin() + static_cast<std::ptrdiff_t>(at + 8), '\0');
+  EXPECT_FALSE(decode(bytes(buf)));
+}
+
 // A decoder that reuses its events gives what a fresh decode gives, whatever came before: every
 // sample after every other (the previous event's strings, extensions and flags left nowhere).
 TEST(EventCodec, a_reused_event_decodes_like_a_fresh_one)
