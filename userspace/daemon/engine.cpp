@@ -167,6 +167,11 @@ Result<std::unique_ptr<Engine>> Engine::start(const EngineOptions &opts)
     return tl::unexpected(l.error());
   e->loader_ = std::move(*l);
   startup_step("BPF programs loaded and attached");
+  if (lo.syscall_tracepoints)
+    spdlog::warn("syscall tracepoints attached ({}): every process on this machine takes the "
+                 "slow syscall path while vigil runs",
+                 opts.syscall_tracepoints ? "asked for" : "the monitor tier has no other way to "
+                                                          "see the agent's opens and connects");
   if (e->loader_->adopted()) {
     // What the kernel wrote while no daemon ran waits in the pinned ring until the policy is in
     // place (policy_ready()): read now, it would meet no profile and raise nothing.
@@ -548,8 +553,8 @@ void Engine::process(pipeline::Event &ev)
 void Engine::remember_open_path(const pipeline::Event &ev)
 {
   const auto *o = std::get_if<pipeline::OpenBody>(&ev.body);
-  if (!o || ev.hdr.tier != pipeline::Tier::lsm || ev.hdr.verdict != pipeline::Verdict::none ||
-      o->repeats || !o->resolved || o->ino == 0)
+  if (!o || ev.hdr.verdict != pipeline::Verdict::none || o->repeats || !o->resolved ||
+      o->ino == 0 || !loader_ || !loader_->counts_opens())
     return;
   if (open_paths_size_ >= kMaxOpenPaths) {
     open_paths_.clear();
@@ -576,8 +581,7 @@ void Engine::report_open_counts()
     ev.hdr.tgid = k.tgid;
     ev.hdr.tid = k.tgid;
     ev.hdr.uid = v.uid;
-    ev.hdr.profile_id = v.profile_id;
-    ev.hdr.tier = pipeline::Tier::lsm;
+    ev.hdr.profile_id = v.profile_id; // tier none: observed, like the open it follows
     if (const pipeline::ProcessInfo *p = procs_.find(k.tgid))
       ev.hdr.comm = p->comm;
     pipeline::OpenBody o;

@@ -129,6 +129,7 @@ public:
   // Tier 1's counts of repeated opens (vg_open_seen, see vigil/abi.h): takes every entry
   // (lookup-and-delete, so an open the kernel counts meanwhile starts a new entry and is
   // reported as a first open) and hands fn those that counted repeats. Returns how many.
+  bool counts_opens() const { return opts_.lsm; }
   using OpenCountFn = std::function<void(const vg_open_seen_key &, const vg_open_seen_val &)>;
   size_t drain_open_counts(const OpenCountFn &fn);
   // Tier 2 unix allowlist of a profile: socket names its agents may reach although an outside
