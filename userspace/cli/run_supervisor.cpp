@@ -211,7 +211,12 @@ int RunSupervisor::on_bind(const enforce::TamperAttempt &a)
     return enforce::kDoneForTask;
   }
   // A path: the kernel resolves it as the agent (its root, working directory, credentials), so
-  // the agent's own call makes it; recorded as soon as the socket has its name.
+  // the agent's own call makes it; recorded as soon as the socket has its name. At most
+  // kMaxWatchedBinds at a time (an agent binding in a loop must not run vigil out of
+  // descriptors): past that, its server is found after its first refused client instead.
+  if (binds_watched_.load() >= kMaxWatchedBinds)
+    return 0;
+  binds_watched_.fetch_add(1);
   std::lock_guard lock(binds_mu_);
   pending_binds_.push_back(std::move(sock));
   binds_cv_.notify_one();
@@ -239,7 +244,10 @@ void RunSupervisor::bind_loop() noexcept
       const bool bound = ::getsockname(w.first.get(), reinterpret_cast<sockaddr *>(&sun), &n) == 0 &&
                          n > sizeof(sa_family_t);
       named |= bound;
-      return bound || std::chrono::steady_clock::now() > w.second; // a failed bind: given up
+      const bool done = bound || std::chrono::steady_clock::now() > w.second; // failed: given up
+      if (done)
+        binds_watched_.fetch_sub(1);
+      return done;
     });
     if (named)
       engine_.rescan_unix_bound();

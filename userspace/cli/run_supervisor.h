@@ -65,6 +65,8 @@ private:
   std::mutex binds_mu_;
   std::condition_variable binds_cv_;
   std::vector<UniqueFd> pending_binds_;
+  static constexpr size_t kMaxWatchedBinds = 256;
+  std::atomic<size_t> binds_watched_{0};
   bool binds_stop_ = false;
   std::thread binds_;
   std::unique_ptr<enforce::SeccompSupervisor> supervisor_; // last: its thread uses the above

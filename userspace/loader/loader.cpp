@@ -431,6 +431,31 @@ size_t Loader::drain_open_counts(const OpenCountFn &fn)
   if (!opts_.lsm)
     return 0; // only the file_open LSM program counts
   const int fd = bpf_map__fd(skel_->maps.vg_open_seen);
+  // Batches of entries per system call (5.6+): one call per bucket run rather than two per
+  // entry. Where the kernel refuses batches, the walk below does it entry by entry.
+  constexpr uint32_t kChunk = 1024;
+  seen_keys_.resize(kChunk);
+  seen_vals_.resize(kChunk);
+  LIBBPF_OPTS(bpf_map_batch_opts, bopts);
+  uint32_t in = 0, out = 0;
+  size_t n = 0;
+  for (bool first = true;; first = false) {
+    uint32_t count = kChunk;
+    const int err = bpf_map_lookup_and_delete_batch(fd, first ? nullptr : &in, &out,
+                                                    seen_keys_.data(), seen_vals_.data(), &count,
+                                                    &bopts);
+    const int e = err ? errno : 0;
+    if (err && first && count == 0 && (e == EINVAL || e == ENOTSUP || e == EOPNOTSUPP))
+      break; // no batches here: the walk
+    for (uint32_t i = 0; i < count && i < kChunk; ++i)
+      if (seen_vals_[i].count) {
+        fn(seen_keys_[i], seen_vals_[i]);
+        ++n;
+      }
+    if (err) // ENOENT: the whole map was read
+      return n;
+    in = out;
+  }
   seen_keys_.clear();
   vg_open_seen_key key{}, next{};
   const vg_open_seen_key *prev = nullptr;
@@ -441,7 +466,6 @@ size_t Loader::drain_open_counts(const OpenCountFn &fn)
     key = next;
     prev = &key;
   }
-  size_t n = 0;
   for (const auto &k : seen_keys_) {
     vg_open_seen_val val{};
     if (bpf_map_lookup_and_delete_elem(fd, &k, &val) != 0 || val.count == 0)

@@ -188,6 +188,7 @@ private:
   // where it is not loaded.
   int iter_unix_fd_ = -1;
   std::vector<vg_open_seen_key> seen_keys_; // drain_open_counts()'s scratch
+  std::vector<vg_open_seen_val> seen_vals_;
   std::mutex iter_mu_;
   // The ring's consumer and producer position pages, mapped read-only for the fill gauge
   // (libbpf 1.1 has no ring__avail_data_size). Null when the mapping failed.
