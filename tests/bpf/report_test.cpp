@@ -75,7 +75,10 @@ TEST_P(ReportSession, readme_session_renders_in_chromium_with_tree_alerts_filter
 {
   ASSERT_EQ(recorded_.status, 1) << recorded_.err; // the connect is denied, as in the README
   const auto alerts = read_json_lines(alerts_);
-  ASSERT_GE(alerts.size(), 2u) << recorded_.err;
+  // Root's read of /etc/shadow is alerted (a credential rule); uid 65534's fails on file
+  // permissions before any deciding hook sees a file (a failed open: alerted only with
+  // --syscall-tracepoints), so its session has the egress alert alone.
+  ASSERT_GE(alerts.size(), GetParam() ? 1u : 2u) << recorded_.err;
   bool egress = false;
   for (const auto &a : alerts)
     egress |= a.value("rule", "") == "egress-not-allowed";
@@ -184,7 +187,9 @@ TEST_P(ReportSession, replay_timeline_folds_noise_and_all_shows_it)
   EXPECT_EQ(folded.out.find("libc.so"), std::string::npos) << folded.out;
   EXPECT_NE(all.out.find("libc.so"), std::string::npos) << all.out;
   EXPECT_EQ(all.out.find("folded opens:"), std::string::npos);
-  EXPECT_LT(count_of(folded.out, "\n") * 2, count_of(all.out, "\n"));
+  // Fewer lines folded than not (each program's libraries, locale and caches: since opens are
+  // reported where they are decided, each file once per agent in tier 2, so not many).
+  EXPECT_LT(count_of(folded.out, "\n"), count_of(all.out, "\n"));
   // What matters stays: the denied read and the egress alert.
   EXPECT_NE(folded.out.find("/etc/shadow"), std::string::npos);
   EXPECT_NE(folded.out.find("egress-not-allowed"), std::string::npos);

@@ -193,8 +193,9 @@ std::vector<Seen> observation(const Features &f)
                                   ? "the cgroup connect4/6 and connect_unix programs"
                                   : "the connect syscall tracepoints"});
   rows.push_back({"failed_opens", "not observed (no file reaches a deciding hook: a path that "
-                                  "does not exist for the agent, /proc/PID of a process outside "
-                                  "its PID namespace) unless syscall tracepoints are on"});
+                                  "does not exist for the agent, a file its permissions refuse, "
+                                  "/proc/PID of a process outside its PID namespace) unless "
+                                  "syscall tracepoints are on"});
   rows.push_back(
       {"syscall_tracepoints",
        f.file_tier == loader::Tier::monitor || f.net_tier == loader::Tier::monitor
