@@ -196,6 +196,7 @@ Result<std::unique_ptr<Engine>> Engine::start(const EngineOptions &opts)
   e->reader_beat_ = e->metrics_->health().add_thread("ring reader");
   e->worker_beat_ = e->metrics_->health().add_thread("pipeline worker");
   e->reader_ = std::thread([self] { self->reader_loop(); });
+  e->scanner_ = std::thread([self] { self->scan_loop(); });
   e->hosts_ = std::thread([self] { self->hosts_loop(); });
   e->worker_ = std::thread([self] { self->worker_loop(); });
   return e;
@@ -376,12 +377,32 @@ void Engine::on_sample(std::span<const std::byte> data) noexcept
       c && c->ipc && ev->hdr.tier == pipeline::Tier::cgroup) {
     const auto now = std::chrono::steady_clock::now();
     if (now - last_unix_scan_ >= std::chrono::milliseconds(20)) {
+      // On the scanner thread, never here: a scan walks every unix socket of the machine, and
+      // an agent holding many of them must not slow the reading of the ring (and its alerts).
       last_unix_scan_ = now;
-      rescan_unix_bound();
+      {
+        std::lock_guard lock(scan_mu_);
+        scan_wanted_ = true;
+      }
+      scan_cv_.notify_one();
     }
   }
   if (!queue_->try_push(std::move(*ev)))
     metrics_->queue_drop();
+}
+
+void Engine::scan_loop() noexcept
+{
+  std::unique_lock lock(scan_mu_);
+  while (!stopping_.load()) {
+    scan_cv_.wait_for(lock, std::chrono::milliseconds(200), [this] { return scan_wanted_; });
+    if (!scan_wanted_)
+      continue;
+    scan_wanted_ = false; // requests made during the scan are served by the next one
+    lock.unlock();
+    rescan_unix_bound();
+    lock.lock();
+  }
 }
 
 void Engine::rescan_unix_bound() noexcept
@@ -735,6 +756,9 @@ void Engine::stop()
   lookups_.stop(); // the hosts thread waits on it
   if (reader_.joinable())
     reader_.join();
+  scan_cv_.notify_all();
+  if (scanner_.joinable())
+    scanner_.join();
   if (hosts_.joinable())
     hosts_.join();
   if (worker_.joinable())

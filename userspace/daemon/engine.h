@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <deque>
@@ -228,6 +229,12 @@ private:
   std::vector<std::pair<std::string, uint64_t>> confined_;
   std::map<std::string, uint32_t> agent_paths_; // cgroup path (relative to the mount) -> profile
   std::chrono::steady_clock::time_point last_unix_scan_{}; // ring reader thread only
+  // Unix socket scans asked for by the reader (a refused name), run on their own thread.
+  std::mutex scan_mu_;
+  std::condition_variable scan_cv_;
+  bool scan_wanted_ = false;
+  std::thread scanner_;
+  void scan_loop() noexcept;
   // Paths of inodes tier 1 reported opened (dev -> ino -> path), for the counts of repeats.
   // Guarded by state_mu_; forgotten all at once past kMaxOpenPaths.
   static constexpr size_t kMaxOpenPaths = 65536;

@@ -236,17 +236,17 @@ Result<> FileEnforcer::set_rule_paths(const std::vector<std::string> &patterns,
                                       const std::vector<std::string> &homes)
 {
   if (agent_mounts_) {
-    // Every open of the agent reaches the guard through its mounts: the rule paths only decide
-    // which of them stay uncached (keep_seeing()).
+    // Every open of the agent reaches the guard through its mounts: files matching the rule
+    // paths by the name they are opened by stay uncached (keep_seeing()).
     const std::vector<std::string> *lists[] = {&patterns};
     auto index =
         std::make_shared<const policy::PathIndex>(lists, homes.empty() ? "" : homes.front());
     std::lock_guard lock(rule_paths_mu_);
     rule_paths_ = std::move(index);
-    return {};
   }
-  // A host cgroup (daemon mode): its opens reach the guard only through inode marks, so the
-  // files the credential rules name are marked too, under no profile: observed, never denied.
+  // The files the credential rules name are marked by inode too, under no profile: observed,
+  // never denied, and never cached, whatever name (a hard link, a rename) opens them. In daemon
+  // mode these marks are the only way a host cgroup's opens of them reach the guard.
   std::vector<std::string> expanded;
   for (const auto &pat : patterns)
     for (auto &path : policy::expand_home(pat, homes))
