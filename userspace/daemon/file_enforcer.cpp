@@ -157,11 +157,17 @@ Result<> FileEnforcer::rebuild()
   auto next = std::make_shared<Snapshot>(*snapshot());
   next->owners.clear();
   std::vector<std::string> all;
-  for (const auto &[id, pats] : patterns_)
-    for (const auto &pat : pats) {
-      if (next->owners[pat].empty())
-        all.push_back(pat);
-      next->owners[pat].insert(id);
+  // The profiles' patterns first, the rules' last: an inode both match is keyed by a profile's
+  // pattern, so it is decided (denied), not only observed.
+  for (const bool rules : {false, true})
+    for (const auto &[id, pats] : patterns_) {
+      if ((id == kRulesOwner) != rules)
+        continue;
+      for (const auto &pat : pats) {
+        if (next->owners[pat].empty())
+          all.push_back(pat);
+        next->owners[pat].insert(id);
+      }
     }
   next->modes = modes_;
   // Inodes the old set keyed stay keyed: a credential moved out of its directory is found by no
@@ -243,10 +249,10 @@ Result<> FileEnforcer::set_rule_paths(const std::vector<std::string> &patterns,
         std::make_shared<const policy::PathIndex>(lists, homes.empty() ? "" : homes.front());
     std::lock_guard lock(rule_paths_mu_);
     rule_paths_ = std::move(index);
+    return {};
   }
-  // The files the credential rules name are marked by inode too, under no profile: observed,
-  // never denied, and never cached, whatever name (a hard link, a rename) opens them. In daemon
-  // mode these marks are the only way a host cgroup's opens of them reach the guard.
+  // A host cgroup (daemon mode): its opens reach the guard only through inode marks, so the
+  // files the credential rules name are marked too, under no profile: observed, never denied.
   std::vector<std::string> expanded;
   for (const auto &pat : patterns)
     for (auto &path : policy::expand_home(pat, homes))

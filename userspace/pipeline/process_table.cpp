@@ -226,9 +226,13 @@ void ProcessTable::apply_event(const Event &ev)
     if (!added)
       bytes_ -= child.bytes;
     if (parent_known && f->child_tgid != h.tgid) {
-      // The fork is also an event of the parent: it was seen now. A forked child runs the
-      // parent's image until it execs.
-      child = touch(procs_[h.tgid]);
+      // The fork is also an event of the parent: it was seen now, in this cgroup and profile
+      // (for a process that was in the agent before it was confined, its forks may be the only
+      // events it makes). A forked child runs the parent's image until it execs.
+      ProcessInfo &parent = procs_[h.tgid];
+      parent.cgroup_id = h.cgroup_id;
+      parent.profile_id = h.profile_id;
+      child = touch(parent);
     } else {
       child.uid = 0;
       child.cgroup_id = 0;
