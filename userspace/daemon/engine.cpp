@@ -107,6 +107,7 @@ Result<std::unique_ptr<Engine>> Engine::start(const EngineOptions &opts)
   }
   if (auto r = e->open_sinks(); !r)
     return tl::unexpected(r.error());
+  e->procs_.set_fork_refreshes_parent(!opts.agent_mounts);
   e->procs_.seed();
   if (opts.log_dir) {
     eventlog::WriterOptions wo;

@@ -230,8 +230,8 @@ void ProcessTable::apply_event(const Event &ev)
       // (for a process that was in the agent before it was confined, its forks may be the only
       // events it makes). A forked child runs the parent's image until it execs.
       ProcessInfo &parent = procs_[h.tgid];
-      parent.cgroup_id = h.cgroup_id;
-      parent.profile_id = h.profile_id;
+      if (fork_refreshes_parent_)
+        parent.profile_id = h.profile_id;
       child = touch(parent);
     } else {
       child.uid = 0;

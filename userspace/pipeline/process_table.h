@@ -58,6 +58,9 @@ public:
   // Applies the bound: pointers from find() and ancestry() are valid until the next apply(),
   // insert(), seed() or sweep().
   void apply(const Event &ev);
+  // A fork also says the parent's profile now (daemon mode: a process confined while running
+  // may make no other event). Off where a launcher outside the agent forks into it (vigil run).
+  void set_fork_refreshes_parent(bool on) { fork_refreshes_parent_ = on; }
   // The process, reading /proc on a miss. nullptr when it is gone and was never seen. Never
   // evicts (the table may exceed its bound by what one event looks up, until the next apply()).
   const ProcessInfo *find(uint32_t pid);
@@ -82,6 +85,7 @@ public:
   }
 
 private:
+  bool fork_refreshes_parent_ = false;
   std::optional<ProcessInfo> read_proc(uint32_t pid) const;
   void retire(uint32_t pid);
   void apply_event(const Event &ev);
