@@ -74,6 +74,8 @@ int main(int argc, char **argv)
   vigil::cli::DaemonArgs daemon;
   CLI::App *daemon_cmd = app.add_subcommand("daemon", "Node mode: confine cgroups by config");
   daemon_cmd->add_option("--config", daemon.config, "Daemon config YAML")->required();
+  daemon_cmd->add_flag("-v,--verbose", daemon.verbose,
+                       "Log every start-up note (by default: one line per fact)");
 
   std::vector<std::string> check_files;
   CLI::App *check_cmd = app.add_subcommand("check-profile", "Validate profile files");
@@ -185,10 +187,11 @@ int main(int argc, char **argv)
   } catch (const CLI::ParseError &e) {
     if (e.get_exit_code() == 0) // --help, --version
       return app.exit(e);
-    // "vigil bogus": CLI11 checks for the missing subcommand before it looks at the extra word;
-    // name the word, as for an unknown option.
-    if (dynamic_cast<const CLI::RequiredError *>(&e) && !app.remaining().empty())
-      (void)app.exit(CLI::ExtrasError(app.remaining()));
+    // "vigil bogus", "vigil rules bogus", "vigil daemon --bogus": CLI11 checks for the missing
+    // subcommand or option before it looks at the words it could not place (at any level); name
+    // those words, as for an unknown option.
+    if (dynamic_cast<const CLI::RequiredError *>(&e) && !app.remaining(true).empty())
+      (void)app.exit(CLI::ExtrasError(app.remaining(true)));
     else
       (void)app.exit(e);
     return 2; // bad usage, like a bad profile or config
