@@ -410,8 +410,9 @@ static void summarize_start(const RunArgs &args, const daemon::Engine &engine,
               "{}, {}{}", files, network, lsm ? "" : " (no BPF LSM on this kernel)");
   spdlog::info("profile '{}' ({}) confines cgroup {}", name, path, cg);
   const std::string more =
-      held > 0 && !args.verbose ? fmt::format("; `vigil run -v` prints the {} notes held back", held)
-                                : "";
+      held > 0 && !args.verbose
+          ? fmt::format("; `vigil run -v` prints the {} notes held back", held)
+          : "";
   if (const std::string gaps = daemon::kernel_gaps_line(lsm); !gaps.empty())
     spdlog::warn("{}{}", gaps, more);
   else if (!more.empty())
