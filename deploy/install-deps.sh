@@ -2,10 +2,10 @@
 # SPDX-License-Identifier: Apache-2.0
 # Installs the Debian packages vigil needs, only those missing. --test adds what the test suite
 # needs (GoogleTest, curl, jq, qemu and busybox for the BPF-LSM VM, Prometheus and Alertmanager
-# for the exporter tests, Node.js and npm for the Kubernetes manifest test, libFuzzer for
-# tests/fuzz: only Recommended by clang-14, which is installed without recommends; Chromium for
-# the incident report's headless browser tests). Debian 12
-# (bookworm), as root.
+# for the exporter tests, Node.js and npm for the Kubernetes manifest test, dpkg-dev and systemd
+# for the package test (dpkg-shlibdeps, systemd-analyze), libFuzzer for tests/fuzz: only
+# Recommended by clang-14, which is installed without recommends; Chromium for the incident
+# report's headless browser tests). Debian 12 (bookworm), as root.
 set -euo pipefail
 
 build=(cmake ninja-build g++ clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev
@@ -13,7 +13,7 @@ build=(cmake ninja-build g++ clang llvm pkg-config bpftool libbpf-dev libelf-dev
 	libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libexpected-dev libssl-dev)
 test=(googletest libgtest-dev libgmock-dev libbenchmark-dev curl util-linux iproute2
 	qemu-system-x86 qemu-system-common busybox-static cpio zstd xz-utils kmod jq
-	prometheus prometheus-alertmanager libclang-rt-14-dev chromium)
+	prometheus prometheus-alertmanager libclang-rt-14-dev chromium dpkg-dev systemd)
 
 want=("${build[@]}")
 if [ "${1:-}" = --test ]; then

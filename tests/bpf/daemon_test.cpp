@@ -3,7 +3,9 @@
 // they go away; processes in other cgroups are not watched.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <set>
 #include <thread>
 
 #include "harness.h"
@@ -203,6 +205,71 @@ TEST_F(DaemonTest, enforcement_survives_sigkill_is_adopted_and_unload_removes_it
 // Tier 2's file tier is the daemon's fanotify group, which is not pinned: it goes with the
 // daemon, and the kernel then lets every open pass until the next daemon guards the set again
 // (docs/SECURITY.md, "When vigil dies"). This pins down that documented window.
+// The daemon's start in the journal: one line per fact. Every self-protection gap of this kernel
+// in one line, a profile's egress host names being resolved in one line; -v logs one line per
+// item as before.
+TEST_F(DaemonTest, start_logs_one_line_per_fact)
+{
+  write_file(tmp_ / "hosts.yaml", "profile: hosts-agent\negress:\n  allow:\n"
+                                  "    - {host: one.vigil-test.invalid}\n"
+                                  "    - {host: two.vigil-test.invalid}\n"
+                                  "    - {host: three.vigil-test.invalid}\n");
+  const std::string config = read_file(tmp_ / "vigil.yaml");
+  write_file(tmp_ / "vigil.yaml", "profiles: [profile.yaml, hosts.yaml]\n" +
+                                      config.substr(config.find('\n') + 1));
+  auto start_lines = [&](bool verbose) {
+    std::vector<std::string> argv{vigil_bin(), "daemon", "--config", tmp_ / "vigil.yaml"};
+    if (verbose)
+      argv.push_back("-v");
+    Proc daemon(argv);
+    EXPECT_TRUE(daemon.wait_for_err("daemon running")) << daemon.err_so_far();
+    const std::string err = daemon.err_so_far();
+    daemon.signal(SIGTERM);
+    ProcResult r = daemon.wait(std::chrono::seconds(15));
+    EXPECT_EQ(r.status, 0) << r.err;
+    run({vigil_bin(), "unload", "--pin-dir", pins_});
+    std::vector<std::string> lines;
+    for (size_t at = 0, nl; (nl = err.find('\n', at)) != std::string::npos; at = nl + 1)
+      if (err.compare(at, nl - at, "") != 0)
+        lines.push_back(err.substr(at, nl - at));
+    return lines;
+  };
+  auto count = [](const std::vector<std::string> &lines, const std::string &needle) {
+    return std::count_if(lines.begin(), lines.end(), [&](const std::string &l) {
+      return l.find(needle) != std::string::npos;
+    });
+  };
+
+  const std::vector<std::string> lines = start_lines(false);
+  const std::string all = ::testing::PrintToString(lines);
+  EXPECT_EQ(count(lines, "file enforcement: "), 1) << all;
+  EXPECT_EQ(count(lines, "network enforcement: "), 1) << all;
+  EXPECT_EQ(count(lines, "daemon running"), 1) << all;
+  EXPECT_EQ(count(lines, ": resolving;"), 0) << all;
+  ASSERT_EQ(count(lines, "profile 'hosts-agent': 3 egress host(s) resolving"), 1) << all;
+  for (const char *host : {"one", "two", "three"})
+    EXPECT_EQ(count(lines, std::string(host) + ".vigil-test.invalid"), 1) << host << all;
+  // A kernel without BPF LSM leaves attempts on vigil unrefused: one line names them all.
+  const bool lsm =
+      count(lines, "file enforcement: lsm") + count(lines, "network enforcement: lsm") > 0;
+  EXPECT_EQ(count(lines, "self-protection: "), lsm ? 0 : 1) << all;
+  if (!lsm) {
+    EXPECT_EQ(count(lines, "does not stop bpffs, mount, module, sysctl, process_memory"), 1)
+        << all;
+    EXPECT_EQ(count(lines, "`vigil doctor`"), 1) << all;
+  }
+  // No fact twice.
+  std::set<std::string> distinct(lines.begin(), lines.end());
+  EXPECT_EQ(distinct.size(), lines.size()) << all;
+
+  const std::vector<std::string> verbose = start_lines(true);
+  const std::string vall = ::testing::PrintToString(verbose);
+  EXPECT_EQ(count(verbose, ": resolving; it allows nothing"), 3) << vall;
+  if (!lsm) {
+    EXPECT_GT(count(verbose, "self-protection: "), 1) << vall;
+  }
+}
+
 TEST_F(DaemonTest, the_fanotify_tier_does_not_outlive_the_daemon)
 {
   if (expected_file_tier() != "fanotify")

@@ -258,29 +258,72 @@ TEST_F(RunTest, unprivileged_user_gets_a_clear_error)
 
 TEST(RunCli, unknown_subcommands_and_options_are_usage_errors)
 {
-  ProcResult r = run({vigil_bin(), "bogus"});
+  // Every level: the word vigil could not place is named, exit 2, never "A subcommand is
+  // required" or "--config is required" in its stead.
+  // The arguments, and the word the error must name.
+  const std::vector<std::pair<std::vector<std::string>, std::string>> bad = {
+      {{"bogus"}, "bogus"},
+      {{"--bogus"}, "--bogus"},
+      {{"run", "--bogus", "--", "true"}, "--bogus"},
+      {{"rules", "bogus"}, "bogus"},
+      {{"rules", "check", "--bogus", "x"}, "--bogus"},
+      {{"log", "bogus"}, "bogus"},
+      {{"daemon", "--bogus"}, "--bogus"},
+      {{"doctor", "extra"}, "extra"}};
+  for (const auto &[args, word] : bad) {
+    std::vector<std::string> argv{vigil_bin()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    ProcResult r = run(argv);
+    const std::string what = ::testing::PrintToString(args);
+    EXPECT_EQ(r.status, 2) << what << r.err;
+    EXPECT_NE(r.err.find("not expected"), std::string::npos) << what << r.err;
+    EXPECT_NE(r.err.find(word), std::string::npos) << what << r.err;
+    EXPECT_EQ(r.err.find("is required"), std::string::npos) << what << r.err;
+  }
+  // A missing subcommand with nothing left over is still named as missing.
+  ProcResult r = run({vigil_bin(), "rules"});
   EXPECT_EQ(r.status, 2);
-  EXPECT_NE(r.err.find("not expected: bogus"), std::string::npos) << r.err;
-  r = run({vigil_bin(), "run", "--bogus", "--", "true"});
-  EXPECT_EQ(r.status, 2);
-  EXPECT_NE(r.err.find("not expected"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("A subcommand is required"), std::string::npos) << r.err;
   r = run({vigil_bin(), "--help"});
   EXPECT_EQ(r.status, 0) << r.err;
+  r = run({vigil_bin(), "--version"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("vigil ", 0), 0u) << r.out;
+  EXPECT_EQ(r.out, run({vigil_bin(), "version"}).out);
 }
 
 // A developer wrapping an interactive agent sees at most three lines before its first one: the
-// tiers, the profile and its cgroup, and how many notes were held back (-v prints them all).
+// tier per kind, the profile and its cgroup, and (on a kernel without BPF LSM) what this kernel
+// leaves unenforced, by name, with the pointer to `vigil doctor`. -v prints every note, -q none.
 TEST(RunCli, start_up_prints_at_most_three_lines)
 {
   VG_REQUIRE_ROOT();
   ProcResult r = run({vigil_bin(), "run", "--", "true"});
   ASSERT_EQ(r.status, 0) << r.err;
-  const auto lines = std::count(r.err.begin(), r.err.end(), '\n');
-  EXPECT_LE(lines, 3) << r.err;
-  EXPECT_NE(r.err.find("confines cgroup"), std::string::npos) << r.err;
+  std::vector<std::string> lines;
+  for (size_t at = 0, nl; (nl = r.err.find('\n', at)) != std::string::npos; at = nl + 1)
+    lines.push_back(r.err.substr(at, nl - at));
+  ASSERT_GE(lines.size(), 2u) << r.err;
+  ASSERT_LE(lines.size(), 3u) << r.err;
+  EXPECT_TRUE(lines[0].find("enforcing files by ") != std::string::npos ||
+              lines[0].find("NOTHING IS ENFORCED FOR FILES") != std::string::npos)
+      << lines[0];
+  EXPECT_NE(lines[0].find("network"), std::string::npos) << lines[0];
+  EXPECT_NE(lines[1].find("profile 'coding-agent' ("), std::string::npos) << lines[1];
+  EXPECT_NE(lines[1].find("confines cgroup"), std::string::npos) << lines[1];
+  if (lines[0].find("(no BPF LSM on this kernel)") != std::string::npos) {
+    ASSERT_EQ(lines.size(), 3u) << r.err;
+    // The attempts `vigil doctor` lists as not stopped by this kernel, each by name.
+    for (const char *gap : {"bpffs", "mount", "module", "sysctl", "process_memory"})
+      EXPECT_NE(lines[2].find(gap), std::string::npos) << gap << ": " << lines[2];
+    EXPECT_NE(lines[2].find("does not stop"), std::string::npos) << lines[2];
+    EXPECT_NE(lines[2].find("`vigil doctor`"), std::string::npos) << lines[2];
+    EXPECT_NE(lines[2].find("`vigil run -v`"), std::string::npos) << lines[2];
+  }
   ProcResult v = run({vigil_bin(), "run", "-v", "--", "true"});
   ASSERT_EQ(v.status, 0) << v.err;
-  EXPECT_GT(std::count(v.err.begin(), v.err.end(), '\n'), lines) << v.err;
+  EXPECT_GT(std::count(v.err.begin(), v.err.end(), '\n'), 3 * 3) << v.err;
+  EXPECT_NE(v.err.find("file enforcement: "), std::string::npos) << v.err;
   ProcResult q = run({vigil_bin(), "run", "-q", "--", "true"});
   ASSERT_EQ(q.status, 0) << q.err;
   EXPECT_EQ(q.err, "") << "quiet: nothing but alerts and errors";

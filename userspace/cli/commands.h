@@ -70,6 +70,7 @@ int profile_suggest_command(const LogFilterArgs &args, const std::string &base,
 
 struct DaemonArgs {
   std::string config;
+  bool verbose = false; // start-up notes one per item (each gap, each host), not one per fact
 };
 int daemon_command(const DaemonArgs &args);
 

@@ -152,6 +152,7 @@ int daemon_command(const DaemonArgs &args)
   std::unique_ptr<daemon::Kubernetes> kube;
   std::atomic<daemon::Kubernetes *> kube_ready{nullptr};
   daemon::EngineOptions eo;
+  eo.verbose_start = args.verbose;
   if (config->kubernetes)
     eo.workloads = [&kube_ready](const std::string &cg) -> std::optional<detect::Workload> {
       const daemon::Kubernetes *k = kube_ready.load();

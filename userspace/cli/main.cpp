@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // vigil: the one binary. Parses the command line and hands off to a subcommand.
 #include <cstdlib>
+#include <string>
 
 #include <CLI/CLI.hpp>
 
@@ -16,6 +17,9 @@ int main(int argc, char **argv)
 {
   CLI::App app{"vigil: eBPF runtime monitor and enforcement for AI coding agents"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("vigil ") + VIGIL_VERSION + " (event ABI " +
+                                        std::to_string(VG_ABI_MAJOR) + "." +
+                                        std::to_string(VG_ABI_MINOR) + ")");
   std::string log_level = "info";
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
@@ -73,6 +77,8 @@ int main(int argc, char **argv)
   vigil::cli::DaemonArgs daemon;
   CLI::App *daemon_cmd = app.add_subcommand("daemon", "Node mode: confine cgroups by config");
   daemon_cmd->add_option("--config", daemon.config, "Daemon config YAML")->required();
+  daemon_cmd->add_flag("-v,--verbose", daemon.verbose,
+                       "Log every start-up note (by default: one line per fact)");
 
   std::vector<std::string> check_files;
   CLI::App *check_cmd = app.add_subcommand("check-profile", "Validate profile files");
@@ -182,12 +188,13 @@ int main(int argc, char **argv)
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError &e) {
-    if (e.get_exit_code() == 0) // --help
+    if (e.get_exit_code() == 0) // --help, --version
       return app.exit(e);
-    // "vigil bogus": CLI11 checks for the missing subcommand before it looks at the extra word;
-    // name the word, as for an unknown option.
-    if (dynamic_cast<const CLI::RequiredError *>(&e) && !app.remaining().empty())
-      (void)app.exit(CLI::ExtrasError(app.remaining()));
+    // "vigil bogus", "vigil rules bogus", "vigil daemon --bogus": CLI11 checks for the missing
+    // subcommand or option before it looks at the words it could not place (at any level); name
+    // those words, as for an unknown option.
+    if (dynamic_cast<const CLI::RequiredError *>(&e) && !app.remaining(true).empty())
+      (void)app.exit(CLI::ExtrasError(app.remaining(true)));
     else
       (void)app.exit(e);
     return 2; // bad usage, like a bad profile or config

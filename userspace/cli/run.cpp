@@ -386,8 +386,9 @@ std::string default_profile_path()
   return default_rules_dir() + "/profiles/default.yaml";
 }
 
-// The start-up summary: at most three lines (tiers, profile and cgroup, what was held back),
-// none with --quiet; --verbose printed everything as it came.
+// The start-up summary: at most three lines (the tier per kind; the profile and its cgroup; what
+// this kernel leaves unenforced, with pointers to `vigil doctor` and -v), none with --quiet;
+// --verbose printed everything as it came.
 static void summarize_start(const RunArgs &args, const daemon::Engine &engine,
                             const std::string &name, const std::string &path,
                             const std::string &cg)
@@ -408,11 +409,14 @@ static void summarize_start(const RunArgs &args, const daemon::Engine &engine,
                                                                             : spdlog::level::info,
               "{}, {}{}", files, network, lsm ? "" : " (no BPF LSM on this kernel)");
   spdlog::info("profile '{}' ({}) confines cgroup {}", name, path, cg);
-  if (held > 0 && !args.verbose)
-    spdlog::warn("{} start-up note(s) held back: what this kernel does not enforce, host names "
-                 "not yet resolved, the launch's dropped capabilities and removed variables "
-                 "(`vigil run -v` prints them, `vigil doctor` explains the kernel's part)",
-                 held);
+  const std::string more =
+      held > 0 && !args.verbose
+          ? fmt::format("; `vigil run -v` prints the {} notes held back", held)
+          : "";
+  if (const std::string gaps = daemon::kernel_gaps_line(lsm); !gaps.empty())
+    spdlog::warn("{}{}", gaps, more);
+  else if (!more.empty())
+    spdlog::info("{}", more.substr(2));
 }
 
 int run_command(const RunArgs &args)
@@ -465,6 +469,7 @@ int run_command(const RunArgs &args)
   ::sigprocmask(SIG_BLOCK, &tty, nullptr);
 
   daemon::EngineOptions eo;
+  eo.verbose_start = args.verbose;
   daemon::Outputs outputs;
   outputs.json = args.alerts_json;
   outputs.falco = args.alerts_falco;

@@ -248,6 +248,11 @@ void Engine::log_tiers() const
     spdlog::warn("NOTHING IS ENFORCED FOR THE NETWORK on this kernel: connects are only observed "
                  "and alerted ({})",
                  f.net_reason);
+  if (!opts_.verbose_start) {
+    if (const std::string gaps = kernel_gaps_line(uses_lsm()); !gaps.empty())
+      spdlog::warn("self-protection: {}", gaps);
+    return;
+  }
   for (const auto &p : loader::self_protection(uses_lsm())) {
     if (std::string_view(p.by) == "none")
       spdlog::warn("self-protection: {} is NOT stopped by the kernel here (no BPF LSM): {}",

@@ -53,6 +53,9 @@ struct EngineOptions {
   // mounts (guard_agent_mounts) and decides every open they make, basename patterns included.
   bool agent_mounts = false;
   bool alerts_to_stderr = true;
+  // Start-up notes one per item (each self-protection gap, each egress host being resolved), as
+  // `-v` asks; otherwise one line per fact: every gap in one line, a profile's hosts in one.
+  bool verbose_start = false;
   // What the kernel offers; probed at start when not given (tests force a tier this way).
   std::optional<loader::Features> features;
   // The operator's cap on enforcement (--max-tier): lsm (no cap), fallback, monitor.

@@ -46,6 +46,8 @@ Result<> Engine::set_profile(uint32_t id, policy::Profile p)
     return r;
   std::lock_guard lock(hosts_mu_);
   const auto now = std::chrono::steady_clock::now();
+  std::string asked;
+  size_t n_asked = 0;
   for (const auto &a : p.egress_allow) {
     if (a.host.empty() || resolved_.count(a.host))
       continue;
@@ -53,8 +55,15 @@ Result<> Engine::set_profile(uint32_t id, policy::Profile p)
     resolved_[a.host] = Resolution{};
     expires_[a.host] = now + std::chrono::seconds(kMaxTtl);
     lookups_.ask(a.host, kLookupPatience);
-    spdlog::warn("egress host {}: resolving; it allows nothing until its answer comes", a.host);
+    if (opts_.verbose_start)
+      spdlog::warn("egress host {}: resolving; it allows nothing until its answer comes", a.host);
+    asked += (asked.empty() ? "" : " ") + a.host;
+    ++n_asked;
   }
+  if (!opts_.verbose_start && n_asked > 0)
+    spdlog::warn("profile '{}': {} egress host(s) resolving, each allowing nothing until its "
+                 "answer comes: {}",
+                 p.name, n_asked, asked);
   written_[id] = p;
   auto installed = install_profile(id, expand_hosts(p, resolved_));
   if (!installed)

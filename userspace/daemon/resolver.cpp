@@ -118,7 +118,8 @@ bool HostLookups::ask(const std::string &host, QueryPatience patience)
   std::thread([state = state_, host, patience] {
     Resolution r = resolve_host(host, patience);
     std::lock_guard lock(state->mu);
-    state->asking.erase(host);
+    // Still "asking" until wait() hands the answer over: a second ask meanwhile would only
+    // repeat the lookup whose answer is on its way.
     state->ready.emplace_back(host, std::move(r));
     state->cv.notify_all();
   }).detach();
@@ -131,6 +132,8 @@ std::vector<std::pair<std::string, Resolution>> HostLookups::wait(std::chrono::m
   state_->cv.wait_for(lock, timeout, [&] { return state_->stopped || !state_->ready.empty(); });
   std::vector<std::pair<std::string, Resolution>> out;
   out.swap(state_->ready);
+  for (const auto &answer : out)
+    state_->asking.erase(answer.first);
   return out;
 }
 

@@ -38,14 +38,15 @@ Resolution resolve_host(const std::string &host, QueryPatience patience = {});
 class HostLookups {
 public:
   HostLookups();
-  // Starts a lookup of host, unless one is in flight already. Returns whether one was started.
+  // Starts a lookup of host, unless one is in flight already (started and its answer not yet
+  // handed over by wait()). Returns whether one was started.
   bool ask(const std::string &host, QueryPatience patience);
   // Waits until at least one answer is ready, stop() was called or timeout passed; returns the
   // answers ready (host, resolution), in the order they came.
   std::vector<std::pair<std::string, Resolution>> wait(std::chrono::milliseconds timeout);
   // Ends every wait() now and later.
   void stop();
-  size_t in_flight() const;
+  size_t in_flight() const; // lookups whose answers wait() has not handed over yet
 
 private:
   struct State;

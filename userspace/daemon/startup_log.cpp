@@ -12,6 +12,8 @@
 #include <spdlog/sinks/sink.h>
 #include <spdlog/spdlog.h>
 
+#include "loader/probe.h"
+
 namespace vigil::daemon {
 
 namespace {
@@ -106,6 +108,25 @@ void startup_step(std::string_view step)
   const std::chrono::duration<double, std::milli> since =
       std::chrono::steady_clock::now() - kProcessStart;
   spdlog::debug("start-up: {:.1f} ms: {}", since.count(), step);
+}
+
+std::string kernel_gaps_line(bool lsm)
+{
+  std::string none, killed;
+  for (const auto &p : loader::self_protection(lsm)) {
+    std::string &list = std::string_view(p.by) == "none" ? none : killed;
+    if (std::string_view(p.by) != "none" && std::string_view(p.by) != "killed")
+      continue;
+    list += list.empty() ? "" : ", ";
+    list += p.attempt;
+  }
+  if (none.empty() && killed.empty())
+    return "";
+  std::string line = "without BPF LSM this kernel does not stop ";
+  line += none.empty() ? "nothing" : none;
+  if (!killed.empty())
+    line += "; it kills instead of refusing " + killed;
+  return line + " (`vigil doctor` explains each)";
 }
 
 } // namespace vigil::daemon
