@@ -254,7 +254,7 @@ TEST_F(DaemonTest, start_logs_one_line_per_fact)
       count(lines, "file enforcement: lsm") + count(lines, "network enforcement: lsm") > 0;
   EXPECT_EQ(count(lines, "self-protection: "), lsm ? 0 : 1) << all;
   if (!lsm) {
-    EXPECT_EQ(count(lines, "does not stop bpffs, mount, module, sysctl, process_memory"), 1)
+    EXPECT_EQ(count(lines, "does not stop bpf, bpffs, mount, module, sysctl, process_memory"), 1)
         << all;
     EXPECT_EQ(count(lines, "`vigil doctor`"), 1) << all;
   }
