@@ -26,34 +26,13 @@
 #include "policy/profile.h"
 #include "policy/rules.h"
 #include "report/noise.h"
+#include "report/session.h"
 
 namespace vigil::cli {
 
 namespace {
 
 using nlohmann::json;
-
-std::optional<uint64_t> parse_time(const std::string &text)
-{
-  // RFC 3339 in UTC: 2026-11-23T05:10:00Z or with fractional seconds.
-  std::tm t{};
-  const char *rest = ::strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &t);
-  if (!rest)
-    return std::nullopt;
-  uint64_t frac = 0;
-  if (*rest == '.') {
-    ++rest;
-    uint64_t scale = 1'000'000'000ull;
-    while (*rest >= '0' && *rest <= '9') {
-      scale /= 10;
-      frac += static_cast<uint64_t>(*rest - '0') * scale;
-      ++rest;
-    }
-  }
-  if (*rest != 'Z' || rest[1] != '\0')
-    return std::nullopt;
-  return static_cast<uint64_t>(::timegm(&t)) * 1'000'000'000ull + frac;
-}
 
 struct Timeline {
   struct Line {
@@ -128,11 +107,11 @@ int replay_command(const ReplayArgs &args)
     return 1;
   }
   std::optional<uint64_t> since, until;
-  if (args.since && !(since = parse_time(*args.since))) {
+  if (args.since && !(since = report::parse_rfc3339(*args.since))) {
     spdlog::error("--since '{}': expected RFC 3339 UTC, e.g. 2026-11-23T05:10:00Z", *args.since);
     return 2;
   }
-  if (args.until && !(until = parse_time(*args.until))) {
+  if (args.until && !(until = report::parse_rfc3339(*args.until))) {
     spdlog::error("--until '{}': expected RFC 3339 UTC, e.g. 2026-11-23T05:10:00Z", *args.until);
     return 2;
   }
