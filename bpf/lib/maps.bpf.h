@@ -108,6 +108,21 @@ struct {
 	__type(value, struct vg_open_seen_val);
 } vg_open_seen __weak SEC(".maps");
 
+/* The persistence guard without syscall tracepoints (no stash to mark an open reported in):
+ * path_mknod's allowed (audit) report of an O_CREAT open, keyed by pid_tgid, so that the same
+ * open's file_open of the dentry it made does not report it a second time. Consumed by that
+ * file_open; an entry older than VG_PERSIST_MARK_NS is stale (the open failed in between). */
+struct vg_persist_mark {
+	__u64 dentry;
+	__u64 ns;
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, struct vg_persist_mark);
+} vg_persist_marks __weak SEC(".maps");
+
 /* Unix socket names a profile lets its agents reach by name where the kernel shows the cgroup
  * programs only the address (tier 2): the system's logging and name-service sockets, and the
  * profile's ipc.allow paths. Key owner: profile id; value unused. */

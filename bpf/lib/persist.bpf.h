@@ -156,18 +156,38 @@ static __always_inline int vg_persist_find(__u32 profile, struct dentry *d, int 
 /* Whether a hook earlier in this open(2) reported it already: path_mknod sees an O_CREAT open
  * of a name whose existence the kernel has not looked up yet (a dentry not in the cache), and
  * when the file does exist, the open goes on to file_open, which must refuse without a second
- * report. Sets the mark either way (also for the open's exit tracepoint). */
-static __always_inline int vg_persist_seen(void)
+ * report. With the opt-in syscall tracepoints the syscall's stash carries the mark (also for
+ * the open's exit tracepoint); without them, path_mknod leaves an allowed report's dentry in
+ * vg_persist_marks and the same task's file_open of that dentry takes it. */
+#define VG_PERSIST_MARK_NS 1000000000ULL
+static __always_inline int vg_persist_seen(struct dentry *d, __u16 call, int verdict)
 {
 	__u64 key = bpf_get_current_pid_tgid();
 	struct vg_stash *st = bpf_map_lookup_elem(&vg_stash_map, &key);
+	struct vg_persist_mark mark = {}, *m;
+	__u64 now;
 	int seen;
 
-	if (!st)
-		return 0;
-	seen = st->reported;
-	st->reported = 1;
-	return seen;
+	if (st) {
+		seen = st->reported;
+		st->reported = 1;
+		return seen;
+	}
+	now = bpf_ktime_get_boot_ns();
+	if (call == VG_OPEN_HOOK) {
+		m = bpf_map_lookup_elem(&vg_persist_marks, &key);
+		if (!m)
+			return 0;
+		seen = m->dentry == (__u64)d && now - m->ns < VG_PERSIST_MARK_NS;
+		bpf_map_delete_elem(&vg_persist_marks, &key);
+		return seen;
+	}
+	if (call == VG_OPEN_MKNOD && verdict == VG_VERDICT_AUDIT) {
+		mark.dentry = (__u64)d;
+		mark.ns = now;
+		bpf_map_update_elem(&vg_persist_marks, &key, &mark, BPF_ANY);
+	}
+	return 0;
 }
 
 static __always_inline void vg_persist_emit(__u32 profile, const struct vg_persist_rule *rule,
@@ -213,10 +233,12 @@ static __always_inline void vg_persist_emit(__u32 profile, const struct vg_persi
 }
 
 /* Decides a change an agent task is about to make to d (reached through mnt; NULL: the task's
- * root mount, for the report only) and reports it: -EPERM to deny, else 0 (an errno, not a
- * flag, for the 6.12 verifier's return range). Fails open: not an agent, no rule. */
-static __always_inline int vg_persist_check(struct dentry *d, struct vfsmount *mnt, int moving,
-					    __u16 call, __u32 oflags)
+ * root mount, for the report only) and reports it unless *reported (a hook that checks two
+ * names reports the first it refuses or audits, once): -EPERM to deny, else 0 (an errno, not a
+ * flag, for the 6.12 verifier's return range). Sets *reported when it decided something.
+ * Fails open: not an agent, no rule. */
+static __always_inline int vg_persist_decide(struct dentry *d, struct vfsmount *mnt, int moving,
+					     __u16 call, __u32 oflags, int *reported)
 {
 	struct vg_persist_rule rule = {};
 	__u32 profile;
@@ -235,11 +257,20 @@ static __always_inline int vg_persist_check(struct dentry *d, struct vfsmount *m
 	else
 		return 0;
 	vg_stat_inc(verdict == VG_VERDICT_DENY ? VG_STAT_FILE_DENY : VG_STAT_FILE_AUDIT);
-	if (!vg_persist_seen())
+	if (!*reported && !vg_persist_seen(d, call, verdict))
 		vg_persist_emit(profile, &rule, verdict, mnt, d, call, oflags);
+	*reported = 1;
 	if (verdict == VG_VERDICT_DENY)
 		return -VG_EPERM;
 	return 0;
+}
+
+static __always_inline int vg_persist_check(struct dentry *d, struct vfsmount *mnt, int moving,
+					    __u16 call, __u32 oflags)
+{
+	int reported = 0;
+
+	return vg_persist_decide(d, mnt, moving, call, oflags, &reported);
 }
 
 /* A directory an agent made (or first looked up) under a VG_PERSIST_WAY name: it becomes an
@@ -265,16 +296,17 @@ static __always_inline void vg_persist_made_dir(__u32 profile, struct dentry *de
 	bpf_map_update_elem(&vg_persist_alias, &ikey, &node, BPF_ANY);
 }
 
-/* file_open: an open for writing, or with O_TRUNC (which truncates without FMODE_WRITE). */
-static __always_inline int vg_persist_open(struct file *file)
+/* file_open: an open for writing, or with O_TRUNC (which truncates without FMODE_WRITE).
+ * Sets *reported when the guard decided (and reported) this open. */
+static __always_inline int vg_persist_open(struct file *file, int *reported)
 {
 	__u32 fl = BPF_CORE_READ(file, f_flags);
 	__u32 fm = BPF_CORE_READ(file, f_mode);
 
 	if (!(fm & VG_PERSIST_FMODE_WRITE) && !(fl & VG_PERSIST_O_TRUNC))
 		return 0;
-	if (vg_persist_check(BPF_CORE_READ(file, f_path.dentry), BPF_CORE_READ(file, f_path.mnt),
-			     0, VG_OPEN_HOOK, fl))
+	if (vg_persist_decide(BPF_CORE_READ(file, f_path.dentry), BPF_CORE_READ(file, f_path.mnt),
+			      0, VG_OPEN_HOOK, fl, reported))
 		return -VG_EPERM;
 	return 0;
 }

@@ -76,7 +76,7 @@ static __always_inline int vg_file_open_check(struct file *file)
 	__u64 key, root;
 	__u32 profile, rule;
 	long n;
-	int verdict, ipc = 0;
+	int verdict, ipc = 0, reported = 0;
 
 	profile = vg_agent_find(&root);
 	if (!profile)
@@ -85,11 +85,12 @@ static __always_inline int vg_file_open_check(struct file *file)
 	verdict = vg_tamper_file_open(file, profile, root);
 	if (verdict == VG_VERDICT_DENY)
 		return -VG_EPERM;
+	reported = verdict == VG_VERDICT_AUDIT;
 	cfg = bpf_map_lookup_elem(&vg_profiles, &profile);
 	if (!cfg || cfg->file_mode == VG_MODE_OFF)
 		return 0;
 	/* the persistence guard: writes to what the developer runs later (reported there) */
-	if (vg_persist_open(file))
+	if (vg_persist_open(file, &reported))
 		return -VG_EPERM;
 	rule = 0;
 	if (vg_is_foreign_fifo(profile, root, file->f_inode)) {
@@ -97,7 +98,9 @@ static __always_inline int vg_file_open_check(struct file *file)
 	} else {
 		rule = vg_file_protected(profile, file->f_path.dentry);
 		if (!rule) {
-			vg_open_observe(file, profile);
+			/* an open the tamper or persistence guard audited is in its report */
+			if (!reported)
+				vg_open_observe(file, profile);
 			return 0;
 		}
 	}

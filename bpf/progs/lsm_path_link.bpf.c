@@ -15,6 +15,8 @@ SEC("lsm/path_link")
 int BPF_PROG(vg_path_link, struct dentry *old_dentry, const struct path *new_dir,
 	     struct dentry *new_dentry, int ret)
 {
+	int reported = 0; /* the two names are reported once */
+
 	if (ret) /* an earlier LSM program already denied: keep its answer */
 		return ret;
 	/* An explicit branch: a conditional expression compiles (clang 14) into code whose return
@@ -23,9 +25,9 @@ int BPF_PROG(vg_path_link, struct dentry *old_dentry, const struct path *new_dir
 		return -VG_EPERM;
 	/* the persistence guard: no second name for a protected file, no link into a protected
 	 * name (the protected side is reported, the file first) */
-	if (vg_persist_check(old_dentry, BPF_CORE_READ(new_dir, mnt), 0, VG_OPEN_LINK, 0))
+	if (vg_persist_decide(old_dentry, BPF_CORE_READ(new_dir, mnt), 0, VG_OPEN_LINK, 0, &reported))
 		return -VG_EPERM;
-	if (vg_persist_check(new_dentry, BPF_CORE_READ(new_dir, mnt), 0, VG_OPEN_LINK, 0))
+	if (vg_persist_decide(new_dentry, BPF_CORE_READ(new_dir, mnt), 0, VG_OPEN_LINK, 0, &reported))
 		return -VG_EPERM;
 	return 0;
 }

@@ -17,6 +17,8 @@ SEC("lsm/path_rename")
 int BPF_PROG(vg_path_rename, const struct path *old_dir, struct dentry *old_dentry,
 	     const struct path *new_dir, struct dentry *new_dentry, unsigned int flags, int ret)
 {
+	int reported = 0; /* the two names are reported once */
+
 	if (ret) /* an earlier LSM program already denied: keep its answer */
 		return ret;
 	if (vg_file_move_check(old_dentry, BPF_CORE_READ(old_dir, mnt), VG_OPEN_RENAME))
@@ -24,9 +26,9 @@ int BPF_PROG(vg_path_rename, const struct path *old_dir, struct dentry *old_dent
 	if ((flags & VG_RENAME_EXCHANGE) && BPF_CORE_READ(new_dentry, d_inode) &&
 	    vg_file_move_check(new_dentry, BPF_CORE_READ(new_dir, mnt), VG_OPEN_RENAME))
 		return -VG_EPERM;
-	if (vg_persist_check(old_dentry, BPF_CORE_READ(old_dir, mnt), 1, VG_OPEN_RENAME, 0))
+	if (vg_persist_decide(old_dentry, BPF_CORE_READ(old_dir, mnt), 1, VG_OPEN_RENAME, 0, &reported))
 		return -VG_EPERM;
-	if (vg_persist_check(new_dentry, BPF_CORE_READ(new_dir, mnt), 1, VG_OPEN_RENAME, 0))
+	if (vg_persist_decide(new_dentry, BPF_CORE_READ(new_dir, mnt), 1, VG_OPEN_RENAME, 0, &reported))
 		return -VG_EPERM;
 	return 0;
 }

@@ -154,7 +154,10 @@ ProcResult run(const std::vector<std::string> &argv, const std::vector<std::stri
 std::vector<nlohmann::json> read_json_lines(const std::string &path)
 {
   std::vector<nlohmann::json> out;
-  std::istringstream in(read_file(path));
+  std::string text = read_file(path);
+  // a line still being written (no newline yet) is read on the next call
+  text.erase(text.rfind('\n') == std::string::npos ? 0 : text.rfind('\n') + 1);
+  std::istringstream in(text);
   for (std::string line; std::getline(in, line);)
     if (!line.empty())
       out.push_back(nlohmann::json::parse(line));

@@ -182,6 +182,36 @@ TEST(Observe, every_reader_of_a_rule_named_credential_is_alerted)
       << "each reader of the GitHub CLI token must raise its own alert: " << read_file(alerts);
 }
 
+// The same credential opened by other names the agent gave it first (a hard link, its directory
+// renamed): each read is still alerted, by the name the rules know the file by, in both tiers
+// (tier 2 would otherwise allow the inode in the kernel after a first open by a name no rule
+// matches, and the rules would never match the names it was read by).
+TEST(Observe, a_rule_named_credential_read_by_another_name_is_alerted_by_its_own)
+{
+  VG_REQUIRE_ROOT();
+  TempDir tmp;
+  const std::string home = tmp / "home", alerts = tmp / "alerts.json";
+  const std::string token = home + "/.config/gh/hosts.yml";
+  fs::create_directories(home + "/.config/gh");
+  write_file(token, "oauth_token: canary\n");
+  const std::string profile = tmp / "p.yaml";
+  write_file(profile, "profile: observe\ncredentials:\n  paths: [~/.aws/credentials]\n");
+  ProcResult r = run({vigil_bin(), "run", "--profile", profile, "--alerts-json", alerts, "--",
+                      "bash", "-c",
+                      "set -e; ln ~/.config/gh/hosts.yml ~/h; cat ~/h >/dev/null; "
+                      "mv ~/.config/gh ~/g; head -c1 ~/g/hosts.yml >/dev/null; "
+                      "tail -c1 ~/h >/dev/null"},
+                     {"HOME=" + home});
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::set<std::string> who;
+  for (const auto &a : read_json_lines(alerts))
+    if (a.value("path", "") == token)
+      who.insert(a.value("comm", std::string()));
+  EXPECT_EQ(who, (std::set<std::string>{"cat", "head", "tail"}))
+      << "each read of the GitHub CLI token by another name must raise an alert naming it: "
+      << read_file(alerts);
+}
+
 // Tier 1 counts repeated opens in the kernel: the first open of a file by a process is an event
 // of its own, the next ones one count (with the first and last time) in the log.
 TEST(Observe, repeated_opens_become_one_event_and_a_count_in_tier_1)

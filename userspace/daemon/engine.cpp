@@ -545,6 +545,7 @@ void Engine::process(pipeline::Event &ev)
       ev.hdr.comm = p->comm;
     }
   }
+  name_rule_file(ev);
   detector_->normalize(ev); // before the log: replay has no /proc to resolve relative paths
   if (recorder_) {
     recorder_->event(ev); // as processed, duplicates included: replay runs the same steps
@@ -573,6 +574,20 @@ void Engine::process(pipeline::Event &ev)
   detector_->evaluate(ev, procs_, findings_);
   for (const auto &f : findings_)
     emit(ev, f, profile);
+}
+
+void Engine::name_rule_file(pipeline::Event &ev) const
+{
+  auto *o = std::get_if<pipeline::OpenBody>(&ev.body);
+  if (!o || rule_inodes_.empty() || ev.hdr.verdict != pipeline::Verdict::none || !o->resolved ||
+      o->ino == 0)
+    return;
+  auto by_dev = rule_inodes_.find(o->dev);
+  if (by_dev == rule_inodes_.end())
+    return;
+  auto it = by_dev->second.find(o->ino);
+  if (it != by_dev->second.end() && it->second != o->path)
+    o->path = it->second;
 }
 
 // The path of an inode tier 1 reported as opened: its count of repeats, taken from the kernel

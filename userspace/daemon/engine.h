@@ -244,6 +244,12 @@ private:
   std::unordered_map<uint32_t, std::unordered_map<uint64_t, std::string>> open_paths_;
   size_t open_paths_size_ = 0;
   void remember_open_path(const pipeline::Event &ev);
+  // The files the credential rules name, by identity (kernel dev -> ino -> the rules' name for
+  // it), resolved when the rules are set: an observed open of one by another name (a hard link,
+  // the file or its directory renamed) is reported, and matched, by that name. Guarded by
+  // state_mu_.
+  std::unordered_map<uint32_t, std::unordered_map<uint64_t, std::string>> rule_inodes_;
+  void name_rule_file(pipeline::Event &ev) const;
   void report_open_counts();
   OpenDedup dedup_; // tracepoint opens a fanotify decision already reported
   std::unique_ptr<FileEnforcer> files_;

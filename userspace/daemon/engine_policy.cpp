@@ -6,6 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/kernel_ids.h"
 #include "daemon/lsm_files.h"
 #include "daemon/lsm_persist.h"
 #include "policy/compile.h"
@@ -240,17 +241,21 @@ Result<> Engine::set_rules(policy::RuleSet rules)
   spdlog::info("{} rule(s) loaded ({} enabled) from {} file(s)", rules.rules.size(), enabled,
                rules.files.size());
   metrics_->rules_loaded(enabled);
+  std::vector<std::string> paths;
+  for (const auto &r : rules.rules)
+    if (r.enabled && r.kind == policy::RuleKind::credential_read)
+      paths.insert(paths.end(), r.paths.begin(), r.paths.end());
   if (files_) {
     // What the credential rules name stays visible open by open in the fanotify tier.
-    std::vector<std::string> paths;
-    for (const auto &r : rules.rules)
-      if (r.enabled && r.kind == policy::RuleKind::credential_read)
-        paths.insert(paths.end(), r.paths.begin(), r.paths.end());
     if (auto r = files_->set_rule_paths(paths, homes_); !r)
       spdlog::warn("file guard: the rules' credential paths are not all watched: {}",
                    r.error().message());
   }
+  std::unordered_map<uint32_t, std::unordered_map<uint64_t, std::string>> inodes;
+  for (auto &f : FileEnforcer::files_named(paths, homes_, kMaxOpenPaths))
+    inodes[kernel_dev(static_cast<dev_t>(f.dev))][f.ino] = std::move(f.path);
   std::lock_guard lock(state_mu_);
+  rule_inodes_ = std::move(inodes);
   if (recorder_)
     recorder_->rules(rules);
   if (responder_)

@@ -74,7 +74,7 @@ Result<std::unique_ptr<FileEnforcer>> FileEnforcer::start(std::string cgroup_mou
   e->guard_ = std::move(*guard);
   if (agent_mounts)
     e->guard_->set_observer([self](const enforce::Request &r) { self->observe(r); },
-                            [self](const std::string &path) { return self->keep_seeing(path); });
+                            [self](const enforce::Request &r) { return self->keep_seeing(r); });
   auto set = enforce::ProtectedSet::create({}, "");
   if (!set)
     return tl::unexpected(set.error());
@@ -243,10 +243,18 @@ Result<> FileEnforcer::set_rule_paths(const std::vector<std::string> &patterns,
 {
   if (agent_mounts_) {
     // Every open of the agent reaches the guard through its mounts: files matching the rule
-    // paths by the name they are opened by stay uncached (keep_seeing()).
+    // paths by the name they are opened by stay uncached (keep_seeing()), and so do the inodes
+    // of the files they match now, whatever name the agent gives them before it opens them.
     const std::vector<std::string> *lists[] = {&patterns};
     auto index =
         std::make_shared<const policy::PathIndex>(lists, homes.empty() ? "" : homes.front());
+    std::map<std::pair<uint64_t, uint64_t>, std::string> inodes;
+    for (auto &f : files_named(patterns, homes, kMaxRuleInodes))
+      inodes.emplace(std::make_pair(f.dev, f.ino), std::move(f.path));
+    {
+      std::lock_guard lock(rule_inodes_mu_);
+      rule_inodes_ = std::move(inodes);
+    }
     std::lock_guard lock(rule_paths_mu_);
     rule_paths_ = std::move(index);
     return {};
@@ -264,7 +272,25 @@ Result<> FileEnforcer::set_rule_paths(const std::vector<std::string> &patterns,
   return rebuild();
 }
 
-bool FileEnforcer::keep_seeing(const std::string &path) const
+std::vector<enforce::ProtectedFile>
+FileEnforcer::files_named(const std::vector<std::string> &patterns,
+                          const std::vector<std::string> &homes, size_t max)
+{
+  std::vector<std::string> expanded;
+  for (const auto &pat : patterns)
+    for (auto &path : policy::expand_home(pat, homes))
+      expanded.push_back(std::move(path));
+  auto now = enforce::ProtectedSet::create(expanded, "", enforce::ProtectedSet::kMaxDirs, max);
+  if (!now) {
+    spdlog::warn("the files the rules name were not resolved ({}): they are known by their "
+                 "names only",
+                 now.error().message());
+    return {};
+  }
+  return now->files();
+}
+
+bool FileEnforcer::keep_seeing(const enforce::Request &req)
 {
   std::shared_ptr<const policy::PathIndex> index;
   {
@@ -273,9 +299,23 @@ bool FileEnforcer::keep_seeing(const std::string &path) const
   }
   if (!index || index->owners() == 0)
     return false;
+  const auto key = std::make_pair(req.dev, req.ino);
   uint32_t first = policy::PathIndex::kNone;
-  index->match(path, std::span<uint32_t>(&first, 1));
-  return first != policy::PathIndex::kNone;
+  index->match(req.path, std::span<uint32_t>(&first, 1));
+  std::lock_guard lock(rule_inodes_mu_);
+  if (first == policy::PathIndex::kNone)
+    return rule_inodes_.count(key) != 0;
+  // Opened by a name the rules know: its other names (a hard link made later) stay seen too.
+  if (rule_inodes_.size() < kMaxRuleInodes)
+    rule_inodes_.emplace(key, req.path);
+  return true;
+}
+
+std::string FileEnforcer::rule_name_of(uint64_t dev, uint64_t ino) const
+{
+  std::lock_guard lock(rule_inodes_mu_);
+  auto it = rule_inodes_.find({dev, ino});
+  return it == rule_inodes_.end() ? std::string() : it->second;
 }
 
 FileEnforcer::Agent FileEnforcer::agent_of(const Snapshot &snap, pid_t pid) const
@@ -297,8 +337,17 @@ void FileEnforcer::observe(const enforce::Request &req)
 {
   auto snap = snapshot();
   const Agent agent = agent_of(*snap, req.pid);
-  if (agent.profile != 0)
-    report_observed(req, agent.profile, agent.cgroup_id);
+  if (agent.profile == 0)
+    return;
+  // A file the rules name, opened by another name: reported by the rules' name for it.
+  std::string known = rule_name_of(req.dev, req.ino);
+  if (!known.empty() && known != req.path) {
+    enforce::Request named = req;
+    named.path = std::move(known);
+    report_observed(named, agent.profile, agent.cgroup_id);
+    return;
+  }
+  report_observed(req, agent.profile, agent.cgroup_id);
 }
 
 void FileEnforcer::report_observed(const enforce::Request &req, uint32_t profile,
@@ -348,7 +397,15 @@ enforce::Decision FileEnforcer::decide(const enforce::Request &req)
       uint64_t id = 0;
       if (auto cid = cgroup::cgroup_id(cgroup_mount_ + *cg))
         id = *cid;
-      report_observed(req, profile, id);
+      // by the file's own name, not the one it was opened by (a hard link, a renamed file)
+      auto known = snap->files.find({req.dev, req.ino});
+      if (known != snap->files.end() && known->second != req.path) {
+        enforce::Request named = req;
+        named.path = known->second;
+        report_observed(named, profile, id);
+      } else {
+        report_observed(req, profile, id);
+      }
       return {false};
     }
   }

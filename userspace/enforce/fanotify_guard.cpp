@@ -581,7 +581,7 @@ bool FanotifyGuard::decide(int event_fd, uint64_t mask, pid_t pid)
         observe(req);
         observed_.fetch_add(1, std::memory_order_relaxed);
       }
-      if (!keep_seeing || !keep_seeing(req.path))
+      if (!keep_seeing || !keep_seeing(req))
         cache_allow(event_fd);
       return false;
     }

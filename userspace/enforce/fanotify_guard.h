@@ -79,9 +79,10 @@ using Decider = std::function<Decision(const Request &)>;
 // and must not throw or block (queue the report and return).
 using Observer = std::function<void(const Request &)>;
 // Whether opens of a file nothing protects must still reach the guard every time rather than be
-// allowed in the kernel from the first one on (detection rules name it: a credential path the
-// profile does not deny, so that each process reading it is seen). Same constraints.
-using KeepSeeing = std::function<bool(const std::string &path)>;
+// allowed in the kernel from the first one on (detection rules name it, by this name or as
+// another name of the same inode: a credential path the profile does not deny, so that each
+// process reading it is seen). Same constraints.
+using KeepSeeing = std::function<bool(const Request &req)>;
 
 struct Stats {
   uint64_t events = 0;    // permission events answered

@@ -3,10 +3,14 @@
 #include "export/sinks.h"
 
 #include <curl/curl.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <string>
+#include <utility>
 
 #include <spdlog/spdlog.h>
 
@@ -112,19 +116,17 @@ void StderrSink::write(const detect::Alert &a)
 Result<std::unique_ptr<JsonLinesSink>> JsonLinesSink::open(const std::string &path, Shape shape)
 {
   if (path == "-")
-    return std::unique_ptr<JsonLinesSink>(new JsonLinesSink(stdout, false, shape));
-  FILE *f = std::fopen(path.c_str(), "a");
-  if (!f)
+    return std::unique_ptr<JsonLinesSink>(new JsonLinesSink(STDOUT_FILENO, false, shape));
+  const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0666);
+  if (fd < 0)
     return fail_errno(errno, "open alerts file " + path);
-  return std::unique_ptr<JsonLinesSink>(new JsonLinesSink(f, true, shape));
+  return std::unique_ptr<JsonLinesSink>(new JsonLinesSink(fd, true, shape));
 }
 
 JsonLinesSink::~JsonLinesSink()
 {
   if (owned_)
-    std::fclose(f_);
-  else
-    std::fflush(f_);
+    ::close(fd_);
 }
 
 void JsonLinesSink::write(const detect::Alert &a)
@@ -132,8 +134,22 @@ void JsonLinesSink::write(const detect::Alert &a)
   const nlohmann::json j = shape_ == Shape::falco ? to_falco_json(a) : to_json(a);
   std::string line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   line += '\n';
-  std::fwrite(line.data(), 1, line.size(), f_);
-  std::fflush(f_);
+  if (!owned_) // stdout: after what vigil printed there through stdio
+    std::fflush(stdout);
+  // One write(2) for the whole line (stdio would cut a long one at its buffer size); a short
+  // write (a full disk, a signal) goes on from where it stopped.
+  for (size_t off = 0; off < line.size();) {
+    const ssize_t n = ::write(fd_, line.data() + off, line.size() - off);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0) {
+      if (std::exchange(warned_, true))
+        return;
+      spdlog::warn("alerts file: write failed: {}", std::strerror(n < 0 ? errno : EIO));
+      return;
+    }
+    off += static_cast<size_t>(n);
+  }
 }
 
 namespace {

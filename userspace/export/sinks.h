@@ -51,7 +51,8 @@ public:
   void write(const detect::Alert &a) override;
 };
 
-// One JSON object per line, flushed per alert so a reader (tail -f, a shipper) sees it at once.
+// One JSON object per line, each written with one write(2) so a reader (tail -f, a shipper) sees
+// it at once and never half of it.
 class JsonLinesSink : public AlertSink {
 public:
   enum class Shape { vigil, falco };
@@ -62,9 +63,10 @@ public:
   void write(const detect::Alert &a) override;
 
 private:
-  JsonLinesSink(FILE *f, bool owned, Shape shape) : f_(f), owned_(owned), shape_(shape) {}
-  FILE *f_;
+  JsonLinesSink(int fd, bool owned, Shape shape) : fd_(fd), owned_(owned), shape_(shape) {}
+  int fd_;
   bool owned_;
+  bool warned_ = false; // a failed write is logged once, not once per alert
   Shape shape_;
 };
 
