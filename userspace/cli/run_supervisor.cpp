@@ -265,9 +265,32 @@ int RunSupervisor::on_name_call(const enforce::TamperAttempt &a)
   // Most calls name nothing protected: /proc/PID/status is read only for those that do.
   const enforce::AgentView view{a.pid, 0};
   const enforce::NameVerdict v = enforce::judge_name_call(a, view, *opts_.gate);
-  if (!v.protected_path)
+  if (!v.protected_path && !v.observed)
     return 0;
   const Status st = read_status(a.pid);
+  if (!v.protected_path) {
+    // A change of a path the rules name and the profile does not protect: let through, and
+    // reported as what it is (the rules alert on it), since no tracepoint sees the call.
+    pipeline::Event ev;
+    ev.hdr.type = pipeline::EventType::open;
+    ev.hdr.ts_ns = boottime_ns();
+    ev.hdr.cgroup_id = opts_.cgroup_id;
+    ev.hdr.tgid = static_cast<uint32_t>(st.tgid > 0 ? st.tgid : a.pid);
+    ev.hdr.tid = static_cast<uint32_t>(a.pid);
+    ev.hdr.uid = st.uid;
+    ev.hdr.gid = st.gid;
+    ev.hdr.profile_id = opts_.profile_id;
+    ev.hdr.verdict = pipeline::Verdict::none;
+    ev.hdr.comm = read_comm(a.pid);
+    pipeline::OpenBody o;
+    o.flags = v.change.flags;
+    o.call = v.change.call;
+    o.resolved = true;
+    o.path = v.change.path;
+    ev.body = std::move(o);
+    (void)engine_.report(std::move(ev));
+    return 0;
+  }
   name_decisions_.fetch_add(1);
   if (!v.entry && !v.credential) { // a path the kernel resolves but cannot name within PATH_MAX
     engine_.raise_internal("persist-unjudgeable", policy::Severity::error,

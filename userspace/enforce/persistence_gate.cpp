@@ -519,8 +519,13 @@ struct Gate {
       return true;
     }
     const auto m = gate.protects(n->path, above);
-    if (!m)
+    if (!m) {
+      if (!out.protected_path && !out.observed && gate.watched(n->path)) {
+        out.observed = true;
+        out.change = NameChange{call, flags, n->path, n->exists};
+      }
       return false;
+    }
     out.protected_path = true;
     out.entry = m->entry;
     out.above = m->above;

@@ -70,7 +70,23 @@ public:
   }
   policy::Mode credential_mode() const { return credential_mode_; }
 
-  bool empty() const { return entries_.empty() && credential_patterns_.empty(); }
+  // The paths the detection rules name as persistence (rules of kind persistence_write) where
+  // the profile protects nothing: a change of one is let through and reported as observed, so
+  // the rules see it where no syscall tracepoint does.
+  void set_watched(const std::vector<std::string> &patterns, const std::string &home)
+  {
+    watched_ = policy::PathMatcher(patterns, home);
+    watched_count_ = patterns.size();
+  }
+  bool watched(std::string_view path) const
+  {
+    return watched_count_ != 0 && watched_.match(path).has_value();
+  }
+
+  bool empty() const
+  {
+    return entries_.empty() && credential_patterns_.empty() && watched_count_ == 0;
+  }
   const std::vector<Entry> &entries() const { return entries_; }
 
   // The entry protecting path (absolute, normalised): the path itself or, with above, a
@@ -84,6 +100,8 @@ private:
   policy::PathMatcher credentials_;
   std::vector<std::string> credential_patterns_;
   policy::Mode credential_mode_ = policy::Mode::enforce;
+  policy::PathMatcher watched_;
+  size_t watched_count_ = 0;
 };
 
 // How the gate sees one process of the agent (the calls' context). The production view reads
@@ -107,6 +125,8 @@ bool is_name_call(int nr);
 
 struct NameVerdict {
   bool protected_path = false; // an entry matched: report it
+  bool observed = false;       // no entry matched, but a rule's persistence path did: report
+                               // the change as observed (change says which)
   bool run = true;             // let the call run (no entry, an audit entry, or unresolvable)
   int error = 0;               // with !run
   NameChange change;

@@ -117,6 +117,40 @@ TEST_F(Gate, patterns_name_paths_names_that_do_not_exist_and_the_directories_abo
   EXPECT_FALSE(gate_.protects("/", true));
 }
 
+// Paths only the rules name (set_watched): every change of one runs, and is reported as
+// observed, by the call that made it; a protected path on the other side still wins.
+TEST_F(Gate, changes_of_paths_only_the_rules_name_run_and_are_observed)
+{
+  gate_.set_watched({"~/.bash_logout", "~/.zshenv", "~/.bashrc"}, home_);
+  std::ofstream(home_ + "/staged") << "x\n";
+  std::ofstream(home_ + "/.zshenv") << "# env\n";
+  const std::string staged = home_ + "/staged", logout = home_ + "/.bash_logout",
+                    zshenv = home_ + "/.zshenv", bashrc = home_ + "/.bashrc";
+  const auto observed = [&](int nr, std::initializer_list<uint64_t> args) {
+    const NameVerdict v = judge(nr, args);
+    EXPECT_FALSE(v.protected_path);
+    EXPECT_TRUE(v.run);
+    return v.observed ? std::string(pipeline::to_string(v.change.call)) + " " + v.change.path
+                      : std::string();
+  };
+  EXPECT_EQ(observed(SYS_renameat2, {uint64_t(AT_FDCWD), addr(staged.c_str()),
+                                     uint64_t(AT_FDCWD), addr(logout.c_str()), 1}),
+            "rename " + logout);
+  EXPECT_EQ(observed(SYS_rename, {addr(zshenv.c_str()), addr(staged.c_str())}),
+            "rename " + zshenv);
+  EXPECT_EQ(observed(SYS_openat, {uint64_t(AT_FDCWD), addr(zshenv.c_str()),
+                                  O_WRONLY | O_APPEND}),
+            "openat " + zshenv);
+  EXPECT_EQ(observed(SYS_chmod, {addr(zshenv.c_str()), 0600}), "chmod " + zshenv);
+  EXPECT_EQ(observed(SYS_unlink, {addr(zshenv.c_str())}), "unlink " + zshenv);
+  EXPECT_EQ(observed(SYS_openat, {uint64_t(AT_FDCWD), addr(zshenv.c_str()), O_RDONLY}), "");
+  EXPECT_EQ(observed(SYS_openat, {uint64_t(AT_FDCWD), addr(staged.c_str()), O_WRONLY}), "");
+  // protected by the profile too: decided, not observed
+  const NameVerdict v = judge(SYS_openat, {uint64_t(AT_FDCWD), addr(bashrc.c_str()), O_WRONLY});
+  EXPECT_TRUE(v.protected_path);
+  EXPECT_FALSE(v.observed);
+}
+
 TEST_F(Gate, resolves_paths_as_the_process_sees_them)
 {
   // Relative to the working directory, to a directory descriptor, through "..", and through
