@@ -159,8 +159,14 @@ int RunSupervisor::on_attempt(const enforce::TamperAttempt &a)
     return on_bind(a);
   if (a.arch == 0xc000003eu && a.nr == SYS_listen) {
     // The socket is bound by now (a unix socket cannot listen before bind): its name is
-    // recorded before any client of it can connect.
-    engine_.rescan_unix_bound();
+    // recorded before any client of it can connect. Only for a named unix socket of the
+    // agent's: a scan walks every unix socket of the machine, and a TCP server needs none.
+    UniqueFd sock = agent_socket(a, static_cast<int>(a.args[0]));
+    sockaddr_un sun{};
+    socklen_t n = sizeof(sun);
+    if (sock && ::getsockname(sock.get(), reinterpret_cast<sockaddr *>(&sun), &n) == 0 &&
+        sun.sun_family == AF_UNIX && n > sizeof(sa_family_t))
+      engine_.rescan_unix_bound();
     return 0;
   }
   const enforce::AttemptVerdict v = enforce::judge_attempt(a, actx_);
@@ -180,6 +186,17 @@ int RunSupervisor::on_attempt(const enforce::TamperAttempt &a)
 
 // bind(2) in the agent: a unix name is recorded for the tier-2 unix programs, so the agent
 // reaches its own servers (datagram ones too, which never listen). Anything else runs as is.
+// The agent's descriptor fd of the task waiting in a, or none: the pidfd is taken first, then
+// the kernel confirms the notification's task still waits (its pid was not reused meanwhile by
+// a process vigil must not touch).
+UniqueFd RunSupervisor::agent_socket(const enforce::TamperAttempt &a, int fd)
+{
+  UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, a.pid, 0)));
+  if (!pidfd || !enforce::still_waiting(a))
+    return UniqueFd();
+  return UniqueFd(static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd.get(), fd, 0)));
+}
+
 int RunSupervisor::on_bind(const enforce::TamperAttempt &a)
 {
   sockaddr_un sun{};
@@ -191,10 +208,7 @@ int RunSupervisor::on_bind(const enforce::TamperAttempt &a)
   if (::process_vm_readv(a.pid, &local, 1, &remote, 1, 0) != static_cast<ssize_t>(len) ||
       sun.sun_family != AF_UNIX)
     return 0;
-  UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, a.pid, 0)));
-  UniqueFd sock(pidfd ? static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd.get(),
-                                                   static_cast<int>(a.args[0]), 0))
-                      : -1);
+  UniqueFd sock = agent_socket(a, static_cast<int>(a.args[0]));
   int domain = 0;
   socklen_t dlen = sizeof(domain);
   if (!sock || ::getsockopt(sock.get(), SOL_SOCKET, SO_DOMAIN, &domain, &dlen) != 0 ||
@@ -225,12 +239,15 @@ int RunSupervisor::on_bind(const enforce::TamperAttempt &a)
 
 void RunSupervisor::bind_loop() noexcept
 {
-  std::vector<std::pair<UniqueFd, std::chrono::steady_clock::time_point>> waiting;
+  using Clock = std::chrono::steady_clock;
+  // socket, when given up (the bind failed); the kernel names a socket microseconds after the
+  // call goes on, so the first 50 ms are looked at every millisecond, the rest every 20
+  std::vector<std::pair<UniqueFd, Clock::time_point>> waiting;
+  constexpr std::chrono::milliseconds kGiveUp(2000), kFast(50);
   std::unique_lock lock(binds_mu_);
   while (!binds_stop_) {
     for (auto &s : pending_binds_)
-      waiting.emplace_back(std::move(s), std::chrono::steady_clock::now() +
-                                             std::chrono::seconds(2));
+      waiting.emplace_back(std::move(s), Clock::now() + kGiveUp);
     pending_binds_.clear();
     if (waiting.empty()) {
       binds_cv_.wait(lock);
@@ -244,7 +261,7 @@ void RunSupervisor::bind_loop() noexcept
       const bool bound = ::getsockname(w.first.get(), reinterpret_cast<sockaddr *>(&sun), &n) == 0 &&
                          n > sizeof(sa_family_t);
       named |= bound;
-      const bool done = bound || std::chrono::steady_clock::now() > w.second; // failed: given up
+      const bool done = bound || Clock::now() > w.second; // failed: given up
       if (done)
         binds_watched_.fetch_sub(1);
       return done;
@@ -252,8 +269,11 @@ void RunSupervisor::bind_loop() noexcept
     if (named)
       engine_.rescan_unix_bound();
     lock.lock();
+    bool fresh = false;
+    for (const auto &w : waiting)
+      fresh |= w.second - Clock::now() > kGiveUp - kFast;
     if (!waiting.empty())
-      binds_cv_.wait_for(lock, std::chrono::milliseconds(1));
+      binds_cv_.wait_for(lock, std::chrono::milliseconds(fresh ? 1 : 20));
   }
 }
 

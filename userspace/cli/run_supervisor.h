@@ -65,6 +65,7 @@ private:
   std::mutex binds_mu_;
   std::condition_variable binds_cv_;
   std::vector<UniqueFd> pending_binds_;
+  static UniqueFd agent_socket(const enforce::TamperAttempt &a, int fd);
   static constexpr size_t kMaxWatchedBinds = 256;
   std::atomic<size_t> binds_watched_{0};
   bool binds_stop_ = false;

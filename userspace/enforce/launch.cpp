@@ -668,6 +668,8 @@ void SeccompSupervisor::loop() noexcept
     if (::ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, &req) != 0)
       continue; // ENOENT: the task died before we read it
     TamperAttempt a;
+    a.listener = listener;
+    a.id = req.id;
     a.pid = static_cast<pid_t>(req.pid);
     a.nr = req.data.nr;
     a.arch = req.data.arch;
@@ -690,6 +692,14 @@ void SeccompSupervisor::loop() noexcept
   }
   if (listener >= 0)
     ::close(listener);
+}
+
+bool still_waiting(const TamperAttempt &a)
+{
+  if (a.listener < 0)
+    return true; // judged without a listener (tests): nothing to ask
+  uint64_t id = a.id;
+  return ::ioctl(a.listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0;
 }
 
 std::vector<std::string> read_only_mounts(const std::string &mountinfo)

@@ -215,7 +215,13 @@ struct TamperAttempt {
   int nr = 0;     // system call number of arch
   uint32_t arch = 0; // AUDIT_ARCH_X86_64 or AUDIT_ARCH_I386 (int 0x80); x32 numbers carry bit 30
   uint64_t args[6] = {};
+  int listener = -1; // the seccomp listener and the notification's id: still_waiting()
+  uint64_t id = 0;
 };
+// Whether the task of a (live) attempt is still the one waiting in the call: false once it died,
+// so that its pid, possibly reused by then, no longer names it. Check it after pidfd_open(pid)
+// and before acting on what the pidfd reaches (SECCOMP_IOCTL_NOTIF_ID_VALID).
+bool still_waiting(const TamperAttempt &a);
 // "kill", "bpf", ...; "syscall N" for a number without a name here. arch: as in TamperAttempt
 // (the i386 table names the 32-bit entry points: socketcall, ...).
 std::string syscall_name(int nr, uint32_t arch = 0xc000003eu /* AUDIT_ARCH_X86_64 */);
