@@ -217,21 +217,23 @@ static __always_inline int vg_ring_reserved(void)
 }
 
 /* Copies size bytes of a built event to the ring. A full ring loses the event, counted. */
-static __always_inline void vg_emit(void *ev, __u32 size)
+static __always_inline int vg_emit(void *ev, __u32 size)
 {
 	struct vg_event_hdr *h = ev;
 
 	/* exits are exempt: they only ever shrink the process table */
 	if (h->verdict == VG_VERDICT_NONE && h->type != VG_EV_EXIT &&
 	    (vg_rate_limited(h) || vg_ring_reserved()))
-		return;
+		return -1;
 	if (size > sizeof(((struct vg_scratch *)0)->ev))
 		size = sizeof(((struct vg_scratch *)0)->ev);
 	((struct vg_event_hdr *)ev)->size = size;
-	if (bpf_ringbuf_output(&vg_events, ev, size, 0))
+	if (bpf_ringbuf_output(&vg_events, ev, size, 0)) {
 		vg_stat_inc(VG_STAT_RINGBUF_FULL);
-	else
-		vg_stat_inc(VG_STAT_EVENTS);
+		return -1;
+	}
+	vg_stat_inc(VG_STAT_EVENTS);
+	return 0;
 }
 
 #endif /* VG_TASK_BPF_H */

@@ -43,8 +43,10 @@ static __always_inline void vg_open_observe(struct file *file, __u32 profile)
 	val.uid = (__u32)bpf_get_current_uid_gid();
 	bpf_map_update_elem(&vg_open_seen, &key, &val, BPF_NOEXIST);
 	s = vg_scratch_get();
-	if (!s)
+	if (!s) {
+		bpf_map_delete_elem(&vg_open_seen, &key);
 		return;
+	}
 	ev = (void *)s->ev;
 	vg_hdr_fill(&ev->hdr, VG_EV_OPEN, profile);
 	/* verdict and tier none: observed, nothing decided */
@@ -64,7 +66,10 @@ static __always_inline void vg_open_observe(struct file *file, __u32 profile)
 		n = 1;
 	}
 	ev->path_len = n;
-	vg_emit(ev, sizeof(*ev) + (n & (VG_PATH_MAX * 2 - 1)));
+	/* a first open the rate limit or a full ring dropped is not a repeat: the next open of the
+	 * file is reported, not only counted (the rules never see counts) */
+	if (vg_emit(ev, sizeof(*ev) + (n & (VG_PATH_MAX * 2 - 1))))
+		bpf_map_delete_elem(&vg_open_seen, &key);
 }
 
 static __always_inline int vg_file_open_check(struct file *file)
