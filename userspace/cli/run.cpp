@@ -618,7 +618,8 @@ int run_command(const RunArgs &args)
   if (guard.gate && eng->file_tier() != loader::Tier::lsm)
     guard.gate->set_credentials(*profile, eo.home.value_or(""));
   if (guard.gate && eng->file_tier() != loader::Tier::lsm) // tier 1's file_open observes writes
-    guard.gate->set_watched(persistence_rule_paths, eo.home.value_or(""));
+    guard.gate->set_watched(persistence_rule_paths, eo.home.value_or(""),
+                            static_cast<int64_t>(clock_ns(CLOCK_REALTIME)));
   if (!profile->isolate && !persist_lsm && !profile->persistence_paths.empty())
     spdlog::warn("persistence: launch.isolate is false: neither read-only binds nor the launch "
                  "filter protect the profile's persistence paths");

@@ -520,7 +520,8 @@ struct Gate {
     }
     const auto m = gate.protects(n->path, above);
     if (!m) {
-      if (!out.protected_path && !out.observed && gate.watched(n->path)) {
+      if (!out.protected_path && !out.observed && gate.watched(n->path) &&
+          (flags != 0 || !in_new_directory(n->path))) {
         out.observed = true;
         out.change = NameChange{call, flags, n->path, n->exists};
       }
@@ -535,6 +536,23 @@ struct Gate {
       out.error = EPERM;
     }
     return true;
+  }
+
+  // Whether path's directory was born after the agent started (statx btime through the agent's
+  // root; a file system without birth times says no).
+  bool in_new_directory(const std::string &path) const
+  {
+    const size_t slash = path.rfind('/');
+    if (slash == std::string::npos || gate.watched_since() == 0)
+      return false;
+    const std::string dir = "/proc/" + std::to_string(view.pid) + "/root" +
+                            (slash == 0 ? std::string("/") : path.substr(0, slash));
+    struct statx sx{};
+    if (::statx(AT_FDCWD, dir.c_str(), AT_SYMLINK_NOFOLLOW, STATX_BTIME, &sx) != 0 ||
+        !(sx.stx_mask & STATX_BTIME))
+      return false;
+    const int64_t born = sx.stx_btime.tv_sec * 1000000000LL + sx.stx_btime.tv_nsec;
+    return born >= gate.watched_since();
   }
 
   // A credential's old name in a rename or link: the new name may be one no pattern matches.

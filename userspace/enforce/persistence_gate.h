@@ -73,11 +73,18 @@ public:
   // The paths the detection rules name as persistence (rules of kind persistence_write) where
   // the profile protects nothing: a change of one is let through and reported as observed, so
   // the rules see it where no syscall tracepoint does.
-  void set_watched(const std::vector<std::string> &patterns, const std::string &home)
+  // since_ns (CLOCK_REALTIME): when the agent started. A rename, link, chmod or removal inside a
+  // directory born after it (the agent's own clone: git renames config.lock onto .git/config)
+  // is the agent's business and is not reported; an open for writing is, wherever it is (as
+  // BPF LSM's file_open reports it).
+  void set_watched(const std::vector<std::string> &patterns, const std::string &home,
+                   int64_t since_ns)
   {
     watched_ = policy::PathMatcher(patterns, home);
     watched_count_ = patterns.size();
+    watched_since_ = since_ns;
   }
+  int64_t watched_since() const { return watched_since_; }
   bool watched(std::string_view path) const
   {
     return watched_count_ != 0 && watched_.match(path).has_value();
@@ -102,6 +109,7 @@ private:
   policy::Mode credential_mode_ = policy::Mode::enforce;
   policy::PathMatcher watched_;
   size_t watched_count_ = 0;
+  int64_t watched_since_ = 0;
 };
 
 // How the gate sees one process of the agent (the calls' context). The production view reads

@@ -121,7 +121,8 @@ TEST_F(Gate, patterns_name_paths_names_that_do_not_exist_and_the_directories_abo
 // observed, by the call that made it; a protected path on the other side still wins.
 TEST_F(Gate, changes_of_paths_only_the_rules_name_run_and_are_observed)
 {
-  gate_.set_watched({"~/.bash_logout", "~/.zshenv", "~/.bashrc"}, home_);
+  // every directory here "older than the agent"
+  gate_.set_watched({"~/.bash_logout", "~/.zshenv", "~/.bashrc"}, home_, INT64_MAX);
   std::ofstream(home_ + "/staged") << "x\n";
   std::ofstream(home_ + "/.zshenv") << "# env\n";
   const std::string staged = home_ + "/staged", logout = home_ + "/.bash_logout",
@@ -145,6 +146,17 @@ TEST_F(Gate, changes_of_paths_only_the_rules_name_run_and_are_observed)
   EXPECT_EQ(observed(SYS_unlink, {addr(zshenv.c_str())}), "unlink " + zshenv);
   EXPECT_EQ(observed(SYS_openat, {uint64_t(AT_FDCWD), addr(zshenv.c_str()), O_RDONLY}), "");
   EXPECT_EQ(observed(SYS_openat, {uint64_t(AT_FDCWD), addr(staged.c_str()), O_WRONLY}), "");
+  // a directory born since the agent started (its own clone): a rename onto its .git/config is
+  // its business; a write of it is reported all the same
+  fs::create_directories(root_ + "/clone/.git");
+  const std::string cfg = root_ + "/clone/.git/config", lock = cfg + ".lock";
+  std::ofstream(lock) << "[core]\n";
+  gate_.set_watched({"/**/.git/config"}, home_, 1); // the agent started in 1970
+  EXPECT_EQ(observed(SYS_rename, {addr(lock.c_str()), addr(cfg.c_str())}), "");
+  EXPECT_EQ(observed(SYS_openat, {uint64_t(AT_FDCWD), addr(cfg.c_str()), O_WRONLY | O_CREAT}),
+            "openat " + cfg);
+  gate_.set_watched({"/**/.git/config"}, home_, INT64_MAX); // older than the agent: reported
+  EXPECT_EQ(observed(SYS_rename, {addr(lock.c_str()), addr(cfg.c_str())}), "rename " + cfg);
   // protected by the profile too: decided, not observed
   const NameVerdict v = judge(SYS_openat, {uint64_t(AT_FDCWD), addr(bashrc.c_str()), O_WRONLY});
   EXPECT_TRUE(v.protected_path);
