@@ -233,8 +233,8 @@ static __always_inline void vg_persist_emit(__u32 profile, const struct vg_persi
 }
 
 /* Decides a change an agent task is about to make to d (reached through mnt; NULL: the task's
- * root mount, for the report only) and reports it unless *reported (a hook that checks two
- * names reports the first it refuses or audits, once): -EPERM to deny, else 0 (an errno, not a
+ * root mount, for the report only) and reports it: a refusal always, an audit unless *reported
+ * (a hook that checks two names reports the first it audits, once): -EPERM to deny, else 0 (an errno, not a
  * flag, for the 6.12 verifier's return range). Sets *reported when it decided something.
  * Fails open: not an agent, no rule. */
 static __always_inline int vg_persist_decide(struct dentry *d, struct vfsmount *mnt, int moving,
@@ -257,8 +257,14 @@ static __always_inline int vg_persist_decide(struct dentry *d, struct vfsmount *
 	else
 		return 0;
 	vg_stat_inc(verdict == VG_VERDICT_DENY ? VG_STAT_FILE_DENY : VG_STAT_FILE_AUDIT);
-	if (!*reported && !vg_persist_seen(d, call, verdict))
+	/* a refusal is always reported (the call fails here, whatever an earlier name of the
+	 * same call or an earlier hook reported); an audit once per call */
+	if (verdict == VG_VERDICT_DENY) {
+		vg_persist_seen(d, call, verdict);
 		vg_persist_emit(profile, &rule, verdict, mnt, d, call, oflags);
+	} else if (!*reported && !vg_persist_seen(d, call, verdict)) {
+		vg_persist_emit(profile, &rule, verdict, mnt, d, call, oflags);
+	}
 	*reported = 1;
 	if (verdict == VG_VERDICT_DENY)
 		return -VG_EPERM;

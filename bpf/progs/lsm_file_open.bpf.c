@@ -81,7 +81,7 @@ static __always_inline int vg_file_open_check(struct file *file)
 	__u64 key, root;
 	__u32 profile, rule;
 	long n;
-	int verdict, ipc = 0, reported = 0;
+	int verdict, ipc = 0, tamper_audited, persisted = 0;
 
 	profile = vg_agent_find(&root);
 	if (!profile)
@@ -90,12 +90,12 @@ static __always_inline int vg_file_open_check(struct file *file)
 	verdict = vg_tamper_file_open(file, profile, root);
 	if (verdict == VG_VERDICT_DENY)
 		return -VG_EPERM;
-	reported = verdict == VG_VERDICT_AUDIT;
+	tamper_audited = verdict == VG_VERDICT_AUDIT;
 	cfg = bpf_map_lookup_elem(&vg_profiles, &profile);
 	if (!cfg || cfg->file_mode == VG_MODE_OFF)
 		return 0;
 	/* the persistence guard: writes to what the developer runs later (reported there) */
-	if (vg_persist_open(file, &reported))
+	if (vg_persist_open(file, &persisted))
 		return -VG_EPERM;
 	rule = 0;
 	if (vg_is_foreign_fifo(profile, root, file->f_inode)) {
@@ -104,7 +104,7 @@ static __always_inline int vg_file_open_check(struct file *file)
 		rule = vg_file_protected(profile, file->f_path.dentry);
 		if (!rule) {
 			/* an open the tamper or persistence guard audited is in its report */
-			if (!reported)
+			if (!tamper_audited && !persisted)
 				vg_open_observe(file, profile);
 			return 0;
 		}

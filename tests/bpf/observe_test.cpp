@@ -212,6 +212,33 @@ TEST(Observe, a_rule_named_credential_read_by_another_name_is_alerted_by_its_own
       << read_file(alerts);
 }
 
+// A name the rules know is reported by that name, whatever vigil learned of the file before:
+// renamed to a name a rule's exception spares and back, or read first through a hard link.
+TEST(Observe, a_credential_read_by_its_own_name_after_a_detour_is_alerted)
+{
+  VG_REQUIRE_ROOT();
+  TempDir tmp;
+  const std::string proj = tmp / "proj", alerts = tmp / "alerts.json";
+  fs::create_directories(proj);
+  write_file(proj + "/deploy.key", "-----BEGIN PRIVATE KEY-----\n");
+  write_file(proj + "/signing.key", "-----BEGIN PRIVATE KEY-----\n");
+  const std::string profile = tmp / "p.yaml";
+  write_file(profile, "profile: observe\ncredentials:\n  paths: [~/.aws/credentials]\n");
+  ProcResult r = run({"sh", "-c",
+                      "cd " + proj + " && exec " + vigil_bin() + " run --profile " + profile +
+                          " --alerts-json " + alerts + " -- bash -c '"
+                          "set -e; mv deploy.key id_rsa_x.pub; cat id_rsa_x.pub >/dev/null; "
+                          "mv id_rsa_x.pub deploy.key; head -c1 deploy.key >/dev/null; "
+                          "ln signing.key notes.txt; cat notes.txt >/dev/null; "
+                          "tail -c1 signing.key >/dev/null'"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::set<std::string> seen;
+  for (const auto &a : read_json_lines(alerts))
+    seen.insert(a.value("comm", std::string()) + " " + a.value("path", std::string()));
+  EXPECT_TRUE(seen.count("head " + proj + "/deploy.key")) << read_file(alerts);
+  EXPECT_TRUE(seen.count("tail " + proj + "/signing.key")) << read_file(alerts);
+}
+
 // Tier 1 counts repeated opens in the kernel: the first open of a file by a process is an event
 // of its own, the next ones one count (with the first and last time) in the log.
 TEST(Observe, repeated_opens_become_one_event_and_a_count_in_tier_1)

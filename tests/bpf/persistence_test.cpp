@@ -569,6 +569,42 @@ TEST_P(PersistenceGuard, a_change_of_a_path_only_the_rules_name_is_allowed_and_a
   EXPECT_EQ(seen, want) << all << read_file(alerts_);
 }
 
+// A hook planted by rename in a repository the profile does not protect (the rules' globs name
+// every repository's hooks): from a name a rule's exception spares, and a whole directory of
+// hooks moved into place. Tier 2's gate reports the name made.
+TEST_P(PersistenceGuard, a_hook_planted_by_rename_where_only_the_rules_look_is_alerted)
+{
+  if (lsm())
+    GTEST_SKIP() << "tier 1 sees the writes of a path only the rules name, not its renames "
+                    "(docs/SECURITY.md, \"Observing where vigil decides\")";
+  const std::string other = tmp_ / "other";
+  ASSERT_EQ(run({"git", "init", "-q", other}).status, 0);
+  fs::create_directories(other + "/h2");
+  write_file(other + "/.git/hooks/x.sample", "#!/bin/sh\n");
+  write_file(other + "/h2/pre-push", "#!/bin/sh\n");
+  if (unprivileged()) {
+    ASSERT_EQ(run({"chown", "-R", "65534:65534", other}).status, 0);
+  }
+  const ProcResult r = agent("cd " + other + " && mv .git/hooks/x.sample .git/hooks/pre-commit" +
+                             " && mv .git/hooks .git/hooks.old && mv h2 .git/hooks && echo done");
+  ASSERT_EQ(r.status, 0) << r.out << r.err;
+  ASSERT_NE(r.out.find("done"), std::string::npos) << r.out << r.err;
+  const std::set<std::string> want = {other + "/.git/hooks/pre-commit",
+                                      other + "/.git/hooks/pre-push"};
+  std::set<std::string> seen;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  do {
+    seen.clear();
+    for (const auto &a : read_json_lines(alerts_))
+      if (a.value("rule", "") == "persist-git-hook")
+        seen.insert(a.value("path", ""));
+    if (seen == want)
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  } while (std::chrono::steady_clock::now() < deadline);
+  EXPECT_EQ(seen, want) << read_file(alerts_);
+}
+
 // Tier 1: an O_CREAT open of a protected file whose dentry is not in the cache meets path_mknod
 // first (the kernel asks before it looks the name up), then file_open: still one alert. The
 // test drops the dentry cache first; on a RAM file system (the VM's /tmp) dentries are the

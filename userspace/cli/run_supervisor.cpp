@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "cli/run_supervisor.h"
 
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -191,7 +192,14 @@ int RunSupervisor::on_attempt(const enforce::TamperAttempt &a)
 // a process vigil must not touch).
 UniqueFd RunSupervisor::agent_socket(const enforce::TamperAttempt &a, int fd)
 {
-  UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, a.pid, 0)));
+  // a.pid is the calling thread: PIDFD_THREAD (O_EXCL, 6.9+) names a thread that leads no
+  // process; before 6.9 only the leader has a pidfd (descriptors are shared: its will do).
+  constexpr unsigned kPidfdThread = O_EXCL;
+  UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, a.pid, kPidfdThread)));
+  if (!pidfd && errno == EINVAL) {
+    const pid_t tgid = read_status(a.pid).tgid;
+    pidfd.reset(static_cast<int>(::syscall(SYS_pidfd_open, tgid > 0 ? tgid : a.pid, 0)));
+  }
   if (!pidfd || !enforce::still_waiting(a))
     return UniqueFd();
   return UniqueFd(static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd.get(), fd, 0)));

@@ -254,6 +254,9 @@ Result<> FileEnforcer::set_rule_paths(const std::vector<std::string> &patterns,
     {
       std::lock_guard lock(rule_inodes_mu_);
       rule_inodes_ = std::move(inodes);
+      rule_inode_bytes_ = 0;
+      for (const auto &[k, name] : rule_inodes_)
+        rule_inode_bytes_ += name.size();
     }
     std::lock_guard lock(rule_paths_mu_);
     rule_paths_ = std::move(index);
@@ -300,15 +303,24 @@ bool FileEnforcer::keep_seeing(const enforce::Request &req)
   if (!index || index->owners() == 0)
     return false;
   const auto key = std::make_pair(req.dev, req.ino);
-  uint32_t first = policy::PathIndex::kNone;
-  index->match(req.path, std::span<uint32_t>(&first, 1));
   std::lock_guard lock(rule_inodes_mu_);
-  if (first == policy::PathIndex::kNone)
+  if (!matches_rule_name(*index, req.path))
     return rule_inodes_.count(key) != 0;
   // Opened by a name the rules know: its other names (a hard link made later) stay seen too.
-  if (rule_inodes_.size() < kMaxRuleInodes)
-    rule_inodes_.emplace(key, req.path);
+  // The first such name is kept (bounded in entries and bytes: past that, files are seen by
+  // their names only).
+  if (rule_inodes_.size() < kMaxRuleInodes &&
+      rule_inode_bytes_ + req.path.size() <= kMaxRuleInodeBytes &&
+      rule_inodes_.emplace(key, req.path).second)
+    rule_inode_bytes_ += req.path.size();
   return true;
+}
+
+bool FileEnforcer::matches_rule_name(const policy::PathIndex &index, const std::string &path)
+{
+  uint32_t first = policy::PathIndex::kNone;
+  index.match(path, std::span<uint32_t>(&first, 1));
+  return first != policy::PathIndex::kNone;
 }
 
 std::string FileEnforcer::rule_name_of(uint64_t dev, uint64_t ino) const
@@ -339,9 +351,16 @@ void FileEnforcer::observe(const enforce::Request &req)
   const Agent agent = agent_of(*snap, req.pid);
   if (agent.profile == 0)
     return;
-  // A file the rules name, opened by another name: reported by the rules' name for it.
+  // A file the rules name, opened by another name: reported by the rules' name for it. One
+  // opened by a name the rules know is reported by that name (the first name vigil learned
+  // may be one a rule's exception spares).
+  std::shared_ptr<const policy::PathIndex> index;
+  {
+    std::lock_guard lock(rule_paths_mu_);
+    index = rule_paths_;
+  }
   std::string known = rule_name_of(req.dev, req.ino);
-  if (!known.empty() && known != req.path) {
+  if (!known.empty() && known != req.path && !(index && matches_rule_name(*index, req.path))) {
     enforce::Request named = req;
     named.path = std::move(known);
     report_observed(named, agent.profile, agent.cgroup_id);

@@ -102,6 +102,8 @@ private:
   // At most this many inodes of rule-named files are remembered (a file the rules name that
   // the agent opens past it is still seen by its name).
   static constexpr size_t kMaxRuleInodes = 65536;
+  static constexpr size_t kMaxRuleInodeBytes = 8u << 20; // names kept for them, together
+  static bool matches_rule_name(const policy::PathIndex &index, const std::string &path);
   Result<> rebuild();
   // With set_mu_ held: publishes a snapshot of set_'s files, then (re)marks it.
   Result<> guard_current();
@@ -127,6 +129,7 @@ private:
   std::shared_ptr<const policy::PathIndex> rule_paths_;
   mutable std::mutex rule_inodes_mu_; // guards rule_inodes_ (guard thread, main thread)
   std::map<std::pair<uint64_t, uint64_t>, std::string> rule_inodes_; // (st_dev, ino) -> name
+  size_t rule_inode_bytes_ = 0;                                        // their names' bytes
   std::string stand_in_; // fifo_stand_in()'s file, removed by the destructor
   std::mutex mounts_mu_; // guards mountinfo_ (callers and the watch thread)
   std::map<pid_t, UniqueFd> mountinfo_; // agents' namespaces whose new mounts get marked

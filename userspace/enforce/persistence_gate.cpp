@@ -2,6 +2,7 @@
 // The persistence gate: resolving an agent's path as the kernel would, and matching it.
 #include "enforce/persistence_gate.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <sys/stat.h>
@@ -555,6 +556,45 @@ struct Gate {
     return born >= gate.watched_since();
   }
 
+  // A rename nothing protects: what it makes at the new name is what the rules ask about (the
+  // old name may be one a rule's exception spares: hooks/x.sample -> hooks/pre-commit). A
+  // directory moved into place (mv h2 .git/hooks) plants its entries: the first one whose new
+  // path the rules name is reported (at most kMaxEntries are looked at).
+  void planted_by_rename(const std::optional<ResolvedName> &from,
+                         const std::optional<ResolvedName> &to)
+  {
+    if (out.protected_path || !to || to->unjudgeable || !from || !from->exists ||
+        in_new_directory(to->path))
+      return;
+    if (gate.watched(to->path)) {
+      out.observed = true;
+      out.change = NameChange{pipeline::OpenCall::rename, 0, to->path, to->exists};
+      return;
+    }
+    if (!from->is_dir || from->unjudgeable)
+      return;
+    constexpr size_t kMaxEntries = 256;
+    const std::string dir = "/proc/" + std::to_string(view.pid) + "/root" + from->path;
+    UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    DIR *d = fd ? ::fdopendir(fd.get()) : nullptr;
+    if (!d)
+      return;
+    (void)fd.release(); // closedir closes it
+    size_t seen = 0;
+    for (const dirent *e; seen < kMaxEntries && (e = ::readdir(d)) != nullptr; ++seen) {
+      const std::string_view name(e->d_name);
+      if (name == "." || name == "..")
+        continue;
+      std::string planted = to->path + "/" + std::string(name);
+      if (gate.watched(planted)) {
+        out.observed = true;
+        out.change = NameChange{pipeline::OpenCall::rename, 0, std::move(planted), false};
+        break;
+      }
+    }
+    ::closedir(d);
+  }
+
   // A credential's old name in a rename or link: the new name may be one no pattern matches.
   void credential_moved(pipeline::OpenCall call, const std::optional<ResolvedName> &from)
   {
@@ -692,6 +732,7 @@ NameVerdict judge_name_call(const TamperAttempt &a, const AgentView &view,
     if (!(from && from->exists && g.check(C::rename, 0, from, true)))
       g.check(C::rename, 0, to, true);
     g.credential_moved(C::rename, from);
+    g.planted_by_rename(from, to);
     break;
   }
   case SYS_unlink:

@@ -4,6 +4,7 @@
 
 #include <curl/curl.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -142,7 +143,14 @@ void JsonLinesSink::write(const detect::Alert &a)
     const ssize_t n = ::write(fd_, line.data() + off, line.size() - off);
     if (n < 0 && errno == EINTR)
       continue;
+    if (n < 0 && errno == EAGAIN) { // a non-blocking descriptor shared with someone (stdout)
+      pollfd p{fd_, POLLOUT, 0};
+      if (::poll(&p, 1, 1000) > 0)
+        continue;
+    }
     if (n <= 0) {
+      if (off > 0) // end the torn line, so that the next alert is a line of its own
+        (void)!::write(fd_, "\n", 1);
       if (std::exchange(warned_, true))
         return;
       spdlog::warn("alerts file: write failed: {}", std::strerror(n < 0 ? errno : EIO));

@@ -146,6 +146,21 @@ TEST_F(Gate, changes_of_paths_only_the_rules_name_run_and_are_observed)
   EXPECT_EQ(observed(SYS_unlink, {addr(zshenv.c_str())}), "unlink " + zshenv);
   EXPECT_EQ(observed(SYS_openat, {uint64_t(AT_FDCWD), addr(zshenv.c_str()), O_RDONLY}), "");
   EXPECT_EQ(observed(SYS_openat, {uint64_t(AT_FDCWD), addr(staged.c_str()), O_WRONLY}), "");
+  // the new name is what is planted: a source a rule's exception spares does not hide it
+  // (a repository the profile does not protect: the rules' glob names its hooks)
+  fs::create_directories(root_ + "/other/.git/hooks");
+  const std::string sample = root_ + "/other/.git/hooks/x.sample",
+                    hook = root_ + "/other/.git/hooks/pre-commit";
+  std::ofstream(sample) << "#!/bin/sh\n";
+  gate_.set_watched({"/**/.git/hooks/*"}, home_, INT64_MAX);
+  EXPECT_EQ(observed(SYS_rename, {addr(sample.c_str()), addr(hook.c_str())}), "rename " + hook);
+  // a directory of hooks moved into place plants its entries
+  const std::string h2 = root_ + "/h2", hooks2 = root_ + "/sub/.git/hooks";
+  fs::create_directories(h2);
+  fs::create_directories(root_ + "/sub/.git");
+  std::ofstream(h2 + "/pre-push") << "#!/bin/sh\n";
+  EXPECT_EQ(observed(SYS_rename, {addr(h2.c_str()), addr(hooks2.c_str())}),
+            "rename " + hooks2 + "/pre-push");
   // a directory born since the agent started (its own clone): a rename onto its .git/config is
   // its business; a write of it is reported all the same
   fs::create_directories(root_ + "/clone/.git");
