@@ -197,9 +197,10 @@ struct PersistencePlan {
   std::vector<std::string> watch_dirs; // where protected names absent now would appear
 };
 PersistencePlan plan_persistence_guard(const policy::Profile &profile, const std::string &home,
-                                       const std::string &cwd, bool gate)
+                                       const std::string &cwd, bool gate, bool watched)
 {
-  if (profile.persistence_paths.empty() && profile.credential_paths.empty())
+  // watched: the rules name persistence paths, whose changes the gate reports where it decides
+  if (profile.persistence_paths.empty() && profile.credential_paths.empty() && !watched)
     return {};
   const enforce::GitLayout layout = enforce::discover_git(cwd);
   if (layout.truncated)
@@ -243,14 +244,14 @@ struct LaunchScan {
 };
 
 LaunchScan scan_for_launch(const policy::Profile &profile, const std::string &home,
-                           const std::string &cwd)
+                           const std::string &cwd, bool watched)
 {
   LaunchScan out;
   if (!profile.isolate)
     return out;
   // The gate is planned before the tier is known (the programs load meanwhile); where BPF
   // LSM's hooks decide names (Engine::persistence_in_kernel), run_command drops it.
-  out.guard = plan_persistence_guard(profile, home, cwd, true);
+  out.guard = plan_persistence_guard(profile, home, cwd, true, watched);
   std::vector<std::string> roots = {"/run", "/tmp", "/var/tmp", "/dev/shm"};
   if (!home.empty())
     roots.push_back(home);
@@ -499,7 +500,7 @@ int run_command(const RunArgs &args)
   const std::string cwd = std::filesystem::current_path(cwd_ec).string();
   std::future<LaunchScan> launch_scan =
       std::async(std::launch::async, scan_for_launch, std::cref(*profile), eo.home.value_or(""),
-                 cwd);
+                 cwd, !persistence_rule_paths.empty());
   eo.agent_mounts = profile->isolate;
   auto engine = daemon::Engine::start(eo);
   if (!engine) {
