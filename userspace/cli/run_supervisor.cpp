@@ -296,38 +296,7 @@ int RunSupervisor::on_name_call(const enforce::TamperAttempt &a)
   if (!v.protected_path && !v.observed)
     return 0;
   const Status st = read_status(a.pid);
-  if (!v.protected_path) {
-    // A change of a path the rules name and the profile does not protect: let through, and
-    // reported as what it is (the rules alert on it), since no tracepoint sees the call.
-    pipeline::Event ev;
-    ev.hdr.type = pipeline::EventType::open;
-    ev.hdr.ts_ns = boottime_ns();
-    ev.hdr.cgroup_id = opts_.cgroup_id;
-    ev.hdr.tgid = static_cast<uint32_t>(st.tgid > 0 ? st.tgid : a.pid);
-    ev.hdr.tid = static_cast<uint32_t>(a.pid);
-    ev.hdr.uid = st.uid;
-    ev.hdr.gid = st.gid;
-    ev.hdr.profile_id = opts_.profile_id;
-    ev.hdr.verdict = pipeline::Verdict::none;
-    ev.hdr.comm = read_comm(a.pid);
-    pipeline::OpenBody o;
-    o.flags = v.change.flags;
-    o.call = v.change.call;
-    o.resolved = true;
-    o.path = v.change.path;
-    ev.body = std::move(o);
-    (void)engine_.report(std::move(ev));
-    return 0;
-  }
-  name_decisions_.fetch_add(1);
-  if (!v.entry && !v.credential) { // a path the kernel resolves but cannot name within PATH_MAX
-    engine_.raise_internal("persist-unjudgeable", policy::Severity::error,
-                           "pid " + std::to_string(a.pid) + " (" + read_comm(a.pid) + ") tried " +
-                               std::string(pipeline::to_string(v.change.call)) +
-                               " on a path deeper than PATH_MAX, which vigil cannot match "
-                               "against the persistence patterns: denied by the launch filter");
-    return v.error;
-  }
+  // The change as an open event of the calling task (verdict and tier set below).
   pipeline::Event ev;
   ev.hdr.type = pipeline::EventType::open;
   ev.hdr.ts_ns = boottime_ns();
@@ -337,16 +306,33 @@ int RunSupervisor::on_name_call(const enforce::TamperAttempt &a)
   ev.hdr.uid = st.uid;
   ev.hdr.gid = st.gid;
   ev.hdr.profile_id = opts_.profile_id;
-  ev.hdr.verdict = v.run ? pipeline::Verdict::audit : pipeline::Verdict::deny;
-  ev.hdr.tier = pipeline::Tier::launch;
   ev.hdr.comm = read_comm(a.pid);
   pipeline::OpenBody o;
-  o.ret = v.run ? 0 : -v.error;
   o.flags = v.change.flags;
   o.call = v.change.call;
   o.resolved = true;
-  o.persist = v.credential == nullptr; // a credential moved is the credential rules' business
   o.path = v.change.path;
+  if (!v.protected_path) {
+    // A change of a path the rules name and the profile does not protect: let through, and
+    // reported as what it is (the rules alert on it), since no tracepoint sees the call.
+    ev.hdr.verdict = pipeline::Verdict::none;
+    ev.body = std::move(o);
+    (void)engine_.report(std::move(ev));
+    return 0;
+  }
+  name_decisions_.fetch_add(1);
+  if (!v.entry && !v.credential) { // a path the kernel resolves but cannot name within PATH_MAX
+    engine_.raise_internal("persist-unjudgeable", policy::Severity::error,
+                           "pid " + std::to_string(a.pid) + " (" + ev.hdr.comm + ") tried " +
+                               std::string(pipeline::to_string(v.change.call)) +
+                               " on a path deeper than PATH_MAX, which vigil cannot match "
+                               "against the persistence patterns: denied by the launch filter");
+    return v.error;
+  }
+  ev.hdr.verdict = v.run ? pipeline::Verdict::audit : pipeline::Verdict::deny;
+  ev.hdr.tier = pipeline::Tier::launch;
+  o.ret = v.run ? 0 : -v.error;
+  o.persist = v.credential == nullptr; // a credential moved is the credential rules' business
   o.pattern = v.entry ? v.entry->pattern : v.credential ? *v.credential : std::string();
   ev.body = std::move(o);
   // The call waits until its event is queued: the alert of a denial is not dropped, and an agent
