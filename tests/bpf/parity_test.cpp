@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <chrono>
+#include <thread>
 #include <set>
 
 #include "harness.h"
@@ -215,6 +217,41 @@ TEST_P(ParityFiles, a_fifo_served_from_outside_is_refused_and_the_agents_own_wor
   EXPECT_EQ(list[0]["tier"], expected_file_tier()) << list[0].dump();
   EXPECT_EQ(list[0].value("path", std::string()), fifo) << list[0].dump();
   // Nothing reached the reader; a writer that closes at once lets it finish.
+  write_file(fifo, "");
+  reader.wait(std::chrono::seconds(10));
+  EXPECT_EQ(read_file(got), "");
+}
+
+// A FIFO an outside process makes after the agent started (no stand-in covers it): tier 1's
+// file_open refuses it; in tier 2 the launch filter's gate sees the agent's open for writing
+// and refuses a FIFO the agent did not make itself.
+TEST_P(ParityFiles, a_fifo_made_outside_after_the_start_is_refused)
+{
+  const std::string fifo = proj_ + "/late.fifo", got = tmp_ / "got";
+  const std::string ready = proj_ + "/ready", go = proj_ + "/go";
+  Proc vigil(agent_argv("touch " + ready + "; while [ ! -e " + go + " ]; do sleep 0.02; done; "
+                        "(echo leaked > " + fifo + ") 2>/dev/null || echo denied:fifo; "
+                        "mkfifo own.fifo && (cat own.fifo &) && echo own-text > own.fifo; "
+                        "wait; rm -f own.fifo"),
+             {"HOME=" + home_});
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!fs::exists(ready) && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_TRUE(fs::exists(ready)) << vigil.err_so_far();
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0666), 0);
+  ::chmod(fifo.c_str(), 0666);
+  Proc reader({"sh", "-c", "cat " + fifo + " > " + got});
+  write_file(go, "");
+  ProcResult r = vigil.wait(std::chrono::seconds(120));
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("denied:fifo"), std::string::npos) << r.out << r.err;
+  EXPECT_NE(r.out.find("own-text"), std::string::npos) << r.out << r.err;
+  auto list = read_json_lines(alerts_);
+  ASSERT_EQ(list.size(), 1u) << read_file(alerts_);
+  EXPECT_EQ(list[0]["rule"], "ipc-not-allowed") << list[0].dump();
+  EXPECT_EQ(list[0]["verdict"], "denied") << list[0].dump();
+  EXPECT_EQ(list[0]["tier"], expected_file_tier() == "lsm" ? "lsm" : "launch") << list[0].dump();
+  EXPECT_EQ(list[0].value("path", std::string()), fifo) << list[0].dump();
   write_file(fifo, "");
   reader.wait(std::chrono::seconds(10));
   EXPECT_EQ(read_file(got), "");

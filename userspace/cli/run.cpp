@@ -647,7 +647,8 @@ int run_command(const RunArgs &args)
   }
   RunSupervisor supervisor(notify[0], *eng,
                            RunSupervisorOptions{cg, *confined, kRunProfileId, pid_ns,
-                                                std::move(vigil_ids), guard.gate});
+                                                std::move(vigil_ids), guard.gate,
+                                                profile->file_mode() == policy::Mode::enforce});
   const std::vector<sock_filter> filter_code = enforce::launch_filter(fo);
   const sock_fprog filter{static_cast<unsigned short>(filter_code.size()),
                           const_cast<sock_filter *>(filter_code.data())};

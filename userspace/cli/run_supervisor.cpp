@@ -285,6 +285,55 @@ void RunSupervisor::bind_loop() noexcept
   }
 }
 
+bool RunSupervisor::own_fifo(const enforce::NameVerdict::Fifo &f)
+{
+  const auto inode = std::make_pair(f.dev, f.ino);
+  if (fifo_inodes_.count(inode))
+    return true;
+  // Made by the agent at this name: the FIFO there now is that one if it was born after the
+  // call (a second of slack for clocks of file systems that round).
+  auto it = fifo_names_.find(f.path);
+  if (it == fifo_names_.end() || f.birth_ns < it->second - 1000000000LL)
+    return false;
+  if (fifo_inodes_.size() >= kMaxFifos)
+    fifo_inodes_.clear(); // forgotten FIFOs are judged by their names again
+  fifo_inodes_.insert(inode);
+  return true;
+}
+
+// A FIFO the agent did not make, opened for writing: its reader may be outside the agent (the
+// same side channel as a unix socket served from outside). One alert, as the kernel tiers
+// report a foreign FIFO: an open refused by the launch filter, marked as IPC.
+int RunSupervisor::on_foreign_fifo(const enforce::TamperAttempt &a, const enforce::NameVerdict &v)
+{
+  const Status st = read_status(a.pid);
+  const bool deny = opts_.fifo_enforce;
+  pipeline::Event ev;
+  ev.hdr.type = pipeline::EventType::open;
+  ev.hdr.ts_ns = boottime_ns();
+  ev.hdr.cgroup_id = opts_.cgroup_id;
+  ev.hdr.tgid = static_cast<uint32_t>(st.tgid > 0 ? st.tgid : a.pid);
+  ev.hdr.tid = static_cast<uint32_t>(a.pid);
+  ev.hdr.uid = st.uid;
+  ev.hdr.gid = st.gid;
+  ev.hdr.profile_id = opts_.profile_id;
+  ev.hdr.comm = read_comm(a.pid);
+  ev.hdr.verdict = deny ? pipeline::Verdict::deny : pipeline::Verdict::audit;
+  ev.hdr.tier = pipeline::Tier::launch;
+  pipeline::OpenBody o;
+  o.ret = deny ? -EPERM : 0;
+  o.flags = v.fifo.flags;
+  o.call = v.fifo.call;
+  o.resolved = true;
+  o.ipc = true;
+  o.dev = kernel_dev(static_cast<dev_t>(v.fifo.dev));
+  o.ino = v.fifo.ino;
+  o.path = v.fifo.path;
+  ev.body = std::move(o);
+  (void)engine_.report(std::move(ev));
+  return deny ? EPERM : 0;
+}
+
 // A name call: the gate decides; a protected name becomes an open event with the launch filter
 // as its tier, so that the persistence rules (and the exfiltration sequence) see it as they see
 // the kernel's.
@@ -293,6 +342,16 @@ int RunSupervisor::on_name_call(const enforce::TamperAttempt &a)
   // Most calls name nothing protected: /proc/PID/status is read only for those that do.
   const enforce::AgentView view{a.pid, 0};
   const enforce::NameVerdict v = enforce::judge_name_call(a, view, *opts_.gate);
+  if (v.fifo.made) {
+    if (fifo_names_.size() >= kMaxFifos)
+      fifo_names_.erase(std::min_element(fifo_names_.begin(), fifo_names_.end(),
+                                         [](const auto &x, const auto &y) {
+                                           return x.second < y.second;
+                                         }));
+    fifo_names_[v.fifo.path] = static_cast<int64_t>(clock_ns(CLOCK_REALTIME));
+  }
+  if (v.fifo.opened && !v.protected_path && !own_fifo(v.fifo))
+    return on_foreign_fifo(a, v);
   if (!v.protected_path && !v.observed)
     return 0;
   const Status st = read_status(a.pid);

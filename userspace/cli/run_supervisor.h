@@ -12,6 +12,7 @@
 #include <mutex>
 #include <thread>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -32,6 +33,9 @@ struct RunSupervisorOptions {
   std::vector<pid_t> vigil_ids; // pids the launch filter names as vigil's
   // The persistence gate, where the launch filter hands it the name calls; null: none.
   std::shared_ptr<const enforce::PersistenceGate> gate;
+  // A FIFO the agent did not make, opened for writing (the gate sees it): refused, or (false:
+  // the profile's file mode is audit) allowed; alerted either way.
+  bool fifo_enforce = true;
 };
 
 class RunSupervisor {
@@ -60,6 +64,14 @@ private:
   std::atomic<pid_t> init_pid_{0};
   std::set<pid_t> once_reported_; // 32-bit entries and io_uring: one alert per process
   std::atomic<uint64_t> name_decisions_{0};
+  // The agent's own FIFOs (supervisor thread only): names it made with mknod/mkfifo (and when),
+  // and the inodes found there since. At most kMaxFifos of each; past that the oldest names go.
+  static constexpr size_t kMaxFifos = 4096;
+  std::map<std::string, int64_t> fifo_names_;
+  std::set<std::pair<uint64_t, uint64_t>> fifo_inodes_;
+  // Whether the agent may write to this FIFO; records it as the agent's when it is.
+  bool own_fifo(const enforce::NameVerdict::Fifo &f);
+  int on_foreign_fifo(const enforce::TamperAttempt &a, const enforce::NameVerdict &v);
   // Unix path binds of the agent in progress: their sockets (duplicated), watched by bind_loop
   // until named (then recorded) or given up.
   std::mutex binds_mu_;

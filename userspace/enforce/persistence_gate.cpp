@@ -7,6 +7,7 @@
 #include <linux/magic.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -641,10 +642,40 @@ struct Gate {
     const auto n = resolve_agent_path(view, dirfd, q, follow, in_root);
     if (!n || (!n->unjudgeable && ((!n->exists && !(f & O_CREAT)) || (n->exists && excl_create))))
       return; // ENOENT or EEXIST: nothing is written
+    if (n->exists && !n->unjudgeable && !n->is_dir)
+      note_fifo(n->path, call, f);
     // The name as written, when it is a protected symbolic link, and the file it leads to.
     if (follow && check(call, f, resolve_agent_path(view, dirfd, q, false, in_root), false))
       return;
     check(call, f, n, false);
+  }
+
+  // An existing FIFO opened for writing: what the caller needs to tell the agent's own.
+  void note_fifo(const std::string &path, pipeline::OpenCall call, uint32_t flags)
+  {
+    const std::string abs = "/proc/" + std::to_string(view.pid) + "/root" + path;
+    struct statx sx{};
+    if (::statx(AT_FDCWD, abs.c_str(), 0, STATX_TYPE | STATX_INO | STATX_BTIME | STATX_CTIME,
+                &sx) != 0 ||
+        !S_ISFIFO(sx.stx_mode))
+      return;
+    out.fifo.opened = true;
+    out.fifo.path = path;
+    out.fifo.call = call;
+    out.fifo.flags = flags;
+    out.fifo.dev = makedev(sx.stx_dev_major, sx.stx_dev_minor);
+    out.fifo.ino = sx.stx_ino;
+    const struct statx_timestamp &t = (sx.stx_mask & STATX_BTIME) ? sx.stx_btime : sx.stx_ctime;
+    out.fifo.birth_ns = t.tv_sec * 1000000000LL + t.tv_nsec;
+  }
+
+  // mknod/mkfifo: a FIFO the agent makes is its own.
+  void made(const std::optional<ResolvedName> &n, uint64_t mode)
+  {
+    if (n && !n->exists && !n->unjudgeable && S_ISFIFO(static_cast<mode_t>(mode))) {
+      out.fifo.made = true;
+      out.fifo.path = n->path;
+    }
   }
 
   // chmod, chown, truncate by name: the name itself (a protected symbolic link), then what it
@@ -692,13 +723,21 @@ NameVerdict judge_name_call(const TamperAttempt &a, const AgentView &view,
     break;
   }
   case SYS_mkdir:
-  case SYS_mknod:
-    g.create(C::mknod, g.name(AT_FDCWD, a.args[0], false, false));
+  case SYS_mknod: {
+    const auto n = g.name(AT_FDCWD, a.args[0], false, false);
+    g.create(C::mknod, n);
+    if (a.nr == SYS_mknod)
+      g.made(n, a.args[1]);
     break;
+  }
   case SYS_mkdirat:
-  case SYS_mknodat:
-    g.create(C::mknod, g.name(fd(0), a.args[1], false, false));
+  case SYS_mknodat: {
+    const auto n = g.name(fd(0), a.args[1], false, false);
+    g.create(C::mknod, n);
+    if (a.nr == SYS_mknodat)
+      g.made(n, a.args[2]);
     break;
+  }
   case SYS_symlink:
     g.create(C::symlink, g.name(AT_FDCWD, a.args[1], false, false));
     break;

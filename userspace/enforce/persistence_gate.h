@@ -143,6 +143,19 @@ struct NameVerdict {
   // A credential renamed or linked (set_credentials): change.path is its old name, and this the
   // credential pattern naming it (entry is null).
   const std::string *credential = nullptr;
+  // FIFOs, for the caller's ledger of the agent's own (the gate keeps no state): one the call
+  // makes (mknod/mkfifo), or an existing one it opens for writing, whose reader may be a
+  // process outside the agent (a side channel out, as a unix socket served from outside).
+  struct Fifo {
+    bool made = false;
+    bool opened = false;
+    std::string path;      // in the agent's view
+    uint64_t dev = 0;      // opened: st_dev, st_ino, birth (CLOCK_REALTIME ns; 0: unknown)
+    uint64_t ino = 0;
+    int64_t birth_ns = 0;
+    pipeline::OpenCall call = pipeline::OpenCall::openat; // opened: the call and its flags
+    uint32_t flags = 0;
+  } fifo;
 };
 
 // Decides one suspended call of a name_call number: reads its paths from the agent's memory,
