@@ -443,11 +443,14 @@ int run_command(const RunArgs &args)
   }
   // What the persistence rules name: where the launch filter's gate decides names (tier 2),
   // changes of those the profile does not protect are reported to the rules as observed.
-  std::vector<std::string> persistence_rule_paths;
-  for (const auto &r : rules->rules)
+  std::vector<std::string> persistence_rule_paths, credential_rule_paths;
+  for (const auto &r : rules->rules) {
     if (r.enabled && !r.fallback && r.kind == policy::RuleKind::persistence_write)
       persistence_rule_paths.insert(persistence_rule_paths.end(), r.paths.begin(),
                                     r.paths.end());
+    if (r.enabled && !r.fallback && r.kind == policy::RuleKind::credential_read)
+      credential_rule_paths.insert(credential_rule_paths.end(), r.paths.begin(), r.paths.end());
+  }
   daemon::startup_step("profile and rules read");
   if (args.inventory) {
     InventoryArgs ia;
@@ -618,9 +621,12 @@ int run_command(const RunArgs &args)
   // from the name that protects it (BPF LSM's path_rename and path_link do it in the kernel).
   if (guard.gate && eng->file_tier() != loader::Tier::lsm)
     guard.gate->set_credentials(*profile, eo.home.value_or(""));
-  if (guard.gate && eng->file_tier() != loader::Tier::lsm) // tier 1's file_open observes writes
+  // Tier 1's file_open observes writes and names rule files by inode itself.
+  if (guard.gate && eng->file_tier() != loader::Tier::lsm) {
     guard.gate->set_watched(persistence_rule_paths, eo.home.value_or(""),
                             static_cast<int64_t>(clock_ns(CLOCK_REALTIME)));
+    guard.gate->set_rule_credentials(credential_rule_paths, eo.home.value_or(""));
+  }
   if (!profile->isolate && !persist_lsm && !profile->persistence_paths.empty())
     spdlog::warn("persistence: launch.isolate is false: neither read-only binds nor the launch "
                  "filter protect the profile's persistence paths");

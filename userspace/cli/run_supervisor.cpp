@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/un.h>
@@ -349,6 +350,11 @@ int RunSupervisor::on_name_call(const enforce::TamperAttempt &a)
                                            return x.second < y.second;
                                          }));
     fifo_names_[v.fifo.path] = static_cast<int64_t>(clock_ns(CLOCK_REALTIME));
+  }
+  if (!v.rule_file.empty()) {
+    struct stat st{};
+    if (::stat(("/proc/" + std::to_string(a.pid) + "/root" + v.rule_file).c_str(), &st) == 0)
+      engine_.learn_rule_file(st.st_dev, st.st_ino, v.rule_file);
   }
   if (v.fifo.opened && !v.protected_path && !own_fifo(v.fifo))
     return on_foreign_fifo(a, v);

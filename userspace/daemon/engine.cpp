@@ -576,6 +576,16 @@ void Engine::process(pipeline::Event &ev)
     emit(ev, f, profile);
 }
 
+void Engine::learn_rule_file(uint64_t dev, uint64_t ino, const std::string &path)
+{
+  if (files_)
+    files_->learn_rule_file(dev, ino, path);
+  std::lock_guard lock(state_mu_);
+  auto &by_ino = rule_inodes_[kernel_dev(static_cast<dev_t>(dev))];
+  if (by_ino.size() < kMaxOpenPaths)
+    by_ino.emplace(ino, path);
+}
+
 void Engine::name_rule_file(pipeline::Event &ev) const
 {
   auto *o = std::get_if<pipeline::OpenBody>(&ev.body);

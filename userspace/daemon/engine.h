@@ -133,6 +133,10 @@ public:
   // vigil run calls it before an agent's listen(2) goes on; the engine itself after a unix name
   // was refused (a datagram server has no listen).
   void rescan_unix_bound() noexcept;
+  // vigil run's gate: a file the credential rules name (st_dev, ino) is about to get another
+  // name; it stays seen by its rule name (FileEnforcer::learn_rule_file, and the engine's own
+  // inode names for every tier).
+  void learn_rule_file(uint64_t dev, uint64_t ino, const std::string &path);
   // With the fanotify file tier: the file to bind over FIFOs made outside an agent (see
   // FileEnforcer::fifo_stand_in); "" in other tiers (BPF LSM decides FIFOs itself).
   Result<std::string> fifo_stand_in();

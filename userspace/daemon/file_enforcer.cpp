@@ -306,13 +306,6 @@ bool FileEnforcer::keep_seeing(const enforce::Request &req)
   std::lock_guard lock(rule_inodes_mu_);
   if (!matches_rule_name(*index, req.path))
     return rule_inodes_.count(key) != 0;
-  // Opened by a name the rules know: its other names (a hard link made later) stay seen too.
-  // The first such name is kept (bounded in entries and bytes: past that, files are seen by
-  // their names only).
-  if (rule_inodes_.size() < kMaxRuleInodes &&
-      rule_inode_bytes_ + req.path.size() <= kMaxRuleInodeBytes &&
-      rule_inodes_.emplace(key, req.path).second)
-    rule_inode_bytes_ += req.path.size();
   return true;
 }
 
@@ -321,6 +314,15 @@ bool FileEnforcer::matches_rule_name(const policy::PathIndex &index, const std::
   uint32_t first = policy::PathIndex::kNone;
   index.match(path, std::span<uint32_t>(&first, 1));
   return first != policy::PathIndex::kNone;
+}
+
+void FileEnforcer::learn_rule_file(uint64_t dev, uint64_t ino, const std::string &path)
+{
+  std::lock_guard lock(rule_inodes_mu_);
+  if (rule_inodes_.size() < kMaxRuleInodes &&
+      rule_inode_bytes_ + path.size() <= kMaxRuleInodeBytes &&
+      rule_inodes_.emplace(std::make_pair(dev, ino), path).second)
+    rule_inode_bytes_ += path.size();
 }
 
 std::string FileEnforcer::rule_name_of(uint64_t dev, uint64_t ino) const
@@ -351,16 +353,11 @@ void FileEnforcer::observe(const enforce::Request &req)
   const Agent agent = agent_of(*snap, req.pid);
   if (agent.profile == 0)
     return;
-  // A file the rules name, opened by another name: reported by the rules' name for it. One
-  // opened by a name the rules know is reported by that name (the first name vigil learned
-  // may be one a rule's exception spares).
-  std::shared_ptr<const policy::PathIndex> index;
-  {
-    std::lock_guard lock(rule_paths_mu_);
-    index = rule_paths_;
-  }
+  // A file the rules name, opened by another name: reported by the rules' name for it (the
+  // name it had when vigil learned it: at the start, or when the agent first linked or renamed
+  // it, so a detour through a name a rule's exception spares, `id_rsa_x.pub`, changes nothing).
   std::string known = rule_name_of(req.dev, req.ino);
-  if (!known.empty() && known != req.path && !(index && matches_rule_name(*index, req.path))) {
+  if (!known.empty() && known != req.path) {
     enforce::Request named = req;
     named.path = std::move(known);
     report_observed(named, agent.profile, agent.cgroup_id);

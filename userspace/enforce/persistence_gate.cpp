@@ -756,6 +756,8 @@ NameVerdict judge_name_call(const TamperAttempt &a, const AgentView &view,
     if (!g.out.protected_path) // a second name for a protected file writes it past its guard
       g.change(C::link, from);
     g.credential_moved(C::link, from);
+    if (from && from->exists && !from->unjudgeable && gate.rule_credential(from->path))
+      g.out.rule_file = from->path;
     break;
   }
   case SYS_rename:
@@ -771,6 +773,8 @@ NameVerdict judge_name_call(const TamperAttempt &a, const AgentView &view,
     if (!(from && from->exists && g.check(C::rename, 0, from, true)))
       g.check(C::rename, 0, to, true);
     g.credential_moved(C::rename, from);
+    if (from && from->exists && !from->unjudgeable && gate.rule_credential(from->path))
+      g.out.rule_file = from->path;
     g.planted_by_rename(from, to);
     break;
   }

@@ -85,6 +85,18 @@ public:
     watched_since_ = since_ns;
   }
   int64_t watched_since() const { return watched_since_; }
+  // The paths the credential rules name (tier 2 vigil run): a file named by one that a link or
+  // rename is about to give another name is reported to the caller (NameVerdict::rule_file),
+  // which keeps seeing that inode by its rule name.
+  void set_rule_credentials(const std::vector<std::string> &patterns, const std::string &home)
+  {
+    rule_credentials_ = policy::PathMatcher(patterns, home);
+    rule_credential_count_ = patterns.size();
+  }
+  bool rule_credential(std::string_view path) const
+  {
+    return rule_credential_count_ != 0 && rule_credentials_.match(path).has_value();
+  }
   bool watched(std::string_view path) const
   {
     return watched_count_ != 0 && watched_.match(path).has_value();
@@ -92,7 +104,8 @@ public:
 
   bool empty() const
   {
-    return entries_.empty() && credential_patterns_.empty() && watched_count_ == 0;
+    return entries_.empty() && credential_patterns_.empty() && watched_count_ == 0 &&
+           rule_credential_count_ == 0;
   }
   const std::vector<Entry> &entries() const { return entries_; }
 
@@ -110,6 +123,8 @@ private:
   policy::PathMatcher watched_;
   size_t watched_count_ = 0;
   int64_t watched_since_ = 0;
+  policy::PathMatcher rule_credentials_;
+  size_t rule_credential_count_ = 0;
 };
 
 // How the gate sees one process of the agent (the calls' context). The production view reads
@@ -143,6 +158,9 @@ struct NameVerdict {
   // A credential renamed or linked (set_credentials): change.path is its old name, and this the
   // credential pattern naming it (entry is null).
   const std::string *credential = nullptr;
+  // A file the credential rules name (set_rule_credentials), about to get another name by a
+  // link or rename: its path before the call (empty: none).
+  std::string rule_file;
   // FIFOs, for the caller's ledger of the agent's own (the gate keeps no state): one the call
   // makes (mknod/mkfifo), or an existing one it opens for writing, whose reader may be a
   // process outside the agent (a side channel out, as a unix socket served from outside).
