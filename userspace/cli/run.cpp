@@ -443,11 +443,16 @@ int run_command(const RunArgs &args)
   }
   // What the persistence rules name: where the launch filter's gate decides names (tier 2),
   // changes of those the profile does not protect are reported to the rules as observed.
-  std::vector<std::string> persistence_rule_paths, credential_rule_paths;
+  std::vector<enforce::PersistenceGate::WatchedRule> persistence_rule_paths;
+  std::vector<std::string> credential_rule_paths;
   for (const auto &r : rules->rules) {
-    if (r.enabled && !r.fallback && r.kind == policy::RuleKind::persistence_write)
-      persistence_rule_paths.insert(persistence_rule_paths.end(), r.paths.begin(),
-                                    r.paths.end());
+    if (r.enabled && !r.fallback && r.kind == policy::RuleKind::persistence_write) {
+      enforce::PersistenceGate::WatchedRule w{r.paths, {}};
+      for (const auto &x : r.exceptions) // exceptions by path alone
+        if (x.proc.empty() && x.ancestor.empty() && x.destinations.empty() && x.env.empty())
+          w.except.insert(w.except.end(), x.paths.begin(), x.paths.end());
+      persistence_rule_paths.push_back(std::move(w));
+    }
     if (r.enabled && !r.fallback && r.kind == policy::RuleKind::credential_read)
       credential_rule_paths.insert(credential_rule_paths.end(), r.paths.begin(), r.paths.end());
   }

@@ -356,6 +356,13 @@ int RunSupervisor::on_name_call(const enforce::TamperAttempt &a)
     if (::stat(("/proc/" + std::to_string(a.pid) + "/root" + v.rule_file).c_str(), &st) == 0)
       engine_.learn_rule_file(st.st_dev, st.st_ino, v.rule_file);
   }
+  if (v.too_many_entries && !v.protected_path)
+    engine_.raise_internal("persist-unjudgeable", policy::Severity::error,
+                           "pid " + std::to_string(a.pid) + " (" + read_comm(a.pid) +
+                               ") moved a directory of more entries than vigil looks at to " +
+                               v.change.path +
+                               ": what it puts there was not judged against the persistence "
+                               "rules (allowed)");
   if (v.fifo.opened && !v.protected_path && !own_fifo(v.fifo))
     return on_foreign_fifo(a, v);
   if (!v.protected_path && !v.observed)

@@ -522,8 +522,9 @@ struct Gate {
     }
     const auto m = gate.protects(n->path, above);
     if (!m) {
-      if (!out.protected_path && !out.observed && gate.watched(n->path) &&
-          (flags != 0 || !in_new_directory(n->path))) {
+      const std::string *pattern = nullptr;
+      if (!out.protected_path && !out.observed && (pattern = gate.watched(n->path)) &&
+          (flags != 0 || !agents_own(n->path, *pattern))) {
         out.observed = true;
         out.change = NameChange{call, flags, n->path, n->exists};
       }
@@ -540,60 +541,97 @@ struct Gate {
     return true;
   }
 
-  // Whether path's directory was born after the agent started (statx btime through the agent's
-  // root; a file system without birth times says no).
-  bool in_new_directory(const std::string &path) const
+  // Whether path, which pattern watches, lies in a repository or directory the agent made: the
+  // directory holding the pattern's first name below "/**/" (the repository's top for
+  // "/**/.git/hooks/*"), or the path's own directory for a basename pattern, was born after
+  // the agent started (statx btime through the agent's root; a file system without birth
+  // times says no). Patterns anchored elsewhere ("~/.bashrc", "/etc/cron.d/*") never are.
+  bool agents_own(const std::string &path, const std::string &pattern) const
   {
-    const size_t slash = path.rfind('/');
-    if (slash == std::string::npos || gate.watched_since() == 0)
+    if (gate.watched_since() == 0)
       return false;
-    const std::string dir = "/proc/" + std::to_string(view.pid) + "/root" +
-                            (slash == 0 ? std::string("/") : path.substr(0, slash));
+    std::string dir;
+    if (pattern.starts_with("/**/")) {
+      const std::string_view rest = std::string_view(pattern).substr(4);
+      const std::string first(rest.substr(0, rest.find('/')));
+      if (first.find_first_of("*?[") != std::string::npos)
+        return false;
+      const size_t at = path.rfind("/" + first + "/");
+      const size_t end = path.size() >= first.size() + 1 &&
+                                 path.compare(path.size() - first.size() - 1, std::string::npos,
+                                              "/" + first) == 0
+                             ? path.size() - first.size() - 1
+                             : std::string::npos;
+      const size_t top = at != std::string::npos ? at : end;
+      if (top == std::string::npos)
+        return false;
+      dir = top == 0 ? "/" : path.substr(0, top);
+    } else if (pattern.find('/') == std::string::npos) {
+      const size_t slash = path.rfind('/');
+      if (slash == std::string::npos)
+        return false;
+      dir = slash == 0 ? "/" : path.substr(0, slash);
+    } else {
+      return false;
+    }
+    const std::string abs = "/proc/" + std::to_string(view.pid) + "/root" + dir;
     struct statx sx{};
-    if (::statx(AT_FDCWD, dir.c_str(), AT_SYMLINK_NOFOLLOW, STATX_BTIME, &sx) != 0 ||
+    if (::statx(AT_FDCWD, abs.c_str(), AT_SYMLINK_NOFOLLOW, STATX_BTIME, &sx) != 0 ||
         !(sx.stx_mask & STATX_BTIME))
       return false;
     const int64_t born = sx.stx_btime.tv_sec * 1000000000LL + sx.stx_btime.tv_nsec;
     return born >= gate.watched_since();
   }
 
-  // A rename nothing protects: what it makes at the new name is what the rules ask about (the
-  // old name may be one a rule's exception spares: hooks/x.sample -> hooks/pre-commit). A
-  // directory moved into place (mv h2 .git/hooks) plants its entries: the first one whose new
-  // path the rules name is reported (at most kMaxEntries are looked at).
-  void planted_by_rename(const std::optional<ResolvedName> &from,
-                         const std::optional<ResolvedName> &to)
+  // Reports (observed) the first path below `to` the rules watch that the tree at `from` (in
+  // the agent's view) plants there when it is moved, linked or exchanged into place: a name a
+  // rule's exception spares does not hide one it does not (hooks/x.sample -> hooks/pre-commit),
+  // nor does a directory of hooks moved into place (mv h2 .git/hooks, or a whole new .git). At
+  // most kMaxEntries entries are looked at, breadth first; past that, too_many_entries.
+  void planted(const std::optional<ResolvedName> &from, const std::optional<ResolvedName> &to)
   {
-    if (out.protected_path || !to || to->unjudgeable || !from || !from->exists ||
-        in_new_directory(to->path))
+    if (out.protected_path || out.observed || !to || to->unjudgeable || !from || !from->exists)
       return;
-    if (gate.watched(to->path)) {
+    if (const std::string *p = gate.watched(to->path); p && !agents_own(to->path, *p)) {
       out.observed = true;
       out.change = NameChange{pipeline::OpenCall::rename, 0, to->path, to->exists};
       return;
     }
     if (!from->is_dir || from->unjudgeable)
       return;
-    constexpr size_t kMaxEntries = 256;
-    const std::string dir = "/proc/" + std::to_string(view.pid) + "/root" + from->path;
-    UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    DIR *d = fd ? ::fdopendir(fd.get()) : nullptr;
-    if (!d)
-      return;
-    (void)fd.release(); // closedir closes it
+    constexpr size_t kMaxEntries = 4096;
+    const std::string root = "/proc/" + std::to_string(view.pid) + "/root";
+    std::vector<std::pair<std::string, std::string>> todo = {{from->path, to->path}};
     size_t seen = 0;
-    for (const dirent *e; seen < kMaxEntries && (e = ::readdir(d)) != nullptr; ++seen) {
-      const std::string_view name(e->d_name);
-      if (name == "." || name == "..")
+    for (size_t i = 0; i < todo.size(); ++i) {
+      UniqueFd fd(::open((root + todo[i].first).c_str(),
+                         O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      DIR *d = fd ? ::fdopendir(fd.get()) : nullptr;
+      if (!d)
         continue;
-      std::string planted = to->path + "/" + std::string(name);
-      if (gate.watched(planted)) {
-        out.observed = true;
-        out.change = NameChange{pipeline::OpenCall::rename, 0, std::move(planted), false};
-        break;
+      (void)fd.release(); // closedir closes it
+      for (const dirent *e; (e = ::readdir(d)) != nullptr;) {
+        const std::string_view name(e->d_name);
+        if (name == "." || name == "..")
+          continue;
+        if (++seen > kMaxEntries) {
+          out.too_many_entries = true;
+          out.change = NameChange{pipeline::OpenCall::rename, 0, to->path, to->exists};
+          ::closedir(d);
+          return;
+        }
+        std::string dst = todo[i].second + "/" + std::string(name);
+        if (const std::string *p = gate.watched(dst); p && !agents_own(dst, *p)) {
+          out.observed = true;
+          out.change = NameChange{pipeline::OpenCall::rename, 0, std::move(dst), false};
+          ::closedir(d);
+          return;
+        }
+        if (e->d_type == DT_DIR)
+          todo.emplace_back(todo[i].first + "/" + std::string(name), std::move(dst));
       }
+      ::closedir(d);
     }
-    ::closedir(d);
   }
 
   // A credential's old name in a rename or link: the new name may be one no pattern matches.
@@ -739,11 +777,21 @@ NameVerdict judge_name_call(const TamperAttempt &a, const AgentView &view,
     break;
   }
   case SYS_symlink:
-    g.create(C::symlink, g.name(AT_FDCWD, a.args[1], false, false));
+  case SYS_symlinkat: {
+    const bool at = a.nr == SYS_symlinkat;
+    const auto n = at ? g.name(fd(1), a.args[2], false, false)
+                      : g.name(AT_FDCWD, a.args[1], false, false);
+    g.create(C::symlink, n);
+    // A link to a directory puts its entries at the link's name (ln -s ../h .git/hooks).
+    if (n && !n->exists && !n->unjudgeable && !g.out.protected_path)
+      if (const auto target = g.str(a.args[0]); target && !target->empty()) {
+        const size_t slash = n->path.rfind('/');
+        const std::string abs = target->front() == '/' ? *target
+                                                       : n->path.substr(0, slash + 1) + *target;
+        g.planted(resolve_agent_path(view, AT_FDCWD, abs, true), n);
+      }
     break;
-  case SYS_symlinkat:
-    g.create(C::symlink, g.name(fd(1), a.args[2], false, false));
-    break;
+  }
   case SYS_link:
   case SYS_linkat: {
     const bool at = a.nr == SYS_linkat;
@@ -775,7 +823,9 @@ NameVerdict judge_name_call(const TamperAttempt &a, const AgentView &view,
     g.credential_moved(C::rename, from);
     if (from && from->exists && !from->unjudgeable && gate.rule_credential(from->path))
       g.out.rule_file = from->path;
-    g.planted_by_rename(from, to);
+    g.planted(from, to);
+    if (a.nr == SYS_renameat2 && (arg32(4) & RENAME_EXCHANGE)) // the old name gets the new's
+      g.planted(to, from);
     break;
   }
   case SYS_unlink:

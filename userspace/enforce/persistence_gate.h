@@ -72,17 +72,34 @@ public:
 
   // The paths the detection rules name as persistence (rules of kind persistence_write) where
   // the profile protects nothing: a change of one is let through and reported as observed, so
-  // the rules see it where no syscall tracepoint does.
-  // since_ns (CLOCK_REALTIME): when the agent started. A rename, link, chmod or removal inside a
-  // directory born after it (the agent's own clone: git renames config.lock onto .git/config)
-  // is the agent's business and is not reported; an open for writing is, wherever it is (as
-  // BPF LSM's file_open reports it).
-  void set_watched(const std::vector<std::string> &patterns, const std::string &home,
+  // the rules see it where no syscall tracepoint does. Each rule's paths come with the path
+  // globs of its exceptions that name nothing else (`*.sample`): a path they spare is not
+  // watched (so that a directory of spared names does not hide the one that is not).
+  // since_ns (CLOCK_REALTIME): when the agent started. A rename, link, chmod or removal in a
+  // repository or directory the agent made itself (the directory the pattern's first name lies
+  // in was born after the start: its own clone, where git renames config.lock onto
+  // .git/config) is not reported; an open for writing is, wherever it is (as BPF LSM's
+  // file_open reports it).
+  struct WatchedRule {
+    std::vector<std::string> paths;
+    std::vector<std::string> except;
+  };
+  void set_watched(const std::vector<WatchedRule> &rules, const std::string &home,
                    int64_t since_ns)
   {
-    watched_ = policy::PathMatcher(patterns, home);
-    watched_count_ = patterns.size();
+    watched_.clear();
+    for (const auto &r : rules)
+      watched_.push_back({policy::PathMatcher(r.paths, home), policy::PathMatcher(r.except, home),
+                          !r.except.empty()});
     watched_since_ = since_ns;
+  }
+  // The expanded pattern of the first rule watching path (nullptr: none).
+  const std::string *watched(std::string_view path) const
+  {
+    for (const auto &w : watched_)
+      if (auto i = w.paths.match(path); i && !(w.has_except && w.except.match(path)))
+        return &w.paths.pattern(*i);
+    return nullptr;
   }
   int64_t watched_since() const { return watched_since_; }
   // The paths the credential rules name (tier 2 vigil run): a file named by one that a link or
@@ -97,14 +114,9 @@ public:
   {
     return rule_credential_count_ != 0 && rule_credentials_.match(path).has_value();
   }
-  bool watched(std::string_view path) const
-  {
-    return watched_count_ != 0 && watched_.match(path).has_value();
-  }
-
   bool empty() const
   {
-    return entries_.empty() && credential_patterns_.empty() && watched_count_ == 0 &&
+    return entries_.empty() && credential_patterns_.empty() && watched_.empty() &&
            rule_credential_count_ == 0;
   }
   const std::vector<Entry> &entries() const { return entries_; }
@@ -120,8 +132,11 @@ private:
   policy::PathMatcher credentials_;
   std::vector<std::string> credential_patterns_;
   policy::Mode credential_mode_ = policy::Mode::enforce;
-  policy::PathMatcher watched_;
-  size_t watched_count_ = 0;
+  struct Watched {
+    policy::PathMatcher paths, except;
+    bool has_except = false;
+  };
+  std::vector<Watched> watched_;
   int64_t watched_since_ = 0;
   policy::PathMatcher rule_credentials_;
   size_t rule_credential_count_ = 0;
@@ -158,6 +173,9 @@ struct NameVerdict {
   // A credential renamed or linked (set_credentials): change.path is its old name, and this the
   // credential pattern naming it (entry is null).
   const std::string *credential = nullptr;
+  // A directory moved (or linked) into place with more entries than the gate looks at: what
+  // it plants was not all judged (the caller raises an alert of its own).
+  bool too_many_entries = false;
   // A file the credential rules name (set_rule_credentials), about to get another name by a
   // link or rename: its path before the call (empty: none).
   std::string rule_file;

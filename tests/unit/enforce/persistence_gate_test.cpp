@@ -122,7 +122,8 @@ TEST_F(Gate, patterns_name_paths_names_that_do_not_exist_and_the_directories_abo
 TEST_F(Gate, changes_of_paths_only_the_rules_name_run_and_are_observed)
 {
   // every directory here "older than the agent"
-  gate_.set_watched({"~/.bash_logout", "~/.zshenv", "~/.bashrc"}, home_, INT64_MAX);
+  using W = PersistenceGate::WatchedRule;
+  gate_.set_watched({W{{"~/.bash_logout", "~/.zshenv", "~/.bashrc"}, {}}}, home_, INT64_MAX);
   std::ofstream(home_ + "/staged") << "x\n";
   std::ofstream(home_ + "/.zshenv") << "# env\n";
   const std::string staged = home_ + "/staged", logout = home_ + "/.bash_logout",
@@ -152,7 +153,7 @@ TEST_F(Gate, changes_of_paths_only_the_rules_name_run_and_are_observed)
   const std::string sample = root_ + "/other/.git/hooks/x.sample",
                     hook = root_ + "/other/.git/hooks/pre-commit";
   std::ofstream(sample) << "#!/bin/sh\n";
-  gate_.set_watched({"/**/.git/hooks/*"}, home_, INT64_MAX);
+  gate_.set_watched({W{{"/**/.git/hooks/*"}, {"*.sample"}}}, home_, INT64_MAX);
   EXPECT_EQ(observed(SYS_rename, {addr(sample.c_str()), addr(hook.c_str())}), "rename " + hook);
   // a directory of hooks moved into place plants its entries
   const std::string h2 = root_ + "/h2", hooks2 = root_ + "/sub/.git/hooks";
@@ -166,16 +167,78 @@ TEST_F(Gate, changes_of_paths_only_the_rules_name_run_and_are_observed)
   fs::create_directories(root_ + "/clone/.git");
   const std::string cfg = root_ + "/clone/.git/config", lock = cfg + ".lock";
   std::ofstream(lock) << "[core]\n";
-  gate_.set_watched({"/**/.git/config"}, home_, 1); // the agent started in 1970
+  gate_.set_watched({W{{"/**/.git/config"}, {}}}, home_, 1); // the agent started in 1970
   EXPECT_EQ(observed(SYS_rename, {addr(lock.c_str()), addr(cfg.c_str())}), "");
   EXPECT_EQ(observed(SYS_openat, {uint64_t(AT_FDCWD), addr(cfg.c_str()), O_WRONLY | O_CREAT}),
             "openat " + cfg);
-  gate_.set_watched({"/**/.git/config"}, home_, INT64_MAX); // older than the agent: reported
+  gate_.set_watched({W{{"/**/.git/config"}, {}}}, home_, INT64_MAX); // older: reported
   EXPECT_EQ(observed(SYS_rename, {addr(lock.c_str()), addr(cfg.c_str())}), "rename " + cfg);
   // protected by the profile too: decided, not observed
   const NameVerdict v = judge(SYS_openat, {uint64_t(AT_FDCWD), addr(bashrc.c_str()), O_WRONLY});
   EXPECT_TRUE(v.protected_path);
   EXPECT_FALSE(v.observed);
+}
+
+// Planting hooks into a repository that existed before the agent (only the rules look there),
+// every way the gate was shown to miss: a new hooks directory made in it, a whole new .git
+// moved into place, the old name of an exchange, a symbolic link to a directory of hooks, a
+// directory whose spared names come first, and one too large to look through.
+TEST_F(Gate, hooks_planted_into_an_older_repository_are_observed)
+{
+  using W = PersistenceGate::WatchedRule;
+  const std::string repo = root_ + "/repo";
+  fs::create_directories(repo + "/.git/hooks");
+  struct statx sx{};
+  ASSERT_EQ(::statx(AT_FDCWD, repo.c_str(), 0, STATX_BTIME, &sx), 0);
+  if (!(sx.stx_mask & STATX_BTIME))
+    GTEST_SKIP() << "the file system keeps no birth times";
+  // the agent started just after the repository was made
+  gate_.set_watched({W{{"/**/.git/hooks/*", "/**/.git/config"}, {"*.sample"}}}, home_,
+                    sx.stx_btime.tv_sec * 1000000000LL + sx.stx_btime.tv_nsec + 1);
+  const auto observed = [&](int nr, std::initializer_list<uint64_t> args) {
+    const NameVerdict v = judge(nr, args);
+    EXPECT_TRUE(v.run);
+    return v.observed ? std::string(pipeline::to_string(v.change.call)) + " " + v.change.path
+                      : std::string();
+  };
+  const std::string hooks = repo + "/.git/hooks", evil = root_ + "/evil";
+  std::ofstream(evil) << "#!/bin/sh\n";
+  // a hooks directory made anew in the old repository: its new hooks are still the repository's
+  fs::rename(hooks, repo + "/.git/hooks.old");
+  fs::create_directories(hooks);
+  const std::string pre_commit = hooks + "/pre-commit";
+  EXPECT_EQ(observed(SYS_rename, {addr(evil.c_str()), addr(pre_commit.c_str())}),
+            "rename " + pre_commit);
+  EXPECT_EQ(observed(SYS_link, {addr(evil.c_str()), addr(pre_commit.c_str())}),
+            "link " + pre_commit);
+  // a whole .git, hooks nested in it, moved into place
+  const std::string ng = root_ + "/ng";
+  fs::create_directories(ng + "/hooks");
+  std::ofstream(ng + "/hooks/post-checkout") << "#!/bin/sh\n";
+  const std::string dotgit = repo + "/.git";
+  EXPECT_EQ(observed(SYS_rename, {addr(ng.c_str()), addr(dotgit.c_str())}),
+            "rename " + dotgit + "/hooks/post-checkout");
+  // RENAME_EXCHANGE with the hooks directory named first: the old name gets h's entries
+  const std::string h = root_ + "/h";
+  fs::create_directories(h);
+  for (int i = 0; i < 20; ++i)
+    std::ofstream(h + "/f" + std::to_string(i) + ".sample") << "x\n";
+  std::ofstream(h + "/pre-push") << "#!/bin/sh\n";
+  EXPECT_EQ(observed(SYS_renameat2, {uint64_t(AT_FDCWD), addr(hooks.c_str()), uint64_t(AT_FDCWD),
+                                     addr(h.c_str()), RENAME_EXCHANGE}),
+            "rename " + hooks + "/pre-push");
+  // a symbolic link to h in place of the hooks directory
+  fs::remove_all(hooks);
+  const std::string target = "../../h";
+  EXPECT_EQ(observed(SYS_symlink, {addr(target.c_str()), addr(hooks.c_str())}),
+            "rename " + hooks + "/pre-push");
+  // more entries than the gate looks at: said, not silently let through
+  const std::string big = root_ + "/big";
+  fs::create_directories(big);
+  for (int i = 0; i < 4200; ++i)
+    std::ofstream(big + "/f" + std::to_string(i) + ".sample");
+  const NameVerdict v = judge(SYS_rename, {addr(big.c_str()), addr(hooks.c_str())});
+  EXPECT_TRUE(v.too_many_entries);
 }
 
 TEST_F(Gate, resolves_paths_as_the_process_sees_them)
