@@ -71,6 +71,26 @@ protected:
     ::chmod(path.c_str(), 0644);
   }
 
+  // The agent's write to fifo was refused by tier, with one alert, and its own FIFO worked;
+  // nothing reached the reader outside (got), which a writer that closes at once lets finish.
+  void expect_fifo_refused(Proc &vigil, const std::string &fifo, const std::string &tier,
+                           Proc &reader, const std::string &got)
+  {
+    ProcResult r = vigil.wait(std::chrono::seconds(120));
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.out.find("denied:fifo"), std::string::npos) << r.out << r.err;
+    EXPECT_NE(r.out.find("own-text"), std::string::npos) << r.out << r.err;
+    auto list = read_json_lines(alerts_);
+    ASSERT_EQ(list.size(), 1u) << read_file(alerts_);
+    EXPECT_EQ(list[0]["rule"], "ipc-not-allowed") << list[0].dump();
+    EXPECT_EQ(list[0]["verdict"], "denied") << list[0].dump();
+    EXPECT_EQ(list[0]["tier"], tier) << list[0].dump();
+    EXPECT_EQ(list[0].value("path", std::string()), fifo) << list[0].dump();
+    write_file(fifo, "");
+    reader.wait(std::chrono::seconds(10));
+    EXPECT_EQ(read_file(got), "");
+  }
+
   std::vector<std::string> agent_argv(const std::string &script) const
   {
     std::vector<std::string> argv = {vigil_bin(), "run",        "--profile", profile_,
@@ -206,20 +226,7 @@ TEST_P(ParityFiles, a_fifo_served_from_outside_is_refused_and_the_agents_own_wor
                         "mkfifo own.fifo && (cat own.fifo &) && echo own-text > own.fifo; "
                         "wait; rm -f own.fifo"),
              {"HOME=" + home_});
-  ProcResult r = vigil.wait(std::chrono::seconds(120));
-  ASSERT_EQ(r.status, 0) << r.err;
-  EXPECT_NE(r.out.find("denied:fifo"), std::string::npos) << r.out << r.err;
-  EXPECT_NE(r.out.find("own-text"), std::string::npos) << r.out << r.err;
-  auto list = read_json_lines(alerts_);
-  ASSERT_EQ(list.size(), 1u) << read_file(alerts_);
-  EXPECT_EQ(list[0]["rule"], "ipc-not-allowed") << list[0].dump();
-  EXPECT_EQ(list[0]["verdict"], "denied") << list[0].dump();
-  EXPECT_EQ(list[0]["tier"], expected_file_tier()) << list[0].dump();
-  EXPECT_EQ(list[0].value("path", std::string()), fifo) << list[0].dump();
-  // Nothing reached the reader; a writer that closes at once lets it finish.
-  write_file(fifo, "");
-  reader.wait(std::chrono::seconds(10));
-  EXPECT_EQ(read_file(got), "");
+  expect_fifo_refused(vigil, fifo, expected_file_tier(), reader, got);
 }
 
 // A FIFO an outside process makes after the agent started (no stand-in covers it): tier 1's
@@ -242,19 +249,7 @@ TEST_P(ParityFiles, a_fifo_made_outside_after_the_start_is_refused)
   ::chmod(fifo.c_str(), 0666);
   Proc reader({"sh", "-c", "cat " + fifo + " > " + got});
   write_file(go, "");
-  ProcResult r = vigil.wait(std::chrono::seconds(120));
-  ASSERT_EQ(r.status, 0) << r.err;
-  EXPECT_NE(r.out.find("denied:fifo"), std::string::npos) << r.out << r.err;
-  EXPECT_NE(r.out.find("own-text"), std::string::npos) << r.out << r.err;
-  auto list = read_json_lines(alerts_);
-  ASSERT_EQ(list.size(), 1u) << read_file(alerts_);
-  EXPECT_EQ(list[0]["rule"], "ipc-not-allowed") << list[0].dump();
-  EXPECT_EQ(list[0]["verdict"], "denied") << list[0].dump();
-  EXPECT_EQ(list[0]["tier"], expected_file_tier() == "lsm" ? "lsm" : "launch") << list[0].dump();
-  EXPECT_EQ(list[0].value("path", std::string()), fifo) << list[0].dump();
-  write_file(fifo, "");
-  reader.wait(std::chrono::seconds(10));
-  EXPECT_EQ(read_file(got), "");
+  expect_fifo_refused(vigil, fifo, expected_file_tier() == "lsm" ? "lsm" : "launch", reader, got);
 }
 
 std::string user_name(const ::testing::TestParamInfo<User> &p)

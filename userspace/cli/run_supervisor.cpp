@@ -286,6 +286,24 @@ void RunSupervisor::bind_loop() noexcept
   }
 }
 
+// An open event of the agent's task waiting in a, its header filled (verdict, tier and body are
+// the caller's).
+pipeline::Event RunSupervisor::open_event(const enforce::TamperAttempt &a) const
+{
+  const Status st = read_status(a.pid);
+  pipeline::Event ev;
+  ev.hdr.type = pipeline::EventType::open;
+  ev.hdr.ts_ns = boottime_ns();
+  ev.hdr.cgroup_id = opts_.cgroup_id;
+  ev.hdr.tgid = static_cast<uint32_t>(st.tgid > 0 ? st.tgid : a.pid);
+  ev.hdr.tid = static_cast<uint32_t>(a.pid);
+  ev.hdr.uid = st.uid;
+  ev.hdr.gid = st.gid;
+  ev.hdr.profile_id = opts_.profile_id;
+  ev.hdr.comm = read_comm(a.pid);
+  return ev;
+}
+
 bool RunSupervisor::own_fifo(const enforce::NameVerdict::Fifo &f)
 {
   const auto inode = std::make_pair(f.dev, f.ino);
@@ -307,18 +325,8 @@ bool RunSupervisor::own_fifo(const enforce::NameVerdict::Fifo &f)
 // report a foreign FIFO: an open refused by the launch filter, marked as IPC.
 int RunSupervisor::on_foreign_fifo(const enforce::TamperAttempt &a, const enforce::NameVerdict &v)
 {
-  const Status st = read_status(a.pid);
   const bool deny = opts_.fifo_enforce;
-  pipeline::Event ev;
-  ev.hdr.type = pipeline::EventType::open;
-  ev.hdr.ts_ns = boottime_ns();
-  ev.hdr.cgroup_id = opts_.cgroup_id;
-  ev.hdr.tgid = static_cast<uint32_t>(st.tgid > 0 ? st.tgid : a.pid);
-  ev.hdr.tid = static_cast<uint32_t>(a.pid);
-  ev.hdr.uid = st.uid;
-  ev.hdr.gid = st.gid;
-  ev.hdr.profile_id = opts_.profile_id;
-  ev.hdr.comm = read_comm(a.pid);
+  pipeline::Event ev = open_event(a);
   ev.hdr.verdict = deny ? pipeline::Verdict::deny : pipeline::Verdict::audit;
   ev.hdr.tier = pipeline::Tier::launch;
   pipeline::OpenBody o;
@@ -367,18 +375,8 @@ int RunSupervisor::on_name_call(const enforce::TamperAttempt &a)
     return on_foreign_fifo(a, v);
   if (!v.protected_path && !v.observed)
     return 0;
-  const Status st = read_status(a.pid);
   // The change as an open event of the calling task (verdict and tier set below).
-  pipeline::Event ev;
-  ev.hdr.type = pipeline::EventType::open;
-  ev.hdr.ts_ns = boottime_ns();
-  ev.hdr.cgroup_id = opts_.cgroup_id;
-  ev.hdr.tgid = static_cast<uint32_t>(st.tgid > 0 ? st.tgid : a.pid);
-  ev.hdr.tid = static_cast<uint32_t>(a.pid);
-  ev.hdr.uid = st.uid;
-  ev.hdr.gid = st.gid;
-  ev.hdr.profile_id = opts_.profile_id;
-  ev.hdr.comm = read_comm(a.pid);
+  pipeline::Event ev = open_event(a);
   pipeline::OpenBody o;
   o.flags = v.change.flags;
   o.call = v.change.call;

@@ -72,6 +72,7 @@ private:
   // Whether the agent may write to this FIFO; records it as the agent's when it is.
   bool own_fifo(const enforce::NameVerdict::Fifo &f);
   int on_foreign_fifo(const enforce::TamperAttempt &a, const enforce::NameVerdict &v);
+  pipeline::Event open_event(const enforce::TamperAttempt &a) const;
   // Unix path binds of the agent in progress: their sockets (duplicated), watched by bind_loop
   // until named (then recorded) or given up.
   std::mutex binds_mu_;
