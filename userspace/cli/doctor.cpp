@@ -108,7 +108,8 @@ std::vector<Coverage> coverage(const Features &f)
             "as vigil run"));
   add("foreign_fifo",
       files("refused: file_open (FIFOs the agent did not create)",
-            "refused for FIFOs present at the start (stand-in binds); later ones open",
+            "refused for FIFOs present at the start (stand-in binds); later ones refused "
+            "when opened for writing (launch filter: FIFOs the agent did not make)",
             "not decided"));
   const auto [unix_tier, unix_reason] = unix_coverage(f);
   add("unix_socket", {unix_tier + ": " + unix_reason, unix_tier + ": " + unix_reason});
