@@ -528,7 +528,8 @@ TEST_P(PersistenceGuard, an_audit_entry_is_allowed_and_alerted)
 
 // A path the persistence rules name but the profile does not protect (~/.zshenv, ~/.zprofile,
 // ~/.bash_logout here): the change is the agent's to make, and each one is alerted as observed
-// (tier 2: the launch filter's gate sees the call; tier 1: file_open sees the writes).
+// (tier 2: the launch filter's gate sees the call; tier 1: file_open sees the writes, the
+// launch filter's gate the rename and the chmod).
 TEST_P(PersistenceGuard, a_change_of_a_path_only_the_rules_name_is_allowed_and_alerted)
 {
   const std::string zshenv = home_ + "/.zshenv", zprofile = home_ + "/.zprofile",
@@ -544,10 +545,10 @@ TEST_P(PersistenceGuard, a_change_of_a_path_only_the_rules_name_is_allowed_and_a
   ASSERT_EQ(r.status, 0) << r.out << r.err;
   for (const char *done : {"appended", "touched", "moved", "chmodded"})
     EXPECT_NE(r.out.find(done), std::string::npos) << done << ": " << r.out << r.err;
-  // tier 2 sees every call; tier 1's file_open the opens for writing
-  std::multiset<std::string> want = {"write " + zshenv, "write " + zprofile};
-  if (!lsm())
-    want.insert({"rename " + logout, "chmod " + zshenv});
+  // tier 2's gate sees every call; tier 1's file_open the opens for writing, and a gate of
+  // the launch filter's the rest
+  const std::multiset<std::string> want = {"write " + zshenv, "write " + zprofile,
+                                           "rename " + logout, "chmod " + zshenv};
   std::multiset<std::string> seen;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   do {
@@ -571,12 +572,9 @@ TEST_P(PersistenceGuard, a_change_of_a_path_only_the_rules_name_is_allowed_and_a
 
 // A hook planted by rename in a repository the profile does not protect (the rules' globs name
 // every repository's hooks): from a name a rule's exception spares, and a whole directory of
-// hooks moved into place. Tier 2's gate reports the name made.
+// hooks moved into place. The launch filter's gate reports the name made, in both tiers.
 TEST_P(PersistenceGuard, a_hook_planted_by_rename_where_only_the_rules_look_is_alerted)
 {
-  if (lsm())
-    GTEST_SKIP() << "tier 1 sees the writes of a path only the rules name, not its renames "
-                    "(docs/SECURITY.md, \"Observing where vigil decides\")";
   const std::string other = tmp_ / "other";
   ASSERT_EQ(run({"git", "init", "-q", other}).status, 0);
   fs::create_directories(other + "/h2");

@@ -626,16 +626,25 @@ int run_command(const RunArgs &args)
   // from the name that protects it (BPF LSM's path_rename and path_link do it in the kernel).
   if (guard.gate && eng->file_tier() != loader::Tier::lsm)
     guard.gate->set_credentials(*profile, eo.home.value_or(""));
-  // Tier 1's file_open observes writes and names rule files by inode itself.
-  if (guard.gate && eng->file_tier() != loader::Tier::lsm) {
-    guard.gate->set_watched(persistence_rule_paths, eo.home.value_or(""),
-                            static_cast<int64_t>(clock_ns(CLOCK_REALTIME)));
-    guard.gate->set_rule_credentials(credential_rule_paths, eo.home.value_or(""));
+  // The paths only the persistence rules name: where BPF LSM decides files, its file_open
+  // observes their writes, and a gate of their own (no profile entries) sees the renames, links,
+  // chmods and removals no hook reports; elsewhere the launch's gate sees both.
+  const bool lsm_files = eng->file_tier() == loader::Tier::lsm;
+  std::shared_ptr<enforce::PersistenceGate> name_gate = guard.gate;
+  if (!name_gate && lsm_files && profile->isolate && !persistence_rule_paths.empty())
+    name_gate = std::make_shared<enforce::PersistenceGate>();
+  if (name_gate) {
+    name_gate->set_watched(persistence_rule_paths, eo.home.value_or(""),
+                           static_cast<int64_t>(clock_ns(CLOCK_REALTIME)));
+    if (!lsm_files) // tier 1 names rule files by inode itself
+      name_gate->set_rule_credentials(credential_rule_paths, eo.home.value_or(""));
   }
   if (!profile->isolate && !persist_lsm && !profile->persistence_paths.empty())
     spdlog::warn("persistence: launch.isolate is false: neither read-only binds nor the launch "
                  "filter protect the profile's persistence paths");
-  fo.name_calls = guard.gate != nullptr;
+  fo.name_calls = name_gate != nullptr;
+  // Opens for writing wait for the gate only where it decides them (tier 1's file_open does).
+  fo.name_call_opens = name_gate && (!lsm_files || !name_gate->entries().empty());
   // Tier 2's unix programs know the agent's own servers by the names vigil recorded: listen(2)
   // tells it when (datagram servers are found after their first refusal, see Engine).
   fo.listen_calls = eng->net_tier() == loader::Tier::fallback;
@@ -658,7 +667,7 @@ int run_command(const RunArgs &args)
   }
   RunSupervisor supervisor(notify[0], *eng,
                            RunSupervisorOptions{cg, *confined, kRunProfileId, pid_ns,
-                                                std::move(vigil_ids), guard.gate,
+                                                std::move(vigil_ids), name_gate,
                                                 profile->file_mode() == policy::Mode::enforce});
   const std::vector<sock_filter> filter_code = enforce::launch_filter(fo);
   const sock_fprog filter{static_cast<unsigned short>(filter_code.size()),

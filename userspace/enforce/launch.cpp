@@ -297,14 +297,18 @@ std::vector<sock_filter> launch_filter(const LaunchFilterOptions &opts)
   }
   if (opts.notify && opts.name_calls) {
     // Opens that only read never wait: the access mode is the low two bits of the flags.
-    for (auto [nr, arg] : {std::pair{SYS_open, 1}, std::pair{SYS_openat, 2}}) {
-      const auto i = static_cast<uint8_t>(arg);
-      b.deny_if(nr, {ArgEq{i, O_WRONLY, O_ACCMODE}}, kNotify);
-      b.deny_if(nr, {ArgEq{i, O_RDWR, O_ACCMODE}}, kNotify);
-      b.deny_if(nr, {ArgEq{i, O_CREAT, O_CREAT}}, kNotify);
-      b.deny_if(nr, {ArgEq{i, O_TRUNC, O_TRUNC}}, kNotify);
+    if (opts.name_call_opens) {
+      for (auto [nr, arg] : {std::pair{SYS_open, 1}, std::pair{SYS_openat, 2}}) {
+        const auto i = static_cast<uint8_t>(arg);
+        b.deny_if(nr, {ArgEq{i, O_WRONLY, O_ACCMODE}}, kNotify);
+        b.deny_if(nr, {ArgEq{i, O_RDWR, O_ACCMODE}}, kNotify);
+        b.deny_if(nr, {ArgEq{i, O_CREAT, O_CREAT}}, kNotify);
+        b.deny_if(nr, {ArgEq{i, O_TRUNC, O_TRUNC}}, kNotify);
+      }
+      b.deny(SYS_openat2, kNotify);
+      b.deny(SYS_creat, kNotify);
     }
-    for (int nr : {SYS_openat2, SYS_creat, SYS_mkdir, SYS_mkdirat, SYS_mknod, SYS_mknodat,
+    for (int nr : {SYS_mkdir, SYS_mkdirat, SYS_mknod, SYS_mknodat,
                    SYS_symlink, SYS_symlinkat, SYS_link, SYS_linkat, SYS_rename, SYS_renameat,
                    SYS_renameat2, SYS_unlink, SYS_unlinkat, SYS_rmdir, SYS_chmod, SYS_fchmod,
                    SYS_fchmodat, SYS_fchmodat2, SYS_chown, SYS_fchown, SYS_lchown, SYS_fchownat,
