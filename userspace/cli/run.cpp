@@ -631,8 +631,13 @@ int run_command(const RunArgs &args)
   // chmods and removals no hook reports; elsewhere the launch's gate sees both.
   const bool lsm_files = eng->file_tier() == loader::Tier::lsm;
   std::shared_ptr<enforce::PersistenceGate> name_gate = guard.gate;
-  if (!name_gate && lsm_files && profile->isolate && !persistence_rule_paths.empty())
-    name_gate = std::make_shared<enforce::PersistenceGate>();
+  if (!name_gate && lsm_files && profile->isolate && !persistence_rule_paths.empty()) {
+    // The profile's entries (the launch's plan, if any) only keep these reports off the paths
+    // BPF LSM decides and reports itself.
+    name_gate = persist_lsm && scanned.guard.gate ? scanned.guard.gate
+                                                  : std::make_shared<enforce::PersistenceGate>();
+    name_gate->set_decides(false);
+  }
   if (name_gate) {
     name_gate->set_watched(persistence_rule_paths, eo.home.value_or(""),
                            static_cast<int64_t>(clock_ns(CLOCK_REALTIME)));
@@ -644,7 +649,8 @@ int run_command(const RunArgs &args)
                  "filter protect the profile's persistence paths");
   fo.name_calls = name_gate != nullptr;
   // Opens for writing wait for the gate only where it decides them (tier 1's file_open does).
-  fo.name_call_opens = name_gate && (!lsm_files || !name_gate->entries().empty());
+  fo.name_call_opens =
+      name_gate && name_gate->decides() && (!lsm_files || !name_gate->entries().empty());
   // Tier 2's unix programs know the agent's own servers by the names vigil recorded: listen(2)
   // tells it when (datagram servers are found after their first refusal, see Engine).
   fo.listen_calls = eng->net_tier() == loader::Tier::fallback;

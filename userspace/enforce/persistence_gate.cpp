@@ -508,9 +508,16 @@ struct Gate {
   bool check(pipeline::OpenCall call, uint32_t flags, const std::optional<ResolvedName> &n,
              bool above)
   {
-    if (!n)
+    if (!n || out.elsewhere)
       return false;
-    if (n->unjudgeable) {
+    if (!gate.decides()) {
+      // BPF LSM decides the profile's paths and reports each attempt: nothing to add there.
+      if (!n->unjudgeable && gate.protects(n->path, above)) {
+        out.elsewhere = true;
+        out.observed = false;
+        return true;
+      }
+    } else if (n->unjudgeable) {
       // Resolved, but the kernel gives it no name vigil can match (deeper than PATH_MAX from
       // the root): refused, as a path too long to judge.
       out.protected_path = true;
@@ -590,8 +597,11 @@ struct Gate {
   // most kMaxEntries entries are looked at, breadth first; past that, too_many_entries.
   void planted(const std::optional<ResolvedName> &from, const std::optional<ResolvedName> &to)
   {
-    if (out.protected_path || out.observed || !to || to->unjudgeable || !from || !from->exists)
+    if (out.protected_path || out.observed || out.elsewhere || !to || to->unjudgeable || !from ||
+        !from->exists)
       return;
+    if (!gate.decides() && (gate.protects(to->path, true) || gate.protects(from->path, true)))
+      return; // decided elsewhere (tier 1: refused there, and reported)
     if (const std::string *p = gate.watched(to->path); p && !agents_own(to->path, *p)) {
       out.observed = true;
       out.change = NameChange{pipeline::OpenCall::rename, 0, to->path, to->exists};

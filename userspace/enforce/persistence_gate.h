@@ -102,6 +102,10 @@ public:
     return nullptr;
   }
   int64_t watched_since() const { return watched_since_; }
+  // false: the profile's entries are decided (and reported) elsewhere (BPF LSM, tier 1); the
+  // gate only keeps its watched reports off the paths they protect, and lets every call run.
+  void set_decides(bool decides) { decides_ = decides; }
+  bool decides() const { return decides_; }
   // The paths the credential rules name (tier 2 vigil run): a file named by one that a link or
   // rename is about to give another name is reported to the caller (NameVerdict::rule_file),
   // which keeps seeing that inode by its rule name.
@@ -138,6 +142,7 @@ private:
   };
   std::vector<Watched> watched_;
   int64_t watched_since_ = 0;
+  bool decides_ = true;
   policy::PathMatcher rule_credentials_;
   size_t rule_credential_count_ = 0;
 };
@@ -165,6 +170,7 @@ struct NameVerdict {
   bool protected_path = false; // an entry matched: report it
   bool observed = false;       // no entry matched, but a rule's persistence path did: report
                                // the change as observed (change says which)
+  bool elsewhere = false;      // an entry matched where the gate does not decide (tier 1)
   bool run = true;             // let the call run (no entry, an audit entry, or unresolvable)
   int error = 0;               // with !run
   NameChange change;

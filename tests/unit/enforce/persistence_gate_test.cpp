@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <tuple>
 
 #include "enforce/persistence_gate.h"
 #include "policy/profile.h"
@@ -177,6 +178,31 @@ TEST_F(Gate, changes_of_paths_only_the_rules_name_run_and_are_observed)
   const NameVerdict v = judge(SYS_openat, {uint64_t(AT_FDCWD), addr(bashrc.c_str()), O_WRONLY});
   EXPECT_TRUE(v.protected_path);
   EXPECT_FALSE(v.observed);
+}
+
+// Where BPF LSM decides the profile's paths (tier 1), the gate reports only what the rules
+// alone name: a call on a protected path, or a rename between a watched and a protected one,
+// runs unreported here (the kernel refuses it and reports it).
+TEST_F(Gate, a_gate_that_does_not_decide_keeps_off_the_profiles_paths)
+{
+  using W = PersistenceGate::WatchedRule;
+  gate_.set_watched({W{{"/**/.git/hooks/*", "~/.bashrc", "~/.zshenv"}, {}}}, home_, INT64_MAX);
+  gate_.set_decides(false);
+  const std::string hook = proj_ + "/.git/hooks/pre-commit", bashrc = home_ + "/.bashrc",
+                    zshenv = home_ + "/.zshenv", evil = root_ + "/evil";
+  std::ofstream(evil) << "#!/bin/sh\n";
+  std::ofstream(zshenv) << "# env\n";
+  for (const auto &[nr, from, to] :
+       {std::tuple{SYS_rename, evil, hook}, std::tuple{SYS_link, evil, hook},
+        std::tuple{SYS_rename, zshenv, bashrc}}) {
+    const NameVerdict v = judge(nr, {addr(from.c_str()), addr(to.c_str())});
+    EXPECT_FALSE(v.protected_path) << to;
+    EXPECT_FALSE(v.observed) << to;
+    EXPECT_TRUE(v.run) << to;
+  }
+  const NameVerdict v = judge(SYS_chmod, {addr(zshenv.c_str()), 0600});
+  EXPECT_TRUE(v.observed);
+  EXPECT_TRUE(v.run);
 }
 
 // Planting hooks into a repository that existed before the agent (only the rules look there),
