@@ -252,6 +252,39 @@ TEST_P(ParityFiles, a_fifo_made_outside_after_the_start_is_refused)
   expect_fifo_refused(vigil, fifo, expected_file_tier() == "lsm" ? "lsm" : "launch", reader, got);
 }
 
+// The same FIFO reached again through /proc/self/fd: opened without writing first (no reader
+// needed; tier 2 decides nothing there, tier 1 refuses it already), then reopened for writing
+// through its magic link.
+TEST_P(ParityFiles, a_fifo_reopened_for_writing_through_proc_is_refused)
+{
+  if (run({"sh", "-c", "command -v python3"}).status != 0)
+    GTEST_SKIP() << "python3 is needed";
+  const std::string fifo = proj_ + "/late.fifo", got = tmp_ / "got";
+  const std::string ready = proj_ + "/ready", go = proj_ + "/go";
+  const std::string py =
+      "import os\ntry:\n  fd = os.open('" + fifo + "', os.O_RDONLY | os.O_NONBLOCK)\n"
+      "  w = os.open('/proc/self/fd/%d' % fd, os.O_WRONLY)\n  os.write(w, b'leaked')\n"
+      "  print('leaked:proc')\nexcept PermissionError:\n  print('denied:proc')\n";
+  write_file(tmp_ / "reopen.py", py);
+  Proc vigil(agent_argv("touch " + ready + "; while [ ! -e " + go + " ]; do sleep 0.02; done; "
+                        "python3 " + tmp_ / "reopen.py"),
+             {"HOME=" + home_});
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!fs::exists(ready) && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_TRUE(fs::exists(ready)) << vigil.err_so_far();
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0666), 0);
+  ::chmod(fifo.c_str(), 0666);
+  write_file(go, "");
+  ProcResult r = vigil.wait(std::chrono::seconds(120));
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("denied:proc"), std::string::npos) << r.out << r.err;
+  size_t ipc = 0;
+  for (const auto &a : read_json_lines(alerts_))
+    ipc += a.value("rule", "") == "ipc-not-allowed";
+  EXPECT_EQ(ipc, 1u) << read_file(alerts_);
+}
+
 std::string user_name(const ::testing::TestParamInfo<User> &p)
 {
   return p.param.name;

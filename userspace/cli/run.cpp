@@ -637,6 +637,8 @@ int run_command(const RunArgs &args)
     name_gate = persist_lsm && scanned.guard.gate ? scanned.guard.gate
                                                   : std::make_shared<enforce::PersistenceGate>();
     name_gate->set_decides(false);
+    // credentials moved away: refused and reported by BPF LSM, not reported here
+    name_gate->set_credentials(*profile, eo.home.value_or(""));
   }
   if (name_gate) {
     name_gate->set_watched(persistence_rule_paths, eo.home.value_or(""),
@@ -651,6 +653,9 @@ int run_command(const RunArgs &args)
   // Opens for writing wait for the gate only where it decides them (tier 1's file_open does).
   fo.name_call_opens =
       name_gate && name_gate->decides() && (!lsm_files || !name_gate->entries().empty());
+  // A gate that only reports (tier 1) has no use for the calls on a descriptor (fchmod,
+  // fchown: the file was opened, file_open saw it), which unpacking an archive makes per file.
+  fo.name_call_fds = name_gate && name_gate->decides();
   // Tier 2's unix programs know the agent's own servers by the names vigil recorded: listen(2)
   // tells it when (datagram servers are found after their first refusal, see Engine).
   fo.listen_calls = eng->net_tier() == loader::Tier::fallback;

@@ -17,6 +17,7 @@
 #include <cstring>
 
 #include "common/kernel_ids.h"
+#include "vigil/abi.h"
 
 namespace vigil::cli {
 
@@ -312,7 +313,8 @@ bool RunSupervisor::own_fifo(const enforce::NameVerdict::Fifo &f)
   // Made by the agent at this name: the FIFO there now is that one if it was born after the
   // call (a second of slack for clocks of file systems that round).
   auto it = fifo_names_.find(f.path);
-  if (it == fifo_names_.end() || f.birth_ns < it->second - 1000000000LL)
+  if (it == fifo_names_.end() || f.birth_ns < it->second - 1000000000LL ||
+      f.birth_ns > it->second + 2000000000LL) // made by the call, not one made there later
     return false;
   if (fifo_inodes_.size() >= kMaxFifos)
     fifo_inodes_.clear(); // forgotten FIFOs are judged by their names again
@@ -384,8 +386,10 @@ int RunSupervisor::on_name_call(const enforce::TamperAttempt &a)
   o.path = v.change.path;
   if (!v.protected_path) {
     // A change of a path the rules name and the profile does not protect: let through, and
-    // reported as what it is (the rules alert on it), since no tracepoint sees the call.
+    // reported as what it is (the rules alert on it), since no tracepoint sees the call; before
+    // it runs, so its result is not known.
     ev.hdr.verdict = pipeline::Verdict::none;
+    ev.hdr.flags |= VG_F_BEFORE;
     ev.body = std::move(o);
     (void)engine_.report(std::move(ev));
     return 0;

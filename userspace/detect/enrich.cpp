@@ -13,6 +13,7 @@
 #include <ctime>
 
 #include "common/kernel_ids.h"
+#include "vigil/abi.h"
 
 namespace vigil::detect {
 
@@ -257,8 +258,12 @@ Alert Enricher::build(const pipeline::Event &ev, const Finding &f, const policy:
     const std::string what = call < pipeline::OpenCall::link
                                  ? std::string("write to persistence path ")
                                  : std::string(pipeline::to_string(call)) + " of persistence path ";
-    a.output = what + a.path + " by " + who + " [" + how + ", " + describe_errno(a.result) +
-               stopped + ", matched " + f.pattern + "]";
+    // The launch filter reports a change nothing decides before the call runs.
+    const std::string result = (ev.hdr.flags & VG_F_BEFORE)
+                                   ? std::string("reported before the call ran, result unknown")
+                                   : describe_errno(a.result);
+    a.output = what + a.path + " by " + who + " [" + how + ", " + result + stopped +
+               ", matched " + f.pattern + "]";
     break;
   }
   case RuleKind::egress:

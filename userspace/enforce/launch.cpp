@@ -308,10 +308,14 @@ std::vector<sock_filter> launch_filter(const LaunchFilterOptions &opts)
       b.deny(SYS_openat2, kNotify);
       b.deny(SYS_creat, kNotify);
     }
+    if (opts.name_call_fds) {
+      b.deny(SYS_fchmod, kNotify);
+      b.deny(SYS_fchown, kNotify);
+    }
     for (int nr : {SYS_mkdir, SYS_mkdirat, SYS_mknod, SYS_mknodat,
                    SYS_symlink, SYS_symlinkat, SYS_link, SYS_linkat, SYS_rename, SYS_renameat,
-                   SYS_renameat2, SYS_unlink, SYS_unlinkat, SYS_rmdir, SYS_chmod, SYS_fchmod,
-                   SYS_fchmodat, SYS_fchmodat2, SYS_chown, SYS_fchown, SYS_lchown, SYS_fchownat,
+                   SYS_renameat2, SYS_unlink, SYS_unlinkat, SYS_rmdir, SYS_chmod,
+                   SYS_fchmodat, SYS_fchmodat2, SYS_chown, SYS_lchown, SYS_fchownat,
                    SYS_truncate})
       b.deny(nr, kNotify);
   }

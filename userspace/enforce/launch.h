@@ -123,6 +123,8 @@ struct LaunchFilterOptions {
   // With name_calls: opens that write wait too (false: only the calls that make, change or
   // remove a name by itself, where another tier decides and observes the opens).
   bool name_call_opens = true;
+  // With name_calls: fchmod and fchown wait too.
+  bool name_call_fds = true;
   // With notify: listen(2) goes to the supervisor, which records the unix names the agent's
   // sockets hold (the tier-2 unix programs let the agent reach its own servers by them) before
   // the call goes on, so no client of the agent's server can come before the record.

@@ -280,6 +280,21 @@ std::optional<std::string> name_in(int dir, const std::string &last, bool *gone)
 
 } // namespace
 
+// A FIFO's identity and birth, from dirfd + name (statx flags), into r.
+static void fifo_of(int dirfd, const char *name, int flags, ResolvedName &r)
+{
+  struct statx sx{};
+  if (::statx(dirfd, name, flags | AT_SYMLINK_NOFOLLOW, STATX_TYPE | STATX_INO | STATX_BTIME |
+                                                          STATX_CTIME, &sx) != 0 ||
+      !S_ISFIFO(sx.stx_mode))
+    return;
+  r.fifo = true;
+  r.dev = makedev(sx.stx_dev_major, sx.stx_dev_minor);
+  r.ino = sx.stx_ino;
+  const struct statx_timestamp &t = (sx.stx_mask & STATX_BTIME) ? sx.stx_btime : sx.stx_ctime;
+  r.birth_ns = t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
 std::optional<ResolvedName> resolve_agent_path(const AgentView &view, int dirfd,
                                                std::string_view path, bool follow,
                                                bool dirfd_is_root)
@@ -324,9 +339,11 @@ std::optional<ResolvedName> resolve_agent_path(const AgentView &view, int dirfd,
         const auto name = name_in(d.get(), todo.back(), &gone);
         if (gone)
           return std::nullopt;
-        if (!name)
-          return ResolvedName{"", found, found && S_ISDIR(st.st_mode), true};
-        return ResolvedName{*name, found, found && S_ISDIR(st.st_mode)};
+        ResolvedName r = name ? ResolvedName{*name, found, found && S_ISDIR(st.st_mode)}
+                              : ResolvedName{"", found, found && S_ISDIR(st.st_mode), true};
+        if (found && S_ISFIFO(st.st_mode))
+          fifo_of(d.get(), todo.back().c_str(), 0, r);
+        return r;
       }
     }
   }
@@ -401,8 +418,12 @@ std::optional<ResolvedName> resolve_agent_path(const AgentView &view, int dirfd,
         if (!S_ISDIR(js.st_mode)) {
           if (!last)
             return std::nullopt;
-          if (!S_ISREG(js.st_mode))
-            return ResolvedName{"/proc/" + c, true, false}; // a pipe, socket, ...: no name
+          if (!S_ISREG(js.st_mode)) { // a pipe, socket, FIFO, ...: no name
+            ResolvedName r{"/proc/" + c, true, false};
+            if (S_ISFIFO(js.st_mode))
+              fifo_of(jumped.get(), "", AT_EMPTY_PATH, r);
+            return r;
+          }
           return whole(jumped.get(), true, false);
         }
         cur = std::move(jumped);
@@ -652,6 +673,11 @@ struct Gate {
     const std::string *pattern = gate.credential(from->path);
     if (!pattern)
       return;
+    if (!gate.decides()) { // BPF LSM refuses moving a credential away, and reports it
+      out.elsewhere = true;
+      out.observed = false;
+      return;
+    }
     out.protected_path = true;
     out.credential = pattern;
     out.change = NameChange{call, 0, from->path, true};
@@ -690,31 +716,27 @@ struct Gate {
     const auto n = resolve_agent_path(view, dirfd, q, follow, in_root);
     if (!n || (!n->unjudgeable && ((!n->exists && !(f & O_CREAT)) || (n->exists && excl_create))))
       return; // ENOENT or EEXIST: nothing is written
-    if (n->exists && !n->unjudgeable && !n->is_dir)
-      note_fifo(n->path, call, f);
+    if (n->exists)
+      note_fifo(*n, call, f);
     // The name as written, when it is a protected symbolic link, and the file it leads to.
     if (follow && check(call, f, resolve_agent_path(view, dirfd, q, false, in_root), false))
       return;
     check(call, f, n, false);
   }
 
-  // An existing FIFO opened for writing: what the caller needs to tell the agent's own.
-  void note_fifo(const std::string &path, pipeline::OpenCall call, uint32_t flags)
+  // An existing FIFO opened for writing: what the caller needs to tell the agent's own (the
+  // resolution read it from a descriptor of the object).
+  void note_fifo(const ResolvedName &n, pipeline::OpenCall call, uint32_t flags)
   {
-    const std::string abs = "/proc/" + std::to_string(view.pid) + "/root" + path;
-    struct statx sx{};
-    if (::statx(AT_FDCWD, abs.c_str(), 0, STATX_TYPE | STATX_INO | STATX_BTIME | STATX_CTIME,
-                &sx) != 0 ||
-        !S_ISFIFO(sx.stx_mode))
+    if (!n.fifo)
       return;
     out.fifo.opened = true;
-    out.fifo.path = path;
+    out.fifo.path = n.path;
     out.fifo.call = call;
     out.fifo.flags = flags;
-    out.fifo.dev = makedev(sx.stx_dev_major, sx.stx_dev_minor);
-    out.fifo.ino = sx.stx_ino;
-    const struct statx_timestamp &t = (sx.stx_mask & STATX_BTIME) ? sx.stx_btime : sx.stx_ctime;
-    out.fifo.birth_ns = t.tv_sec * 1000000000LL + t.tv_nsec;
+    out.fifo.dev = n.dev;
+    out.fifo.ino = n.ino;
+    out.fifo.birth_ns = n.birth_ns;
   }
 
   // mknod/mkfifo: a FIFO the agent makes is its own.

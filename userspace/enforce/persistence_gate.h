@@ -219,6 +219,12 @@ struct ResolvedName {
   bool exists = false;
   bool is_dir = false;
   bool unjudgeable = false; // resolved, but without a name to match (deeper than PATH_MAX)
+  // The object a name that exists resolves to is a FIFO (read from a descriptor of it, so a
+  // /proc magic link or a chroot names it too): its identity and birth (statx btime, else
+  // ctime; CLOCK_REALTIME ns).
+  bool fifo = false;
+  uint64_t dev = 0, ino = 0;
+  int64_t birth_ns = 0;
 };
 std::optional<ResolvedName> resolve_agent_path(const AgentView &view, int dirfd,
                                                std::string_view path, bool follow,

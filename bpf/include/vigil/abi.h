@@ -135,6 +135,8 @@ enum vg_open_call {
 #define VG_F_GUARD (1u << 9)         /* open record made by vigil's fanotify guard (userspace),
 				      * never by the kernel: an observation ordered like its
 				      * decisions */
+#define VG_F_BEFORE (1u << 10)       /* record made by vigil's launch filter before the call ran
+				      * (userspace): its result is not known */
 #define VG_F_PERSIST (1u << 7)       /* open record: a decision of the persistence guard (a write,
 				      * create, link, rename, unlink, chmod or chown of a protected
 				      * name), not a credential read (ABI 1.6). From BPF LSM
