@@ -71,6 +71,28 @@ protected:
     ::chmod(path.c_str(), 0644);
   }
 
+  // An agent script that waits for the test's go (after it made a FIFO outside the agent).
+  std::string after_go(const std::string &script) const
+  {
+    return "touch " + proj_ + "/ready; while [ ! -e " + proj_ + "/go ]; do sleep 0.02; done; " +
+           script;
+  }
+  // Once the agent of after_go() runs: makes fifo outside it, starts its reader (into got; none
+  // when got is empty: a process that never ends) and lets the agent go.
+  Proc fifo_then_go(Proc &vigil, const std::string &fifo, const std::string &got)
+  {
+    const std::string ready = proj_ + "/ready";
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (!fs::exists(ready) && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    EXPECT_TRUE(fs::exists(ready)) << vigil.err_so_far();
+    EXPECT_EQ(::mkfifo(fifo.c_str(), 0666), 0);
+    ::chmod(fifo.c_str(), 0666);
+    Proc reader({"sh", "-c", got.empty() ? "true" : "cat " + fifo + " > " + got});
+    write_file(proj_ + "/go", "");
+    return reader;
+  }
+
   // The agent's write to fifo was refused by tier, with one alert, and its own FIFO worked;
   // nothing reached the reader outside (got), which a writer that closes at once lets finish.
   void expect_fifo_refused(Proc &vigil, const std::string &fifo, const std::string &tier,
@@ -235,20 +257,11 @@ TEST_P(ParityFiles, a_fifo_served_from_outside_is_refused_and_the_agents_own_wor
 TEST_P(ParityFiles, a_fifo_made_outside_after_the_start_is_refused)
 {
   const std::string fifo = proj_ + "/late.fifo", got = tmp_ / "got";
-  const std::string ready = proj_ + "/ready", go = proj_ + "/go";
-  Proc vigil(agent_argv("touch " + ready + "; while [ ! -e " + go + " ]; do sleep 0.02; done; "
-                        "(echo leaked > " + fifo + ") 2>/dev/null || echo denied:fifo; "
-                        "mkfifo own.fifo && (cat own.fifo &) && echo own-text > own.fifo; "
-                        "wait; rm -f own.fifo"),
+  Proc vigil(agent_argv(after_go("(echo leaked > " + fifo + ") 2>/dev/null || echo denied:fifo; "
+                                 "mkfifo own.fifo && (cat own.fifo &) && "
+                                 "echo own-text > own.fifo; wait; rm -f own.fifo")),
              {"HOME=" + home_});
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (!fs::exists(ready) && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  ASSERT_TRUE(fs::exists(ready)) << vigil.err_so_far();
-  ASSERT_EQ(::mkfifo(fifo.c_str(), 0666), 0);
-  ::chmod(fifo.c_str(), 0666);
-  Proc reader({"sh", "-c", "cat " + fifo + " > " + got});
-  write_file(go, "");
+  Proc reader = fifo_then_go(vigil, fifo, got);
   expect_fifo_refused(vigil, fifo, expected_file_tier() == "lsm" ? "lsm" : "launch", reader, got);
 }
 
@@ -259,23 +272,14 @@ TEST_P(ParityFiles, a_fifo_reopened_for_writing_through_proc_is_refused)
 {
   if (run({"sh", "-c", "command -v python3"}).status != 0)
     GTEST_SKIP() << "python3 is needed";
-  const std::string fifo = proj_ + "/late.fifo", got = tmp_ / "got";
-  const std::string ready = proj_ + "/ready", go = proj_ + "/go";
+  const std::string fifo = proj_ + "/late.fifo";
   const std::string py =
       "import os\ntry:\n  fd = os.open('" + fifo + "', os.O_RDONLY | os.O_NONBLOCK)\n"
       "  w = os.open('/proc/self/fd/%d' % fd, os.O_WRONLY)\n  os.write(w, b'leaked')\n"
       "  print('leaked:proc')\nexcept PermissionError:\n  print('denied:proc')\n";
   write_file(tmp_ / "reopen.py", py);
-  Proc vigil(agent_argv("touch " + ready + "; while [ ! -e " + go + " ]; do sleep 0.02; done; "
-                        "python3 " + tmp_ / "reopen.py"),
-             {"HOME=" + home_});
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (!fs::exists(ready) && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  ASSERT_TRUE(fs::exists(ready)) << vigil.err_so_far();
-  ASSERT_EQ(::mkfifo(fifo.c_str(), 0666), 0);
-  ::chmod(fifo.c_str(), 0666);
-  write_file(go, "");
+  Proc vigil(agent_argv(after_go("python3 " + tmp_ / "reopen.py")), {"HOME=" + home_});
+  Proc reader = fifo_then_go(vigil, fifo, "");
   ProcResult r = vigil.wait(std::chrono::seconds(120));
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find("denied:proc"), std::string::npos) << r.out << r.err;
