@@ -579,11 +579,19 @@ void Engine::process(pipeline::Event &ev)
 void Engine::learn_rule_file(uint64_t dev, uint64_t ino, const std::string &path)
 {
   if (files_)
-    files_->learn_rule_file(dev, ino, path);
+    files_->learn_rule_file(dev, ino);
   std::lock_guard lock(state_mu_);
-  auto &by_ino = rule_inodes_[kernel_dev(static_cast<dev_t>(dev))];
-  if (by_ino.size() < kMaxOpenPaths)
-    by_ino.emplace(ino, path);
+  add_rule_name(kernel_dev(static_cast<dev_t>(dev)), ino, path);
+}
+
+void Engine::add_rule_name(uint32_t dev, uint64_t ino, const std::string &path)
+{
+  if (rule_inode_count_ >= kMaxOpenPaths || rule_name_bytes_ + path.size() > kMaxRuleNameBytes)
+    return;
+  if (rule_inodes_[dev].emplace(ino, path).second) {
+    ++rule_inode_count_;
+    rule_name_bytes_ += path.size();
+  }
 }
 
 void Engine::name_rule_file(pipeline::Event &ev) const

@@ -252,7 +252,14 @@ private:
   // it), resolved when the rules are set: an observed open of one by another name (a hard link,
   // the file or its directory renamed) is reported, and matched, by that name. Guarded by
   // state_mu_.
+  // The name a file was first known by (at the start, or when the agent first linked or
+  // renamed it) is kept, so a detour through a name a rule's exception spares changes nothing.
+  // At most kMaxOpenPaths files and kMaxRuleNameBytes of names.
   std::unordered_map<uint32_t, std::unordered_map<uint64_t, std::string>> rule_inodes_;
+  size_t rule_inode_count_ = 0, rule_name_bytes_ = 0;
+  static constexpr size_t kMaxRuleNameBytes = 8u << 20;
+  // With state_mu_ held: remembers one (kernel dev) file's rule name, within the bounds.
+  void add_rule_name(uint32_t dev, uint64_t ino, const std::string &path);
   void name_rule_file(pipeline::Event &ev) const;
   void report_open_counts();
   OpenDedup dedup_; // tracepoint opens a fanotify decision already reported

@@ -245,17 +245,21 @@ Result<> Engine::set_rules(policy::RuleSet rules)
   for (const auto &r : rules.rules)
     if (r.enabled && r.kind == policy::RuleKind::credential_read)
       paths.insert(paths.end(), r.paths.begin(), r.paths.end());
+  // The files the credential rules name now, by identity: the engine names them by the rules'
+  // name whatever name opens them (every tier), the fanotify tier keeps seeing them.
+  const std::vector<enforce::ProtectedFile> named =
+      FileEnforcer::files_named(paths, homes_, kMaxOpenPaths);
   if (files_) {
     // What the credential rules name stays visible open by open in the fanotify tier.
-    if (auto r = files_->set_rule_paths(paths, homes_); !r)
+    if (auto r = files_->set_rule_paths(paths, homes_, named); !r)
       spdlog::warn("file guard: the rules' credential paths are not all watched: {}",
                    r.error().message());
   }
-  std::unordered_map<uint32_t, std::unordered_map<uint64_t, std::string>> inodes;
-  for (auto &f : FileEnforcer::files_named(paths, homes_, kMaxOpenPaths))
-    inodes[kernel_dev(static_cast<dev_t>(f.dev))][f.ino] = std::move(f.path);
   std::lock_guard lock(state_mu_);
-  rule_inodes_ = std::move(inodes);
+  rule_inodes_.clear();
+  rule_inode_count_ = rule_name_bytes_ = 0;
+  for (const auto &f : named)
+    add_rule_name(kernel_dev(static_cast<dev_t>(f.dev)), f.ino, f.path);
   if (recorder_)
     recorder_->rules(rules);
   if (responder_)

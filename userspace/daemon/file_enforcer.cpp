@@ -239,7 +239,8 @@ Result<size_t> FileEnforcer::watch_agent_mounts(pid_t pid)
 }
 
 Result<> FileEnforcer::set_rule_paths(const std::vector<std::string> &patterns,
-                                      const std::vector<std::string> &homes)
+                                      const std::vector<std::string> &homes,
+                                      const std::vector<enforce::ProtectedFile> &named)
 {
   if (agent_mounts_) {
     // Every open of the agent reaches the guard through its mounts: files matching the rule
@@ -248,15 +249,13 @@ Result<> FileEnforcer::set_rule_paths(const std::vector<std::string> &patterns,
     const std::vector<std::string> *lists[] = {&patterns};
     auto index =
         std::make_shared<const policy::PathIndex>(lists, homes.empty() ? "" : homes.front());
-    std::map<std::pair<uint64_t, uint64_t>, std::string> inodes;
-    for (auto &f : files_named(patterns, homes, kMaxRuleInodes))
-      inodes.emplace(std::make_pair(f.dev, f.ino), std::move(f.path));
+    std::set<std::pair<uint64_t, uint64_t>> inodes;
+    for (const auto &f : named)
+      if (inodes.size() < kMaxRuleInodes)
+        inodes.emplace(f.dev, f.ino);
     {
       std::lock_guard lock(rule_inodes_mu_);
       rule_inodes_ = std::move(inodes);
-      rule_inode_bytes_ = 0;
-      for (const auto &[k, name] : rule_inodes_)
-        rule_inode_bytes_ += name.size();
     }
     std::lock_guard lock(rule_paths_mu_);
     rule_paths_ = std::move(index);
@@ -293,7 +292,7 @@ FileEnforcer::files_named(const std::vector<std::string> &patterns,
   return now->files();
 }
 
-bool FileEnforcer::keep_seeing(const enforce::Request &req)
+bool FileEnforcer::keep_seeing(const enforce::Request &req) const
 {
   std::shared_ptr<const policy::PathIndex> index;
   {
@@ -302,34 +301,19 @@ bool FileEnforcer::keep_seeing(const enforce::Request &req)
   }
   if (!index || index->owners() == 0)
     return false;
-  const auto key = std::make_pair(req.dev, req.ino);
-  std::lock_guard lock(rule_inodes_mu_);
-  if (!matches_rule_name(*index, req.path))
-    return rule_inodes_.count(key) != 0;
-  return true;
-}
-
-bool FileEnforcer::matches_rule_name(const policy::PathIndex &index, const std::string &path)
-{
   uint32_t first = policy::PathIndex::kNone;
-  index.match(path, std::span<uint32_t>(&first, 1));
-  return first != policy::PathIndex::kNone;
+  index->match(req.path, std::span<uint32_t>(&first, 1));
+  if (first != policy::PathIndex::kNone)
+    return true;
+  std::lock_guard lock(rule_inodes_mu_);
+  return rule_inodes_.count({req.dev, req.ino}) != 0;
 }
 
-void FileEnforcer::learn_rule_file(uint64_t dev, uint64_t ino, const std::string &path)
+void FileEnforcer::learn_rule_file(uint64_t dev, uint64_t ino)
 {
   std::lock_guard lock(rule_inodes_mu_);
-  if (rule_inodes_.size() < kMaxRuleInodes &&
-      rule_inode_bytes_ + path.size() <= kMaxRuleInodeBytes &&
-      rule_inodes_.emplace(std::make_pair(dev, ino), path).second)
-    rule_inode_bytes_ += path.size();
-}
-
-std::string FileEnforcer::rule_name_of(uint64_t dev, uint64_t ino) const
-{
-  std::lock_guard lock(rule_inodes_mu_);
-  auto it = rule_inodes_.find({dev, ino});
-  return it == rule_inodes_.end() ? std::string() : it->second;
+  if (rule_inodes_.size() < kMaxRuleInodes)
+    rule_inodes_.emplace(dev, ino);
 }
 
 FileEnforcer::Agent FileEnforcer::agent_of(const Snapshot &snap, pid_t pid) const
@@ -351,19 +335,9 @@ void FileEnforcer::observe(const enforce::Request &req)
 {
   auto snap = snapshot();
   const Agent agent = agent_of(*snap, req.pid);
-  if (agent.profile == 0)
-    return;
-  // A file the rules name, opened by another name: reported by the rules' name for it (the
-  // name it had when vigil learned it: at the start, or when the agent first linked or renamed
-  // it, so a detour through a name a rule's exception spares, `id_rsa_x.pub`, changes nothing).
-  std::string known = rule_name_of(req.dev, req.ino);
-  if (!known.empty() && known != req.path) {
-    enforce::Request named = req;
-    named.path = std::move(known);
-    report_observed(named, agent.profile, agent.cgroup_id);
-    return;
-  }
-  report_observed(req, agent.profile, agent.cgroup_id);
+  // (a file the rules name, opened by another name, is renamed by the engine: name_rule_file)
+  if (agent.profile != 0)
+    report_observed(req, agent.profile, agent.cgroup_id);
 }
 
 void FileEnforcer::report_observed(const enforce::Request &req, uint32_t profile,

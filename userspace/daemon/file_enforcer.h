@@ -56,14 +56,14 @@ public:
   Result<std::string> fifo_stand_in();
   // With agent_mounts: the credential paths the detection rules name (as the rules spell them,
   // "~/" against home). Opens of files they match keep reaching the guard (and are reported)
-  // each time, rather than being allowed in the kernel after the first; so do opens of such a
-  // file by another name (a hard link, the file renamed), reported under the name the rules
-  // know it by: its inode is known from the files the patterns match now and from each open
-  // by a rule name.
+  // each time, rather than being allowed in the kernel after the first; so do opens of the
+  // files they match now (named: files_named() of the same patterns) by any other name (a hard
+  // link, the file renamed). The engine reports those by the rules' name for them.
   // Without agent_mounts (a host cgroup), those files are marked by inode like the profiles'
   // credentials, under no profile: every agent open of them is reported, none denied.
   Result<> set_rule_paths(const std::vector<std::string> &patterns,
-                          const std::vector<std::string> &homes);
+                          const std::vector<std::string> &homes,
+                          const std::vector<enforce::ProtectedFile> &named);
   // The files patterns ("~/" against each home, globs walked within ProtectedSet's budgets)
   // match now, at most max of them; a warning names a failure to resolve them at all.
   static std::vector<enforce::ProtectedFile> files_named(const std::vector<std::string> &patterns,
@@ -71,8 +71,8 @@ public:
                                                          size_t max);
   // With agent_mounts: a file the rules name by path (st_dev, ino) that the agent is about to
   // give another name (a hard link, a rename: vigil run's launch filter sees the call first):
-  // its opens by any name keep reaching the guard and are reported by this name.
-  void learn_rule_file(uint64_t dev, uint64_t ino, const std::string &path);
+  // its opens by any name keep reaching the guard.
+  void learn_rule_file(uint64_t dev, uint64_t ino);
   enforce::Stats stats() const { return guard_->stats(); }
   // The fanotify group (see enforce::FanotifyGuard::group_fd). Owned here.
   int group_fd() const { return guard_->group_fd(); }
@@ -100,14 +100,10 @@ private:
     uint64_t cgroup_id = 0;
   };
   Agent agent_of(const Snapshot &snap, pid_t pid) const;
-  bool keep_seeing(const enforce::Request &req);
-  // The name the rules know an inode by (rule_inodes_), or empty.
-  std::string rule_name_of(uint64_t dev, uint64_t ino) const;
+  bool keep_seeing(const enforce::Request &req) const;
   // At most this many inodes of rule-named files are remembered (a file the rules name that
   // the agent opens past it is still seen by its name).
   static constexpr size_t kMaxRuleInodes = 65536;
-  static constexpr size_t kMaxRuleInodeBytes = 8u << 20; // names kept for them, together
-  static bool matches_rule_name(const policy::PathIndex &index, const std::string &path);
   Result<> rebuild();
   // With set_mu_ held: publishes a snapshot of set_'s files, then (re)marks it.
   Result<> guard_current();
@@ -132,8 +128,7 @@ private:
   mutable std::mutex rule_paths_mu_; // held only to copy the pointer
   std::shared_ptr<const policy::PathIndex> rule_paths_;
   mutable std::mutex rule_inodes_mu_; // guards rule_inodes_ (guard thread, main thread)
-  std::map<std::pair<uint64_t, uint64_t>, std::string> rule_inodes_; // (st_dev, ino) -> name
-  size_t rule_inode_bytes_ = 0;                                        // their names' bytes
+  std::set<std::pair<uint64_t, uint64_t>> rule_inodes_; // (st_dev, ino) of rule-named files
   std::string stand_in_; // fifo_stand_in()'s file, removed by the destructor
   std::mutex mounts_mu_; // guards mountinfo_ (callers and the watch thread)
   std::map<pid_t, UniqueFd> mountinfo_; // agents' namespaces whose new mounts get marked
