@@ -10,6 +10,7 @@
 #include <sched.h>
 #include <sys/mount.h>
 #include <linux/capability.h>
+#include <linux/seccomp.h>
 #include <sys/ptrace.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -17,7 +18,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <functional>
+#include <map>
+#include <random>
 #include <thread>
 #include <mutex>
 
@@ -129,6 +133,148 @@ TEST(Seccomp, alternatives_of_one_call_keep_their_own_answers)
             EDOM);
   EXPECT_EQ(under_filter(code, [] { return errno_of(::fcntl(0, F_SETOWN, 4242)); }), ERANGE);
   EXPECT_EQ(under_filter(code, [] { return errno_of(::fcntl(0, F_GETFL)); }), 0);
+}
+
+// Runs a classic BPF seccomp program the way the kernel does, for the instructions the builder
+// emits; counts the instructions run and whether an argument was loaded (the kernel's action
+// cache treats a call as always allowed only when its path loads none).
+struct FilterRun {
+  uint32_t ret = 0;
+  int steps = 0;
+  bool loaded_arg = false;
+};
+FilterRun interpret(const std::vector<sock_filter> &code, const seccomp_data &d)
+{
+  FilterRun run;
+  uint32_t a = 0;
+  for (size_t pc = 0; pc < code.size(); ++pc) {
+    const sock_filter &i = code[pc];
+    ++run.steps;
+    switch (i.code) {
+    case BPF_LD | BPF_W | BPF_ABS: {
+      if (i.k >= offsetof(seccomp_data, args))
+        run.loaded_arg = true;
+      std::memcpy(&a, reinterpret_cast<const char *>(&d) + i.k, sizeof(a));
+      break;
+    }
+    case BPF_ALU | BPF_AND | BPF_K:
+      a &= i.k;
+      break;
+    case BPF_JMP | BPF_JA | BPF_K:
+      pc += i.k;
+      break;
+    case BPF_JMP | BPF_JEQ | BPF_K:
+      pc += a == i.k ? i.jt : i.jf;
+      break;
+    case BPF_JMP | BPF_JGE | BPF_K:
+      pc += a >= i.k ? i.jt : i.jf;
+      break;
+    case BPF_RET | BPF_K:
+      run.ret = i.k;
+      return run;
+    default:
+      ADD_FAILURE() << "unexpected instruction " << i.code << " at " << pc;
+      return run;
+    }
+  }
+  ADD_FAILURE() << "ran off the end of the program";
+  return run;
+}
+
+TEST(Seccomp, the_filter_searches_for_the_call_and_answers_as_its_rules_say)
+{
+  // Random rules on random calls (a fixed seed: the same program every run), some with arguments
+  // and several alternatives; every call number is then tried with arguments that match each
+  // alternative and with arguments that match none.
+  struct Alt {
+    std::vector<ArgEq> all;
+    int err;
+  };
+  std::mt19937 rng(20261207);
+  std::map<int, std::vector<Alt>> rules;
+  SeccompBuilder b;
+  for (int n = 0; n < 90; ++n) {
+    const int nr = static_cast<int>(rng() % 460);
+    auto &alts = rules[nr];
+    if (!alts.empty() && alts.back().all.empty())
+      continue;
+    const int err = rng() % 5 == 0 ? kNotify : 1 + static_cast<int>(rng() % 100);
+    if (rng() % 3 == 0) {
+      b.deny(nr, err);
+      alts.assign(1, Alt{{}, err});
+      continue;
+    }
+    std::vector<ArgEq> all;
+    for (unsigned k = 0, count = 1 + rng() % 3; k < count; ++k)
+      all.push_back(ArgEq{static_cast<uint8_t>(rng() % 6), static_cast<uint32_t>(rng() % 7),
+                          rng() % 2 ? 0xffffffffu : 0x7u});
+    b.deny_if(nr, all, err);
+    alts.push_back(Alt{all, err});
+  }
+  const auto code = b.build();
+  const auto answer = [](int err) {
+    return err == kNotify ? SECCOMP_RET_USER_NOTIF
+                          : SECCOMP_RET_ERRNO | (static_cast<uint32_t>(err) & SECCOMP_RET_DATA);
+  };
+  for (int nr = 0; nr < 512; ++nr) {
+    std::vector<seccomp_data> tries(1);
+    const auto it = rules.find(nr);
+    if (it != rules.end())
+      for (const Alt &alt : it->second) {
+        seccomp_data d{};
+        for (const ArgEq &eq : alt.all)
+          d.args[eq.arg] = eq.value;
+        tries.push_back(d);
+      }
+    for (seccomp_data d : tries) {
+      d.nr = nr;
+      d.arch = AUDIT_ARCH_X86_64;
+      uint32_t want = SECCOMP_RET_ALLOW;
+      if (it != rules.end())
+        for (const Alt &alt : it->second)
+          if (std::all_of(alt.all.begin(), alt.all.end(), [&](const ArgEq &eq) {
+                return (static_cast<uint32_t>(d.args[eq.arg]) & eq.mask) == eq.value;
+              })) {
+            want = answer(alt.err);
+            break;
+          }
+      const FilterRun run = interpret(code, d);
+      EXPECT_EQ(run.ret, want) << "nr " << nr;
+      // A call without a rule is found missing without looking at its arguments, in a
+      // logarithmic number of steps.
+      if (it == rules.end()) {
+        EXPECT_FALSE(run.loaded_arg) << "nr " << nr;
+        EXPECT_LE(run.steps, 30) << "nr " << nr;
+      }
+    }
+  }
+}
+
+TEST(Seccomp, a_reading_open_passes_the_launch_filter_in_a_few_steps)
+{
+  LaunchFilterOptions o;
+  o.launcher = ::getpid();
+  o.launcher_pgid = ::getpgrp();
+  o.launcher_threads = own_threads();
+  o.notify = true;
+  o.listen_calls = true;
+  o.name_calls = true;
+  const auto code = launch_filter(o);
+  seccomp_data d{};
+  d.arch = AUDIT_ARCH_X86_64;
+  d.nr = SYS_openat;
+  d.args[2] = O_RDONLY | O_CLOEXEC;
+  const FilterRun read = interpret(code, d);
+  EXPECT_EQ(read.ret, SECCOMP_RET_ALLOW);
+  // Every rule walked before openat's block cost two steps before the search (about 110 in
+  // all); the search takes one per level.
+  EXPECT_LE(read.steps, 40) << "of " << code.size() << " instructions";
+  d.args[2] = O_WRONLY | O_CREAT;
+  EXPECT_EQ(interpret(code, d).ret, SECCOMP_RET_USER_NOTIF);
+  d.nr = SYS_close;
+  const FilterRun close = interpret(code, d);
+  EXPECT_EQ(close.ret, SECCOMP_RET_ALLOW);
+  EXPECT_FALSE(close.loaded_arg);
 }
 
 TEST(Seccomp, launch_filter_protects_the_launcher)
