@@ -152,10 +152,7 @@ int vg_skb_egress(struct __sk_buff *skb)
 	val = bpf_map_lookup_elem(&vg_egress_bytes, &key);
 	if (!val) {
 		bpf_map_update_elem(&vg_egress_bytes, &key, &init, BPF_NOEXIST);
-		if (key.proto == VG_IPPROTO_UDP)
-		vg_note_udp_peer(skb, &key);
-
-	val = bpf_map_lookup_elem(&vg_egress_bytes, &key);
+		val = bpf_map_lookup_elem(&vg_egress_bytes, &key);
 		if (!val)
 			return 1;
 	}
