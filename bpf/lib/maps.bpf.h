@@ -237,6 +237,14 @@ struct {
 	__type(value, __u64);
 } vg_stats __weak SEC(".maps");
 
+/* When this CPU last let a record wake the ring's reader (vg_ring_flags), ns since boot. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} vg_wake __weak SEC(".maps");
+
 /* Per-CPU scratch: events are built here and copied out with bpf_ringbuf_output at their real
  * size, so a short path costs a short record. path[] holds a path being assembled backwards by
  * the dentry walk; it is twice VG_PATH_MAX so masked offsets plus one name always fit. */

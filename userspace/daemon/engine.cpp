@@ -460,11 +460,22 @@ void Engine::reader_loop() noexcept
     metrics_->health().beat(reader_beat_);
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
+  int quiet_rounds = 0;
   while (!stopping_.load()) {
-    // The ring wakes the poll when it has records; the timeout only bounds how long stop()
-    // waits for this thread (vigil run's exit waits for it).
-    if (auto r = loader_->poll(20); !r)
+    // The ring wakes the poll for a decision, and for an observation at most once per
+    // VG_WAKE_NS (0.5 ms) per CPU (bpf/lib/task.bpf.h, vg_ring_flags): the others are read by a
+    // round that comes within 1 ms while records come in and for two rounds after the last
+    // (a record that did not wake the ring may follow the last one read by up to VG_WAKE_NS).
+    // Quiet, the timeout only bounds how long stop() waits for this thread (vigil run's exit
+    // waits for it).
+    const int timeout_ms = quiet_rounds < 2 ? 1 : 20;
+    if (auto r = loader_->poll(timeout_ms); !r) {
       spdlog::warn("{}", r.error().message());
+    } else if (*r > 0) {
+      quiet_rounds = 0;
+    } else if (quiet_rounds < 2) {
+      ++quiet_rounds;
+    }
     metrics_->health().beat(reader_beat_);
     auto now = std::chrono::steady_clock::now();
     if (now - last_stats > std::chrono::seconds(1)) {

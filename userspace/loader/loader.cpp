@@ -801,6 +801,10 @@ Result<> Loader::remove_agent_cgroup(uint64_t cgroup_id)
 Result<int> Loader::poll(int timeout_ms)
 {
   int n = ring_buffer__poll(ring_, timeout_ms);
+  // A timeout reads nothing in libbpf: records that did not wake the ring (vg_ring_flags) are
+  // read here.
+  if (n == 0)
+    n = ring_buffer__consume(ring_);
   if (n < 0 && n != -EINTR)
     return fail_errno(-n, "poll ring buffer");
   return n < 0 ? 0 : n;
