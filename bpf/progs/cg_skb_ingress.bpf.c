@@ -142,6 +142,28 @@ static __always_inline int vg_sk_within(struct bpf_sock *sk, __u64 root)
 	return 0;
 }
 
+/* The packet's 4-tuple as the socket lookup helpers take it (saddr: the remote end): as the
+ * receiver sees it, or reversed, as its sender sees the replies. Returns the tuple's length. */
+static __always_inline __u32 vg_tuple(const struct vg_pkt *p, int reverse,
+				      struct bpf_sock_tuple *t)
+{
+	const __u8 *src = reverse ? p->daddr : p->saddr, *dst = reverse ? p->saddr : p->daddr;
+	__be16 sport = reverse ? p->dport : p->sport, dport = reverse ? p->sport : p->dport;
+
+	if (p->family == VG_AF_INET) {
+		__builtin_memcpy(&t->ipv4.saddr, src + 12, 4);
+		__builtin_memcpy(&t->ipv4.daddr, dst + 12, 4);
+		t->ipv4.sport = sport;
+		t->ipv4.dport = dport;
+		return sizeof(t->ipv4);
+	}
+	__builtin_memcpy(t->ipv6.saddr, src, 16);
+	__builtin_memcpy(t->ipv6.daddr, dst, 16);
+	t->ipv6.sport = sport;
+	t->ipv6.dport = dport;
+	return sizeof(t->ipv6);
+}
+
 /* Whether the packet's sender is a socket of this host's network namespace that lies in agent
  * cgroup root: the socket the reply direction of the 4-tuple finds, holding exactly that
  * 4-tuple (a lookup that misses the connected sockets falls back to listeners and unconnected
@@ -154,23 +176,10 @@ static __always_inline int vg_sender_within(struct __sk_buff *skb, const struct 
 					    __u64 root)
 {
 	struct bpf_sock_tuple t = {};
+	__u32 len = vg_tuple(p, 1, &t);
 	struct bpf_sock *sk;
-	__u32 len;
 	int ok;
 
-	if (p->family == VG_AF_INET) {
-		__builtin_memcpy(&t.ipv4.saddr, &p->daddr[12], 4);
-		__builtin_memcpy(&t.ipv4.daddr, &p->saddr[12], 4);
-		t.ipv4.sport = p->dport;
-		t.ipv4.dport = p->sport;
-		len = sizeof(t.ipv4);
-	} else {
-		__builtin_memcpy(t.ipv6.saddr, p->daddr, 16);
-		__builtin_memcpy(t.ipv6.daddr, p->saddr, 16);
-		t.ipv6.sport = p->dport;
-		t.ipv6.dport = p->sport;
-		len = sizeof(t.ipv6);
-	}
 	if (p->proto == VG_IPPROTO_TCP)
 		sk = bpf_sk_lookup_tcp(skb, &t, len, BPF_F_CURRENT_NETNS, 0);
 	else
@@ -208,23 +217,10 @@ static __always_inline int vg_loopback(const __u8 *a)
 static __always_inline int vg_tcp_request(struct __sk_buff *skb, const struct vg_pkt *p)
 {
 	struct bpf_sock_tuple t = {};
+	__u32 len = vg_tuple(p, 0, &t);
 	struct bpf_sock *sk;
-	__u32 len;
 	int ok;
 
-	if (p->family == VG_AF_INET) {
-		__builtin_memcpy(&t.ipv4.saddr, &p->saddr[12], 4);
-		__builtin_memcpy(&t.ipv4.daddr, &p->daddr[12], 4);
-		t.ipv4.sport = p->sport;
-		t.ipv4.dport = p->dport;
-		len = sizeof(t.ipv4);
-	} else {
-		__builtin_memcpy(t.ipv6.saddr, p->saddr, 16);
-		__builtin_memcpy(t.ipv6.daddr, p->daddr, 16);
-		t.ipv6.sport = p->sport;
-		t.ipv6.dport = p->dport;
-		len = sizeof(t.ipv6);
-	}
 	sk = bpf_skc_lookup_tcp(skb, &t, len, BPF_F_CURRENT_NETNS, 0);
 	if (!sk)
 		return 0;
