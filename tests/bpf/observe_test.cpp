@@ -212,6 +212,66 @@ TEST(Observe, a_rule_named_credential_read_by_another_name_is_alerted_by_its_own
       << read_file(alerts);
 }
 
+// vigil follows at most 65,536 files renamed or linked away from a name the credential rules
+// know. An agent that makes it follow that many (junk named like keys) and then renames the real
+// one must not get a name no rule knows for it: past the bound each such rename is refused, with
+// an alert; the files it follows still report by their rule names.
+TEST(Observe, renames_past_what_vigil_can_follow_of_rule_named_files_are_refused)
+{
+  VG_REQUIRE_ROOT();
+  TempDir tmp;
+  const std::string junk = tmp / "junk", proj = tmp / "proj", alerts = tmp / "alerts.json";
+  fs::create_directories(junk);
+  fs::create_directories(proj);
+  constexpr int kFiles = 65600;
+  for (int i = 0; i < kFiles; ++i)
+    write_file(junk + "/k" + std::to_string(i) + ".key", "");
+  const std::string script = tmp / "ren.py";
+  write_file(script, R"PY(import os, sys
+d, n = sys.argv[1], int(sys.argv[2])
+ok = refused = 0
+last = None
+for i in range(n):
+    try:
+        os.rename('%s/k%d.key' % (d, i), '%s/k%d.txt' % (d, i))
+        ok += 1
+        last = i
+    except PermissionError:
+        refused += 1
+with open('%s/k%d.txt' % (d, last)) as f:
+    f.read()
+print(ok, refused, last)
+)PY");
+  const std::string profile = tmp / "p.yaml";
+  write_file(profile, "profile: observe\ncredentials:\n  paths: [~/.aws/credentials]\n");
+  ProcResult r = run({"sh", "-c",
+                      "cd " + proj + " && exec " + vigil_bin() + " run -q --profile " + profile +
+                          " --alerts-json " + alerts + " -- python3 " + script + " " + junk + " " +
+                          std::to_string(kFiles)},
+                     {"HOME=" + tmp.path()}, std::chrono::seconds(300));
+  ASSERT_EQ(r.status, 0) << r.err;
+  int ok = 0, refused = 0, last = -1;
+  std::istringstream(r.out) >> ok >> refused >> last;
+  ASSERT_EQ(ok + refused, kFiles) << r.out;
+  EXPECT_GT(refused, 0) << "vigil followed more renamed key files than it keeps: " << r.out;
+  EXPECT_GE(ok, 65536 - 64) << r.out;
+  int untracked = 0;
+  bool last_read = false;
+  for (const auto &a : read_json_lines(alerts)) {
+    if (a["rule"] == "credential-untracked") {
+      ++untracked;
+      EXPECT_NE(a.value("output", std::string()).find("denied by the launch filter"),
+                std::string::npos)
+          << a.dump();
+    } else if (a.value("path", std::string()) == junk + "/k" + std::to_string(last) + ".key") {
+      last_read = true;
+    }
+  }
+  EXPECT_EQ(untracked, refused);
+  EXPECT_TRUE(last_read) << "the read of k" << last << ".txt, a key file vigil follows, must be "
+                         << "alerted by its rule name";
+}
+
 // A name the rules know is reported by that name, whatever vigil learned of the file before:
 // renamed to a name a rule's exception spares and back, or read first through a hard link.
 TEST(Observe, a_credential_read_by_its_own_name_after_a_detour_is_alerted)

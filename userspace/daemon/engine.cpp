@@ -587,22 +587,24 @@ void Engine::process(pipeline::Event &ev)
     emit(ev, f, profile);
 }
 
-void Engine::learn_rule_file(uint64_t dev, uint64_t ino, const std::string &path)
+bool Engine::learn_rule_file(uint64_t dev, uint64_t ino, const std::string &path)
 {
-  if (files_)
-    files_->learn_rule_file(dev, ino);
+  const bool guarded = !files_ || files_->learn_rule_file(dev, ino);
   std::lock_guard lock(state_mu_);
-  add_rule_name(kernel_dev(static_cast<dev_t>(dev)), ino, path);
+  return add_rule_name(kernel_dev(static_cast<dev_t>(dev)), ino, path) && guarded;
 }
 
-void Engine::add_rule_name(uint32_t dev, uint64_t ino, const std::string &path)
+bool Engine::add_rule_name(uint32_t dev, uint64_t ino, const std::string &path)
 {
+  if (auto by_dev = rule_inodes_.find(dev);
+      by_dev != rule_inodes_.end() && by_dev->second.count(ino))
+    return true;
   if (rule_inode_count_ >= kMaxOpenPaths || rule_name_bytes_ + path.size() > kMaxRuleNameBytes)
-    return;
-  if (rule_inodes_[dev].emplace(ino, path).second) {
-    ++rule_inode_count_;
-    rule_name_bytes_ += path.size();
-  }
+    return false;
+  rule_inodes_[dev].emplace(ino, path);
+  ++rule_inode_count_;
+  rule_name_bytes_ += path.size();
+  return true;
 }
 
 void Engine::name_rule_file(pipeline::Event &ev) const

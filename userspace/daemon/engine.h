@@ -135,8 +135,9 @@ public:
   void rescan_unix_bound() noexcept;
   // vigil run's gate: a file the credential rules name (st_dev, ino) is about to get another
   // name; it stays seen by its rule name (FileEnforcer::learn_rule_file, and the engine's own
-  // inode names for every tier).
-  void learn_rule_file(uint64_t dev, uint64_t ino, const std::string &path);
+  // inode names for every tier). False when it cannot be followed (both keep at most 65,536
+  // such files): the caller refuses the call.
+  bool learn_rule_file(uint64_t dev, uint64_t ino, const std::string &path);
   // With the fanotify file tier: the file to bind over FIFOs made outside an agent (see
   // FileEnforcer::fifo_stand_in); "" in other tiers (BPF LSM decides FIFOs itself).
   Result<std::string> fifo_stand_in();
@@ -259,7 +260,8 @@ private:
   size_t rule_inode_count_ = 0, rule_name_bytes_ = 0;
   static constexpr size_t kMaxRuleNameBytes = 8u << 20;
   // With state_mu_ held: remembers one (kernel dev) file's rule name, within the bounds.
-  void add_rule_name(uint32_t dev, uint64_t ino, const std::string &path);
+  // False when the file is not known and there is no room left for it.
+  bool add_rule_name(uint32_t dev, uint64_t ino, const std::string &path);
   void name_rule_file(pipeline::Event &ev) const;
   void report_open_counts();
   OpenDedup dedup_; // tracepoint opens a fanotify decision already reported

@@ -309,11 +309,15 @@ bool FileEnforcer::keep_seeing(const enforce::Request &req) const
   return rule_inodes_.count({req.dev, req.ino}) != 0;
 }
 
-void FileEnforcer::learn_rule_file(uint64_t dev, uint64_t ino)
+bool FileEnforcer::learn_rule_file(uint64_t dev, uint64_t ino)
 {
   std::lock_guard lock(rule_inodes_mu_);
-  if (rule_inodes_.size() < kMaxRuleInodes)
-    rule_inodes_.emplace(dev, ino);
+  if (rule_inodes_.count({dev, ino}))
+    return true;
+  if (rule_inodes_.size() >= kMaxRuleInodes)
+    return false;
+  rule_inodes_.emplace(dev, ino);
+  return true;
 }
 
 FileEnforcer::Agent FileEnforcer::agent_of(const Snapshot &snap, pid_t pid) const

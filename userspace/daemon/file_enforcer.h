@@ -71,8 +71,9 @@ public:
                                                          size_t max);
   // With agent_mounts: a file the rules name by path (st_dev, ino) that the agent is about to
   // give another name (a hard link, a rename: vigil run's launch filter sees the call first):
-  // its opens by any name keep reaching the guard.
-  void learn_rule_file(uint64_t dev, uint64_t ino);
+  // its opens by any name keep reaching the guard. False when the file is not known and
+  // kMaxRuleInodes are.
+  bool learn_rule_file(uint64_t dev, uint64_t ino);
   enforce::Stats stats() const { return guard_->stats(); }
   // The fanotify group (see enforce::FanotifyGuard::group_fd). Owned here.
   int group_fd() const { return guard_->group_fd(); }
