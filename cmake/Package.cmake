@@ -52,6 +52,9 @@ set(CPACK_STRIP_FILES ON) # the build's debug info stays in the build tree
 set(CPACK_DEBIAN_PACKAGE_SECTION admin)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON) # Depends: from the libraries vigil links (dpkg-shlibdeps)
+# ... after these: procps for /bin/kill, the unit's ExecReload. It is not Essential, and a clean
+# Debian 12 root with systemd lacks it (tests/package/bookworm-root: systemd-analyze verify).
+set(CPACK_DEBIAN_PACKAGE_DEPENDS procps)
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
     "${VG_PKG_DIR}/conffiles;${VG_PKG_DIR}/postinst;${VG_PKG_DIR}/prerm;${VG_PKG_DIR}/postrm")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION TRUE)

@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# Installs the Debian packages vigil needs, only those missing. --test adds what the test suite
-# needs (GoogleTest, curl, jq, qemu and busybox for the BPF-LSM VM, Prometheus and Alertmanager
-# for the exporter tests, Node.js and npm for the Kubernetes manifest test, dpkg-dev and systemd
-# for the package test (dpkg-shlibdeps, systemd-analyze), libFuzzer for tests/fuzz: only
-# Recommended by clang-14, which is installed without recommends; Chromium for the incident
-# report's headless browser tests). Debian 12 (bookworm), as root.
+# Installs the Debian packages vigil needs, only those missing (make too: cmake's default
+# generator, Unix Makefiles, needs it and cmake only Recommends it). --test adds what the test
+# suite needs (GoogleTest, curl, jq, qemu and busybox for the BPF-LSM VM, Prometheus and
+# Alertmanager for the exporter tests, Node.js and npm for the Kubernetes manifest test; dpkg-dev,
+# systemd and mmdebstrap for the package tests: dpkg-shlibdeps, systemd-analyze, a clean Debian 12
+# root; libFuzzer for tests/fuzz: only Recommended by clang-14, which is installed without
+# recommends; Chromium for the incident report's headless browser tests). Debian 12 (bookworm),
+# as root.
 set -euo pipefail
 
-build=(cmake ninja-build g++ clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev
+build=(cmake ninja-build make g++ clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev
 	libzstd-dev libspdlog-dev prometheus-cpp-dev libcivetweb-dev libcurl4-openssl-dev
 	libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libexpected-dev libssl-dev)
 test=(googletest libgtest-dev libgmock-dev libbenchmark-dev curl util-linux iproute2
 	qemu-system-x86 qemu-system-common busybox-static cpio zstd xz-utils kmod jq
-	prometheus prometheus-alertmanager libclang-rt-14-dev chromium dpkg-dev systemd)
+	prometheus prometheus-alertmanager libclang-rt-14-dev chromium dpkg-dev systemd mmdebstrap)
 
 want=("${build[@]}")
 if [ "${1:-}" = --test ]; then
