@@ -584,6 +584,44 @@ TEST_F(DaemonTest, isolation_survives_a_daemon_killed_and_restarted_until_vigil_
   EXPECT_EQ(daemon->wait(std::chrono::seconds(15)).status, 0);
 }
 
+// An agent in a network namespace of its own (as a pod is): isolate finds its open connections
+// there (the daemon enters the namespace to dump and abort them), so a connection opened before
+// the alert, to a server inside the agent's namespace, is cut.
+TEST_F(DaemonTest, isolate_cuts_open_connections_in_the_agents_own_network_namespace)
+{
+  write_file(tmp_ / "profile.yaml",
+             read_file(tmp_ / "profile.yaml") +
+                 "response:\n  rules: {exfil-credential-then-egress: [isolate]}\n");
+  const std::string agent_dir = root_ + "/agent-1";
+  const std::string np = netprobe_bin();
+  const std::string ps = "9977"; // inside the agent's own namespace: no one else is there
+  const std::string write_held = "(echo x >&3) 2>/dev/null && echo held open || echo held cut; ";
+  const std::string inner =
+      "ip link set lo up; " + np + " listen-hold 127.0.0.1 " + ps +
+      " & for i in $(seq 500); do [ \"$(" + np + " tcp 127.0.0.1 " + ps +
+      ")\" = ok ] && break; sleep 0.02; done; exec 3<>/dev/tcp/127.0.0.1/" + ps + "; " +
+      write_held + "cat " + secret_ + " >/dev/null 2>&1; for i in 1 2 3; do " + np +
+      " tcp 127.0.0.2 9 >/dev/null; done; " + wait_step(tmp_ / "go2") + write_held +
+      "kill %1";
+  Proc daemon({vigil_bin(), "daemon", "--config", tmp_ / "vigil.yaml"});
+  ASSERT_TRUE(daemon.wait_for_err("daemon running")) << daemon.err_so_far();
+  write_file(tmp_ / "inner.sh", inner);
+  auto agent = in_cgroup(agent_dir, tmp_ / "go", "exec unshare --net bash " + (tmp_ / "inner.sh"));
+  ASSERT_TRUE(daemon.wait_for_err("confining " + agent_dir)) << daemon.err_so_far();
+  write_file(tmp_ / "go", "");
+  ASSERT_TRUE(eventually([&] { return !records(alerts_, "response-isolate").empty(); },
+                         std::chrono::seconds(30)))
+      << read_file(alerts_) << daemon.err_so_far();
+  const std::string out = records(alerts_, "response-isolate")[0]["output"];
+  EXPECT_NE(out.find(" open connection(s) cut"), std::string::npos) << out;
+  EXPECT_EQ(out.find(" 0 open connection(s) cut"), std::string::npos) << out;
+  write_file(tmp_ / "go2", "");
+  ProcResult r = agent->wait(std::chrono::seconds(30));
+  EXPECT_EQ(r.out, "held open\nheld cut\n") << r.err;
+  daemon.signal(SIGTERM);
+  EXPECT_EQ(daemon.wait(std::chrono::seconds(15)).status, 0);
+}
+
 // kill in daemon mode: every process of the confined cgroup is gone, children that would outlive
 // their parent included, and nothing outside it.
 TEST_F(DaemonTest, response_kill_leaves_none_of_the_confined_cgroups_processes)
