@@ -622,6 +622,39 @@ TEST_F(DaemonTest, isolate_cuts_open_connections_in_the_agents_own_network_names
   EXPECT_EQ(daemon.wait(std::chrono::seconds(15)).status, 0);
 }
 
+// Two daemons named the same control socket: the second does not take it over (the first keeps
+// answering `vigil resume`), says it cannot be reached, and runs on, enforcing.
+TEST_F(DaemonTest, a_control_socket_held_by_another_daemon_is_left_to_it)
+{
+  const std::string agent_dir = root_ + "/agent-1";
+  fs::create_directories(agent_dir);
+  Proc first({vigil_bin(), "daemon", "--config", tmp_ / "vigil.yaml"});
+  ASSERT_TRUE(first.wait_for_err("confining " + agent_dir)) << first.err_so_far();
+  // The second: another pin directory, metrics port and cgroup, the same socket.
+  const std::string pins2 = pins_ + "-2";
+  write_file(tmp_ / "second.yaml", "profiles: [profile.yaml]\ncgroups:\n  - path: /vigil-test-" +
+                                       std::to_string(::getpid()) +
+                                       "/other\n    profile: test-agent\nmetrics_address: "
+                                       "127.0.0.1:" +
+                                       std::to_string(free_port()) + "\npin_dir: " + pins2 +
+                                       "\ncontrol_socket: " + control_ + "\n");
+  Proc second({vigil_bin(), "daemon", "--config", tmp_ / "second.yaml"});
+  EXPECT_TRUE(second.wait_for_err("daemon running")) << second.err_so_far();
+  EXPECT_NE(second.err_so_far().find("no control socket (another daemon listens on " + control_),
+            std::string::npos)
+      << second.err_so_far();
+  ProcResult r = run({vigil_bin(), "resume", agent_dir, "--socket", control_});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find(agent_dir + " is not isolated"), std::string::npos) << r.out << r.err;
+  second.signal(SIGTERM);
+  EXPECT_EQ(second.wait(std::chrono::seconds(15)).status, 0);
+  run({vigil_bin(), "unload", "--pin-dir", pins2});
+  EXPECT_TRUE(fs::exists(control_)) << "the second daemon removed the first one's socket";
+  first.signal(SIGTERM);
+  EXPECT_EQ(first.wait(std::chrono::seconds(15)).status, 0);
+  EXPECT_FALSE(fs::exists(control_)) << "the first daemon's socket outlived it";
+}
+
 // kill in daemon mode: every process of the confined cgroup is gone, children that would outlive
 // their parent included, and nothing outside it.
 TEST_F(DaemonTest, response_kill_leaves_none_of_the_confined_cgroups_processes)
