@@ -632,17 +632,20 @@ TEST_F(DaemonTest, a_control_socket_held_by_another_daemon_is_left_to_it)
   ASSERT_TRUE(first.wait_for_err("confining " + agent_dir)) << first.err_so_far();
   // The second: another pin directory, metrics port and cgroup, the same socket.
   const std::string pins2 = pins_ + "-2";
+  const std::string metrics2 = "127.0.0.1:" + std::to_string(free_port());
   write_file(tmp_ / "second.yaml", "profiles: [profile.yaml]\ncgroups:\n  - path: /vigil-test-" +
                                        std::to_string(::getpid()) +
-                                       "/other\n    profile: test-agent\nmetrics_address: "
-                                       "127.0.0.1:" +
-                                       std::to_string(free_port()) + "\npin_dir: " + pins2 +
+                                       "/other\n    profile: test-agent\nmetrics_address: " +
+                                       metrics2 + "\npin_dir: " + pins2 +
                                        "\ncontrol_socket: " + control_ + "\n");
   Proc second({vigil_bin(), "daemon", "--config", tmp_ / "second.yaml"});
   EXPECT_TRUE(second.wait_for_err("daemon running")) << second.err_so_far();
   EXPECT_NE(second.err_so_far().find("no control socket (another daemon listens on " + control_),
             std::string::npos)
       << second.err_so_far();
+  // The degraded one says so in its metrics too.
+  EXPECT_EQ(metric(http_get(metrics2, "/metrics"), "vigil_control_socket_listening"), 0);
+  EXPECT_EQ(metric(http_get(metrics_, "/metrics"), "vigil_control_socket_listening"), 1);
   ProcResult r = run({vigil_bin(), "resume", agent_dir, "--socket", control_});
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find(agent_dir + " is not isolated"), std::string::npos) << r.out << r.err;

@@ -217,6 +217,7 @@ int daemon_command(const DaemonArgs &args)
                     "this daemon",
                     c.error().message());
   }
+  (*engine)->control_socket(ctl.has_value());
   spdlog::info("daemon running: {} profile(s), {} rule(s), {} cgroup selector(s){}",
                current.profiles.size(), current.rules.rules.size(), config->cgroups.size(),
                kube ? ", pods by label " + kube->config().label : std::string());

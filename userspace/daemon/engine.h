@@ -106,6 +106,8 @@ public:
     metrics_->health().set_pods_listed(listed);
     metrics_->kubernetes(pods, relists_total, errors_total);
   }
+  // Whether the daemon listens on its control socket, for /metrics.
+  void control_socket(bool listening) { metrics_->control_socket(listening); }
   // Counts a policy reload in the metrics.
   void policy_reloaded(bool ok)
   {

@@ -275,7 +275,10 @@ Metrics::Metrics()
       contained_(family(*registry_, *exposition_, prometheus::BuildGauge(),
                         "vigil_contained_agents",
                         "Confined agent cgroups held by a response now (state: frozen, isolated)",
-                        prometheus::MetricType::Gauge))
+                        prometheus::MetricType::Gauge)),
+      control_socket_(gauge(*registry_, "vigil_control_socket_listening",
+                            "1 when the daemon listens on its control socket (vigil resume "
+                            "reaches it); 0 in vigil run and in a daemon without one"))
 {
   for (const char *state : {"frozen", "isolated"})
     contained_.Add({{"state", state}});
@@ -342,6 +345,11 @@ void Metrics::response_action(std::string_view action, std::string_view result,
             {"result", std::string(result)},
             {"profile", profile}})
       .Increment();
+}
+
+void Metrics::control_socket(bool listening)
+{
+  control_socket_.Set(listening ? 1 : 0);
 }
 
 void Metrics::contained_agents(size_t frozen, size_t isolated)

@@ -172,6 +172,9 @@ TEST_F(ServedMetrics, response_actions_count_by_action_result_and_profile)
             1);
   EXPECT_EQ(sample(body, R"(vigil_contained_agents{state="frozen"})"), 2);
   EXPECT_EQ(sample(body, R"(vigil_contained_agents{state="isolated"})"), 1);
+  EXPECT_EQ(sample(body, "vigil_control_socket_listening"), 0);
+  m_.control_socket(true);
+  EXPECT_EQ(sample(scrape(), "vigil_control_socket_listening"), 1);
 }
 
 TEST_F(ServedMetrics, process_names_are_capped)
