@@ -123,6 +123,21 @@ Result<> dump(int nl, uint8_t family, uint8_t protocol, const std::set<uint64_t>
   }
 }
 
+// Sends one request and returns the errno its acknowledgement carries (0: done).
+Result<int> acked(int nl, const Request &r)
+{
+  if (::send(nl, &r, sizeof(r), 0) < 0)
+    return fail_errno(errno, "sock_diag");
+  alignas(nlmsghdr) char buf[1024];
+  const ssize_t n = ::recv(nl, buf, sizeof(buf), 0);
+  if (n < static_cast<ssize_t>(NLMSG_LENGTH(sizeof(nlmsgerr))))
+    return fail_errno(n < 0 ? errno : EPROTO, "sock_diag");
+  const auto *h = reinterpret_cast<const nlmsghdr *>(buf);
+  if (h->nlmsg_type != NLMSG_ERROR)
+    return 0;
+  return -msg_data<nlmsgerr>(h)->error;
+}
+
 Result<size_t> destroy_here(const std::set<uint64_t> &ids)
 {
   UniqueFd nl(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG));
@@ -138,20 +153,13 @@ Result<size_t> destroy_here(const std::set<uint64_t> &ids)
     Request r = request(SOCK_DESTROY, NLM_F_REQUEST | NLM_F_ACK, f.family, f.protocol);
     r.req.idiag_states = ~0u;
     r.req.id = f.id;
-    if (::send(nl.get(), &r, sizeof(r), 0) < 0)
-      return fail_errno(errno, "sock_diag destroy");
-    alignas(nlmsghdr) char buf[1024];
-    const ssize_t n = ::recv(nl.get(), buf, sizeof(buf), 0);
-    if (n < static_cast<ssize_t>(NLMSG_LENGTH(sizeof(nlmsgerr))))
-      return fail_errno(n < 0 ? errno : EPROTO, "sock_diag destroy");
-    const auto *h = reinterpret_cast<const nlmsghdr *>(buf);
-    if (h->nlmsg_type != NLMSG_ERROR)
-      continue;
-    const int err = -msg_data<nlmsgerr>(h)->error;
-    if (err == 0)
+    auto err = acked(nl.get(), r);
+    if (!err)
+      return tl::unexpected(err.error());
+    if (*err == 0)
       ++destroyed;
-    else if (err != ENOENT) // closed meanwhile
-      return fail_errno(err, "sock_diag destroy");
+    else if (*err != ENOENT) // ENOENT: closed meanwhile
+      return fail_errno(*err, "sock_diag destroy");
   }
   return destroyed;
 }
@@ -163,6 +171,21 @@ uint64_t netns_of(const std::string &proc_ns)
 }
 
 } // namespace
+
+Result<> probe_sock_destroy()
+{
+  UniqueFd nl(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG));
+  if (!nl)
+    return fail_errno(errno, "sock_diag socket");
+  Request r = request(SOCK_DESTROY, NLM_F_REQUEST | NLM_F_ACK, AF_INET, IPPROTO_TCP);
+  r.req.idiag_states = ~0u; // id all zero: no such socket
+  auto err = acked(nl.get(), r);
+  if (!err)
+    return tl::unexpected(err.error());
+  if (*err == ENOENT || *err == 0)
+    return {};
+  return fail_errno(*err, "SOCK_DESTROY");
+}
 
 std::set<uint64_t> subtree_ids(const std::string &dir)
 {

@@ -28,6 +28,11 @@ struct SocketsCut {
 // with the netlink error; sockets gone meanwhile are not errors.
 Result<SocketsCut> destroy_sockets(const std::string &dir);
 
+// Whether this kernel aborts sockets on request (for `vigil doctor`): a SOCK_DESTROY of a TCP
+// socket that does not exist answers ENOENT where it can, EOPNOTSUPP where the kernel was built
+// without CONFIG_INET_DIAG_DESTROY. Fails with that errno, or EPERM without CAP_NET_ADMIN.
+Result<> probe_sock_destroy();
+
 // The cgroup ids of dir and every cgroup below it (a bounded walk).
 std::set<uint64_t> subtree_ids(const std::string &dir);
 
