@@ -107,26 +107,31 @@ size_t ControlSocket::serve(const std::function<std::string(std::string_view)> &
       return answered; // EAGAIN: nobody else waiting (or a transient error: next poll)
     ucred cred{};
     socklen_t len = sizeof(cred);
-    auto answer = [&](const std::string &text) {
-      (void)::send(conn.get(), text.data(), text.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-    };
-    if (::getsockopt(conn.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || cred.uid != 0) {
+    const bool root =
+        ::getsockopt(conn.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && cred.uid == 0;
+    // The request is read before any answer, a refused one too: a unix socket closed with
+    // unread data resets its peer (ECONNRESET), which would hide the answer from it.
+    char buf[kMaxMessage];
+    ssize_t n = -1;
+    if (wait_for(conn.get(), POLLIN, kRequestTimeout))
+      n = ::recv(conn.get(), buf, sizeof(buf), MSG_DONTWAIT);
+    std::string reply;
+    if (!root) {
       spdlog::warn("control socket: refused a request from uid {} pid {} (root only)", cred.uid,
                    cred.pid);
-      answer("error: the vigil daemon takes requests from root only\n");
-      continue;
+      reply = "error: the vigil daemon takes requests from root only\n";
+    } else if (n > 0) {
+      std::string_view request(buf, static_cast<size_t>(n));
+      while (!request.empty() && (request.back() == '\n' || request.back() == '\0'))
+        request.remove_suffix(1);
+      reply = handler(request);
+      ++answered;
     }
-    if (!wait_for(conn.get(), POLLIN, kRequestTimeout))
-      continue;
-    char buf[kMaxMessage];
-    const ssize_t n = ::recv(conn.get(), buf, sizeof(buf), MSG_DONTWAIT);
-    if (n <= 0)
-      continue;
-    std::string_view request(buf, static_cast<size_t>(n));
-    while (!request.empty() && (request.back() == '\n' || request.back() == '\0'))
-      request.remove_suffix(1);
-    answer(handler(request));
-    ++answered;
+    if (!reply.empty())
+      (void)::send(conn.get(), reply.data(), reply.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    while (::recv(conn.get(), buf, sizeof(buf), MSG_DONTWAIT) > 0) {
+      // more than one request: only the first is answered
+    }
   }
 }
 
@@ -143,7 +148,9 @@ Result<std::string> control_request(const std::string &path, const std::string &
     return fail_errno(errno, "connect to the vigil daemon at " + path);
   if (request.size() > ControlSocket::kMaxMessage)
     return fail_errno(EMSGSIZE, "control request");
-  if (::send(fd.get(), request.data(), request.size(), MSG_NOSIGNAL) < 0)
+  // EPIPE: the daemon answered before reading (it refuses a peer that is not root without
+  // reading it), and its answer is still queued for us.
+  if (::send(fd.get(), request.data(), request.size(), MSG_NOSIGNAL) < 0 && errno != EPIPE)
     return fail_errno(errno, "send to the vigil daemon at " + path);
   if (auto r = wait_for(fd.get(), POLLIN, timeout); !r)
     return fail_errno(ETIMEDOUT, "no answer from the vigil daemon at " + path);

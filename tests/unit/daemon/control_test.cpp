@@ -4,10 +4,12 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <future>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -66,6 +68,37 @@ TEST_F(ControlTest, answers_a_root_peer_and_refuses_any_other)
   auto r = ask(*s, "resume /sys/fs/cgroup/a\n");
   ASSERT_TRUE(r) << r.error().message();
   EXPECT_EQ(*r, "got resume /sys/fs/cgroup/a");
+
+  // Another uid, through modes loosened to let it connect: refused by its credentials, and the
+  // client reads the refusal even though the daemon closed before reading its request.
+  ::chmod(dir_.c_str(), 0755);
+  ::chmod((dir_ + "/run").c_str(), 0755);
+  ::chmod(path_.c_str(), 0666);
+  int out[2];
+  ASSERT_EQ(::pipe(out), 0);
+  const pid_t child = ::fork();
+  if (child == 0) {
+    ::close(out[0]);
+    if (::setresgid(65534, 65534, 65534) != 0 || ::setresuid(65534, 65534, 65534) != 0)
+      ::_exit(2);
+    auto answer = control_request(path_, "resume /x", std::chrono::seconds(5));
+    const std::string text = answer ? *answer : "client error: " + answer.error().message();
+    (void)!::write(out[1], text.data(), text.size());
+    ::_exit(0);
+  }
+  ::close(out[1]);
+  size_t handled = 0;
+  for (int i = 0; i < 1000 && ::waitpid(child, nullptr, WNOHANG) == 0; ++i) {
+    handled += s->serve([](std::string_view) { return std::string("must not be asked\n"); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  std::string got;
+  char buf[256];
+  for (ssize_t n; (n = ::read(out[0], buf, sizeof(buf))) > 0;)
+    got.append(buf, static_cast<size_t>(n));
+  ::close(out[0]);
+  EXPECT_EQ(handled, 0u) << "the handler ran for a peer that is not root";
+  EXPECT_EQ(got, "error: the vigil daemon takes requests from root only");
 }
 
 TEST_F(ControlTest, a_live_socket_is_not_taken_over_and_a_stale_one_is)
