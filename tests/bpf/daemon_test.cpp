@@ -586,6 +586,58 @@ TEST_F(DaemonTest, isolation_survives_a_daemon_killed_and_restarted_until_vigil_
   EXPECT_EQ(daemon->wait(std::chrono::seconds(15)).status, 0);
 }
 
+// A freeze outlives the daemon too (the kernel keeps cgroup.freeze): the restarted daemon says it
+// found the agent frozen, exports it, and `vigil resume` thaws it.
+TEST_F(DaemonTest, a_frozen_agent_stays_frozen_across_a_daemon_restart_until_vigil_resume)
+{
+  write_file(tmp_ / "profile.yaml",
+             read_file(tmp_ / "profile.yaml") +
+                 "response:\n  rules: {exfil-credential-then-egress: [freeze]}\n");
+  const std::string agent_dir = root_ + "/agent-1";
+  const std::string ticks = tmp_ / "ticks";
+  auto daemon = std::make_unique<Proc>(
+      std::vector<std::string>{vigil_bin(), "daemon", "--config", tmp_ / "vigil.yaml"});
+  ASSERT_TRUE(daemon->wait_for_err("daemon running")) << daemon->err_so_far();
+  auto agent = in_cgroup(agent_dir, tmp_ / "go",
+                         "cat " + secret_ + " >/dev/null 2>&1; " + netprobe_bin() +
+                             " tcp 127.0.0.2 9 >/dev/null; n=0; while [ ! -e " + (tmp_ / "stop") +
+                             " ]; do n=$((n+1)); echo $n > " + ticks +
+                             "; sleep 0.02; done; echo done");
+  ASSERT_TRUE(daemon->wait_for_err("confining " + agent_dir)) << daemon->err_so_far();
+  write_file(tmp_ / "go", "");
+  ASSERT_TRUE(eventually(
+      [&] {
+        return !records(alerts_, "response-freeze").empty() &&
+               read_file(agent_dir + "/cgroup.events").find("frozen 1") != std::string::npos;
+      },
+      std::chrono::seconds(30)))
+      << read_file(alerts_) << daemon->err_so_far();
+  daemon->signal(SIGKILL);
+  daemon->wait();
+  daemon = std::make_unique<Proc>(
+      std::vector<std::string>{vigil_bin(), "daemon", "--config", tmp_ / "vigil.yaml"});
+  ASSERT_TRUE(daemon->wait_for_err("agent cgroup " + agent_dir + " is frozen"))
+      << daemon->err_so_far();
+  EXPECT_TRUE(eventually(
+      [&] {
+        return metric(http_get(metrics_, "/metrics"), R"(vigil_contained_agents{state="frozen"})") ==
+               1;
+      },
+      std::chrono::seconds(10)))
+      << http_get(metrics_, "/metrics");
+  const std::string t0 = read_file(ticks);
+  EXPECT_NE(read_file(agent_dir + "/cgroup.events").find("frozen 1"), std::string::npos);
+  ProcResult r = run({vigil_bin(), "resume", agent_dir, "--socket", control_});
+  EXPECT_EQ(r.status, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("thawed " + agent_dir), std::string::npos) << r.out;
+  EXPECT_TRUE(eventually([&] { return read_file(ticks) != t0; }, std::chrono::seconds(10)))
+      << "the agent did not run again after vigil resume";
+  write_file(tmp_ / "stop", "");
+  EXPECT_EQ(agent->wait(std::chrono::seconds(30)).out, "done\n");
+  daemon->signal(SIGTERM);
+  EXPECT_EQ(daemon->wait(std::chrono::seconds(15)).status, 0);
+}
+
 // An agent in a network namespace of its own (as a pod is): isolate finds its open connections
 // there (the daemon enters the namespace to dump and abort them), so a connection opened before
 // the alert, to a server inside the agent's namespace, is cut.

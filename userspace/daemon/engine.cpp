@@ -334,6 +334,12 @@ Result<uint64_t> Engine::confine(const std::string &dir, uint32_t profile_id)
                  "started); `vigil resume {}` lifts it",
                  dir, dir);
   }
+  // A cgroup found frozen (a freeze response before this daemon, or an operator's): it stays
+  // so; a freeze_timeout the earlier daemon was counting does not carry over.
+  if (auto frozen = cgroup::freeze_requested(dir); adopted() && frozen && *frozen)
+    spdlog::warn("agent cgroup {} is frozen (before this daemon started); `vigil resume {}` "
+                 "thaws it (a freeze_timeout set before does not carry over)",
+                 dir, dir);
   std::lock_guard lock(state_mu_);
   namer_->add_root(dir);
   confined_.emplace_back(dir, *id);
