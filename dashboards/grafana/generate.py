@@ -150,6 +150,15 @@ def soc():
         L.panel("timeseries", "Egress bytes by profile", [
             (f"sum by (profile) (rate(vigil_egress_bytes_total{{{sel}}}[$__rate_interval]))", "{{profile}}")],
             w=24, h=7, unit="Bps"),
+        L.panel("stat", "Agents contained now", [
+            ('sum by (state) (vigil_contained_agents)', "{{state}}")],
+            w=6, h=8, options=reduce_sum,
+            desc="Agent cgroups a response action holds frozen or isolated until `vigil resume`"),
+        L.panel("timeseries", "Response actions by action and result", [
+            (f"sum by (action, result) (increase(vigil_response_actions_total{{{sel}}}[$__rate_interval]))", "{{action}} {{result}}")],
+            w=18, h=8, unit="short",
+            desc="freeze, kill, isolate, run (counted when its command ends), thaw, restore; "
+                 "suppressed: already in force or within its cooldown; failed: the agent may not be contained"),
     ]
     return dashboard("vigil-soc", "vigil / SOC overview",
                      "What agents did that a SOC acts on: alerts, denials, egress, exfiltration",

@@ -184,6 +184,13 @@ TEST(DoctorResponse, json_says_which_response_actions_this_kernel_supports)
   EXPECT_TRUE(j["response"]["freeze"].get<bool>()) << j["response"];
   EXPECT_TRUE(j["response"]["kill"].get<bool>()) << j["response"];
   EXPECT_EQ(j["response"]["isolate"].get<bool>(), j["tiers"]["network"]["tier"] != "monitor");
+  // Whether isolate also cuts open connections, and the line says which.
+  ASSERT_TRUE(j["response"]["cut_connections"].is_boolean()) << j["response"];
+  EXPECT_NE(j["response"]["detail"].get<std::string>().find(
+                j["response"]["cut_connections"].get<bool>() ? "open connections cut by SOCK_DESTROY"
+                                                             : "open connections stay up"),
+            std::string::npos)
+      << j["response"];
   ProcResult t = run({vigil_bin(), "doctor"});
   EXPECT_NE(t.out.find("response actions: freeze ok"), std::string::npos) << t.out;
 }

@@ -16,6 +16,7 @@
 //                                type 4) whose segments are ADDR: source routing
 //   netprobe udp4opt ADDR PORT   UDP sendto with IPv4 options (IP_OPTIONS: record route)
 //   netprobe listen ADDR PORT    a TCP listener that accepts until killed
+//   netprobe listen-hold ADDR PORT  the same, holding every connection open (reading what comes)
 //   netprobe unix-listen PATH 0  a unix stream listener (and a datagram socket at PATH.dgram)
 //   netprobe unix PATH 0         connect(2) to a unix stream socket
 //   netprobe unixdgram PATH 0    sendto(2) to a unix datagram socket
@@ -29,6 +30,7 @@
 #include <netinet/in.h>
 #include <netinet/ip.h>
 #include <netinet/tcp.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/stat.h>
@@ -163,7 +165,8 @@ int main(int argc, char **argv)
       return 2;
     len = sizeof(*in);
   }
-  if (op == "listen") {
+  if (op == "listen" || op == "listen-hold") {
+    signal(SIGCHLD, SIG_IGN); // the holders reap themselves
     int lfd = socket(family, SOCK_STREAM, 0);
     int one = 1;
     setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -173,8 +176,17 @@ int main(int argc, char **argv)
     }
     for (;;) {
       int c = accept(lfd, nullptr, nullptr);
-      if (c >= 0)
+      if (c >= 0 && op == "listen")
         close(c);
+      else if (c >= 0 && fork() == 0) { // holds c until the peer ends it
+        close(lfd);
+        char buf[256];
+        while (read(c, buf, sizeof(buf)) > 0) {
+        }
+        _exit(0);
+      } else if (c >= 0) {
+        close(c);
+      }
     }
   }
   const bool short6 = op == "tcp24" || op == "udp24" || op == "tfo24";

@@ -16,6 +16,7 @@
 #include <optional>
 #include <thread>
 
+#include "browser.h"
 #include "harness.h"
 
 namespace vigil::test {
@@ -114,6 +115,53 @@ protected:
     return false;
   }
 
+  // vigil replay prints what was done (as recorded: detection runs again, the actions cannot) in
+  // each format, and vigil report lists it under "Actions taken".
+  void expect_replay_and_report_show_the_kill()
+  {
+    ProcResult table = run({vigil_bin(), "replay", log_dir_});
+    EXPECT_EQ(table.status, 0) << table.err;
+    EXPECT_NE(table.out.find("response-kill"), std::string::npos) << table.out;
+    EXPECT_NE(table.out.find("[done] on " + cgroup_ + ": killed every process of agent cgroup " +
+                             cgroup_),
+              std::string::npos)
+        << table.out;
+    EXPECT_NE(table.err.find(", 1 response action(s) recorded,"), std::string::npos) << table.err;
+    ProcResult js = run({vigil_bin(), "replay", log_dir_, "--format", "json"});
+    EXPECT_EQ(js.status, 0) << js.err;
+    size_t kills = 0;
+    for (size_t at = 0, nl; (nl = js.out.find('\n', at)) != std::string::npos; at = nl + 1) {
+      const auto j = nlohmann::json::parse(js.out.substr(at, nl - at), nullptr, false);
+      if (!j.is_object() || j.value("rule", "") != "response-kill")
+        continue;
+      ++kills;
+      EXPECT_EQ(j["recorded"], true) << j;
+      EXPECT_EQ(j["response"]["action"], "kill") << j;
+      EXPECT_EQ(j["response"]["result"], "done") << j;
+      EXPECT_EQ(j["response"]["target"], cgroup_) << j;
+    }
+    EXPECT_EQ(kills, 1u) << js.out;
+    ProcResult tl = run({vigil_bin(), "replay", log_dir_, "--format", "timeline"});
+    EXPECT_EQ(tl.status, 0) << tl.err;
+    EXPECT_NE(tl.out.find("=> response-kill [done] on " + cgroup_), std::string::npos) << tl.out;
+
+    const std::string html = tmp_ / "incident.html";
+    ProcResult rep = run({vigil_bin(), "report", log_dir_, "-o", html});
+    ASSERT_EQ(rep.status, 0) << rep.err;
+    const std::string row = "data-action=\"kill\" data-result=\"done\" data-target=\"" + cgroup_ + "\"";
+    if (chromium_bin().empty() || GetParam()) { // the DOM once (as root) is enough
+      EXPECT_NE(read_file(html).find(row), std::string::npos) << "no kill row in Actions taken";
+      return;
+    }
+    Browser b;
+    ProcResult dom = b.dump_dom(html);
+    ASSERT_EQ(dom.status, 0) << dom.err;
+    EXPECT_NE(dom.out.find("<h2 id=\"actions\">Actions taken</h2>"), std::string::npos)
+        << dom.out.substr(0, 4000);
+    EXPECT_NE(dom.out.find(row), std::string::npos) << "no kill row in Actions taken";
+    EXPECT_NE(dom.out.find("id=\"actions-summary\" data-count=\"1\""), std::string::npos);
+  }
+
   TempDir tmp_;
   std::string home_, shared_, alerts_, profile_, cgroup_, log_dir_;
 };
@@ -187,6 +235,7 @@ TEST_P(ResponseTest, kill_leaves_none_of_the_agents_processes)
   ProcResult exported = run({vigil_bin(), "log", "export", log_dir_});
   EXPECT_EQ(exported.status, 0) << exported.err;
   EXPECT_NE(exported.out.find("\"rule\":\"response-kill\""), std::string::npos) << exported.out;
+  expect_replay_and_report_show_the_kill();
   for (const auto &e : fs::directory_iterator("/proc")) {
     // argv[0] only: vigil's watchdog (a fork of vigil) carries the script in its argv until it
     // sees the cgroup gone.
@@ -205,6 +254,17 @@ TEST_P(ResponseTest, isolate_denies_the_next_allowed_connect_and_spares_the_outs
         return run({netprobe_bin(), "tcp", "127.0.0.1", ps}).out == "ok\n";
       },
       std::chrono::seconds(10)));
+  // A connection the agent opens before the alert, to a listener that holds it: isolation cuts
+  // it (SOCK_DESTROY), so the agent's next write on it fails.
+  const int hold_port = free_port();
+  Proc holder({netprobe_bin(), "listen-hold", "127.0.0.1", std::to_string(hold_port)});
+  ASSERT_TRUE(eventually(
+      [&] {
+        return run({netprobe_bin(), "tcp", "127.0.0.1", std::to_string(hold_port)}).out == "ok\n";
+      },
+      std::chrono::seconds(10)));
+  const std::string held = "exec 3<>/dev/tcp/127.0.0.1/" + std::to_string(hold_port) + "; ";
+  const std::string write_held = "(echo x >&3) 2>/dev/null && echo held open || echo held cut; ";
   // Every alert asks for isolation ("*"): the credential read's, each refused connect's, the
   // sequence's. One isolation is carried out and reported.
   write_profile("  rules: {\"*\": [isolate]}\n");
@@ -213,9 +273,9 @@ TEST_P(ResponseTest, isolate_denies_the_next_allowed_connect_and_spares_the_outs
     return "for i in $(seq 1500); do [ -e " + shared_ + "/" + file +
            " ] && break; sleep 0.02; done; ";
   };
-  auto agent = start("echo before $(" + probe + "); " + exfil(3) + wait_for("go") +
-                     "echo after $(" + probe + "); " + wait_for("go2") + "echo restored $(" +
-                     probe + ")");
+  auto agent = start(held + "echo before $(" + probe + "); " + write_held + exfil(3) +
+                     wait_for("go") + "echo after $(" + probe + "); " + write_held +
+                     wait_for("go2") + "echo restored $(" + probe + ")");
   ASSERT_TRUE(
       eventually([&] { return !alerts("response-isolate").empty(); }, std::chrono::seconds(60)))
       << read_file(alerts_) << agent->err_so_far();
@@ -246,7 +306,13 @@ TEST_P(ResponseTest, isolate_denies_the_next_allowed_connect_and_spares_the_outs
   write_file(shared_ + "/go2", "");
   ProcResult r = agent->wait(std::chrono::seconds(60));
   listener.signal(SIGKILL);
-  EXPECT_EQ(r.out, "before ok\nafter EPERM\nrestored ok\n") << r.err;
+  holder.signal(SIGKILL);
+  EXPECT_EQ(r.out, "before ok\nheld open\nafter EPERM\nheld cut\nrestored ok\n") << r.err;
+  const auto isolated = alerts("response-isolate");
+  ASSERT_FALSE(isolated.empty());
+  EXPECT_NE(isolated[0]["output"].get<std::string>().find("1 open connection(s) cut"),
+            std::string::npos)
+      << isolated[0];
   EXPECT_EQ(alerts("response-isolate").size(), 1u) << read_file(alerts_);
   EXPECT_EQ(alerts("response-restore").size(), 1u) << read_file(alerts_);
   EXPECT_GE(alerts("egress-not-allowed").size(), 4u) << "3 attempts and the isolated connect, "

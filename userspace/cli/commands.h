@@ -77,9 +77,11 @@ int daemon_command(const DaemonArgs &args);
 // `vigil doctor [--json]`: probes the kernel and prints what each enforcement tier needs and
 // which tier files and the network get. 0 after a probe run, 1 without the privileges to probe.
 int doctor_command(bool json);
-// `vigil resume [CGROUP]`: thaws an agent cgroup frozen by the freeze response action (without
-// CGROUP: every frozen vigil run cgroup). 0 thawed (or nothing frozen), 1 error.
-int resume_command(const std::optional<std::string> &target);
+// `vigil resume [CGROUP] [--socket PATH]`: thaws an agent cgroup frozen by the freeze response
+// action and lifts an isolate (without CGROUP: every vigil run cgroup). A daemon's cgroup is
+// lifted by the daemon listening on socket. 0 done (or nothing to do), 1 error (the daemon
+// could not be reached or refused).
+int resume_command(const std::optional<std::string> &target, const std::string &socket);
 
 struct InventoryArgs {
   std::string profile;                // empty: the shipped default

@@ -23,6 +23,7 @@
 #include "common/text.h"
 #include "common/unique_fd.h"
 #include "daemon/config.h"
+#include "daemon/control.h"
 #include "daemon/engine.h"
 #include "daemon/kubernetes.h"
 #include "policy/profile.h"
@@ -118,6 +119,21 @@ Result<> apply_policy(daemon::Engine &engine, Policy &next)
   return {};
 }
 
+// One control request (daemon/control.h): "resume DIR" lifts the isolation of a confined cgroup
+// (absolute path). The answer's first word says what happened: restored, not-isolated, error.
+std::string control(daemon::Engine &engine, std::string_view request)
+{
+  constexpr std::string_view kResume = "resume ";
+  if (!request.starts_with(kResume))
+    return "error: unknown request (this daemon knows: resume CGROUP)\n";
+  const std::string dir(request.substr(kResume.size()));
+  auto r = engine.lift_isolation(dir);
+  if (!r)
+    return "error: " + r.error().message() + "\n";
+  spdlog::info("control: resume {}: {}", escape_text(dir), *r ? "isolation lifted" : "not isolated");
+  return (*r ? "restored " : "not-isolated ") + dir + "\n";
+}
+
 } // namespace
 
 int daemon_command(const DaemonArgs &args)
@@ -190,6 +206,18 @@ int daemon_command(const DaemonArgs &args)
     kube = std::move(*k);
     kube_ready.store(kube.get());
   }
+  // `vigil resume` reaches this daemon here. Without it the daemon still runs (and enforces);
+  // an isolation then waits for a daemon that listens.
+  std::optional<daemon::ControlSocket> ctl;
+  if (!config->control_socket.empty()) {
+    if (auto c = daemon::ControlSocket::listen(config->control_socket); c)
+      ctl.emplace(std::move(*c));
+    else
+      spdlog::error("no control socket ({}): `vigil resume` cannot lift an isolation through "
+                    "this daemon",
+                    c.error().message());
+  }
+  (*engine)->control_socket(ctl.has_value());
   spdlog::info("daemon running: {} profile(s), {} rule(s), {} cgroup selector(s){}",
                current.profiles.size(), current.rules.rules.size(), config->cgroups.size(),
                kube ? ", pods by label " + kube->config().label : std::string());
@@ -268,12 +296,17 @@ int daemon_command(const DaemonArgs &args)
     if (kube)
       (*engine)->kubernetes_stats(kube->synced(), kube->pods(), kube->stats().expired.load(),
                                   kube->stats().errors.load());
-    pollfd fds[3] = {{sigfd.get(), POLLIN, 0}, {-1, POLLIN, 0}, {-1, POLLIN, 0}};
+    pollfd fds[4] = {
+        {sigfd.get(), POLLIN, 0}, {-1, POLLIN, 0}, {-1, POLLIN, 0}, {-1, POLLIN, 0}};
     if (kube) {
       fds[1].fd = kube->api_fd();
       fds[2].fd = kube->cgroup_fd();
     }
-    (void)::poll(fds, 3, config->rescan_ms);
+    if (ctl)
+      fds[3].fd = ctl->fd();
+    (void)::poll(fds, 4, config->rescan_ms);
+    if (ctl && (fds[3].revents & POLLIN))
+      ctl->serve([&](std::string_view req) { return control(**engine, req); });
     if (kube)
       kube->drain();
     signalfd_siginfo si{};

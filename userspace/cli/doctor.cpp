@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cgroup/cgroup.h"
+#include "cgroup/sockets.h"
 #include "cli/commands.h"
 #include "loader/loader.h"
 #include "loader/preflight.h"
@@ -144,6 +145,7 @@ std::vector<Coverage> coverage(const Features &f)
 // every non-root cgroup (the root has neither), and isolate needs the network tier's hooks.
 struct ResponseSupport {
   bool freeze = false, kill = false, isolate = false;
+  bool cut_connections = false; // isolate also aborts the agent's open sockets (SOCK_DESTROY)
   std::string detail;
 };
 ResponseSupport response_support(const Features &f)
@@ -162,10 +164,18 @@ ResponseSupport response_support(const Features &f)
   r.freeze = !dir.empty() && ::access((dir + "/cgroup.freeze").c_str(), F_OK) == 0;
   r.kill = !dir.empty() && ::access((dir + "/cgroup.kill").c_str(), F_OK) == 0;
   r.isolate = f.net_tier != loader::Tier::monitor;
+  const auto cut = cgroup::probe_sock_destroy();
+  r.cut_connections = bool(cut);
+  const std::string open_connections =
+      cut ? "; open connections cut by SOCK_DESTROY"
+          : "; open connections stay up: " +
+                std::string(cut.error().code == std::errc::operation_not_supported
+                                ? "no SOCK_DESTROY (CONFIG_INET_DIAG_DESTROY)"
+                                : cut.error().message());
   r.detail = std::string("freeze ") + (r.freeze ? "ok (cgroup.freeze)" : "missing (5.2+)") +
              ", kill " + (r.kill ? "ok (cgroup.kill)" : "missing (5.14+)") + ", isolate " +
              (r.isolate ? "ok (the " + std::string(loader::tier_name(f.net_tier, false)) +
-                              " egress hooks read the agent's flag)"
+                              " egress hooks read the agent's flag" + open_connections + ")"
                         : std::string("missing (no network enforcement)")) +
              ", run ok";
   return r;
@@ -244,7 +254,8 @@ void print_json(const Features &f)
   j["tiers"]["unix"] = {{"tier", unix_tier}, {"reason", unix_reason}};
   const ResponseSupport rs = response_support(f);
   j["response"] = {{"freeze", rs.freeze}, {"kill", rs.kill}, {"isolate", rs.isolate},
-                   {"run", true}, {"detail", rs.detail}};
+                   {"cut_connections", rs.cut_connections}, {"run", true},
+                   {"detail", rs.detail}};
   for (const auto &p : loader::self_protection(f.file_tier == loader::Tier::lsm))
     j["self_protection"][p.attempt] = {{"by", p.by}, {"detail", p.detail}};
   for (const auto &c : coverage(f))

@@ -160,9 +160,13 @@ int main(int argc, char **argv)
 
   std::optional<std::string> resume_target;
   CLI::App *resume_cmd = app.add_subcommand(
-      "resume", "Thaw an agent cgroup a freeze response froze (default: every vigil run's)");
+      "resume", "Thaw an agent cgroup a freeze response froze and lift an isolate (default: every "
+                "vigil run's)");
   resume_cmd->add_option("cgroup", resume_target,
                          "Agent cgroup (absolute, or relative to the cgroup2 mount)");
+  std::string resume_socket = vigil::daemon::kDefaultControlSocket;
+  resume_cmd->add_option("--socket", resume_socket,
+                         "The daemon's control socket (daemon config control_socket)");
 
   std::string unload_dir = "/sys/fs/bpf/vigil";
   CLI::App *unload_cmd =
@@ -222,7 +226,7 @@ int main(int argc, char **argv)
   if (*inventory_cmd)
     return vigil::cli::inventory_command(inventory);
   if (*resume_cmd)
-    return vigil::cli::resume_command(resume_target);
+    return vigil::cli::resume_command(resume_target, resume_socket);
   if (*unload_cmd) {
     auto n = vigil::loader::unload_pinned(unload_dir);
     if (!n) {

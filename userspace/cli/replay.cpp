@@ -97,6 +97,38 @@ std::string describe_event(const pipeline::Event &ev)
   return "?";
 }
 
+// A recorded response action (an alert record of rule response-*): the fields the filters look
+// at, and one line saying what was done, to which cgroup, with what result. Logs written before
+// records carried their "response" object give the result by severity (error: failed).
+struct RecordedAction {
+  detect::Alert alert;
+  std::string line; // "[done] on /sys/fs/cgroup/agents/a1: froze agent cgroup ..."
+};
+
+RecordedAction recorded_action(const json &j)
+{
+  RecordedAction out;
+  detect::Alert &a = out.alert;
+  a.time_ns = report::parse_rfc3339(j.value("time", std::string())).value_or(0);
+  a.rule = j.value("rule", std::string());
+  a.profile = j.value("profile", std::string());
+  a.severity =
+      policy::severity_from_string(j.value("severity", std::string())).value_or(policy::Severity::notice);
+  a.pid = j.value("pid", 0u);
+  a.comm = j.value("comm", std::string());
+  a.cgroup = j.value("cgroup", std::string());
+  a.cgroup_id = j.value("cgroup_id", uint64_t{0});
+  a.output = j.value("output", std::string());
+  std::string result = a.severity == policy::Severity::error ? "failed" : "done";
+  std::string target = a.cgroup;
+  if (j.contains("response") && j["response"].is_object()) {
+    result = j["response"].value("result", result);
+    target = j["response"].value("target", target);
+  }
+  out.line = "[" + result + "] on " + target + ": " + a.output;
+  return out;
+}
+
 } // namespace
 
 int replay_command(const ReplayArgs &args)
@@ -143,7 +175,7 @@ int replay_command(const ReplayArgs &args)
   daemon::OpenDedup dedup;
   std::vector<detect::Finding> findings;
   Timeline timeline;
-  size_t alerts = 0, live_alerts = 0, events = 0, undecodable = 0;
+  size_t alerts = 0, live_alerts = 0, events = 0, undecodable = 0, actions = 0;
   bool rules_seen = given.has_value();
 
   auto keep = [&](const detect::Alert &a) {
@@ -249,21 +281,44 @@ int replay_command(const ReplayArgs &args)
       }
       return true;
     }
-    if (type == RecordType::alert) {
-      ++live_alerts;
-      return true;
-    }
     json j;
     try {
       j = json::parse(std::string(reinterpret_cast<const char *>(r.payload.data()),
                                   r.payload.size()));
     } catch (const std::exception &e) {
+      if (type == RecordType::alert)
+        ++live_alerts;
       std::fprintf(stderr, "%s: record %llu: bad JSON (%s), skipped\n", r.segment->path.c_str(),
                    static_cast<unsigned long long>(r.index), e.what());
       return true;
     }
     try {
-      if (type == RecordType::process) {
+      if (type == RecordType::alert) {
+        ++live_alerts;
+        // Detection runs again, but what vigil did cannot: the response actions are shown as
+        // recorded.
+        if (!j.value("rule", std::string()).starts_with("response-"))
+          return true;
+        RecordedAction act = recorded_action(j);
+        if (!keep(act.alert))
+          return true;
+        ++actions;
+        if (args.format != "timeline")
+          progress.clear();
+        if (args.format == "json") {
+          j["recorded"] = true; // not detected again: what the live vigil did
+          std::printf("%s\n", j.dump(-1, ' ', false, json::error_handler_t::replace).c_str());
+        } else if (args.format == "table") {
+          std::printf("%s  %-9s %-32s %7u %-15s %s\n",
+                      detect::format_time(act.alert.time_ns).c_str(),
+                      std::string(policy::to_string(act.alert.severity)).c_str(),
+                      escape_text(act.alert.rule).c_str(), act.alert.pid,
+                      escape_text(act.alert.comm).c_str(), escape_text(act.line).c_str());
+        } else {
+          timeline.by_cgroup[act.alert.cgroup_id].push_back(
+              {act.alert.time_ns, act.alert.pid, "=> " + act.alert.rule + " " + act.line});
+        }
+      } else if (type == RecordType::process) {
         pipeline::ProcessInfo p;
         p.pid = j.at("pid");
         p.ppid = j.at("ppid");
@@ -370,8 +425,8 @@ int replay_command(const ReplayArgs &args)
   }
   std::fprintf(stderr,
                "vigil replay: %zu segment(s), %zu event(s), %zu alert(s) (%zu raised live), "
-               "%zu damaged record(s) skipped%s\n",
-               static_cast<size_t>(summary.segments), events, alerts, live_alerts,
+               "%zu response action(s) recorded, %zu damaged record(s) skipped%s\n",
+               static_cast<size_t>(summary.segments), events, alerts, live_alerts, actions,
                static_cast<size_t>(summary.records_skipped) + undecodable,
                rules_seen ? "" : "; no rules recorded and none given (--rules)");
   return 0;

@@ -186,7 +186,7 @@ Result<Config> parse(const std::string &file, const YAML::Node &root)
                                            "metrics_address", "log_dir", "rescan_ms",
                                            "max_tier", "pin_dir", "rules", "state_dir", "outputs",
                                            "log_retention", "kubernetes",
-                                           "syscall_tracepoints"};
+                                           "syscall_tracepoints", "control_socket"};
   for (const auto &kv : root) {
     const std::string key = kv.first.as<std::string>();
     if (!known.count(key))
@@ -318,6 +318,16 @@ Result<Config> parse(const std::string &file, const YAML::Node &root)
     if (!s->empty() && (*s)[0] != '/')
       return fail(where(file, n, "pin_dir") + "must be an absolute path under the bpffs, or \"\"");
     c.pin_dir = *s;
+  }
+  if (const YAML::Node n = root["control_socket"]) {
+    auto s = scalar(file, n, "control_socket");
+    if (!s)
+      return tl::unexpected(s.error());
+    if (!s->empty() && (*s)[0] != '/')
+      return fail(where(file, n, "control_socket") + "must be an absolute path, or \"\"");
+    if (s->size() >= 108) // sockaddr_un.sun_path
+      return fail(where(file, n, "control_socket") + "is longer than a unix socket path can be");
+    c.control_socket = *s;
   }
   if (const YAML::Node n = root["max_tier"]) {
     auto s = scalar(file, n, "max_tier");

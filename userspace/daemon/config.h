@@ -45,6 +45,9 @@ struct KubernetesConfig {
   std::string cgroup_root = "/";           // the kubelet's cgroup root, relative to the mount
 };
 
+// The socket a daemon listens on unless its config says otherwise (control_socket:).
+inline constexpr const char *kDefaultControlSocket = "/run/vigil/control.sock";
+
 struct Config {
   std::string source;
   std::vector<std::string> profile_files; // absolute (relative ones resolved against the file)
@@ -65,6 +68,8 @@ struct Config {
   int rescan_ms = 1000;
   std::string max_tier = "lsm"; // cap on enforcement: lsm (no cap) | fallback | monitor
   std::string pin_dir = "/sys/fs/bpf/vigil"; // "" : nothing outlives the daemon
+  // Where `vigil resume` reaches the running daemon (daemon/control.h); "" : no control socket.
+  std::string control_socket = kDefaultControlSocket;
   // Observe agents' opens and connects through syscall tracepoints too (see
   // loader::Options::syscall_tracepoints: every process on the node pays for them).
   bool syscall_tracepoints = false;

@@ -324,8 +324,22 @@ Result<uint64_t> Engine::confine(const std::string &dir, uint32_t profile_id)
   auto id = cgroup::cgroup_id(dir);
   if (!id)
     return tl::unexpected(id.error());
-  if (auto r = loader_->add_agent_cgroup(dir, *id, profile_id); !r)
-    return tl::unexpected(r.error());
+  auto flags = loader_->add_agent_cgroup(dir, *id, profile_id);
+  if (!flags)
+    return tl::unexpected(flags.error());
+  if ((*flags & VG_AGENT_ISOLATED) && responder_) {
+    // Left by an earlier daemon (the pinned map keeps it): still isolated until `vigil resume`.
+    responder_->adopt_isolated(*id);
+    spdlog::warn("agent cgroup {} stays isolated (an isolate response before this daemon "
+                 "started); `vigil resume {}` lifts it",
+                 dir, dir);
+  }
+  // A cgroup found frozen (a freeze response before this daemon, or an operator's): it stays
+  // so; a freeze_timeout the earlier daemon was counting does not carry over.
+  if (auto frozen = cgroup::freeze_requested(dir); adopted() && frozen && *frozen)
+    spdlog::warn("agent cgroup {} is frozen (before this daemon started); `vigil resume {}` "
+                 "thaws it (a freeze_timeout set before does not carry over)",
+                 dir, dir);
   std::lock_guard lock(state_mu_);
   namer_->add_root(dir);
   confined_.emplace_back(dir, *id);
@@ -508,6 +522,7 @@ void Engine::worker_loop() noexcept
       sample_volume();
       report_open_counts();
       publish_tables();
+      publish_contained();
     }
     auto ev = queue_->pop(std::chrono::milliseconds(50));
     metrics_->health().beat(worker_beat_);

@@ -106,6 +106,8 @@ public:
     metrics_->health().set_pods_listed(listed);
     metrics_->kubernetes(pods, relists_total, errors_total);
   }
+  // Whether the daemon listens on its control socket, for /metrics.
+  void control_socket(bool listening) { metrics_->control_socket(listening); }
   // Counts a policy reload in the metrics.
   void policy_reloaded(bool ok)
   {
@@ -155,9 +157,10 @@ public:
   Result<uint64_t> confine(const std::string &dir, uint32_t profile_id);
   Result<> release(const std::string &dir);
   // Lifts the `isolate` response on a confined cgroup (absolute dir): its egress follows its
-  // allowlist again, which stayed in the kernel meanwhile. Reported (response-restore) when it
-  // was isolated; nothing to do otherwise.
-  Result<> lift_isolation(const std::string &dir);
+  // allowlist again, which stayed in the kernel meanwhile. Reported (response-restore) and true
+  // when it was isolated; false when there was nothing to lift; ENOENT when dir is not confined.
+  // A pending timed thaw of the cgroup is dropped too (the operator resumed it).
+  Result<bool> lift_isolation(const std::string &dir);
   size_t confined() const;
 
   // Delivers every event already in the ring, waits for the worker to finish them, then stops.
@@ -198,6 +201,9 @@ private:
   void hosts_loop() noexcept;
   void sample_volume();
   void publish_tables();
+  // vigil_contained_agents: the confined cgroups frozen (cgroup.freeze) and isolated (the
+  // kernel flag) now. With state_mu_ held.
+  void publish_contained();
   void publish_log_stats();
   void publish_guard_stats();
   void emit(const pipeline::Event &ev, const detect::Finding &f, const policy::Profile *profile);

@@ -9,6 +9,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "cgroup/sockets.h"
 #include "common/kernel_ids.h"
 #include "daemon/engine.h"
 #include "vigil/abi.h"
@@ -25,9 +26,19 @@ void Engine::start_responder()
     return loader_->set_agent_flags(cgroup_id, on ? VG_AGENT_ISOLATED : 0,
                                     on ? 0 : VG_AGENT_ISOLATED);
   };
+  hooks.cut_connections = [](const std::string &dir) -> Result<size_t> {
+    auto cut = cgroup::destroy_sockets(dir);
+    if (!cut)
+      return tl::unexpected(cut.error());
+    return cut->destroyed;
+  };
   hooks.report_later = [this](detect::Alert a) {
     std::lock_guard lock(state_mu_);
     write_alert(a);
+  };
+  hooks.count = [this](std::string_view action, std::string_view result,
+                       const std::string &profile) {
+    metrics_->response_action(action, result, profile);
   };
   responder_ = std::make_unique<Responder>(std::move(hooks));
 }
@@ -45,7 +56,7 @@ void Engine::respond(const detect::Alert &alert, const policy::Profile &profile)
   }
 }
 
-Result<> Engine::lift_isolation(const std::string &dir)
+Result<bool> Engine::lift_isolation(const std::string &dir)
 {
   std::lock_guard lock(state_mu_);
   auto it = std::find_if(confined_.begin(), confined_.end(),
@@ -53,11 +64,24 @@ Result<> Engine::lift_isolation(const std::string &dir)
   if (it == confined_.end() || !responder_)
     return tl::unexpected(
         Error{std::make_error_code(std::errc::no_such_file_or_directory), dir + " is not confined"});
-  if (!responder_->restored(it->second))
-    return {};
+  responder_->restored(it->second);
+  // The kernel's flag decides, not the responder's memory: it is what denies the agent.
+  auto flags = loader_->agent_flags(it->second);
+  if (!flags)
+    return tl::unexpected(flags.error());
+  if (!(*flags & VG_AGENT_ISOLATED))
+    return false;
   if (auto r = loader_->set_agent_flags(it->second, 0, VG_AGENT_ISOLATED); !r)
-    return r;
+    return tl::unexpected(r.error());
+  const std::string rel = dir.substr(std::min(cgroup_mount_.size(), dir.size()));
+  std::string profile;
+  if (auto p = agent_paths_.find(rel); p != agent_paths_.end())
+    if (const policy::Profile *pp = detector_->profile(p->second))
+      profile = pp->name;
+  metrics_->response_action("restore", "done", profile);
   detect::Alert a;
+  a.profile = profile;
+  a.response = {"restore", "done", dir};
   a.time_ns = detect::Enricher::boot_to_realtime(boottime_ns());
   a.hostname = detect::local_hostname();
   a.rule = "response-restore";
@@ -65,12 +89,24 @@ Result<> Engine::lift_isolation(const std::string &dir)
   a.tags = {"vigil", "response"};
   a.severity = policy::Severity::notice;
   a.cgroup_id = it->second;
-  a.cgroup = dir.substr(std::min(cgroup_mount_.size(), dir.size()));
+  a.cgroup = rel;
   a.output = "egress of agent cgroup " + dir + " follows its allowlist again (isolation lifted by "
              "the operator)";
   spdlog::warn("response: {}", a.output);
   write_alert(a);
-  return {};
+  return true;
+}
+
+void Engine::publish_contained()
+{
+  size_t frozen = 0, isolated = 0;
+  for (const auto &[dir, id] : confined_) {
+    if (auto f = cgroup::freeze_requested(dir); f && *f)
+      ++frozen;
+    if (auto f = loader_->agent_flags(id); f && (*f & VG_AGENT_ISOLATED))
+      ++isolated;
+  }
+  metrics_->contained_agents(frozen, isolated);
 }
 
 void Engine::write_alert(const detect::Alert &alert)

@@ -105,7 +105,27 @@ void Responder::forget(uint64_t cgroup_id)
 bool Responder::restored(uint64_t cgroup_id)
 {
   std::lock_guard lock(mu_);
+  std::erase_if(thaws_, [&](const auto &e) { return e.second.cgroup_id == cgroup_id; });
   return isolated_.erase(cgroup_id) != 0;
+}
+
+void Responder::adopt_isolated(uint64_t cgroup_id)
+{
+  std::lock_guard lock(mu_);
+  isolated_.insert(cgroup_id);
+}
+
+void Responder::count(std::string_view action, std::string_view result,
+                      const std::string &profile)
+{
+  if (result == "done")
+    ++stats_.done;
+  else if (result == "suppressed")
+    ++stats_.suppressed;
+  else
+    ++stats_.failed;
+  if (hooks_.count)
+    hooks_.count(action, result, profile);
 }
 
 Responder::Stats Responder::stats() const
@@ -157,17 +177,19 @@ std::vector<detect::Alert> Responder::on_alert(const detect::Alert &alert,
   return out;
 }
 
-detect::Alert Responder::record(const detect::Alert &cause, Action a, bool ok,
+detect::Alert Responder::record(const detect::Alert &cause, std::string_view action,
+                                std::string_view result, const std::string &target,
                                 const std::string &output) const
 {
   detect::Alert r;
   r.time_ns = realtime_now_ns();
   r.hostname = cause.hostname;
   r.profile = cause.profile;
-  r.rule = "response-" + std::string(policy::to_string(a));
+  r.rule = "response-" + std::string(action);
   r.rule_description = "vigil's response action on an agent's alert";
   r.tags = {"vigil", "response"};
-  r.severity = ok ? cause.severity : policy::Severity::error;
+  r.severity = result == "failed" ? policy::Severity::error : cause.severity;
+  r.response = {std::string(action), std::string(result), target};
   r.output = output;
   r.pid = cause.pid;
   r.uid = cause.uid;
@@ -188,15 +210,15 @@ std::optional<detect::Alert> Responder::freeze(const detect::Alert &cause, const
   // by an operator) is left alone, so a flood of alerts freezes once; after `vigil resume` the
   // next alert freezes again.
   if (auto req = cgroup::freeze_requested(agent.dir); req && *req) {
-    ++stats_.suppressed;
+    count("freeze", "suppressed", cause.profile);
     return std::nullopt;
   }
   if (auto r = cgroup::set_frozen(agent.dir, true); !r) {
-    ++stats_.failed;
-    return record(cause, Action::freeze, false,
+    count("freeze", "failed", cause.profile);
+    return record(cause, "freeze", "failed", agent.dir,
                   "could not freeze agent cgroup " + agent.dir + ": " + r.error().message());
   }
-  ++stats_.done;
+  count("freeze", "done", cause.profile);
   const size_t n = cgroup::subtree_procs(agent.dir).size();
   std::erase_if(thaws_, [&](const auto &e) { return e.second.cgroup_id == agent.id; });
   std::string until = "until `vigil resume " + agent.dir + "`";
@@ -206,7 +228,7 @@ std::optional<detect::Alert> Responder::freeze(const detect::Alert &cause, const
     cv_.notify_all();
     until += " or for " + seconds_text(p.response.freeze_timeout_ns);
   }
-  return record(cause, Action::freeze, true,
+  return record(cause, "freeze", "done", agent.dir,
                 "froze agent cgroup " + agent.dir + " (" + plural(n, "process") + ") after " +
                     cause.rule + ", " + until);
 }
@@ -218,17 +240,17 @@ std::optional<detect::Alert> Responder::kill(const detect::Alert &cause, const A
   const size_t n = cgroup::subtree_procs(agent.dir).size();
   if (auto it = killed_at_.find(agent.id);
       n == 0 || (it != killed_at_.end() && now - it->second < kKillRepeat)) {
-    ++stats_.suppressed;
+    count("kill", "suppressed", cause.profile);
     return std::nullopt;
   }
   if (auto r = cgroup::kill_all(agent.dir); !r) {
-    ++stats_.failed;
-    return record(cause, Action::kill, false,
+    count("kill", "failed", cause.profile);
+    return record(cause, "kill", "failed", agent.dir,
                   "could not kill agent cgroup " + agent.dir + ": " + r.error().message());
   }
   killed_at_[agent.id] = now;
-  ++stats_.done;
-  return record(cause, Action::kill, true,
+  count("kill", "done", cause.profile);
+  return record(cause, "kill", "done", agent.dir,
                 "killed every process of agent cgroup " + agent.dir + " (" + plural(n, "process") +
                     ") after " + cause.rule);
 }
@@ -238,24 +260,32 @@ std::optional<detect::Alert> Responder::isolate(const detect::Alert &cause,
 {
   std::lock_guard lock(mu_);
   if (isolated_.count(agent.id)) {
-    ++stats_.suppressed;
+    count("isolate", "suppressed", cause.profile);
     return std::nullopt;
   }
   Result<> r = hooks_.isolate ? hooks_.isolate(agent.id, true)
                               : tl::unexpected(Error{std::make_error_code(std::errc::not_supported),
                                                      "no kernel network hooks"});
   if (!r) {
-    ++stats_.failed;
+    count("isolate", "failed", cause.profile);
     isolated_.insert(agent.id); // one failure record, not one per alert
-    return record(cause, Action::isolate, false,
+    return record(cause, "isolate", "failed", agent.dir,
                   "could not isolate agent cgroup " + agent.dir + ": " + r.error().message());
   }
   isolated_.insert(agent.id);
-  ++stats_.done;
-  return record(cause, Action::isolate, true,
+  count("isolate", "done", cause.profile);
+  // New connects are refused from here on; then what was open before is ended.
+  std::string cut;
+  if (hooks_.cut_connections) {
+    if (auto n = hooks_.cut_connections(agent.dir); n)
+      cut = ", " + std::to_string(*n) + " open connection(s) cut";
+    else
+      cut = ", but its open connections could not be cut (" + n.error().message() + ")";
+  }
+  return record(cause, "isolate", "done", agent.dir,
                 "isolated agent cgroup " + agent.dir + " after " + cause.rule +
-                    ": every IP connect and send of the agent is now denied in the kernel (its "
-                    "allowlist is kept for restoration)");
+                    ": every IP connect and send of the agent is now denied in the kernel" + cut +
+                    " (its allowlist is kept for restoration)");
 }
 
 std::optional<detect::Alert> Responder::run(const detect::Alert &cause, const policy::Profile &p,
@@ -265,40 +295,40 @@ std::optional<detect::Alert> Responder::run(const detect::Alert &cause, const po
   const auto now = Clock::now();
   const auto key = std::make_pair(cause.rule, agent.id);
   if (auto it = ran_at_.find(key); it != ran_at_.end() && now - it->second < kRunCooldown) {
-    ++stats_.suppressed;
+    count("run", "suppressed", cause.profile);
     return std::nullopt;
   }
   ran_at_[key] = now;
   const policy::RunCommand &cmd = p.response.run;
   if (cmd.argv.empty()) {
-    ++stats_.failed;
-    return record(cause, Action::run, false,
+    count("run", "failed", cause.profile);
+    return record(cause, "run", "failed", agent.dir,
                   "no command to run after " + cause.rule + ": profile '" + p.name +
                       "' has no response.run");
   }
   if (stopping_ || running_ >= cmd.max_concurrent) {
-    ++stats_.failed;
-    return record(cause, Action::run, false,
+    count("run", "failed", cause.profile);
+    return record(cause, "run", "failed", agent.dir,
                   "did not run " + cmd.argv[0] + " after " + cause.rule + ": " +
                       std::to_string(running_) + " command(s) still running (max_concurrent " +
                       std::to_string(cmd.max_concurrent) + ")");
   }
-  ++running_;
-  ++stats_.done;
+  ++running_; // counted when the command ends
   std::string input =
       exporter::to_json(cause).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   input += '\n';
-  std::thread([this, cause, cmd, input = std::move(input)]() mutable {
-    run_command(std::move(cause), std::move(cmd), std::move(input));
+  std::thread([this, cause, cmd, input = std::move(input), dir = agent.dir]() mutable {
+    run_command(std::move(cause), std::move(cmd), std::move(input), std::move(dir));
   }).detach();
-  return record(cause, Action::run, true,
+  return record(cause, "run", "started", agent.dir,
                 "ran " + cmd.argv[0] + " after " + cause.rule + " in agent cgroup " + agent.dir +
                     " (the alert as JSON on its stdin)");
 }
 
 // One command: its stdin is a sealed memfd holding the alert JSON (no pipe to block on, no
 // SIGPIPE when it does not read), its stdout goes to /dev/null, its stderr is vigil's.
-void Responder::run_command(detect::Alert cause, policy::RunCommand cmd, std::string input) noexcept
+void Responder::run_command(detect::Alert cause, policy::RunCommand cmd, std::string input,
+                            std::string target) noexcept
 {
   std::string outcome;
   bool ok = false;
@@ -361,12 +391,13 @@ void Responder::run_command(detect::Alert cause, policy::RunCommand cmd, std::st
   }
   if (in >= 0)
     ::close(in);
-  detect::Alert r =
-      record(cause, Action::run, ok, cmd.argv[0] + " " + outcome + " (after " + cause.rule + ")");
+  detect::Alert r = record(cause, "run", ok ? "done" : "failed", target,
+                           cmd.argv[0] + " " + outcome + " (after " + cause.rule + ")");
   r.rule = "response-run-result";
   if (hooks_.report_later)
     hooks_.report_later(std::move(r));
   std::lock_guard lock(mu_);
+  count("run", ok ? "done" : "failed", cause.profile);
   --running_;
   idle_cv_.notify_all();
 }
@@ -387,11 +418,11 @@ void Responder::timer_loop() noexcept
     Thaw t = std::move(thaws_.begin()->second);
     thaws_.erase(thaws_.begin());
     auto r = cgroup::set_frozen(t.dir, false);
+    count("thaw", r ? "done" : "failed", t.cause.profile);
     detect::Alert rec =
-        record(t.cause, Action::freeze, bool(r),
+        record(t.cause, "thaw", r ? "done" : "failed", t.dir,
                r ? "thawed agent cgroup " + t.dir + ": its freeze_timeout ran out"
                  : "could not thaw agent cgroup " + t.dir + ": " + r.error().message());
-    rec.rule = "response-thaw";
     lock.unlock();
     if (hooks_.report_later)
       hooks_.report_later(std::move(rec));

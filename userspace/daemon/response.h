@@ -34,9 +34,17 @@ struct AgentCgroup {
 struct ResponderHooks {
   // Denies (on) or restores (off) every IP egress of a confined cgroup, in the kernel.
   std::function<Result<>(uint64_t cgroup_id, bool on)> isolate;
+  // After an isolation: ends the connections the agent cgroup (absolute dir) already has
+  // (cgroup::destroy_sockets); returns how many. Unset: they stay up.
+  std::function<Result<size_t>(const std::string &dir)> cut_connections;
   // Reports an action that finished later (a command's exit, a timed thaw), from another
   // thread: the receiver takes its own locks.
   std::function<void(detect::Alert)> report_later;
+  // Counts one action: action as policy::to_string (or "thaw"), result done | suppressed |
+  // failed, the profile of the alert that asked for it. Called with the responder's lock held:
+  // it must not call back into the responder.
+  std::function<void(std::string_view action, std::string_view result, const std::string &profile)>
+      count;
 };
 
 class Responder {
@@ -53,16 +61,22 @@ public:
                                       const AgentCgroup &agent);
   // Forgets a cgroup's state (released or gone).
   void forget(uint64_t cgroup_id);
-  // The operator lifted a cgroup's isolation: a later alert may isolate it again. Returns
-  // whether it was isolated.
+  // The operator resumed a cgroup (`vigil resume`): its pending timed thaw is dropped, and a
+  // later alert may isolate it again. Returns whether it was isolated.
   bool restored(uint64_t cgroup_id);
+  // A cgroup found isolated at confinement (the flag an earlier daemon left in the pinned
+  // map): held as isolated, so `vigil resume` lifts it and alerts do not isolate it again.
+  void adopt_isolated(uint64_t cgroup_id);
   // Stops the timers and waits for running commands (their reports still go out).
   void stop();
 
+  // The same counts as ResponderHooks::count, summed. A run counts when its command ends (done:
+  // exit 0), or at once when it was refused.
   struct Stats {
     uint64_t done = 0;       // actions carried out
     uint64_t suppressed = 0; // asked for but already in force (or within the run cooldown)
-    uint64_t failed = 0;     // refused by the kernel, no command configured, over the cap
+    uint64_t failed = 0;     // refused by the kernel, no command configured, over the cap,
+                             // a command that failed or timed out
   };
   Stats stats() const;
 
@@ -72,8 +86,12 @@ public:
   static constexpr std::chrono::seconds kKillRepeat{2};
 
 private:
-  detect::Alert record(const detect::Alert &cause, policy::Action a, bool ok,
+  // The record of an action on target (the agent cgroup); result done | failed | started.
+  detect::Alert record(const detect::Alert &cause, std::string_view action,
+                       std::string_view result, const std::string &target,
                        const std::string &output) const;
+  // With mu_ held: counts an action in stats_ and through the hook.
+  void count(std::string_view action, std::string_view result, const std::string &profile);
   std::optional<detect::Alert> freeze(const detect::Alert &cause, const policy::Profile &p,
                                       const AgentCgroup &agent);
   std::optional<detect::Alert> kill(const detect::Alert &cause, const AgentCgroup &agent);
@@ -81,7 +99,8 @@ private:
   std::optional<detect::Alert> run(const detect::Alert &cause, const policy::Profile &p,
                                    const AgentCgroup &agent);
   void timer_loop() noexcept;
-  void run_command(detect::Alert cause, policy::RunCommand cmd, std::string input) noexcept;
+  void run_command(detect::Alert cause, policy::RunCommand cmd, std::string input,
+                   std::string target) noexcept;
 
   ResponderHooks hooks_;
   mutable std::mutex mu_; // everything below

@@ -66,6 +66,13 @@ struct Alert {
   std::vector<std::string> env; // exec_context: the NAME=VALUE variables that fired
   std::string detail;           // why the rule fired beyond the event (sequence, volume, ...)
   uint64_t bytes = 0;           // egress volume
+  // Set on vigil's own records of a response action (rules response-*): what was done, whether
+  // it was, and to which agent cgroup. Empty action: the alert is not such a record.
+  struct Response {
+    std::string action; // freeze | kill | isolate | run | thaw | restore
+    std::string result; // done | failed
+    std::string target; // the agent cgroup, absolute path
+  } response;
 };
 
 // RFC 3339 UTC with nanoseconds: 2026-11-23T02:15:04.123456789Z

@@ -265,8 +265,23 @@ Metrics::Metrics()
                           "Inodes the kernel allows without asking vigil (ignore marks)")),
       guard_mounts_(gauge(*registry_, "vigil_fanotify_agent_mounts",
                           "Mounts of agents' own mount namespaces whose every open vigil "
-                          "decides"))
+                          "decides")),
+      responses_(family(*registry_, *exposition_, prometheus::BuildCounter(),
+                        "vigil_response_actions_total",
+                        "Response actions on agent cgroups (action: freeze, kill, isolate, run, "
+                        "thaw, restore) by result (done, suppressed: already in force or in its "
+                        "cooldown, failed) and the profile of the alert that asked",
+                        prometheus::MetricType::Counter)),
+      contained_(family(*registry_, *exposition_, prometheus::BuildGauge(),
+                        "vigil_contained_agents",
+                        "Confined agent cgroups held by a response now (state: frozen, isolated)",
+                        prometheus::MetricType::Gauge)),
+      control_socket_(gauge(*registry_, "vigil_control_socket_listening",
+                            "1 when the daemon listens on its control socket (vigil resume "
+                            "reaches it); 0 in vigil run and in a daemon without one"))
 {
+  for (const char *state : {"frozen", "isolated"})
+    contained_.Add({{"state", state}});
   for (std::string_view t : kTables) {
     table_entries_.Add({{"table", std::string(t)}});
     table_evictions_.Add({{"table", std::string(t)}});
@@ -317,6 +332,30 @@ void Metrics::profile_loaded(const std::string &profile)
   for (const char *type : {"exec", "fork", "exit", "open", "connect", "ptrace", "socket"})
     events_.Add({{"type", type}, {"profile", profile}});
   egress_bytes_.Add({{"profile", profile}});
+  for (const char *action : {"freeze", "kill", "isolate", "run"})
+    for (const char *result : {"done", "suppressed", "failed"})
+      responses_.Add({{"action", action}, {"result", result}, {"profile", profile}});
+}
+
+void Metrics::response_action(std::string_view action, std::string_view result,
+                              const std::string &profile)
+{
+  responses_
+      .Add({{"action", std::string(action)},
+            {"result", std::string(result)},
+            {"profile", profile}})
+      .Increment();
+}
+
+void Metrics::control_socket(bool listening)
+{
+  control_socket_.Set(listening ? 1 : 0);
+}
+
+void Metrics::contained_agents(size_t frozen, size_t isolated)
+{
+  contained_.Add({{"state", "frozen"}}).Set(static_cast<double>(frozen));
+  contained_.Add({{"state", "isolated"}}).Set(static_cast<double>(isolated));
 }
 
 void Metrics::profiles_loaded(size_t n)

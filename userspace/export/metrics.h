@@ -112,6 +112,17 @@ public:
   };
   void file_guard(const FileGuard &g);
 
+  // Response actions: one carried out (done), asked for but already in force (suppressed) or
+  // failed; action freeze | kill | isolate | run | thaw | restore. The profile's series of the
+  // four actions exist from profile_loaded() at zero.
+  void response_action(std::string_view action, std::string_view result,
+                       const std::string &profile);
+  // Confined agent cgroups frozen and isolated now.
+  void contained_agents(size_t frozen, size_t isolated);
+  // The daemon listens on its control socket (`vigil resume` can lift an isolation); 0 in vigil
+  // run, which takes SIGUSR1 instead, and in a daemon that could not take its socket.
+  void control_socket(bool listening);
+
   // Fed by the detection layer: rules in force, and failed reloads of rule files.
   void rules_loaded(size_t n);
   void reload_failure();
@@ -182,6 +193,9 @@ private:
   prometheus::Counter &guard_uncached_;
   prometheus::Gauge &guard_cached_;
   prometheus::Gauge &guard_mounts_;
+  prometheus::Family<prometheus::Counter> &responses_;
+  prometheus::Family<prometheus::Gauge> &contained_;
+  prometheus::Gauge &control_socket_;
   FileGuard guard_seen_{}; // guarded by mu_
   uint64_t k8s_relists_seen_ = 0, k8s_errors_seen_ = 0; // guarded by mu_
   std::map<std::string, uint64_t, std::less<>> table_evictions_seen_; // guarded by mu_

@@ -69,6 +69,10 @@ nlohmann::json to_json(const detect::Alert &a)
     j["detail"] = a.detail;
   if (a.bytes)
     j["bytes"] = a.bytes;
+  if (!a.response.action.empty())
+    j["response"] = {{"action", a.response.action},
+                     {"result", a.response.result},
+                     {"target", a.response.target}};
   return j;
 }
 
@@ -100,6 +104,7 @@ size_t footprint(const detect::Alert &a)
   size_t n = sizeof(detect::Alert) + a.hostname.size() + a.profile.size() + a.rule.size() +
              a.rule_description.size() + a.output.size() + a.comm.size() + a.exe.size() +
              a.cgroup.size() + a.path.size() + a.dest_ip.size() + a.detail.size() +
+             a.response.action.size() + a.response.result.size() + a.response.target.size() +
              strings(a.tags) + strings(a.argv) + strings(a.env);
   for (const auto &p : a.ancestry)
     n += sizeof(p) + p.exe.size() + strings(p.argv);

@@ -528,23 +528,39 @@ Result<> Loader::set_agent_flags(uint64_t cgroup_id, uint32_t set, uint32_t clea
   return {};
 }
 
-Result<> Loader::add_agent_cgroup(const std::string &dir, uint64_t cgroup_id,
-                                  uint32_t profile_id)
+Result<uint32_t> Loader::agent_flags(uint64_t cgroup_id) const
+{
+  vg_agent value{};
+  if (bpf_map__lookup_elem(skel_->maps.vg_agent_cgroups, &cgroup_id, sizeof(cgroup_id), &value,
+                           sizeof(value), 0))
+    return fail_errno(errno, "agent cgroup " + std::to_string(cgroup_id));
+  return value.flags;
+}
+
+Result<uint32_t> Loader::add_agent_cgroup(const std::string &dir, uint64_t cgroup_id,
+                                          uint32_t profile_id)
 {
   // Attach before the map entry exists would leave a window where the hooks see a non-agent;
   // harmless (they allow). Map first, then hooks: events start at once, enforcement follows.
+  // An entry already there (adopted from a pinned map) keeps its flags: a daemon restarting
+  // must not lift an isolation the operator has not lifted. The lookup and the update are two
+  // calls, but only this process writes the map.
   vg_agent value{profile_id, 0};
+  vg_agent old{};
+  if (bpf_map__lookup_elem(skel_->maps.vg_agent_cgroups, &cgroup_id, sizeof(cgroup_id), &old,
+                           sizeof(old), 0) == 0)
+    value.flags = old.flags;
   if (bpf_map__update_elem(skel_->maps.vg_agent_cgroups, &cgroup_id, sizeof(cgroup_id), &value,
                            sizeof(value), BPF_ANY))
     return fail_errno(errno, "add agent cgroup " + dir);
   track_tasks(dir, cgroup_id);
   if (per_cgroup_.empty() || cgroup_links_.count(cgroup_id))
-    return {};
+    return value.flags;
   const std::string pins =
       opts_.pin_dir.empty() ? "" : opts_.pin_dir + "/cgroups/" + std::to_string(cgroup_id);
   std::error_code ec;
   if (!pins.empty() && std::filesystem::exists(pins + "/" + bpf_program__name(per_cgroup_[0]), ec))
-    return {}; // attached by an earlier instance and still in force: adopted
+    return value.flags; // attached by an earlier instance and still in force: adopted
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0)
     return fail_errno(errno, "open cgroup " + dir);
@@ -572,7 +588,7 @@ Result<> Loader::add_agent_cgroup(const std::string &dir, uint64_t cgroup_id,
     }
   }
   cgroup_links_[cgroup_id] = std::move(links);
-  return {};
+  return value.flags;
 }
 
 Result<> Loader::set_env_watch(const std::vector<std::string> &names,

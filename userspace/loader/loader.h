@@ -108,14 +108,19 @@ public:
   Loader &operator=(const Loader &) = delete;
 
   // Confine (or release) a cgroup: tasks in it and below it report events under profile_id,
-  // and, with cgroup_net, the network hooks are attached to it.
-  Result<> add_agent_cgroup(const std::string &dir, uint64_t cgroup_id, uint32_t profile_id);
+  // and, with cgroup_net, the network hooks are attached to it. Returns the VG_AGENT_* flags in
+  // force: an entry an earlier instance left in the pinned map keeps its flags (an isolation
+  // outlives a daemon restart), a new entry has none.
+  Result<uint32_t> add_agent_cgroup(const std::string &dir, uint64_t cgroup_id,
+                                    uint32_t profile_id);
   // Records the processes already in dir's subtree as agent tasks of cgroup_id.
   void track_tasks(const std::string &dir, uint64_t cgroup_id);
   Result<> remove_agent_cgroup(uint64_t cgroup_id);
   // Sets or clears VG_AGENT_* bits of a confined cgroup's entry, in one map update (the hooks see
   // the old value or the new one). ENOENT when cgroup_id is not confined.
   Result<> set_agent_flags(uint64_t cgroup_id, uint32_t set, uint32_t clear);
+  // The VG_AGENT_* bits of a confined cgroup's entry; ENOENT when it is not confined.
+  Result<uint32_t> agent_flags(uint64_t cgroup_id) const;
 
   // Forgets agent cgroups an earlier instance confined that no longer exist (their map entries
   // and pinned per-cgroup links). Returns how many were pruned.

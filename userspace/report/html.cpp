@@ -113,6 +113,7 @@ public:
     head();
     summary();
     filters();
+    actions();
     alerts();
     tree();
     timeline();
@@ -185,6 +186,7 @@ th{background:#f0f0f4}code,.argv,time,.mono{font-family:ui-monospace,monospace;f
 .hot>summary{background:#fff0f0}.hot>summary::after{content:" \26a0";color:#b00020}
 ul.tree{list-style:none;padding-left:1.2em;margin:0}ul.tree li{margin:1px 0}
 summary{cursor:pointer}.cut{color:#666;font-style:italic}
+.act-failed{color:#b00020;font-weight:600}.act-done{color:#2b8a3e}
 .badge{background:#eee;border-radius:8px;padding:0 6px;font-size:12px;margin-left:3px}
 .badge.a{background:#b00020;color:#fff}
 #filters{position:sticky;top:0;background:#fbfbfd;padding:.4em 0;border-bottom:1px solid #ccc;
@@ -398,6 +400,36 @@ z-index:1}
                   : "") +
          "<code>" + h(l.text) + "</code></td></tr>\n";
     return r;
+  }
+
+  // What vigil did about the alerts: each response action with its result and its cause.
+  void actions()
+  {
+    out_ += "<h2 id=actions>Actions taken</h2>\n";
+    if (s_.actions.empty()) {
+      out_ += "<p id=no-actions>No response action was recorded (by default vigil only "
+              "alerts).</p>\n";
+      return;
+    }
+    out_ += "<p id=actions-summary data-count=" + num(s_.actions_total) + ">" +
+            num(s_.actions_total) + " action(s):";
+    for (const auto &[result, n] : s_.actions_by_result)
+      out_ += " <span class=\"act act-" + h(result) + "\" data-result=\"" + h(result) +
+              "\" data-count=" + num(n) + ">" + h(result) + " " + num(n) + "</span>";
+    out_ += "</p>\n<table id=actions-table><tr><th>time</th><th>action</th><th>result</th>"
+            "<th>agent cgroup</th><th>what</th></tr>";
+    for (const Action &a : s_.actions)
+      out_ += "<tr class=act data-action=\"" + h(a.action) + "\" data-result=\"" + h(a.result) +
+              "\" data-target=\"" + h(a.target) + "\" data-t=" + ms(a.time_ns) + "><td>" +
+              time_cell(a.time_ns) + "</td><td><b>" + h(a.action) + "</b></td><td class=\"act-" +
+              h(a.result) + "\">" + h(a.result) + "</td><td><code>" + h(a.target) +
+              "</code></td><td>" + h(a.output) +
+              (a.cause.empty() ? "" : "<br><small>" + h(a.cause) + "</small>") + "</td></tr>\n";
+    out_ += "</table>\n";
+    if (s_.actions_total > s_.actions.size())
+      out_ += "<p class=cut>" + num(s_.actions_total - s_.actions.size()) +
+              " more actions are counted above but not listed (the cap of " +
+              num(s_.actions.size()) + ")</p>\n";
   }
 
   void alerts()

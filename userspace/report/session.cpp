@@ -476,6 +476,8 @@ private:
     ++s_.alerts_total;
     ++s_.by_severity[a.severity];
     ++s_.by_rule[a.rule];
+    if (a.rule.starts_with("response-"))
+      action_record(j, a);
     if (auto it = s_.procs.find(a.pid); it != s_.procs.end())
       ++it->second.alerts;
     if (s_.alerts.size() >= caps_.alerts)
@@ -492,6 +494,30 @@ private:
     s_.alerts.push_back(std::move(a));
     if (s_.alerts.back().after.size() < caps_.context)
       pending_after_.push_back(s_.alerts.size() - 1);
+  }
+
+  // A record of vigil's response (rule response-*). Logs written before records carried their
+  // "response" object name the action by rule and their result by severity (error: failed).
+  void action_record(const json &j, const Alert &a)
+  {
+    ++s_.actions_total;
+    Action act;
+    act.time_ns = a.time_ns;
+    act.action = a.rule.substr(std::string_view("response-").size());
+    act.result = a.severity == "error" ? "failed" : "done";
+    act.target = j.value("cgroup", std::string());
+    if (j.contains("response") && j["response"].is_object()) {
+      const json &r = j["response"];
+      act.action = r.value("action", act.action);
+      act.result = r.value("result", act.result);
+      act.target = r.value("target", act.target);
+    }
+    act.cause = j.value("detail", std::string());
+    act.output = a.output;
+    act.pid = a.pid;
+    ++s_.actions_by_result[act.result];
+    if (s_.actions.size() < caps_.actions)
+      s_.actions.push_back(std::move(act));
   }
 
   Session &s_;

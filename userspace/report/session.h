@@ -41,6 +41,7 @@ struct Caps {
   size_t context = 3;          // lines of context before and after each alert
   size_t session_files = 2000; // distinct paths in the session-wide lists
   size_t folded_paths = 20;    // distinct noise paths kept per process and category
+  size_t actions = 1000;       // response actions listed (all are counted)
 };
 
 struct Count {
@@ -88,6 +89,18 @@ struct Alert {
   std::vector<Line> before, after; // what the process tree did right before and after
 };
 
+// A response action vigil took (an alert record of rule response-*): what, on which agent
+// cgroup, with what result, and why.
+struct Action {
+  uint64_t time_ns = 0;
+  std::string action; // freeze, kill, isolate, run, thaw, restore
+  std::string result; // done, failed, started (a run command; its end is a later record)
+  std::string target; // the agent cgroup
+  std::string cause;  // "after alert <rule>: ..." (the record's detail)
+  std::string output;
+  uint32_t pid = 0; // the process whose alert asked for it (0 for a restore)
+};
+
 struct Destination {
   Count count;
   std::string addr; // "ip:port", "[v6]:port" or a unix path
@@ -113,6 +126,9 @@ struct Session {
   uint64_t procs_cut = 0;            // processes past Caps::processes (no detail kept)
   std::vector<Alert> alerts;
   uint64_t alerts_total = 0;
+  std::vector<Action> actions; // in log order, capped at Caps::actions
+  uint64_t actions_total = 0;
+  std::map<std::string, uint64_t> actions_by_result; // done, failed, started
   std::map<std::string, uint64_t> by_severity, by_rule;
   uint64_t denials = 0;
   std::map<std::string, Destination> dests;

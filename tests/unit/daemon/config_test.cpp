@@ -236,6 +236,24 @@ outputs:
   EXPECT_EQ(o.alertmanager->hold_s, 3600);
 }
 
+TEST_F(ConfigTest, control_socket_is_absolute_or_empty)
+{
+  const std::string base = "profiles: [p.yaml]\ncgroups:\n  - path: /a/*\n    profile: p\n";
+  auto d = load(base);
+  ASSERT_TRUE(d) << d.error().message();
+  EXPECT_EQ(d->control_socket, kDefaultControlSocket);
+  auto set = load(base + "control_socket: /run/x/ctl.sock\n");
+  ASSERT_TRUE(set) << set.error().message();
+  EXPECT_EQ(set->control_socket, "/run/x/ctl.sock");
+  auto off = load(base + "control_socket: \"\"\n");
+  ASSERT_TRUE(off) << off.error().message();
+  EXPECT_EQ(off->control_socket, "");
+  EXPECT_THAT(error_of(base + "control_socket: run/ctl.sock\n"),
+              ::testing::HasSubstr("control_socket"));
+  EXPECT_THAT(error_of(base + "control_socket: /" + std::string(120, 'x') + "\n"),
+              ::testing::HasSubstr("longer than a unix socket path"));
+}
+
 TEST_F(ConfigTest, alerts_json_is_the_older_spelling_of_outputs_json)
 {
   auto r = load("profiles: [p.yaml]\ncgroups: []\nalerts_json: /a.jsonl\n");

@@ -142,6 +142,41 @@ TEST_F(ServedMetrics, feeds_show_up_in_the_exposition)
   EXPECT_EQ(sample(body, "vigil_ringbuf_size_bytes"), 4096);
 }
 
+TEST_F(ServedMetrics, response_actions_count_by_action_result_and_profile)
+{
+  m_.profile_loaded("coding-agent");
+  std::string body = scrape();
+  // The four actions' series of a loaded profile exist at zero, and nothing is contained.
+  for (const char *action : {"freeze", "kill", "isolate", "run"})
+    for (const char *result : {"done", "suppressed", "failed"})
+      EXPECT_EQ(sample(body, std::string("vigil_response_actions_total{action=\"") + action +
+                                 "\",profile=\"coding-agent\",result=\"" + result + "\"}"),
+                0)
+          << action << " " << result;
+  EXPECT_EQ(sample(body, R"(vigil_contained_agents{state="frozen"})"), 0);
+  EXPECT_EQ(sample(body, R"(vigil_contained_agents{state="isolated"})"), 0);
+  m_.response_action("freeze", "done", "coding-agent");
+  m_.response_action("freeze", "suppressed", "coding-agent");
+  m_.response_action("freeze", "suppressed", "coding-agent");
+  m_.response_action("restore", "done", "coding-agent");
+  m_.contained_agents(2, 1);
+  body = scrape();
+  EXPECT_EQ(sample(body, R"(vigil_response_actions_total{action="freeze",profile="coding-agent",)"
+                         R"(result="done"})"),
+            1);
+  EXPECT_EQ(sample(body, R"(vigil_response_actions_total{action="freeze",profile="coding-agent",)"
+                         R"(result="suppressed"})"),
+            2);
+  EXPECT_EQ(sample(body, R"(vigil_response_actions_total{action="restore",profile="coding-agent",)"
+                         R"(result="done"})"),
+            1);
+  EXPECT_EQ(sample(body, R"(vigil_contained_agents{state="frozen"})"), 2);
+  EXPECT_EQ(sample(body, R"(vigil_contained_agents{state="isolated"})"), 1);
+  EXPECT_EQ(sample(body, "vigil_control_socket_listening"), 0);
+  m_.control_socket(true);
+  EXPECT_EQ(sample(scrape(), "vigil_control_socket_listening"), 1);
+}
+
 TEST_F(ServedMetrics, process_names_are_capped)
 {
   for (size_t i = 0; i < Metrics::kMaxProcessLabels + 10; ++i)

@@ -148,6 +148,19 @@ TEST(ToJson, writes_destination_of_an_egress_alert)
   EXPECT_EQ(j["result_name"], "ok");
 }
 
+TEST(ToJson, a_response_record_says_what_was_done_to_which_cgroup)
+{
+  EXPECT_FALSE(to_json(egress_alert()).contains("response")) << "only on response-* records";
+  detect::Alert a = egress_alert();
+  a.rule = "response-isolate";
+  a.response = {"isolate", "done", "/sys/fs/cgroup/agents/a1"};
+  const json j = to_json(a);
+  ASSERT_TRUE(j.contains("response"));
+  EXPECT_EQ(j["response"]["action"], "isolate");
+  EXPECT_EQ(j["response"]["result"], "done");
+  EXPECT_EQ(j["response"]["target"], "/sys/fs/cgroup/agents/a1");
+}
+
 TEST_F(JsonLinesSinkTest, writes_one_object_per_line)
 {
   const fs::path file = dir_ / "alerts.json";

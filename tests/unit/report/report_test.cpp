@@ -299,6 +299,65 @@ TEST_F(ReportLog, damage_is_reported_as_log_verify_sees_it)
   EXPECT_NE(page.find("<ul id=problems><li class=bad>"), std::string::npos);
 }
 
+// The response actions vigil took are listed with their result and cgroup; a log written before
+// records carried their "response" object still names the action (by rule) and a failure (by
+// severity).
+TEST_F(ReportLog, actions_taken_lists_each_response_with_its_result)
+{
+  exec(10, 1, "/usr/bin/bash", {"bash"});
+  auto alert = [&](const std::string &rule, const std::string &severity,
+                   const nlohmann::json &response) {
+    nlohmann::json j{{"time", "1970-01-01T00:00:01.500000000Z"},
+                     {"rule", rule},
+                     {"severity", severity},
+                     {"output", rule + " <output>"},
+                     {"pid", 10},
+                     {"comm", "bash"},
+                     {"cgroup", "/vigil/run-1"},
+                     {"profile", "p"},
+                     {"detail", "after alert exfil-credential-then-egress: x"}};
+    if (!response.is_null())
+      j["response"] = response;
+    w_->append(eventlog::RecordType::alert, j.dump());
+  };
+  alert("exfil-credential-then-egress", "critical", nullptr);
+  alert("response-isolate", "critical",
+        {{"action", "isolate"}, {"result", "done"}, {"target", "/sys/fs/cgroup/vigil/run-1"}});
+  alert("response-run", "critical",
+        {{"action", "run"}, {"result", "failed"}, {"target", "/sys/fs/cgroup/vigil/run-1"}});
+  alert("response-freeze", "error", nullptr); // an older record: failed, by its severity
+  const Session s = load();
+  ASSERT_EQ(s.actions.size(), 3u);
+  EXPECT_EQ(s.actions_total, 3u);
+  EXPECT_EQ(s.actions[0].action, "isolate");
+  EXPECT_EQ(s.actions[0].result, "done");
+  EXPECT_EQ(s.actions[0].target, "/sys/fs/cgroup/vigil/run-1");
+  EXPECT_EQ(s.actions[0].cause, "after alert exfil-credential-then-egress: x");
+  EXPECT_EQ(s.actions[1].result, "failed");
+  EXPECT_EQ(s.actions[2].action, "freeze");
+  EXPECT_EQ(s.actions[2].result, "failed");
+  EXPECT_EQ(s.actions[2].target, "/vigil/run-1");
+  EXPECT_EQ(s.actions_by_result.at("done"), 1u);
+  EXPECT_EQ(s.actions_by_result.at("failed"), 2u);
+
+  const std::string page = render_html(s, {});
+  EXPECT_NE(page.find("<h2 id=actions>Actions taken</h2>"), std::string::npos);
+  EXPECT_NE(page.find("<tr class=act data-action=\"isolate\" data-result=\"done\" "
+                      "data-target=\"/sys/fs/cgroup/vigil/run-1\""),
+            std::string::npos)
+      << page;
+  EXPECT_EQ(count_of(page, "<tr class=act "), 3u);
+  EXPECT_NE(page.find("response-isolate &lt;output&gt;"), std::string::npos);
+  EXPECT_EQ(page.find("id=no-actions"), std::string::npos);
+}
+
+TEST_F(ReportLog, a_log_without_actions_says_so)
+{
+  exec(10, 1, "/usr/bin/bash", {"bash"});
+  const std::string page = render_html(load(), {});
+  EXPECT_NE(page.find("id=no-actions"), std::string::npos);
+}
+
 TEST(ReportSuggest, credential_like_names)
 {
   for (const char *p : {"/home/u/.env", "/srv/app/.env.local", "/home/u/server.key",
