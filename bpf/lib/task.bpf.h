@@ -203,44 +203,6 @@ static __always_inline int vg_rate_limited(struct vg_event_hdr *h)
 	return 1;
 }
 
-/* The reserved path: observation events may fill the ring only up to three quarters, so a flood
- * of them (one agent, or many under their rate limits) leaves room for every decision (denials,
- * audits, kills, tamper reports) that enforcement and its alerts depend on. Returns 1 to drop. */
-static __always_inline int vg_ring_reserved(void)
-{
-	__u64 size = bpf_ringbuf_query(&vg_events, BPF_RB_RING_SIZE);
-
-	if (bpf_ringbuf_query(&vg_events, BPF_RB_AVAIL_DATA) < size - size / 4)
-		return 0;
-	vg_stat_inc(VG_STAT_RESERVED);
-	return 1;
-}
-
-/* How a record may wake the ring's reader. A wake-up is an interrupt queued to this CPU (on a
- * virtual machine, an exit to the hypervisor: tens of µs, more than a connect costs), sent when the
- * reader has read everything before the record. A decision (audit, deny, kill) may always wake
- * it: its alert should not wait. An observation may wake it at most once per VG_WAKE_NS on this
- * CPU; one within that time of the last is read by the reader's next round instead, which comes
- * within a millisecond while records come in (Engine::reader_loop polls that often until two
- * rounds found nothing), so its delay stays below VG_WAKE_NS plus that millisecond. */
-#define VG_WAKE_NS 500000ull
-static __always_inline __u64 vg_ring_flags(__u32 verdict)
-{
-	__u32 zero = 0;
-	__u64 *last, now;
-
-	if (verdict >= VG_VERDICT_AUDIT)
-		return 0;
-	last = bpf_map_lookup_elem(&vg_wake, &zero);
-	if (!last)
-		return 0;
-	now = bpf_ktime_get_boot_ns();
-	if (now - *last < VG_WAKE_NS)
-		return BPF_RB_NO_WAKEUP;
-	*last = now;
-	return 0;
-}
-
 /* Copies size bytes of a built event to the ring. A full ring loses the event, counted. */
 static __always_inline int vg_emit(void *ev, __u32 size)
 {

@@ -15,7 +15,14 @@
  * rest is dropped (profile ingress mode enforce) and reported once per flow (vg_inbound_seen).
  *
  * Fails closed for what it judges: a listener's packet whose addresses cannot be read is dropped.
- * Fails open for sockets that are not agents' (no agent cgroup, no profile, mode off). */
+ * Fails open for sockets that are not agents' (no agent cgroup, no profile, mode off).
+ *
+ * It also copies DNS answers (VG_EV_DNS): the payload start of each UDP or TCP packet from port
+ * 53 that an agent's socket receives, whatever the ingress mode, so that the log says which host
+ * names the agent resolved to which addresses (`vigil profile suggest` names destinations by
+ * them). Only packets from port 53 cost more than the socket's fields: the connected sockets'
+ * fast path checks the peer port the socket holds, and the unconnected ones read it from the
+ * packet, which they read anyway. A copy is made only of a packet that is let through. */
 #include "vigil.bpf.h"
 #include "maps.bpf.h"
 
@@ -39,6 +46,7 @@ struct vg_pkt {
 	__u16 family;   /* of the packet: VG_AF_INET or VG_AF_INET6 */
 	__u8 proto;
 	__u8 tcp_flags; /* TCP: the header's flags byte (FIN 0x01, SYN 0x02, RST 0x04, ACK 0x10) */
+	__u32 l4;       /* offset of the transport header */
 };
 
 #define VG_TCP_SYN 0x02
@@ -100,6 +108,7 @@ static __always_inline int vg_pkt_read(struct __sk_buff *skb, struct vg_pkt *p)
 	__builtin_memcpy(&p->dport, &tcp[2], 2);
 	if (p->proto == VG_IPPROTO_TCP)
 		p->tcp_flags = tcp[13];
+	p->l4 = l4;
 	return 0;
 }
 
@@ -289,6 +298,75 @@ static __always_inline void vg_report_inbound(struct __sk_buff *skb, const struc
 		vg_stat_inc(VG_STAT_EVENTS);
 }
 
+#define VG_DNS_PORT 53
+
+/* Copies the start of a DNS message from port 53 (a packet let through to an agent's socket)
+ * into a VG_EV_DNS record. Observation only: a full ring, a ring filled to its reserved quarter
+ * or an unreadable packet loses the copy, never the packet. */
+static __always_inline void vg_dns_copy(struct __sk_buff *skb, const struct vg_pkt *p,
+					__u32 profile)
+{
+	struct vg_event_dns *ev;
+	__u32 off = p->l4, total, len;
+	__u8 doff;
+
+	if (p->proto == VG_IPPROTO_UDP) {
+		off += 8;
+	} else {
+		if (bpf_skb_load_bytes(skb, off + 12, &doff, 1))
+			return;
+		off += (doff >> 4) * 4;
+	}
+	if (off >= skb->len)
+		return; /* no payload: a bare ACK */
+	total = skb->len - off;
+	len = total > VG_DNS_MAX ? VG_DNS_MAX : total;
+	if (vg_ring_reserved())
+		return;
+	/* Reserved in the ring, not built on the stack: the record is larger than the stack. */
+	ev = bpf_ringbuf_reserve(&vg_events, sizeof(*ev), 0);
+	if (!ev) {
+		vg_stat_inc(VG_STAT_RINGBUF_FULL);
+		return;
+	}
+	__builtin_memset(&ev->hdr, 0, sizeof(ev->hdr));
+	/* The verifier needs len in [1, VG_DNS_MAX] by its own checks: the barrier keeps clang
+	 * from dropping them as implied by the lines above. */
+	asm volatile("" : "+r"(len));
+	if (len < 1 || len > VG_DNS_MAX || bpf_skb_load_bytes(skb, off, ev->data, len)) {
+		bpf_ringbuf_discard(ev, 0);
+		return;
+	}
+	ev->hdr.type = VG_EV_DNS;
+	ev->hdr.size = sizeof(*ev);
+	ev->hdr.version = VG_ABI_VERSION;
+	ev->hdr.ts_ns = bpf_ktime_get_boot_ns();
+	ev->hdr.cgroup_id = bpf_skb_cgroup_id(skb);
+	ev->hdr.profile_id = profile;
+	ev->hdr.tier = VG_TIER_NONE;
+	__builtin_memcpy(ev->addr, p->saddr, 16);
+	ev->port = bpf_ntohs(p->sport);
+	ev->len = len;
+	ev->total = total > 0xffff ? 0xffff : total;
+	ev->proto = p->proto;
+	ev->pad = 0;
+	bpf_ringbuf_submit(ev, vg_ring_flags(VG_VERDICT_NONE));
+	vg_stat_inc(VG_STAT_EVENTS);
+}
+
+/* A packet from port 53 to an agent's connected socket (the fast path's): its copy. */
+static __always_inline void vg_dns_connected(struct __sk_buff *skb)
+{
+	struct vg_pkt p = {};
+	__u32 profile = 0;
+
+	if (!vg_skb_agent(skb, &profile))
+		return;
+	if (vg_pkt_read(skb, &p) || p.sport != bpf_htons(VG_DNS_PORT))
+		return;
+	vg_dns_copy(skb, &p, profile);
+}
+
 SEC("cgroup_skb/ingress")
 int vg_skb_ingress(struct __sk_buff *skb)
 {
@@ -297,7 +375,7 @@ int vg_skb_ingress(struct __sk_buff *skb)
 	struct vg_pkt p = {};
 	__u32 profile = 0;
 	__u64 root;
-	int verdict, within;
+	int verdict, within, dns;
 
 	if (!sk)
 		return 1;
@@ -307,11 +385,17 @@ int vg_skb_ingress(struct __sk_buff *skb)
 	/* The fast path: established connections and connected UDP sockets (the kernel hands
 	 * those only what comes from their peer, which the agent chose). */
 	if (sk->protocol == VG_IPPROTO_TCP) {
-		if (sk->state != BPF_TCP_LISTEN)
+		if (sk->state != BPF_TCP_LISTEN) {
+			if ((__u16)sk->dst_port == bpf_htons(VG_DNS_PORT))
+				vg_dns_connected(skb);
 			return 1;
+		}
 	} else if (sk->protocol == VG_IPPROTO_UDP) {
-		if (sk->dst_port)
+		if (sk->dst_port) {
+			if ((__u16)sk->dst_port == bpf_htons(VG_DNS_PORT))
+				vg_dns_connected(skb);
 			return 1;
+		}
 	} else {
 		return 1;
 	}
@@ -319,16 +403,21 @@ int vg_skb_ingress(struct __sk_buff *skb)
 	if (!root)
 		return 1;
 	cfg = bpf_map_lookup_elem(&vg_ingress, &profile);
-	if (!cfg || cfg->mode == VG_MODE_OFF)
-		return 1;
 	if (vg_pkt_read(skb, &p)) {
+		if (!cfg || cfg->mode == VG_MODE_OFF)
+			return 1;
 		/* Unreadable ports (more than 4 IPv6 extension headers): no flow to name, so
 		 * counted, not reported. */
 		vg_stat_inc(VG_STAT_INBOUND);
 		return cfg->mode == VG_MODE_ENFORCE ? 0 : 1;
 	}
+	/* A datagram to an unconnected socket from port 53 (listeners' packets are TCP): copied
+	 * if it passes. */
+	dns = p.proto == VG_IPPROTO_UDP && p.sport == bpf_htons(VG_DNS_PORT);
+	if (!cfg || cfg->mode == VG_MODE_OFF)
+		goto pass;
 	if (p.proto == VG_IPPROTO_UDP && vg_udp_reply(skb, &p))
-		return 1;
+		goto pass;
 	/* A reset opens nothing. Past the SYN, the SYN's verdict holds (vg_tcp_request); a SYN
 	 * cookie's ACK, which has no request socket, is judged by its sender like a SYN. */
 	if (p.proto == VG_IPPROTO_TCP && (p.tcp_flags & VG_TCP_RST))
@@ -337,7 +426,7 @@ int vg_skb_ingress(struct __sk_buff *skb)
 		return 1;
 	within = vg_sender_within(skb, &p, root);
 	if (within == 1)
-		return 1;
+		goto pass;
 	/* Past the SYN and without a request socket, from this host, and no socket holds the
 	 * 4-tuple: an agent's client that closed before its last ACK was read (it resets at once;
 	 * measured about once in 10,000 connects of a loaded loop). Nobody is left to talk to. A
@@ -347,5 +436,10 @@ int vg_skb_ingress(struct __sk_buff *skb)
 		return 1;
 	verdict = cfg->mode == VG_MODE_ENFORCE ? VG_VERDICT_DENY : VG_VERDICT_AUDIT;
 	vg_report_inbound(skb, &p, root, profile, verdict);
-	return verdict == VG_VERDICT_DENY ? 0 : 1;
+	if (verdict == VG_VERDICT_DENY)
+		return 0;
+pass:
+	if (dns)
+		vg_dns_copy(skb, &p, profile);
+	return 1;
 }

@@ -12,11 +12,84 @@
 #include <gtest/gtest.h>
 
 #include "harness.h"
+#include "support/dns_server.h"
 
 namespace fs = std::filesystem;
 using namespace vigil::test;
 
 namespace {
+
+// This file's DNS server (StartupTest's is 127.0.0.153: the two may run at once).
+constexpr const char *kDnsServer = "127.0.0.163";
+
+// Builds the local index under argv[1]: a PEP 503 simple index with a pure-python wheel of
+// package vgdemo, and an npm registry document (vgdemo.json, served at /vgdemo) whose tarball
+// URL starts with argv[2].
+constexpr const char *kMakeIndex = R"PY(
+import base64, hashlib, io, json, os, sys, tarfile, zipfile
+root, npm_url = sys.argv[1], sys.argv[2]
+os.makedirs(root + '/simple/vgdemo', exist_ok=True)
+os.makedirs(root + '/packages', exist_ok=True)
+os.makedirs(root + '/vgdemo/-', exist_ok=True)
+files = {
+    'vgdemo.py': b'VALUE = 42\n',
+    'vgdemo-1.0.dist-info/METADATA': b'Metadata-Version: 2.1\nName: vgdemo\nVersion: 1.0\n',
+    'vgdemo-1.0.dist-info/WHEEL': b'Wheel-Version: 1.0\nGenerator: vigil-test\n'
+                                  b'Root-Is-Purelib: true\nTag: py3-none-any\n',
+}
+record = ''
+for name, data in files.items():
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b'=').decode()
+    record += '%s,sha256=%s,%d\n' % (name, digest, len(data))
+record += 'vgdemo-1.0.dist-info/RECORD,,\n'
+files['vgdemo-1.0.dist-info/RECORD'] = record.encode()
+wheel = root + '/packages/vgdemo-1.0-py3-none-any.whl'
+with zipfile.ZipFile(wheel, 'w') as z:
+    for name, data in files.items():
+        z.writestr(name, data)
+sha = hashlib.sha256(open(wheel, 'rb').read()).hexdigest()
+with open(root + '/simple/vgdemo/index.html', 'w') as f:
+    f.write('<!DOCTYPE html><html><body><a href="../../packages/vgdemo-1.0-py3-none-any.whl'
+            '#sha256=%s">vgdemo-1.0-py3-none-any.whl</a></body></html>\n' % sha)
+with open(root + '/simple/index.html', 'w') as f:
+    f.write('<!DOCTYPE html><html><body><a href="vgdemo/">vgdemo</a></body></html>\n')
+buf = io.BytesIO()
+with tarfile.open(fileobj=buf, mode='w:gz') as t:
+    for name, data in {'package/package.json':
+                       b'{"name": "vgdemo", "version": "1.0.0", "main": "index.js"}\n',
+                       'package/index.js': b'module.exports = 42;\n'}.items():
+        info = tarfile.TarInfo(name)
+        info.size = len(data)
+        info.mode = 0o644
+        t.addfile(info, io.BytesIO(data))
+tgz = buf.getvalue()
+open(root + '/vgdemo/-/vgdemo-1.0.0.tgz', 'wb').write(tgz)
+doc = {'name': 'vgdemo', 'dist-tags': {'latest': '1.0.0'},
+       'versions': {'1.0.0': {'name': 'vgdemo', 'version': '1.0.0', 'main': 'index.js', 'dist': {
+           'tarball': npm_url + '/vgdemo/-/vgdemo-1.0.0.tgz',
+           'shasum': hashlib.sha1(tgz).hexdigest(),
+           'integrity': 'sha512-' + base64.b64encode(hashlib.sha512(tgz).digest()).decode()}}}}
+open(root + '/vgdemo.json', 'w').write(json.dumps(doc))
+)PY";
+
+// Serves argv[1] on argv[2]:argv[3]: files as they are, a directory by its index.html, and a
+// path with no file by path.json (the registry document at /vgdemo), quietly.
+constexpr const char *kServe = R"PY(
+import http.server, os, sys
+root, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+class Handler(http.server.SimpleHTTPRequestHandler):
+    def __init__(self, *a, **k):
+        super().__init__(*a, directory=root, **k)
+    def send_head(self):
+        path = self.path.split('?')[0]
+        if not os.path.exists(self.translate_path(path)) and \
+                os.path.isfile(self.translate_path(path) + '.json'):
+            self.path = path + '.json'
+        return super().send_head()
+    def log_message(self, *a):
+        pass
+http.server.ThreadingHTTPServer((host, port), Handler).serve_forever()
+)PY";
 
 size_t count_of(const std::string &hay, const std::string &needle)
 {
@@ -72,6 +145,25 @@ protected:
       argv.push_back(a);
     argv.insert(argv.end(), {"bash", "-c", script});
     return run(argv, {"HOME=" + home_}, std::chrono::seconds(120));
+  }
+
+  // The same in a private mount namespace whose /etc/resolv.conf names this file's DNS server
+  // (tmp_/resolv.conf, written by the test): host names resolve there, for the agent and for
+  // vigil run (which resolves the profile's host entries and takes dns: system from it).
+  ProcResult resolved_agent(const std::vector<std::string> &vigil_args, const std::string &script)
+  {
+    std::vector<std::string> argv{
+        "unshare", "-m", "--propagation", "private", "sh", "-c",
+        "if [ -e /etc/resolv.conf ]; then mount --bind \"$0\" /etc/resolv.conf; else "
+        "cp -a /etc \"$1/etc\" && cp \"$0\" \"$1/etc/resolv.conf\" && "
+        "mount --bind \"$1/etc\" /etc; fi && shift && exec \"$@\"",
+        tmp_ / "resolv.conf", tmp_.path(), vigil_bin(), "run"};
+    argv.insert(argv.end(), vigil_args.begin(), vigil_args.end());
+    argv.push_back("--");
+    for (const auto &a : agent_prefix(GetParam()))
+      argv.push_back(a);
+    argv.insert(argv.end(), {"bash", "-c", script});
+    return run(argv, {"HOME=" + home_}, std::chrono::seconds(240));
   }
 
   TempDir tmp_;
@@ -145,8 +237,10 @@ TEST_P(ProfileSuggest, session_runs_clean_under_the_suggestion_and_new_attempts_
 }
 
 // A real tool: `git clone` over HTTP from a server outside the agent (127.0.0.5, not in the
-// default allowlist), recorded, suggested, and cloned again under the suggestion: no alert; a
-// clone from another address is still denied, with its alert.
+// default allowlist), recorded, suggested (the suggestion passes check-profile), and cloned
+// again under the suggestion: no alert and no denial; a clone with a credential read added
+// still clones while the read is denied; a clone from another address is denied, each with its
+// alert.
 TEST_P(ProfileSuggest, git_clone_from_a_local_server_runs_clean_under_its_suggestion)
 {
   if (run({"sh", "-c", "command -v git && command -v python3"}).status != 0)
@@ -180,27 +274,184 @@ TEST_P(ProfileSuggest, git_clone_from_a_local_server_runs_clean_under_its_sugges
   const std::string suggested = tmp_ / "suggested.yaml";
   ProcResult sug = run({vigil_bin(), "profile", "suggest", log, "-o", suggested});
   ASSERT_EQ(sug.status, 0) << sug.err;
+  ProcResult check = run({vigil_bin(), "check-profile", suggested});
+  ASSERT_EQ(check.status, 0) << check.err << read_file(suggested);
   const std::string yaml = read_file(suggested);
   EXPECT_NE(yaml.find("{cidr: 127.0.0.5/32, ports: [" + port_ + "]}"), std::string::npos) << yaml;
   EXPECT_NE(yaml.find("by git-remote-http (pid"), std::string::npos) << yaml;
+  EXPECT_NE(yaml.find("~/.aws/credentials"), std::string::npos) << "base protections kept";
 
-  const std::string a2 = tmp_ / "a2.jsonl";
-  ProcResult again = agent({"--profile", suggested, "--alerts-json", a2},
+  // The clone again under the suggestion: no alert, and no denial in its own log.
+  const std::string a2 = tmp_ / "a2.jsonl", log2 = tmp_ / "log2";
+  ProcResult again = agent({"--profile", suggested, "--alerts-json", a2, "--log-dir", log2},
                            "git clone -q " + url + " '" + tmp_ / "c2" + "'");
   ASSERT_EQ(again.status, 0) << again.err;
   EXPECT_TRUE(fs::exists(tmp_ / "c2/README")) << again.err;
   EXPECT_TRUE(read_json_lines(a2).empty()) << read_file(a2);
+  EXPECT_EQ(again.err.find("Operation not permitted"), std::string::npos) << again.err;
+  ProcResult rep = run({vigil_bin(), "report", log2, "-o", tmp_ / "again.html"});
+  ASSERT_EQ(rep.status, 0) << rep.err;
+  EXPECT_NE(rep.err.find(" 0 alert(s), 0 denial(s)"), std::string::npos) << rep.err;
 
+  // A clone with a credential read added: the clone still works, the read is denied, alerted.
   const std::string a3 = tmp_ / "a3.jsonl";
+  ProcResult cred = agent({"--profile", suggested, "--alerts-json", a3},
+                          "git clone -q " + url + " '" + tmp_ / "c3" + "' && cat \"$HOME/.aws/" +
+                              "credentials\"; true");
+  ASSERT_EQ(cred.status, 0) << cred.err;
+  EXPECT_TRUE(fs::exists(tmp_ / "c3/README")) << cred.err;
+  EXPECT_EQ(cred.out.find("canary"), std::string::npos) << "the credential was read";
+  size_t denied = 0;
+  for (const auto &a : read_json_lines(a3))
+    denied += a.value("path", "") == canary_ && a.value("verdict", "") == "denied";
+  EXPECT_EQ(denied, 1u) << read_file(a3);
+
+  // A clone from another address: denied, with its alert.
+  const std::string a4 = tmp_ / "a4.jsonl";
   ProcResult other =
-      agent({"--profile", suggested, "--alerts-json", a3},
-            "git clone -q http://127.0.0.6:" + port_ + "/repo.git '" + tmp_ / "c3" + "'");
+      agent({"--profile", suggested, "--alerts-json", a4},
+            "git clone -q http://127.0.0.6:" + port_ + "/repo.git '" + tmp_ / "c4" + "'");
   EXPECT_NE(other.status, 0) << other.err;
   size_t egress = 0;
-  for (const auto &a : read_json_lines(a3))
+  for (const auto &a : read_json_lines(a4))
     egress += a.value("rule", "") == "egress-not-allowed" &&
               a["destination"].value("ip", "") == "127.0.0.6" && a.value("verdict", "") == "denied";
-  EXPECT_GE(egress, 1u) << read_file(a3);
+  EXPECT_GE(egress, 1u) << read_file(a4);
+}
+
+// Real package managers: `pip install` and `npm install` from a local index (a PEP 503 simple
+// index with a wheel built here, a registry document with a tarball built here), each named by a
+// host name that this test's DNS server answers (127.0.0.163:53, named by a resolv.conf bound
+// over /etc/resolv.conf in a private mount namespace, as StartupTest does). Recorded watched,
+// suggested: the suggestion names both indexes by host name (from the DNS answers the agent
+// received, which the log holds and replay shows), and the installs run again under it with no
+// alert and no denial, while a credential read and a connect to a new address are denied.
+TEST_P(ProfileSuggest, pip_and_npm_installs_from_a_local_index_run_clean_under_their_suggestion)
+{
+  if (run({"unshare", "-m", "true"}).status != 0)
+    GTEST_SKIP() << "unshare -m is not available: the test binds its own resolv.conf";
+  // The agent may run as uid 65534: a python3 outside /root (pyenv's is not readable there).
+  const std::string py = "/usr/bin/python3";
+  if (run({py, "-m", "pip", "--version"}).status != 0 ||
+      run({"sh", "-c", "command -v npm"}).status != 0)
+    GTEST_SKIP() << "python3-pip and npm are needed (deploy/install-deps.sh --test)";
+  DnsServer dns(kDnsServer, {{"pypi.vigil.test", "127.0.0.9"}, {"npm.vigil.test", "127.0.0.10"}});
+  if (!dns.ok())
+    GTEST_SKIP() << "cannot bind " << kDnsServer << ":53 (in use?)";
+
+  // The index: simple/vgdemo/ (PEP 503) and its wheel; vgdemo.json (the registry document) and
+  // its tarball. Built by a script, hashes and all.
+  const std::string srv = tmp_ / "index", make = tmp_ / "make_index.py";
+  write_file(make, kMakeIndex);
+  ProcResult made = run({py, make, srv, "http://npm.vigil.test:" + port_});
+  ASSERT_EQ(made.status, 0) << made.err;
+  write_file(tmp_ / "serve.py", kServe);
+  Proc pypi({py, tmp_ / "serve.py", srv, "127.0.0.9", port_});
+  Proc npmreg({py, tmp_ / "serve.py", srv, "127.0.0.10", port_});
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  auto up = [&] {
+    return http_get("127.0.0.9:" + port_, "/simple/vgdemo/").find("vgdemo-1.0") !=
+               std::string::npos &&
+           http_get("127.0.0.10:" + port_, "/vgdemo").find("dist-tags") != std::string::npos;
+  };
+  while (!up() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_TRUE(up()) << "the index servers did not come up";
+  write_file(tmp_ / "resolv.conf", std::string("nameserver ") + kDnsServer + "\n");
+
+  // Fresh target directories each run, writable by the agent whoever it runs as.
+  auto installs = [&](const std::string &tag) {
+    for (const auto &d : {"pip-" + tag, "npm-" + tag, "npmcache-" + tag}) {
+      fs::create_directories(tmp_ / d);
+      ::chmod((tmp_ / d).c_str(), 0777);
+    }
+    return py + " -m pip install -q --disable-pip-version-check --no-cache-dir --no-input " +
+           "--index-url http://pypi.vigil.test:" + port_ + "/simple/ --no-deps --target '" +
+           tmp_ / ("pip-" + tag) + "' vgdemo && npm install --silent --no-audit --no-fund " +
+           "--no-update-notifier --registry http://npm.vigil.test:" + port_ + "/ --cache '" +
+           tmp_ / ("npmcache-" + tag) + "' --prefix '" + tmp_ / ("npm-" + tag) + "' vgdemo";
+  };
+  auto installed = [&](const std::string &tag) {
+    return fs::exists(tmp_ / ("pip-" + tag) + "/vgdemo.py") &&
+           fs::exists(tmp_ / ("npm-" + tag) + "/node_modules/vgdemo/index.js");
+  };
+
+  // 1. Recorded watched, not confined, under the default profile.
+  const std::string log = tmp_ / "log", a1 = tmp_ / "a1.jsonl";
+  ProcResult rec = resolved_agent(
+      {"--max-tier", "monitor", "--log-dir", log, "--alerts-json", a1}, installs("1"));
+  ASSERT_EQ(rec.status, 0) << rec.out << rec.err;
+  ASSERT_TRUE(installed("1")) << rec.err;
+  EXPECT_GE(dns.answered("pypi.vigil.test"), 1u);
+  EXPECT_GE(dns.answered("npm.vigil.test"), 1u);
+  // The log holds the answers, and replay shows them.
+  ProcResult replay = run({vigil_bin(), "replay", "--format", "timeline", log});
+  ASSERT_EQ(replay.status, 0) << replay.err;
+  EXPECT_NE(replay.out.find("dns answer from " + std::string(kDnsServer) +
+                            ":53: pypi.vigil.test = 127.0.0.9"),
+            std::string::npos)
+      << replay.out;
+  EXPECT_NE(replay.out.find("npm.vigil.test = 127.0.0.10"), std::string::npos) << replay.out;
+
+  // 2. The suggestion names both indexes by host name, not by address.
+  const std::string suggested = tmp_ / "suggested.yaml";
+  ProcResult sug = run({vigil_bin(), "profile", "suggest", log, "-o", suggested});
+  ASSERT_EQ(sug.status, 0) << sug.err;
+  ProcResult check = run({vigil_bin(), "check-profile", suggested});
+  ASSERT_EQ(check.status, 0) << check.err << read_file(suggested);
+  const std::string yaml = read_file(suggested);
+  for (const char *host : {"pypi.vigil.test", "npm.vigil.test"})
+    EXPECT_NE(yaml.find("{host: \"" + std::string(host) + "\", ports: [" + port_ +
+                        "]}   # named by a DNS answer the agent received"),
+              std::string::npos)
+        << host << "\n"
+        << yaml;
+  EXPECT_EQ(yaml.find("cidr: 127.0.0.9/"), std::string::npos) << yaml;
+  EXPECT_EQ(yaml.find("cidr: 127.0.0.10/"), std::string::npos) << yaml;
+  EXPECT_NE(yaml.find("answered for it by " + std::string(kDnsServer) + ":53"),
+            std::string::npos)
+      << yaml;
+  EXPECT_NE(yaml.find("~/.aws/credentials"), std::string::npos) << "base protections kept";
+
+  // 3. The installs again under the suggestion: no alert, no denial.
+  const std::string a2 = tmp_ / "a2.jsonl", log2 = tmp_ / "log2";
+  ProcResult again =
+      resolved_agent({"--profile", suggested, "--alerts-json", a2, "--log-dir", log2},
+                     installs("2"));
+  ASSERT_EQ(again.status, 0) << again.out << again.err;
+  EXPECT_TRUE(installed("2")) << again.err;
+  EXPECT_TRUE(read_json_lines(a2).empty()) << read_file(a2);
+  EXPECT_EQ(again.err.find("Operation not permitted"), std::string::npos) << again.err;
+  ProcResult rep = run({vigil_bin(), "report", log2, "-o", tmp_ / "again.html"});
+  ASSERT_EQ(rep.status, 0) << rep.err;
+  EXPECT_NE(rep.err.find(" 0 alert(s), 0 denial(s)"), std::string::npos) << rep.err;
+
+  // 4. With a credential read and a connect to a new address added: both denied, each alerted.
+  const std::string a3 = tmp_ / "a3.jsonl";
+  ProcResult more = resolved_agent({"--profile", suggested, "--alerts-json", a3},
+                                   installs("3") + "; cat \"$HOME/.aws/credentials\"; " +
+                                       ": 3<>/dev/tcp/127.0.0.4/" + port_ + "; true");
+  ASSERT_EQ(more.status, 0) << more.err;
+  EXPECT_TRUE(installed("3")) << more.err;
+  EXPECT_EQ(more.out.find("canary"), std::string::npos) << "the credential was read";
+  EXPECT_EQ(count_of(more.err, "/dev/tcp/127.0.0.4/" + port_ + ": Operation not permitted"), 1u)
+      << more.err;
+  size_t cred = 0, egress = 0, other = 0;
+  for (const auto &a : read_json_lines(a3)) {
+    if (a.value("path", "") == canary_) {
+      ++cred;
+      EXPECT_EQ(a.value("verdict", ""), "denied") << a.dump();
+    } else if (a.value("rule", "") == "egress-not-allowed") {
+      ++egress;
+      EXPECT_EQ(a["destination"].value("ip", ""), "127.0.0.4") << a.dump();
+      EXPECT_EQ(a.value("verdict", ""), "denied") << a.dump();
+    } else if (a.value("rule", "") != "exfiltration-sequence") {
+      ++other;
+    }
+  }
+  EXPECT_EQ(cred, 1u) << read_file(a3);
+  EXPECT_EQ(egress, 1u) << read_file(a3);
+  EXPECT_EQ(other, 0u) << read_file(a3);
 }
 
 // A build (make and cc, no network): the suggestion adds nothing, and the build runs clean

@@ -94,6 +94,8 @@ std::string describe_event(const pipeline::Event &ev)
     return "access pid " + std::to_string(p->target_tgid) + " (" + p->target_comm + ")";
   if (const auto *k = std::get_if<SocketBody>(&ev.body))
     return "socket family " + std::to_string(k->family) + " type " + std::to_string(k->type);
+  if (const auto *d = std::get_if<DnsBody>(&ev.body))
+    return report::describe_dns(*d);
   return "?";
 }
 

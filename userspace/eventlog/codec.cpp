@@ -90,6 +90,27 @@ struct BodyEncoder {
     put_u64(out, b.suppressed);
     put_u32(out, b.rate);
   }
+  void operator()(const pipeline::DnsBody &b)
+  {
+    out.append(reinterpret_cast<const char *>(b.server.data()), b.server.size());
+    put_u16(out, b.port);
+    put_u8(out, b.proto);
+    put_u8(out, static_cast<uint8_t>((b.cut ? 1 : 0) | (b.truncated ? 2 : 0)));
+    put_u8(out, b.rcode);
+    put_u16(out, b.qtype);
+    put_u16(out, b.id);
+    put_u32(out, b.ttl);
+    put_bounded(out, b.qname, kMaxDnsName);
+    put_bounded(out, b.error, kMaxDnsName);
+    const size_t nc = std::min(b.cnames.size(), kMaxDnsItems);
+    put_varint(out, nc);
+    for (size_t i = 0; i < nc; ++i)
+      put_bounded(out, b.cnames[i], kMaxDnsName);
+    const size_t na = std::min(b.addrs.size(), kMaxDnsItems);
+    put_varint(out, na);
+    for (size_t i = 0; i < na; ++i)
+      out.append(reinterpret_cast<const char *>(b.addrs[i].data()), b.addrs[i].size());
+  }
   void operator()(const pipeline::VolumeBody &b)
   {
     out.append(reinterpret_cast<const char *>(b.addr.data()), b.addr.size());
@@ -226,6 +247,42 @@ bool decode_body(pipeline::EventType t, Cursor &c, pipeline::Event &ev)
     ev.body = b;
     return true;
   }
+  case EventType::dns: {
+    pipeline::DnsBody &b = body_of<pipeline::DnsBody>(ev);
+    auto server = c.bytes(b.server.size());
+    if (c.ok())
+      std::memcpy(b.server.data(), server.data(), b.server.size());
+    b.port = c.u16();
+    b.proto = c.u8();
+    const uint8_t bits = c.u8();
+    b.cut = bits & 1;
+    b.truncated = (bits & 2) != 0;
+    b.rcode = c.u8();
+    b.qtype = c.u16();
+    b.id = c.u16();
+    b.ttl = c.u32();
+    c.str_into(b.qname, kMaxDnsName);
+    c.str_into(b.error, kMaxDnsName);
+    const uint64_t nc = c.varint();
+    // Each name takes at least its length byte: a count beyond the bytes left is corrupt.
+    if (!c.ok() || nc > kMaxDnsItems || nc > c.remaining()) {
+      c.fail();
+      return false;
+    }
+    strs_into(c, b.cnames, nc, kMaxDnsName);
+    const uint64_t na = c.varint();
+    if (!c.ok() || na > kMaxDnsItems || na * 16 > c.remaining()) {
+      c.fail();
+      return false;
+    }
+    b.addrs.resize(na);
+    for (auto &a : b.addrs) {
+      auto bytes = c.bytes(a.size());
+      if (c.ok())
+        std::memcpy(a.data(), bytes.data(), a.size());
+    }
+    return true;
+  }
   case EventType::egress_volume: {
     pipeline::VolumeBody b;
     auto addr = c.bytes(b.addr.size());
@@ -253,7 +310,7 @@ void encode(const pipeline::Event &ev, std::string &out)
       pipeline::EventType::exec,  pipeline::EventType::fork,    pipeline::EventType::exit,
       pipeline::EventType::open,  pipeline::EventType::connect, pipeline::EventType::ptrace,
       pipeline::EventType::socket, pipeline::EventType::egress_volume,
-      pipeline::EventType::tamper, pipeline::EventType::throttle};
+      pipeline::EventType::tamper, pipeline::EventType::throttle, pipeline::EventType::dns};
   static_assert(std::size(kTypeOf) == std::variant_size_v<decltype(ev.body)>);
   put_u16(out, static_cast<uint16_t>(kTypeOf[ev.body.index()]));
   put_u16(out, h.flags);
@@ -392,6 +449,7 @@ Result<pipeline::Event *> Decoder::decode(std::span<const std::byte> payload)
   if (payload.size() >= 3) {
     const auto type = static_cast<uint16_t>(wire::load_le<uint16_t>(payload.data() + 1));
     slot = type == static_cast<uint16_t>(pipeline::EventType::egress_volume) ? 10
+           : type == static_cast<uint16_t>(pipeline::EventType::dns)          ? 11
            : type < 10                                                        ? type
                                                                               : 0;
   }

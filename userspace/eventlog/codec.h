@@ -16,6 +16,10 @@
 //   ptrace  u32 target_tgid | u32 mode | u64 target_cgroup | str target_comm
 //   socket  i32 family, type, protocol, ret
 //   egress_volume  16 B addr | u16 port | u8 proto | u64 bytes | u64 packets
+//   dns     16 B server | u16 port | u8 proto | u8 bits (1 cut, 2 truncated) | u8 rcode
+//           | u16 qtype | u16 id | u32 ttl | str qname | str error | varint n | n x str cname
+//           | varint n | n x 16 B addr
+//   (the parsed answer, not the packet: the log never holds the raw DNS bytes)
 // Extensions: zero or more (varint tag, varint length, bytes) up to the end of the payload.
 //   tag 1 (exec): the watched environment: u8 truncated | varint n | n x str "NAME=VALUE"
 //
@@ -42,6 +46,8 @@ inline constexpr uint8_t kCodecVersion = 1;
 inline constexpr size_t kMaxComm = 256;
 inline constexpr size_t kMaxString = 65536;
 inline constexpr size_t kMaxArgs = 65536;
+inline constexpr size_t kMaxDnsName = 1024; // a name or a parse error's text
+inline constexpr size_t kMaxDnsItems = 256; // names of a CNAME chain, addresses of an answer
 
 // Appends the encoding of ev to out.
 void encode(const pipeline::Event &ev, std::string &out);
@@ -61,7 +67,7 @@ public:
   Result<pipeline::Event *> decode(std::span<const std::byte> payload);
 
 private:
-  std::array<pipeline::Event, 11> slots_; // exec..throttle, egress_volume; 0: other types
+  std::array<pipeline::Event, 12> slots_; // exec..throttle, egress_volume, dns; 0: other types
 };
 
 } // namespace vigil::eventlog

@@ -116,6 +116,29 @@ struct BodyJson {
     j["suppressed"] = b.suppressed;
     j["rate"] = b.rate;
   }
+  void operator()(const pipeline::DnsBody &b)
+  {
+    j["server"] = policy::ip_to_string(b.server);
+    j["port"] = b.port;
+    j["proto"] = b.proto;
+    if (!b.error.empty()) {
+      j["dns_error"] = b.error;
+      return;
+    }
+    j["name"] = b.qname;
+    j["qtype"] = b.qtype;
+    j["rcode"] = b.rcode;
+    j["cnames"] = b.cnames;
+    json addrs = json::array();
+    for (const auto &a : b.addrs)
+      addrs.push_back(policy::ip_to_string(a));
+    j["addresses"] = std::move(addrs);
+    j["ttl"] = b.ttl;
+    if (b.cut)
+      j["cut"] = true;
+    if (b.truncated)
+      j["truncated"] = true;
+  }
   void operator()(const pipeline::VolumeBody &b)
   {
     j["destination"] = policy::ip_to_string(b.addr);

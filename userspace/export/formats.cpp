@@ -50,6 +50,8 @@ std::string_view falco_event_type(pipeline::EventType t)
     return "tamper"; // a vigil-specific event: Falco has no single syscall for it
   case pipeline::EventType::throttle:
     return "throttle";
+  case pipeline::EventType::dns:
+    return "recvfrom"; // an answer received from a resolver
   }
   return "unknown";
 }

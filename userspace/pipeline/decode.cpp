@@ -4,6 +4,7 @@
 #include <type_traits>
 #include <variant>
 
+#include "pipeline/dns.h"
 #include "pipeline/event.h"
 #include "vigil/abi.h"
 
@@ -32,6 +33,8 @@ std::string_view to_string(EventType t)
     return "tamper";
   case EventType::throttle:
     return "throttle";
+  case EventType::dns:
+    return "dns";
   }
   return "unknown";
 }
@@ -234,6 +237,10 @@ size_t footprint(const Event &ev)
           n += b.target_comm.size();
         } else if constexpr (std::is_same_v<B, TamperBody>) {
           n += b.name.size();
+        } else if constexpr (std::is_same_v<B, DnsBody>) {
+          n += b.qname.size() + b.error.size() + b.addrs.size() * 16;
+          for (const auto &c : b.cnames)
+            n += sizeof(std::string) + c.size();
         }
       },
       ev.body);
@@ -396,6 +403,37 @@ Result<> decode_into(std::span<const std::byte> data, Event &ev)
     if (auto ok = read_fixed(data, rec, "throttle"); !ok)
       return tl::unexpected(ok.error());
     ev.body = ThrottleBody{rec.suppressed, rec.rate};
+    break;
+  }
+  case VG_EV_DNS: {
+    vg_event_dns rec;
+    if (auto ok = read_fixed(data, rec, "dns"); !ok)
+      return tl::unexpected(ok.error());
+    if (rec.len > sizeof(rec.data))
+      return fail("dns: " + std::to_string(rec.len) + " bytes of data in a record that holds " +
+                  std::to_string(sizeof(rec.data)));
+    DnsBody &b = body_of<DnsBody>(ev);
+    std::memcpy(b.server.data(), rec.addr, sizeof(rec.addr));
+    b.port = rec.port;
+    b.proto = rec.proto;
+    DnsMessage m;
+    if (parse_dns_response({rec.data, rec.len}, rec.proto == 6, m, b.error)) {
+      b.qname = std::move(m.qname);
+      b.cnames = std::move(m.cnames);
+      b.addrs = std::move(m.addrs);
+    } else {
+      b.qname.clear();
+      b.cnames.clear();
+      b.addrs.clear();
+    }
+    // The copy stops at VG_DNS_MAX bytes of a longer payload: answers past it are lost (the
+    // parse ran out of bytes in the answer section).
+    b.cut = m.cut;
+    b.truncated = m.truncated;
+    b.rcode = m.rcode;
+    b.qtype = m.qtype;
+    b.id = m.id;
+    b.ttl = m.ttl;
     break;
   }
   default:

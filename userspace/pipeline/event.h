@@ -25,6 +25,7 @@ enum class EventType : uint16_t {
   socket = 7,
   tamper = 8,   // an agent reached for vigil or its own boundary (self-protection)
   throttle = 9, // an agent cgroup went over its event rate; observation events were dropped
+  dns = 10,     // a DNS answer an agent's socket received (parsed: the name and its addresses)
   // Made in userspace, not by the kernel: bytes an agent cgroup sent to one destination since
   // the previous report (from the cgroup_skb counters).
   egress_volume = 64,
@@ -212,10 +213,31 @@ struct VolumeBody {
   uint64_t packets = 0;
 };
 
+// A DNS message from port 53 that an agent's socket received (VG_EV_DNS), parsed (dns.h). The
+// header names the receiving socket's cgroup and no process (tgid 0: the kernel copied it while
+// delivering the packet). What the agent learnt: the addresses the answer gave for the name it
+// asked for. Hostile: an agent may answer its own queries, so this names what it was told, not
+// what the name is.
+struct DnsBody {
+  std::array<uint8_t, 16> server{}; // the sender, IPv4 as IPv4-mapped IPv6
+  uint16_t port = 0;                // the sender's port (53)
+  uint8_t proto = 0;                // IPPROTO_UDP (17) or IPPROTO_TCP (6)
+  bool cut = false;       // the bytes ended before the message did: later records are lost
+  bool truncated = false; // the server set TC (the answer is incomplete; a TCP retry follows)
+  uint8_t rcode = 0;
+  uint16_t qtype = 0;
+  uint16_t id = 0;
+  std::string qname;                // "" when the message did not parse
+  std::vector<std::string> cnames;  // the CNAME chain from qname
+  std::vector<std::array<uint8_t, 16>> addrs; // A/AAAA answers for qname (IPv4 mapped)
+  uint32_t ttl = 0;                 // the smallest TTL of addrs, seconds
+  std::string error;                // why the message did not parse ("" when it did)
+};
+
 struct Event {
   Header hdr;
   std::variant<ExecBody, ForkBody, ExitBody, OpenBody, ConnectBody, PtraceBody, SocketBody,
-               VolumeBody, TamperBody, ThrottleBody>
+               VolumeBody, TamperBody, ThrottleBody, DnsBody>
       body;
 };
 

@@ -228,6 +228,10 @@ private:
     s_.last_ns = std::max(s_.last_ns, t);
     const bool denied = is_denied(ev);
     s_.denials += denied;
+    if (const auto *d = std::get_if<DnsBody>(&ev.body)) { // no process: copied in softirq
+      dns(ev, *d, t);
+      return;
+    }
     Process *p = proc(ev.hdr.tgid, &ev);
     if (p) {
       p->denials += denied;
@@ -356,6 +360,36 @@ private:
       line.text = describe(ev);
       add_line(std::move(line), denied || decided || credential);
     }
+  }
+
+  void dns(const Event &ev, const DnsBody &d, uint64_t t)
+  {
+    ++s_.dns_answers;
+    if (!d.error.empty())
+      ++s_.dns_unparsed;
+    const std::string server = policy::ip_to_string(d.server) + ":" + std::to_string(d.port);
+    for (const auto &a : d.addrs) {
+      const std::string ip = policy::ip_to_string(a);
+      auto it = s_.names.find(ip);
+      if (it == s_.names.end()) {
+        if (s_.names.size() >= caps_.session_files) {
+          ++s_.names_cut;
+          continue;
+        }
+        it = s_.names.emplace(ip, std::map<std::string, ResolvedName>{}).first;
+      }
+      auto n = it->second.find(d.qname);
+      if (n == it->second.end()) {
+        if (it->second.size() >= 8) {
+          ++s_.names_cut;
+          continue;
+        }
+        n = it->second.emplace(d.qname, ResolvedName{{}, server}).first;
+      }
+      bump(n->second.count, t, ev, false);
+    }
+    Line line{t, ev.hdr.tgid, ev.hdr.comm, describe(ev), false, false, {}, {}};
+    add_line(std::move(line), false);
   }
 
   void connect(const Event &ev, const ConnectBody &c, uint64_t t, Process *p, Line line)
@@ -601,7 +635,31 @@ std::string describe(const Event &ev)
     return "tamper " + std::string(to_string(tb->kind)) + " " + tb->name;
   if (const auto *th = std::get_if<ThrottleBody>(&ev.body))
     return "throttled: " + std::to_string(th->suppressed) + " events dropped";
+  if (const auto *d = std::get_if<DnsBody>(&ev.body))
+    return describe_dns(*d);
   return "?";
+}
+
+std::string describe_dns(const DnsBody &d)
+{
+  std::string s = "dns answer from " + policy::ip_to_string(d.server) + ":" +
+                  std::to_string(d.port) + (d.proto == 6 ? "/tcp" : "");
+  if (!d.error.empty())
+    return s + ": not parsed (" + d.error + ")";
+  s += ": " + (d.qname.empty() ? std::string(".") : d.qname);
+  for (const auto &c : d.cnames)
+    s += " -> " + c;
+  if (d.rcode != 0)
+    s += d.rcode == 3 ? " NXDOMAIN" : " rcode " + std::to_string(d.rcode);
+  std::string addrs;
+  for (const auto &a : d.addrs)
+    addrs += (addrs.empty() ? "" : ", ") + policy::ip_to_string(a);
+  s += addrs.empty() ? " (no address)" : " = " + addrs;
+  if (d.cut)
+    s += " (cut)";
+  if (d.truncated)
+    s += " (truncated)";
+  return s;
 }
 
 Result<Session> load_session(const std::vector<std::string> &paths, const Filter &filter,

@@ -109,6 +109,12 @@ struct Destination {
   std::string ip;
 };
 
+// A name an address was given for in a DNS answer an agent received.
+struct ResolvedName {
+  Count count;        // answers that gave the address for the name (no process: tgid 0)
+  std::string server; // "ip:port" of the first answer's sender
+};
+
 struct Session {
   std::vector<std::string> files;
   uint64_t bytes = 0;
@@ -132,6 +138,11 @@ struct Session {
   std::map<std::string, uint64_t> by_severity, by_rule;
   uint64_t denials = 0;
   std::map<std::string, Destination> dests;
+  // From DNS answers: address ("1.2.3.4", "2001:db8::1") -> the names (the question, lower case)
+  // an answer gave it for (capped at Caps::session_files addresses, 8 names each).
+  std::map<std::string, std::map<std::string, ResolvedName>> names;
+  uint64_t names_cut = 0; // answers' (address, name) pairs past the caps
+  uint64_t dns_answers = 0, dns_unparsed = 0;
   std::map<std::string, Count> credentials; // opens of paths the recorded profiles protect
   std::vector<Line> timeline;
   uint64_t timeline_cut = 0;
@@ -152,5 +163,7 @@ std::optional<uint64_t> parse_rfc3339(const std::string &text);
 
 // The one-line description of an event the timeline shows ("open /etc/passwd = ok").
 std::string describe(const pipeline::Event &ev);
+// A DNS answer's ("dns answer from 127.0.0.53:53: example.com = 93.184.215.14").
+std::string describe_dns(const pipeline::DnsBody &d);
 
 } // namespace vigil::report

@@ -44,6 +44,14 @@ std::string ports_yaml(const std::vector<policy::PortRange> &ports)
   return s + "]";
 }
 
+bool equal_nocase(std::string_view a, std::string_view b)
+{
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
 std::string_view mode_name(policy::Mode m)
 {
   return policy::to_string(m);
@@ -59,6 +67,28 @@ bool metadata_or_link_local(const std::array<uint8_t, 16> &ip)
   static constexpr std::array<uint8_t, 16> ec2 = {0xfd, 0, 0x0e, 0xc2, 0, 0, 0,    0,
                                                   0,    0, 0,    0,    0, 0, 0x02, 0x54};
   return ip == ec2;
+}
+
+// What a profile's egress host entry may hold (yaml_read.cpp checks the same).
+bool host_name_ok(std::string_view name)
+{
+  return !name.empty() && name.size() <= 253 && name.find('.') != std::string_view::npos &&
+         name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789.-") == std::string_view::npos;
+}
+
+// Whether a host entry of the base already allows the name on the port.
+bool base_host_allows(const Profile &b, const std::string &name, uint16_t port)
+{
+  for (const auto &a : b.egress_allow) {
+    if (a.host.empty() || !equal_nocase(a.host, name))
+      continue;
+    if (a.ports.empty())
+      return true;
+    for (const auto &r : a.ports)
+      if (r.lo <= port && port <= r.hi)
+        return true;
+  }
+  return false;
 }
 
 void base_sections(std::string &y, const Profile &b)
@@ -246,7 +276,8 @@ std::string suggest_profile(const Session &s, const Profile &base, const Suggest
     std::set<uint16_t> ports;
     std::vector<std::string> why;
   };
-  std::map<std::string, Seen> add; // ip -> ports, comments
+  std::map<std::string, Seen> add;   // ip -> ports, comments
+  std::map<std::string, Seen> hosts; // name a DNS answer gave the ip for -> ports, comments
   std::vector<std::string> review_dest, review_unix;
   for (const auto &[key, d] : s.dests) {
     if (d.unix_socket) {
@@ -267,19 +298,49 @@ std::string suggest_profile(const Session &s, const Profile &base, const Suggest
                             std::to_string(d.port) + "]}   # " + where(d.count));
       continue;
     }
+    // Named by a DNS answer the agent received: the entry is the name (what the agent asked
+    // for), so the profile follows the service when its addresses change. Names a profile
+    // cannot hold (an underscore) leave the address as it is.
+    bool named = false;
+    if (auto it = s.names.find(d.ip); it != s.names.end()) {
+      for (const auto &[name, rn] : it->second) {
+        if (!host_name_ok(name))
+          continue;
+        named = true;
+        if (base_host_allows(base, name, d.port) && !d.count.denied)
+          continue;
+        Seen &h = hosts[name];
+        h.ports.insert(d.port);
+        h.why.push_back(d.ip + " port " + std::to_string(d.port) + ": " + where(d.count));
+        h.why.push_back(d.ip + " answered for it by " + c(rn.server) + ": first " +
+                        detect::format_time(rn.count.first_ns) + ", " +
+                        std::to_string(rn.count.n) + " time(s)");
+      }
+    }
+    if (named)
+      continue;
     Seen &e = add[d.ip];
     e.ports.insert(d.port);
     e.why.push_back(std::to_string(d.port) + ": " + where(d.count));
   }
+  auto ports_of = [](const std::set<uint16_t> &set) {
+    std::string ports;
+    for (uint16_t p : set)
+      ports += (ports.empty() ? "" : ", ") + std::to_string(p);
+    return ports;
+  };
+  for (const auto &[name, e] : hosts) {
+    y += "    - {host: " + yaml_quote(name) + ", ports: [" + ports_of(e.ports) +
+         "]}   # named by a DNS answer the agent received\n";
+    for (const auto &w : e.why)
+      y += "      #   " + w + "\n";
+  }
   for (const auto &[ip, e] : add) {
     auto parsed = policy::parse_ip(ip);
     const bool v4 = parsed && policy::is_v4_mapped(*parsed);
-    std::string ports;
-    for (uint16_t p : e.ports)
-      ports += (ports.empty() ? "" : ", ") + std::to_string(p);
-    // The log holds no DNS answers or connect-time names: the address is what the agent used.
-    y += "    - {cidr: " + ip + (v4 ? "/32" : "/128") + ", ports: [" + ports +
-         "]}   # recorded, no host name in the log\n";
+    // No DNS answer in the log gave this address: the address is what the agent used.
+    y += "    - {cidr: " + ip + (v4 ? "/32" : "/128") + ", ports: [" + ports_of(e.ports) +
+         "]}   # recorded address, no DNS answer in the log names it\n";
     for (const auto &w : e.why)
       y += "      #   port " + w + "\n";
   }

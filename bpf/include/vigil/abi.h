@@ -17,7 +17,7 @@
 #endif
 
 #define VG_ABI_MAJOR 1
-#define VG_ABI_MINOR 9
+#define VG_ABI_MINOR 10
 #define VG_ABI_VERSION ((VG_ABI_MAJOR << 8) | VG_ABI_MINOR)
 
 #define VG_COMM_LEN 16
@@ -43,6 +43,7 @@ enum vg_event_type {
 	VG_EV_SOCKET = 7,
 	VG_EV_TAMPER = 8,   /* ABI 1.3 */
 	VG_EV_THROTTLE = 9, /* ABI 1.3 */
+	VG_EV_DNS = 10,     /* ABI 1.10 */
 	VG_EV_TYPE_MAX,
 };
 
@@ -504,6 +505,27 @@ struct vg_inbound_key {
 	__u8 pad[3];
 };
 
+/* Bytes of a DNS message a VG_EV_DNS record carries: a classic UDP answer's limit (RFC 1035). */
+#define VG_DNS_MAX 512
+
+/* A DNS message from port 53 delivered to an agent's socket (ABI 1.10): the first VG_DNS_MAX
+ * bytes of its UDP or TCP payload, copied as received and parsed in userspace (hostile bytes:
+ * an agent may answer itself). Made by the cgroup_skb/ingress program in softirq, so the header
+ * names the receiving socket's cgroup and no process (tgid 0). Observation only: a packet is
+ * copied after the ingress check let it through, and the copy never changes that. A full ring
+ * or one filled to its reserved quarter loses the record, counted. */
+struct vg_event_dns {
+	struct vg_event_hdr hdr;
+	__u8 addr[16];   /* the sender (the resolver), IPv4 as IPv4-mapped IPv6 */
+	__u16 port;      /* the sender's port, host order (53) */
+	__u16 len;       /* bytes of data that hold the payload's start, <= VG_DNS_MAX */
+	__u16 total;     /* bytes of payload in the packet (more than len: the copy was cut) */
+	__u8 proto;      /* IPPROTO_UDP (17), or IPPROTO_TCP (6): the segment's payload, whose
+			  * first segment starts with the message's 2-byte length (RFC 1035 4.2.2) */
+	__u8 pad;
+	__u8 data[VG_DNS_MAX];
+};
+
 /* Value of map vg_agent_cgroups (key: __u64 cgroup id). */
 struct vg_agent {
 	__u32 profile_id;
@@ -546,6 +568,7 @@ VG_ABI_ASSERT(sizeof(struct vg_rate_state) == 24, "ABI break: vg_rate_state");
 VG_ABI_ASSERT(sizeof(struct vg_ingress_cfg) == 8, "ABI break: vg_ingress_cfg");
 VG_ABI_ASSERT(sizeof(struct vg_udp_peer) == 32, "ABI break: vg_udp_peer");
 VG_ABI_ASSERT(sizeof(struct vg_inbound_key) == 32, "ABI break: vg_inbound_key");
+VG_ABI_ASSERT(sizeof(struct vg_event_dns) == 608, "ABI break: vg_event_dns");
 
 /* Largest record: exec with a full path and argv. Sizes the per-CPU scratch buffer. */
 #define VG_EVENT_MAX (sizeof(struct vg_event_exec) + VG_PATH_MAX + VG_ARGS_MAX + VG_ENV_MAX)

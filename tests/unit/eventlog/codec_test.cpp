@@ -107,6 +107,21 @@ void expect_same(const Event &a, const Event &b)
     auto &g = std::get<ThrottleBody>(b.body);
     EXPECT_EQ(h->suppressed, g.suppressed);
     EXPECT_EQ(h->rate, g.rate);
+  } else if (auto *d = std::get_if<DnsBody>(&a.body)) {
+    auto &e = std::get<DnsBody>(b.body);
+    EXPECT_EQ(d->server, e.server);
+    EXPECT_EQ(d->port, e.port);
+    EXPECT_EQ(d->proto, e.proto);
+    EXPECT_EQ(d->cut, e.cut);
+    EXPECT_EQ(d->truncated, e.truncated);
+    EXPECT_EQ(d->rcode, e.rcode);
+    EXPECT_EQ(d->qtype, e.qtype);
+    EXPECT_EQ(d->id, e.id);
+    EXPECT_EQ(d->qname, e.qname);
+    EXPECT_EQ(d->cnames, e.cnames);
+    EXPECT_EQ(d->addrs, e.addrs);
+    EXPECT_EQ(d->ttl, e.ttl);
+    EXPECT_EQ(d->error, e.error);
   }
 }
 

@@ -112,6 +112,27 @@ inline std::vector<pipeline::Event> one_of_each(uint64_t seq = 0)
     out.push_back(e);
   }
   out.push_back(Event{sample_header(EventType::throttle, seq), ThrottleBody{123456, 2000}});
+  {
+    Event e{sample_header(EventType::dns, seq), DnsBody{}};
+    auto &b = std::get<DnsBody>(e.body);
+    b.server = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, 53};
+    b.port = 53;
+    b.proto = 17;
+    b.cut = true;
+    b.truncated = true;
+    b.rcode = 0;
+    b.qtype = 1;
+    b.id = 0xbeef;
+    b.qname = "pypi.org";
+    b.cnames = {"dualstack.pypi.map.fastly.net"};
+    b.addrs = {{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 151, 101, 0, 223},
+               {0x2a, 0x04, 0x4e, 0x42, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x02, 0x23}};
+    b.ttl = 300;
+    e.hdr.tgid = 0;
+    e.hdr.verdict = Verdict::none;
+    e.hdr.tier = Tier::none;
+    out.push_back(e);
+  }
   return out;
 }
 

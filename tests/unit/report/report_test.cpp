@@ -139,6 +139,21 @@ protected:
     e.body = c;
     w_->append_event(e);
   }
+  // A DNS answer the agent's socket received: qname -> the addresses (no process: tgid 0).
+  void dns(const std::string &qname, std::vector<std::array<uint8_t, 4>> ips)
+  {
+    Event e = ev(EventType::dns, 0, "");
+    DnsBody d;
+    d.server = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, 53};
+    d.port = 53;
+    d.proto = 17;
+    d.qname = qname;
+    d.qtype = 1;
+    for (const auto &ip : ips)
+      d.addrs.push_back({0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, ip[0], ip[1], ip[2], ip[3]});
+    e.body = d;
+    w_->append_event(e);
+  }
   Session load(const Caps &caps = {})
   {
     w_->close();
@@ -244,6 +259,62 @@ TEST_F(ReportLog, suggestion_allows_what_was_seen_and_flags_secrets_for_review)
   EXPECT_NE(yaml.find("deploy\\nprofile: evil\\n.pem"), std::string::npos)
       << "a newline in a name stays inside its comment\n"
       << yaml;
+}
+
+// Destinations a DNS answer named become host entries (the name the agent asked for, the ports
+// seen at any of its addresses); addresses no answer named stay addresses; a name a profile
+// cannot hold, an answer for a name already in the base, and DNS itself add nothing.
+TEST_F(ReportLog, suggestion_names_destinations_by_the_dns_answers_the_agent_received)
+{
+  exec(10, 1, "/usr/bin/pip", {"pip"});
+  dns("pypi.vigil.test", {{10, 9, 8, 7}, {10, 9, 8, 6}});
+  dns("pypi.vigil.test", {{10, 9, 8, 7}});
+  dns("under_score.vigil.test", {{10, 9, 8, 5}});
+  dns("allowed.vigil.test", {{10, 9, 8, 4}});
+  dns("unused.vigil.test", {{10, 9, 8, 3}});
+  connect(10, {10, 9, 8, 7}, 8080);
+  connect(10, {10, 9, 8, 6}, 8081);
+  connect(10, {10, 9, 8, 5}, 443);
+  connect(10, {10, 9, 8, 4}, 443);
+  connect(10, {10, 1, 1, 1}, 443);
+  connect(10, {127, 0, 0, 53}, 53);
+  const Session s = load();
+  EXPECT_EQ(s.dns_answers, 5u);
+  ASSERT_TRUE(s.names.count("10.9.8.7"));
+  EXPECT_EQ(s.names.at("10.9.8.7").at("pypi.vigil.test").count.n, 2u);
+  auto base = policy::parse_profile("profile: base\negress:\n  allow:\n    - {host: "
+                                    "Allowed.vigil.test, ports: [443]}\n",
+                                    "base.yaml");
+  ASSERT_TRUE(base) << base.error().message();
+  const std::string yaml = suggest_profile(s, *base, {"base.yaml", "vigil profile suggest LOG"});
+  auto p = policy::parse_profile(yaml, "suggested.yaml");
+  ASSERT_TRUE(p) << p.error().message() << "\n" << yaml;
+  EXPECT_NE(yaml.find("    - {host: \"pypi.vigil.test\", ports: [8080, 8081]}   # named by a DNS "
+                      "answer the agent received\n"),
+            std::string::npos)
+      << yaml;
+  EXPECT_NE(yaml.find("#   10.9.8.7 answered for it by 127.0.0.53:53: first "), std::string::npos)
+      << yaml;
+  EXPECT_EQ(count_of(yaml, "{host: \"pypi.vigil.test\""), 1u) << yaml;
+  EXPECT_NE(yaml.find("{cidr: 10.9.8.5/32, ports: [443]}   # recorded address"), std::string::npos)
+      << "an underscore: no profile host name\n"
+      << yaml;
+  EXPECT_NE(yaml.find("{cidr: 10.1.1.1/32, ports: [443]}   # recorded address, no DNS answer"),
+            std::string::npos)
+      << yaml;
+  EXPECT_EQ(yaml.find("10.9.8.4"), std::string::npos) << "the base names it already\n" << yaml;
+  EXPECT_EQ(yaml.find("unused"), std::string::npos) << "never connected to\n" << yaml;
+  EXPECT_EQ(yaml.find("127.0.0.53/32"), std::string::npos) << yaml;
+  size_t hosts = 0;
+  for (const auto &a : p->egress_allow)
+    hosts += !a.host.empty();
+  EXPECT_EQ(hosts, 2u) << "the base's and the suggested one\n" << yaml;
+
+  // The timeline shows the answers.
+  bool line = false;
+  for (const auto &l : s.timeline)
+    line |= l.text == "dns answer from 127.0.0.53:53: pypi.vigil.test = 10.9.8.7, 10.9.8.6";
+  EXPECT_TRUE(line);
 }
 
 TEST_F(ReportLog, a_host_snapshot_neither_fills_the_tree_nor_the_process_cap)
