@@ -6,8 +6,8 @@
 # Alertmanager for the exporter tests, Node.js and npm for the Kubernetes manifest test; dpkg-dev,
 # systemd and mmdebstrap for the package tests: dpkg-shlibdeps, systemd-analyze, a clean Debian 12
 # root; libFuzzer for tests/fuzz: only Recommended by clang-14, which is installed without
-# recommends; Chromium for the incident report's headless browser tests). Debian 12 (bookworm),
-# as root.
+# recommends; Chromium for the incident report's headless browser tests; pip and npm (below), and
+# git, for the profile suggestion's recordings of real tools). Debian 12 (bookworm), as root.
 set -euo pipefail
 
 build=(cmake ninja-build make g++ clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev
@@ -15,7 +15,8 @@ build=(cmake ninja-build make g++ clang llvm pkg-config bpftool libbpf-dev libel
 	libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libexpected-dev libssl-dev)
 test=(googletest libgtest-dev libgmock-dev libbenchmark-dev curl util-linux iproute2
 	qemu-system-x86 qemu-system-common busybox-static cpio zstd xz-utils kmod jq
-	prometheus prometheus-alertmanager libclang-rt-14-dev chromium dpkg-dev systemd mmdebstrap)
+	prometheus prometheus-alertmanager libclang-rt-14-dev chromium dpkg-dev systemd mmdebstrap
+	python3-pip git)
 
 want=("${build[@]}")
 if [ "${1:-}" = --test ]; then

@@ -2,8 +2,9 @@
 // `vigil profile suggest` end to end, on this host's kernel (tier 2) and in the VM (tier lsm):
 // a session recorded under the default profile, watched not confined; the suggestion from its
 // log; the same session under the suggestion (no alert, no denial); and with a credential read
-// and a connect to a new address added (both denied, each with its alert). The agent runs as
-// root and as uid 65534.
+// and a connect to a new address added (both denied, each with its alert). Then real tools: git
+// clone over HTTP, pip and npm installs from a local index named through this file's DNS server
+// (the suggestion names it by host name), a build. The agent runs as root and as uid 65534.
 #include <sys/stat.h>
 
 #include <filesystem>
@@ -72,8 +73,9 @@ doc = {'name': 'vgdemo', 'dist-tags': {'latest': '1.0.0'},
 open(root + '/vgdemo.json', 'w').write(json.dumps(doc))
 )PY";
 
-// Serves argv[1] on argv[2]:argv[3]: files as they are, a directory by its index.html, and a
-// path with no file by path.json (the registry document at /vgdemo), quietly.
+// Serves argv[1] on argv[2]:argv[3]: files as they are, a path that is no file by path.json
+// when there is one (the registry document at /vgdemo, beside the directory of its tarball),
+// a directory by its index.html; quietly.
 constexpr const char *kServe = R"PY(
 import http.server, os, sys
 root, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -82,7 +84,7 @@ class Handler(http.server.SimpleHTTPRequestHandler):
         super().__init__(*a, directory=root, **k)
     def send_head(self):
         path = self.path.split('?')[0]
-        if not os.path.exists(self.translate_path(path)) and \
+        if not os.path.isfile(self.translate_path(path)) and \
                 os.path.isfile(self.translate_path(path) + '.json'):
             self.path = path + '.json'
         return super().send_head()

@@ -2,7 +2,9 @@
 // `vigil profile suggest`: a least-privilege profile from a recorded session. It starts from a
 // base profile (every protection of the base is kept) and allows what the recorded agent did
 // that the base would refuse: the egress destinations it reached, each with its ports and a
-// comment saying where it came from (first seen, count, process). What must not be allowed
+// comment saying where it came from (first seen, count, process). A destination whose address a
+// DNS answer the agent received gave is written as that answer's name (a host entry, with the
+// answer in its comment); the others stay addresses. What must not be allowed
 // without a person looking is written as a REVIEW comment, never as an entry: credential files
 // the agent read (protected ones stay protected; credential-like ones the base does not name are
 // offered as entries to add), cloud-metadata and link-local destinations, unix sockets served
