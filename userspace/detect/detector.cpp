@@ -404,12 +404,18 @@ void Detector::eval_rule(CompiledRule &c, const pipeline::Event &ev,
         return;
     }
     if (!r.ancestor.empty()) {
+      // Ancestors up to the agent's root (as scope_key finds it): the process that launched
+      // the agent (`vigil run -- bash -c 'pip install x'`) carries the agent's command line in
+      // its own, but the agent's processes were not spawned by what that line runs.
       bool any = false;
-      for (const auto *a : procs.ancestry(ev.hdr.tgid))
+      for (const auto *a : procs.ancestry(ev.hdr.tgid)) {
+        if (a->profile_id != ev.hdr.profile_id)
+          break;
         if (policy::proc_matches(r.ancestor, a->exe, a->argv)) {
           any = true;
           break;
         }
+      }
       if (!any)
         return;
     }

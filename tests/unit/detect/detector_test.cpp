@@ -1284,6 +1284,20 @@ TEST_F(DetectorProcess, ancestor_args_and_parent)
   EXPECT_THAT(spawn(107, 101, "/usr/bin/python3", {"python3"}), IsEmpty()) << "not a shell";
 }
 
+// The launcher outside the agent (`vigil run -- bash -c 'npm install x'`) carries the agent's
+// command line in its own: it is no ancestor the rules look at. Ancestors inside the agent are.
+TEST_F(DetectorProcess, ancestors_end_at_the_agents_root)
+{
+  rules(kProcessRules);
+  spawn(50, 1, "/usr/bin/vigil", {"vigil", "run", "--", "bash", "-c", "npm install x"}, {}, 0);
+  EXPECT_THAT(spawn(60, 50, "/usr/bin/bash", {"bash", "-c", "npm install x"}), IsEmpty());
+  EXPECT_THAT(spawn(61, 50, "/usr/bin/sh", {"sh", "-c", "true"}), IsEmpty())
+      << "only the launcher above runs npm install";
+  EXPECT_THAT(rule_ids(spawn(62, 60, "/usr/bin/sh", {"sh", "-c", "node x"})),
+              ElementsAre("shell-in-package-install"))
+      << "bash (in the agent) runs npm install above it";
+}
+
 TEST_F(DetectorProcess, args_only_rule_with_exception)
 {
   rules(kProcessRules);
