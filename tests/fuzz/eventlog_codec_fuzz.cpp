@@ -3,6 +3,7 @@
 // damaged or forged log holds it; decode must refuse or produce an event whose encoding decodes
 // back to the same bytes. Odd: the rest builds an Event field by field (as an agent's names,
 // paths, argv and environment reach the recorder); decode(encode(ev)) must equal ev.
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -39,7 +40,7 @@ pipeline::Event build(fuzz::Input &in)
   h.verdict = static_cast<Verdict>(in.take<uint8_t>() % 5);
   h.tier = static_cast<Tier>(in.take<uint8_t>() % 4);
   h.comm = in.str();
-  switch (in.take<uint8_t>() % 10) {
+  switch (in.take<uint8_t>() % 11) {
   case 0: {
     ExecBody b;
     b.ppid = in.take<uint32_t>();
@@ -127,14 +128,40 @@ pipeline::Event build(fuzz::Input &in)
     ev.body = std::move(b);
     break;
   }
+  case 9: {
+    DnsBody b;
+    for (auto &a : b.server)
+      a = in.take<uint8_t>();
+    b.port = in.take<uint16_t>();
+    b.proto = in.take<uint8_t>();
+    b.cut = in.flag();
+    b.truncated = in.flag();
+    b.rcode = in.take<uint8_t>();
+    b.qtype = in.take<uint16_t>();
+    b.id = in.take<uint16_t>();
+    b.ttl = in.take<uint32_t>();
+    b.qname = in.str();
+    b.error = in.str();
+    for (size_t n = in.take<uint8_t>() % 8; n > 0; --n)
+      b.cnames.push_back(in.str());
+    for (size_t n = in.take<uint8_t>() % 8; n > 0; --n) {
+      std::array<uint8_t, 16> a{};
+      for (auto &x : a)
+        x = in.take<uint8_t>();
+      b.addrs.push_back(a);
+    }
+    ev.body = std::move(b);
+    break;
+  }
   default:
     ev.body = ThrottleBody{in.take<uint64_t>(), in.take<uint32_t>()};
     break;
   }
   static constexpr EventType kTypeOf[] = {
-      EventType::exec,   EventType::fork,          EventType::exit,   EventType::open,
-      EventType::connect, EventType::ptrace,       EventType::socket, EventType::egress_volume,
-      EventType::tamper, EventType::throttle};
+      EventType::exec,    EventType::fork,   EventType::exit,          EventType::open,
+      EventType::connect, EventType::ptrace, EventType::socket,        EventType::egress_volume,
+      EventType::tamper,  EventType::throttle, EventType::dns};
+  static_assert(std::size(kTypeOf) == std::variant_size_v<decltype(ev.body)>);
   h.type = kTypeOf[ev.body.index()];
   return ev;
 }
@@ -194,6 +221,13 @@ bool same_body(const pipeline::Event &a, const pipeline::Event &b)
     const auto &y = std::get<TamperBody>(b.body);
     return x->kind == y.kind && x->arg == y.arg && x->target_tgid == y.target_tgid &&
            x->target_cgroup == y.target_cgroup && x->name == y.name;
+  }
+  if (const auto *x = std::get_if<DnsBody>(&a.body)) {
+    const auto &y = std::get<DnsBody>(b.body);
+    return x->server == y.server && x->port == y.port && x->proto == y.proto &&
+           x->cut == y.cut && x->truncated == y.truncated && x->rcode == y.rcode &&
+           x->qtype == y.qtype && x->id == y.id && x->ttl == y.ttl && x->qname == y.qname &&
+           x->error == y.error && x->cnames == y.cnames && x->addrs == y.addrs;
   }
   const auto &x = std::get<ThrottleBody>(a.body);
   const auto &y = std::get<ThrottleBody>(b.body);

@@ -166,6 +166,23 @@ void decode_seeds(const fs::path &dir)
     t.rate = 50000;
     write_file(dir / "throttle", record(t));
   }
+  {
+    // A DNS answer: pypi.vigil.test A 127.0.0.9, its owner compressed to the question.
+    auto d = zeroed<vg_event_dns>();
+    d.hdr = hdr(VG_EV_DNS);
+    d.addr[10] = d.addr[11] = 0xff;
+    d.addr[12] = 127;
+    d.addr[15] = 53;
+    d.port = 53;
+    d.proto = 17;
+    const unsigned char msg[] = {0x12, 0x34, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0,
+                                 4, 'p', 'y', 'p', 'i', 5, 'v', 'i', 'g', 'i', 'l',
+                                 4, 't', 'e', 's', 't', 0, 0, 1, 0, 1,
+                                 0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 127, 0, 0, 9};
+    std::memcpy(d.data, msg, sizeof(msg));
+    d.len = d.total = sizeof(msg);
+    write_file(dir / "dns", record(d));
+  }
 }
 
 void codec_seeds(const fs::path &dir)
