@@ -151,14 +151,19 @@ protected:
 
   // The same in a private mount namespace whose /etc/resolv.conf names this file's DNS server
   // (tmp_/resolv.conf, written by the test): host names resolve there, for the agent and for
-  // vigil run (which resolves the profile's host entries and takes dns: system from it).
+  // vigil run (which resolves the profile's host entries and takes dns: system from it). Where
+  // /etc has no resolv.conf (the VM's root) a copy of /etc with one is bound over /etc, and an
+  // nsswitch.conf that does not ask DNS for hosts (the VM's: files) gets one that does.
   ProcResult resolved_agent(const std::vector<std::string> &vigil_args, const std::string &script)
   {
     std::vector<std::string> argv{
         "unshare", "-m", "--propagation", "private", "sh", "-c",
         "if [ -e /etc/resolv.conf ]; then mount --bind \"$0\" /etc/resolv.conf; else "
         "cp -a /etc \"$1/etc\" && cp \"$0\" \"$1/etc/resolv.conf\" && "
-        "mount --bind \"$1/etc\" /etc; fi && shift && exec \"$@\"",
+        "mount --bind \"$1/etc\" /etc; fi && "
+        "if [ -e /etc/nsswitch.conf ] && ! grep -q '^hosts:.*dns' /etc/nsswitch.conf; then "
+        "{ grep -v '^hosts:' /etc/nsswitch.conf; echo 'hosts: files dns'; } >\"$1/nss\" && "
+        "mount --bind \"$1/nss\" /etc/nsswitch.conf; fi && shift && exec \"$@\"",
         tmp_ / "resolv.conf", tmp_.path(), vigil_bin(), "run"};
     argv.insert(argv.end(), vigil_args.begin(), vigil_args.end());
     argv.push_back("--");
