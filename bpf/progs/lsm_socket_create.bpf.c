@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
-/* lsm_socket_create.bpf.c - raw (SOCK_RAW) and packet (AF_PACKET) sockets craft their own
- * headers, so no connect or sendmsg hook sees a destination: an agent may not create them
- * unless its profile says egress.raw_sockets: allow. Kernel-internal sockets are not checked.
- * Fails open. */
+/* lsm_socket_create.bpf.c - raw IP (AF_INET/AF_INET6 SOCK_RAW) and packet (AF_PACKET) sockets
+ * craft their own headers, so no connect or sendmsg hook sees a destination: an agent may not
+ * create them unless its profile says egress.raw_sockets: allow. Other families' SOCK_RAW is not
+ * IP (netlink's, which glibc's getifaddrs opens: node's os.networkInterfaces, npm), as the launch
+ * filter of tier 2 judges it. Kernel-internal sockets are not checked. Fails open. */
 #include "net.bpf.h"
 
 #define VG_AF_PACKET 17
@@ -19,7 +20,9 @@ static __always_inline int vg_sock_create_check(int family, int type, int protoc
 
 	if (kern)
 		return 0;
-	if (family != VG_AF_PACKET && (type & VG_SOCK_TYPE_MASK) != VG_SOCK_RAW)
+	if (family != VG_AF_PACKET &&
+	    ((family != VG_AF_INET && family != VG_AF_INET6) ||
+	     (type & VG_SOCK_TYPE_MASK) != VG_SOCK_RAW))
 		return 0;
 	profile = vg_agent_profile();
 	if (!profile)

@@ -24,6 +24,7 @@
 //   (every unix PATH: "@name" is the abstract name "name")
 //   netprobe raw icmp 0          socket(AF_INET, SOCK_RAW, IPPROTO_ICMP)
 //   netprobe raw packet 0        socket(AF_PACKET, SOCK_RAW, 0)
+//   netprobe raw netlink 0       socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE) (getifaddrs's)
 //   netprobe int80 getpid 0      getpid through the 32-bit entry point (int 0x80): "ok" or errno
 //   netprobe int80 socketcall 0  socketcall(SYS_SOCKET) there: the errno
 #include <arpa/inet.h>
@@ -67,8 +68,9 @@ int main(int argc, char **argv)
     return 1;
   }
   if (op == "raw") {
-    int fd = addr == "packet" ? socket(17 /* AF_PACKET */, SOCK_RAW, 0)
-                              : socket(AF_INET, SOCK_RAW, IPPROTO_ICMP);
+    int fd = addr == "packet"    ? socket(17 /* AF_PACKET */, SOCK_RAW, 0)
+             : addr == "netlink" ? socket(16 /* AF_NETLINK */, SOCK_RAW, 0 /* NETLINK_ROUTE */)
+                                 : socket(AF_INET, SOCK_RAW, IPPROTO_ICMP);
     std::printf("%s\n", fd < 0 ? strerrorname_np(errno) : "ok");
     return fd < 0 ? 1 : 0;
   }
