@@ -316,8 +316,16 @@ z-index:1}
                 " more destinations</td></tr>";
         break;
       }
+      // The names DNS answers the agent received gave the address for (what it asked for).
+      std::string names;
+      if (auto it = s_.names.find(x->ip); !x->unix_socket && it != s_.names.end())
+        for (const auto &[name, rn] : it->second)
+          names += (names.empty() ? "" : ", ") + h(name);
       out_ += "<tr" + std::string(x->count.denied ? " class=denied" : "") + "><td><code>" +
-              (x->unix_socket ? "unix " : "") + h(x->addr) + "</code></td><td>" + num(x->count.n) +
+              (x->unix_socket ? "unix " : "") + h(x->addr) + "</code>" +
+              (names.empty() ? "" : " <span class=dns title=\"from DNS answers\">" + names +
+                                        "</span>") +
+              "</td><td>" + num(x->count.n) +
               "</td><td>" + num(x->count.denied) + "</td><td>" + time_cell(x->count.first_ns) +
               "</td><td>" + proc_name(x->count.first_pid, x->count.first_comm) + "</td></tr>";
     }

@@ -310,6 +310,12 @@ TEST_F(ReportLog, suggestion_names_destinations_by_the_dns_answers_the_agent_rec
     hosts += !a.host.empty();
   EXPECT_EQ(hosts, 2u) << "the base's and the suggested one\n" << yaml;
 
+  // The report's destinations name each address by its answers.
+  const std::string page = render_html(s, {});
+  EXPECT_NE(page.find("<code>10.9.8.7:8080</code> <span class=dns title=\"from DNS answers\">"
+                      "pypi.vigil.test</span>"),
+            std::string::npos);
+
   // The timeline shows the answers.
   bool line = false;
   for (const auto &l : s.timeline)
