@@ -372,10 +372,11 @@ TEST_P(ProfileSuggest, pip_and_npm_installs_from_a_local_index_run_clean_under_t
       fs::create_directories(tmp_ / d);
       ::chmod((tmp_ / d).c_str(), 0777);
     }
+    // A plain-HTTP index needs --trusted-host; the caches stay out of the (unwritable) home.
     return py + " -m pip install -q --disable-pip-version-check --no-cache-dir --no-input " +
-           "--index-url http://pypi.vigil.test:" + port_ + "/simple/ --trusted-host pypi.vigil.test " +
-           "--no-deps --target '" +
-           tmp_ / ("pip-" + tag) + "' vgdemo && npm install --silent --no-audit --no-fund " +
+           "--index-url http://pypi.vigil.test:" + port_ + "/simple/ " +
+           "--trusted-host pypi.vigil.test --no-deps --target '" + tmp_ / ("pip-" + tag) +
+           "' vgdemo && npm install --silent --no-audit --no-fund " +
            "--no-update-notifier --registry http://npm.vigil.test:" + port_ + "/ --cache '" +
            tmp_ / ("npmcache-" + tag) + "' --prefix '" + tmp_ / ("npm-" + tag) + "' vgdemo";
   };
