@@ -330,10 +330,13 @@ static __always_inline void vg_dns_copy(struct __sk_buff *skb, const struct vg_p
 		return;
 	}
 	__builtin_memset(&ev->hdr, 0, sizeof(ev->hdr));
-	/* The verifier needs len in [1, VG_DNS_MAX] by its own checks: the barrier keeps clang
-	 * from dropping them as implied by the lines above. */
+	/* The verifier must see len in [1, VG_DNS_MAX] on the register it passes. Checks do not
+	 * carry there on every kernel (6.1 bounds only a copy of it), arithmetic does: masking
+	 * len - 1 with VG_DNS_MAX - 1 (a power of two) and adding 1 is the identity on that range.
+	 * The barrier keeps clang from folding it away as implied by the lines above. */
 	asm volatile("" : "+r"(len));
-	if (len < 1 || len > VG_DNS_MAX || bpf_skb_load_bytes(skb, off, ev->data, len)) {
+	len = ((len - 1) & (VG_DNS_MAX - 1)) + 1;
+	if (bpf_skb_load_bytes(skb, off, ev->data, len)) {
 		bpf_ringbuf_discard(ev, 0);
 		return;
 	}
