@@ -304,8 +304,8 @@ static __always_inline int vg_ring_reserved(void)
 
 /* How a record may wake the ring's reader. A wake-up is an interrupt queued to this CPU (on a
  * virtual machine, an exit to the hypervisor: tens of µs, more than a connect costs), sent when the
- * reader has read everything before the record. A decision (audit, deny, kill) may always wake
- * it: its alert should not wait. An observation may wake it at most once per VG_WAKE_NS on this
+ * reader has read everything before the record. A decision (audit, deny, kill) always wakes it
+ * (forced): its alert should not wait behind an observation that did not wake it. An observation may wake it at most once per VG_WAKE_NS on this
  * CPU; one within that time of the last is read by the reader's next round instead, which comes
  * within a millisecond while records come in (Engine::reader_loop polls that often until two
  * rounds found nothing), so its delay stays below VG_WAKE_NS plus that millisecond. Needs no
@@ -316,8 +316,10 @@ static __always_inline __u64 vg_ring_flags(__u32 verdict)
 	__u32 zero = 0;
 	__u64 *last, now;
 
+	/* Forced: the reader wakes only when it has read everything before a record, and an
+	 * observation before this one may not have woken it. */
 	if (verdict >= VG_VERDICT_AUDIT)
-		return 0;
+		return BPF_RB_FORCE_WAKEUP;
 	last = bpf_map_lookup_elem(&vg_wake, &zero);
 	if (!last)
 		return 0;

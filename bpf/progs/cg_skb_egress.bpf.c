@@ -83,7 +83,7 @@ static __always_inline void vg_report_srcroute(struct __sk_buff *skb, const __u8
 	else
 		__builtin_memcpy(ev->addr, addr, 16);
 	ev->hdr.size = sizeof(*ev);
-	if (bpf_ringbuf_output(&vg_events, ev, sizeof(*ev), 0))
+	if (bpf_ringbuf_output(&vg_events, ev, sizeof(*ev), vg_ring_flags(VG_VERDICT_DENY)))
 		vg_stat_inc(VG_STAT_RINGBUF_FULL);
 	else
 		vg_stat_inc(VG_STAT_EVENTS);

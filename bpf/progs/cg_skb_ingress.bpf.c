@@ -199,6 +199,12 @@ static __always_inline int vg_sender_within(struct __sk_buff *skb, const struct 
 	if (p->proto == VG_IPPROTO_TCP &&
 	    (sk->state == BPF_TCP_LISTEN || (__u16)sk->dst_port != p->dport))
 		ok = VG_NO_SENDER;
+	/* A socket bound to a device (SO_BINDTODEVICE, no privilege needed) is found by the
+	 * packet's device: another socket may hold the same 4-tuple on another device, and be the
+	 * real sender (a process outside binds to eth0 the 4-tuple an agent's socket bound to lo
+	 * holds, and its SYN to a host address travels over lo). Not taken for the sender. */
+	if (ok == 1 && sk->bound_dev_if)
+		ok = 0;
 	if (ok == 1)
 		ok = vg_sk_within(sk, root);
 	bpf_sk_release(sk);
@@ -292,7 +298,7 @@ static __always_inline void vg_report_inbound(struct __sk_buff *skb, const struc
 		__builtin_memcpy(ev->addr, &p->saddr[12], 4);
 	else
 		__builtin_memcpy(ev->addr, p->saddr, 16);
-	if (bpf_ringbuf_output(&vg_events, ev, sizeof(*ev), 0))
+	if (bpf_ringbuf_output(&vg_events, ev, sizeof(*ev), vg_ring_flags(verdict)))
 		vg_stat_inc(VG_STAT_RINGBUF_FULL);
 	else
 		vg_stat_inc(VG_STAT_EVENTS);

@@ -8,6 +8,9 @@
 #include <gtest/gtest.h>
 
 #include <sys/stat.h>
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 
 #include <filesystem>
 #include <thread>
@@ -360,6 +363,83 @@ print('reset', n)
   EXPECT_EQ(r.out, "reset 20\n") << r.err;
   for (const auto &a : read_json_lines(alerts_))
     ADD_FAILURE() << "unexpected alert: " << a.dump();
+}
+
+// The sender is found by the packet's 4-tuple on the packet's device. A process outside binds its
+// socket to another device (SO_BINDTODEVICE needs no privilege) on the 4-tuple that an agent's
+// socket, bound to lo and left in SYN_SENT, holds; its SYN to a host address travels over lo and
+// the lookup finds the agent's socket. A socket bound to a device is not taken for the sender.
+TEST_P(InboundTest, a_sender_bound_to_another_device_is_not_taken_for_the_agent)
+{
+  const bool unprivileged = GetParam();
+  std::string addr, dev;
+  ifaddrs *ifs = nullptr;
+  if (::getifaddrs(&ifs) == 0) {
+    for (ifaddrs *i = ifs; i && addr.empty(); i = i->ifa_next)
+      if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET && !(i->ifa_flags & IFF_LOOPBACK) &&
+          (i->ifa_flags & IFF_UP)) {
+        char buf[INET_ADDRSTRLEN];
+        ::inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in *>(i->ifa_addr)->sin_addr, buf,
+                    sizeof(buf));
+        addr = buf;
+        dev = i->ifa_name;
+      }
+    ::freeifaddrs(ifs);
+  }
+  if (addr.empty())
+    GTEST_SKIP() << "no IPv4 address of this host beyond loopback";
+  // The agent may reach the host's own address (the precondition: the shipped profile allows
+  // only loopback, where the outside socket cannot bind).
+  write_file(profile_, "profile: inbound\negress:\n  allow: [127.0.0.1/32, " + addr +
+                           "/32]\ningress:\n  mode: enforce\n");
+  const std::string sport = std::to_string(free_port()), cport = std::to_string(free_port() + 7);
+  const std::string agent = tmp_ / "hold.py", outside = tmp_ / "bound.py";
+  write_file(agent, R"PY(import socket, sys, time, os
+addr, sport, cport, ready, done = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(('0.0.0.0', sport)); srv.listen(8)
+b = socket.socket(); b.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, b'lo')
+b.bind((addr, cport)); b.setblocking(False); b.connect_ex((addr, sport))
+open(ready, 'w').close()
+srv.settimeout(1)
+for _ in range(60):
+    if os.path.exists(done): break
+    try:
+        c, _ = srv.accept(); c.sendall(b'workspace-contents'); c.close()
+    except socket.timeout:
+        pass
+)PY");
+  write_file(outside, R"PY(import socket, sys
+addr, dev, sport, cport = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+a = socket.socket(); a.settimeout(5)
+a.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, dev.encode())
+a.bind((addr, cport))
+try:
+    a.connect((addr, sport)); print('connected:' + a.recv(64).decode())
+except OSError as e:
+    print('refused' if not isinstance(e, socket.timeout) else 'timeout')
+)PY");
+  const std::string ready = tmp_ / "ready2", done = tmp_ / "done2";
+  std::vector<std::string> argv{vigil_bin(), "run", "--profile", profile_, "--alerts-json", alerts_,
+                                "--"};
+  if (unprivileged)
+    argv.insert(argv.end(), {"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"});
+  argv.insert(argv.end(), {agent_python(), agent, addr, sport, cport, ready, done});
+  Proc vigil(argv);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(90);
+  while (!fs::exists(ready) && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_TRUE(fs::exists(ready)) << vigil.err_so_far();
+  ProcResult out = run({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                        agent_python(), outside, addr, dev, sport, cport},
+                       {}, std::chrono::seconds(30));
+  write_file(done, "");
+  ProcResult r = vigil.wait(std::chrono::seconds(120));
+  EXPECT_EQ(out.out, "timeout\n") << out.err;
+  int inbound = 0;
+  for (const auto &a : read_json_lines(alerts_))
+    inbound += a["rule"] == "inbound-not-allowed";
+  EXPECT_EQ(inbound, 1) << read_file(alerts_);
 }
 
 INSTANTIATE_TEST_SUITE_P(Agent, InboundTest, ::testing::Values(false, true),

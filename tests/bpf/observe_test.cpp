@@ -285,6 +285,8 @@ TEST(Observe, a_credential_read_by_its_own_name_after_a_detour_is_alerted)
   fs::create_directories(proj);
   write_file(proj + "/deploy.key", "-----BEGIN PRIVATE KEY-----\n");
   write_file(proj + "/signing.key", "-----BEGIN PRIVATE KEY-----\n");
+  write_file(proj + "/other.key", "-----BEGIN PRIVATE KEY-----\n");
+  write_file(proj + "/plain.txt", "plain\n");
   const std::string profile = tmp / "p.yaml";
   write_file(profile, "profile: observe\ncredentials:\n  paths: [~/.aws/credentials]\n");
   ProcResult r = run({"sh", "-c",
@@ -293,7 +295,10 @@ TEST(Observe, a_credential_read_by_its_own_name_after_a_detour_is_alerted)
                           "set -e; mv deploy.key id_rsa_x.pub; cat id_rsa_x.pub >/dev/null; "
                           "mv id_rsa_x.pub deploy.key; head -c1 deploy.key >/dev/null; "
                           "ln signing.key notes.txt; cat notes.txt >/dev/null; "
-                          "tail -c1 signing.key >/dev/null'"});
+                          "tail -c1 signing.key >/dev/null; "
+                          "python3 -c \"import ctypes; ctypes.CDLL(None).renameat2(-100, "
+                          "b\\\"plain.txt\\\", -100, b\\\"other.key\\\", 2)\"; "
+                          "grep -c KEY plain.txt >/dev/null'"});
   ASSERT_EQ(r.status, 0) << r.err;
   std::set<std::string> seen;
   for (const auto &a : read_json_lines(alerts))
@@ -308,6 +313,8 @@ TEST(Observe, a_credential_read_by_its_own_name_after_a_detour_is_alerted)
   // only a basename pattern names is not known by inode there.)
   if (expected_file_tier() != "lsm") {
     EXPECT_TRUE(seen.count("cat " + proj + "/signing.key")) << read_file(alerts);
+    // The key that a RENAME_EXCHANGE gave the harmless name, read by it: by the key's name.
+    EXPECT_TRUE(seen.count("grep " + proj + "/other.key")) << read_file(alerts);
   }
 }
 

@@ -207,13 +207,18 @@ TEST_P(ParityFiles, a_renamed_directory_still_protects_its_credentials)
 // refuses.
 TEST_P(ParityFiles, a_credential_protected_by_name_cannot_be_renamed_or_linked_away)
 {
+  // renameat2(RENAME_EXCHANGE) with the credential second: the harmless name gets its file.
+  const std::string exchange =
+      "echo plain > swap; python3 -c 'import ctypes, sys; l = ctypes.CDLL(None, use_errno=True); "
+      "sys.exit(l.renameat2(-100, b\"swap\", -100, b\".env\", 2) != 0)' && cat swap || "
+      "echo denied:xchg; ";
   ProcResult r = run(agent_argv("mv .env plain && cat plain || echo denied:mv; "
-                                "ln .env x2 && cat x2 || echo denied:ln; "
+                                "ln .env x2 && cat x2 || echo denied:ln; " + exchange +
                                 "ln -s .env x3 && cat x3 || echo denied:sym; cat README"),
                      {"HOME=" + home_}, std::chrono::seconds(120));
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(r.out.find("secret"), std::string::npos) << r.out;
-  for (const char *want : {"denied:mv", "denied:ln", "denied:sym", "readme-text"})
+  for (const char *want : {"denied:mv", "denied:ln", "denied:xchg", "denied:sym", "readme-text"})
     EXPECT_NE(r.out.find(want), std::string::npos) << want << "\n" << r.out << r.err;
   std::multiset<std::string> got;
   for (const auto &a : read_json_lines(alerts_)) {
@@ -227,7 +232,8 @@ TEST_P(ParityFiles, a_credential_protected_by_name_cannot_be_renamed_or_linked_a
   // kernel's own fs.protected_hardlinks (no attempt reaches vigil).
   const bool lsm = expected_file_tier() == "lsm";
   const std::string mover = lsm ? "lsm" : "launch";
-  std::multiset<std::string> want = {mover + " rename", expected_file_tier() + " credential"};
+  std::multiset<std::string> want = {mover + " rename", mover + " rename",
+                                      expected_file_tier() + " credential"};
   if (!(lsm && !GetParam().prefix.empty()))
     want.insert(mover + " hard");
   EXPECT_EQ(got, want) << read_file(alerts_);

@@ -687,6 +687,13 @@ struct Gate {
     }
   }
 
+  // A file the credential rules name, about to get another name (NameVerdict::rule_files).
+  void rule_file_moved(const std::optional<ResolvedName> &n)
+  {
+    if (n && n->exists && !n->unjudgeable && gate.rule_credential(n->path))
+      out.rule_files.push_back(n->path);
+  }
+
   // A call that makes a name: only a name that does not exist yet (an existing one fails EEXIST).
   void create(pipeline::OpenCall call, const std::optional<ResolvedName> &n)
   {
@@ -836,8 +843,7 @@ NameVerdict judge_name_call(const TamperAttempt &a, const AgentView &view,
     if (!g.out.protected_path) // a second name for a protected file writes it past its guard
       g.change(C::link, from);
     g.credential_moved(C::link, from);
-    if (from && from->exists && !from->unjudgeable && gate.rule_credential(from->path))
-      g.out.rule_file = from->path;
+    g.rule_file_moved(from);
     break;
   }
   case SYS_rename:
@@ -853,11 +859,13 @@ NameVerdict judge_name_call(const TamperAttempt &a, const AgentView &view,
     if (!(from && from->exists && g.check(C::rename, 0, from, true)))
       g.check(C::rename, 0, to, true);
     g.credential_moved(C::rename, from);
-    if (from && from->exists && !from->unjudgeable && gate.rule_credential(from->path))
-      g.out.rule_file = from->path;
+    g.rule_file_moved(from);
     g.planted(from, to);
-    if (a.nr == SYS_renameat2 && (arg32(4) & RENAME_EXCHANGE)) // the old name gets the new's
+    if (a.nr == SYS_renameat2 && (arg32(4) & RENAME_EXCHANGE)) { // the old name gets the new's
+      g.credential_moved(C::rename, to);
+      g.rule_file_moved(to);
       g.planted(to, from);
+    }
     break;
   }
   case SYS_unlink:

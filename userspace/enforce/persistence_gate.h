@@ -107,7 +107,7 @@ public:
   void set_decides(bool decides) { decides_ = decides; }
   bool decides() const { return decides_; }
   // The paths the credential rules name (tier 2 vigil run): a file named by one that a link or
-  // rename is about to give another name is reported to the caller (NameVerdict::rule_file),
+  // rename is about to give another name is reported to the caller (NameVerdict::rule_files),
   // which keeps seeing that inode by its rule name.
   void set_rule_credentials(const std::vector<std::string> &patterns, const std::string &home)
   {
@@ -182,9 +182,9 @@ struct NameVerdict {
   // A directory moved (or linked) into place with more entries than the gate looks at: what
   // it plants was not all judged (the caller raises an alert of its own).
   bool too_many_entries = false;
-  // A file the credential rules name (set_rule_credentials), about to get another name by a
-  // link or rename: its path before the call (empty: none).
-  std::string rule_file;
+  // Files the credential rules name (set_rule_credentials), about to get another name by a
+  // link or rename: their paths before the call (both names of a RENAME_EXCHANGE).
+  std::vector<std::string> rule_files;
   // FIFOs, for the caller's ledger of the agent's own (the gate keeps no state): one the call
   // makes (mknod/mkfifo), or an existing one it opens for writing, whose reader may be a
   // process outside the agent (a side channel out, as a unix socket served from outside).
