@@ -95,9 +95,13 @@ Result<> dump(int nl, uint8_t family, uint8_t protocol, const std::set<uint64_t>
         return {};
       if (h->nlmsg_type == NLMSG_ERROR) {
         const auto *e = msg_data<nlmsgerr>(h);
-        // No diag module for this protocol (a kernel without UDP diag): nothing to find.
-        if (e->error == -ENOENT)
+        // No diag module for this protocol: a kernel without UDP diag has nothing to find; one
+        // without TCP diag (tcp_diag neither built in nor loadable) cannot list the agent's
+        // connections, which the caller must say rather than report none cut.
+        if (e->error == -ENOENT && protocol != IPPROTO_TCP)
           return {};
+        if (e->error == -ENOENT)
+          return fail_errno(ENOENT, "sock_diag lists no TCP sockets here (no tcp_diag module)");
         return fail_errno(-e->error, "sock_diag dump");
       }
       if (h->nlmsg_len < NLMSG_LENGTH(sizeof(inet_diag_msg)))
