@@ -173,6 +173,16 @@ protected:
     return run(argv, {"HOME=" + home_}, std::chrono::seconds(240));
   }
 
+  // A run under the suggestion: no alert, nothing refused, and its own log says so.
+  void expect_clean(const ProcResult &r, const std::string &alerts, const std::string &log)
+  {
+    EXPECT_TRUE(read_json_lines(alerts).empty()) << read_file(alerts);
+    EXPECT_EQ(r.err.find("Operation not permitted"), std::string::npos) << r.err;
+    ProcResult rep = run({vigil_bin(), "report", log, "-o", log + ".html"});
+    ASSERT_EQ(rep.status, 0) << rep.err;
+    EXPECT_NE(rep.err.find(" 0 alert(s), 0 denial(s)"), std::string::npos) << rep.err;
+  }
+
   TempDir tmp_;
   std::string home_, canary_, port_;
 };
@@ -205,12 +215,8 @@ TEST_P(ProfileSuggest, session_runs_clean_under_the_suggestion_and_new_attempts_
   ProcResult again =
       agent({"--profile", suggested, "--alerts-json", a2, "--log-dir", log2}, session());
   ASSERT_EQ(again.status, 0) << again.err;
-  EXPECT_TRUE(read_json_lines(a2).empty()) << read_file(a2);
-  EXPECT_EQ(again.err.find("Operation not permitted"), std::string::npos) << again.err;
   EXPECT_NE(again.err.find("Connection refused"), std::string::npos) << again.err;
-  ProcResult rep = run({vigil_bin(), "report", log2, "-o", tmp_ / "again.html"});
-  ASSERT_EQ(rep.status, 0) << rep.err;
-  EXPECT_NE(rep.err.find(" 0 alert(s), 0 denial(s)"), std::string::npos) << rep.err;
+  expect_clean(again, a2, log2);
 
   // 4. New attempts under the suggestion: the credential read and a new address are denied,
   // each with its alert.
@@ -294,11 +300,7 @@ TEST_P(ProfileSuggest, git_clone_from_a_local_server_runs_clean_under_its_sugges
                            "git clone -q " + url + " '" + tmp_ / "c2" + "'");
   ASSERT_EQ(again.status, 0) << again.err;
   EXPECT_TRUE(fs::exists(tmp_ / "c2/README")) << again.err;
-  EXPECT_TRUE(read_json_lines(a2).empty()) << read_file(a2);
-  EXPECT_EQ(again.err.find("Operation not permitted"), std::string::npos) << again.err;
-  ProcResult rep = run({vigil_bin(), "report", log2, "-o", tmp_ / "again.html"});
-  ASSERT_EQ(rep.status, 0) << rep.err;
-  EXPECT_NE(rep.err.find(" 0 alert(s), 0 denial(s)"), std::string::npos) << rep.err;
+  expect_clean(again, a2, log2);
 
   // A clone with a credential read added: the clone still works, the read is denied, alerted.
   const std::string a3 = tmp_ / "a3.jsonl";
@@ -429,11 +431,7 @@ TEST_P(ProfileSuggest, pip_and_npm_installs_from_a_local_index_run_clean_under_t
                      installs("2"));
   ASSERT_EQ(again.status, 0) << again.out << again.err;
   EXPECT_TRUE(installed("2")) << again.err;
-  EXPECT_TRUE(read_json_lines(a2).empty()) << read_file(a2);
-  EXPECT_EQ(again.err.find("Operation not permitted"), std::string::npos) << again.err;
-  ProcResult rep = run({vigil_bin(), "report", log2, "-o", tmp_ / "again.html"});
-  ASSERT_EQ(rep.status, 0) << rep.err;
-  EXPECT_NE(rep.err.find(" 0 alert(s), 0 denial(s)"), std::string::npos) << rep.err;
+  expect_clean(again, a2, log2);
 
   // 4. With a credential read and a connect to a new address added: both denied, each alerted.
   const std::string a3 = tmp_ / "a3.jsonl";
