@@ -10,12 +10,19 @@
 
 namespace vigil::test {
 
+// Debian's chromium, if it runs here: in the VM the host's /usr is shared but not its /etc, and
+// the wrapper script stops at /etc/chromium.d. "" when there is none that answers --version.
 inline std::string chromium_bin()
 {
-  for (const char *c : {"/usr/bin/chromium", "/usr/bin/chromium-browser"})
-    if (std::filesystem::exists(c))
-      return c;
-  return "";
+  static const std::string bin = [] {
+    for (const char *c : {"/usr/bin/chromium", "/usr/bin/chromium-browser"})
+      if (std::filesystem::exists(c) &&
+          run({c, "--headless", "--no-sandbox", "--version"}, {}, std::chrono::seconds(60))
+                  .status == 0)
+        return std::string(c);
+    return std::string();
+  }();
+  return bin;
 }
 
 // Where tests leave what a person may want to look at (screenshots): $VIGIL_TEST_OUTPUT, or
