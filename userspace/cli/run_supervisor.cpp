@@ -361,25 +361,26 @@ int RunSupervisor::on_name_call(const enforce::TamperAttempt &a)
                                          }));
     fifo_names_[v.fifo.path] = static_cast<int64_t>(clock_ns(CLOCK_REALTIME));
   }
-  for (const std::string &rule_file : v.protected_path ? std::vector<std::string>{}
-                                                         : v.rule_files) { // the profile's first
-    struct stat st{};
-    if (::stat(("/proc/" + std::to_string(a.pid) + "/root" + rule_file).c_str(), &st) == 0 &&
-        !engine_.learn_rule_file(st.st_dev, st.st_ino, rule_file)) {
-      // Under its new name nothing would tie the file to its rule any more: its reads would be
-      // reported by a name no rule knows. Refused rather than followed blindly.
-      engine_.raise_internal("credential-untracked", policy::Severity::error,
-                             "pid " + std::to_string(a.pid) + " (" + read_comm(a.pid) +
-                                 ") tried " +
-                                 (a.nr == SYS_link || a.nr == SYS_linkat ? "a hard link"
-                                                                         : "a rename") +
-                                 " of " + rule_file +
-                                 ", a file the credential rules name, while vigil already "
-                                 "follows as many such files by identity as it keeps: denied "
-                                 "by the launch filter");
-      return EPERM;
+  // The profile's own refusal comes first.
+  if (!v.protected_path)
+    for (const std::string &rule_file : v.rule_files) {
+      struct stat st{};
+      if (::stat(("/proc/" + std::to_string(a.pid) + "/root" + rule_file).c_str(), &st) == 0 &&
+          !engine_.learn_rule_file(st.st_dev, st.st_ino, rule_file)) {
+        // Under its new name nothing would tie the file to its rule any more: its reads would be
+        // reported by a name no rule knows. Refused rather than followed blindly.
+        engine_.raise_internal("credential-untracked", policy::Severity::error,
+                               "pid " + std::to_string(a.pid) + " (" + read_comm(a.pid) +
+                                   ") tried " +
+                                   (a.nr == SYS_link || a.nr == SYS_linkat ? "a hard link"
+                                                                           : "a rename") +
+                                   " of " + rule_file +
+                                   ", a file the credential rules name, while vigil already "
+                                   "follows as many such files by identity as it keeps: denied "
+                                   "by the launch filter");
+        return EPERM;
+      }
     }
-  }
   if (v.too_many_entries && !v.protected_path)
     engine_.raise_internal("persist-unjudgeable", policy::Severity::error,
                            "pid " + std::to_string(a.pid) + " (" + read_comm(a.pid) +
