@@ -140,13 +140,21 @@ protected:
 
   ProcResult agent(const std::vector<std::string> &vigil_args, const std::string &script)
   {
-    std::vector<std::string> argv{vigil_bin(), "run"};
+    return run(with_agent({vigil_bin(), "run"}, vigil_args, script), {"HOME=" + home_},
+               std::chrono::seconds(120));
+  }
+
+  // argv (ending in `vigil run`), then vigil's arguments and the agent's bash script.
+  std::vector<std::string> with_agent(std::vector<std::string> argv,
+                                      const std::vector<std::string> &vigil_args,
+                                      const std::string &script) const
+  {
     argv.insert(argv.end(), vigil_args.begin(), vigil_args.end());
     argv.push_back("--");
     for (const auto &a : agent_prefix(GetParam()))
       argv.push_back(a);
     argv.insert(argv.end(), {"bash", "-c", script});
-    return run(argv, {"HOME=" + home_}, std::chrono::seconds(120));
+    return argv;
   }
 
   // The same in a private mount namespace whose /etc/resolv.conf names this file's DNS server
@@ -156,7 +164,7 @@ protected:
   // nsswitch.conf that does not ask DNS for hosts (the VM's: files) gets one that does.
   ProcResult resolved_agent(const std::vector<std::string> &vigil_args, const std::string &script)
   {
-    std::vector<std::string> argv{
+    std::vector<std::string> prefix{
         "unshare", "-m", "--propagation", "private", "sh", "-c",
         "if [ -e /etc/resolv.conf ]; then mount --bind \"$0\" /etc/resolv.conf; else "
         "cp -a /etc \"$1/etc\" && cp \"$0\" \"$1/etc/resolv.conf\" && "
@@ -165,12 +173,8 @@ protected:
         "{ grep -v '^hosts:' /etc/nsswitch.conf; echo 'hosts: files dns'; } >\"$1/nss\" && "
         "mount --bind \"$1/nss\" /etc/nsswitch.conf; fi && shift && exec \"$@\"",
         tmp_ / "resolv.conf", tmp_.path(), vigil_bin(), "run"};
-    argv.insert(argv.end(), vigil_args.begin(), vigil_args.end());
-    argv.push_back("--");
-    for (const auto &a : agent_prefix(GetParam()))
-      argv.push_back(a);
-    argv.insert(argv.end(), {"bash", "-c", script});
-    return run(argv, {"HOME=" + home_}, std::chrono::seconds(240));
+    return run(with_agent(std::move(prefix), vigil_args, script), {"HOME=" + home_},
+               std::chrono::seconds(240));
   }
 
   // A run under the suggestion: no alert, nothing refused, and its own log says so.
