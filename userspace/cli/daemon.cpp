@@ -178,6 +178,8 @@ int daemon_command(const DaemonArgs &args)
   eo.metrics_address = config->metrics_address ? config->metrics_address
                                                : std::optional<std::string>("127.0.0.1:9476");
   eo.syscall_tracepoints = config->syscall_tracepoints;
+  if (config->ring_buffer_bytes)
+    eo.ring_bytes = *config->ring_buffer_bytes;
   eo.max_tier = config->max_tier == "monitor"    ? loader::Tier::monitor
                 : config->max_tier == "fallback" ? loader::Tier::fallback
                                                  : loader::Tier::lsm;

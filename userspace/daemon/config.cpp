@@ -186,7 +186,8 @@ Result<Config> parse(const std::string &file, const YAML::Node &root)
                                            "metrics_address", "log_dir", "rescan_ms",
                                            "max_tier", "pin_dir", "rules", "state_dir", "outputs",
                                            "log_retention", "kubernetes",
-                                           "syscall_tracepoints", "control_socket"};
+                                           "syscall_tracepoints", "control_socket",
+                                           "ring_buffer"};
   for (const auto &kv : root) {
     const std::string key = kv.first.as<std::string>();
     if (!known.count(key))
@@ -343,6 +344,16 @@ Result<Config> parse(const std::string &file, const YAML::Node &root)
     if (!n.IsScalar() || !YAML::convert<bool>::decode(n, v))
       return fail(where(file, n, "syscall_tracepoints") + "expected true or false");
     c.syscall_tracepoints = v;
+  }
+  if (const YAML::Node n = root["ring_buffer"]) {
+    auto s = scalar(file, n, "ring_buffer");
+    if (!s)
+      return tl::unexpected(s.error());
+    auto b = policy::parse_bytes(*s);
+    if (!b || *b < (256ull << 10) || *b > (256ull << 20) || (*b & (*b - 1)) != 0)
+      return fail(where(file, n, "ring_buffer") + "'" + *s +
+                  "' is not a power of two between 256KiB and 256MiB (e.g. 4MiB)");
+    c.ring_buffer_bytes = static_cast<uint32_t>(*b);
   }
   if (const YAML::Node n = root["rescan_ms"]) {
     int v = 0;

@@ -73,6 +73,9 @@ struct Config {
   // Observe agents' opens and connects through syscall tracepoints too (see
   // loader::Options::syscall_tracepoints: every process on the node pays for them).
   bool syscall_tracepoints = false;
+  // ring_buffer: the kernel-to-vigil event ring's size (a power of two, 256KiB..256MiB); absent:
+  // loader::kRingDefault.
+  std::optional<uint32_t> ring_buffer_bytes;
 };
 
 // Errors name the file, line, column and field, as profile errors do.

@@ -142,6 +142,7 @@ Result<std::unique_ptr<Engine>> Engine::start(const EngineOptions &opts)
   lo.cgroup_net = e->net_tier_ == loader::Tier::fallback;
   lo.lsm = e->uses_lsm();
   lo.pin_dir = opts.pin_dir;
+  lo.ringbuf_bytes = opts.ring_bytes;
   // Where no deciding hook sees the agent's opens or connects (the monitor tier), only the
   // syscall tracepoints can: every process pays for them then (log_tiers() says so).
   lo.syscall_tracepoints = opts.syscall_tracepoints || e->file_tier_ == loader::Tier::monitor ||
@@ -415,8 +416,9 @@ void Engine::scan_loop() noexcept
 {
   std::unique_lock lock(scan_mu_);
   while (!stopping_.load()) {
-    scan_cv_.wait_for(lock, std::chrono::milliseconds(200), [this] { return scan_wanted_; });
-    if (!scan_wanted_)
+    scan_cv_.wait_for(lock, std::chrono::milliseconds(200),
+                      [this] { return scan_wanted_ || stopping_.load(); });
+    if (!scan_wanted_ || stopping_.load())
       continue;
     scan_wanted_ = false; // requests made during the scan are served by the next one
     lock.unlock();
@@ -480,8 +482,7 @@ void Engine::reader_loop() noexcept
     // VG_WAKE_NS (0.5 ms) per CPU (bpf/lib/task.bpf.h, vg_ring_flags): the others are read by a
     // round that comes within 1 ms while records come in and for two rounds after the last
     // (a record that did not wake the ring may follow the last one read by up to VG_WAKE_NS).
-    // Quiet, the timeout only bounds how long stop() waits for this thread (vigil run's exit
-    // waits for it).
+    // Quiet, a round waits 20 ms (stop() ends the wait at once: Loader::wake_poll).
     const int timeout_ms = quiet_rounds < 2 ? 1 : 20;
     if (auto r = loader_->poll(timeout_ms); !r) {
       spdlog::warn("{}", r.error().message());
@@ -821,9 +822,14 @@ void Engine::stop()
   if (stopping_.exchange(true))
     return;
   lookups_.stop(); // the hosts thread waits on it
+  if (loader_)
+    loader_->wake_poll();
   if (reader_.joinable())
     reader_.join();
-  scan_cv_.notify_all();
+  {
+    std::lock_guard lock(scan_mu_); // a scanner between its check and its wait sees the stop
+    scan_cv_.notify_all();
+  }
   if (scanner_.joinable())
     scanner_.join();
   if (hosts_.joinable())

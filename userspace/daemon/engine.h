@@ -66,6 +66,7 @@ struct EngineOptions {
   std::string lsm_attach = "auto";
   // See loader::Options::syscall_tracepoints (off: agents are observed where they are decided).
   bool syscall_tracepoints = false;
+  uint32_t ring_bytes = loader::kRingDefault; // see loader::Options::ringbuf_bytes
   size_t queue_capacity = 65536;
   size_t queue_max_bytes = 64u << 20; // the queued events' bytes (an exec carries up to ~11 KiB)
   // Where learned state (egress baselines) is kept across restarts; empty: memory only.

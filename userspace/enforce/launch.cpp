@@ -9,6 +9,7 @@
 #include <linux/seccomp.h>
 #include <linux/sockios.h>
 #include <sched.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <poll.h>
 #include <sys/mount.h>
@@ -652,7 +653,8 @@ AttemptVerdict judge_attempt(const TamperAttempt &a, const AttemptContext &ctx)
 
 SeccompSupervisor::SeccompSupervisor(int sock,
                                      std::function<int(const TamperAttempt &)> on_attempt)
-    : sock_(sock), on_attempt_(std::move(on_attempt)), thread_([this] { loop(); })
+    : sock_(sock), on_attempt_(std::move(on_attempt)),
+      wake_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)), thread_([this] { loop(); })
 {
 }
 
@@ -664,6 +666,9 @@ SeccompSupervisor::~SeccompSupervisor()
 void SeccompSupervisor::stop()
 {
   stop_.store(true);
+  const uint64_t one = 1;
+  if (wake_)
+    (void)!::write(wake_.get(), &one, sizeof(one));
   if (thread_.joinable())
     thread_.join();
 }
@@ -673,8 +678,9 @@ void SeccompSupervisor::loop() noexcept
   // The listener arrives once the child has installed its filter; EOF means it never will.
   int listener = -1;
   while (!stop_.load() && listener < 0) {
-    pollfd p{sock_, POLLIN, 0};
-    if (::poll(&p, 1, 200) <= 0)
+    // Without the eventfd (none left to make one) the poll wakes every 200 ms to see stop_.
+    pollfd p[2] = {{sock_, POLLIN, 0}, {wake_.get(), POLLIN, 0}};
+    if (::poll(p, 2, 200) <= 0 || !(p[0].revents & (POLLIN | POLLHUP | POLLERR)))
       continue;
     char byte = 0;
     iovec iov{&byte, 1};
@@ -701,11 +707,11 @@ void SeccompSupervisor::loop() noexcept
     (void)::ioctl(listener, kNotifSetFlags, kSyncWakeUp);
   }
   while (!stop_.load() && listener >= 0) {
-    pollfd p{listener, POLLIN, 0};
-    const int ready = ::poll(&p, 1, 200);
-    if (ready <= 0)
+    pollfd p[2] = {{listener, POLLIN, 0}, {wake_.get(), POLLIN, 0}};
+    const int ready = ::poll(p, 2, 200);
+    if (ready <= 0 || p[0].revents == 0)
       continue;
-    if (p.revents & (POLLHUP | POLLERR)) // every task under the filter is gone
+    if (p[0].revents & (POLLHUP | POLLERR)) // every task under the filter is gone
       break;
     seccomp_notif req{};
     if (::ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, &req) != 0)

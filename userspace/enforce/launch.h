@@ -25,6 +25,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/unique_fd.h"
+
 #ifndef SYS_fchmodat2 // Linux 6.6; glibc's headers here predate it
 #define SYS_fchmodat2 452
 #endif
@@ -287,6 +289,7 @@ private:
   int sock_;
   std::function<int(const TamperAttempt &)> on_attempt_;
   std::atomic<bool> stop_{false};
+  UniqueFd wake_; // eventfd: stop()'s write ends the thread's poll at once
   std::atomic<uint64_t> answered_{0};
   std::thread thread_;
 };

@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/fanotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -106,6 +107,9 @@ Result<std::unique_ptr<PlantWatch>> PlantWatch::start(const PersistenceGate &gat
       return fail_errno(errno, "fanotify_mark " + d);
     w->dirs_[key] = d;
   }
+  w->wake_ = UniqueFd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!w->wake_)
+    return fail_errno(errno, "eventfd");
   w->thread_ = std::thread([p = w.get()] { p->loop(); });
   return w;
 }
@@ -144,6 +148,9 @@ void PlantWatch::adopt(const std::string &dir, pid_t pid, int depth)
 PlantWatch::~PlantWatch()
 {
   stop_.store(true);
+  const uint64_t one = 1;
+  if (wake_)
+    (void)!::write(wake_.get(), &one, sizeof(one));
   if (thread_.joinable())
     thread_.join();
 }
@@ -152,8 +159,8 @@ void PlantWatch::loop() noexcept
 {
   alignas(fanotify_event_metadata) char buf[16384];
   while (!stop_.load()) {
-    pollfd p{group_.get(), POLLIN, 0};
-    if (::poll(&p, 1, 200) <= 0)
+    pollfd p[2] = {{group_.get(), POLLIN, 0}, {wake_.get(), POLLIN, 0}};
+    if (::poll(p, 2, -1) <= 0 || !(p[0].revents & POLLIN))
       continue;
     ssize_t n = ::read(group_.get(), buf, sizeof(buf));
     if (n <= 0)

@@ -56,6 +56,7 @@ private:
   UniqueFd group_;
   std::map<std::string, std::string> dirs_; // file handle bytes -> directory path
   std::atomic<bool> stop_{false};
+  UniqueFd wake_; // eventfd: the destructor's write ends the reader's poll at once
   std::thread thread_;
 };
 

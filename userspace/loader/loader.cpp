@@ -5,6 +5,8 @@
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -23,6 +25,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/unique_fd.h"
+#include "loader/probe.h"
 #include "vigil/abi.h"
 #include "vigil_bpf.skel.h"
 
@@ -32,12 +35,9 @@ namespace {
 
 bool kernel_has_path_hooks()
 {
-  btf *vmlinux = btf__load_vmlinux_btf();
-  const bool found =
-      vmlinux && btf__find_by_name_kind(vmlinux, "bpf_lsm_path_link", BTF_KIND_FUNC) > 0 &&
-      btf__find_by_name_kind(vmlinux, "bpf_lsm_path_rename", BTF_KIND_FUNC) > 0;
-  btf__free(vmlinux);
-  return found;
+  const std::shared_ptr<const btf> vmlinux = kernel_btf();
+  return vmlinux && btf__find_by_name_kind(vmlinux.get(), "bpf_lsm_path_link", BTF_KIND_FUNC) > 0 &&
+         btf__find_by_name_kind(vmlinux.get(), "bpf_lsm_path_rename", BTF_KIND_FUNC) > 0;
 }
 
 // Value of enumerator `name` of the kernel's enum bpf_attach_type, or -1.
@@ -118,12 +118,11 @@ void destroy_links(std::vector<bpf_link *> links)
 
 std::optional<UnixAttachTypes> kernel_cgroup_unix_hooks()
 {
-  btf *vmlinux = btf__load_vmlinux_btf();
+  const std::shared_ptr<const btf> vmlinux = kernel_btf();
   if (!vmlinux)
     return std::nullopt;
-  const int connect = kernel_attach_type(vmlinux, "BPF_CGROUP_UNIX_CONNECT");
-  const int sendmsg = kernel_attach_type(vmlinux, "BPF_CGROUP_UNIX_SENDMSG");
-  btf__free(vmlinux);
+  const int connect = kernel_attach_type(vmlinux.get(), "BPF_CGROUP_UNIX_CONNECT");
+  const int sendmsg = kernel_attach_type(vmlinux.get(), "BPF_CGROUP_UNIX_SENDMSG");
   if (connect < 0 || sendmsg < 0)
     return std::nullopt;
   return UnixAttachTypes{connect, sendmsg};
@@ -145,8 +144,43 @@ void route_libbpf_logs()
   libbpf_set_print(libbpf_print);
 }
 
+namespace {
+
+// The event ring's size for this start: the one asked for, or the size of the ring an earlier
+// instance pinned (its programs, adopted, write to that map, and libbpf reuses a pinned map only
+// when its size is the object's).
+Result<uint32_t> ring_size(const Options &opts)
+{
+  const uint32_t want = opts.ringbuf_bytes;
+  const auto page = static_cast<uint32_t>(::sysconf(_SC_PAGESIZE));
+  if (want < kRingMin || want > kRingMax || (want & (want - 1)) != 0 || want % page != 0)
+    return fail("event ring size " + std::to_string(want) +
+                " is not a power of two between 256KiB and 256MiB");
+  if (opts.pin_dir.empty())
+    return want;
+  const std::string path = opts.pin_dir + "/vg_events";
+  UniqueFd fd(bpf_obj_get(path.c_str()));
+  if (!fd)
+    return want; // nothing pinned yet (or not readable: the load says why)
+  bpf_map_info info{};
+  uint32_t len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(fd.get(), &info, &len) != 0 || info.type != BPF_MAP_TYPE_RINGBUF)
+    return want;
+  if (info.max_entries != want)
+    spdlog::info("the event ring pinned under {} is {} KiB (asked for {} KiB): kept, its "
+                 "programs write to it; `vigil unload` before a start resizes it",
+                 opts.pin_dir, info.max_entries >> 10, want >> 10);
+  return info.max_entries;
+}
+
+} // namespace
+
 Result<std::unique_ptr<Loader>> Loader::start(const Options &opts, SampleFn on_sample)
 {
+  // The kernel's BTF the probes parsed serves this start's questions, then goes (5 MiB).
+  struct DropBtf {
+    ~DropBtf() { drop_kernel_btf(); }
+  } drop_btf;
   std::unique_ptr<Loader> l(new Loader());
   l->sample_ = std::move(on_sample);
   l->opts_ = opts;
@@ -259,6 +293,11 @@ Result<std::unique_ptr<Loader>> Loader::start(const Options &opts, SampleFn on_s
     }
     l->adopted_ = std::filesystem::exists(links_dir + "/vg_exec", ec);
   }
+  auto ring = ring_size(opts);
+  if (!ring)
+    return tl::unexpected(ring.error());
+  if (int err = bpf_map__set_max_entries(l->skel_->maps.vg_events, *ring); err)
+    return fail_errno(-err, "size the event ring");
   if (int err = vigil_bpf__load(l->skel_); err) {
     if (opts.lsm && opts.lsm_cgroup) {
       spdlog::warn("lsm_cgroup programs did not load ({}): attaching the LSM programs globally",
@@ -311,6 +350,9 @@ Result<std::unique_ptr<Loader>> Loader::start(const Options &opts, SampleFn on_s
                               nullptr);
   if (!l->ring_)
     return fail_errno(errno, "create ring buffer reader");
+  l->wake_ = UniqueFd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!l->wake_)
+    return fail_errno(errno, "eventfd");
   l->map_ring_positions();
   return l;
 }
@@ -816,14 +858,23 @@ Result<> Loader::remove_agent_cgroup(uint64_t cgroup_id)
 
 Result<int> Loader::poll(int timeout_ms)
 {
-  int n = ring_buffer__poll(ring_, timeout_ms);
-  // A timeout reads nothing in libbpf: records that did not wake the ring (vg_ring_flags) are
-  // read here.
-  if (n == 0)
-    n = ring_buffer__consume(ring_);
+  // The ring's epoll set is readable when a record woke it; the wake eventfd when a stop came.
+  // Whatever ended the wait, every record there is read: a timeout's read takes the records
+  // that did not wake the ring (vg_ring_flags).
+  pollfd p[2] = {{ring_buffer__epoll_fd(ring_), POLLIN, 0}, {wake_.get(), POLLIN, 0}};
+  if (::poll(p, 2, timeout_ms) < 0 && errno != EINTR)
+    return fail_errno(errno, "poll ring buffer");
+  const int n = ring_buffer__consume(ring_);
   if (n < 0 && n != -EINTR)
     return fail_errno(-n, "poll ring buffer");
   return n < 0 ? 0 : n;
+}
+
+void Loader::wake_poll()
+{
+  const uint64_t one = 1;
+  if (wake_)
+    (void)!::write(wake_.get(), &one, sizeof(one));
 }
 
 KernelStats Loader::stats() const

@@ -18,6 +18,7 @@
 
 #include "common/kernel_stats.h"
 #include "common/result.h"
+#include "common/unique_fd.h"
 
 struct vigil_bpf;
 struct ring_buffer;
@@ -35,8 +36,19 @@ struct vg_persist_name_key;
 
 namespace vigil::loader {
 
+// 4 MiB: observations may fill three quarters (3 MiB, vg_ring_reserved), about 15,000 records
+// of an open's typical 200 bytes: 150 ms of the reader's absence at 100,000 events per second.
+// docs/BENCHMARKS.md ("The event ring's size") has the measurements behind it.
+inline constexpr uint32_t kRingDefault = 4u << 20;
+inline constexpr uint32_t kRingMin = 256u << 10;
+inline constexpr uint32_t kRingMax = 256u << 20;
+
 struct Options {
-  uint32_t ringbuf_bytes = 16u << 20; // power of two, multiple of the page size
+  // The event ring's size: a power of two, a multiple of the page size (kRingMin..kRingMax).
+  // Its data pages are mapped twice into vigil (the kernel maps the ring once more after itself
+  // so that a record that wraps reads in one piece), and both mappings count in vigil's RSS once
+  // read. A ring pinned by an earlier instance keeps its size: the adopted programs write to it.
+  uint32_t ringbuf_bytes = kRingDefault;
   // Network enforcement through cgroup sock_addr programs attached to every agent cgroup (the
   // fallback where BPF LSM is unavailable). Off: those programs are not even loaded.
   bool cgroup_net = false;
@@ -167,6 +179,8 @@ public:
   // Delivers ready ring records to the callback; waits up to timeout_ms for the first.
   // Returns the number of records consumed.
   Result<int> poll(int timeout_ms);
+  // Ends a poll() that waits, now and from then on (its callers are stopping): thread-safe.
+  void wake_poll();
   KernelStats stats() const;
   // True when start() found pinned links of an earlier instance and adopted them.
   bool adopted() const { return adopted_; }
@@ -192,6 +206,7 @@ private:
   // The unix socket iterator's link (attached here, or found pinned by an adopting start); -1
   // where it is not loaded.
   int iter_unix_fd_ = -1;
+  UniqueFd wake_; // eventfd that wake_poll() makes readable
   std::vector<vg_open_seen_key> seen_keys_; // drain_open_counts()'s scratch
   std::vector<vg_open_seen_val> seen_vals_;
   std::mutex iter_mu_;

@@ -20,6 +20,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <mutex>
 #include <sstream>
 
 #include "cgroup/cgroup.h"
@@ -445,6 +446,31 @@ void choose_tiers(Features &f)
   }
 }
 
+namespace {
+std::mutex g_btf_mu;
+std::shared_ptr<const btf> g_btf;
+int g_btf_err = 0;
+} // namespace
+
+std::shared_ptr<const btf> kernel_btf()
+{
+  std::lock_guard lock(g_btf_mu);
+  if (!g_btf) {
+    btf *b = btf__load_vmlinux_btf();
+    g_btf_err = b ? 0 : errno;
+    if (b)
+      g_btf = std::shared_ptr<const btf>(b, [](const btf *p) { btf__free(const_cast<btf *>(p)); });
+  }
+  errno = g_btf_err;
+  return g_btf;
+}
+
+void drop_kernel_btf()
+{
+  std::lock_guard lock(g_btf_mu);
+  g_btf.reset();
+}
+
 Features probe_features()
 {
   Features f;
@@ -452,8 +478,9 @@ Features probe_features()
   if (::uname(&u) == 0)
     f.kernel_release = u.release;
 
-  btf *vmlinux = btf__load_vmlinux_btf();
-  const int btf_err = vmlinux ? 0 : errno;
+  const std::shared_ptr<const btf> kernel = kernel_btf();
+  const int btf_err = kernel ? 0 : errno;
+  const btf *vmlinux = kernel.get();
   f.btf = probe_btf(vmlinux, btf_err);
 
   auto mount = cgroup::find_cgroup2_mount();
@@ -463,7 +490,6 @@ Features probe_features()
   f.bpf_lsm_listed = probe_bpf_lsm_listed(f.securityfs_lsm);
   f.lsm_prog = probe_lsm_prog(vmlinux);
   probe_cgroup_attach(f, vmlinux, mount ? mount->c_str() : nullptr);
-  btf__free(vmlinux);
   f.ringbuf = probe_ringbuf();
   f.bpf_loop = probe_bpf_loop();
   f.fanotify_perm = probe_fanotify_perm();

@@ -4,11 +4,20 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 #include <string_view>
 
+struct btf;
+
 namespace vigil::loader {
+
+// The running kernel's BTF (/sys/kernel/btf/vmlinux, about 5 MiB parsed), parsed once for the
+// probes and the loader's own questions of it; null where the kernel has none. Kept until
+// drop_kernel_btf() (Loader::start calls it when it is done: the daemon does not keep it).
+std::shared_ptr<const btf> kernel_btf();
+void drop_kernel_btf();
 
 // Enforcement tier of one kind of object, best first. fallback is fanotify permission events
 // for files and cgroup sock_addr programs for the network; monitor enforces nothing.

@@ -165,6 +165,25 @@ TEST_F(ConfigTest, rejects_cgroup_path_not_starting_with_slash)
             file_ + ":4:11: cgroups[0].path: must start with '/' (relative to the cgroup2 mount)");
 }
 
+TEST_F(ConfigTest, ring_buffer_is_a_power_of_two_within_its_bounds)
+{
+  EXPECT_FALSE(load("profiles: [p.yaml]\ncgroups: []\n")->ring_buffer_bytes);
+  auto lo = load("profiles: [p.yaml]\ncgroups: []\nring_buffer: 256KiB\n");
+  ASSERT_TRUE(lo) << lo.error().message();
+  EXPECT_EQ(lo->ring_buffer_bytes, 256u << 10);
+  auto hi = load("profiles: [p.yaml]\ncgroups: []\nring_buffer: 256MiB\n");
+  ASSERT_TRUE(hi) << hi.error().message();
+  EXPECT_EQ(hi->ring_buffer_bytes, 256u << 20);
+  for (const char *bad : {"128KiB", "512MiB", "3MiB", "4GiB", "lots", "0"})
+    EXPECT_EQ(error_of(std::string("profiles: [p.yaml]\ncgroups: []\nring_buffer: ") + bad +
+                       "\n"),
+              file_ + ":3:14: ring_buffer: '" + bad +
+                  "' is not a power of two between 256KiB and 256MiB (e.g. 4MiB)")
+        << bad;
+  EXPECT_EQ(error_of("profiles: [p.yaml]\ncgroups: []\nring_buffer: [4MiB]\n"),
+            file_ + ":3:14: ring_buffer: expected a string");
+}
+
 TEST_F(ConfigTest, rejects_rescan_ms_out_of_range_or_not_a_number)
 {
   const std::string msg = "rescan_ms: expected an integer between 50 and 60000";
