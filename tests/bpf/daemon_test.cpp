@@ -167,9 +167,20 @@ TEST_F(DaemonTest, enforcement_survives_sigkill_is_adopted_and_unload_removes_it
   const std::string agent = root_ + "/agent-1";
   fs::create_directories(agent);
 
-  Proc first({vigil_bin(), "daemon", "--config", tmp_ / "vigil.yaml"});
+  // The first daemon's ring is 1 MiB; the second asks for the default: it keeps the pinned one,
+  // which the adopted programs write to.
+  write_file(tmp_ / "small-ring.yaml", read_file(tmp_ / "vigil.yaml") + "ring_buffer: 1MiB\n");
+  Proc first({vigil_bin(), "daemon", "--config", tmp_ / "small-ring.yaml"});
   ASSERT_TRUE(first.wait_for_err("confining " + agent)) << first.err_so_far();
   EXPECT_EQ(probe_in(agent, "tcp", "127.0.0.2", port), "EPERM\n");
+  std::string metrics; // the reader publishes the kernel's figures once a second
+  for (int i = 0; i < 100 && metrics.find("vigil_ringbuf_size_bytes 1048576") == std::string::npos;
+       ++i) {
+    if (i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    metrics = http_get(metrics_, "/metrics");
+  }
+  EXPECT_NE(metrics.find("vigil_ringbuf_size_bytes 1048576"), std::string::npos) << metrics;
 
   first.signal(SIGKILL);
   first.wait();
@@ -183,6 +194,10 @@ TEST_F(DaemonTest, enforcement_survives_sigkill_is_adopted_and_unload_removes_it
   const size_t before = read_json_lines(alerts_).size();
   Proc second({vigil_bin(), "daemon", "--config", tmp_ / "vigil.yaml"});
   ASSERT_TRUE(second.wait_for_err("adopting the enforcement pinned under " + pins_))
+      << second.err_so_far();
+  EXPECT_NE(second.err_so_far().find("the event ring pinned under " + pins_ +
+                                     " is 1024 KiB (asked for 4096 KiB): kept"),
+            std::string::npos)
       << second.err_so_far();
   ASSERT_TRUE(second.wait_for_err("confining " + agent)) << second.err_so_far();
   EXPECT_EQ(probe_in(agent, "tcp", "127.0.0.2", port), "EPERM\n");

@@ -28,6 +28,7 @@ struct RunArgs {
   std::string max_tier = "lsm"; // lsm (no cap) | fallback | monitor
   std::string lsm_attach = "auto"; // auto | cgroup | global
   bool syscall_tracepoints = false; // also observe through syscall tracepoints (costs everyone)
+  std::optional<std::string> ring_buffer; // the event ring's size (daemon::parse_ring_size)
   bool verbose = false;            // every start-up note as it comes
   bool quiet = false;              // no start-up summary either: alerts and errors only
   bool inventory = false;          // print `vigil inventory` for the agent before starting it

@@ -67,6 +67,13 @@ int main(int argc, char **argv)
   run_cmd->add_flag("--syscall-tracepoints", run.syscall_tracepoints,
                     "Also observe the agent's opens and connects through syscall tracepoints "
                     "(every process on the machine then takes the slow syscall path)");
+  run_cmd
+      ->add_option("--ring-buffer", run.ring_buffer,
+                   "Size of the kernel-to-vigil event ring, a power of two (default 4MiB)")
+      ->check([](const std::string &s) -> std::string {
+        auto r = vigil::daemon::parse_ring_size(s);
+        return r ? std::string() : r.error().message();
+      });
   auto *verbose = run_cmd->add_flag("-v,--verbose", run.verbose,
                                     "Print every start-up note (by default: a three-line summary)");
   run_cmd->add_flag("-q,--quiet", run.quiet, "Print nothing but alerts and errors")

@@ -498,6 +498,8 @@ int run_command(const RunArgs &args)
   eo.log_dir = args.log_dir;
   eo.lsm_attach = args.lsm_attach;
   eo.syscall_tracepoints = args.syscall_tracepoints;
+  if (args.ring_buffer)
+    eo.ring_bytes = *daemon::parse_ring_size(*args.ring_buffer); // checked by the parser
   eo.max_tier = args.max_tier == "monitor"    ? loader::Tier::monitor
                 : args.max_tier == "fallback" ? loader::Tier::fallback
                                               : loader::Tier::lsm;

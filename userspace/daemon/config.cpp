@@ -349,11 +349,10 @@ Result<Config> parse(const std::string &file, const YAML::Node &root)
     auto s = scalar(file, n, "ring_buffer");
     if (!s)
       return tl::unexpected(s.error());
-    auto b = policy::parse_bytes(*s);
-    if (!b || *b < (256ull << 10) || *b > (256ull << 20) || (*b & (*b - 1)) != 0)
-      return fail(where(file, n, "ring_buffer") + "'" + *s +
-                  "' is not a power of two between 256KiB and 256MiB (e.g. 4MiB)");
-    c.ring_buffer_bytes = static_cast<uint32_t>(*b);
+    auto b = parse_ring_size(*s);
+    if (!b)
+      return fail(where(file, n, "ring_buffer") + b.error().message());
+    c.ring_buffer_bytes = *b;
   }
   if (const YAML::Node n = root["rescan_ms"]) {
     int v = 0;
@@ -365,6 +364,14 @@ Result<Config> parse(const std::string &file, const YAML::Node &root)
 }
 
 } // namespace
+
+Result<uint32_t> parse_ring_size(const std::string &text)
+{
+  auto b = policy::parse_bytes(text);
+  if (!b || *b < (256ull << 10) || *b > (256ull << 20) || (*b & (*b - 1)) != 0)
+    return fail("'" + text + "' is not a power of two between 256KiB and 256MiB (e.g. 4MiB)");
+  return static_cast<uint32_t>(*b);
+}
 
 Result<Config> load_config(const std::string &path)
 {

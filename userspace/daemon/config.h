@@ -81,4 +81,8 @@ struct Config {
 // Errors name the file, line, column and field, as profile errors do.
 Result<Config> load_config(const std::string &path);
 
+// An event ring size as written ("4MiB", "262144"): a power of two between 256KiB and 256MiB.
+// The error says so, quoting text.
+Result<uint32_t> parse_ring_size(const std::string &text);
+
 } // namespace vigil::daemon
