@@ -2,6 +2,9 @@
 // netprobe: one network operation, its outcome on stdout ("ok" or the errno name), exit 0/1.
 // Used by the privileged tests as the "agent" so each test controls exactly one syscall path.
 //   netprobe tcp ADDR PORT       connect(2)
+//   netprobe tcpmany ADDR PORT   connect(2) to ADDR:PORT 20,000 times on fresh sockets (PORT's
+//                                number of times when PORT is written "PORT*COUNT"); prints
+//                                "EPERM N" with N the number of calls refused so
 //   netprobe tfo ADDR PORT       sendto(2) with MSG_FASTOPEN (TCP fast open)
 //   netprobe udp ADDR PORT       sendto(2) on an unconnected UDP socket
 //   netprobe udpconn ADDR PORT   connect(2) then send(2) on a UDP socket
@@ -66,6 +69,28 @@ int main(int argc, char **argv)
     }
     std::printf("%s\n", ret < 0 ? strerrorname_np(static_cast<int>(-ret)) : "?");
     return 1;
+  }
+  if (op == "tcpmany") {
+    const std::string spec = argv[3];
+    const auto star = spec.find('*');
+    const int port = std::atoi(spec.substr(0, star).c_str());
+    const long count = star == std::string::npos ? 20000 : std::atol(spec.c_str() + star + 1);
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(static_cast<uint16_t>(port));
+    if (inet_pton(AF_INET, addr.c_str(), &sa.sin_addr) != 1)
+      return 2;
+    long refused = 0;
+    for (long i = 0; i < count; ++i) {
+      const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      if (fd < 0)
+        return 1;
+      if (connect(fd, reinterpret_cast<const sockaddr *>(&sa), sizeof(sa)) != 0 && errno == EPERM)
+        ++refused;
+      close(fd);
+    }
+    std::printf("EPERM %ld\n", refused);
+    return 0;
   }
   if (op == "raw") {
     int fd = addr == "packet"    ? socket(17 /* AF_PACKET */, SOCK_RAW, 0)

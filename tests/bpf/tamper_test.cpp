@@ -393,5 +393,39 @@ TEST_F(SelfProtect, a_full_ring_still_carries_every_denial)
   EXPECT_GT(reserved, 0) << "the flood reached the reserve\n" << m;
 }
 
+// Decisions can fill the whole ring (they are never held to the reserve): an agent that makes
+// denials faster than a starved vigil reads them loses their records. Each stays refused, and
+// the loss is itself alerted once vigil reads again, with how many records it was.
+TEST_F(SelfProtect, denials_lost_to_a_full_ring_are_alerted)
+{
+  start_daemon("limits:\n  events_per_second: 0\n", "ring_buffer: 256KiB\n");
+  const std::string dir = root_ + "/agent-1";
+  fs::create_directories(dir);
+  const std::string go = tmp_ / "go-lost";
+  // 20,000 refused connects: each a decision record of about a hundred bytes, some 2 MB in all
+  // against a ring of 256 KiB that nobody reads meanwhile.
+  Proc agent({"sh", "-c",
+              "echo $$ > " + dir + "/cgroup.procs && while [ ! -e " + go +
+                  " ]; do sleep 0.02; done; exec " + netprobe_bin() + " tcpmany 127.0.0.2 " +
+                  std::to_string(free_port())});
+  ASSERT_TRUE(daemon_->wait_for_err("confining " + dir)) << daemon_->err_so_far();
+  confined_ = true;
+  daemon_->signal(SIGSTOP);
+  write_file(go, "");
+  ProcResult r = agent.wait(300s);
+  daemon_->signal(SIGCONT);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "EPERM 20000\n") << "every connect stays refused";
+  const auto lost = alerts_for("vigil-reports-lost", 1, 30s);
+  ASSERT_FALSE(lost.empty()) << read_file(alerts_);
+  const std::string output = lost[0]["output"];
+  EXPECT_NE(output.find("kernel record(s) not written (the event ring was full)"),
+            std::string::npos)
+      << output;
+  EXPECT_EQ(lost[0]["severity"], "critical");
+  EXPECT_FALSE(alerts_for("egress-not-allowed", 1, 30s).empty())
+      << "the denials the ring held are alerted" << read_file(alerts_);
+}
+
 } // namespace
 } // namespace vigil::test

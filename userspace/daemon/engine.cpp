@@ -154,8 +154,12 @@ Result<std::unique_ptr<Engine>> Engine::start(const EngineOptions &opts)
     auto fe = FileEnforcer::start(
         *mount,
         [self](pipeline::Event &&ev) {
-          if (!self->queue_->try_push(std::move(ev)))
+          const bool decision = ev.hdr.verdict != pipeline::Verdict::none;
+          if (!self->queue_->try_push(std::move(ev))) {
             self->metrics_->queue_drop();
+            if (decision)
+              self->queue_lost_decisions_.fetch_add(1);
+          }
         },
         opts.agent_mounts);
     if (!fe)
@@ -290,6 +294,8 @@ bool Engine::report(pipeline::Event &&ev, int wait_ms)
       return true;
     if (waited >= wait_ms) {
       metrics_->queue_drop();
+      if (ev.hdr.verdict != pipeline::Verdict::none)
+        queue_lost_decisions_.fetch_add(1);
       return false;
     }
     ::usleep(5000); // backpressure: the queue's consumer runs meanwhile
@@ -408,8 +414,32 @@ void Engine::on_sample(std::span<const std::byte> data) noexcept
       scan_cv_.notify_one();
     }
   }
-  if (!queue_->try_push(std::move(*ev)))
+  const bool decision = ev->hdr.verdict != pipeline::Verdict::none;
+  if (!queue_->try_push(std::move(*ev))) {
     metrics_->queue_drop();
+    if (decision)
+      queue_lost_decisions_.fetch_add(1);
+  }
+}
+
+void Engine::alert_unreported()
+{
+  const uint64_t ring = ring_full_.load(), queued = queue_lost_decisions_.load();
+  if (ring == ring_full_alerted_ && queued == queue_lost_alerted_)
+    return;
+  const uint64_t new_ring = ring - ring_full_alerted_, new_queued = queued - queue_lost_alerted_;
+  ring_full_alerted_ = ring;
+  queue_lost_alerted_ = queued;
+  std::string what;
+  if (new_ring)
+    what = std::to_string(new_ring) + " kernel record(s) not written (the event ring was full)";
+  if (new_queued)
+    what += std::string(what.empty() ? "" : "; ") + std::to_string(new_queued) +
+            " decision(s) dropped by the full event queue";
+  raise_internal("vigil-reports-lost", policy::Severity::critical,
+                 what + ": what was refused stayed refused, but its alert is lost (an agent "
+                        "flooding vigil, or vigil starved of CPU); the event log and the "
+                        "ring's metrics show the gap");
 }
 
 void Engine::scan_loop() noexcept
@@ -494,7 +524,9 @@ void Engine::reader_loop() noexcept
     metrics_->health().beat(reader_beat_);
     auto now = std::chrono::steady_clock::now();
     if (now - last_stats > std::chrono::seconds(1)) {
-      metrics_->kernel_stats(loader_->stats());
+      const KernelStats ks = loader_->stats();
+      ring_full_.store(ks.ringbuf_full);
+      metrics_->kernel_stats(ks);
       publish_guard_stats();
       publish_log_stats();
       metrics_->queue_depth(queue_->size(), opts_.queue_capacity);
@@ -508,7 +540,9 @@ void Engine::reader_loop() noexcept
     if (!r || *r == 0)
       break;
   }
-  metrics_->kernel_stats(loader_->stats());
+  const KernelStats ks = loader_->stats();
+  ring_full_.store(ks.ringbuf_full);
+  metrics_->kernel_stats(ks);
   publish_log_stats();
   queue_->close();
 }
@@ -519,21 +553,26 @@ void Engine::worker_loop() noexcept
   while (true) {
     if (std::chrono::steady_clock::now() >= next_volume_) {
       next_volume_ = std::chrono::steady_clock::now() + opts_.volume_interval;
-      std::lock_guard lock(state_mu_);
-      sample_volume();
-      report_open_counts();
-      publish_tables();
-      publish_contained();
+      {
+        std::lock_guard lock(state_mu_);
+        sample_volume();
+        report_open_counts();
+        publish_tables();
+        publish_contained();
+      }
+      alert_unreported();
     }
     auto ev = queue_->pop(std::chrono::milliseconds(50));
     metrics_->health().beat(worker_beat_);
     if (!ev) {
-      std::lock_guard lock(state_mu_);
+      std::unique_lock lock(state_mu_);
       if (queue_->closed_and_empty()) {
         release_held(UINT64_MAX);
         sample_volume(); // what was sent since the last read
         report_open_counts();
         metrics_->health().retire(worker_beat_);
+        lock.unlock();
+        alert_unreported();
         return;
       }
       // A quiet ring: whatever it still had to say about held decisions has been said.

@@ -206,6 +206,7 @@ private:
   // kernel flag) now. With state_mu_ held.
   void publish_contained();
   void publish_log_stats();
+  void alert_unreported(); // without state_mu_ (raise_internal takes it)
   void publish_guard_stats();
   void emit(const pipeline::Event &ev, const detect::Finding &f, const policy::Profile *profile);
   // Response actions (engine_response.cpp): the responder and its kernel switch, the actions an
@@ -298,6 +299,12 @@ private:
   std::atomic<bool> stopping_{false};
   std::atomic<bool> hold_ring_{false}; // an adopted ring waits for policy_ready()
   std::atomic<uint64_t> alerts_{0};
+  // Reports lost after the decision was made: records the kernel could not write because the
+  // ring was full (its counter, as the reader last read it) and decision events a full queue
+  // refused. alert_unreported() (worker thread, once a second and at the end) alerts the growth.
+  std::atomic<uint64_t> ring_full_{0};
+  std::atomic<uint64_t> queue_lost_decisions_{0};
+  uint64_t ring_full_alerted_ = 0, queue_lost_alerted_ = 0;
   size_t reader_beat_ = 0; // Health thread ids
   size_t worker_beat_ = 0;
   std::thread reader_;
