@@ -663,6 +663,11 @@ void Engine::stop()
     worker_.join();
   if (responder_)
     responder_->stop(); // its last reports still reach the sinks
+  // The fanotify guard decides until it is closed, and what it decides after the worker's end
+  // finds the queue closed: it goes now, and the reports it could not hand over are alerted as
+  // a count before the sinks drain (tier 2's file enforcement ends with the engine either way).
+  files_.reset();
+  alert_unreported();
   for (auto &sink : sinks_)
     sink->drain(opts_.drain_budget);
   if (recorder_)

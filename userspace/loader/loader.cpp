@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fcntl.h>
@@ -146,6 +147,106 @@ void route_libbpf_logs()
 
 namespace {
 
+// A pinned object's fd reads as its bpffs path, not as "anon_inode:bpf_link": what it is shows
+// in its fdinfo (a link's names its link_id).
+bool fdinfo_says_link(int fd)
+{
+  std::ifstream in("/proc/self/fdinfo/" + std::to_string(fd));
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("link_id:", 0) == 0)
+      return true;
+  return false;
+}
+
+// The pin directory decides what a start adopts: whoever may write it could plant a link that
+// makes vigil believe enforcement is attached (and attach none), or swap the ring the adopted
+// programs write to (their denials then alert nowhere). So it must be root's alone: a directory
+// owned by uid 0, writable by nobody else, under parents owned by root that others cannot write
+// (a sticky directory such as bpffs's 1777 root excepted). One that is not is removed with
+// whatever it holds, nothing of it adopted, and made again (mode 0700).
+Result<> own_pin_dir(const std::string &dir)
+{
+  namespace fs = std::filesystem;
+  const fs::path path = fs::path(dir).lexically_normal();
+  for (fs::path p = path.parent_path(); !p.empty(); p = p.parent_path()) {
+    struct stat st{};
+    if (::lstat(p.c_str(), &st) == 0) {
+      if (S_ISLNK(st.st_mode))
+        return fail("the pin directory's parent " + p.string() +
+                    " is a symbolic link: name the real directory in pin_dir");
+      if (st.st_uid != 0 || ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX)))
+        return fail("the pin directory's parent " + p.string() +
+                    " is not root's alone (another user could replace what vigil pins)");
+    }
+    if (p == p.root_path())
+      break;
+  }
+  std::error_code ec;
+  fs::create_directories(path.parent_path(), ec);
+  if (ec)
+    return fail_errno(ec.value(), "create " + path.parent_path().string());
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    struct stat st{};
+    if (::lstat(path.c_str(), &st) != 0) {
+      if (errno != ENOENT)
+        return fail_errno(errno, "stat pin directory " + dir);
+      if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST)
+        return fail_errno(errno, "create pin directory " + dir);
+      continue; // made (or raced): looked at again
+    }
+    if (S_ISDIR(st.st_mode) && st.st_uid == 0 && (st.st_mode & (S_IWGRP | S_IWOTH)) == 0)
+      break;
+    spdlog::warn("the pin directory {} is not root's alone (owner uid {}, mode {:o}): nothing in "
+                 "it is adopted; it is removed and made again",
+                 dir, st.st_uid, st.st_mode & 07777);
+    fs::remove_all(path, ec);
+    if (ec)
+      return fail_errno(ec.value(), "remove the untrusted pin directory " + dir);
+  }
+  struct stat st{};
+  if (::lstat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != 0 ||
+      (st.st_mode & (S_IWGRP | S_IWOTH)) != 0)
+    return fail("the pin directory " + dir + " is not root's alone after vigil made it again "
+                "(another user keeps making it): stopped, nothing attached");
+  const std::string links = dir + "/links";
+  if (::mkdir(links.c_str(), 0700) != 0 && errno != EEXIST)
+    return fail_errno(errno, "create pin directory " + links);
+  return {};
+}
+
+// What adoption needs: links/vg_exec is a BPF link, and its program reports to the ring and the
+// counters pinned beside it, which this instance reads. A pin set left half-made by a crash, or
+// a ring replaced by a root process, fails this: its programs would report where nobody reads.
+bool pins_consistent(const std::string &dir)
+{
+  UniqueFd link(bpf_obj_get((dir + "/links/vg_exec").c_str()));
+  UniqueFd ring(bpf_obj_get((dir + "/vg_events").c_str()));
+  UniqueFd stats(bpf_obj_get((dir + "/vg_stats").c_str()));
+  if (!link || !ring || !stats || !fdinfo_says_link(link.get()))
+    return false;
+  bpf_link_info li{};
+  uint32_t len = sizeof(li);
+  bpf_map_info ri{}, si{};
+  uint32_t rlen = sizeof(ri), slen = sizeof(si);
+  if (bpf_obj_get_info_by_fd(link.get(), &li, &len) != 0 ||
+      bpf_obj_get_info_by_fd(ring.get(), &ri, &rlen) != 0 ||
+      bpf_obj_get_info_by_fd(stats.get(), &si, &slen) != 0 || ri.type != BPF_MAP_TYPE_RINGBUF)
+    return false;
+  UniqueFd prog(bpf_prog_get_fd_by_id(li.prog_id));
+  if (!prog)
+    return false;
+  std::array<uint32_t, 64> ids{};
+  bpf_prog_info pi{};
+  pi.nr_map_ids = ids.size();
+  pi.map_ids = reinterpret_cast<uint64_t>(ids.data());
+  uint32_t plen = sizeof(pi);
+  if (bpf_obj_get_info_by_fd(prog.get(), &pi, &plen) != 0)
+    return false;
+  const auto used = std::span(ids).first(std::min<size_t>(pi.nr_map_ids, ids.size()));
+  return std::find(used.begin(), used.end(), ri.id) != used.end() &&
+         std::find(used.begin(), used.end(), si.id) != used.end();
+}
+
 // The event ring's size for this start: the one asked for, or the size of the ring an earlier
 // instance pinned (its programs, adopted, write to that map, and libbpf reuses a pinned map only
 // when its size is the object's).
@@ -278,10 +379,19 @@ Result<std::unique_ptr<Loader>> Loader::start(const Options &opts, SampleFn on_s
     l->per_cgroup_.insert(l->per_cgroup_.end(), lsm_cgroup.begin(), lsm_cgroup.end());
   const std::string links_dir = opts.pin_dir + "/links";
   if (!opts.pin_dir.empty()) {
+    if (auto owned = own_pin_dir(opts.pin_dir); !owned)
+      return tl::unexpected(owned.error());
     std::error_code ec;
-    std::filesystem::create_directories(links_dir, ec);
-    if (ec)
-      return fail_errno(ec.value(), "create pin directory " + links_dir);
+    if (std::filesystem::exists(links_dir + "/vg_exec", ec) && !pins_consistent(opts.pin_dir)) {
+      spdlog::warn("the enforcement pinned under {} does not report to the ring pinned there "
+                   "(a pin set left half-made, or replaced): not adopted; removed, and "
+                   "attached afresh",
+                   opts.pin_dir);
+      if (auto r = unload_pinned(opts.pin_dir); !r)
+        return tl::unexpected(r.error());
+      if (auto owned = own_pin_dir(opts.pin_dir); !owned)
+        return tl::unexpected(owned.error());
+    }
     // Maps are pinned by name: a later instance reuses them, so the adopted programs and the
     // new daemon share one policy and one ring.
     bpf_map *m;

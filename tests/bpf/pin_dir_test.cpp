@@ -1,0 +1,165 @@
+// SPDX-License-Identifier: Apache-2.0
+// The daemon's pin directory as an unprivileged user can leave it: bpffs is mounted 1777 unless
+// the init system says otherwise (the kernel's default; this host), so whoever creates the pin
+// directory first owns it, and may remove or add entries under it whatever root pins there.
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <thread>
+
+#include "harness.h"
+
+namespace vigil::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+class PinDirTest : public ::testing::Test {
+protected:
+  void SetUp() override
+  {
+    VG_REQUIRE_ROOT();
+    struct stat st{};
+    if (::stat("/sys/fs/bpf", &st) != 0 || (st.st_mode & S_IWOTH) == 0)
+      GTEST_SKIP() << "bpffs is not world-writable here";
+    if (!::getpwnam("nobody"))
+      GTEST_SKIP() << "no user nobody";
+    root_ = cgroup2_mount() + "/vigil-pin-" + std::to_string(::getpid());
+    pins_ = "/sys/fs/bpf/vigil-pin-" + std::to_string(::getpid());
+    agent_ = root_ + "/agent-1";
+    write_file(tmp_ / "profile.yaml",
+               "profile: test-agent\negress:\n  allow:\n    - 127.0.0.1/32\n");
+    alerts_ = tmp_ / "alerts.jsonl";
+    write_file(tmp_ / "vigil.yaml", "profiles: [profile.yaml]\ncgroups:\n  - path: /vigil-pin-" +
+                                        std::to_string(::getpid()) +
+                                        "/agent-*\n    profile: test-agent\nalerts_json: " +
+                                        alerts_ + "\nmetrics_address: 127.0.0.1:" +
+                                        std::to_string(free_port()) + "\nrescan_ms: 100\n"
+                                        "pin_dir: " + pins_ + "\ncontrol_socket: " +
+                                        (tmp_ / "control.sock") + "\n");
+    fs::create_directories(agent_);
+  }
+  void TearDown() override
+  {
+    if (root_.empty())
+      return;
+    run({vigil_bin(), "unload", "--pin-dir", pins_});
+    std::error_code ec;
+    fs::remove(agent_, ec);
+    fs::remove(root_, ec);
+  }
+  // As user nobody: what any local user may run.
+  static ProcResult as_nobody(const std::string &script)
+  {
+    return run({"su", "-s", "/bin/sh", "nobody", "-c", script});
+  }
+  std::string in_agent(const std::string &script) const
+  {
+    return run({"sh", "-c", "echo $$ > " + agent_ + "/cgroup.procs && " + script}).out;
+  }
+  size_t alerts(const std::string &rule) const
+  {
+    size_t n = 0;
+    for (const auto &a : read_json_lines(alerts_))
+      n += a["rule"] == rule;
+    return n;
+  }
+
+  TempDir tmp_;
+  std::string root_, pins_, agent_, alerts_;
+};
+
+// nobody makes links/vg_exec (a directory) before the daemon's first start: the daemon "adopts"
+// enforcement that does not exist, attaches none of its global programs and pins nothing. Here
+// (tier 2) the cgroup-escape watch is one of them: an agent leaves its cgroup, unkilled and
+// unreported, and connects where its profile forbids.
+TEST_F(PinDirTest, an_unprivileged_user_cannot_make_the_daemon_adopt_nothing)
+{
+  ASSERT_EQ(as_nobody("mkdir -p " + pins_ + "/links/vg_exec").status, 0);
+  Proc daemon({vigil_bin(), "daemon", "--config", tmp_ / "vigil.yaml"});
+  ASSERT_TRUE(daemon.wait_for_err("confining " + agent_)) << daemon.err_so_far();
+  EXPECT_EQ(daemon.err_so_far().find("adopting the enforcement pinned under"), std::string::npos)
+      << "nothing was pinned by vigil: " << daemon.err_so_far();
+  const std::string escaped =
+      in_agent("echo $$ > " + cgroup2_mount() + "/cgroup.procs && exec " + netprobe_bin() +
+               " tcp 127.0.0.2 " + std::to_string(free_port()));
+  for (int i = 0; i < 200 && alerts("agent-cgroup-escape") == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_NE(escaped, "ECONNREFUSED\n") << "the escaped agent reached the network";
+  EXPECT_EQ(alerts("agent-cgroup-escape"), 1u) << read_file(alerts_);
+  daemon.signal(SIGTERM);
+  daemon.wait();
+}
+
+// nobody owns the pin directory (made before the daemon's first start); after a daemon restart
+// it removes the pinned ring and stats. The adopted programs keep deciding but write to the
+// orphaned ring: denials without alerts, and no vigil-reports-lost either.
+TEST_F(PinDirTest, an_unprivileged_user_cannot_silence_the_adopted_programs)
+{
+  ASSERT_EQ(as_nobody("mkdir " + pins_).status, 0);
+  const std::string probe = "exec " + std::string(netprobe_bin()) + " tcp 127.0.0.2 " +
+                            std::to_string(free_port());
+  {
+    Proc first({vigil_bin(), "daemon", "--config", tmp_ / "vigil.yaml"});
+    ASSERT_TRUE(first.wait_for_err("confining " + agent_)) << first.err_so_far();
+    EXPECT_EQ(in_agent(probe), "EPERM\n");
+    first.signal(SIGKILL);
+    first.wait();
+  }
+  as_nobody("rm -f " + pins_ + "/vg_events " + pins_ + "/vg_stats");
+  Proc second({vigil_bin(), "daemon", "--config", tmp_ / "vigil.yaml"});
+  ASSERT_TRUE(second.wait_for_err("confining " + agent_)) << second.err_so_far();
+  const size_t before = alerts("egress-not-allowed");
+  EXPECT_EQ(in_agent(probe), "EPERM\n");
+  for (int i = 0; i < 200 && alerts("egress-not-allowed") == before &&
+                  alerts("vigil-reports-lost") == 0;
+       ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_TRUE(alerts("egress-not-allowed") > before || alerts("vigil-reports-lost") > 0)
+      << "a denial with no alert at all\n"
+      << second.err_so_far() << read_file(alerts_);
+  second.signal(SIGTERM);
+  second.wait();
+}
+
+// The same swap by root (or a pin set a crash left half-made): the directory is root's, but the
+// pinned links' programs no longer report to the ring pinned beside them. The next daemon does
+// not adopt them: it removes the pin set and attaches afresh, so a denial is alerted again.
+TEST_F(PinDirTest, a_pin_set_whose_programs_report_elsewhere_is_not_adopted)
+{
+  const std::string probe = "exec " + std::string(netprobe_bin()) + " tcp 127.0.0.2 " +
+                            std::to_string(free_port());
+  {
+    Proc first({vigil_bin(), "daemon", "--config", tmp_ / "vigil.yaml"});
+    ASSERT_TRUE(first.wait_for_err("confining " + agent_)) << first.err_so_far();
+    EXPECT_EQ(in_agent(probe), "EPERM\n");
+    first.signal(SIGKILL);
+    first.wait();
+  }
+  struct stat st{};
+  ASSERT_EQ(::stat(pins_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 0u);
+  EXPECT_EQ(st.st_mode & 07777, 0700u) << "the pin directory is root's alone";
+  fs::remove(pins_ + "/vg_events");
+  fs::remove(pins_ + "/vg_stats");
+  Proc second({vigil_bin(), "daemon", "--config", tmp_ / "vigil.yaml"});
+  ASSERT_TRUE(second.wait_for_err("confining " + agent_)) << second.err_so_far();
+  EXPECT_NE(second.err_so_far().find("does not report to the ring pinned there"),
+            std::string::npos)
+      << second.err_so_far();
+  EXPECT_EQ(second.err_so_far().find("adopting the enforcement"), std::string::npos);
+  const size_t before = alerts("egress-not-allowed");
+  EXPECT_EQ(in_agent(probe), "EPERM\n");
+  for (int i = 0; i < 100 && alerts("egress-not-allowed") == before; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_GT(alerts("egress-not-allowed"), before) << read_file(alerts_);
+  second.signal(SIGTERM);
+  second.wait();
+}
+
+} // namespace
+} // namespace vigil::test
