@@ -61,6 +61,15 @@ protected:
   {
     return run({"sh", "-c", "echo $$ > " + agent_ + "/cgroup.procs && " + script}).out;
   }
+  // A first daemon confines the agent, refuses its probe, and is SIGKILLed: its pins stay.
+  void pin_and_die(const std::string &probe)
+  {
+    Proc first({vigil_bin(), "daemon", "--config", tmp_ / "vigil.yaml"});
+    ASSERT_TRUE(first.wait_for_err("confining " + agent_)) << first.err_so_far();
+    EXPECT_EQ(in_agent(probe), "EPERM\n");
+    first.signal(SIGKILL);
+    first.wait();
+  }
   size_t alerts(const std::string &rule) const
   {
     size_t n = 0;
@@ -103,13 +112,7 @@ TEST_F(PinDirTest, an_unprivileged_user_cannot_silence_the_adopted_programs)
   ASSERT_EQ(as_nobody("mkdir " + pins_).status, 0);
   const std::string probe = "exec " + std::string(netprobe_bin()) + " tcp 127.0.0.2 " +
                             std::to_string(free_port());
-  {
-    Proc first({vigil_bin(), "daemon", "--config", tmp_ / "vigil.yaml"});
-    ASSERT_TRUE(first.wait_for_err("confining " + agent_)) << first.err_so_far();
-    EXPECT_EQ(in_agent(probe), "EPERM\n");
-    first.signal(SIGKILL);
-    first.wait();
-  }
+  ASSERT_NO_FATAL_FAILURE(pin_and_die(probe));
   as_nobody("rm -f " + pins_ + "/vg_events " + pins_ + "/vg_stats");
   Proc second({vigil_bin(), "daemon", "--config", tmp_ / "vigil.yaml"});
   ASSERT_TRUE(second.wait_for_err("confining " + agent_)) << second.err_so_far();
@@ -133,13 +136,7 @@ TEST_F(PinDirTest, a_pin_set_whose_programs_report_elsewhere_is_not_adopted)
 {
   const std::string probe = "exec " + std::string(netprobe_bin()) + " tcp 127.0.0.2 " +
                             std::to_string(free_port());
-  {
-    Proc first({vigil_bin(), "daemon", "--config", tmp_ / "vigil.yaml"});
-    ASSERT_TRUE(first.wait_for_err("confining " + agent_)) << first.err_so_far();
-    EXPECT_EQ(in_agent(probe), "EPERM\n");
-    first.signal(SIGKILL);
-    first.wait();
-  }
+  ASSERT_NO_FATAL_FAILURE(pin_and_die(probe));
   struct stat st{};
   ASSERT_EQ(::stat(pins_.c_str(), &st), 0);
   EXPECT_EQ(st.st_uid, 0u);
