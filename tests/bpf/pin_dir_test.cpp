@@ -100,6 +100,8 @@ TEST_F(PinDirTest, an_unprivileged_user_cannot_make_the_daemon_adopt_nothing)
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   EXPECT_NE(escaped, "ECONNREFUSED\n") << "the escaped agent reached the network";
   EXPECT_EQ(alerts("agent-cgroup-escape"), 1u) << read_file(alerts_);
+  EXPECT_EQ(alerts("vigil-pins-untrusted"), 1u) << "the plant is itself alerted\n"
+                                                 << read_file(alerts_);
   daemon.signal(SIGTERM);
   daemon.wait();
 }
@@ -145,10 +147,11 @@ TEST_F(PinDirTest, a_pin_set_whose_programs_report_elsewhere_is_not_adopted)
   fs::remove(pins_ + "/vg_stats");
   Proc second({vigil_bin(), "daemon", "--config", tmp_ / "vigil.yaml"});
   ASSERT_TRUE(second.wait_for_err("confining " + agent_)) << second.err_so_far();
-  EXPECT_NE(second.err_so_far().find("does not report to the ring pinned there"),
+  EXPECT_NE(second.err_so_far().find("did not report to the ring pinned there"),
             std::string::npos)
       << second.err_so_far();
   EXPECT_EQ(second.err_so_far().find("adopting the enforcement"), std::string::npos);
+  EXPECT_EQ(alerts("vigil-pins-untrusted"), 1u) << read_file(alerts_);
   const size_t before = alerts("egress-not-allowed");
   EXPECT_EQ(in_agent(probe), "EPERM\n");
   for (int i = 0; i < 100 && alerts("egress-not-allowed") == before; ++i)

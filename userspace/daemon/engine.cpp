@@ -173,6 +173,8 @@ Result<std::unique_ptr<Engine>> Engine::start(const EngineOptions &opts)
     return tl::unexpected(l.error());
   e->loader_ = std::move(*l);
   startup_step("BPF programs loaded and attached");
+  for (const auto &note : e->loader_->pin_notes())
+    e->raise_internal("vigil-pins-untrusted", policy::Severity::critical, note);
   if (lo.syscall_tracepoints)
     spdlog::warn("syscall tracepoints attached ({}): every process on this machine takes the "
                  "slow syscall path while vigil runs",

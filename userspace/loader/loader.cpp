@@ -164,7 +164,7 @@ bool fdinfo_says_link(int fd)
 // owned by uid 0, writable by nobody else, under parents owned by root that others cannot write
 // (a sticky directory such as bpffs's 1777 root excepted). One that is not is removed with
 // whatever it holds, nothing of it adopted, and made again (mode 0700).
-Result<> own_pin_dir(const std::string &dir)
+Result<> own_pin_dir(const std::string &dir, std::vector<std::string> &notes)
 {
   namespace fs = std::filesystem;
   const fs::path path = fs::path(dir).lexically_normal();
@@ -196,9 +196,10 @@ Result<> own_pin_dir(const std::string &dir)
     }
     if (S_ISDIR(st.st_mode) && st.st_uid == 0 && (st.st_mode & (S_IWGRP | S_IWOTH)) == 0)
       break;
-    spdlog::warn("the pin directory {} is not root's alone (owner uid {}, mode {:o}): nothing in "
-                 "it is adopted; it is removed and made again",
-                 dir, st.st_uid, st.st_mode & 07777);
+    notes.push_back(fmt::format("the pin directory {} was not root's alone (owner uid {}, mode "
+                                "{:o}): nothing in it was adopted; it was removed and made again",
+                                dir, st.st_uid, st.st_mode & 07777));
+    spdlog::warn("{}", notes.back());
     fs::remove_all(path, ec);
     if (ec)
       return fail_errno(ec.value(), "remove the untrusted pin directory " + dir);
@@ -379,17 +380,19 @@ Result<std::unique_ptr<Loader>> Loader::start(const Options &opts, SampleFn on_s
     l->per_cgroup_.insert(l->per_cgroup_.end(), lsm_cgroup.begin(), lsm_cgroup.end());
   const std::string links_dir = opts.pin_dir + "/links";
   if (!opts.pin_dir.empty()) {
-    if (auto owned = own_pin_dir(opts.pin_dir); !owned)
+    if (auto owned = own_pin_dir(opts.pin_dir, l->pin_notes_); !owned)
       return tl::unexpected(owned.error());
     std::error_code ec;
     if (std::filesystem::exists(links_dir + "/vg_exec", ec) && !pins_consistent(opts.pin_dir)) {
-      spdlog::warn("the enforcement pinned under {} does not report to the ring pinned there "
-                   "(a pin set left half-made, or replaced): not adopted; removed, and "
-                   "attached afresh",
-                   opts.pin_dir);
+      l->pin_notes_.push_back(
+          fmt::format("the enforcement pinned under {} did not report to the ring pinned there "
+                      "(a pin set left half-made, or replaced): not adopted; removed, and "
+                      "attached afresh",
+                      opts.pin_dir));
+      spdlog::warn("{}", l->pin_notes_.back());
       if (auto r = unload_pinned(opts.pin_dir); !r)
         return tl::unexpected(r.error());
-      if (auto owned = own_pin_dir(opts.pin_dir); !owned)
+      if (auto owned = own_pin_dir(opts.pin_dir, l->pin_notes_); !owned)
         return tl::unexpected(owned.error());
     }
     // Maps are pinned by name: a later instance reuses them, so the adopted programs and the
@@ -414,7 +417,7 @@ Result<std::unique_ptr<Loader>> Loader::start(const Options &opts, SampleFn on_s
                    std::strerror(-err));
       Options global = opts;
       global.lsm_cgroup = false;
-      return start(global, std::move(l->sample_));
+      return l->start_again(global);
     }
     if (unix_hooks) {
       spdlog::warn("the cgroup unix socket programs did not load ({}): unix sockets served "
@@ -422,7 +425,7 @@ Result<std::unique_ptr<Loader>> Loader::start(const Options &opts, SampleFn on_s
                    std::strerror(-err));
       Options without = opts;
       without.cgroup_unix = false;
-      return start(without, std::move(l->sample_));
+      return l->start_again(without);
     }
     return fail_errno(-err, "load BPF programs (run with --log-level debug for the verifier log; "
                             "a pinned map of another vigil version: vigil unload)");
@@ -978,6 +981,15 @@ Result<int> Loader::poll(int timeout_ms)
   if (n < 0 && n != -EINTR)
     return fail_errno(-n, "poll ring buffer");
   return n < 0 ? 0 : n;
+}
+
+Result<std::unique_ptr<Loader>> Loader::start_again(const Options &opts)
+{
+  auto again = start(opts, std::move(sample_));
+  if (again)
+    (*again)->pin_notes_.insert((*again)->pin_notes_.begin(), pin_notes_.begin(),
+                                pin_notes_.end());
+  return again;
 }
 
 void Loader::wake_poll()

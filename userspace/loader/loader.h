@@ -184,6 +184,9 @@ public:
   KernelStats stats() const;
   // True when start() found pinned links of an earlier instance and adopted them.
   bool adopted() const { return adopted_; }
+  // What start() found wrong in the pin directory and undid (an untrusted directory, a pin set
+  // whose programs reported elsewhere), one line each: the daemon alerts them.
+  const std::vector<std::string> &pin_notes() const { return pin_notes_; }
   // How the LSM programs are attached: "cgroup", "global", or "" (not loaded).
   const char *lsm_attach() const { return !opts_.lsm ? "" : opts_.lsm_cgroup ? "cgroup" : "global"; }
 
@@ -207,6 +210,9 @@ private:
   // where it is not loaded.
   int iter_unix_fd_ = -1;
   UniqueFd wake_; // eventfd that wake_poll() makes readable
+  std::vector<std::string> pin_notes_;
+  // A start with fewer programs after this one's load failed: what this one noted is kept.
+  Result<std::unique_ptr<Loader>> start_again(const Options &opts);
   std::vector<vg_open_seen_key> seen_keys_; // drain_open_counts()'s scratch
   std::vector<vg_open_seen_val> seen_vals_;
   std::mutex iter_mu_;
