@@ -279,6 +279,9 @@ private:
   // (the process's exec, its earlier opens). They wait here until the ring has caught up to
   // their time, so the process table knows the process and earlier opens are not taken for it.
   std::deque<pipeline::Event> held_;
+  // With state_mu_ held: releases the held decisions when the ring and the queue have nothing
+  // older than now (Loader::ring_read_up_to_now).
+  void release_if_caught_up();
 
   // Egress host names: the profiles as written, and each host's last resolution and when it
   // expires. Lookups run concurrently and nobody waits for them: a name allows nothing until its

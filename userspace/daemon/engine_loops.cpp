@@ -203,6 +203,7 @@ void Engine::worker_loop() noexcept
       }
       // A quiet ring: whatever it still had to say about held decisions has been said.
       release_held(boottime_ns() - 100'000'000ull);
+      release_if_caught_up();
       continue;
     }
     handle(*ev);
@@ -214,10 +215,23 @@ void Engine::handle(pipeline::Event &ev)
   std::lock_guard lock(state_mu_);
   if (ev.hdr.tier == pipeline::Tier::fanotify || (ev.hdr.flags & VG_F_GUARD)) {
     held_.push_back(std::move(ev));
-    return;
+  } else {
+    release_held(ev.hdr.ts_ns);
+    process(ev);
   }
-  release_held(ev.hdr.ts_ns);
-  process(ev);
+  release_if_caught_up();
+}
+
+void Engine::release_if_caught_up()
+{
+  if (held_.empty())
+    return;
+  // The ring read up to now and the queue empty: every record the kernel wrote before now has
+  // been processed, so the held decisions need not wait for a later record (or a quiet 100 ms)
+  // to know that their process's earlier records are in.
+  const uint64_t now = boottime_ns();
+  if (queue_->size() == 0 && loader_->ring_read_up_to_now())
+    release_held(now);
 }
 
 void Engine::release_held(uint64_t cutoff_ns)

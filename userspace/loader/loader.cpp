@@ -999,6 +999,19 @@ void Loader::wake_poll()
     (void)!::write(wake_.get(), &one, sizeof(one));
 }
 
+bool Loader::ring_read_up_to_now() const
+{
+  if (!ring_cons_ || !ring_prod_)
+    return false;
+  // The producer position first: a consumer position at or past it means every record reserved
+  // before that load was read (libbpf moves the consumer position after each callback returns).
+  const auto prod = __atomic_load_n(static_cast<const unsigned long *>(ring_prod_),
+                                    __ATOMIC_ACQUIRE);
+  const auto cons = __atomic_load_n(static_cast<const unsigned long *>(ring_cons_),
+                                    __ATOMIC_ACQUIRE);
+  return cons >= prod;
+}
+
 KernelStats Loader::stats() const
 {
   KernelStats out;

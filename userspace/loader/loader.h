@@ -182,6 +182,10 @@ public:
   // Ends a poll() that waits, now and from then on (its callers are stopping): thread-safe.
   void wake_poll();
   KernelStats stats() const;
+  // True when every record the kernel had reserved when this was called has been handed to the
+  // sample callback, which has returned: the ring holds nothing older than the call. False when
+  // it holds more, or when the ring's positions could not be mapped (nothing can be said).
+  bool ring_read_up_to_now() const;
   // True when start() found pinned links of an earlier instance and adopted them.
   bool adopted() const { return adopted_; }
   // What start() found wrong in the pin directory and undid (an untrusted directory, a pin set
