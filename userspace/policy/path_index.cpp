@@ -50,6 +50,12 @@ void PathIndex::Trie::seal(size_t words)
 {
   words_ = words;
   nodes_.assign(build_edges_.size(), Node{});
+  // Nodes are made after their parents (node_for), so a parent's bitset is complete before its
+  // children copy it.
+  std::vector<uint32_t> parent(build_edges_.size(), UINT32_MAX);
+  for (uint32_t n = 0; n < build_edges_.size(); ++n)
+    for (const Edge &e : build_edges_[n])
+      parent[e.to] = n;
   for (size_t n = 0; n < build_edges_.size(); ++n) {
     Node &node = nodes_[n];
     auto &edges = build_edges_[n];
@@ -58,11 +64,16 @@ void PathIndex::Trie::seal(size_t words)
     node.edges = static_cast<uint32_t>(edges_.size());
     node.n_edges = static_cast<uint32_t>(edges.size());
     edges_.insert(edges_.end(), edges.begin(), edges.end());
+    const uint32_t inherited = parent[n] == UINT32_MAX ? UINT32_MAX : nodes_[parent[n]].globs;
     if (!build_globs_[n].empty()) {
       node.globs = static_cast<uint32_t>(masks_.size());
       masks_.resize(masks_.size() + words, 0);
+      for (size_t w = 0; inherited != UINT32_MAX && w < words; ++w)
+        masks_[node.globs + w] = masks_[inherited + w];
       for (const uint32_t g : build_globs_[n])
         masks_[node.globs + (g >> 6)] |= uint64_t{1} << (g & 63);
+    } else {
+      node.globs = inherited;
     }
     node.refs = static_cast<uint32_t>(refs_.size());
     node.n_refs = static_cast<uint32_t>(build_refs_[n].size());
@@ -79,21 +90,24 @@ std::span<const PathIndex::Ref> PathIndex::Trie::walk(std::string_view text, boo
   if (nodes_.empty())
     return {};
   const Node *node = nodes_.data();
-  for (size_t i = 0;; ++i) {
-    if (node->globs != UINT32_MAX)
-      for (size_t w = 0; w < words_; ++w)
-        globs[w] |= masks_[node->globs + w];
-    if (i == text.size())
-      return {refs_.data() + node->refs, node->n_refs};
-    const char c = forward ? text[i] : text[text.size() - 1 - i];
+  const size_t n = text.size();
+  size_t i = 0;
+  for (; i < n; ++i) {
+    const char c = forward ? text[i] : text[n - 1 - i];
     const Edge *e = edges_.data() + node->edges;
     const Edge *end = e + node->n_edges;
     while (e != end && e->c != c)
       ++e;
     if (e == end)
-      return {};
+      break;
     node = nodes_.data() + e->to;
   }
+  if (node->globs != UINT32_MAX)
+    for (size_t w = 0; w < words_; ++w)
+      globs[w] |= masks_[node->globs + w];
+  if (i < text.size())
+    return {};
+  return {refs_.data() + node->refs, node->n_refs};
 }
 
 PathIndex::PathIndex(std::span<const std::vector<std::string> *const> lists,
@@ -144,6 +158,10 @@ PathIndex::PathIndex(std::span<const std::vector<std::string> *const> lists,
     }
   }
   words_ = std::max<size_t>(1, (globs_.size() + 63) / 64);
+  owner_masks_.assign(lists.size() * words_, 0);
+  for (size_t k = 0; k < lists.size(); ++k)
+    for (const auto &[index, g] : owner_globs_[k])
+      owner_masks_[k * words_ + (g >> 6)] |= uint64_t{1} << (g & 63);
   for (uint32_t g = 0; g < globs_.size(); ++g) {
     std::string back(fixes[g].suffix.rbegin(), fixes[g].suffix.rend());
     (globs_[g].basename_only ? base_front_ : path_front_).add_glob(fixes[g].prefix, g);
@@ -208,6 +226,11 @@ uint32_t PathIndex::first(Query &q, size_t k) const
     for (const Ref &r : refs)
       if (r.owner == k)
         best = std::min(best, r.index);
+  bool candidates = false;
+  for (size_t w = 0; w < words_; ++w)
+    candidates |= (q.candidate[w] & owner_masks_[k * words_ + w]) != 0;
+  if (!candidates)
+    return best;
   // Globs in list order, only those before the literal that matched (PathMatcher's order).
   for (const auto &[index, g] : owner_globs_[k]) {
     if (index >= best)

@@ -81,8 +81,10 @@ private:
     };
     struct Node {
       uint32_t edges = 0, n_edges = 0; // in edges_
-      uint32_t globs = UINT32_MAX;     // its bitset's first word in masks_, or none
-      uint32_t refs = 0, n_refs = 0;   // in refs_
+      // The bitset (first word in masks_, or none) of the globs of its key and of every shorter
+      // key on its way: a walk ORs only that of the last node it reaches.
+      uint32_t globs = UINT32_MAX;
+      uint32_t refs = 0, n_refs = 0; // in refs_
     };
     uint32_t node_for(std::string_view key);
     // While adding: children per node, the globs and literals of each key.
@@ -106,8 +108,10 @@ private:
   // Whole-path patterns: globs' prefixes and literals; globs' suffixes, reversed. The same for
   // basename patterns (those without '/').
   Trie path_front_, path_back_, base_front_, base_back_;
-  // Per list: (index in the list, distinct glob) of its wildcard patterns, in list order.
+  // Per list: (index in the list, distinct glob) of its wildcard patterns, in list order; and
+  // their bitset (words_ per list), so that a list no candidate belongs to answers at once.
   std::vector<std::vector<std::pair<uint32_t, uint32_t>>> owner_globs_;
+  std::vector<uint64_t> owner_masks_;
   std::vector<Group> groups_;
 };
 
