@@ -66,6 +66,11 @@ ProcessInfo &ProcessTable::touch(ProcessInfo &p)
   bytes_ -= p.bytes;
   p.bytes = footprint(p);
   bytes_ += p.bytes;
+  return seen(p);
+}
+
+ProcessInfo &ProcessTable::seen(ProcessInfo &p)
+{
   p.seen_seq = next_seen_seq_++;
   seen_.emplace_back(p.pid, p.seen_seq);
   return p;
@@ -276,9 +281,10 @@ void ProcessTable::apply_event(const Event &ev)
     }
     return;
   }
-  // Any other event refreshes what the kernel says about the process right now.
+  // Any other event refreshes what the kernel says about the process right now (numbers only:
+  // its footprint, counted at its last touch(), stays).
   if (auto it = procs_.find(h.tgid); it != procs_.end()) {
-    touch(it->second);
+    seen(it->second);
     it->second.cgroup_id = h.cgroup_id;
     it->second.profile_id = h.profile_id;
     it->second.uid = h.uid;

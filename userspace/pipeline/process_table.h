@@ -89,7 +89,10 @@ private:
   std::optional<ProcessInfo> read_proc(uint32_t pid) const;
   void retire(uint32_t pid);
   void apply_event(const Event &ev);
+  // Counts p's footprint again (after its strings changed) and marks it seen.
   ProcessInfo &touch(ProcessInfo &p);
+  // Marks p the most recently seen.
+  ProcessInfo &seen(ProcessInfo &p);
   ProcessInfo &put(ProcessInfo p);
   void erase(std::unordered_map<uint32_t, ProcessInfo>::iterator it);
   void trim();

@@ -296,6 +296,29 @@ TEST_F(FakeProc, other_events_refresh_known_processes_only)
   EXPECT_EQ(table.find(901), nullptr);
 }
 
+// An event that changes no name (an open) keeps the process's counted bytes and makes it the
+// most recently seen: the bound then pushes out another process first.
+TEST_F(FakeProc, other_events_keep_the_byte_count_and_refresh_recency)
+{
+  ProcessTable table(root(), 16, 3);
+  table.apply(exec_event(900, 1, "/bin/cat", {"cat", std::string(300, 'a')}));
+  table.apply(exec_event(901, 1, "/bin/ls", {"ls"}));
+  table.apply(exec_event(902, 1, "/bin/sh", {"sh"}));
+  const size_t bytes = table.bytes();
+  Event open = make_event(900);
+  open.hdr.type = EventType::open;
+  open.body = OpenBody{};
+  for (int i = 0; i < 3; ++i)
+    table.apply(open);
+  EXPECT_EQ(table.bytes(), bytes);
+  table.apply(exec_event(903, 1, "/bin/env", {"env"}));
+  EXPECT_EQ(table.size(), 3u);
+  EXPECT_EQ(table.evictions(), 1u);
+  EXPECT_NE(table.find(900), nullptr) << "seen by its opens";
+  EXPECT_EQ(table.find(901), nullptr) << "the least recently seen went";
+  EXPECT_LT(table.bytes(), bytes + 100) << "the bytes of 901 went with it";
+}
+
 TEST_F(FakeProc, ancestry_lists_parents_nearest_first)
 {
   add(1, "systemd", 0, "/sbin/init", std::string("/sbin/init\0", 11), 0);
