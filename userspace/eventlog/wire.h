@@ -133,6 +133,17 @@ public:
     return s;
   }
 
+  // n bytes at once, or nullptr (and the cursor failed) when fewer are left: the fixed-size
+  // fields read from them with load_le need no check each.
+  const std::byte *take(size_t n)
+  {
+    if (!need(n))
+      return nullptr;
+    const std::byte *p = data_.data() + pos_;
+    pos_ += n;
+    return p;
+  }
+
   std::span<const std::byte> bytes(size_t n)
   {
     if (!need(n))
