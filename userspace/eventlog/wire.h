@@ -4,6 +4,7 @@
 // get leaves the cursor in a failed state that every later get also reports.
 #pragma once
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -57,10 +58,18 @@ inline void put_str(std::string &out, std::string_view s)
 
 template <typename T> inline T load_le(const std::byte *p)
 {
-  uint64_t v = 0;
-  for (size_t i = 0; i < sizeof(T); ++i)
-    v |= static_cast<uint64_t>(std::to_integer<uint8_t>(p[i])) << (8 * i);
-  return static_cast<T>(v);
+  // GCC does not merge the byte loop below into one load (it kept a loop of byte loads and
+  // shifts per u64 field of every record): on a little-endian host the bytes are the value.
+  if constexpr (std::endian::native == std::endian::little) {
+    T v;
+    std::memcpy(&v, p, sizeof(T));
+    return v;
+  } else {
+    uint64_t v = 0;
+    for (size_t i = 0; i < sizeof(T); ++i)
+      v |= static_cast<uint64_t>(std::to_integer<uint8_t>(p[i])) << (8 * i);
+    return static_cast<T>(v);
+  }
 }
 
 template <typename T> inline void store_le(std::byte *p, T v)
