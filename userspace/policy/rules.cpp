@@ -850,6 +850,10 @@ bool exe_glob(std::string_view pattern, std::string_view exe)
     if (slash != std::string_view::npos)
       exe = exe.substr(slash + 1);
   }
+  // Most patterns are plain names, which glob_match compares component by component: the same
+  // as comparing the text (an exec visits every exe pattern of every process rule).
+  if (pattern.find_first_of("*?[") == std::string_view::npos)
+    return pattern == exe;
   return glob_match(pattern, exe);
 }
 
