@@ -187,10 +187,11 @@ void PathIndex::start(Query &q, std::string_view abs_path) const
   q.path = abs_path;
   const size_t slash = abs_path.rfind('/');
   q.base = slash == std::string_view::npos ? abs_path : abs_path.substr(slash + 1);
-  q.candidate.assign(words_, 0);
-  q.ran.assign(words_, 0);
-  q.matched.assign(words_, 0);
-  q.suffixes.assign(words_, 0);
+  if (q.candidate.size() != words_)
+    for (auto *bits : {&q.candidate, &q.ran, &q.matched, &q.suffixes})
+      bits->resize(words_);
+  for (size_t w = 0; w < words_; ++w)
+    q.candidate[w] = q.ran[w] = q.matched[w] = q.suffixes[w] = 0;
   // A glob is a candidate when the path starts with its prefix and ends with its suffix: the
   // bits of both walks, ANDed (whole-path and basename globs are distinct bits).
   uint64_t *b = q.suffixes.data();
