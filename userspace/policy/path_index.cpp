@@ -63,7 +63,19 @@ void PathIndex::Trie::seal(size_t words)
     std::sort(edges.begin(), edges.end(), [](const Edge &a, const Edge &b) { return a.c < b.c; });
     node.edges = static_cast<uint32_t>(edges_.size());
     node.n_edges = static_cast<uint32_t>(edges.size());
-    edges_.insert(edges_.end(), edges.begin(), edges.end());
+    for (const Edge &e : edges) {
+      Label l{e.c, static_cast<uint32_t>(labels_.size()), 1, e.to};
+      labels_ += e.c;
+      // Nodes on the chain have no globs or literals of their own, so a walk that stops inside
+      // the label has the bitset of the node the label starts from, and no literal.
+      while (build_edges_[l.to].size() == 1 && build_globs_[l.to].empty() &&
+             build_refs_[l.to].empty()) {
+        labels_ += build_edges_[l.to][0].c;
+        ++l.len;
+        l.to = build_edges_[l.to][0].to;
+      }
+      edges_.push_back(l);
+    }
     const uint32_t inherited = parent[n] == UINT32_MAX ? UINT32_MAX : nodes_[parent[n]].globs;
     if (!build_globs_[n].empty()) {
       node.globs = static_cast<uint32_t>(masks_.size());
@@ -92,14 +104,25 @@ std::span<const PathIndex::Ref> PathIndex::Trie::walk(std::string_view text, boo
   const Node *node = nodes_.data();
   const size_t n = text.size();
   size_t i = 0;
-  for (; i < n; ++i) {
+  while (i < n) {
     const char c = forward ? text[i] : text[n - 1 - i];
-    const Edge *e = edges_.data() + node->edges;
-    const Edge *end = e + node->n_edges;
+    const Label *e = edges_.data() + node->edges;
+    const Label *end = e + node->n_edges;
     while (e != end && e->c != c)
       ++e;
-    if (e == end)
+    if (e == end || e->len > n - i)
       break;
+    const char *label = labels_.data() + e->text;
+    size_t j = 1;
+    if (forward)
+      while (j < e->len && label[j] == text[i + j])
+        ++j;
+    else
+      while (j < e->len && label[j] == text[n - 1 - i - j])
+        ++j;
+    if (j != e->len)
+      break;
+    i += e->len;
     node = nodes_.data() + e->to;
   }
   if (node->globs != UINT32_MAX)
