@@ -845,14 +845,21 @@ bool text_glob(std::string_view pattern, std::string_view text)
 
 bool exe_glob(std::string_view pattern, std::string_view exe)
 {
-  if (pattern.find('/') == std::string_view::npos) {
-    const size_t slash = exe.rfind('/');
-    if (slash != std::string_view::npos)
-      exe = exe.substr(slash + 1);
+  // One pass over the pattern (find_first_of runs a memchr per character): an exec visits every
+  // exe pattern of every process rule.
+  bool slash = false, wild = false;
+  for (const char c : pattern) {
+    slash |= c == '/';
+    wild |= c == '*' || c == '?' || c == '[';
+  }
+  if (!slash) {
+    const size_t at = exe.rfind('/');
+    if (at != std::string_view::npos)
+      exe = exe.substr(at + 1);
   }
   // Most patterns are plain names, which glob_match compares component by component: the same
-  // as comparing the text (an exec visits every exe pattern of every process rule).
-  if (pattern.find_first_of("*?[") == std::string_view::npos)
+  // as comparing the text.
+  if (!wild)
     return pattern == exe;
   return glob_match(pattern, exe);
 }
