@@ -86,8 +86,22 @@ ProcessInfo &ProcessTable::put(ProcessInfo p)
   return touch(it->second);
 }
 
+ProcessInfo *ProcessTable::lookup(uint32_t pid)
+{
+  if (last_.p && last_.pid == pid)
+    return last_.p;
+  auto it = procs_.find(pid);
+  if (it == procs_.end())
+    return nullptr;
+  last_.pid = pid;
+  last_.p = &it->second;
+  return last_.p;
+}
+
 void ProcessTable::erase(std::unordered_map<uint32_t, ProcessInfo>::iterator it)
 {
+  if (&it->second == last_.p)
+    last_.p = nullptr;
   bytes_ -= it->second.bytes;
   procs_.erase(it);
 }
@@ -189,8 +203,8 @@ size_t ProcessTable::sweep()
 
 const ProcessInfo *ProcessTable::find(uint32_t pid)
 {
-  if (auto it = procs_.find(pid); it != procs_.end())
-    return &it->second;
+  if (ProcessInfo *p = lookup(pid))
+    return p;
   auto p = read_proc(pid);
   if (!p)
     return nullptr;
@@ -283,11 +297,11 @@ void ProcessTable::apply_event(const Event &ev)
   }
   // Any other event refreshes what the kernel says about the process right now (numbers only:
   // its footprint, counted at its last touch(), stays).
-  if (auto it = procs_.find(h.tgid); it != procs_.end()) {
-    seen(it->second);
-    it->second.cgroup_id = h.cgroup_id;
-    it->second.profile_id = h.profile_id;
-    it->second.uid = h.uid;
+  if (ProcessInfo *p = lookup(h.tgid)) {
+    seen(*p);
+    p->cgroup_id = h.cgroup_id;
+    p->profile_id = h.profile_id;
+    p->uid = h.uid;
   }
 }
 

@@ -103,6 +103,23 @@ private:
   size_t max_bytes_;
   size_t bytes_ = 0;
   std::unordered_map<uint32_t, ProcessInfo> procs_;
+  // The entry of the last pid looked up (an agent's events come in runs of one process): spares
+  // the map's hashing, a division by its prime bucket count. Entries are nodes, so the pointer
+  // stays valid until that entry is erased (erase() forgets it).
+  // A copied or moved table starts without it.
+  struct Last {
+    ProcessInfo *p = nullptr;
+    uint32_t pid = 0;
+    Last() = default;
+    Last(const Last &) {}
+    Last &operator=(const Last &)
+    {
+      p = nullptr;
+      return *this;
+    }
+  };
+  Last last_;
+  ProcessInfo *lookup(uint32_t pid);
   // Recency: (pid, seen_seq), least recently seen first. An entry whose process was seen again
   // since (its seen_seq moved on) is stale and skipped.
   RingQueue<std::pair<uint32_t, uint64_t>> seen_;

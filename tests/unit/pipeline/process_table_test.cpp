@@ -319,6 +319,28 @@ TEST_F(FakeProc, other_events_keep_the_byte_count_and_refresh_recency)
   EXPECT_LT(table.bytes(), bytes + 100) << "the bytes of 901 went with it";
 }
 
+// The last pid looked up is answered without the map: a process evicted or retired since is
+// not, and a copied table answers from its own entries.
+TEST_F(FakeProc, the_last_lookup_follows_evictions_and_copies)
+{
+  ProcessTable table(root(), 1, 2);
+  table.apply(exec_event(900, 1, "/bin/cat", {"cat"}));
+  ASSERT_NE(table.find(900), nullptr);
+  table.apply(exec_event(901, 1, "/bin/ls", {"ls"}));
+  table.apply(exec_event(902, 1, "/bin/sh", {"sh"}));
+  EXPECT_EQ(table.find(900), nullptr) << "evicted by the bound, and /proc does not know it";
+  ASSERT_NE(table.find(902), nullptr);
+  table.apply(exit_event(902));
+  table.apply(exit_event(901)); // max_exited 1: 902 goes
+  EXPECT_EQ(table.find(902), nullptr);
+  ASSERT_NE(table.find(901), nullptr);
+  ProcessTable copy = table;
+  const ProcessInfo *mine = copy.find(901);
+  ASSERT_NE(mine, nullptr);
+  EXPECT_NE(mine, table.find(901));
+  EXPECT_EQ(mine->exe, "/bin/ls");
+}
+
 TEST_F(FakeProc, ancestry_lists_parents_nearest_first)
 {
   add(1, "systemd", 0, "/sbin/init", std::string("/sbin/init\0", 11), 0);
