@@ -70,10 +70,15 @@ const std::string &Matcher::home(uint32_t uid, uint64_t now_ns)
       home_of_uid_.size() >= kMaxHomes) {
     home_of_uid_.clear();
     homes_since_ns_ = now_ns;
+    last_home_.home = nullptr;
   }
+  if (last_home_.home && last_home_.uid == uid)
+    return *last_home_.home;
   auto it = home_of_uid_.find(uid);
   if (it == home_of_uid_.end())
     it = home_of_uid_.emplace(uid, homes_ ? homes_(uid) : std::string()).first;
+  last_home_.uid = uid;
+  last_home_.home = &it->second;
   return it->second;
 }
 

@@ -123,6 +123,20 @@ private:
   size_t event_path_size_ = 0;
   uint32_t event_uid_ = 0;
   std::unordered_map<uint32_t, std::string> home_of_uid_;
+  // The last uid asked for and its entry in home_of_uid_ (every open asks), forgotten when the
+  // cache starts over; a copied or moved matcher starts without it.
+  struct LastHome {
+    const std::string *home = nullptr;
+    uint32_t uid = 0;
+    LastHome() = default;
+    LastHome(const LastHome &) {}
+    LastHome &operator=(const LastHome &)
+    {
+      home = nullptr;
+      return *this;
+    }
+  };
+  LastHome last_home_;
   uint64_t homes_since_ns_ = 0; // event time when home_of_uid_ was started
 };
 
