@@ -71,6 +71,11 @@ ProcessInfo &ProcessTable::touch(ProcessInfo &p)
 
 ProcessInfo &ProcessTable::seen(ProcessInfo &p)
 {
+  // Already the most recently seen: the queue's last entry is its own, and a new one would only
+  // make that one stale. Runs of one process's events are common.
+  if (p.seen_seq + 1 == next_seen_seq_ && !seen_.empty() &&
+      seen_.back() == std::make_pair(p.pid, p.seen_seq))
+    return p;
   p.seen_seq = next_seen_seq_++;
   seen_.emplace_back(p.pid, p.seen_seq);
   return p;
