@@ -144,6 +144,11 @@ void Detector::set_rules(policy::RuleSet rules)
   std::vector<std::vector<uint32_t>> groups(2); // kCredentialGroup, kPersistenceGroup
   for (const auto &r : rules_.rules) {
     CompiledRule c{&r};
+    // eval_rule returns at once for these when hit is empty.
+    c.needs_hit = r.kind == RuleKind::process_access || r.kind == RuleKind::ipc ||
+                  r.kind == RuleKind::raw_socket || r.kind == RuleKind::inbound ||
+                  (r.kind == RuleKind::egress && r.egress == EgressMatch::outside_allowlist) ||
+                  (r.kind == RuleKind::credential_read && r.profile_paths && r.paths.empty());
     if ((r.kind == RuleKind::credential_read || r.kind == RuleKind::persistence_write) &&
         !r.paths.empty()) {
       c.paths = static_cast<uint32_t>(lists.size());
@@ -634,17 +639,22 @@ void Detector::evaluate(const pipeline::Event &ev, pipeline::ProcessTable &procs
       body != kVolume && body != kTamper && body != kThrottle)
     return;
   matcher_.next_event();
-  std::optional<PolicyHit> hit;
-  if (body != kExec && body != kVolume && body != kTamper && body != kThrottle)
-    hit = matcher_.match(ev);
+  // Initialised from the call, not assigned: GCC zero-filled the whole default-constructed
+  // optional (96 bytes, a rep stos per event).
+  const std::optional<PolicyHit> hit =
+      body != kExec && body != kVolume && body != kTamper && body != kThrottle
+          ? matcher_.match(ev)
+          : std::nullopt;
   const size_t first = out.size();
   const Reading &reading = reading_for(ev.hdr.profile_id, *profile);
   const std::vector<size_t> *visit = &reading.by_body[body];
+  const bool skip = opts_.skip_unmatched_path_rules;
   const auto *o = std::get_if<pipeline::OpenBody>(&ev.body);
-  if (o && opts_.skip_unmatched_path_rules)
+  if (o && skip)
     visit = &reading.open[open_skips(ev, *o, hit)];
   for (size_t i : *visit)
-    eval_rule(compiled_[i], ev, *profile, hit, procs, out);
+    if (!(skip && compiled_[i].needs_hit && !hit))
+      eval_rule(compiled_[i], ev, *profile, hit, procs, out);
   if (out.size() == first)
     return;
   // Sequences see every finding, fallbacks included: "then egress outside the allowlist" holds

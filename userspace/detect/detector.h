@@ -57,7 +57,8 @@ public:
     size_t max_volume_state = 65536;
     size_t max_baseline_entries = Baseline::kMaxEntries; // per profile
     // An open skips the path rules whose lists its path does not match (one question to the
-    // path index per kind); false visits every rule, as a reference for tests.
+    // path index per kind), and an event without a PolicyHit the rules that need one; false
+    // visits every rule, as a reference for tests.
     bool skip_unmatched_path_rules = true;
   };
   // The size of a table the agent can grow, and how many entries its bound pushed out.
@@ -97,6 +98,8 @@ private:
   struct CompiledRule {
     const policy::Rule *rule = nullptr;
     uint32_t paths = UINT32_MAX; // its list in the matcher's path index (rules with paths)
+    // It fires only on the profile's own verdict (a PolicyHit): an event without one skips it.
+    bool needs_hit = false;
   };
   struct Pending {
     uint64_t ts_ns = 0;

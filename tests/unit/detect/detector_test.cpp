@@ -1918,6 +1918,29 @@ TEST_F(DetectorPersistence, skipping_unmatched_path_rules_changes_no_finding)
     }
   // The corpus reaches the rules, not only the quiet opens.
   EXPECT_GT(fired, paths.size());
+
+  // Rules that need the profile's verdict are skipped without one: connects, ptrace and
+  // sockets, with and without a verdict, find the same.
+  std::vector<pipeline::Event> others;
+  for (const char *addr : {"10.1.2.3", "8.8.8.8", "140.82.112.4", "::1", "2001:db8::1"})
+    for (uint16_t port : {0, 53, 443, 8080})
+      others.push_back(ev_connect(100, addr, port));
+  for (Verdict v : {Verdict::none, Verdict::deny, Verdict::audit}) {
+    others.push_back(ev_ptrace(100, v));
+    others.push_back(ev_socket(100, v));
+    pipeline::Event denied = ev_connect(100, "1.1.1.1", 443);
+    denied.hdr.verdict = v;
+    others.push_back(denied);
+  }
+  size_t others_fired = 0;
+  for (auto &ev : others) {
+    const std::vector<Finding> all = run(ev);
+    std::vector<Finding> each;
+    every->evaluate(ev, *procs_, each);
+    ASSERT_EQ(rule_ids(all), rule_ids(each)) << pipeline::to_string(ev.hdr.type);
+    others_fired += !all.empty();
+  }
+  EXPECT_GT(others_fired, 5u);
 }
 
 } // namespace
