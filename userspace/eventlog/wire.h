@@ -126,7 +126,10 @@ public:
       out.clear();
       return;
     }
-    out.assign(reinterpret_cast<const char *>(data_.data() + pos_), n);
+    if (n == 0) // most open patterns: clear() is a store, assign() the general replace
+      out.clear();
+    else
+      out.assign(reinterpret_cast<const char *>(data_.data() + pos_), n);
     pos_ += n;
   }
 
