@@ -188,9 +188,9 @@ PathIndex::PathIndex(std::span<const std::vector<std::string> *const> lists,
   for (uint32_t g = 0; g < globs_.size(); ++g) {
     std::string back(fixes[g].suffix.rbegin(), fixes[g].suffix.rend());
     (globs_[g].basename_only ? base_front_ : path_front_).add_glob(fixes[g].prefix, g);
-    (globs_[g].basename_only ? base_back_ : path_back_).add_glob(back, g);
+    back_.add_glob(back, g);
   }
-  for (Trie *t : {&path_front_, &path_back_, &base_front_, &base_back_})
+  for (Trie *t : {&path_front_, &base_front_, &back_})
     t->seal(words_);
   for (const auto &owners : groups) {
     Group grp{std::vector<uint8_t>(lists.size(), 0), std::vector<uint64_t>(words_, 0)};
@@ -219,9 +219,8 @@ void PathIndex::start(Query &q, std::string_view abs_path) const
   // bits of both walks, ANDed (whole-path and basename globs are distinct bits).
   uint64_t *b = q.suffixes.data();
   q.literal[0] = path_front_.walk(q.path, true, q.candidate.data());
-  path_back_.walk(q.path, false, b);
+  back_.walk(q.path, false, b);
   q.literal[1] = base_front_.walk(q.base, true, q.candidate.data());
-  base_back_.walk(q.base, false, b);
   for (size_t w = 0; w < words_; ++w)
     q.candidate[w] &= b[w];
 }

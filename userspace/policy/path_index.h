@@ -114,9 +114,10 @@ private:
 
   std::vector<Glob> globs_; // distinct wildcard patterns
   size_t words_ = 1;        // uint64_t per glob bitset
-  // Whole-path patterns: globs' prefixes and literals; globs' suffixes, reversed. The same for
-  // basename patterns (those without '/').
-  Trie path_front_, path_back_, base_front_, base_back_;
+  // Whole-path patterns: globs' prefixes and literals; basename patterns (those without '/')
+  // the same. Every glob's suffix, reversed, in one trie: a basename glob's suffix has no '/',
+  // so the walk back from the end of the path meets it only within the basename.
+  Trie path_front_, base_front_, back_;
   // Per list: (index in the list, distinct glob) of its wildcard patterns, in list order; and
   // their bitset (words_ per list), so that a list no candidate belongs to answers at once.
   std::vector<std::vector<std::pair<uint32_t, uint32_t>>> owner_globs_;
