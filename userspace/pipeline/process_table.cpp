@@ -138,6 +138,8 @@ void ProcessTable::insert(ProcessInfo p)
 
 std::optional<ProcessInfo> ProcessTable::read_proc(uint32_t pid) const
 {
+  if (proc_root_.empty())
+    return std::nullopt;
   const std::string dir = proc_root_ + "/" + std::to_string(pid);
   const std::string stat = read_file(dir + "/stat");
   // "pid (comm) state ppid ..."; comm may contain spaces and parentheses, so find the last ')'.
@@ -168,6 +170,8 @@ std::optional<ProcessInfo> ProcessTable::read_proc(uint32_t pid) const
 
 size_t ProcessTable::seed()
 {
+  if (proc_root_.empty())
+    return 0;
   DIR *d = ::opendir(proc_root_.c_str());
   if (!d)
     return 0;
@@ -189,6 +193,8 @@ size_t ProcessTable::seed()
 
 size_t ProcessTable::sweep()
 {
+  if (proc_root_.empty())
+    return 0;
   std::vector<uint32_t> gone;
   for (const auto &[pid, p] : procs_) {
     if (p.exited)

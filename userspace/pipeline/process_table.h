@@ -46,7 +46,8 @@ public:
   static constexpr size_t kMaxEntries = 65536;
   static constexpr size_t kMaxBytes = 128u << 20;
 
-  // proc_root lets tests point at a fake tree; production uses "/proc".
+  // proc_root lets tests point at a fake tree; production uses "/proc". Empty: no /proc at all
+  // (a replay, whose processes are the log's): a miss is a miss, seed() and sweep() do nothing.
   explicit ProcessTable(std::string proc_root = "/proc", size_t max_exited = 4096,
                         size_t max_entries = kMaxEntries, size_t max_bytes = kMaxBytes);
 

@@ -341,6 +341,21 @@ TEST_F(FakeProc, the_last_lookup_follows_evictions_and_copies)
   EXPECT_EQ(mine->exe, "/bin/ls");
 }
 
+// Without a proc root (replay) the table holds only what its events said: the fake tree's
+// processes are not read, seeded or swept.
+TEST_F(FakeProc, an_empty_proc_root_reads_no_proc)
+{
+  add(1, "agent", 0, "/usr/bin/agent", std::string("agent\0", 6), 0);
+  ProcessTable table("");
+  EXPECT_EQ(table.seed(), 0u);
+  EXPECT_EQ(table.find(1), nullptr);
+  table.apply(exec_event(900, 1, "/bin/cat", {"cat"}));
+  EXPECT_EQ(table.sweep(), 0u) << "900 is not under any root, and is not gone";
+  ASSERT_NE(table.find(900), nullptr);
+  EXPECT_FALSE(table.find(900)->exited);
+  EXPECT_TRUE(table.ancestry(900).empty()) << "its parent was never seen";
+}
+
 TEST_F(FakeProc, ancestry_lists_parents_nearest_first)
 {
   add(1, "systemd", 0, "/sbin/init", std::string("/sbin/init\0", 11), 0);
