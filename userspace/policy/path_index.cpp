@@ -96,7 +96,8 @@ void PathIndex::Trie::seal(size_t words)
   build_refs_ = {};
 }
 
-std::span<const PathIndex::Ref> PathIndex::Trie::walk(std::string_view text, bool forward,
+template <bool kForward>
+std::span<const PathIndex::Ref> PathIndex::Trie::walk(std::string_view text,
                                                       uint64_t *globs) const
 {
   if (nodes_.empty())
@@ -105,7 +106,7 @@ std::span<const PathIndex::Ref> PathIndex::Trie::walk(std::string_view text, boo
   const size_t n = text.size();
   size_t i = 0;
   while (i < n) {
-    const char c = forward ? text[i] : text[n - 1 - i];
+    const char c = kForward ? text[i] : text[n - 1 - i];
     const Label *e = edges_.data() + node->edges;
     const Label *end = e + node->n_edges;
     while (e != end && e->c != c)
@@ -114,7 +115,7 @@ std::span<const PathIndex::Ref> PathIndex::Trie::walk(std::string_view text, boo
       break;
     const char *label = labels_.data() + e->text;
     size_t j = 1;
-    if (forward)
+    if constexpr (kForward)
       while (j < e->len && label[j] == text[i + j])
         ++j;
     else
@@ -218,9 +219,9 @@ void PathIndex::start(Query &q, std::string_view abs_path) const
   // A glob is a candidate when the path starts with its prefix and ends with its suffix: the
   // bits of both walks, ANDed (whole-path and basename globs are distinct bits).
   uint64_t *b = q.suffixes.data();
-  q.literal[0] = path_front_.walk(q.path, true, q.candidate.data());
-  back_.walk(q.path, false, b);
-  q.literal[1] = base_front_.walk(q.base, true, q.candidate.data());
+  q.literal[0] = path_front_.walk<true>(q.path, q.candidate.data());
+  back_.walk<false>(q.path, b);
+  q.literal[1] = base_front_.walk<true>(q.base, q.candidate.data());
   for (size_t w = 0; w < words_; ++w)
     q.candidate[w] &= b[w];
 }

@@ -71,8 +71,9 @@ private:
     void add_literal(std::string_view key, Ref ref);
     // Lays the nodes out flat for walking; words: uint64_t per glob bitset.
     void seal(size_t words);
-    // The walk from the front (forward) or the back of text.
-    std::span<const Ref> walk(std::string_view text, bool forward, uint64_t *globs) const;
+    // The walk from the front (kForward) or the back of text.
+    template <bool kForward>
+    std::span<const Ref> walk(std::string_view text, uint64_t *globs) const;
 
   private:
     struct Edge {
