@@ -457,7 +457,7 @@ void BM_Replay(benchmark::State &state)
   eventlog::Decoder decoder;
   const uint64_t allocs_before = g_allocs.load();
   for (auto _ : state) {
-    pipeline::ProcessTable procs("/nonexistent-proc-for-replay");
+    pipeline::ProcessTable procs(""); // as vigil replay: no /proc
     eventlog::Visitor v;
     v.on_record = [&](const eventlog::RecordView &r) {
       if (r.type != static_cast<uint16_t>(eventlog::RecordType::event))

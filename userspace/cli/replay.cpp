@@ -159,7 +159,7 @@ int replay_command(const ReplayArgs &args)
     given = std::move(*r);
   }
 
-  pipeline::ProcessTable procs("/nonexistent-proc-for-replay");
+  pipeline::ProcessTable procs(""); // the log's processes only, never this host's /proc
   std::map<uint64_t, std::string> cgroups;
   std::string host;
   detect::Detector::Options dopts;

@@ -53,6 +53,39 @@ bool kind_reads(RuleKind k, const Rule &r, size_t body)
   return false;
 }
 
+// The rule lists' groups in the matcher's path index.
+constexpr size_t kCredentialGroup = 0, kPersistenceGroup = 1;
+
+// Whether a credential_read rule matches this open against its own paths: not an IPC object, a
+// persistence guard's report or a summary of repeats, an open that read something or was
+// refused (an attempt on the file), an absolute path. The same for every such rule.
+bool reads_by_path(const pipeline::Event &ev, const pipeline::OpenBody &o)
+{
+  if (o.ipc || o.persist || o.repeats)
+    return false;
+  const bool decided =
+      ev.hdr.verdict == pipeline::Verdict::deny || ev.hdr.verdict == pipeline::Verdict::audit;
+  // A failed open read nothing, unless it was refused (an attempt on the file).
+  if (!decided && o.ret < 0 && o.ret != -EPERM && o.ret != -EACCES)
+    return false;
+  return !o.path.empty() && o.path.front() == '/';
+}
+
+// Whether a persistence_write rule matches this open against its paths (before what depends on
+// the rule: fallback, a guard's decision): an open for writing, or a change of the name itself
+// (link, rename, unlink, chmod, ...), that happened or that the kernel refused (a read-only
+// bind: EROFS; a permission check: EPERM, EACCES); other failures (ENOENT of a missing
+// directory) wrote nothing.
+bool writes_by_path(const pipeline::OpenBody &o)
+{
+  constexpr uint32_t kWriteFlags = O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND;
+  const bool change = o.call >= pipeline::OpenCall::link;
+  if (o.ipc || o.repeats || !(change || (o.flags & kWriteFlags)) || o.path.empty() ||
+      o.path.front() != '/')
+    return false;
+  return o.ret >= 0 || o.ret == -EROFS || o.ret == -EPERM || o.ret == -EACCES;
+}
+
 bool in_destinations(const std::vector<policy::Destination> &dests,
                      const std::array<uint8_t, 16> &addr, uint16_t port)
 {
@@ -108,16 +141,24 @@ void Detector::set_rules(policy::RuleSet rules)
   compiled_.clear();
   compiled_.reserve(rules_.rules.size());
   std::vector<const std::vector<std::string> *> lists;
+  std::vector<std::vector<uint32_t>> groups(2); // kCredentialGroup, kPersistenceGroup
   for (const auto &r : rules_.rules) {
     CompiledRule c{&r};
+    // eval_rule returns at once for these when hit is empty.
+    c.needs_hit = r.kind == RuleKind::process_access || r.kind == RuleKind::ipc ||
+                  r.kind == RuleKind::raw_socket || r.kind == RuleKind::inbound ||
+                  (r.kind == RuleKind::egress && r.egress == EgressMatch::outside_allowlist) ||
+                  (r.kind == RuleKind::credential_read && r.profile_paths && r.paths.empty());
     if ((r.kind == RuleKind::credential_read || r.kind == RuleKind::persistence_write) &&
         !r.paths.empty()) {
       c.paths = static_cast<uint32_t>(lists.size());
+      groups[r.kind == RuleKind::credential_read ? kCredentialGroup : kPersistenceGroup].push_back(
+          c.paths);
       lists.push_back(&r.paths);
     }
     compiled_.push_back(c);
   }
-  matcher_.set_rule_paths(std::move(lists));
+  matcher_.set_rule_paths(std::move(lists), std::move(groups));
   // Per event body, the enabled rules that read it: an event visits only those.
   reading_by_profile_.clear();
   for (size_t body = 0; body < reading_.size(); ++body) {
@@ -145,15 +186,43 @@ void Detector::remove_profile(uint32_t id)
   reading_by_profile_.erase(id);
 }
 
-const Detector::ByBody &Detector::reading_for(uint32_t profile_id, const policy::Profile &profile)
+const Detector::Reading &Detector::reading_for(uint32_t profile_id,
+                                               const policy::Profile &profile)
 {
   auto [it, added] = reading_by_profile_.try_emplace(profile_id);
-  if (added)
-    for (size_t body = 0; body < reading_.size(); ++body)
-      for (size_t i : reading_[body])
-        if (compiled_[i].rule->applies_to(profile.name))
-          it->second[body].push_back(i);
-  return it->second;
+  if (!added)
+    return it->second;
+  Reading &reading = it->second;
+  for (size_t body = 0; body < reading_.size(); ++body)
+    for (size_t i : reading_[body])
+      if (compiled_[i].rule->applies_to(profile.name))
+        reading.by_body[body].push_back(i);
+  for (size_t mask = 0; mask < reading.open.size(); ++mask)
+    for (size_t i : reading.by_body[kOpen]) {
+      const CompiledRule &c = compiled_[i];
+      const bool by_paths = c.paths != UINT32_MAX;
+      if (by_paths && (mask & kSkipCredential) && c.rule->kind == RuleKind::credential_read)
+        continue;
+      if (by_paths && (mask & kSkipPersistence) && c.rule->kind == RuleKind::persistence_write)
+        continue;
+      reading.open[mask].push_back(i);
+    }
+  return reading;
+}
+
+size_t Detector::open_skips(const pipeline::Event &ev, const pipeline::OpenBody &o,
+                            const std::optional<PolicyHit> &hit)
+{
+  size_t skips = 0;
+  // A profile's credential hit fires rules without their own lists: those visit every rule.
+  if (!(hit && hit->rule == kRuleCredentialRead) &&
+      (!reads_by_path(ev, o) ||
+       !matcher_.rule_paths_any(kCredentialGroup, o.path, ev.hdr.uid, ev.hdr.ts_ns)))
+    skips |= kSkipCredential;
+  if (!writes_by_path(o) ||
+      !matcher_.rule_paths_any(kPersistenceGroup, o.path, ev.hdr.uid, ev.hdr.ts_ns))
+    skips |= kSkipPersistence;
+  return skips;
 }
 
 void Detector::normalize(pipeline::Event &ev)
@@ -286,14 +355,7 @@ void Detector::eval_rule(CompiledRule &c, const pipeline::Event &ev,
       f->pattern = hit->pattern;
       break;
     }
-    if (r.paths.empty())
-      return;
-    const bool decided =
-        ev.hdr.verdict == pipeline::Verdict::deny || ev.hdr.verdict == pipeline::Verdict::audit;
-    // A failed open read nothing, unless it was refused (an attempt on the file).
-    if (!decided && o.ret < 0 && o.ret != -EPERM && o.ret != -EACCES)
-      return;
-    if (o.path.empty() || o.path.front() != '/')
+    if (r.paths.empty() || !reads_by_path(ev, o))
       return;
     const uint32_t idx = match_rule_paths(c, ev, o.path);
     if (idx == policy::PathIndex::kNone)
@@ -305,15 +367,9 @@ void Detector::eval_rule(CompiledRule &c, const pipeline::Event &ev,
   }
   case RuleKind::persistence_write: {
     const auto &o = std::get<pipeline::OpenBody>(ev.body);
-    constexpr uint32_t kWriteFlags = O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND;
-    // An open for writing, or a change of the name itself (link, rename, unlink, chmod, ...).
+    if (!writes_by_path(o))
+      return;
     const bool change = o.call >= pipeline::OpenCall::link;
-    if (o.ipc || o.repeats || !(change || (o.flags & kWriteFlags)) || o.path.empty() || o.path.front() != '/')
-      return;
-    // A write that happened, or one the kernel refused (a read-only bind: EROFS; a permission
-    // check: EPERM, EACCES). Other failures (ENOENT of a missing directory) wrote nothing.
-    if (o.ret < 0 && o.ret != -EROFS && o.ret != -EPERM && o.ret != -EACCES)
-      return;
     // A fallback rule speaks for what a guard decided (a profile path no other rule names, a
     // directory above a protected path), not for every write the open tracepoint sees; and a
     // guard's decision that is not the persistence guard's (a credential renamed) is not one.
@@ -583,12 +639,22 @@ void Detector::evaluate(const pipeline::Event &ev, pipeline::ProcessTable &procs
       body != kVolume && body != kTamper && body != kThrottle)
     return;
   matcher_.next_event();
-  std::optional<PolicyHit> hit;
-  if (body != kExec && body != kVolume && body != kTamper && body != kThrottle)
-    hit = matcher_.match(ev);
+  // Initialised from the call, not assigned: GCC zero-filled the whole default-constructed
+  // optional (96 bytes, a rep stos per event).
+  const std::optional<PolicyHit> hit =
+      body != kExec && body != kVolume && body != kTamper && body != kThrottle
+          ? matcher_.match(ev)
+          : std::nullopt;
   const size_t first = out.size();
-  for (size_t i : reading_for(ev.hdr.profile_id, *profile)[body])
-    eval_rule(compiled_[i], ev, *profile, hit, procs, out);
+  const Reading &reading = reading_for(ev.hdr.profile_id, *profile);
+  const std::vector<size_t> *visit = &reading.by_body[body];
+  const bool skip = opts_.skip_unmatched_path_rules;
+  const auto *o = std::get_if<pipeline::OpenBody>(&ev.body);
+  if (o && skip)
+    visit = &reading.open[open_skips(ev, *o, hit)];
+  for (size_t i : *visit)
+    if (!(skip && compiled_[i].needs_hit && !hit))
+      eval_rule(compiled_[i], ev, *profile, hit, procs, out);
   if (out.size() == first)
     return;
   // Sequences see every finding, fallbacks included: "then egress outside the allowlist" holds

@@ -56,6 +56,10 @@ public:
     // least recently updated window goes (its bytes are forgotten).
     size_t max_volume_state = 65536;
     size_t max_baseline_entries = Baseline::kMaxEntries; // per profile
+    // An open skips the path rules whose lists its path does not match (one question to the
+    // path index per kind), and an event without a PolicyHit the rules that need one; false
+    // visits every rule, as a reference for tests.
+    bool skip_unmatched_path_rules = true;
   };
   // The size of a table the agent can grow, and how many entries its bound pushed out.
   struct TableStats {
@@ -94,6 +98,8 @@ private:
   struct CompiledRule {
     const policy::Rule *rule = nullptr;
     uint32_t paths = UINT32_MAX; // its list in the matcher's path index (rules with paths)
+    // It fires only on the profile's own verdict (a PolicyHit): an event without one skips it.
+    bool needs_hit = false;
   };
   struct Pending {
     uint64_t ts_ns = 0;
@@ -135,9 +141,22 @@ private:
   // rules or profiles change).
   using ByBody =
       std::array<std::vector<size_t>, std::variant_size_v<decltype(pipeline::Event::body)>>;
+  // The rules of a profile an event visits. An open whose path no credential_read list matches
+  // (kSkipCredential) or no persistence_write list matches (kSkipPersistence) visits the subset
+  // without the rules that match by their own paths: open[mask] (rule order kept, so findings
+  // come out in the same order).
+  static constexpr size_t kSkipCredential = 1, kSkipPersistence = 2;
+  struct Reading {
+    ByBody by_body;
+    std::array<std::vector<size_t>, 4> open;
+  };
   ByBody reading_;
-  std::map<uint32_t, ByBody> reading_by_profile_;
-  const ByBody &reading_for(uint32_t profile_id, const policy::Profile &profile);
+  std::map<uint32_t, Reading> reading_by_profile_;
+  const Reading &reading_for(uint32_t profile_id, const policy::Profile &profile);
+  // Which path rules an open cannot fire (kSkip* bits): one question to the path index per kind
+  // instead of one per rule.
+  size_t open_skips(const pipeline::Event &ev, const pipeline::OpenBody &o,
+                    const std::optional<PolicyHit> &hit);
   // (sequence rule index, scope key) -> the first step, waiting for the second.
   std::map<std::pair<size_t, uint64_t>, Pending> pending_;
   std::deque<std::pair<std::pair<size_t, uint64_t>, uint64_t>> pending_order_; // (key, seq)

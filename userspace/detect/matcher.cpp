@@ -44,9 +44,11 @@ void Matcher::remove_profile(uint32_t id)
   policy_changed();
 }
 
-void Matcher::set_rule_paths(std::vector<const std::vector<std::string> *> lists)
+void Matcher::set_rule_paths(std::vector<const std::vector<std::string> *> lists,
+                             std::vector<std::vector<uint32_t>> groups)
 {
   rule_lists_ = std::move(lists);
+  rule_groups_ = std::move(groups);
   policy_changed();
 }
 
@@ -68,19 +70,21 @@ const std::string &Matcher::home(uint32_t uid, uint64_t now_ns)
       home_of_uid_.size() >= kMaxHomes) {
     home_of_uid_.clear();
     homes_since_ns_ = now_ns;
+    last_home_.home = nullptr;
   }
+  if (last_home_.home && last_home_.uid == uid)
+    return *last_home_.home;
   auto it = home_of_uid_.find(uid);
   if (it == home_of_uid_.end())
     it = home_of_uid_.emplace(uid, homes_ ? homes_(uid) : std::string()).first;
+  last_home_.uid = uid;
+  last_home_.home = &it->second;
   return it->second;
 }
 
-uint32_t Matcher::path_match(size_t owner, std::string_view path, uint32_t uid, uint64_t now_ns)
+const policy::PathIndex &Matcher::start_query(std::string_view path, uint32_t uid,
+                                              uint64_t now_ns)
 {
-  // Every rule of an open asks about the same path of the same event: no hashing again.
-  if (same_event_ && query_index_ && uid == event_uid_ && path.data() == event_path_ &&
-      path.size() == event_path_size_)
-    return query_index_->first(query_, owner);
   const std::string &h = home(uid, now_ns);
   auto it = indexes_.find(h);
   if (it == indexes_.end()) {
@@ -92,7 +96,7 @@ uint32_t Matcher::path_match(size_t owner, std::string_view path, uint32_t uid, 
     std::vector<const std::vector<std::string> *> lists = rule_lists_;
     for (const auto &[id, c] : profiles_)
       lists.push_back(&c.profile.credential_paths);
-    it = indexes_.emplace(h, policy::PathIndex(lists, h)).first;
+    it = indexes_.emplace(h, policy::PathIndex(lists, h, rule_groups_)).first;
   }
   if (query_index_ != &it->second || query_path_ != path) {
     query_path_.assign(path);
@@ -103,7 +107,7 @@ uint32_t Matcher::path_match(size_t owner, std::string_view path, uint32_t uid, 
   event_path_ = path.data();
   event_path_size_ = path.size();
   event_uid_ = uid;
-  return it->second.first(query_, owner);
+  return it->second;
 }
 
 const policy::Profile *Matcher::profile(uint32_t id) const

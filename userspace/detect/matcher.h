@@ -55,19 +55,22 @@ public:
 
   // The path lists of the rules that share the credential-path index with the profiles
   // (credential_read, persistence_write): list k answers as rule_path_hits()[k]. The lists must outlive
-  // the next call.
-  void set_rule_paths(std::vector<const std::vector<std::string> *> lists);
+  // the next call. groups[g] names lists asked together (rule_paths_any).
+  void set_rule_paths(std::vector<const std::vector<std::string> *> lists,
+                      std::vector<std::vector<uint32_t>> groups = {});
   // For path (absolute, normalised) and the home of uid at event time now_ns: the index of the
   // first pattern of rule list `list` that path matches, or PathIndex::kNone. One index serves
   // every rule and profile: the path is hashed once per event, and each glob runs at most once
   // per event whichever lists ask. Allocates nothing once warm.
   uint32_t rule_path_match(size_t list, std::string_view path, uint32_t uid, uint64_t now_ns)
   {
-    // Every rule of an open asks about the same path of the same event: answered in place.
-    if (same_event_ && query_index_ && uid == event_uid_ && path.data() == event_path_ &&
-        path.size() == event_path_size_)
-      return query_index_->first(query_, list);
-    return path_match(list, path, uid, now_ns);
+    return query(path, uid, now_ns).first(query_, list);
+  }
+  // Whether some list of group g (set_rule_paths) has a pattern that path matches: when not,
+  // rule_path_match() answers PathIndex::kNone for every list of the group. Same costs.
+  bool rule_paths_any(size_t group, std::string_view path, uint32_t uid, uint64_t now_ns)
+  {
+    return query(path, uid, now_ns).any(query_, group);
   }
   // A new event: the path lookups that follow start afresh (within one event, a lookup of the
   // same string object and uid reuses the current one without comparing the path again).
@@ -84,7 +87,20 @@ private:
     uint32_t owner = 0; // its list in the index: after the rules' lists
   };
   // The same for list `owner` of the index (rules' lists, then profiles').
-  uint32_t path_match(size_t owner, std::string_view path, uint32_t uid, uint64_t now_ns);
+  uint32_t path_match(size_t owner, std::string_view path, uint32_t uid, uint64_t now_ns)
+  {
+    return query(path, uid, now_ns).first(query_, owner);
+  }
+  // The index of uid's home with query_ started on path.
+  const policy::PathIndex &query(std::string_view path, uint32_t uid, uint64_t now_ns)
+  {
+    // Every rule of an open asks about the same path of the same event: answered in place.
+    if (same_event_ && query_index_ && uid == event_uid_ && path.data() == event_path_ &&
+        path.size() == event_path_size_)
+      return *query_index_;
+    return start_query(path, uid, now_ns);
+  }
+  const policy::PathIndex &start_query(std::string_view path, uint32_t uid, uint64_t now_ns);
   void policy_changed();
   std::optional<PolicyHit> match_open(Compiled &c, const pipeline::Event &ev,
                                     const pipeline::OpenBody &o);
@@ -95,6 +111,7 @@ private:
   HomeResolver homes_;
   std::map<uint32_t, Compiled> profiles_;
   std::vector<const std::vector<std::string> *> rule_lists_;
+  std::vector<std::vector<uint32_t>> rule_groups_;
   std::unordered_map<std::string, policy::PathIndex> indexes_; // by home
   // The current path's lookup: the index it runs on and the path (which the query points into).
   const policy::PathIndex *query_index_ = nullptr;
@@ -106,6 +123,20 @@ private:
   size_t event_path_size_ = 0;
   uint32_t event_uid_ = 0;
   std::unordered_map<uint32_t, std::string> home_of_uid_;
+  // The last uid asked for and its entry in home_of_uid_ (every open asks), forgotten when the
+  // cache starts over; a copied or moved matcher starts without it.
+  struct LastHome {
+    const std::string *home = nullptr;
+    uint32_t uid = 0;
+    LastHome() = default;
+    LastHome(const LastHome &) {}
+    LastHome &operator=(const LastHome &)
+    {
+      home = nullptr;
+      return *this;
+    }
+  };
+  LastHome last_home_;
   uint64_t homes_since_ns_ = 0; // event time when home_of_uid_ was started
 };
 

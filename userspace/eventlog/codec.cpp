@@ -176,14 +176,18 @@ bool decode_body(pipeline::EventType t, Cursor &c, pipeline::Event &ev)
     return true;
   case EventType::open: {
     pipeline::OpenBody &b = body_of<pipeline::OpenBody>(ev);
-    b.ret = c.i64();
-    b.ino = c.u64();
-    b.dev = c.u32();
-    b.flags = c.u32();
-    b.mode = c.u32();
-    b.dfd = c.i32();
-    b.call = static_cast<pipeline::OpenCall>(c.u16());
-    const uint8_t bits = c.u8();
+    // i64 ret | u64 ino | u32 dev, flags, mode | i32 dfd | u16 call | u8 bits: checked at once.
+    const std::byte *p = c.take(35);
+    if (!p)
+      return true; // the failed cursor reports a corrupt body
+    b.ret = static_cast<int64_t>(load_le<uint64_t>(p));
+    b.ino = load_le<uint64_t>(p + 8);
+    b.dev = load_le<uint32_t>(p + 16);
+    b.flags = load_le<uint32_t>(p + 20);
+    b.mode = load_le<uint32_t>(p + 24);
+    b.dfd = static_cast<int32_t>(load_le<uint32_t>(p + 28));
+    b.call = static_cast<pipeline::OpenCall>(load_le<uint16_t>(p + 32));
+    const uint8_t bits = load_le<uint8_t>(p + 34);
     b.resolved = bits & 1;
     b.truncated = bits & 2;
     b.ipc = bits & 4;
@@ -375,25 +379,30 @@ Result<> decode_into(std::span<const std::byte> payload, pipeline::Event &ev)
     return fail("event record: codec version " + std::to_string(version) + " (this vigil reads " +
                 std::to_string(kCodecVersion) + ")");
   pipeline::Header &h = ev.hdr;
-  const uint16_t type = c.u16();
+  // u16 type | u16 flags | u8 verdict | u8 tier | u64 ts_ns, cgroup_id | u32 tgid, tid, uid,
+  // gid, profile_id, rule_id: checked at once.
+  const std::byte *p = c.take(46);
+  if (!p)
+    return fail("event record: truncated header (" + std::to_string(payload.size()) + " bytes)");
+  const uint16_t type = load_le<uint16_t>(p);
   h.type = static_cast<pipeline::EventType>(type);
-  h.flags = c.u16();
-  const uint8_t verdict = c.u8();
-  const uint8_t tier = c.u8();
-  if (c.ok() && (verdict > static_cast<uint8_t>(pipeline::Verdict::kill) ||
-                 tier > static_cast<uint8_t>(pipeline::Tier::launch)))
+  h.flags = load_le<uint16_t>(p + 2);
+  const uint8_t verdict = load_le<uint8_t>(p + 4);
+  const uint8_t tier = load_le<uint8_t>(p + 5);
+  if (verdict > static_cast<uint8_t>(pipeline::Verdict::kill) ||
+      tier > static_cast<uint8_t>(pipeline::Tier::launch))
     return fail("event record: verdict " + std::to_string(verdict) + " / tier " +
                 std::to_string(tier) + " out of range");
   h.verdict = static_cast<pipeline::Verdict>(verdict);
   h.tier = static_cast<pipeline::Tier>(tier);
-  h.ts_ns = c.u64();
-  h.cgroup_id = c.u64();
-  h.tgid = c.u32();
-  h.tid = c.u32();
-  h.uid = c.u32();
-  h.gid = c.u32();
-  h.profile_id = c.u32();
-  h.rule_id = c.u32();
+  h.ts_ns = load_le<uint64_t>(p + 6);
+  h.cgroup_id = load_le<uint64_t>(p + 14);
+  h.tgid = load_le<uint32_t>(p + 22);
+  h.tid = load_le<uint32_t>(p + 26);
+  h.uid = load_le<uint32_t>(p + 30);
+  h.gid = load_le<uint32_t>(p + 34);
+  h.profile_id = load_le<uint32_t>(p + 38);
+  h.rule_id = load_le<uint32_t>(p + 42);
   c.str_into(h.comm, kMaxComm);
   if (!c.ok())
     return fail("event record: truncated header (" + std::to_string(payload.size()) + " bytes)");

@@ -64,8 +64,21 @@ __attribute__((target("sse4.2"))) uint32_t hardware_raw(const unsigned char *p, 
     len -= 8;
   }
   c = static_cast<uint32_t>(c64);
-  while (len--)
-    c = _mm_crc32_u8(c, *p++);
+  // The tail in at most three steps, not up to seven (each waits for the one before).
+  if (len & 4) {
+    uint32_t v;
+    std::memcpy(&v, p, 4);
+    c = _mm_crc32_u32(c, v);
+    p += 4;
+  }
+  if (len & 2) {
+    uint16_t v;
+    std::memcpy(&v, p, 2);
+    c = _mm_crc32_u16(c, v);
+    p += 2;
+  }
+  if (len & 1)
+    c = _mm_crc32_u8(c, *p);
   return c;
 }
 

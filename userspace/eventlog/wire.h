@@ -4,6 +4,7 @@
 // get leaves the cursor in a failed state that every later get also reports.
 #pragma once
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -57,10 +58,18 @@ inline void put_str(std::string &out, std::string_view s)
 
 template <typename T> inline T load_le(const std::byte *p)
 {
-  uint64_t v = 0;
-  for (size_t i = 0; i < sizeof(T); ++i)
-    v |= static_cast<uint64_t>(std::to_integer<uint8_t>(p[i])) << (8 * i);
-  return static_cast<T>(v);
+  // GCC does not merge the byte loop below into one load (it kept a loop of byte loads and
+  // shifts per u64 field of every record): on a little-endian host the bytes are the value.
+  if constexpr (std::endian::native == std::endian::little) {
+    T v;
+    std::memcpy(&v, p, sizeof(T));
+    return v;
+  } else {
+    uint64_t v = 0;
+    for (size_t i = 0; i < sizeof(T); ++i)
+      v |= static_cast<uint64_t>(std::to_integer<uint8_t>(p[i])) << (8 * i);
+    return static_cast<T>(v);
+  }
 }
 
 template <typename T> inline void store_le(std::byte *p, T v)
@@ -117,7 +126,10 @@ public:
       out.clear();
       return;
     }
-    out.assign(reinterpret_cast<const char *>(data_.data() + pos_), n);
+    if (n == 0) // most open patterns: clear() is a store, assign() the general replace
+      out.clear();
+    else
+      out.assign(reinterpret_cast<const char *>(data_.data() + pos_), n);
     pos_ += n;
   }
 
@@ -131,6 +143,17 @@ public:
     std::string s(reinterpret_cast<const char *>(data_.data() + pos_), n);
     pos_ += n;
     return s;
+  }
+
+  // n bytes at once, or nullptr (and the cursor failed) when fewer are left: the fixed-size
+  // fields read from them with load_le need no check each.
+  const std::byte *take(size_t n)
+  {
+    if (!need(n))
+      return nullptr;
+    const std::byte *p = data_.data() + pos_;
+    pos_ += n;
+    return p;
   }
 
   std::span<const std::byte> bytes(size_t n)

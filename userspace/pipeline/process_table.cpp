@@ -66,6 +66,16 @@ ProcessInfo &ProcessTable::touch(ProcessInfo &p)
   bytes_ -= p.bytes;
   p.bytes = footprint(p);
   bytes_ += p.bytes;
+  return seen(p);
+}
+
+ProcessInfo &ProcessTable::seen(ProcessInfo &p)
+{
+  // Already the most recently seen: the queue's last entry is its own, and a new one would only
+  // make that one stale. Runs of one process's events are common.
+  if (p.seen_seq + 1 == next_seen_seq_ && !seen_.empty() &&
+      seen_.back() == std::make_pair(p.pid, p.seen_seq))
+    return p;
   p.seen_seq = next_seen_seq_++;
   seen_.emplace_back(p.pid, p.seen_seq);
   return p;
@@ -81,8 +91,22 @@ ProcessInfo &ProcessTable::put(ProcessInfo p)
   return touch(it->second);
 }
 
+ProcessInfo *ProcessTable::lookup(uint32_t pid)
+{
+  if (last_.p && last_.pid == pid)
+    return last_.p;
+  auto it = procs_.find(pid);
+  if (it == procs_.end())
+    return nullptr;
+  last_.pid = pid;
+  last_.p = &it->second;
+  return last_.p;
+}
+
 void ProcessTable::erase(std::unordered_map<uint32_t, ProcessInfo>::iterator it)
 {
+  if (&it->second == last_.p)
+    last_.p = nullptr;
   bytes_ -= it->second.bytes;
   procs_.erase(it);
 }
@@ -114,6 +138,8 @@ void ProcessTable::insert(ProcessInfo p)
 
 std::optional<ProcessInfo> ProcessTable::read_proc(uint32_t pid) const
 {
+  if (proc_root_.empty())
+    return std::nullopt;
   const std::string dir = proc_root_ + "/" + std::to_string(pid);
   const std::string stat = read_file(dir + "/stat");
   // "pid (comm) state ppid ..."; comm may contain spaces and parentheses, so find the last ')'.
@@ -144,6 +170,8 @@ std::optional<ProcessInfo> ProcessTable::read_proc(uint32_t pid) const
 
 size_t ProcessTable::seed()
 {
+  if (proc_root_.empty())
+    return 0;
   DIR *d = ::opendir(proc_root_.c_str());
   if (!d)
     return 0;
@@ -165,6 +193,8 @@ size_t ProcessTable::seed()
 
 size_t ProcessTable::sweep()
 {
+  if (proc_root_.empty())
+    return 0;
   std::vector<uint32_t> gone;
   for (const auto &[pid, p] : procs_) {
     if (p.exited)
@@ -184,8 +214,8 @@ size_t ProcessTable::sweep()
 
 const ProcessInfo *ProcessTable::find(uint32_t pid)
 {
-  if (auto it = procs_.find(pid); it != procs_.end())
-    return &it->second;
+  if (ProcessInfo *p = lookup(pid))
+    return p;
   auto p = read_proc(pid);
   if (!p)
     return nullptr;
@@ -276,12 +306,13 @@ void ProcessTable::apply_event(const Event &ev)
     }
     return;
   }
-  // Any other event refreshes what the kernel says about the process right now.
-  if (auto it = procs_.find(h.tgid); it != procs_.end()) {
-    touch(it->second);
-    it->second.cgroup_id = h.cgroup_id;
-    it->second.profile_id = h.profile_id;
-    it->second.uid = h.uid;
+  // Any other event refreshes what the kernel says about the process right now (numbers only:
+  // its footprint, counted at its last touch(), stays).
+  if (ProcessInfo *p = lookup(h.tgid)) {
+    seen(*p);
+    p->cgroup_id = h.cgroup_id;
+    p->profile_id = h.profile_id;
+    p->uid = h.uid;
   }
 }
 

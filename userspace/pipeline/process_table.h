@@ -46,7 +46,8 @@ public:
   static constexpr size_t kMaxEntries = 65536;
   static constexpr size_t kMaxBytes = 128u << 20;
 
-  // proc_root lets tests point at a fake tree; production uses "/proc".
+  // proc_root lets tests point at a fake tree; production uses "/proc". Empty: no /proc at all
+  // (a replay, whose processes are the log's): a miss is a miss, seed() and sweep() do nothing.
   explicit ProcessTable(std::string proc_root = "/proc", size_t max_exited = 4096,
                         size_t max_entries = kMaxEntries, size_t max_bytes = kMaxBytes);
 
@@ -89,7 +90,10 @@ private:
   std::optional<ProcessInfo> read_proc(uint32_t pid) const;
   void retire(uint32_t pid);
   void apply_event(const Event &ev);
+  // Counts p's footprint again (after its strings changed) and marks it seen.
   ProcessInfo &touch(ProcessInfo &p);
+  // Marks p the most recently seen.
+  ProcessInfo &seen(ProcessInfo &p);
   ProcessInfo &put(ProcessInfo p);
   void erase(std::unordered_map<uint32_t, ProcessInfo>::iterator it);
   void trim();
@@ -100,6 +104,23 @@ private:
   size_t max_bytes_;
   size_t bytes_ = 0;
   std::unordered_map<uint32_t, ProcessInfo> procs_;
+  // The entry of the last pid looked up (an agent's events come in runs of one process): spares
+  // the map's hashing, a division by its prime bucket count. Entries are nodes, so the pointer
+  // stays valid until that entry is erased (erase() forgets it).
+  // A copied or moved table starts without it.
+  struct Last {
+    ProcessInfo *p = nullptr;
+    uint32_t pid = 0;
+    Last() = default;
+    Last(const Last &) {}
+    Last &operator=(const Last &)
+    {
+      p = nullptr;
+      return *this;
+    }
+  };
+  Last last_;
+  ProcessInfo *lookup(uint32_t pid);
   // Recency: (pid, seen_seq), least recently seen first. An entry whose process was seen again
   // since (its seen_seq moved on) is stale and skipped.
   RingQueue<std::pair<uint32_t, uint64_t>> seen_;

@@ -843,20 +843,45 @@ bool text_glob(std::string_view pattern, std::string_view text)
   return ::fnmatch(std::string(pattern).c_str(), std::string(text).c_str(), 0) == 0;
 }
 
+namespace {
+
+// exe_glob with the exe's basename found already (an exec visits every exe pattern of every
+// process rule).
+bool exe_glob_in(std::string_view pattern, std::string_view exe, std::string_view base)
+{
+  // One pass over the pattern (find_first_of runs a memchr per character).
+  bool slash = false, wild = false;
+  for (const char c : pattern) {
+    slash |= c == '/';
+    wild |= c == '*' || c == '?' || c == '[';
+  }
+  const std::string_view target = slash ? exe : base;
+  // Most patterns are plain names, which glob_match compares component by component: the same
+  // as comparing the text.
+  if (!wild)
+    return pattern == target;
+  return glob_match(pattern, target);
+}
+
+std::string_view basename_of(std::string_view exe)
+{
+  const size_t at = exe.rfind('/');
+  return at == std::string_view::npos ? exe : exe.substr(at + 1);
+}
+
+} // namespace
+
 bool exe_glob(std::string_view pattern, std::string_view exe)
 {
-  if (pattern.find('/') == std::string_view::npos) {
-    const size_t slash = exe.rfind('/');
-    if (slash != std::string_view::npos)
-      exe = exe.substr(slash + 1);
-  }
-  return glob_match(pattern, exe);
+  return exe_glob_in(pattern, exe, basename_of(exe));
 }
 
 bool proc_matches(const ProcMatch &m, std::string_view exe, const std::vector<std::string> &argv)
 {
-  if (!m.exe.empty() &&
-      std::none_of(m.exe.begin(), m.exe.end(), [&](const auto &p) { return exe_glob(p, exe); }))
+  const std::string_view base = basename_of(exe);
+  if (!m.exe.empty() && std::none_of(m.exe.begin(), m.exe.end(), [&](const auto &p) {
+        return exe_glob_in(p, exe, base);
+      }))
     return false;
   if (!m.args.empty()) {
     std::string joined;

@@ -5,6 +5,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <filesystem>
 #include <fstream>
@@ -138,6 +139,15 @@ protected:
 
   void make_detector(const std::string &state_dir)
   {
+    det_ = another_detector(state_dir);
+    if (!rules_yaml_.empty())
+      det_->set_rules(parse(rules_yaml_));
+  }
+
+  // A detector as the fixture makes them, with both profiles and no rules.
+  static std::unique_ptr<Detector> another_detector(const std::string &state_dir = "",
+                                                    bool skip_unmatched_path_rules = true)
+  {
     Detector::Options o;
     o.dirs = [](uint32_t, int32_t) { return std::string("/home/dev/project"); };
     o.homes = [](uint32_t uid) -> std::string {
@@ -148,11 +158,11 @@ protected:
       return {};
     };
     o.state_dir = state_dir;
-    det_ = std::make_unique<Detector>(std::move(o));
-    det_->set_profile(kAgent, make_profile("agent"));
-    det_->set_profile(kOther, make_profile("other"));
-    if (!rules_yaml_.empty())
-      det_->set_rules(parse(rules_yaml_));
+    o.skip_unmatched_path_rules = skip_unmatched_path_rules;
+    auto det = std::make_unique<Detector>(std::move(o));
+    det->set_profile(kAgent, make_profile("agent"));
+    det->set_profile(kOther, make_profile("other"));
+    return det;
   }
 
   static policy::RuleSet parse(const std::string &yaml)
@@ -1816,6 +1826,121 @@ TEST_F(DetectorPersistence, a_persistence_write_then_egress_is_the_exfil_sequenc
               ElementsAre("persist-shell-startup"));
   EXPECT_THAT(rule_ids(run(ev_connect(102, "8.8.8.8", 443))),
               UnorderedElementsAre("egress-not-allowed", "exfil"));
+}
+
+// A path each pattern matches ("~/" in kDev's home, wildcards filled in), and one below it.
+std::vector<std::string> paths_of(const std::vector<policy::Rule> &rules)
+{
+  std::vector<std::string> out = {"/home/dev/project/src/main.cpp", "/usr/lib/libc.so.6",
+                                  "/home/dev/project/.git/HEAD", "/proc/self/status", "/"};
+  for (const auto &r : rules)
+    for (const std::string &pattern : r.paths) {
+      std::string p = pattern.starts_with("~/") ? "/home/dev" + pattern.substr(1) : pattern;
+      if (p.front() != '/')
+        p = "/home/dev/project/" + p;
+      std::string filled;
+      for (size_t i = 0; i < p.size(); ++i) {
+        if (p[i] == '*' && i + 1 < p.size() && p[i + 1] == '*') {
+          filled += "d1/d2";
+          ++i;
+        } else if (p[i] == '*' || p[i] == '?') {
+          filled += 'x';
+        } else if (p[i] == '[') {
+          const size_t close = p.find(']', i + 2);
+          filled += close == std::string::npos ? '[' : p[i + 1];
+          i = close == std::string::npos ? i : close;
+        } else {
+          filled += p[i];
+        }
+      }
+      out.push_back(filled);
+      out.push_back(filled + "/inner");
+    }
+  return out;
+}
+
+// An open visits only the path rules that can fire (open_skips: one question to the path index
+// per kind): over the shipped packs, for paths made from their patterns and opens of every kind,
+// the findings are those of a detector that visits every rule.
+TEST_F(DetectorPersistence, skipping_unmatched_path_rules_changes_no_finding)
+{
+  auto loaded = policy::load_rules({VG_SOURCE_DIR "/rules"});
+  ASSERT_TRUE(loaded) << loaded.error().message();
+  const std::vector<std::string> paths = paths_of(loaded->rules);
+  auto every = another_detector("", false);
+  every->set_rules(*loaded);
+  det_->set_rules(std::move(*loaded));
+  agent_shell();
+
+  using pipeline::OpenCall;
+  struct Variant {
+    int64_t ret;
+    uint32_t flags;
+    OpenCall call;
+    Verdict verdict;
+    bool persist;
+  };
+  const Variant variants[] = {
+      {3, O_RDONLY, OpenCall::openat, Verdict::none, false},
+      {-ENOENT, O_RDONLY, OpenCall::openat, Verdict::none, false},
+      {-EACCES, O_RDONLY, OpenCall::openat, Verdict::none, false},
+      {-EPERM, O_RDONLY, OpenCall::openat, Verdict::deny, false},
+      {3, O_WRONLY | O_CREAT, OpenCall::openat, Verdict::none, false},
+      {-EROFS, O_WRONLY | O_TRUNC, OpenCall::openat, Verdict::none, false},
+      {-ENOENT, O_WRONLY | O_CREAT, OpenCall::openat, Verdict::none, false},
+      {0, 0, OpenCall::rename, Verdict::none, false},
+      {-EPERM, O_WRONLY, OpenCall::openat, Verdict::deny, true},
+      {-EPERM, 0, OpenCall::unlink, Verdict::audit, false},
+  };
+  size_t fired = 0;
+  for (const auto &path : paths)
+    for (const Variant &v : variants) {
+      pipeline::Event ev = ev_open(100, path, v.ret);
+      auto &o = std::get<pipeline::OpenBody>(ev.body);
+      o.flags = v.flags;
+      o.call = v.call;
+      o.persist = v.persist;
+      ev.hdr.verdict = v.verdict;
+      ev.hdr.tier = pipeline::Tier::lsm;
+      det_->normalize(ev);
+      const std::vector<Finding> all = run(ev);
+      std::vector<Finding> each;
+      every->evaluate(ev, *procs_, each);
+      ASSERT_EQ(rule_ids(all), rule_ids(each))
+          << path << " ret " << v.ret << " flags " << v.flags << " call "
+          << pipeline::to_string(v.call);
+      for (size_t i = 0; i < all.size(); ++i) {
+        EXPECT_EQ(all[i].path, each[i].path) << path;
+        EXPECT_EQ(all[i].pattern, each[i].pattern) << path;
+        EXPECT_EQ(all[i].detail, each[i].detail) << path;
+      }
+      fired += !all.empty();
+    }
+  // The corpus reaches the rules, not only the quiet opens.
+  EXPECT_GT(fired, paths.size());
+
+  // Rules that need the profile's verdict are skipped without one: connects, ptrace and
+  // sockets, with and without a verdict, find the same.
+  std::vector<pipeline::Event> others;
+  for (const char *addr : {"10.1.2.3", "8.8.8.8", "140.82.112.4", "::1", "2001:db8::1"})
+    for (uint16_t port : {0, 53, 443, 8080})
+      others.push_back(ev_connect(100, addr, port));
+  for (Verdict v : {Verdict::none, Verdict::deny, Verdict::audit}) {
+    others.push_back(ev_ptrace(100, v));
+    others.push_back(ev_socket(100, v));
+    pipeline::Event denied = ev_connect(100, "1.1.1.1", 443);
+    denied.hdr.verdict = v;
+    others.push_back(denied);
+  }
+  size_t others_fired = 0;
+  for (auto &ev : others) {
+    const std::vector<Finding> all = run(ev);
+    std::vector<Finding> each;
+    every->evaluate(ev, *procs_, each);
+    ASSERT_EQ(rule_ids(all), rule_ids(each)) << pipeline::to_string(ev.hdr.type);
+    others_fired += !all.empty();
+  }
+  EXPECT_GT(others_fired, 5u);
 }
 
 } // namespace

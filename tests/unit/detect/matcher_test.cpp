@@ -316,6 +316,32 @@ TEST_F(MatcherTest, inbound_connections_are_the_inbound_rule_never_egress)
   }
 }
 
+// Homes are kept per uid for kHomeTtlNs of event time (the last one asked for answered without
+// the map): alternating uids each get their own, and passwd is asked again after the TTL.
+TEST(MatcherHomes, each_uid_keeps_its_home_until_the_ttl)
+{
+  std::vector<uint32_t> asked;
+  std::string ops_home = "/home/ops";
+  Matcher m({}, [&](uint32_t uid) {
+    asked.push_back(uid);
+    return uid == 1000 ? std::string("/home/dev") : ops_home;
+  });
+  const uint64_t t0 = 1; // the cache starts at event time 0
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(m.home(1000, t0 + i), "/home/dev");
+    EXPECT_EQ(m.home(1001, t0 + i), "/home/ops");
+    EXPECT_EQ(m.home(1001, t0 + i), "/home/ops");
+  }
+  EXPECT_EQ(asked, (std::vector<uint32_t>{1000, 1001}));
+  ops_home = "/srv/ops";
+  EXPECT_EQ(m.home(1001, t0 + 1), "/home/ops") << "within the TTL";
+  EXPECT_EQ(m.home(1001, t0 + Matcher::kHomeTtlNs + 1), "/srv/ops") << "after it";
+  EXPECT_EQ(m.home(1000, t0 + Matcher::kHomeTtlNs + 2), "/home/dev");
+  EXPECT_EQ(asked, (std::vector<uint32_t>{1000, 1001, 1001, 1000}));
+  Matcher copy = m;
+  EXPECT_EQ(copy.home(1001, t0 + Matcher::kHomeTtlNs + 3), "/srv/ops");
+}
+
 TEST(MatcherResolvers, passwd_home_finds_root_and_proc_dir_of_finds_own_cwd)
 {
   EXPECT_EQ(passwd_home(0), "/root");

@@ -47,7 +47,8 @@ TEST(Crc32c, hardware_and_portable_agree_at_every_alignment_and_length)
   for (auto &b : buf)
     b = static_cast<unsigned char>(rng());
   for (size_t off = 0; off < 16; ++off)
-    for (size_t len : {0, 1, 3, 7, 8, 9, 15, 16, 17, 63, 64, 65, 255, 1000, 4096})
+    for (size_t len : {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 13, 14, 15, 16, 17, 63, 64, 65, 255,
+                       1000, 4096})
       ASSERT_EQ(crc32c(buf.data() + off, len, 0x1234),
                 crc32c_portable(buf.data() + off, len, 0x1234))
           << "offset " << off << " length " << len << " hardware " << crc32c_hardware();

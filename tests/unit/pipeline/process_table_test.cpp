@@ -296,6 +296,66 @@ TEST_F(FakeProc, other_events_refresh_known_processes_only)
   EXPECT_EQ(table.find(901), nullptr);
 }
 
+// An event that changes no name (an open) keeps the process's counted bytes and makes it the
+// most recently seen: the bound then pushes out another process first.
+TEST_F(FakeProc, other_events_keep_the_byte_count_and_refresh_recency)
+{
+  ProcessTable table(root(), 16, 3);
+  table.apply(exec_event(900, 1, "/bin/cat", {"cat", std::string(300, 'a')}));
+  table.apply(exec_event(901, 1, "/bin/ls", {"ls"}));
+  table.apply(exec_event(902, 1, "/bin/sh", {"sh"}));
+  const size_t bytes = table.bytes();
+  Event open = make_event(900);
+  open.hdr.type = EventType::open;
+  open.body = OpenBody{};
+  for (int i = 0; i < 3; ++i)
+    table.apply(open);
+  EXPECT_EQ(table.bytes(), bytes);
+  table.apply(exec_event(903, 1, "/bin/env", {"env"}));
+  EXPECT_EQ(table.size(), 3u);
+  EXPECT_EQ(table.evictions(), 1u);
+  EXPECT_NE(table.find(900), nullptr) << "seen by its opens";
+  EXPECT_EQ(table.find(901), nullptr) << "the least recently seen went";
+  EXPECT_LT(table.bytes(), bytes + 100) << "the bytes of 901 went with it";
+}
+
+// The last pid looked up is answered without the map: a process evicted or retired since is
+// not, and a copied table answers from its own entries.
+TEST_F(FakeProc, the_last_lookup_follows_evictions_and_copies)
+{
+  ProcessTable table(root(), 1, 2);
+  table.apply(exec_event(900, 1, "/bin/cat", {"cat"}));
+  ASSERT_NE(table.find(900), nullptr);
+  table.apply(exec_event(901, 1, "/bin/ls", {"ls"}));
+  table.apply(exec_event(902, 1, "/bin/sh", {"sh"}));
+  EXPECT_EQ(table.find(900), nullptr) << "evicted by the bound, and /proc does not know it";
+  ASSERT_NE(table.find(902), nullptr);
+  table.apply(exit_event(902));
+  table.apply(exit_event(901)); // max_exited 1: 902 goes
+  EXPECT_EQ(table.find(902), nullptr);
+  ASSERT_NE(table.find(901), nullptr);
+  ProcessTable copy = table;
+  const ProcessInfo *mine = copy.find(901);
+  ASSERT_NE(mine, nullptr);
+  EXPECT_NE(mine, table.find(901));
+  EXPECT_EQ(mine->exe, "/bin/ls");
+}
+
+// Without a proc root (replay) the table holds only what its events said: the fake tree's
+// processes are not read, seeded or swept.
+TEST_F(FakeProc, an_empty_proc_root_reads_no_proc)
+{
+  add(1, "agent", 0, "/usr/bin/agent", std::string("agent\0", 6), 0);
+  ProcessTable table("");
+  EXPECT_EQ(table.seed(), 0u);
+  EXPECT_EQ(table.find(1), nullptr);
+  table.apply(exec_event(900, 1, "/bin/cat", {"cat"}));
+  EXPECT_EQ(table.sweep(), 0u) << "900 is not under any root, and is not gone";
+  ASSERT_NE(table.find(900), nullptr);
+  EXPECT_FALSE(table.find(900)->exited);
+  EXPECT_TRUE(table.ancestry(900).empty()) << "its parent was never seen";
+}
+
 TEST_F(FakeProc, ancestry_lists_parents_nearest_first)
 {
   add(1, "systemd", 0, "/sbin/init", std::string("/sbin/init\0", 11), 0);

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <set>
 
 #include "policy/path_index.h"
@@ -89,17 +90,43 @@ TEST(PathIndex, matches_what_each_lists_own_matcher_matches_over_the_shipped_pac
     std::vector<PathMatcher> matchers;
     for (const auto *list : lists)
       matchers.emplace_back(*list, home);
-    const PathIndex index(lists, home);
+    // Groups as the detector asks them (credential lists, persistence lists), every list, each
+    // list alone, and none.
+    std::vector<std::vector<uint32_t>> groups(3);
+    for (uint32_t k = 0; k < lists.size(); ++k) {
+      groups[k % 2].push_back(k);
+      groups[2].push_back(k);
+      groups.push_back({k});
+    }
+    groups.emplace_back();
+    const PathIndex index(lists, home, groups);
     ASSERT_EQ(index.owners(), lists.size());
     std::vector<uint32_t> hits(lists.size());
     size_t matched = 0;
     for (const auto &path : paths) {
       index.match(path, hits);
+      std::vector<uint32_t> want_hits(lists.size());
       for (size_t k = 0; k < lists.size(); ++k) {
         const auto want = matchers[k].match(path);
         const uint32_t expect = want ? static_cast<uint32_t>(*want) : PathIndex::kNone;
         EXPECT_EQ(hits[k], expect) << "home '" << home << "', path " << path << ", list " << k;
+        want_hits[k] = expect;
         matched += want.has_value();
+      }
+      // any() on a fresh query, and after some lists were answered (its glob results reused).
+      for (const bool asked_first : {false, true}) {
+        PathIndex::Query q;
+        index.start(q, path);
+        for (size_t k = 0; asked_first && k < lists.size(); k += 3) {
+          EXPECT_EQ(index.first(q, k), want_hits[k]) << path << ", list " << k;
+        }
+        for (size_t g = 0; g < groups.size(); ++g) {
+          const bool want = std::any_of(groups[g].begin(), groups[g].end(), [&](uint32_t k) {
+            return want_hits[k] != PathIndex::kNone;
+          });
+          EXPECT_EQ(index.any(q, g), want) << "home '" << home << "', path " << path
+                                           << ", group " << g;
+        }
       }
     }
     // The corpus reaches the patterns, not only the misses.
@@ -124,6 +151,47 @@ TEST(PathIndex, the_first_pattern_of_each_list_wins_across_literals_basenames_an
   index.match("/tmp/x.pem", hits);
   EXPECT_EQ(hits, (std::vector<uint32_t>{PathIndex::kNone, PathIndex::kNone, 0, PathIndex::kNone,
                                          PathIndex::kNone}));
+}
+
+// More distinct globs than one 64-bit word holds, with shared prefixes and suffixes: the tries'
+// bitsets span words, and every list still answers as its own matcher does.
+TEST(PathIndex, globs_beyond_one_bitset_word_answer_as_each_lists_matcher)
+{
+  std::vector<std::vector<std::string>> owned(7);
+  std::set<std::string> paths = {"/", "/h", "/h/", "/etc/x", "/h/.cfg/a/b/c.conf"};
+  for (int i = 0; i < 150; ++i) {
+    const std::string n = std::to_string(i);
+    std::vector<std::string> &list = owned[static_cast<size_t>(i) % owned.size()];
+    const std::string shapes[] = {"~/.cfg/d" + n + "/*", "*.k" + n, "/srv/**/x" + n,
+                                  "f" + n + "*", "/var/d" + n + "/*/s.conf", "~/lit" + n};
+    list.push_back(shapes[i % 6]);
+    paths_from(list.back().starts_with("~/") ? "/h" + list.back().substr(1) : list.back(), paths);
+  }
+  std::vector<const std::vector<std::string> *> lists;
+  for (const auto &l : owned)
+    lists.push_back(&l);
+  const std::vector<std::vector<uint32_t>> groups = {{0, 1, 2}, {3, 4, 5, 6}, {6}};
+  const PathIndex index(lists, "/h", groups);
+  std::vector<uint32_t> hits(lists.size());
+  size_t matched = 0;
+  for (const auto &path : paths) {
+    index.match(path, hits);
+    std::vector<bool> any_of_list(lists.size());
+    for (size_t k = 0; k < lists.size(); ++k) {
+      const auto want = PathMatcher(*lists[k], "/h").match(path);
+      EXPECT_EQ(hits[k], want ? static_cast<uint32_t>(*want) : PathIndex::kNone)
+          << path << ", list " << k;
+      any_of_list[k] = want.has_value();
+      matched += want.has_value();
+    }
+    PathIndex::Query q;
+    index.start(q, path);
+    for (size_t g = 0; g < groups.size(); ++g)
+      EXPECT_EQ(index.any(q, g), std::any_of(groups[g].begin(), groups[g].end(),
+                                             [&](uint32_t k) { return any_of_list[k]; }))
+          << path << ", group " << g;
+  }
+  EXPECT_GT(matched, 150u);
 }
 
 TEST(NormalPath, is_normal_path_agrees_with_normalize_path)

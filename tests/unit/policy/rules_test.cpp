@@ -1225,6 +1225,24 @@ TEST(RuleText, text_glob_crosses_slashes)
   EXPECT_TRUE(text_glob("*.hidden", ".x.hidden")) << "no special leading dot";
 }
 
+// A pattern without wildcards is compared as text, not run through glob_match: the answers are
+// glob_match's for names and paths, odd ones included.
+TEST(RuleText, exe_glob_of_a_literal_pattern_answers_as_glob_match)
+{
+  const std::vector<std::string> texts = {"",        "/",          "git",          "gitk",
+                                          "/usr/bin/git", "/usr/bin//git", "/usr/bin/git/",
+                                          "usr/bin/git", "./git",      "/usr/bin/./git", "a/",
+                                          "/a",      "//",         "git "};
+  for (const auto &pattern : texts)
+    for (const auto &exe : texts) {
+      std::string_view target = exe;
+      if (pattern.find('/') == std::string::npos && target.rfind('/') != std::string_view::npos)
+        target = target.substr(target.rfind('/') + 1);
+      EXPECT_EQ(exe_glob(pattern, exe), glob_match(pattern, target))
+          << "pattern '" << pattern << "', exe '" << exe << "'";
+    }
+}
+
 TEST(RuleText, exe_glob_matches_basename_without_slash)
 {
   EXPECT_TRUE(exe_glob("git", "/usr/bin/git"));
