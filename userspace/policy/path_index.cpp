@@ -267,6 +267,8 @@ uint32_t PathIndex::first(Query &q, size_t k) const
 
 bool PathIndex::any(Query &q, size_t g) const
 {
+  if (g >= groups_.size()) // a group no list was given to (a detector with no rules yet)
+    return false;
   const Group &grp = groups_[g];
   for (const auto &refs : q.literal)
     for (const Ref &r : refs)

@@ -340,6 +340,14 @@ const std::string kFallbackCred = R"(
 
 using DetectorCredential = DetectorTest;
 
+// A detector given no rule set yet (vigil replay of a log that records none) looks at opens all
+// the same: nothing to find, and no question to an index group nobody made.
+TEST_F(DetectorCredential, an_open_before_any_rule_set_finds_nothing)
+{
+  agent_shell();
+  EXPECT_TRUE(run(ev_open(100, "/home/dev/.aws/credentials")).empty());
+}
+
 TEST_F(DetectorCredential, finding_carries_the_rule_and_the_file)
 {
   rules(kCredRules);
