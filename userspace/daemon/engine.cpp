@@ -154,12 +154,8 @@ Result<std::unique_ptr<Engine>> Engine::start(const EngineOptions &opts)
     auto fe = FileEnforcer::start(
         *mount,
         [self](pipeline::Event &&ev) {
-          const bool decision = ev.hdr.verdict != pipeline::Verdict::none;
-          if (!self->queue_->try_push(std::move(ev))) {
-            self->metrics_->queue_drop();
-            if (decision)
-              self->queue_lost_decisions_.fetch_add(1);
-          }
+          if (!self->queue_->try_push(std::move(ev))) // leaves ev alone when it refuses it
+            self->count_drop(ev);
         },
         opts.agent_mounts);
     if (!fe)
@@ -295,9 +291,7 @@ bool Engine::report(pipeline::Event &&ev, int wait_ms)
     if (queue_->try_push(std::move(ev)))
       return true;
     if (waited >= wait_ms) {
-      metrics_->queue_drop();
-      if (ev.hdr.verdict != pipeline::Verdict::none)
-        queue_lost_decisions_.fetch_add(1);
+      count_drop(ev);
       return false;
     }
     ::usleep(5000); // backpressure: the queue's consumer runs meanwhile

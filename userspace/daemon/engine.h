@@ -207,6 +207,10 @@ private:
   void publish_contained();
   void publish_log_stats();
   void alert_unreported(); // without state_mu_ (raise_internal takes it)
+  // An event the full (or closed) queue refused: counted, and as a lost decision when it is one.
+  void count_drop(const pipeline::Event &ev);
+  // The kernel's counters to the metrics, and the ring-full count to alert_unreported().
+  void publish_kernel_stats();
   void publish_guard_stats();
   void emit(const pipeline::Event &ev, const detect::Finding &f, const policy::Profile *profile);
   // Response actions (engine_response.cpp): the responder and its kernel switch, the actions an

@@ -40,12 +40,22 @@ void Engine::on_sample(std::span<const std::byte> data) noexcept
       scan_cv_.notify_one();
     }
   }
-  const bool decision = ev->hdr.verdict != pipeline::Verdict::none;
-  if (!queue_->try_push(std::move(*ev))) {
-    metrics_->queue_drop();
-    if (decision)
-      queue_lost_decisions_.fetch_add(1);
-  }
+  if (!queue_->try_push(std::move(*ev)))
+    count_drop(*ev);
+}
+
+void Engine::count_drop(const pipeline::Event &ev)
+{
+  metrics_->queue_drop();
+  if (ev.hdr.verdict != pipeline::Verdict::none)
+    queue_lost_decisions_.fetch_add(1);
+}
+
+void Engine::publish_kernel_stats()
+{
+  const KernelStats ks = loader_->stats();
+  ring_full_.store(ks.ringbuf_full);
+  metrics_->kernel_stats(ks);
 }
 
 void Engine::alert_unreported()
@@ -150,9 +160,7 @@ void Engine::reader_loop() noexcept
     metrics_->health().beat(reader_beat_);
     auto now = std::chrono::steady_clock::now();
     if (now - last_stats > std::chrono::seconds(1)) {
-      const KernelStats ks = loader_->stats();
-      ring_full_.store(ks.ringbuf_full);
-      metrics_->kernel_stats(ks);
+      publish_kernel_stats();
       publish_guard_stats();
       publish_log_stats();
       metrics_->queue_depth(queue_->size(), opts_.queue_capacity);
@@ -166,9 +174,7 @@ void Engine::reader_loop() noexcept
     if (!r || *r == 0)
       break;
   }
-  const KernelStats ks = loader_->stats();
-  ring_full_.store(ks.ringbuf_full);
-  metrics_->kernel_stats(ks);
+  publish_kernel_stats();
   publish_log_stats();
   queue_->close();
 }

@@ -164,6 +164,11 @@ bool fdinfo_says_link(int fd)
 // owned by uid 0, writable by nobody else, under parents owned by root that others cannot write
 // (a sticky directory such as bpffs's 1777 root excepted). One that is not is removed with
 // whatever it holds, nothing of it adopted, and made again (mode 0700).
+bool root_only(const struct stat &st)
+{
+  return st.st_uid == 0 && (st.st_mode & (S_IWGRP | S_IWOTH)) == 0;
+}
+
 Result<> own_pin_dir(const std::string &dir, std::vector<std::string> &notes)
 {
   namespace fs = std::filesystem;
@@ -174,7 +179,7 @@ Result<> own_pin_dir(const std::string &dir, std::vector<std::string> &notes)
       if (S_ISLNK(st.st_mode))
         return fail("the pin directory's parent " + p.string() +
                     " is a symbolic link: name the real directory in pin_dir");
-      if (st.st_uid != 0 || ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX)))
+      if (!root_only(st) && !(st.st_uid == 0 && (st.st_mode & S_ISVTX)))
         return fail("the pin directory's parent " + p.string() +
                     " is not root's alone (another user could replace what vigil pins)");
     }
@@ -194,7 +199,7 @@ Result<> own_pin_dir(const std::string &dir, std::vector<std::string> &notes)
         return fail_errno(errno, "create pin directory " + dir);
       continue; // made (or raced): looked at again
     }
-    if (S_ISDIR(st.st_mode) && st.st_uid == 0 && (st.st_mode & (S_IWGRP | S_IWOTH)) == 0)
+    if (S_ISDIR(st.st_mode) && root_only(st))
       break;
     notes.push_back(fmt::format("the pin directory {} was not root's alone (owner uid {}, mode "
                                 "{:o}): nothing in it was adopted; it was removed and made again",
@@ -205,8 +210,7 @@ Result<> own_pin_dir(const std::string &dir, std::vector<std::string> &notes)
       return fail_errno(ec.value(), "remove the untrusted pin directory " + dir);
   }
   struct stat st{};
-  if (::lstat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != 0 ||
-      (st.st_mode & (S_IWGRP | S_IWOTH)) != 0)
+  if (::lstat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || !root_only(st))
     return fail("the pin directory " + dir + " is not root's alone after vigil made it again "
                 "(another user keeps making it): stopped, nothing attached");
   const std::string links = dir + "/links";
