@@ -33,29 +33,52 @@ static __always_inline int vg_file_lookup(__u32 profile, struct dentry *d,
 	return 1;
 }
 
-/* name (NUL-terminated, len bytes without the NUL) against pattern p: prefix*suffix, or exact. */
+/* vg_byte_masks[n][w]: which bytes of word w of a string the first n bytes cover (n <= 32). A
+ * table, not arithmetic: a comparison that branches gives the verifier a path per branch and
+ * pattern (a byte loop with a return per byte was 93 % of what it checked in the file_open
+ * program, 235,000 instructions). Little-endian: the first bytes are a word's low bytes. */
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "vg_byte_masks: first bytes are low");
+#define VG_M(n) ((n) <= 0 ? 0ULL : (n) >= 8 ? ~0ULL : (1ULL << (((n) > 0 && (n) < 8 ? (n) : 1) * 8)) - 1)
+#define VG_MASKS(n) { VG_M(n), VG_M((n) - 8), VG_M((n) - 16), VG_M((n) - 24) }
+static const volatile __u64 vg_byte_masks[VG_NAME_PART + 1][VG_NAME_PART / 8] = {
+	VG_MASKS(0), VG_MASKS(1), VG_MASKS(2), VG_MASKS(3), VG_MASKS(4), VG_MASKS(5),
+	VG_MASKS(6), VG_MASKS(7), VG_MASKS(8), VG_MASKS(9), VG_MASKS(10), VG_MASKS(11),
+	VG_MASKS(12), VG_MASKS(13), VG_MASKS(14), VG_MASKS(15), VG_MASKS(16), VG_MASKS(17),
+	VG_MASKS(18), VG_MASKS(19), VG_MASKS(20), VG_MASKS(21), VG_MASKS(22), VG_MASKS(23),
+	VG_MASKS(24), VG_MASKS(25), VG_MASKS(26), VG_MASKS(27), VG_MASKS(28), VG_MASKS(29),
+	VG_MASKS(30), VG_MASKS(31), VG_MASKS(32),
+};
+#undef VG_MASKS
+#undef VG_M
+
+/* Do the first n (<= VG_NAME_PART) bytes of a and b differ? A word at a time, no branch. */
+static __always_inline int vg_bytes_differ(const char *a, const char *b, __u32 n)
+{
+	__u64 diff = 0;
+	__u32 w;
+
+	n &= 2 * VG_NAME_PART - 1;
+	if (n > VG_NAME_PART)
+		return 1;
+	for (w = 0; w < VG_NAME_PART / 8; w++)
+		diff |= (*(const __u64 *)(a + w * 8) ^ *(const __u64 *)(b + w * 8)) &
+			vg_byte_masks[n][w];
+	return diff != 0;
+}
+
+/* name (NUL-terminated, len bytes without the NUL, in a buffer VG_NAME_PART bytes longer than
+ * a name) against pattern p: prefix*suffix, or exact. */
 static __always_inline int vg_name_match(const struct vg_name_pat *p, const char *name, __u32 len)
 {
 	__u32 plen = p->prefix_len, slen = p->suffix_len;
-	int i;
 
-	if (plen > VG_NAME_PART || slen > VG_NAME_PART)
+	if (plen > VG_NAME_PART || slen > VG_NAME_PART || len > VG_NAME_MAX)
 		return 0;
 	if (p->whole ? len != plen : len < plen + slen)
 		return 0;
-	for (i = 0; i < VG_NAME_PART; i++) {
-		if (i >= plen)
-			break;
-		if (name[i & VG_NAME_MAX] != p->prefix[i])
-			return 0;
-	}
-	for (i = 0; i < VG_NAME_PART; i++) {
-		if (i >= slen)
-			break;
-		if (name[(len - slen + i) & VG_NAME_MAX] != p->suffix[i])
-			return 0;
-	}
-	return 1;
+	if (vg_bytes_differ(name, p->prefix, plen))
+		return 0;
+	return !vg_bytes_differ(name + ((len - slen) & VG_NAME_MAX), p->suffix, slen);
 }
 
 struct vg_name_scan {
@@ -94,7 +117,7 @@ static long vg_name_step(__u32 i, void *arg)
 static __always_inline int vg_name_load(struct vg_scratch *s, struct dentry *d)
 {
 	const unsigned char *name = BPF_CORE_READ(d, d_name.name);
-	long n = bpf_probe_read_kernel_str(s->name, sizeof(s->name), name);
+	long n = bpf_probe_read_kernel_str(s->name, VG_NAME_MAX + 1, name);
 
 	return n > 0 ? (int)(n - 1) : -1;
 }

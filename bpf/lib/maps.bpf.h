@@ -251,7 +251,9 @@ struct {
 struct vg_scratch {
 	__u8 ev[8192];
 	char path[VG_PATH_MAX * 2];
-	char name[VG_NAME_MAX + 1]; /* a dentry name being matched against basename patterns */
+	/* a dentry name being matched against basename patterns; VG_NAME_PART bytes to spare, so a
+	 * pattern's suffix is read a word at a time wherever the name ends */
+	char name[VG_NAME_MAX + 1 + VG_NAME_PART];
 };
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

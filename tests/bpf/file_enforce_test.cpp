@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <set>
 
 #include "harness.h"
 
@@ -161,6 +162,45 @@ TEST_F(FileEnforceTest, every_syscall_path_to_the_inode_is_denied)
     EXPECT_EQ(a["path"], creds_);
     EXPECT_EQ(a["tier"], expected_file_tier());
   }
+}
+
+// Basename patterns of the shipped profile ("*.key", "id_rsa*", "privkey*.pem", ".env",
+// "credentials.json") at the lengths where a match starts or stops: the shortest name a
+// pattern takes, one byte short of it, one byte past an exact name, and 255-byte names whose
+// suffix ends where a name can end. BPF LSM compares them a word at a time (masks by length),
+// the fanotify tier in userspace: both must draw the same line.
+TEST_F(FileEnforceTest, basename_patterns_hold_at_every_length)
+{
+  const std::string dir = tmp_ / "project";
+  const std::string longest_key = std::string(251, 'a') + ".key";
+  const std::string longest_rsa = "id_rsa" + std::string(249, 'b');
+  const std::vector<std::string> denied{
+      ".key",  "x.key",          longest_key,        "id_rsa",         longest_rsa,
+      ".env",  "privkey.pem",    "privkey-extra.pem", "credentials.json"};
+  const std::vector<std::string> allowed{
+      "key",   std::string(251, 'a') + ".kez", "x.keyx", "id_rs", "xid_rsa", ".en", ".envx",
+      "privkey.pe", "rivkey.pem", "credentials.jso", "credentials.jsonx"};
+  std::string script;
+  for (const auto *names : {&denied, &allowed})
+    for (const auto &name : *names) {
+      ASSERT_LE(name.size(), 255u);
+      write_file(dir + "/" + name, "content\n");
+      script += std::string(fileprobe_bin()) + " open '" + dir + "/" + name + "'; ";
+    }
+  ProcResult r = agent(script + "true");
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::string want;
+  for (size_t i = 0; i < denied.size(); ++i)
+    want += "EPERM\n";
+  for (size_t i = 0; i < allowed.size(); ++i)
+    want += "ok:content\n";
+  EXPECT_EQ(r.out, want) << r.err;
+  std::set<std::string> alerted;
+  for (auto &a : read_json_lines(alerts_)) {
+    EXPECT_EQ(a["tier"], expected_file_tier()) << a.dump();
+    alerted.insert(fs::path(a["path"].get<std::string>()).filename().string());
+  }
+  EXPECT_EQ(alerted, std::set<std::string>(denied.begin(), denied.end())) << read_file(alerts_);
 }
 
 } // namespace
