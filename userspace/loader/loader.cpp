@@ -14,11 +14,13 @@
 #include <fcntl.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <cstdarg>
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -55,6 +57,53 @@ int kernel_attach_type(const btf *vmlinux, const char *name)
   return -1;
 }
 
+// VIGIL_VERIFIER_STATS=1: the verifier's own account of each program it checked (log level
+// BPF_LOG_STATS), one info line each and a total, to see what loading costs on a kernel.
+bool verifier_stats_wanted()
+{
+  const char *v = std::getenv("VIGIL_VERIFIER_STATS");
+  return v && *v && std::strcmp(v, "0") != 0;
+}
+
+struct VerifierTotal {
+  std::mutex mu;
+  uint64_t usec = 0, insns = 0;
+  int programs = 0;
+};
+VerifierTotal &verifier_total()
+{
+  static VerifierTotal t;
+  return t;
+}
+
+// A successful load's log at BPF_LOG_STATS, as libbpf hands it on: "prog 'NAME': -- BEGIN PROG
+// LOAD LOG --", then "verification time N usec" and "processed N insns ... total_states N".
+bool verifier_stats_line(const std::string &msg)
+{
+  const auto begin = msg.find("prog '");
+  const auto time = msg.find("verification time ");
+  const auto processed = msg.find("processed ");
+  if (begin == std::string::npos || time == std::string::npos || processed == std::string::npos)
+    return false;
+  const auto name_end = msg.find('\'', begin + 6);
+  if (name_end == std::string::npos)
+    return false;
+  const std::string name = msg.substr(begin + 6, name_end - begin - 6);
+  const uint64_t usec = std::strtoull(msg.c_str() + time + 18, nullptr, 10);
+  const uint64_t insns = std::strtoull(msg.c_str() + processed + 10, nullptr, 10);
+  const auto states_at = msg.find("total_states ");
+  const uint64_t states =
+      states_at == std::string::npos ? 0 : std::strtoull(msg.c_str() + states_at + 13, nullptr, 10);
+  spdlog::info("verifier: {} checked {} instructions, {} states, in {} µs", name, insns, states,
+               usec);
+  VerifierTotal &t = verifier_total();
+  std::lock_guard lock(t.mu);
+  t.usec += usec;
+  t.insns += insns;
+  ++t.programs;
+  return true;
+}
+
 int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
 {
   // Whole messages: a verifier log arrives as one message of many kilobytes, and its end (the
@@ -76,7 +125,8 @@ int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
     spdlog::debug("libbpf: {}", buf);
     break;
   case LIBBPF_DEBUG:
-    spdlog::trace("libbpf: {}", buf);
+    if (!verifier_stats_line(buf))
+      spdlog::trace("libbpf: {}", buf);
     break;
   }
   return n;
@@ -418,7 +468,26 @@ Result<std::unique_ptr<Loader>> Loader::start(const Options &opts, SampleFn on_s
     return tl::unexpected(ring.error());
   if (int err = bpf_map__set_max_entries(l->skel_->maps.vg_events, *ring); err)
     return fail_errno(-err, "size the event ring");
-  if (int err = vigil_bpf__load(l->skel_); err) {
+  const bool stats = verifier_stats_wanted();
+  if (stats) {
+    bpf_program *prog;
+    bpf_object__for_each_program(prog, l->skel_->obj)
+    {
+      bpf_program__set_log_level(prog, 4); // BPF_LOG_STATS: the counts, not the trace
+    }
+    VerifierTotal &t = verifier_total();
+    std::lock_guard lock(t.mu);
+    t.usec = t.insns = 0;
+    t.programs = 0;
+  }
+  const int load_err = vigil_bpf__load(l->skel_);
+  if (stats) {
+    VerifierTotal &t = verifier_total();
+    std::lock_guard lock(t.mu);
+    spdlog::info("verifier: {} programs, {} instructions checked in {} ms", t.programs, t.insns,
+                 t.usec / 1000);
+  }
+  if (int err = load_err; err) {
     if (opts.lsm && opts.lsm_cgroup) {
       spdlog::warn("lsm_cgroup programs did not load ({}): attaching the LSM programs globally",
                    std::strerror(-err));
