@@ -342,7 +342,7 @@ struct vg_name_pat {
 	__u32 rule_id;    /* as in vg_file_rule */
 	__u8 prefix_len;
 	__u8 suffix_len;
-	__u8 whole;       /* 1: the name must equal prefix exactly */
+	__u8 whole;       /* 1: the name must equal prefix exactly (suffix_len is then 0) */
 	__u8 anywhere;    /* 1: a global basename rule (any directory) */
 	__u16 group;      /* != 0: a directory rule's child-name pattern (vg_file_rule.name_pat) */
 	__u16 pad;
