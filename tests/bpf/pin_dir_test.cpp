@@ -158,5 +158,32 @@ TEST_F(PinDirTest, a_pin_set_whose_programs_report_elsewhere_is_not_adopted)
   second.wait();
 }
 
+// An upgrade: the pins an older build left hold its per-CPU scratch map, whose layout this build
+// changed (the name buffer grew by the pattern length). Scratch holds nothing between two
+// programs' runs, so it is never pinned: the new daemon adopts the pinned enforcement and its
+// policy and ring, rather than failing to load on a map it would only have reused.
+TEST_F(PinDirTest, a_scratch_map_of_another_build_does_not_stop_the_adoption)
+{
+  const std::string probe = "exec " + std::string(netprobe_bin()) + " tcp 127.0.0.2 " +
+                            std::to_string(free_port());
+  ASSERT_NO_FATAL_FAILURE(pin_and_die(probe));
+  EXPECT_FALSE(fs::exists(pins_ + "/vg_scratch_map")) << "scratch is not pinned";
+  ASSERT_EQ(run({"bpftool", "map", "create", pins_ + "/vg_scratch_map", "type", "percpu_array",
+                 "key", "4", "value", "8", "entries", "1", "name", "vg_scratch_map"})
+                .status,
+            0);
+  Proc second({vigil_bin(), "daemon", "--config", tmp_ / "vigil.yaml"});
+  ASSERT_TRUE(second.wait_for_err("confining " + agent_)) << second.err_so_far();
+  EXPECT_NE(second.err_so_far().find("adopting the enforcement pinned under"), std::string::npos)
+      << second.err_so_far();
+  const size_t before = alerts("egress-not-allowed");
+  EXPECT_EQ(in_agent(probe), "EPERM\n");
+  for (int i = 0; i < 100 && alerts("egress-not-allowed") == before; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_GT(alerts("egress-not-allowed"), before) << read_file(alerts_);
+  second.signal(SIGTERM);
+  second.wait();
+}
+
 } // namespace
 } // namespace vigil::test

@@ -451,11 +451,13 @@ Result<std::unique_ptr<Loader>> Loader::start(const Options &opts, SampleFn on_s
     }
     // Maps are pinned by name: a later instance reuses them, so the adopted programs and the
     // new daemon share one policy and one ring. Not the object's constants (.rodata): frozen
-    // and read-only, a pinned one cannot be opened again, and each load brings its own.
+    // and read-only, a pinned one cannot be opened again, and each load brings its own. Nor the
+    // per-CPU scratch, which holds nothing from one program run to the next: pinned, a build
+    // that changed its layout could not load over an older build's pins.
     bpf_map *m;
     bpf_object__for_each_map(m, l->skel_->obj)
     {
-      if (bpf_map__is_internal(m))
+      if (bpf_map__is_internal(m) || m == l->skel_->maps.vg_scratch_map)
         continue;
       const std::string path = opts.pin_dir + "/" + bpf_map__name(m);
       if (int err = bpf_map__set_pin_path(m, path.c_str()); err)
