@@ -185,5 +185,35 @@ TEST_F(PinDirTest, a_scratch_map_of_another_build_does_not_stop_the_adoption)
   second.wait();
 }
 
+// An upgrade whose build changed a pinned map's layout (here vg_profiles, replaced by one of
+// another shape): libbpf cannot reuse it, and the daemon used to fail its load until someone ran
+// `vigil unload`, which in tier 2 left the credential files without their fanotify guard. It
+// now removes the pin set, says so (vigil-pins-untrusted), and attaches afresh.
+TEST_F(PinDirTest, a_pinned_map_of_another_shape_is_replaced_not_a_failed_start)
+{
+  const std::string probe = "exec " + std::string(netprobe_bin()) + " tcp 127.0.0.2 " +
+                            std::to_string(free_port());
+  ASSERT_NO_FATAL_FAILURE(pin_and_die(probe));
+  ASSERT_TRUE(fs::exists(pins_ + "/vg_profiles"));
+  fs::remove(pins_ + "/vg_profiles");
+  ASSERT_EQ(run({"bpftool", "map", "create", pins_ + "/vg_profiles", "type", "hash", "key", "4",
+                 "value", "8", "entries", "1", "name", "vg_profiles"})
+                .status,
+            0);
+  Proc second({vigil_bin(), "daemon", "--config", tmp_ / "vigil.yaml"});
+  ASSERT_TRUE(second.wait_for_err("confining " + agent_)) << second.err_so_far();
+  EXPECT_NE(second.err_so_far().find("are not this build's"), std::string::npos)
+      << second.err_so_far();
+  EXPECT_EQ(second.err_so_far().find("adopting the enforcement"), std::string::npos);
+  EXPECT_EQ(alerts("vigil-pins-untrusted"), 1u) << read_file(alerts_);
+  const size_t before = alerts("egress-not-allowed");
+  EXPECT_EQ(in_agent(probe), "EPERM\n");
+  for (int i = 0; i < 100 && alerts("egress-not-allowed") == before; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_GT(alerts("egress-not-allowed"), before) << read_file(alerts_);
+  second.signal(SIGTERM);
+  second.wait();
+}
+
 } // namespace
 } // namespace vigil::test

@@ -269,6 +269,39 @@ Result<> own_pin_dir(const std::string &dir, std::vector<std::string> &notes)
   return {};
 }
 
+// A map another build pinned in a shape this build's object does not have (type, key or value
+// size, entries, flags: a layout changed between versions). libbpf refuses to reuse such a map,
+// and the load failed: the daemon could not start over that pin set, and in tier 2 its fanotify
+// group (the credential files' enforcement) went with it until someone ran `vigil unload`.
+// Returns what differs for the first such map, or "" when every pinned map fits.
+std::string pinned_shape_mismatch(bpf_object *obj)
+{
+  bpf_map *m;
+  bpf_object__for_each_map(m, obj)
+  {
+    const char *path = bpf_map__pin_path(m);
+    if (!path)
+      continue;
+    UniqueFd fd(bpf_obj_get(path));
+    if (!fd)
+      continue; // nothing pinned there: made afresh
+    bpf_map_info info{};
+    uint32_t len = sizeof(info);
+    if (bpf_obj_get_info_by_fd(fd.get(), &info, &len) != 0)
+      return fmt::format("{} is not a map vigil can read", path);
+    if (info.type != static_cast<uint32_t>(bpf_map__type(m)) ||
+        info.key_size != bpf_map__key_size(m) || info.value_size != bpf_map__value_size(m) ||
+        info.max_entries != bpf_map__max_entries(m) || info.map_flags != bpf_map__map_flags(m))
+      return fmt::format("{} is type {}, key {} B, value {} B, {} entries, flags {:#x}; this "
+                         "build's is type {}, key {} B, value {} B, {} entries, flags {:#x}",
+                         path, info.type, info.key_size, info.value_size, info.max_entries,
+                         info.map_flags, static_cast<uint32_t>(bpf_map__type(m)),
+                         bpf_map__key_size(m), bpf_map__value_size(m), bpf_map__max_entries(m),
+                         bpf_map__map_flags(m));
+  }
+  return "";
+}
+
 // What adoption needs: links/vg_exec is a BPF link, and its program reports to the ring and the
 // counters pinned beside it, which this instance reads. A pin set left half-made by a crash, or
 // a ring replaced by a root process, fails this: its programs would report where nobody reads.
@@ -470,6 +503,20 @@ Result<std::unique_ptr<Loader>> Loader::start(const Options &opts, SampleFn on_s
     return tl::unexpected(ring.error());
   if (int err = bpf_map__set_max_entries(l->skel_->maps.vg_events, *ring); err)
     return fail_errno(-err, "size the event ring");
+  if (!opts.pin_dir.empty()) {
+    if (const std::string odd = pinned_shape_mismatch(l->skel_->obj); !odd.empty()) {
+      l->pin_notes_.push_back(fmt::format(
+          "the maps pinned under {} are not this build's ({}): not adopted; removed, and "
+          "attached afresh",
+          opts.pin_dir, odd));
+      spdlog::warn("{}", l->pin_notes_.back());
+      if (auto r = unload_pinned(opts.pin_dir); !r)
+        return tl::unexpected(r.error());
+      if (auto owned = own_pin_dir(opts.pin_dir, l->pin_notes_); !owned)
+        return tl::unexpected(owned.error());
+      l->adopted_ = false;
+    }
+  }
   const bool stats = verifier_stats_wanted();
   if (stats) {
     bpf_program *prog;
