@@ -67,6 +67,28 @@ protected:
     first.signal(SIGKILL);
     first.wait();
   }
+  // Pins a map of another shape (4-byte key, 8-byte value, one entry) as an older build might.
+  void plant_map(const std::string &name, const std::string &type) const
+  {
+    ASSERT_EQ(run({"bpftool", "map", "create", pins_ + "/" + name, "type", type, "key", "4",
+                   "value", "8", "entries", "1", "name", name})
+                  .status,
+              0);
+  }
+  // A connect the test profile refuses (127.0.0.2 is outside its allowlist).
+  static std::string refused_connect()
+  {
+    return "exec " + std::string(netprobe_bin()) + " tcp 127.0.0.2 " + std::to_string(free_port());
+  }
+  // The probe is refused in the agent, and a new egress-not-allowed alert says so.
+  void expect_refused_and_alerted(const std::string &probe) const
+  {
+    const size_t before = alerts("egress-not-allowed");
+    EXPECT_EQ(in_agent(probe), "EPERM\n");
+    for (int i = 0; i < 100 && alerts("egress-not-allowed") == before; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    EXPECT_GT(alerts("egress-not-allowed"), before) << read_file(alerts_);
+  }
   size_t alerts(const std::string &rule) const
   {
     size_t n = 0;
@@ -109,8 +131,7 @@ TEST_F(PinDirTest, an_unprivileged_user_cannot_make_the_daemon_adopt_nothing)
 TEST_F(PinDirTest, an_unprivileged_user_cannot_silence_the_adopted_programs)
 {
   ASSERT_EQ(as_nobody("mkdir " + pins_).status, 0);
-  const std::string probe = "exec " + std::string(netprobe_bin()) + " tcp 127.0.0.2 " +
-                            std::to_string(free_port());
+  const std::string probe = refused_connect();
   ASSERT_NO_FATAL_FAILURE(pin_and_die(probe));
   as_nobody("rm -f " + pins_ + "/vg_events " + pins_ + "/vg_stats");
   Proc second({vigil_bin(), "daemon", "--config", tmp_ / "vigil.yaml"});
@@ -133,8 +154,7 @@ TEST_F(PinDirTest, an_unprivileged_user_cannot_silence_the_adopted_programs)
 // not adopt them: it removes the pin set and attaches afresh, so a denial is alerted again.
 TEST_F(PinDirTest, a_pin_set_whose_programs_report_elsewhere_is_not_adopted)
 {
-  const std::string probe = "exec " + std::string(netprobe_bin()) + " tcp 127.0.0.2 " +
-                            std::to_string(free_port());
+  const std::string probe = refused_connect();
   ASSERT_NO_FATAL_FAILURE(pin_and_die(probe));
   struct stat st{};
   ASSERT_EQ(::stat(pins_.c_str(), &st), 0);
@@ -149,11 +169,7 @@ TEST_F(PinDirTest, a_pin_set_whose_programs_report_elsewhere_is_not_adopted)
       << second.err_so_far();
   EXPECT_EQ(second.err_so_far().find("adopting the enforcement"), std::string::npos);
   EXPECT_EQ(alerts("vigil-pins-untrusted"), 1u) << read_file(alerts_);
-  const size_t before = alerts("egress-not-allowed");
-  EXPECT_EQ(in_agent(probe), "EPERM\n");
-  for (int i = 0; i < 100 && alerts("egress-not-allowed") == before; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  EXPECT_GT(alerts("egress-not-allowed"), before) << read_file(alerts_);
+  expect_refused_and_alerted(probe);
   second.signal(SIGTERM);
   second.wait();
 }
@@ -164,23 +180,15 @@ TEST_F(PinDirTest, a_pin_set_whose_programs_report_elsewhere_is_not_adopted)
 // policy and ring, rather than failing to load on a map it would only have reused.
 TEST_F(PinDirTest, a_scratch_map_of_another_build_does_not_stop_the_adoption)
 {
-  const std::string probe = "exec " + std::string(netprobe_bin()) + " tcp 127.0.0.2 " +
-                            std::to_string(free_port());
+  const std::string probe = refused_connect();
   ASSERT_NO_FATAL_FAILURE(pin_and_die(probe));
   EXPECT_FALSE(fs::exists(pins_ + "/vg_scratch_map")) << "scratch is not pinned";
-  ASSERT_EQ(run({"bpftool", "map", "create", pins_ + "/vg_scratch_map", "type", "percpu_array",
-                 "key", "4", "value", "8", "entries", "1", "name", "vg_scratch_map"})
-                .status,
-            0);
+  ASSERT_NO_FATAL_FAILURE(plant_map("vg_scratch_map", "percpu_array"));
   Proc second({vigil_bin(), "daemon", "--config", tmp_ / "vigil.yaml"});
   ASSERT_TRUE(second.wait_for_err("confining " + agent_)) << second.err_so_far();
   EXPECT_NE(second.err_so_far().find("adopting the enforcement pinned under"), std::string::npos)
       << second.err_so_far();
-  const size_t before = alerts("egress-not-allowed");
-  EXPECT_EQ(in_agent(probe), "EPERM\n");
-  for (int i = 0; i < 100 && alerts("egress-not-allowed") == before; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  EXPECT_GT(alerts("egress-not-allowed"), before) << read_file(alerts_);
+  expect_refused_and_alerted(probe);
   second.signal(SIGTERM);
   second.wait();
 }
@@ -191,26 +199,18 @@ TEST_F(PinDirTest, a_scratch_map_of_another_build_does_not_stop_the_adoption)
 // now removes the pin set, says so (vigil-pins-untrusted), and attaches afresh.
 TEST_F(PinDirTest, a_pinned_map_of_another_shape_is_replaced_not_a_failed_start)
 {
-  const std::string probe = "exec " + std::string(netprobe_bin()) + " tcp 127.0.0.2 " +
-                            std::to_string(free_port());
+  const std::string probe = refused_connect();
   ASSERT_NO_FATAL_FAILURE(pin_and_die(probe));
   ASSERT_TRUE(fs::exists(pins_ + "/vg_profiles"));
   fs::remove(pins_ + "/vg_profiles");
-  ASSERT_EQ(run({"bpftool", "map", "create", pins_ + "/vg_profiles", "type", "hash", "key", "4",
-                 "value", "8", "entries", "1", "name", "vg_profiles"})
-                .status,
-            0);
+  ASSERT_NO_FATAL_FAILURE(plant_map("vg_profiles", "hash"));
   Proc second({vigil_bin(), "daemon", "--config", tmp_ / "vigil.yaml"});
   ASSERT_TRUE(second.wait_for_err("confining " + agent_)) << second.err_so_far();
   EXPECT_NE(second.err_so_far().find("are not this build's"), std::string::npos)
       << second.err_so_far();
   EXPECT_EQ(second.err_so_far().find("adopting the enforcement"), std::string::npos);
   EXPECT_EQ(alerts("vigil-pins-untrusted"), 1u) << read_file(alerts_);
-  const size_t before = alerts("egress-not-allowed");
-  EXPECT_EQ(in_agent(probe), "EPERM\n");
-  for (int i = 0; i < 100 && alerts("egress-not-allowed") == before; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  EXPECT_GT(alerts("egress-not-allowed"), before) << read_file(alerts_);
+  expect_refused_and_alerted(probe);
   second.signal(SIGTERM);
   second.wait();
 }
