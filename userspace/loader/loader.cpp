@@ -76,6 +76,32 @@ VerifierTotal &verifier_total()
   return t;
 }
 
+// With VIGIL_VERIFIER_STATS: asks the verifier for its counts on every program of obj and starts
+// a new total. Returns whether it did (verifier_stats_end then logs the total).
+bool verifier_stats_begin(bpf_object *obj)
+{
+  if (!verifier_stats_wanted())
+    return false;
+  bpf_program *prog;
+  bpf_object__for_each_program(prog, obj)
+  {
+    bpf_program__set_log_level(prog, 4); // BPF_LOG_STATS: the counts, not the trace
+  }
+  VerifierTotal &t = verifier_total();
+  std::lock_guard lock(t.mu);
+  t.usec = t.insns = 0;
+  t.programs = 0;
+  return true;
+}
+
+void verifier_stats_end()
+{
+  VerifierTotal &t = verifier_total();
+  std::lock_guard lock(t.mu);
+  spdlog::info("verifier: {} programs, {} instructions checked in {} ms", t.programs, t.insns,
+               t.usec / 1000);
+}
+
 // A successful load's log at BPF_LOG_STATS, as libbpf hands it on: "prog 'NAME': -- BEGIN PROG
 // LOAD LOG --", then "verification time N usec" and "processed N insns ... total_states N".
 bool verifier_stats_line(const std::string &msg)
@@ -466,21 +492,36 @@ Result<std::unique_ptr<Loader>> Loader::start(const Options &opts, SampleFn on_s
   if (opts.lsm && opts.lsm_cgroup)
     l->per_cgroup_.insert(l->per_cgroup_.end(), lsm_cgroup.begin(), lsm_cgroup.end());
   const std::string links_dir = opts.pin_dir + "/links";
+  // A pin set this instance will not adopt: said (the engine raises vigil-pins-untrusted),
+  // removed, and the directory made again for a fresh attach.
+  auto discard_pins = [&](const std::string &why) -> Result<> {
+    l->pin_notes_.push_back(why + ": not adopted; removed, and attached afresh");
+    spdlog::warn("{}", l->pin_notes_.back());
+    if (auto r = unload_pinned(opts.pin_dir); !r)
+      return tl::unexpected(r.error());
+    l->adopted_ = false;
+    return own_pin_dir(opts.pin_dir, l->pin_notes_);
+  };
+  // The event ring keeps the size of one pinned before (the adopted programs write to it).
+  auto size_ring = [&]() -> Result<> {
+    auto ring = ring_size(opts);
+    if (!ring)
+      return tl::unexpected(ring.error());
+    if (int err = bpf_map__set_max_entries(l->skel_->maps.vg_events, *ring); err)
+      return fail_errno(-err, "size the event ring");
+    return {};
+  };
   if (!opts.pin_dir.empty()) {
     if (auto owned = own_pin_dir(opts.pin_dir, l->pin_notes_); !owned)
       return tl::unexpected(owned.error());
     std::error_code ec;
     if (std::filesystem::exists(links_dir + "/vg_exec", ec) && !pins_consistent(opts.pin_dir)) {
-      l->pin_notes_.push_back(
-          fmt::format("the enforcement pinned under {} did not report to the ring pinned there "
-                      "(a pin set left half-made, or replaced): not adopted; removed, and "
-                      "attached afresh",
-                      opts.pin_dir));
-      spdlog::warn("{}", l->pin_notes_.back());
-      if (auto r = unload_pinned(opts.pin_dir); !r)
+      if (auto r = discard_pins(fmt::format("the enforcement pinned under {} did not report to "
+                                            "the ring pinned there (a pin set left half-made, "
+                                            "or replaced)",
+                                            opts.pin_dir));
+          !r)
         return tl::unexpected(r.error());
-      if (auto owned = own_pin_dir(opts.pin_dir, l->pin_notes_); !owned)
-        return tl::unexpected(owned.error());
     }
     // Maps are pinned by name: a later instance reuses them, so the adopted programs and the
     // new daemon share one policy and one ring. Not the object's constants (.rodata): frozen
@@ -498,44 +539,23 @@ Result<std::unique_ptr<Loader>> Loader::start(const Options &opts, SampleFn on_s
     }
     l->adopted_ = std::filesystem::exists(links_dir + "/vg_exec", ec);
   }
-  auto ring = ring_size(opts);
-  if (!ring)
-    return tl::unexpected(ring.error());
-  if (int err = bpf_map__set_max_entries(l->skel_->maps.vg_events, *ring); err)
-    return fail_errno(-err, "size the event ring");
+  if (auto r = size_ring(); !r)
+    return tl::unexpected(r.error());
   if (!opts.pin_dir.empty()) {
+    // After the ring's size: a pinned ring of the same shape is one this build reuses.
     if (const std::string odd = pinned_shape_mismatch(l->skel_->obj); !odd.empty()) {
-      l->pin_notes_.push_back(fmt::format(
-          "the maps pinned under {} are not this build's ({}): not adopted; removed, and "
-          "attached afresh",
-          opts.pin_dir, odd));
-      spdlog::warn("{}", l->pin_notes_.back());
-      if (auto r = unload_pinned(opts.pin_dir); !r)
+      if (auto r = discard_pins(fmt::format("the maps pinned under {} are not this build's ({})",
+                                            opts.pin_dir, odd));
+          !r)
         return tl::unexpected(r.error());
-      if (auto owned = own_pin_dir(opts.pin_dir, l->pin_notes_); !owned)
-        return tl::unexpected(owned.error());
-      l->adopted_ = false;
+      if (auto r = size_ring(); !r) // the configured size again: nothing is pinned now
+        return tl::unexpected(r.error());
     }
   }
-  const bool stats = verifier_stats_wanted();
-  if (stats) {
-    bpf_program *prog;
-    bpf_object__for_each_program(prog, l->skel_->obj)
-    {
-      bpf_program__set_log_level(prog, 4); // BPF_LOG_STATS: the counts, not the trace
-    }
-    VerifierTotal &t = verifier_total();
-    std::lock_guard lock(t.mu);
-    t.usec = t.insns = 0;
-    t.programs = 0;
-  }
+  const bool stats = verifier_stats_begin(l->skel_->obj);
   const int load_err = vigil_bpf__load(l->skel_);
-  if (stats) {
-    VerifierTotal &t = verifier_total();
-    std::lock_guard lock(t.mu);
-    spdlog::info("verifier: {} programs, {} instructions checked in {} ms", t.programs, t.insns,
-                 t.usec / 1000);
-  }
+  if (stats)
+    verifier_stats_end();
   if (int err = load_err; err) {
     if (opts.lsm && opts.lsm_cgroup) {
       spdlog::warn("lsm_cgroup programs did not load ({}): attaching the LSM programs globally",
